@@ -1,0 +1,8 @@
+#![no_main]
+use aman_protocol::RequestAuth;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(auth) = RequestAuth::decode(data) {
+        // Canonical: a parsed encoding re-encodes to the same bytes.
+        assert_eq!(auth.encode(), data);
+    }
+});

@@ -1,0 +1,384 @@
+//! Sealed alerts, in the manner of age.
+//!
+//! The member seals "if you read this, here is where I was" to each trusted
+//! contact ahead of time; the server stores only the ciphertext and hands it
+//! out when the alert fires.
+//!
+//! ```text
+//! sealed = header || ciphertext
+//! header = "aman/v1/alert" 0x00 0x01 || nonce[24] || u64 count || count × (ephemeral_pk[32] || wrapped_key[48])
+//! ```
+//!
+//! The payload key `K` is wrapped for each recipient under a key derived by
+//! HKDF-SHA256 from a fresh ephemeral X25519 exchange; stanzas carry no
+//! recipient ids, so a stanza tells nobody whom it is for. The body is signed
+//! by the member identity (over the header hash and the body, inside the
+//! encryption), padded to a size bucket, and encrypted with XChaCha20-Poly1305
+//! under `K` with the whole header as AAD.
+
+use crate::encoding::{labels, Reader, Writer};
+use crate::error::{DecodeError, Error};
+use crate::hash::{hkdf_sha256, sha256};
+use crate::ids::AccountId;
+use crate::keys::{
+    split_signature, EncryptionPublic, EncryptionSecret, SigningKey, VerifyingKey, SIGNATURE_LEN,
+};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+/// Most recipients one sealed alert can have.
+pub const MAX_RECIPIENTS: usize = 16;
+/// Longest note, in bytes of UTF-8.
+pub const MAX_NOTE_LEN: usize = 4096;
+/// Longest location, in bytes of UTF-8.
+pub const MAX_LOCATION_LEN: usize = 1024;
+/// Sizes the padded plaintext is rounded up to; a sealed alert reveals only its bucket.
+pub const PAD_BUCKETS: [usize; 4] = [1024, 2048, 4096, 8192];
+/// Largest sealed alert this format can produce.
+pub const MAX_SEALED_LEN: usize =
+    labels::ALERT.len() + 2 + 24 + 8 + MAX_RECIPIENTS * STANZA_LEN + 8192 + TAG_LEN;
+
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+const WRAPPED_LEN: usize = 32 + TAG_LEN;
+const STANZA_LEN: usize = 32 + WRAPPED_LEN;
+const HEADER_FIXED_LEN: usize = labels::ALERT.len() + 2 + NONCE_LEN + 8;
+
+/// What the member wants contacts to read when the alert fires.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AlertBody {
+    /// The member's account.
+    pub account: AccountId,
+    /// Increases with each sealed alert the member makes; contacts keep the highest.
+    pub sequence: u64,
+    /// When the member sealed it (unix seconds).
+    pub created: u64,
+    /// Free text: "I went to meet X at Y".
+    pub note: String,
+    /// Free text location.
+    pub location: String,
+}
+
+// The body is plaintext a contact reads; its Debug must not leak into logs.
+impl std::fmt::Debug for AlertBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertBody")
+            .field("account", &self.account)
+            .field("sequence", &self.sequence)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertBody {
+    fn encode(&self) -> Result<Vec<u8>, Error> {
+        if self.note.len() > MAX_NOTE_LEN {
+            return Err(Error::InvalidArgument("note too long"));
+        }
+        if self.location.len() > MAX_LOCATION_LEN {
+            return Err(Error::InvalidArgument("location too long"));
+        }
+        Ok(Writer::new(labels::ALERT_BODY)
+            .fixed(self.account.as_bytes())
+            .u64(self.sequence)
+            .u64(self.created)
+            .var(self.note.as_bytes())
+            .var(self.location.as_bytes())
+            .finish())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes, labels::ALERT_BODY)?;
+        let text = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .map(str::to_owned)
+                .map_err(|_| DecodeError::InvalidValue)
+        };
+        let body = AlertBody {
+            account: AccountId::from_bytes(r.fixed()?),
+            sequence: r.u64()?,
+            created: r.u64()?,
+            note: text(r.var(MAX_NOTE_LEN)?)?,
+            location: text(r.var(MAX_LOCATION_LEN)?)?,
+        };
+        r.finish()?;
+        Ok(body)
+    }
+}
+
+fn signature_message(header: &[u8], body: &[u8]) -> Vec<u8> {
+    Writer::new(labels::ALERT_SIGNATURE)
+        .fixed(&sha256(header))
+        .var(body)
+        .finish()
+}
+
+fn wrap_key(
+    shared: &[u8; 32],
+    ephemeral: &EncryptionPublic,
+    recipient: &EncryptionPublic,
+) -> Zeroizing<[u8; 32]> {
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(ephemeral.as_bytes());
+    salt[32..].copy_from_slice(recipient.as_bytes());
+    hkdf_sha256::<32>(&salt, shared, labels::X25519_WRAP.as_bytes())
+}
+
+/// A parsed (not yet opened) sealed alert.
+struct Parsed<'a> {
+    header: &'a [u8],
+    nonce: [u8; NONCE_LEN],
+    stanzas: Vec<([u8; 32], [u8; WRAPPED_LEN])>,
+    ciphertext: &'a [u8],
+}
+
+fn parse(sealed: &[u8]) -> Result<Parsed<'_>, DecodeError> {
+    let mut r = Reader::new(sealed, labels::ALERT)?;
+    let nonce = r.fixed()?;
+    let count = r.u64()?;
+    if count == 0 || count > MAX_RECIPIENTS as u64 {
+        return Err(DecodeError::InvalidValue);
+    }
+    let mut stanzas = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        stanzas.push((r.fixed()?, r.fixed()?));
+    }
+    let ciphertext = r.rest();
+    if !PAD_BUCKETS.iter().any(|b| b + TAG_LEN == ciphertext.len()) {
+        return Err(DecodeError::InvalidValue);
+    }
+    let header_len = HEADER_FIXED_LEN + stanzas.len() * STANZA_LEN;
+    Ok(Parsed {
+        header: &sealed[..header_len],
+        nonce,
+        stanzas,
+        ciphertext,
+    })
+}
+
+/// Checks that `sealed` is structurally a sealed alert (what the server can check).
+pub fn validate_sealed(sealed: &[u8]) -> Result<(), DecodeError> {
+    parse(sealed).map(|_| ())
+}
+
+/// SHA-256 of a sealed alert, as carried in a check-in.
+pub fn sealed_hash(sealed: &[u8]) -> [u8; 32] {
+    sha256(sealed)
+}
+
+/// Seals `body` to every recipient, signed by the member `identity`.
+pub fn seal(
+    body: &AlertBody,
+    identity: &SigningKey,
+    recipients: &[EncryptionPublic],
+) -> Result<Vec<u8>, Error> {
+    seal_with(body, identity, recipients, &mut crate::random::fill_random)
+}
+
+/// Sealing with an explicit entropy source, so known-answer tests can pin the bytes.
+pub(crate) fn seal_with(
+    body: &AlertBody,
+    identity: &SigningKey,
+    recipients: &[EncryptionPublic],
+    entropy: &mut dyn FnMut(&mut [u8]) -> Result<(), Error>,
+) -> Result<Vec<u8>, Error> {
+    if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
+        return Err(Error::InvalidArgument("1 to 16 recipients"));
+    }
+    let body_bytes = body.encode()?;
+    let mut payload_key = Zeroizing::new([0u8; 32]);
+    entropy(payload_key.as_mut())?;
+    let mut nonce = [0u8; NONCE_LEN];
+    entropy(&mut nonce)?;
+
+    let mut header = Writer::new(labels::ALERT)
+        .fixed(&nonce)
+        .u64(recipients.len() as u64);
+    for recipient in recipients {
+        let mut eph_bytes = Zeroizing::new([0u8; 32]);
+        entropy(eph_bytes.as_mut())?;
+        let ephemeral = EncryptionSecret::from_bytes(eph_bytes);
+        let shared = ephemeral.diffie_hellman(recipient)?;
+        let key = wrap_key(&shared, &ephemeral.public(), recipient);
+        // Each wrap key is used exactly once (fresh ephemeral), so a zero nonce is safe, as in age.
+        let wrapped = XChaCha20Poly1305::new(key.as_ref().into())
+            .encrypt(
+                &XNonce::default(),
+                Payload {
+                    msg: payload_key.as_ref(),
+                    aad: labels::X25519_WRAP.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::InvalidArgument("key wrap"))?;
+        header = header.fixed(ephemeral.public().as_bytes()).fixed(&wrapped);
+    }
+    let header = header.finish();
+
+    let signature = identity.sign(&signature_message(&header, &body_bytes));
+    let content_len = 4 + body_bytes.len() + SIGNATURE_LEN;
+    let bucket = PAD_BUCKETS
+        .iter()
+        .copied()
+        .find(|b| *b >= content_len)
+        .ok_or(Error::InvalidArgument("alert body too large"))?;
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(bucket));
+    plaintext.extend_from_slice(&(body_bytes.len() as u32).to_be_bytes());
+    plaintext.extend_from_slice(&body_bytes);
+    plaintext.extend_from_slice(&signature.0);
+    plaintext.resize(bucket, 0);
+
+    let ciphertext = XChaCha20Poly1305::new(payload_key.as_ref().into())
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext.as_slice(),
+                aad: &header,
+            },
+        )
+        .map_err(|_| Error::InvalidArgument("payload encryption"))?;
+    let mut sealed = header;
+    sealed.extend_from_slice(&ciphertext);
+    Ok(sealed)
+}
+
+/// Opens a sealed alert with a contact's encryption key and checks the
+/// member's signature. Every stanza is tried, whether or not an earlier one
+/// matched. Any decryption problem is [`Error::DecryptionFailed`]; a body that
+/// decrypts but is not signed by `member` is [`Error::BadSignature`].
+pub fn open(
+    sealed: &[u8],
+    recipient: &EncryptionSecret,
+    member: &VerifyingKey,
+) -> Result<AlertBody, Error> {
+    let parsed = parse(sealed).map_err(|_| Error::DecryptionFailed)?;
+    let mut payload_key: Option<Zeroizing<[u8; 32]>> = None;
+    for (eph, wrapped) in &parsed.stanzas {
+        let ephemeral = EncryptionPublic(*eph);
+        let Ok(shared) = recipient.diffie_hellman(&ephemeral) else {
+            continue;
+        };
+        let key = wrap_key(&shared, &ephemeral, &recipient.public());
+        let unwrapped = XChaCha20Poly1305::new(key.as_ref().into()).decrypt(
+            &XNonce::default(),
+            Payload {
+                msg: wrapped,
+                aad: labels::X25519_WRAP.as_bytes(),
+            },
+        );
+        if let Ok(k) = unwrapped {
+            let k = Zeroizing::new(k);
+            if payload_key.is_none() && k.len() == 32 {
+                let mut arr = Zeroizing::new([0u8; 32]);
+                arr.copy_from_slice(&k);
+                payload_key = Some(arr);
+            }
+        }
+    }
+    let payload_key = payload_key.ok_or(Error::DecryptionFailed)?;
+    let plaintext = Zeroizing::new(
+        XChaCha20Poly1305::new(payload_key.as_ref().into())
+            .decrypt(
+                XNonce::from_slice(&parsed.nonce),
+                Payload {
+                    msg: parsed.ciphertext,
+                    aad: parsed.header,
+                },
+            )
+            .map_err(|_| Error::DecryptionFailed)?,
+    );
+    let (len_bytes, rest) = plaintext
+        .split_at_checked(4)
+        .ok_or(Error::DecryptionFailed)?;
+    let mut len = [0u8; 4];
+    len.copy_from_slice(len_bytes);
+    let body_len = u32::from_be_bytes(len) as usize;
+    let signed_len = body_len
+        .checked_add(SIGNATURE_LEN)
+        .ok_or(Error::DecryptionFailed)?;
+    let (signed, padding) = rest
+        .split_at_checked(signed_len)
+        .ok_or(Error::DecryptionFailed)?;
+    if padding.iter().any(|b| *b != 0) {
+        return Err(Error::DecryptionFailed);
+    }
+    let (body_bytes, signature) = split_signature(signed).map_err(|_| Error::DecryptionFailed)?;
+    member.verify(&signature_message(parsed.header, body_bytes), &signature)?;
+    let body = AlertBody::decode(body_bytes).map_err(|_| Error::DecryptionFailed)?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn body() -> AlertBody {
+        AlertBody {
+            account: AccountId::from_bytes([5; 16]),
+            sequence: 3,
+            created: 1_700_000_000,
+            note: "Meeting a journalist at the café on Rasheed St.".into(),
+            location: "33.3152,44.3661".into(),
+        }
+    }
+
+    #[test]
+    fn three_recipients_open_and_a_stranger_cannot() {
+        let id = SigningKey::generate().unwrap();
+        let contacts: Vec<_> = (0..3)
+            .map(|_| EncryptionSecret::generate().unwrap())
+            .collect();
+        let stranger = EncryptionSecret::generate().unwrap();
+        let publics: Vec<_> = contacts.iter().map(EncryptionSecret::public).collect();
+        let sealed = seal(&body(), &id, &publics).unwrap();
+        for c in &contacts {
+            assert_eq!(open(&sealed, c, &id.verifying_key()).unwrap(), body());
+        }
+        assert_eq!(
+            open(&sealed, &stranger, &id.verifying_key()).unwrap_err(),
+            Error::DecryptionFailed
+        );
+        let other_member = SigningKey::generate().unwrap();
+        assert_eq!(
+            open(&sealed, &contacts[0], &other_member.verifying_key()).unwrap_err(),
+            Error::BadSignature
+        );
+        validate_sealed(&sealed).unwrap();
+    }
+
+    #[test]
+    fn sizes_reveal_only_the_bucket() {
+        let id = SigningKey::generate().unwrap();
+        let c = EncryptionSecret::generate().unwrap();
+        let mut short = body();
+        short.note = "a".into();
+        let mut longer = body();
+        longer.note = "b".repeat(500);
+        let a = seal(&short, &id, &[c.public()]).unwrap();
+        let b = seal(&longer, &id, &[c.public()]).unwrap();
+        assert_eq!(a.len(), b.len());
+        let mut max = body();
+        max.note = "n".repeat(MAX_NOTE_LEN);
+        max.location = "l".repeat(MAX_LOCATION_LEN);
+        let publics: Vec<_> = (0..16)
+            .map(|_| EncryptionSecret::generate().unwrap().public())
+            .collect();
+        assert_eq!(seal(&max, &id, &publics).unwrap().len(), MAX_SEALED_LEN);
+        max.note.push('x');
+        assert!(seal(&max, &id, &publics).is_err());
+    }
+
+    #[test]
+    fn recipient_count_bounds_and_low_order_keys() {
+        let id = SigningKey::generate().unwrap();
+        assert!(seal(&body(), &id, &[]).is_err());
+        let many: Vec<_> = (0..17)
+            .map(|_| EncryptionSecret::generate().unwrap().public())
+            .collect();
+        assert!(seal(&body(), &id, &many).is_err());
+        assert_eq!(
+            seal(&body(), &id, &[EncryptionPublic([0; 32])]).unwrap_err(),
+            Error::NonContributory
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! Canonical binary encoding.
+//!
+//! Everything that is signed, MACed, hashed or used as AAD is encoded as
+//! `label || 0x00 || version || fields`: fixed-size fields raw, integers as
+//! u64 big-endian, variable fields as `u32 BE length || bytes`. The reader is
+//! strict: wrong label, unknown version, short input, over-long fields and
+//! trailing bytes are all errors. There is exactly one encoding of each value,
+//! so "parse then re-encode" is the identity and signatures never depend on a
+//! serializer's whims.
+
+use crate::error::DecodeError;
+
+/// The version byte every format in this crate currently writes.
+pub const VERSION: u8 = 1;
+
+/// Builds one canonical encoding.
+#[derive(Debug)]
+pub struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// Starts an encoding with its label, separator and version byte.
+    pub fn new(label: &str) -> Self {
+        let mut buf = Vec::with_capacity(label.len() + 2 + 128);
+        buf.extend_from_slice(label.as_bytes());
+        buf.push(0);
+        buf.push(VERSION);
+        Writer { buf }
+    }
+
+    /// Appends a fixed-size field.
+    pub fn fixed(mut self, bytes: &[u8]) -> Self {
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
+    /// Appends an unsigned integer as u64 big-endian.
+    pub fn u64(mut self, value: u64) -> Self {
+        self.buf.extend_from_slice(&value.to_be_bytes());
+        self
+    }
+
+    /// Appends a variable-length field as `u32 BE length || bytes`.
+    ///
+    /// Callers bound lengths far below `u32::MAX` before they get here; the
+    /// saturating conversion only exists so this function cannot panic.
+    pub fn var(mut self, bytes: &[u8]) -> Self {
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        self.buf.extend_from_slice(&len.to_be_bytes());
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
+    /// Returns the encoded bytes.
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// Reads one canonical encoding strictly.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Checks the label, separator and version, and positions after them.
+    pub fn new(input: &'a [u8], label: &str) -> Result<Self, DecodeError> {
+        let label = label.as_bytes();
+        let header_len = label.len() + 1;
+        let Some(head) = input.get(..header_len) else {
+            return Err(if label.starts_with(input) {
+                DecodeError::Truncated
+            } else {
+                DecodeError::WrongLabel
+            });
+        };
+        if &head[..label.len()] != label || head[label.len()] != 0 {
+            return Err(DecodeError::WrongLabel);
+        }
+        let Some((&version, rest)) = input[header_len..].split_first() else {
+            return Err(DecodeError::Truncated);
+        };
+        if version != VERSION {
+            return Err(DecodeError::UnknownVersion(version));
+        }
+        Ok(Reader { rest })
+    }
+
+    /// Reads a fixed-size field.
+    pub fn fixed<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    /// Reads a u64 big-endian integer.
+    pub fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.fixed::<8>()?))
+    }
+
+    /// Reads a variable-length field of at most `max` bytes.
+    pub fn var(&mut self, max: usize) -> Result<&'a [u8], DecodeError> {
+        let len = u32::from_be_bytes(self.fixed::<4>()?) as usize;
+        if len > max {
+            return Err(DecodeError::TooLong);
+        }
+        self.take(len)
+    }
+
+    /// Reads everything that is left (for a final field whose length is implied).
+    pub fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.rest)
+    }
+
+    /// Fails unless every byte was consumed.
+    pub fn finish(self) -> Result<(), DecodeError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes)
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.rest.len() < n {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+}
+
+/// The labels of every format, in one place so none is ever reused.
+pub mod labels {
+    /// A signed check-in.
+    pub const CHECKIN: &str = "aman/v1/checkin";
+    /// A signed API request.
+    pub const REQUEST: &str = "aman/v1/request";
+    /// A sealed alert's header (also its AAD).
+    pub const ALERT: &str = "aman/v1/alert";
+    /// The plaintext body inside a sealed alert.
+    pub const ALERT_BODY: &str = "aman/v1/alert-body";
+    /// What the member identity signs for an alert body.
+    pub const ALERT_SIGNATURE: &str = "aman/v1/alert-sig";
+    /// HKDF info and AAD for a per-recipient key wrap.
+    pub const X25519_WRAP: &str = "aman/v1/x25519-wrap";
+    /// A contact pairing invite code.
+    pub const INVITE: &str = "aman/v1/invite";
+    /// The encrypted enrollment reply of a contact.
+    pub const ENROLL: &str = "aman/v1/enroll";
+    /// What a contact's identity signs in its enrollment reply.
+    pub const ENROLL_SIGNATURE: &str = "aman/v1/enroll-sig";
+    /// The key binding of the two check-in keys to a member identity.
+    pub const KEY_BINDING: &str = "aman/v1/key-binding";
+    /// Safety number derivation.
+    pub const FINGERPRINT: &str = "aman/v1/fingerprint";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_strictness() {
+        let bytes = Writer::new("t").u64(7).fixed(&[1, 2]).var(b"abc").finish();
+        assert_eq!(
+            bytes,
+            [b't', 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 0, 0, 0, 3, b'a', b'b', b'c']
+        );
+        let mut r = Reader::new(&bytes, "t").unwrap();
+        assert_eq!(r.u64().unwrap(), 7);
+        assert_eq!(r.fixed::<2>().unwrap(), [1, 2]);
+        assert_eq!(r.var(3).unwrap(), b"abc");
+        r.finish().unwrap();
+
+        assert_eq!(
+            Reader::new(&bytes, "u").unwrap_err(),
+            DecodeError::WrongLabel
+        );
+        assert_eq!(Reader::new(b"t", "t").unwrap_err(), DecodeError::Truncated);
+        assert_eq!(
+            Reader::new(b"t\0\x02", "t").unwrap_err(),
+            DecodeError::UnknownVersion(2)
+        );
+        let mut r = Reader::new(&bytes, "t").unwrap();
+        r.u64().unwrap();
+        r.fixed::<2>().unwrap();
+        assert_eq!(r.var(2).unwrap_err(), DecodeError::TooLong);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let mut r = Reader::new(&longer, "t").unwrap();
+        r.u64().unwrap();
+        r.fixed::<2>().unwrap();
+        r.var(3).unwrap();
+        assert_eq!(r.finish().unwrap_err(), DecodeError::TrailingBytes);
+    }
+
+    #[test]
+    fn label_prefix_is_not_a_match() {
+        // "aman/v1/alert" must not accept "aman/v1/alert-body" and vice versa.
+        let body = Writer::new(labels::ALERT_BODY).finish();
+        assert_eq!(
+            Reader::new(&body, labels::ALERT).unwrap_err(),
+            DecodeError::WrongLabel
+        );
+    }
+}
