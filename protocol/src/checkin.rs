@@ -82,21 +82,30 @@ impl Checkin {
         normal: &VerifyingKey,
         duress: &VerifyingKey,
     ) -> Result<(Self, CheckinKind), Error> {
-        let checkin = Self::decode(bytes)?;
-        let (body, sig) = split_signature(bytes)?;
-        let by_normal = Choice::from(u8::from(normal.verify(body, &sig).is_ok()));
-        let by_duress = Choice::from(u8::from(duress.verify(body, &sig).is_ok()));
-        if !bool::from(by_normal | by_duress) {
-            return Err(Error::BadSignature);
-        }
-        // A binding never holds the same key twice, so at most one matched.
-        let duress_flag = u8::conditional_select(&0, &1, by_duress);
-        let kind = if duress_flag == 1 {
+        let (checkin, index) = Self::verify_either(bytes, &[*normal, *duress])?;
+        let kind = if index == 1 {
             CheckinKind::Duress
         } else {
             CheckinKind::Normal
         };
         Ok((checkin, kind))
+    }
+
+    /// Parses and verifies against two keys in whatever order the caller
+    /// keeps them (a server stores them sorted, so its database does not say
+    /// which is the duress key); returns the index of the key that signed.
+    /// Both signatures are always checked.
+    pub fn verify_either(bytes: &[u8], keys: &[VerifyingKey; 2]) -> Result<(Self, usize), Error> {
+        let checkin = Self::decode(bytes)?;
+        let (body, sig) = split_signature(bytes)?;
+        let by_first = Choice::from(u8::from(keys[0].verify(body, &sig).is_ok()));
+        let by_second = Choice::from(u8::from(keys[1].verify(body, &sig).is_ok()));
+        if !bool::from(by_first | by_second) {
+            return Err(Error::BadSignature);
+        }
+        // A binding never holds the same key twice, so at most one matched.
+        let index = u8::conditional_select(&0, &1, by_second);
+        Ok((checkin, usize::from(index)))
     }
 
     /// Fails with [`Error::StaleCounter`] unless this counter is above `last`.

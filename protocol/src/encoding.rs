@@ -156,6 +156,10 @@ pub mod labels {
     pub const ENROLL_SIGNATURE: &str = "aman/v1/enroll-sig";
     /// The key binding of the two check-in keys to a member identity.
     pub const KEY_BINDING: &str = "aman/v1/key-binding";
+    /// Server-side encryption at rest (AAD of at-rest values).
+    pub const AT_REST: &str = "aman/v1/at-rest";
+    /// The server's tag marking which stored check-in key is the duress key.
+    pub const DURESS_TAG: &str = "aman/v1/duress-tag";
     /// Safety number derivation.
     pub const FINGERPRINT: &str = "aman/v1/fingerprint";
 }

@@ -25,6 +25,9 @@ pub enum DecodeError {
     /// A variable-length field is longer than its format allows.
     #[error("field too long")]
     TooLong,
+    /// A fixed-size field has the wrong length.
+    #[error("wrong length")]
+    WrongLength,
     /// A field has a value outside its allowed range.
     #[error("invalid field value")]
     InvalidValue,

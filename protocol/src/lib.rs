@@ -10,7 +10,10 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+pub mod api;
+pub mod at_rest;
 pub mod checkin;
+pub mod duration;
 pub mod encoding;
 pub mod error;
 pub mod hash;

@@ -29,8 +29,11 @@ pub fn b64_decode(text: &str, max: usize) -> Result<Vec<u8>, DecodeError> {
 
 /// Decodes base64url (no padding) into exactly `N` bytes.
 pub fn b64_decode_array<const N: usize>(text: &str) -> Result<[u8; N], DecodeError> {
-    let bytes = b64_decode(text, N)?;
-    <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| DecodeError::InvalidValue)
+    let bytes = b64_decode(text, N).map_err(|e| match e {
+        DecodeError::TooLong => DecodeError::WrongLength,
+        other => other,
+    })?;
+    <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| DecodeError::WrongLength)
 }
 
 #[cfg(test)]
@@ -43,11 +46,11 @@ mod tests {
         assert_eq!(b64_decode_array::<32>(&text).unwrap(), [7u8; 32]);
         assert_eq!(
             b64_decode_array::<31>(&text).unwrap_err(),
-            DecodeError::TooLong
+            DecodeError::WrongLength
         );
         assert_eq!(
             b64_decode_array::<33>(&text).unwrap_err(),
-            DecodeError::InvalidValue
+            DecodeError::WrongLength
         );
         assert_eq!(b64_decode("a+b/", 10).unwrap_err(), DecodeError::BadText);
         assert_eq!(b64_decode("AAAA=", 10).unwrap_err(), DecodeError::BadText);

@@ -1,1 +1,227 @@
-fn main() {}
+//! `aman-server`: serve, and the organizer's admin commands.
+
+use aman_protocol::duration::parse_duration;
+use aman_server::admin::{self, AdminReply, AdminRequest};
+use aman_server::clock::SystemClock;
+use aman_server::config::Config;
+use aman_server::serve;
+use aman_server::store::SledStore;
+use anyhow::{anyhow, bail, Context};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Aman server: watches check-in deadlines and delivers sealed alerts.
+#[derive(Debug, Parser)]
+#[command(name = "aman-server", version)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (database, key file, admin socket). Default ./aman-data
+    #[arg(long = "data", global = true)]
+    data: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve {
+        /// Address to listen on. Default 127.0.0.1:8700
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Registration invites.
+    Invite {
+        #[command(subcommand)]
+        action: InviteAction,
+    },
+    /// Accounts, armed deadlines, open alerts, pending deliveries.
+    Stats,
+}
+
+#[derive(Debug, Subcommand)]
+enum InviteAction {
+    /// Create an invite; its code is printed on the last line.
+    Create {
+        /// How many members may register with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it stays valid, e.g. 7d.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List invites.
+    List,
+    /// Revoke an invite by its id.
+    Revoke {
+        /// The id from `invite list`.
+        id: String,
+    },
+}
+
+fn load_config(cli: &Cli, listen: Option<&str>) -> anyhow::Result<Config> {
+    let mut flags = Vec::new();
+    if let Some(dir) = &cli.data {
+        flags.push(("data_dir", dir.display().to_string()));
+    }
+    if let Some(l) = listen {
+        flags.push(("listen", l.to_owned()));
+    }
+    Ok(Config::load(
+        cli.config.as_deref(),
+        std::env::vars(),
+        &flags,
+    )?)
+}
+
+async fn run_serve(config: Config) -> anyhow::Result<()> {
+    let running = serve::start(config, Arc::new(SystemClock)).await?;
+    println!("aman-server listening on http://{}", running.addr);
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    running.shutdown().await?;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+async fn run_admin(config: Config, req: AdminRequest) -> anyhow::Result<AdminReply> {
+    if let Some(reply) = admin::call_socket(&config.admin_socket(), &req).await {
+        return reply.map_err(|e| anyhow!(e));
+    }
+    let db = config.db_dir();
+    if !db.exists() {
+        bail!(
+            "no database at {} (start the server once, or pass --data)",
+            db.display()
+        );
+    }
+    tokio::task::spawn_blocking(move || {
+        let store = SledStore::open(&db)
+            .context("opening the database (is a server running without its admin socket?)")?;
+        Ok(admin::execute(&store, &SystemClock, req)?)
+    })
+    .await?
+}
+
+fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
+    if json {
+        let value = match reply {
+            AdminReply::Invite { code, id } => serde_json::json!({ "code": code, "id": id }),
+            AdminReply::Invites { invites } => serde_json::json!({ "invites": invites }),
+            AdminReply::Revoked { revoked } => serde_json::json!({ "revoked": revoked }),
+            AdminReply::Stats(s) => serde_json::to_value(s)?,
+            AdminReply::Error { message } => bail!("{message}"),
+        };
+        println!("{value}");
+        return Ok(());
+    }
+    match reply {
+        AdminReply::Invite { code, id } => {
+            println!("Invite {id} created. Give this code to the member:");
+            println!("{code}");
+        }
+        AdminReply::Invites { invites } => {
+            if invites.is_empty() {
+                println!("no invites");
+            }
+            for i in invites {
+                let state = if i.revoked {
+                    "revoked"
+                } else if i.uses_left == 0 {
+                    "used up"
+                } else {
+                    "active"
+                };
+                let expires = i.expires_at.map_or("never".to_owned(), |t| t.to_string());
+                println!(
+                    "{}  {state}  uses left {}  expires {expires}",
+                    i.id, i.uses_left
+                );
+            }
+        }
+        AdminReply::Revoked { revoked } => println!(
+            "{}",
+            if *revoked {
+                "revoked"
+            } else {
+                "no such active invite"
+            }
+        ),
+        AdminReply::Stats(s) => {
+            println!("accounts            {}", s.accounts);
+            println!("armed deadlines     {}", s.armed_deadlines);
+            println!("open alerts         {}", s.open_alerts);
+            println!("alerts (all)        {}", s.alerts);
+            println!("deliveries pending  {}", s.deliveries_pending);
+            println!("contact mailboxes   {}", s.mailboxes);
+        }
+        AdminReply::Error { message } => bail!("{message}"),
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let req =
+        match &cli.command {
+            None => return run_serve(load_config(&cli, None)?).await,
+            Some(Command::Serve { listen }) => {
+                return run_serve(load_config(&cli, listen.as_deref())?).await
+            }
+            Some(Command::Invite { action }) => match action {
+                InviteAction::Create { uses, expires } => AdminRequest::InviteCreate {
+                    uses: *uses,
+                    expires_in: expires.as_deref().map(parse_duration).transpose().map_err(
+                        |e| anyhow!("--expires: {e} (write durations like 30m, 12h, 7d)"),
+                    )?,
+                },
+                InviteAction::List => AdminRequest::InviteList,
+                InviteAction::Revoke { id } => AdminRequest::InviteRevoke { id: id.clone() },
+            },
+            Some(Command::Stats) => AdminRequest::Stats,
+        };
+    let reply = run_admin(load_config(&cli, None)?, req).await?;
+    print_reply(&reply, cli.json)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AMAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The JSON envelopes of the HTTP API, shared by server and client so the two
+//! cannot drift. JSON is only ever the envelope: binary fields are base64url
+//! ([`B64`]) and are decoded into the canonical formats of this crate, which
+//! are what gets verified. PROTOCOL.md lists each route with its envelope.
+
+use crate::ids::{AccountId, AlertId, InviteId, MailboxId};
+use crate::keys::VerifyingKey;
+use crate::text::{b64_decode, b64_encode};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The most bytes any single base64url field may decode to.
+pub const MAX_B64_FIELD: usize = 32 * 1024;
+
+/// Bytes carried as base64url without padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct B64(pub Vec<u8>);
+
+impl Serialize for B64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&b64_encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for B64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        b64_decode(&s, MAX_B64_FIELD)
+            .map(B64)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Every 4xx/5xx body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code, e.g. `stale_counter`.
+    pub code: String,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+/// `POST /v1/accounts`: register a member. Signed by the identity in the binding.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAccount {
+    /// A registration invite from the organizer (absent on open servers).
+    #[serde(default)]
+    pub invite: Option<String>,
+    /// The signed [`crate::KeyBinding`].
+    pub binding: B64,
+}
+
+/// `POST /v1/checkin`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckinRequest {
+    /// A signed [`crate::Checkin`].
+    pub checkin: B64,
+    /// The new sealed alert; its SHA-256 must equal the check-in's `alert_hash`.
+    #[serde(default)]
+    pub sealed_alert: Option<B64>,
+}
+
+/// Reply to a check-in. Identical for normal and duress check-ins.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckinReply {
+    /// The counter now on record.
+    pub counter: u64,
+    /// The next due time (unix seconds).
+    pub next_due: u64,
+    /// When the alert fires if there is no check-in: `next_due + grace`.
+    pub deadline: u64,
+}
+
+/// `PUT /v1/account/sealed-alert`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedAlertUpdate {
+    /// The sealed alert the server hands out if the alert fires.
+    pub sealed_alert: B64,
+}
+
+/// `POST /v1/panic`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PanicRequest {
+    /// A fresh sealed alert to send (otherwise the latest one on record).
+    #[serde(default)]
+    pub sealed_alert: Option<B64>,
+}
+
+/// Reply to a panic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PanicReply {
+    /// The alert that fired.
+    pub alert: AlertId,
+}
+
+/// A linked contact mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContactLink {
+    /// The contact's mailbox (from its enrollment).
+    pub mailbox: MailboxId,
+    /// 1 is told first; tier N+1 only if nobody acknowledged in time.
+    pub tier: u8,
+}
+
+/// A member's protection policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Longest time between check-ins the member allows (seconds); `None` until set.
+    #[serde(default)]
+    pub interval: Option<u64>,
+    /// Grace after a due time before the alert fires (seconds); `None` until set.
+    #[serde(default)]
+    pub grace: Option<u64>,
+    /// A paused switch fires no missed-check-in alert.
+    #[serde(default)]
+    pub paused: bool,
+    /// The linked contacts.
+    #[serde(default)]
+    pub contacts: Vec<ContactLink>,
+    /// Seconds to wait after tier N is told before telling tier N+1; entry
+    /// N-1 is tier N's delay, the last entry covers higher tiers.
+    #[serde(default)]
+    pub escalation_delays: Vec<u64>,
+}
+
+/// Reply to a policy change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PolicyReply {
+    /// True when the change applied at once (it strengthens protection).
+    pub applied: bool,
+    /// When it applies (now, or after the cooling-off period).
+    pub effective_at: u64,
+}
+
+/// A change that waits out the cooling-off period.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingChange {
+    /// The policy that will apply, or `None` for an account deletion.
+    pub policy: Option<Policy>,
+    /// When it applies (unix seconds).
+    pub effective_at: u64,
+}
+
+/// `GET /v1/account`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountStatus {
+    /// The account.
+    pub account: AccountId,
+    /// Last check-in counter.
+    pub counter: u64,
+    /// Next due time, if armed.
+    pub next_due: Option<u64>,
+    /// When the alert fires, if armed.
+    pub deadline: Option<u64>,
+    /// The policy in force.
+    pub policy: Policy,
+    /// A weakening change waiting out the cooling-off period.
+    pub pending: Option<PendingChange>,
+    /// Alerts that fired for this account.
+    pub alerts: Vec<AlertId>,
+    /// The server's clock, so the client can show time left.
+    pub server_time: u64,
+}
+
+/// `POST /v1/pairings`: the member opens a pairing relay slot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePairing {
+    /// The invite id from the invite code.
+    pub invite: InviteId,
+    /// When the slot lapses (unix seconds).
+    pub expires_at: u64,
+}
+
+/// `POST /v1/pairings/{invite}/reply`: the contact answers. Signed by the
+/// contact identity with the new mailbox as caller; registers the mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairingAnswer {
+    /// The contact's new mailbox.
+    pub mailbox: MailboxId,
+    /// The contact identity `CID` (verifies the contact's requests).
+    pub identity: VerifyingKey,
+    /// The encrypted [`crate::Enrollment`].
+    pub enrollment: B64,
+}
+
+/// `GET /v1/pairings/{invite}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairingState {
+    /// The contact's encrypted enrollment, once it answered.
+    pub enrollment: Option<B64>,
+}
+
+/// An acknowledgement of an alert by one of its contacts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ack {
+    /// Which mailbox acknowledged.
+    pub mailbox: MailboxId,
+    /// When (unix seconds).
+    pub at: u64,
+}
+
+/// Something the server tells contacts besides the alert itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Notice {
+    /// `checked_in_late`, `acknowledged`, `policy_weakening`, `account_deletion`.
+    pub kind: String,
+    /// When (unix seconds).
+    pub at: u64,
+    /// For policy changes: when the change takes effect.
+    #[serde(default)]
+    pub effective_at: Option<u64>,
+}
+
+/// One alert as a contact's mailbox shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailboxAlert {
+    /// The alert.
+    pub alert: AlertId,
+    /// The member's account.
+    pub account: AccountId,
+    /// `missed`, `duress` or `panic`.
+    pub reason: String,
+    /// When it fired (unix seconds).
+    pub fired_at: u64,
+    /// The missed deadline, for `missed`.
+    pub deadline: Option<u64>,
+    /// True when the deadline fell while the server was down.
+    pub server_was_down: bool,
+    /// The member's sealed alert.
+    pub sealed_alert: B64,
+    /// Acknowledgements so far.
+    pub acks: Vec<Ack>,
+    /// Late check-ins and other notices about this alert.
+    pub notices: Vec<Notice>,
+    /// Last change to this alert (unix milliseconds), for `since`.
+    pub updated_ms: u64,
+}
+
+/// A notice for a mailbox that is not about a particular alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailboxNotice {
+    /// The member the notice is about.
+    pub account: AccountId,
+    /// The notice.
+    pub notice: Notice,
+}
+
+/// `GET /v1/mailbox/alerts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailboxContents {
+    /// Alerts delivered to this mailbox.
+    pub alerts: Vec<MailboxAlert>,
+    /// Account-level notices.
+    pub notices: Vec<MailboxNotice>,
+    /// Pass as `since` to wait for the next change.
+    pub cursor_ms: u64,
+}
+
+/// One delivery attempt in an alert's log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    /// Which mailbox's channel.
+    pub mailbox: MailboxId,
+    /// `mailbox`, `webhook`, `ntfy` or `email`.
+    pub channel: String,
+    /// When (unix seconds).
+    pub at: u64,
+    /// `delivered`, `transient_failure`, `permanent_failure`.
+    pub outcome: String,
+    /// Short reason for a failure (status code or error kind; never an address).
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// `GET /v1/mailbox/alerts/{id}/deliveries`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryLog {
+    /// Attempts, oldest first.
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// Server time (unix seconds).
+    pub time: u64,
+}
+
+/// `POST /v1/mailbox/endpoints`: a notification channel for a mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddEndpoint {
+    /// `webhook`, `ntfy` or `email`.
+    pub kind: String,
+    /// The URL (webhook, ntfy topic) or e-mail address.
+    pub target: String,
+}
+
+/// Reply to [`AddEndpoint`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointAdded {
+    /// Id for removal.
+    pub id: u8,
+    /// For webhooks: the HMAC-SHA256 secret, shown this once (base64url).
+    pub secret: Option<String>,
+}
+
+/// One endpoint as its owner sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointInfo {
+    /// Id for removal.
+    pub id: u8,
+    /// `webhook`, `ntfy` or `email`.
+    pub kind: String,
+    /// The URL or address.
+    pub target: String,
+}
+
+/// `GET /v1/mailbox/endpoints`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointList {
+    /// The endpoints.
+    pub endpoints: Vec<EndpointInfo>,
+}

@@ -1,0 +1,83 @@
+//! Human durations: `30s`, `10m`, `6h`, `1d`, or combinations like `1h30m`.
+//!
+//! Shared by the server's configuration and the client's `--every`/`--grace`
+//! flags so both read the same text the same way.
+
+use crate::error::DecodeError;
+
+/// Parses a duration into seconds. A bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<u64, DecodeError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(DecodeError::BadText);
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| DecodeError::BadText);
+    }
+    let mut total: u64 = 0;
+    let mut number: Option<u64> = None;
+    for c in text.chars() {
+        if let Some(d) = c.to_digit(10) {
+            let n = number.unwrap_or(0);
+            number = Some(
+                n.checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(d)))
+                    .ok_or(DecodeError::InvalidValue)?,
+            );
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(DecodeError::BadText),
+        };
+        let n = number.take().ok_or(DecodeError::BadText)?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or(DecodeError::InvalidValue)?;
+    }
+    if number.is_some() {
+        return Err(DecodeError::BadText);
+    }
+    Ok(total)
+}
+
+/// Formats seconds the way [`parse_duration`] reads them, largest units first.
+pub fn format_duration(mut secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, name) in [(86_400, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
+        if secs >= unit {
+            out.push_str(&(secs / unit).to_string());
+            out.push(name);
+            secs %= unit;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_rejects_junk() {
+        assert_eq!(parse_duration("30s").unwrap(), 30);
+        assert_eq!(parse_duration("10m").unwrap(), 600);
+        assert_eq!(parse_duration("6h").unwrap(), 21_600);
+        assert_eq!(parse_duration("1d").unwrap(), 86_400);
+        assert_eq!(parse_duration("1h30m").unwrap(), 5400);
+        assert_eq!(parse_duration("45").unwrap(), 45);
+        for bad in ["", "m", "10x", "1h30", "-5s", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(5400), "1h30m");
+        assert_eq!(parse_duration(&format_duration(93_784)).unwrap(), 93_784);
+    }
+}

@@ -1,0 +1,169 @@
+//! Extractors for signed requests. The body is read with the configured
+//! limit, the signature checked over the exact bytes received, and only then
+//! is anything parsed as JSON.
+
+use super::AppState;
+use crate::auth::{parse_request, verify};
+use crate::error::ApiError;
+use aman_protocol::{AccountId, MailboxId, RequestAuth, Signature, VerifyingKey};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// A request whose signature has been parsed but not yet verified (the key
+/// comes from the body: registration, pairing answers).
+#[derive(Debug)]
+pub struct Unverified {
+    /// The signed fields.
+    pub auth: RequestAuth,
+    /// The signature.
+    pub sig: Signature,
+    /// The exact body bytes.
+    pub body: Bytes,
+    /// The query string, if any.
+    pub query: Option<String>,
+}
+
+impl Unverified {
+    /// Verifies with `key` (`None`: unknown caller).
+    pub fn verify(&self, state: &AppState, key: Option<VerifyingKey>) -> Result<(), ApiError> {
+        let e = &state.engine;
+        verify(
+            &self.auth,
+            &self.sig,
+            key,
+            e.clock.now(),
+            e.config.clock_window,
+            e.boot_time,
+            &state.replay,
+        )
+    }
+}
+
+fn too_many() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests; slow down",
+    )
+}
+
+impl FromRequest<AppState> for Unverified {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let engine = &state.engine;
+        let now = engine.clock.now();
+        // The address is used for this count only: never stored, never logged.
+        if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+            let ip = addr.ip().to_string();
+            if !state
+                .limiter
+                .allow(ip.as_bytes(), engine.config.rate_limit_ip, now)
+            {
+                return Err(too_many());
+            }
+        }
+        let (parts, body) = req.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_owned();
+        let body = axum::body::to_bytes(body, engine.config.body_limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("request body is over {} bytes", engine.config.body_limit),
+                )
+            })?;
+        let (auth, sig) = parse_request(parts.method.as_str(), &path, &body, &parts.headers)?;
+        if !state
+            .limiter
+            .allow(&auth.caller, engine.config.rate_limit_account, now)
+        {
+            return Err(too_many());
+        }
+        Ok(Unverified {
+            auth,
+            sig,
+            body,
+            query: parts.uri.query().map(str::to_owned),
+        })
+    }
+}
+
+/// A request signed by a member's identity key.
+#[derive(Debug)]
+pub struct Member {
+    /// The caller.
+    pub account: AccountId,
+    /// The exact body bytes.
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let u = Unverified::from_request(req, state).await?;
+        let account = AccountId::from_bytes(u.auth.caller);
+        let key = state.engine.store.account(&account)?.map(|a| a.identity);
+        u.verify(state, key)?;
+        Ok(Member {
+            account,
+            body: u.body,
+        })
+    }
+}
+
+/// A request signed by a contact's identity key for one of its mailboxes.
+#[derive(Debug)]
+pub struct Contact {
+    /// The caller.
+    pub mailbox: MailboxId,
+    /// The exact body bytes.
+    pub body: Bytes,
+    /// The query string, if any.
+    pub query: Option<String>,
+}
+
+impl FromRequest<AppState> for Contact {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let u = Unverified::from_request(req, state).await?;
+        let mailbox = MailboxId::from_bytes(u.auth.caller);
+        let key = state.engine.mailbox_identity(&mailbox)?;
+        u.verify(state, key)?;
+        Ok(Contact {
+            mailbox,
+            body: u.body,
+            query: u.query,
+        })
+    }
+}
+
+/// Parses a JSON envelope, mapping failures to stable codes.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        let code = if !e.is_data() {
+            "malformed_json"
+        } else if text.starts_with("wrong length") {
+            "wrong_length"
+        } else if text.starts_with("malformed text encoding") {
+            "bad_encoding"
+        } else if text.starts_with("field too long") {
+            "too_long"
+        } else {
+            "invalid_field"
+        };
+        ApiError::bad_request(code, format!("request body: {text}"))
+    })
+}

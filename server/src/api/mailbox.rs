@@ -1,0 +1,119 @@
+//! Contact routes: the mailbox (with long-poll), acknowledgements, delivery
+//! logs and notification endpoints.
+
+use super::{parse_json, AppState, Contact};
+use crate::error::ApiError;
+use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, MailboxContents};
+use aman_protocol::AlertId;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use std::time::Duration;
+
+/// Longest a long-poll waits.
+pub const MAX_WAIT_S: u64 = 60;
+
+fn query_u64(query: Option<&str>, name: &str) -> Result<u64, ApiError> {
+    let Some(q) = query else { return Ok(0) };
+    for pair in q.split('&') {
+        if let Some((k, v)) = pair.split_once('=') {
+            if k == name {
+                return v.parse().map_err(|_| {
+                    ApiError::bad_request("invalid_query", format!("{name} must be a whole number"))
+                });
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn alert_id(text: &str) -> Result<AlertId, ApiError> {
+    text.parse().map_err(|e| ApiError::decode("alert id", e))
+}
+
+/// `GET /v1/mailbox/alerts?since=MS&wait=S`: returns at once if anything
+/// changed after `since`, else waits up to `wait` seconds for a change.
+pub async fn alerts(
+    State(state): State<AppState>,
+    contact: Contact,
+) -> Result<Json<MailboxContents>, ApiError> {
+    let since = query_u64(contact.query.as_deref(), "since")?;
+    let wait = query_u64(contact.query.as_deref(), "wait")?.min(MAX_WAIT_S);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let mut changes = state.engine.mailbox_changes.subscribe();
+    loop {
+        let contents = state.engine.mailbox_contents(&contact.mailbox)?;
+        if contents.cursor_ms > since || wait == 0 {
+            return Ok(Json(contents));
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return Ok(Json(contents)),
+        }
+    }
+}
+
+/// `POST /v1/mailbox/alerts/{alert}/ack`.
+pub async fn ack(
+    State(state): State<AppState>,
+    Path(alert): Path<String>,
+    contact: Contact,
+) -> Result<StatusCode, ApiError> {
+    state
+        .engine
+        .acknowledge(&contact.mailbox, &alert_id(&alert)?)?
+        .wait()
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/mailbox/alerts/{alert}/deliveries`.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Path(alert): Path<String>,
+    contact: Contact,
+) -> Result<Json<DeliveryLog>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .delivery_log(&contact.mailbox, &alert_id(&alert)?)?,
+    ))
+}
+
+/// `POST /v1/mailbox/endpoints`.
+pub async fn add_endpoint(
+    State(state): State<AppState>,
+    contact: Contact,
+) -> Result<(StatusCode, Json<EndpointAdded>), ApiError> {
+    let body: AddEndpoint = parse_json(&contact.body)?;
+    let (added, durable) = state.engine.add_endpoint(&contact.mailbox, &body).await?;
+    durable.wait().await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// `GET /v1/mailbox/endpoints`.
+pub async fn list_endpoints(
+    State(state): State<AppState>,
+    contact: Contact,
+) -> Result<Json<EndpointList>, ApiError> {
+    Ok(Json(EndpointList {
+        endpoints: state.engine.list_endpoints(&contact.mailbox)?,
+    }))
+}
+
+/// `DELETE /v1/mailbox/endpoints/{id}`.
+pub async fn remove_endpoint(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    contact: Contact,
+) -> Result<StatusCode, ApiError> {
+    let id: u8 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_value", "endpoint id is a number"))?;
+    state
+        .engine
+        .remove_endpoint(&contact.mailbox, id)?
+        .wait()
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

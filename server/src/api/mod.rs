@@ -1,0 +1,90 @@
+//! The HTTP API: `fn app(state) -> Router`, the signed-request extractors,
+//! and one module per resource.
+
+mod accounts;
+mod extract;
+mod mailbox;
+mod ops;
+mod pairing;
+
+pub use extract::{parse_json, Contact, Member, Unverified};
+pub use ops::ROUTES;
+
+use crate::auth::{RateLimiter, ReplayCache};
+use crate::engine::Engine;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use axum::Router;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The core.
+    pub engine: Arc<Engine>,
+    /// Nonces seen in the time window.
+    pub replay: Arc<ReplayCache>,
+    /// Per-IP and per-caller request counts.
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    /// State around an engine.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        AppState {
+            engine,
+            replay: Arc::new(ReplayCache::default()),
+            limiter: Arc::new(RateLimiter::default()),
+        }
+    }
+}
+
+/// The router. Handlers answer only after their writes are durable.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/accounts", post(accounts::register))
+        .route(
+            "/v1/account",
+            get(accounts::status).delete(accounts::delete),
+        )
+        .route("/v1/account/policy", put(accounts::set_policy))
+        .route("/v1/account/sealed-alert", put(accounts::update_sealed))
+        .route("/v1/checkin", post(accounts::checkin))
+        .route("/v1/panic", post(accounts::panic))
+        .route("/v1/pairings", post(pairing::create))
+        .route("/v1/pairings/{invite}", get(pairing::state))
+        .route("/v1/pairings/{invite}/reply", post(pairing::answer))
+        .route("/v1/mailbox/alerts", get(mailbox::alerts))
+        .route("/v1/mailbox/alerts/{alert}/ack", post(mailbox::ack))
+        .route(
+            "/v1/mailbox/alerts/{alert}/deliveries",
+            get(mailbox::deliveries),
+        )
+        .route(
+            "/v1/mailbox/endpoints",
+            get(mailbox::list_endpoints).post(mailbox::add_endpoint),
+        )
+        .route(
+            "/v1/mailbox/endpoints/{id}",
+            axum::routing::delete(mailbox::remove_endpoint),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_rejections,
+        ))
+        .with_state(state)
+}
+
+async fn count_rejections(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if response.status().is_client_error() {
+        state.engine.metrics.inc(&state.engine.metrics.rejected);
+    }
+    response
+}

@@ -1,0 +1,53 @@
+//! Pairing relay routes.
+
+use super::{parse_json, AppState, Member, Unverified};
+use crate::error::ApiError;
+use aman_protocol::api::{CreatePairing, PairingAnswer, PairingState};
+use aman_protocol::InviteId;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+fn invite_id(text: &str) -> Result<InviteId, ApiError> {
+    text.parse().map_err(|e| ApiError::decode("invite id", e))
+}
+
+/// `POST /v1/pairings` (member).
+pub async fn create(State(state): State<AppState>, member: Member) -> Result<StatusCode, ApiError> {
+    let body: CreatePairing = parse_json(&member.body)?;
+    state
+        .engine
+        .create_pairing(&member.account, body.invite, body.expires_at)?
+        .wait()
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// `GET /v1/pairings/{invite}` (member).
+pub async fn state(
+    State(state): State<AppState>,
+    Path(invite): Path<String>,
+    member: Member,
+) -> Result<Json<PairingState>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .pairing_state(&member.account, &invite_id(&invite)?)?,
+    ))
+}
+
+/// `POST /v1/pairings/{invite}/reply` (contact; registers its mailbox).
+pub async fn answer(
+    State(state): State<AppState>,
+    Path(invite): Path<String>,
+    req: Unverified,
+) -> Result<StatusCode, ApiError> {
+    let invite = invite_id(&invite)?;
+    let body: PairingAnswer = parse_json(&req.body)?;
+    if body.mailbox.as_bytes() != &req.auth.caller {
+        return Err(ApiError::unauthorized());
+    }
+    req.verify(&state, Some(body.identity))?;
+    state.engine.answer_pairing(&invite, &body)?.wait().await?;
+    Ok(StatusCode::CREATED)
+}

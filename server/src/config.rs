@@ -1,0 +1,342 @@
+//! Configuration: built-in defaults, then a TOML file, then `AMAN_<KEY>`
+//! environment variables, then command-line flags. Later sources win.
+
+use aman_protocol::duration::parse_duration;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A configuration problem, naming the key.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("parsing {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// An unknown key (probably a typo).
+    #[error("unknown configuration key `{0}`")]
+    UnknownKey(String),
+    /// A value that does not parse.
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Who may register an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Only with an organizer's invite (the default).
+    Invite,
+    /// Anyone.
+    Open,
+}
+
+/// The server's settings. Durations are in seconds.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the database and the admin socket.
+    pub data_dir: PathBuf,
+    /// The at-rest key file (default: `server.key` beside the database, mode 0600).
+    pub server_key_file: Option<PathBuf>,
+    /// Shortest check-in interval a member may set.
+    pub min_interval: u64,
+    /// Longest check-in interval a member may set.
+    pub max_interval: u64,
+    /// Shortest grace a member may set.
+    pub min_grace: u64,
+    /// Longest grace a member may set.
+    pub max_grace: u64,
+    /// After an outage, deadlines that fell inside it move to start-up + this.
+    pub outage_grace: u64,
+    /// Delay before a weakening change applies.
+    pub cooling_off: u64,
+    /// Escalation delay when a policy gives none.
+    pub escalation_delay: u64,
+    /// Who may register.
+    pub registration: Registration,
+    /// Largest request body, bytes.
+    pub body_limit: usize,
+    /// Accepted distance between a client's clock and ours.
+    pub clock_window: u64,
+    /// Requests per minute from one IP address (0 = unlimited).
+    pub rate_limit_ip: u32,
+    /// Requests per minute for one account or mailbox (0 = unlimited).
+    pub rate_limit_account: u32,
+    /// Notification retries stop this long after the first attempt.
+    pub delivery_horizon: u64,
+    /// SMTP relay URL for e-mail notifications (`smtp://host:port`, `smtps://…`).
+    pub smtp_url: Option<String>,
+    /// From address of notification e-mails.
+    pub smtp_from: String,
+    /// Allow webhook/ntfy targets on loopback and private networks.
+    pub allow_private_targets: bool,
+}
+
+// Redacts the SMTP URL, which may carry a password.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("server_key_file", &self.server_key_file)
+            .field("min_interval", &self.min_interval)
+            .field("max_interval", &self.max_interval)
+            .field("min_grace", &self.min_grace)
+            .field("max_grace", &self.max_grace)
+            .field("outage_grace", &self.outage_grace)
+            .field("cooling_off", &self.cooling_off)
+            .field("registration", &self.registration)
+            .field("body_limit", &self.body_limit)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
+            .field("smtp_from", &self.smtp_from)
+            .field("allow_private_targets", &self.allow_private_targets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            data_dir: PathBuf::from("aman-data"),
+            server_key_file: None,
+            min_interval: 60,
+            max_interval: 30 * 86_400,
+            min_grace: 60,
+            max_grace: 7 * 86_400,
+            outage_grace: 30 * 60,
+            cooling_off: 86_400,
+            escalation_delay: 15 * 60,
+            registration: Registration::Invite,
+            body_limit: 64 * 1024,
+            clock_window: 300,
+            rate_limit_ip: 600,
+            rate_limit_account: 120,
+            delivery_horizon: 48 * 3600,
+            smtp_url: None,
+            smtp_from: "aman@localhost".into(),
+            allow_private_targets: false,
+        }
+    }
+}
+
+/// Every key the configuration accepts.
+pub const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "server_key_file",
+    "min_interval",
+    "max_interval",
+    "min_grace",
+    "max_grace",
+    "outage_grace",
+    "cooling_off",
+    "escalation_delay",
+    "registration",
+    "body_limit",
+    "clock_window",
+    "rate_limit_ip",
+    "rate_limit_account",
+    "delivery_horizon",
+    "smtp_url",
+    "smtp_from",
+    "allow_private_targets",
+];
+
+impl Config {
+    /// Loads the layers in order: defaults, `file`, `env` (`AMAN_<KEY>`), `flags`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &[(&str, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Parse {
+                        path: path.to_owned(),
+                        message: e.message().to_owned(),
+                    })?;
+            for (k, v) in table {
+                if !KEYS.contains(&k.as_str()) {
+                    return Err(ConfigError::UnknownKey(k));
+                }
+                let text = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                values.insert(k, text);
+            }
+        }
+        for (k, v) in env {
+            if let Some(key) = k.strip_prefix("AMAN_") {
+                let key = key.to_ascii_lowercase();
+                if KEYS.contains(&key.as_str()) {
+                    values.insert(key, v);
+                }
+            }
+        }
+        for (k, v) in flags {
+            values.insert((*k).to_owned(), v.clone());
+        }
+        let mut config = Config::default();
+        for (k, v) in &values {
+            config.set(k, v)?;
+        }
+        if config.min_interval > config.max_interval || config.min_grace > config.max_grace {
+            return Err(ConfigError::Invalid {
+                key: "min_interval/min_grace".into(),
+                message: "minimum above maximum".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            message,
+        };
+        let duration = || {
+            parse_duration(value)
+                .map_err(|e| invalid(format!("{e} (write durations like 30s, 10m, 6h, 1d)")))
+        };
+        let number = || {
+            value
+                .trim()
+                .parse::<u64>()
+                .map_err(|e| invalid(e.to_string()))
+        };
+        let flag = || match value.trim() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            other => Err(invalid(format!("`{other}` is not true or false"))),
+        };
+        match key {
+            "listen" => self.listen = value.trim().parse().map_err(|e| invalid(format!("{e}")))?,
+            "data_dir" => self.data_dir = PathBuf::from(value),
+            "server_key_file" => self.server_key_file = Some(PathBuf::from(value)),
+            "min_interval" => self.min_interval = duration()?,
+            "max_interval" => self.max_interval = duration()?,
+            "min_grace" => self.min_grace = duration()?,
+            "max_grace" => self.max_grace = duration()?,
+            "outage_grace" => self.outage_grace = duration()?,
+            "cooling_off" => self.cooling_off = duration()?,
+            "escalation_delay" => self.escalation_delay = duration()?,
+            "delivery_horizon" => self.delivery_horizon = duration()?,
+            "clock_window" => self.clock_window = duration()?,
+            "registration" => {
+                self.registration = match value.trim() {
+                    "invite" => Registration::Invite,
+                    "open" => Registration::Open,
+                    other => return Err(invalid(format!("`{other}` is not `invite` or `open`"))),
+                }
+            }
+            "body_limit" => {
+                self.body_limit = usize::try_from(number()?).map_err(|e| invalid(e.to_string()))?
+            }
+            "rate_limit_ip" => {
+                self.rate_limit_ip = u32::try_from(number()?).map_err(|e| invalid(e.to_string()))?
+            }
+            "rate_limit_account" => {
+                self.rate_limit_account =
+                    u32::try_from(number()?).map_err(|e| invalid(e.to_string()))?
+            }
+            "smtp_url" => self.smtp_url = Some(value.trim().to_owned()).filter(|s| !s.is_empty()),
+            "smtp_from" => self.smtp_from = value.trim().to_owned(),
+            "allow_private_targets" => self.allow_private_targets = flag()?,
+            other => return Err(ConfigError::UnknownKey(other.to_owned())),
+        }
+        Ok(())
+    }
+
+    /// Where the at-rest key lives.
+    pub fn key_file(&self) -> PathBuf {
+        self.server_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("server.key"))
+    }
+
+    /// Where sled keeps its files.
+    pub fn db_dir(&self) -> PathBuf {
+        self.data_dir.join("db")
+    }
+
+    /// The admin socket.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.data_dir.join("admin.sock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("aman-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("aman.toml");
+        std::fs::write(
+            &file,
+            "min_interval = \"5m\"\ncooling_off = \"2d\"\nbody_limit = 1000\n",
+        )
+        .unwrap();
+        let env = vec![
+            ("AMAN_COOLING_OFF".to_owned(), "1h".to_owned()),
+            ("AMAN_HOME".to_owned(), "/ignored".to_owned()),
+        ];
+        let c = Config::load(Some(&file), env, &[("listen", "127.0.0.1:0".into())]).unwrap();
+        assert_eq!(c.min_interval, 300);
+        assert_eq!(c.cooling_off, 3600);
+        assert_eq!(c.body_limit, 1000);
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.min_grace, 60);
+
+        std::fs::write(&file, "min_intervall = \"5m\"\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&file), vec![], &[]),
+            Err(ConfigError::UnknownKey(_))
+        ));
+        std::fs::write(&file, "min_interval = \"5 parsecs\"\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&file), vec![], &[]),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_redacts_smtp_url() {
+        let c = Config {
+            smtp_url: Some("smtps://user:hunter2@mail.example:465".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

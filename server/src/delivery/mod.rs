@@ -1,0 +1,4 @@
+//! Notification delivery (webhook, ntfy, e-mail) from the durable outbox.
+
+pub mod target;
+pub mod worker;

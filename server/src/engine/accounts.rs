@@ -1,0 +1,322 @@
+//! Registration, check-ins, sealed-alert updates, panic and account status.
+
+use super::{lock, Engine};
+use crate::config::Registration;
+use crate::error::ApiError;
+use crate::store::{AccountRecord, Durable, InviteRecord, Op, Reason};
+use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
+use aman_protocol::api::{AccountStatus, CheckinReply, Policy, B64};
+use aman_protocol::at_rest::DURESS_TAG_LABEL;
+use aman_protocol::hash::sha256;
+use aman_protocol::{AccountId, AlertId, Checkin, KeyBinding};
+use axum::http::StatusCode;
+
+impl Engine {
+    /// Checks a registration invite; returns its record to consume.
+    fn check_invite(
+        &self,
+        code: Option<&str>,
+        now: u64,
+    ) -> Result<Option<([u8; 32], InviteRecord)>, ApiError> {
+        if self.config.registration == Registration::Open {
+            return Ok(None);
+        }
+        let code = code.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invite_required",
+                "this server registers members by invite only",
+            )
+        })?;
+        let hash = sha256(code.trim().as_bytes());
+        let Some(invite) = self.store.invite(&hash)? else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invite_unknown",
+                "no such invite",
+            ));
+        };
+        if invite.revoked {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invite_revoked",
+                "this invite was revoked",
+            ));
+        }
+        if invite.uses_left == 0 {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invite_used_up",
+                "this invite has no uses left",
+            ));
+        }
+        if invite.expires_at.is_some_and(|t| t <= now) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invite_expired",
+                "this invite has expired",
+            ));
+        }
+        Ok(Some((hash, invite)))
+    }
+
+    /// Registers a member from a verified key binding.
+    pub fn register(
+        &self,
+        invite: Option<&str>,
+        binding: &KeyBinding,
+    ) -> Result<Durable, ApiError> {
+        let _one_at_a_time = lock(&self.registration);
+        let now = self.clock.now();
+        let consumed = self.check_invite(invite, now)?;
+        if self.store.account(&binding.account)?.is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "account_exists",
+                "this account id is taken",
+            ));
+        }
+        // Stored sorted, so the order tells nothing; the tag says which is duress.
+        let mut keys = [binding.normal, binding.duress];
+        keys.sort_by_key(|k| k.0);
+        let tag = self.server_key().tag(
+            DURESS_TAG_LABEL,
+            &[binding.account.as_bytes(), binding.duress.as_bytes()],
+        );
+        let record = AccountRecord {
+            identity: binding.identity,
+            checkin_keys: keys,
+            duress_tag: B64(tag.to_vec()),
+            binding_created: binding.created,
+            created: now,
+            counter: 0,
+            last_checkin: None,
+            next_due: None,
+            deadline: None,
+            outage_extended: false,
+            alert_hash: None,
+            policy: Policy::default(),
+            pending: None,
+            alerts: Vec::new(),
+            alert_open: false,
+        };
+        let mut ops = vec![Op::PutAccount(binding.account, record)];
+        if let Some((hash, mut invite)) = consumed {
+            invite.uses_left -= 1;
+            ops.push(Op::PutInvite(hash, invite));
+        }
+        self.metrics.inc(&self.metrics.registrations);
+        self.commit(ops)
+    }
+
+    /// Loads an account or answers as for an unknown caller.
+    pub(super) fn account_or_unauthorized(
+        &self,
+        id: &AccountId,
+    ) -> Result<AccountRecord, ApiError> {
+        self.store.account(id)?.ok_or_else(ApiError::unauthorized)
+    }
+
+    fn check_sealed(&self, sealed: &[u8]) -> Result<(), ApiError> {
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "alert_too_large",
+                "sealed alert too large",
+            ));
+        }
+        validate_sealed(sealed).map_err(|e| ApiError::decode("sealed_alert", e))
+    }
+
+    /// Accepts a check-in; replies identically for normal and duress. A
+    /// duress check-in creates its alert in the same atomic write.
+    pub fn checkin(
+        &self,
+        caller: &AccountId,
+        signed: &[u8],
+        sealed: Option<&[u8]>,
+    ) -> Result<(CheckinReply, Durable), ApiError> {
+        let now = self.clock.now();
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        let (checkin, index) = Checkin::verify_either(signed, &account.checkin_keys)
+            .map_err(|e| ApiError::protocol("checkin", e))?;
+        if checkin.account != *caller {
+            return Err(ApiError::bad_request(
+                "account_mismatch",
+                "check-in is for another account",
+            ));
+        }
+        checkin
+            .check_counter(account.counter)
+            .map_err(|e| ApiError::protocol("checkin", e))?;
+        if checkin.client_time.abs_diff(now) > self.config.clock_window {
+            return Err(ApiError::bad_request(
+                "clock_skew",
+                "check-in time is too far from the server's clock",
+            ));
+        }
+        self.check_schedule(&account.policy, &checkin, now)?;
+        match sealed {
+            Some(sealed) => {
+                self.check_sealed(sealed)?;
+                if sealed_hash(sealed) != checkin.alert_hash {
+                    return Err(ApiError::bad_request(
+                        "alert_hash_mismatch",
+                        "sealed alert does not match the check-in's hash",
+                    ));
+                }
+            }
+            None => {
+                if account.alert_hash.as_ref().map(|h| h.0.as_slice())
+                    != Some(&checkin.alert_hash[..])
+                {
+                    return Err(ApiError::bad_request(
+                        "alert_hash_mismatch",
+                        "check-in does not reference the sealed alert on record; send it with the check-in",
+                    ));
+                }
+            }
+        }
+        let duress = self.server_key().verify_tag(
+            DURESS_TAG_LABEL,
+            &[caller.as_bytes(), account.checkin_keys[index].as_bytes()],
+            &<[u8; 32]>::try_from(account.duress_tag.0.as_slice()).unwrap_or([0; 32]),
+        );
+
+        let deadline = checkin.next_due.saturating_add(checkin.grace);
+        let mut ops = Vec::with_capacity(6);
+        if let Some(old) = account.deadline {
+            ops.push(Op::DeleteDeadline(old, *caller));
+        }
+        ops.push(Op::PutDeadline(deadline, *caller));
+        if let Some(sealed) = sealed {
+            ops.push(Op::PutSealed(*caller, sealed.to_vec()));
+        }
+        if account.alert_open {
+            // A check-in after an alert is news for the contacts, not an
+            // all-clear: it may have been coerced, so the alert stays.
+            if let Some(last) = account.alerts.last() {
+                self.late_checkin_ops(last, now, &mut ops)?;
+            }
+            account.alert_open = false;
+        }
+        account.counter = checkin.counter;
+        account.last_checkin = Some(now);
+        account.next_due = Some(checkin.next_due);
+        account.deadline = Some(deadline);
+        account.outage_extended = false;
+        account.alert_hash = Some(B64(checkin.alert_hash.to_vec()));
+        let mut fired = None;
+        if duress {
+            let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
+            fired = Some(self.fire_ops(
+                caller,
+                &mut account,
+                Reason::Duress,
+                None,
+                sealed_now,
+                now,
+                &mut ops,
+            )?);
+        }
+        ops.push(Op::PutAccount(*caller, account));
+        let ticket = self.commit(ops)?;
+        self.schedule_deadline(caller, deadline);
+        if fired.is_some() {
+            self.after_fire();
+        }
+        self.metrics.inc(&self.metrics.checkins);
+        let reply = CheckinReply {
+            counter: checkin.counter,
+            next_due: checkin.next_due,
+            deadline,
+        };
+        Ok((reply, ticket))
+    }
+
+    /// A check-in's schedule must respect the policy in force and the server's bounds.
+    fn check_schedule(&self, policy: &Policy, checkin: &Checkin, now: u64) -> Result<(), ApiError> {
+        let c = &self.config;
+        let max_interval = policy.interval.unwrap_or(c.max_interval);
+        let max_grace = policy.grace.unwrap_or(c.max_grace);
+        if checkin.next_due <= now
+            || checkin.next_due
+                > now
+                    .saturating_add(max_interval)
+                    .saturating_add(c.clock_window)
+        {
+            return Err(ApiError::bad_request(
+                "interval_out_of_range",
+                format!("next due time must be in the future and at most {max_interval}s away"),
+            ));
+        }
+        if checkin.grace < c.min_grace || checkin.grace > max_grace {
+            return Err(ApiError::bad_request(
+                "grace_out_of_range",
+                format!("grace must be between {}s and {max_grace}s", c.min_grace),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces the sealed alert on record.
+    pub fn update_sealed(&self, caller: &AccountId, sealed: &[u8]) -> Result<Durable, ApiError> {
+        self.check_sealed(sealed)?;
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        account.alert_hash = Some(B64(sealed_hash(sealed).to_vec()));
+        self.commit(vec![
+            Op::PutSealed(*caller, sealed.to_vec()),
+            Op::PutAccount(*caller, account),
+        ])
+    }
+
+    /// Fires a panic alert now.
+    pub fn panic(
+        &self,
+        caller: &AccountId,
+        sealed: Option<&[u8]>,
+    ) -> Result<(AlertId, Durable), ApiError> {
+        if let Some(s) = sealed {
+            self.check_sealed(s)?;
+        }
+        let now = self.clock.now();
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        let mut ops = Vec::new();
+        if let Some(s) = sealed {
+            account.alert_hash = Some(B64(sealed_hash(s).to_vec()));
+            ops.push(Op::PutSealed(*caller, s.to_vec()));
+        }
+        let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
+        let id = self.fire_ops(
+            caller,
+            &mut account,
+            Reason::Panic,
+            None,
+            sealed_now,
+            now,
+            &mut ops,
+        )?;
+        ops.push(Op::PutAccount(*caller, account));
+        let ticket = self.commit(ops)?;
+        self.after_fire();
+        Ok((id, ticket))
+    }
+
+    /// What `aman status` shows.
+    pub fn status(&self, caller: &AccountId) -> Result<AccountStatus, ApiError> {
+        let account = self.account_or_unauthorized(caller)?;
+        Ok(AccountStatus {
+            account: *caller,
+            counter: account.counter,
+            next_due: account.next_due,
+            deadline: account.deadline,
+            policy: account.policy,
+            pending: account.pending,
+            alerts: account.alerts,
+            server_time: self.clock.now(),
+        })
+    }
+}

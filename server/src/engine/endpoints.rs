@@ -1,0 +1,170 @@
+//! A mailbox's notification endpoints, encrypted at rest under the server key.
+
+use super::Engine;
+use crate::error::ApiError;
+use crate::store::{Durable, EndpointRecord, Op};
+use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, B64};
+use aman_protocol::random::random_array;
+use aman_protocol::text::b64_encode;
+use aman_protocol::MailboxId;
+use zeroize::Zeroizing;
+
+/// Most endpoints per mailbox.
+pub const MAX_ENDPOINTS: usize = 8;
+
+/// The at-rest context of an endpoint's target.
+pub fn target_context(mailbox: &MailboxId, id: u8) -> Vec<u8> {
+    let mut c = mailbox.as_bytes().to_vec();
+    c.extend_from_slice(b"/target/");
+    c.push(id);
+    c
+}
+
+/// The at-rest context of a webhook secret.
+pub fn secret_context(mailbox: &MailboxId, id: u8) -> Vec<u8> {
+    let mut c = mailbox.as_bytes().to_vec();
+    c.extend_from_slice(b"/secret/");
+    c.push(id);
+    c
+}
+
+fn validate(kind: &str, target: &str) -> Result<(), ApiError> {
+    if target.len() > 512 || target.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_target",
+            "target is too long or has control characters",
+        ));
+    }
+    match kind {
+        "webhook" | "ntfy" => {
+            let ok = (target.starts_with("https://") || target.starts_with("http://"))
+                && crate::delivery::target::host_of(target).is_some();
+            if !ok {
+                return Err(ApiError::bad_request(
+                    "invalid_target",
+                    "webhook and ntfy targets are http(s) URLs",
+                ));
+            }
+        }
+        "email" => {
+            let parts: Vec<&str> = target.split('@').collect();
+            if parts.len() != 2
+                || parts[0].is_empty()
+                || !parts[1].contains('.')
+                || target.contains(char::is_whitespace)
+            {
+                return Err(ApiError::bad_request(
+                    "invalid_target",
+                    "not an e-mail address",
+                ));
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_kind",
+                "kind is webhook, ntfy or email",
+            ))
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Adds an endpoint; a webhook's secret is returned this once.
+    pub async fn add_endpoint(
+        &self,
+        mailbox_id: &MailboxId,
+        add: &AddEndpoint,
+    ) -> Result<(EndpointAdded, Durable), ApiError> {
+        validate(&add.kind, &add.target)?;
+        if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.config.allow_private_targets {
+            crate::delivery::target::check_public(&add.target)
+                .await
+                .map_err(|m| ApiError::bad_request("private_target", m))?;
+        }
+        let _guard = super::lock(&self.registration);
+        let mut mailbox = self
+            .store
+            .mailbox(mailbox_id)?
+            .ok_or_else(ApiError::unauthorized)?;
+        if mailbox.endpoints.len() >= MAX_ENDPOINTS {
+            return Err(ApiError::bad_request(
+                "too_many_endpoints",
+                "at most 8 endpoints per mailbox",
+            ));
+        }
+        let id = (1..0x80u8)
+            .find(|i| mailbox.endpoints.iter().all(|e| e.id != *i))
+            .ok_or_else(|| ApiError::bad_request("too_many_endpoints", "no endpoint ids left"))?;
+        let key = self.server_key();
+        let target_sealed = key
+            .encrypt(&target_context(mailbox_id, id), add.target.as_bytes())
+            .map_err(ApiError::internal)?;
+        let secret = if add.kind == "webhook" {
+            let raw = Zeroizing::new(random_array::<32>().map_err(ApiError::internal)?);
+            Some(Zeroizing::new(b64_encode(raw.as_ref())))
+        } else {
+            None
+        };
+        let secret_sealed = match &secret {
+            Some(s) => Some(B64(key
+                .encrypt(&secret_context(mailbox_id, id), s.as_bytes())
+                .map_err(ApiError::internal)?)),
+            None => None,
+        };
+        mailbox.endpoints.push(EndpointRecord {
+            id,
+            kind: add.kind.clone(),
+            target_sealed: B64(target_sealed),
+            secret_sealed,
+        });
+        let ticket = self.commit(vec![Op::PutMailbox(*mailbox_id, mailbox)])?;
+        Ok((
+            EndpointAdded {
+                id,
+                secret: secret.map(|s| s.to_string()),
+            },
+            ticket,
+        ))
+    }
+
+    /// The endpoints, decrypted for their owner.
+    pub fn list_endpoints(&self, mailbox_id: &MailboxId) -> Result<Vec<EndpointInfo>, ApiError> {
+        let mailbox = self
+            .store
+            .mailbox(mailbox_id)?
+            .ok_or_else(ApiError::unauthorized)?;
+        mailbox
+            .endpoints
+            .iter()
+            .map(|e| {
+                let target = self
+                    .server_key()
+                    .decrypt(&target_context(mailbox_id, e.id), &e.target_sealed.0)
+                    .map_err(|_| {
+                        ApiError::internal("endpoint does not decrypt: wrong server key file?")
+                    })?;
+                Ok(EndpointInfo {
+                    id: e.id,
+                    kind: e.kind.clone(),
+                    target: String::from_utf8_lossy(&target).into_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Removes an endpoint.
+    pub fn remove_endpoint(&self, mailbox_id: &MailboxId, id: u8) -> Result<Durable, ApiError> {
+        let _guard = super::lock(&self.registration);
+        let mut mailbox = self
+            .store
+            .mailbox(mailbox_id)?
+            .ok_or_else(ApiError::unauthorized)?;
+        let before = mailbox.endpoints.len();
+        mailbox.endpoints.retain(|e| e.id != id);
+        if mailbox.endpoints.len() == before {
+            return Err(ApiError::not_found("endpoint"));
+        }
+        self.commit(vec![Op::PutMailbox(*mailbox_id, mailbox)])
+    }
+}

@@ -1,0 +1,125 @@
+//! The server's core: every state change goes through here, whether it comes
+//! from an HTTP handler, the scheduler or an admin command.
+//!
+//! Methods return the [`Op`]s they applied as a durability [`Durable`]
+//! ticket; callers reply only after the ticket resolves. Read-modify-write of
+//! an account happens under that account's lock stripe so concurrent
+//! check-ins for one account are serialised (and different accounts are not).
+
+mod accounts;
+mod alerts;
+mod endpoints;
+mod pairing;
+mod policy;
+mod schedule;
+
+pub use alerts::{escalation_delay, idempotency_key, log_op};
+pub use endpoints::{secret_context, target_context};
+pub use schedule::{Schedule, TickReport};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::{Durable, Op, Store, StoreError};
+use aman_protocol::at_rest::ServerKey;
+use aman_protocol::AccountId;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{watch, Notify};
+
+const LOCK_STRIPES: usize = 256;
+
+/// Shared server state.
+pub struct Engine {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: Arc<Config>,
+    key: ServerKey,
+    stripes: Vec<Mutex<()>>,
+    /// Registrations consume invites: one at a time.
+    registration: Mutex<()>,
+    /// In-memory mirror of deadlines, escalations and cooling-off changes.
+    pub schedule: Mutex<Schedule>,
+    /// Wakes the scheduler when something earlier than its sleep was armed.
+    pub scheduler_wake: Notify,
+    /// Wakes the delivery worker when the outbox grew.
+    pub delivery_wake: Notify,
+    /// Bumped on every mailbox change, for long-polling contacts.
+    pub mailbox_changes: watch::Sender<u64>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Requests signed before this time are refused: the replay cache does
+    /// not survive a restart, so nothing from before it may be accepted.
+    pub boot_time: u64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Builds the engine and loads the schedule from the store.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: Arc<Config>,
+        key: ServerKey,
+    ) -> Result<Arc<Self>, StoreError> {
+        let schedule = Schedule::load(store.as_ref())?;
+        let boot_time = clock.now();
+        Ok(Arc::new(Engine {
+            store,
+            clock,
+            config,
+            key,
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            registration: Mutex::new(()),
+            schedule: Mutex::new(schedule),
+            scheduler_wake: Notify::new(),
+            delivery_wake: Notify::new(),
+            mailbox_changes: watch::channel(0).0,
+            metrics: Metrics::default(),
+            boot_time,
+        }))
+    }
+
+    /// The at-rest key.
+    pub fn server_key(&self) -> &ServerKey {
+        &self.key
+    }
+
+    /// Serialises read-modify-write of one account.
+    fn lock_account(&self, id: &AccountId) -> MutexGuard<'_, ()> {
+        let b = id.as_bytes();
+        let stripe = usize::from(b[0]) | (usize::from(b[1]) << 8);
+        lock(&self.stripes[stripe % LOCK_STRIPES])
+    }
+
+    /// Applies `ops` atomically and returns the durability ticket.
+    fn commit(&self, ops: Vec<Op>) -> Result<Durable, ApiError> {
+        self.store.apply(ops)?;
+        Ok(self.store.durable())
+    }
+
+    /// Tells long-polling contacts to look again.
+    fn mailboxes_changed(&self) {
+        self.mailbox_changes.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+}
+
+/// Locks a mutex, recovering from poisoning: the guarded data is `()` or
+/// state that every writer leaves consistent before it can panic.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,251 @@
+//! The scheduler: an in-memory mirror of the deadline, escalation and
+//! cooling-off indexes, `tick(now)` to act on everything due, and the outage
+//! rule applied at start-up.
+
+use super::{lock, Engine};
+use crate::error::ApiError;
+use crate::store::{Op, Reason, Store, StoreError};
+use aman_protocol::{AccountId, AlertId};
+use std::collections::{BTreeSet, HashMap};
+
+/// Name of the heartbeat in the store's metadata.
+pub const HEARTBEAT: &str = "heartbeat";
+
+/// What is due when.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    deadlines: BTreeSet<(u64, AccountId)>,
+    by_account: HashMap<AccountId, u64>,
+    escalations: BTreeSet<(u64, AlertId)>,
+    cooling: BTreeSet<(u64, AccountId)>,
+}
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    /// Alerts fired for missed deadlines.
+    pub fired: Vec<AlertId>,
+    /// Alerts escalated to a further tier.
+    pub escalated: Vec<AlertId>,
+    /// Accounts whose pending change applied.
+    pub applied: Vec<AccountId>,
+}
+
+impl Schedule {
+    /// Rebuilds the mirror from the store.
+    pub fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        let mut s = Schedule::default();
+        for (at, id) in store.deadlines()? {
+            s.set_deadline(id, at);
+        }
+        s.escalations.extend(store.escalations()?);
+        s.cooling.extend(store.cooling()?);
+        Ok(s)
+    }
+
+    /// Arms (or moves) an account's deadline.
+    pub fn set_deadline(&mut self, id: AccountId, at: u64) {
+        if let Some(old) = self.by_account.insert(id, at) {
+            self.deadlines.remove(&(old, id));
+        }
+        self.deadlines.insert((at, id));
+    }
+
+    /// Disarms an account's deadline.
+    pub fn remove_deadline(&mut self, id: &AccountId) {
+        if let Some(old) = self.by_account.remove(id) {
+            self.deadlines.remove(&(old, *id));
+        }
+    }
+
+    /// Adds an escalation check.
+    pub fn add_escalation(&mut self, at: u64, id: AlertId) {
+        self.escalations.insert((at, id));
+    }
+
+    /// Adds a cooling-off expiry.
+    pub fn add_cooling(&mut self, at: u64, id: AccountId) {
+        self.cooling.insert((at, id));
+    }
+
+    /// The earliest time anything is due.
+    pub fn next_wake(&self) -> Option<u64> {
+        [
+            self.deadlines.first().map(|d| d.0),
+            self.escalations.first().map(|d| d.0),
+            self.cooling.first().map(|d| d.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Armed deadlines.
+    pub fn armed(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    fn take_due<T: Ord + Copy>(set: &mut BTreeSet<(u64, T)>, now: u64) -> Vec<(u64, T)> {
+        let mut due = Vec::new();
+        while let Some(first) = set.first().copied() {
+            if first.0 > now {
+                break;
+            }
+            set.remove(&first);
+            due.push(first);
+        }
+        due
+    }
+}
+
+impl Engine {
+    /// Mirrors a newly armed deadline and wakes the scheduler if it is the earliest.
+    pub(super) fn schedule_deadline(&self, id: &AccountId, at: u64) {
+        let earlier = {
+            let mut s = lock(&self.schedule);
+            let earlier = s.next_wake().is_none_or(|w| at < w);
+            s.set_deadline(*id, at);
+            earlier
+        };
+        if earlier {
+            self.scheduler_wake.notify_one();
+        }
+    }
+
+    /// Acts on everything due at `now`: missed deadlines fire, escalations
+    /// run, cooling-off changes apply. Each action is durable before the
+    /// next. Blocking: call from a blocking context.
+    pub fn tick(&self, now: u64) -> TickReport {
+        let (deadlines, escalations, cooling) = {
+            let mut s = lock(&self.schedule);
+            let deadlines = Schedule::take_due(&mut s.deadlines, now);
+            for (_, id) in &deadlines {
+                s.by_account.remove(id);
+            }
+            (
+                deadlines,
+                Schedule::take_due(&mut s.escalations, now),
+                Schedule::take_due(&mut s.cooling, now),
+            )
+        };
+        let mut report = TickReport::default();
+        for (at, id) in deadlines {
+            match self.fire_missed(&id, at, now) {
+                Ok(Some(alert)) => report.fired.push(alert),
+                Ok(None) => {}
+                Err(e) => {
+                    // Never drop a deadline: try again shortly.
+                    tracing::error!(code = e.code, "firing a missed deadline failed; retrying");
+                    lock(&self.schedule).set_deadline(id, now + 1);
+                }
+            }
+        }
+        for (at, id) in escalations {
+            match self.escalate(&id, at, now) {
+                Ok(true) => report.escalated.push(id),
+                Ok(false) => {}
+                Err(_) => lock(&self.schedule).add_escalation(now + 1, id),
+            }
+        }
+        for (at, id) in cooling {
+            match self.apply_cooling(&id, at) {
+                Ok(()) => report.applied.push(id),
+                Err(_) => lock(&self.schedule).add_cooling(now + 1, id),
+            }
+        }
+        report
+    }
+
+    /// Fires the alert for a missed deadline, exactly once: the deadline is
+    /// disarmed in the same write that creates the alert.
+    fn fire_missed(&self, id: &AccountId, at: u64, now: u64) -> Result<Option<AlertId>, ApiError> {
+        let _guard = self.lock_account(id);
+        let Some(mut account) = self.store.account(id)? else {
+            self.commit(vec![Op::DeleteDeadline(at, *id)])?
+                .wait_blocking()?;
+            return Ok(None);
+        };
+        if account.deadline != Some(at) {
+            // Re-armed by a check-in since; the index entry is already gone.
+            return Ok(None);
+        }
+        let mut ops = vec![Op::DeleteDeadline(at, *id)];
+        account.deadline = None;
+        let fired = if account.policy.paused {
+            None
+        } else {
+            let sealed = self.store.sealed(id)?;
+            Some(self.fire_ops(
+                id,
+                &mut account,
+                Reason::Missed,
+                Some(at),
+                sealed,
+                now,
+                &mut ops,
+            )?)
+        };
+        ops.push(Op::PutAccount(*id, account));
+        self.commit(ops)?.wait_blocking()?;
+        if fired.is_some() {
+            self.after_fire();
+        }
+        Ok(fired)
+    }
+
+    /// Records that the server is up at `now`.
+    pub fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
+        self.store
+            .apply(vec![Op::PutMeta(HEARTBEAT, now.to_be_bytes().to_vec())])
+    }
+
+    /// The outage rule, run once at start-up before serving: deadlines that
+    /// fell while the server was down move to `now + outage_grace`, so members
+    /// get a chance to check in instead of a storm of backdated alerts. If
+    /// they still miss, the alert says the server had been down.
+    pub fn recover_from_outage(&self, now: u64) -> Result<usize, ApiError> {
+        let Some(bytes) = self.store.meta(HEARTBEAT)? else {
+            self.heartbeat(now)?;
+            return Ok(0);
+        };
+        let last_seen = <[u8; 8]>::try_from(bytes.as_slice())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let moved_to = now.saturating_add(self.config.outage_grace);
+        let mut moved = 0;
+        for (at, id) in self.store.deadlines()? {
+            if at > now {
+                break;
+            }
+            if at <= last_seen {
+                continue; // was due while we were up: fires on the first tick
+            }
+            let _guard = self.lock_account(&id);
+            let Some(mut account) = self.store.account(&id)? else {
+                continue;
+            };
+            if account.deadline != Some(at) {
+                continue;
+            }
+            account.deadline = Some(moved_to);
+            account.outage_extended = true;
+            self.store.apply(vec![
+                Op::DeleteDeadline(at, id),
+                Op::PutDeadline(moved_to, id),
+                Op::PutAccount(id, account),
+            ])?;
+            lock(&self.schedule).set_deadline(id, moved_to);
+            moved += 1;
+        }
+        self.heartbeat(now)?;
+        self.store.durable().wait_blocking()?;
+        if moved > 0 {
+            tracing::warn!(
+                moved,
+                outage_s = now.saturating_sub(last_seen),
+                "deadlines moved after an outage"
+            );
+        }
+        Ok(moved)
+    }
+}

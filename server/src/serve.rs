@@ -1,0 +1,187 @@
+//! Start-up and shutdown: open the store, apply the outage rule, bind the
+//! listener first (so port 0 works), start the scheduler, heartbeat,
+//! delivery worker and admin socket, and serve until told to stop.
+
+use crate::admin;
+use crate::api::{app, AppState};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::{lock, Engine};
+use crate::keyfile;
+use crate::store::{SledStore, Store, StoreError};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A file or socket problem.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The database could not be opened (is another server using it?).
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The outage rule failed.
+    #[error("start-up recovery: {0}")]
+    Recovery(String),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
+    let context = context.into();
+    move |source| ServeError::Io { context, source }
+}
+
+/// How often the heartbeat is written.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// A server that is running.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its core, for tests and tools.
+    pub engine: Arc<Engine>,
+    store: Arc<SledStore>,
+    stop: watch::Sender<bool>,
+    http: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Starts a server with the system clock.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, ServeError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(io("securing the data directory"))?;
+    let key = keyfile::load_or_create(&config.key_file())
+        .map_err(io(format!("server key {}", config.key_file().display())))?;
+    let store = Arc::new(SledStore::open(&config.db_dir())?);
+    let config = Arc::new(config);
+    let engine = Engine::new(store.clone(), clock.clone(), config.clone(), key)?;
+    let recovering = engine.clone();
+    let now = clock.now();
+    tokio::task::spawn_blocking(move || recovering.recover_from_outage(now))
+        .await
+        .map_err(|e| ServeError::Recovery(e.to_string()))?
+        .map_err(|e| ServeError::Recovery(e.message))?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(io(format!("binding {}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io("reading the bound address"))?;
+
+    let socket_path = config.admin_socket();
+    let _ = std::fs::remove_file(&socket_path);
+    let admin_listener =
+        UnixListener::bind(&socket_path).map_err(io("binding the admin socket"))?;
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io("securing the admin socket"))?;
+
+    let (stop, _) = watch::channel(false);
+    let background = vec![
+        tokio::spawn(run_scheduler(engine.clone(), stop.subscribe())),
+        tokio::spawn(run_heartbeat(engine.clone(), stop.subscribe())),
+        tokio::spawn(crate::delivery::worker::run(
+            engine.clone(),
+            stop.subscribe(),
+        )),
+        tokio::spawn(admin::serve_socket(
+            admin_listener,
+            store.clone() as Arc<dyn Store>,
+            clock,
+        )),
+    ];
+    let router = app(AppState::new(engine.clone()));
+    let mut http_stop = stop.subscribe();
+    let http = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    tracing::info!(%addr, "aman-server listening");
+    Ok(RunningServer {
+        addr,
+        engine,
+        store,
+        stop,
+        http,
+        background,
+    })
+}
+
+impl RunningServer {
+    /// Stops accepting requests, lets in-flight ones finish, writes a last
+    /// heartbeat and flushes.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
+        let _ = self.stop.send(true);
+        let _ = self.http.await;
+        for task in self.background {
+            task.abort();
+        }
+        let _ = std::fs::remove_file(self.engine.config.admin_socket());
+        self.engine.heartbeat(self.engine.clock.now())?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+/// Sleeps until the next thing is due (or something earlier is armed), then ticks.
+async fn run_scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now_ms = engine.clock.now_ms();
+        let next = lock(&engine.schedule).next_wake();
+        let wait_ms = next
+            .map_or(60_000, |at| at.saturating_mul(1000).saturating_sub(now_ms))
+            .min(60_000);
+        if wait_ms > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
+                _ = engine.scheduler_wake.notified() => continue,
+                _ = stop.changed() => return,
+            }
+        }
+        let ticking = engine.clone();
+        let now = engine.clock.now();
+        if tokio::task::spawn_blocking(move || ticking.tick(now))
+            .await
+            .is_err()
+        {
+            tracing::error!("scheduler tick panicked");
+        }
+    }
+}
+
+async fn run_heartbeat(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                if let Err(e) = engine.heartbeat(engine.clock.now()) {
+                    tracing::error!(error = %e, "heartbeat write failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}

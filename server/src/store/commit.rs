@@ -1,0 +1,77 @@
+//! Group commit.
+//!
+//! sled 0.34.7 only fsyncs every 500 ms on its own, and its `flush_async` can
+//! deadlock under concurrent load (sled issue 1308). Instead, one dedicated
+//! flusher thread takes every writer that is waiting, calls `Db::flush()`
+//! once for all of them, and wakes them all. A writer enqueues its ticket only
+//! after its batch is applied, so the flush that answers it covers its write.
+
+use super::StoreError;
+use std::sync::mpsc;
+use std::thread;
+use tokio::sync::oneshot;
+
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// Resolves when the flush covering a write has finished.
+#[derive(Debug)]
+pub struct Ticket(Result<oneshot::Receiver<Result<(), String>>, ()>);
+
+impl Ticket {
+    /// Waits asynchronously.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        let rx = self.0.map_err(|_| StoreError::FlusherGone)?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Backend(e)),
+            Err(_) => Err(StoreError::FlusherGone),
+        }
+    }
+
+    /// Waits on the current thread (scheduler, admin and start-up paths).
+    pub fn wait_blocking(self) -> Result<(), StoreError> {
+        let rx = self.0.map_err(|_| StoreError::FlusherGone)?;
+        match rx.blocking_recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Backend(e)),
+            Err(_) => Err(StoreError::FlusherGone),
+        }
+    }
+}
+
+/// Handle to the flusher thread. Dropping every handle stops the thread
+/// after it has answered everyone still waiting.
+#[derive(Debug, Clone)]
+pub struct GroupCommit {
+    tx: mpsc::Sender<Waiter>,
+}
+
+impl GroupCommit {
+    /// Starts the flusher thread for `db`.
+    pub fn start(db: sled::Db) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel::<Waiter>();
+        thread::Builder::new()
+            .name("aman-flusher".into())
+            .spawn(move || flusher(db, rx))
+            .map_err(|e| StoreError::Backend(format!("spawn flusher: {e}")))?;
+        Ok(GroupCommit { tx })
+    }
+
+    /// A ticket for everything applied before this call.
+    pub fn ticket(&self) -> Ticket {
+        let (tx, rx) = oneshot::channel();
+        Ticket(self.tx.send(tx).map(|_| rx).map_err(|_| ()))
+    }
+}
+
+fn flusher(db: sled::Db, rx: mpsc::Receiver<Waiter>) {
+    while let Ok(first) = rx.recv() {
+        let mut waiters = vec![first];
+        waiters.extend(rx.try_iter());
+        let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+        for w in waiters {
+            // A waiter that gave up (its request was cancelled) is fine to skip.
+            let _ = w.send(result.clone());
+        }
+    }
+}

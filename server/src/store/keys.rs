@@ -1,0 +1,200 @@
+//! Every sled key the server writes, encoded in one place.
+//!
+//! All records live in one sled tree so that a single `Batch` is atomic across
+//! record kinds (an account, its deadline and an alert commit together). The
+//! first byte of each key names the kind; integers are big-endian so that
+//! sled's byte order is time order.
+
+use aman_protocol::{AccountId, AlertId, InviteId, MailboxId};
+
+/// Key prefixes, one per record kind.
+pub mod prefix {
+    /// account id → account record
+    pub const ACCOUNT: u8 = b'a';
+    /// fire_at u64 || account id → (empty): the deadline index
+    pub const DEADLINE: u8 = b'd';
+    /// account id → latest sealed alert bytes
+    pub const SEALED: u8 = b's';
+    /// sha256(invite code) → registration invite record
+    pub const INVITE: u8 = b'i';
+    /// mailbox id → mailbox record
+    pub const MAILBOX: u8 = b'm';
+    /// invite id → pairing relay slot
+    pub const PAIRING: u8 = b'p';
+    /// alert id → alert record
+    pub const ALERT: u8 = b'A';
+    /// mailbox id || alert id → mailbox entry
+    pub const MAILBOX_ENTRY: u8 = b'e';
+    /// mailbox id || at u64 || seq u64 → account-level notice
+    pub const MAILBOX_NOTICE: u8 = b'n';
+    /// due u64 || alert id || mailbox id || channel u8 → outbox entry
+    pub const OUTBOX: u8 = b'o';
+    /// at u64 || alert id → pending escalation
+    pub const ESCALATION: u8 = b'x';
+    /// effective_at u64 || account id → pending weakening change
+    pub const COOLING: u8 = b'c';
+    /// alert id || at u64 || seq u64 → delivery attempt
+    pub const DELIVERY_LOG: u8 = b'l';
+    /// name → server metadata (heartbeat, ...)
+    pub const META: u8 = b'M';
+}
+
+fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// Key of an account record.
+pub fn account(id: &AccountId) -> Vec<u8> {
+    key(prefix::ACCOUNT, &[id.as_bytes()])
+}
+
+/// Key of a deadline index entry.
+pub fn deadline(fire_at: u64, id: &AccountId) -> Vec<u8> {
+    key(prefix::DEADLINE, &[&fire_at.to_be_bytes(), id.as_bytes()])
+}
+
+/// Parses a deadline index key.
+pub fn parse_deadline(k: &[u8]) -> Option<(u64, AccountId)> {
+    let (at, id) = parse_time_id(k, prefix::DEADLINE)?;
+    Some((at, AccountId::from_bytes(id)))
+}
+
+/// Key of an account's latest sealed alert.
+pub fn sealed(id: &AccountId) -> Vec<u8> {
+    key(prefix::SEALED, &[id.as_bytes()])
+}
+
+/// Key of a registration invite.
+pub fn invite(code_hash: &[u8; 32]) -> Vec<u8> {
+    key(prefix::INVITE, &[code_hash])
+}
+
+/// Key of a mailbox.
+pub fn mailbox(id: &MailboxId) -> Vec<u8> {
+    key(prefix::MAILBOX, &[id.as_bytes()])
+}
+
+/// Key of a pairing relay slot.
+pub fn pairing(id: &InviteId) -> Vec<u8> {
+    key(prefix::PAIRING, &[id.as_bytes()])
+}
+
+/// Key of an alert.
+pub fn alert(id: &AlertId) -> Vec<u8> {
+    key(prefix::ALERT, &[id.as_bytes()])
+}
+
+/// Key of a mailbox entry.
+pub fn mailbox_entry(mailbox: &MailboxId, alert: &AlertId) -> Vec<u8> {
+    key(
+        prefix::MAILBOX_ENTRY,
+        &[mailbox.as_bytes(), alert.as_bytes()],
+    )
+}
+
+/// Prefix of all entries of one mailbox.
+pub fn mailbox_entries(mailbox: &MailboxId) -> Vec<u8> {
+    key(prefix::MAILBOX_ENTRY, &[mailbox.as_bytes()])
+}
+
+/// Key of an account-level notice in a mailbox.
+pub fn mailbox_notice(mailbox: &MailboxId, at: u64, seq: u64) -> Vec<u8> {
+    key(
+        prefix::MAILBOX_NOTICE,
+        &[mailbox.as_bytes(), &at.to_be_bytes(), &seq.to_be_bytes()],
+    )
+}
+
+/// Prefix of all notices of one mailbox.
+pub fn mailbox_notices(mailbox: &MailboxId) -> Vec<u8> {
+    key(prefix::MAILBOX_NOTICE, &[mailbox.as_bytes()])
+}
+
+/// Key of an outbox entry.
+pub fn outbox(due: u64, alert: &AlertId, mailbox: &MailboxId, channel: u8) -> Vec<u8> {
+    key(
+        prefix::OUTBOX,
+        &[
+            &due.to_be_bytes(),
+            alert.as_bytes(),
+            mailbox.as_bytes(),
+            &[channel],
+        ],
+    )
+}
+
+/// Key of a pending escalation.
+pub fn escalation(at: u64, alert: &AlertId) -> Vec<u8> {
+    key(prefix::ESCALATION, &[&at.to_be_bytes(), alert.as_bytes()])
+}
+
+/// Parses an escalation key.
+pub fn parse_escalation(k: &[u8]) -> Option<(u64, AlertId)> {
+    let (at, id) = parse_time_id(k, prefix::ESCALATION)?;
+    Some((at, AlertId::from_bytes(id)))
+}
+
+/// Key of a pending weakening change.
+pub fn cooling(effective_at: u64, id: &AccountId) -> Vec<u8> {
+    key(
+        prefix::COOLING,
+        &[&effective_at.to_be_bytes(), id.as_bytes()],
+    )
+}
+
+/// Parses a cooling-off key.
+pub fn parse_cooling(k: &[u8]) -> Option<(u64, AccountId)> {
+    let (at, id) = parse_time_id(k, prefix::COOLING)?;
+    Some((at, AccountId::from_bytes(id)))
+}
+
+/// Key of one delivery attempt.
+pub fn delivery_log(alert: &AlertId, at_ms: u64, seq: u64) -> Vec<u8> {
+    key(
+        prefix::DELIVERY_LOG,
+        &[alert.as_bytes(), &at_ms.to_be_bytes(), &seq.to_be_bytes()],
+    )
+}
+
+/// Prefix of one alert's delivery log.
+pub fn delivery_logs(alert: &AlertId) -> Vec<u8> {
+    key(prefix::DELIVERY_LOG, &[alert.as_bytes()])
+}
+
+/// Key of a metadata value.
+pub fn meta(name: &str) -> Vec<u8> {
+    key(prefix::META, &[name.as_bytes()])
+}
+
+/// `prefix || u64 BE || 16-byte id`.
+fn parse_time_id(k: &[u8], expected: u8) -> Option<(u64, [u8; 16])> {
+    if k.len() != 1 + 8 + 16 || k[0] != expected {
+        return None;
+    }
+    let at = u64::from_be_bytes(k[1..9].try_into().ok()?);
+    let id = k[9..25].try_into().ok()?;
+    Some((at, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_keys_sort_by_time_and_parse_back() {
+        let a = AccountId::from_bytes([0xff; 16]);
+        let b = AccountId::from_bytes([0x00; 16]);
+        assert!(deadline(1, &a) < deadline(2, &b));
+        assert!(deadline(255, &a) < deadline(256, &b));
+        assert_eq!(parse_deadline(&deadline(77, &a)), Some((77, a)));
+        assert_eq!(
+            parse_deadline(&escalation(77, &AlertId::from_bytes([1; 16]))),
+            None
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! Storage: a backend-neutral [`Store`] trait and its sled implementation.
+//!
+//! Writes are expressed as a list of [`Op`]s applied atomically by
+//! [`Store::apply`]. An applied write is visible at once but durable only
+//! after [`Store::durable`] resolves; a handler replies only after that.
+
+pub mod commit;
+pub mod keys;
+pub mod records;
+mod sled_store;
+
+use aman_protocol::{AccountId, AlertId, InviteId, MailboxId};
+pub use records::*;
+pub use sled_store::SledStore;
+use thiserror::Error;
+
+/// Storage failures. Details are logged, never sent to clients.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// A stored record did not parse.
+    #[error("corrupt record under prefix {0:?}")]
+    Corrupt(char),
+    /// The flusher thread is gone (shutting down).
+    #[error("durability flusher stopped")]
+    FlusherGone,
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// One write in an atomic group.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived, built a handful at a time
+pub enum Op {
+    /// Insert or replace an account.
+    PutAccount(AccountId, AccountRecord),
+    /// Delete an account and its sealed alert.
+    DeleteAccount(AccountId),
+    /// Arm a deadline in the index.
+    PutDeadline(u64, AccountId),
+    /// Disarm a deadline.
+    DeleteDeadline(u64, AccountId),
+    /// Replace an account's sealed alert.
+    PutSealed(AccountId, Vec<u8>),
+    /// Insert or replace a registration invite (by code hash).
+    PutInvite([u8; 32], InviteRecord),
+    /// Insert or replace a mailbox.
+    PutMailbox(MailboxId, MailboxRecord),
+    /// Insert or replace a pairing slot.
+    PutPairing(InviteId, PairingRecord),
+    /// Remove a pairing slot.
+    DeletePairing(InviteId),
+    /// Insert or replace an alert.
+    PutAlert(AlertId, AlertRecord),
+    /// Place an alert in a mailbox.
+    PutMailboxEntry(MailboxId, AlertId, MailboxEntry),
+    /// An account-level notice for a mailbox.
+    PutMailboxNotice(MailboxId, u64, u64, aman_protocol::api::MailboxNotice),
+    /// Queue a notification.
+    PutOutbox(u64, AlertId, MailboxId, u8, OutboxEntry),
+    /// Remove a queued notification.
+    DeleteOutbox(u64, AlertId, MailboxId, u8),
+    /// Schedule an escalation check.
+    PutEscalation(u64, AlertId),
+    /// Remove an escalation check.
+    DeleteEscalation(u64, AlertId),
+    /// Schedule a weakening change.
+    PutCooling(u64, AccountId),
+    /// Remove a scheduled weakening change.
+    DeleteCooling(u64, AccountId),
+    /// Record a delivery attempt.
+    PutDeliveryLog(AlertId, u64, u64, DeliveryRecord),
+    /// Set a metadata value.
+    PutMeta(&'static str, Vec<u8>),
+}
+
+/// A queued outbox entry with its key fields.
+#[derive(Debug, Clone)]
+pub struct QueuedDelivery {
+    /// When it is due (unix seconds).
+    pub due: u64,
+    /// The alert.
+    pub alert: AlertId,
+    /// The mailbox.
+    pub mailbox: MailboxId,
+    /// Channel slot.
+    pub channel: u8,
+    /// The entry.
+    pub entry: OutboxEntry,
+}
+
+/// Counts for `aman-server stats`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Stats {
+    /// Registered accounts.
+    pub accounts: u64,
+    /// Armed deadlines.
+    pub armed_deadlines: u64,
+    /// Alerts that have fired and not been acknowledged.
+    pub open_alerts: u64,
+    /// All alerts.
+    pub alerts: u64,
+    /// Notifications waiting for delivery.
+    pub deliveries_pending: u64,
+    /// Contact mailboxes.
+    pub mailboxes: u64,
+}
+
+/// Resolves once everything applied before it is on disk.
+pub type Durable = commit::Ticket;
+
+/// The storage backend.
+pub trait Store: Send + Sync + 'static {
+    /// Applies `ops` atomically (all or nothing).
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError>;
+    /// A ticket that resolves when everything applied so far is durable.
+    fn durable(&self) -> Durable;
+
+    /// An account.
+    fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
+    /// An account's latest sealed alert.
+    fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every armed deadline, ascending.
+    fn deadlines(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
+    /// Every pending escalation, ascending.
+    fn escalations(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
+    /// Every pending weakening change, ascending.
+    fn cooling(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
+
+    /// A registration invite by code hash.
+    fn invite(&self, code_hash: &[u8; 32]) -> Result<Option<InviteRecord>, StoreError>;
+    /// All registration invites with their code hashes.
+    fn invites(&self) -> Result<Vec<([u8; 32], InviteRecord)>, StoreError>;
+
+    /// A mailbox.
+    fn mailbox(&self, id: &MailboxId) -> Result<Option<MailboxRecord>, StoreError>;
+    /// A pairing slot.
+    fn pairing(&self, id: &InviteId) -> Result<Option<PairingRecord>, StoreError>;
+    /// An alert.
+    fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError>;
+    /// The alerts placed in a mailbox.
+    fn mailbox_entries(
+        &self,
+        mailbox: &MailboxId,
+    ) -> Result<Vec<(AlertId, MailboxEntry)>, StoreError>;
+    /// The account-level notices of a mailbox.
+    fn mailbox_notices(
+        &self,
+        mailbox: &MailboxId,
+    ) -> Result<Vec<aman_protocol::api::MailboxNotice>, StoreError>;
+    /// Outbox entries due at or before `now`, at most `limit`.
+    fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError>;
+    /// Earliest outbox due time.
+    fn next_delivery_due(&self) -> Result<Option<u64>, StoreError>;
+    /// One alert's delivery log, oldest first.
+    fn delivery_log(&self, alert: &AlertId) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// A metadata value.
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Counts for the organizer.
+    fn stats(&self) -> Result<Stats, StoreError>;
+}

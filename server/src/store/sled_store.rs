@@ -1,0 +1,275 @@
+//! The sled implementation of [`Store`].
+
+use super::commit::{GroupCommit, Ticket};
+use super::keys::{self, prefix};
+use super::*;
+use aman_protocol::api::MailboxNotice;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::Path;
+
+/// sled-backed storage: one tree, one key space (see [`keys`]).
+#[derive(Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    commit: GroupCommit,
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(prefix: u8, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|_| StoreError::Corrupt(char::from(prefix)))
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`. sled admits one process at a
+    /// time; a second open fails with a clear error.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 * 1024 * 1024)
+            .open()?;
+        let tree = db.open_tree("aman")?;
+        let commit = GroupCommit::start(db.clone())?;
+        Ok(SledStore { db, tree, commit })
+    }
+
+    fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.tree.get(key)? {
+            Some(v) => decode(key[0], &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn scan_values<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Vec<(sled::IVec, T)>, StoreError> {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((k, decode(prefix[0], &v)?))
+            })
+            .collect()
+    }
+
+    fn scan_keys<T>(
+        &self,
+        prefix: u8,
+        parse: fn(&[u8]) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.tree
+            .scan_prefix([prefix])
+            .keys()
+            .map(|k| parse(&k?).ok_or(StoreError::Corrupt(char::from(prefix))))
+            .collect()
+    }
+
+    fn count(&self, prefix: u8) -> u64 {
+        self.tree.scan_prefix([prefix]).keys().count() as u64
+    }
+
+    /// Flushes synchronously (shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+impl Store for SledStore {
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for op in ops {
+            match op {
+                Op::PutAccount(id, rec) => batch.insert(keys::account(&id), encode(&rec)?),
+                Op::DeleteAccount(id) => {
+                    batch.remove(keys::account(&id));
+                    batch.remove(keys::sealed(&id));
+                }
+                Op::PutDeadline(at, id) => batch.insert(keys::deadline(at, &id), &[] as &[u8]),
+                Op::DeleteDeadline(at, id) => batch.remove(keys::deadline(at, &id)),
+                Op::PutSealed(id, bytes) => batch.insert(keys::sealed(&id), bytes),
+                Op::PutInvite(hash, rec) => batch.insert(keys::invite(&hash), encode(&rec)?),
+                Op::PutMailbox(id, rec) => batch.insert(keys::mailbox(&id), encode(&rec)?),
+                Op::PutPairing(id, rec) => batch.insert(keys::pairing(&id), encode(&rec)?),
+                Op::DeletePairing(id) => batch.remove(keys::pairing(&id)),
+                Op::PutAlert(id, rec) => batch.insert(keys::alert(&id), encode(&rec)?),
+                Op::PutMailboxEntry(mb, alert, entry) => {
+                    batch.insert(keys::mailbox_entry(&mb, &alert), encode(&entry)?)
+                }
+                Op::PutMailboxNotice(mb, at, seq, notice) => {
+                    batch.insert(keys::mailbox_notice(&mb, at, seq), encode(&notice)?)
+                }
+                Op::PutOutbox(due, alert, mb, ch, entry) => {
+                    batch.insert(keys::outbox(due, &alert, &mb, ch), encode(&entry)?)
+                }
+                Op::DeleteOutbox(due, alert, mb, ch) => {
+                    batch.remove(keys::outbox(due, &alert, &mb, ch))
+                }
+                Op::PutEscalation(at, alert) => {
+                    batch.insert(keys::escalation(at, &alert), &[] as &[u8])
+                }
+                Op::DeleteEscalation(at, alert) => batch.remove(keys::escalation(at, &alert)),
+                Op::PutCooling(at, id) => batch.insert(keys::cooling(at, &id), &[] as &[u8]),
+                Op::DeleteCooling(at, id) => batch.remove(keys::cooling(at, &id)),
+                Op::PutDeliveryLog(alert, at, seq, rec) => {
+                    batch.insert(keys::delivery_log(&alert, at, seq), encode(&rec)?)
+                }
+                Op::PutMeta(name, value) => batch.insert(keys::meta(name), value),
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn durable(&self) -> Ticket {
+        self.commit.ticket()
+    }
+
+    fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        self.get(&keys::account(id))
+    }
+
+    fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::sealed(id))?.map(|v| v.to_vec()))
+    }
+
+    fn deadlines(&self) -> Result<Vec<(u64, AccountId)>, StoreError> {
+        self.scan_keys(prefix::DEADLINE, keys::parse_deadline)
+    }
+
+    fn escalations(&self) -> Result<Vec<(u64, AlertId)>, StoreError> {
+        self.scan_keys(prefix::ESCALATION, keys::parse_escalation)
+    }
+
+    fn cooling(&self) -> Result<Vec<(u64, AccountId)>, StoreError> {
+        self.scan_keys(prefix::COOLING, keys::parse_cooling)
+    }
+
+    fn invite(&self, code_hash: &[u8; 32]) -> Result<Option<InviteRecord>, StoreError> {
+        self.get(&keys::invite(code_hash))
+    }
+
+    fn invites(&self) -> Result<Vec<([u8; 32], InviteRecord)>, StoreError> {
+        self.scan_values::<InviteRecord>(&[prefix::INVITE])?
+            .into_iter()
+            .map(|(k, rec)| {
+                let hash = k
+                    .get(1..)
+                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                    .ok_or(StoreError::Corrupt('i'))?;
+                Ok((hash, rec))
+            })
+            .collect()
+    }
+
+    fn mailbox(&self, id: &MailboxId) -> Result<Option<MailboxRecord>, StoreError> {
+        self.get(&keys::mailbox(id))
+    }
+
+    fn pairing(&self, id: &InviteId) -> Result<Option<PairingRecord>, StoreError> {
+        self.get(&keys::pairing(id))
+    }
+
+    fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError> {
+        self.get(&keys::alert(id))
+    }
+
+    fn mailbox_entries(
+        &self,
+        mailbox: &MailboxId,
+    ) -> Result<Vec<(AlertId, MailboxEntry)>, StoreError> {
+        self.scan_values::<MailboxEntry>(&keys::mailbox_entries(mailbox))?
+            .into_iter()
+            .map(|(k, entry)| {
+                let id = k.get(17..33).ok_or(StoreError::Corrupt('e'))?;
+                Ok((
+                    AlertId::from_slice(id).map_err(|_| StoreError::Corrupt('e'))?,
+                    entry,
+                ))
+            })
+            .collect()
+    }
+
+    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<MailboxNotice>, StoreError> {
+        Ok(self
+            .scan_values::<MailboxNotice>(&keys::mailbox_notices(mailbox))?
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect())
+    }
+
+    fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree.range(
+            keys::outbox(
+                0,
+                &AlertId::from_bytes([0; 16]),
+                &MailboxId::from_bytes([0; 16]),
+                0,
+            )..,
+        ) {
+            let (k, v) = kv?;
+            if k.first() != Some(&prefix::OUTBOX) || out.len() >= limit {
+                break;
+            }
+            if k.len() != 1 + 8 + 16 + 16 + 1 {
+                return Err(StoreError::Corrupt('o'));
+            }
+            let due = u64::from_be_bytes(k[1..9].try_into().map_err(|_| StoreError::Corrupt('o'))?);
+            if due > now {
+                break;
+            }
+            out.push(QueuedDelivery {
+                due,
+                alert: AlertId::from_slice(&k[9..25]).map_err(|_| StoreError::Corrupt('o'))?,
+                mailbox: MailboxId::from_slice(&k[25..41]).map_err(|_| StoreError::Corrupt('o'))?,
+                channel: k[41],
+                entry: decode(prefix::OUTBOX, &v)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn next_delivery_due(&self) -> Result<Option<u64>, StoreError> {
+        match self.tree.scan_prefix([prefix::OUTBOX]).keys().next() {
+            Some(k) => {
+                let k = k?;
+                let due = k
+                    .get(1..9)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .ok_or(StoreError::Corrupt('o'))?;
+                Ok(Some(u64::from_be_bytes(due)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn delivery_log(&self, alert: &AlertId) -> Result<Vec<DeliveryRecord>, StoreError> {
+        Ok(self
+            .scan_values::<DeliveryRecord>(&keys::delivery_logs(alert))?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::meta(name))?.map(|v| v.to_vec()))
+    }
+
+    fn stats(&self) -> Result<Stats, StoreError> {
+        let alerts = self.scan_values::<AlertRecord>(&[prefix::ALERT])?;
+        Ok(Stats {
+            accounts: self.count(prefix::ACCOUNT),
+            armed_deadlines: self.count(prefix::DEADLINE),
+            open_alerts: alerts.iter().filter(|(_, a)| a.acks.is_empty()).count() as u64,
+            alerts: alerts.len() as u64,
+            deliveries_pending: self.count(prefix::OUTBOX),
+            mailboxes: self.count(prefix::MAILBOX),
+        })
+    }
+}
