@@ -20,9 +20,7 @@ use crate::encoding::{labels, Reader, Writer};
 use crate::error::{DecodeError, Error};
 use crate::hash::{hkdf_sha256, sha256};
 use crate::ids::AccountId;
-use crate::keys::{
-    split_signature, EncryptionPublic, EncryptionSecret, SigningKey, VerifyingKey, SIGNATURE_LEN,
-};
+use crate::keys::{split_signature, EncryptionPublic, EncryptionSecret, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
@@ -36,8 +34,7 @@ pub const MAX_LOCATION_LEN: usize = 1024;
 /// Sizes the padded plaintext is rounded up to; a sealed alert reveals only its bucket.
 pub const PAD_BUCKETS: [usize; 4] = [1024, 2048, 4096, 8192];
 /// Largest sealed alert this format can produce.
-pub const MAX_SEALED_LEN: usize =
-    labels::ALERT.len() + 2 + 24 + 8 + MAX_RECIPIENTS * STANZA_LEN + 8192 + TAG_LEN;
+pub const MAX_SEALED_LEN: usize = labels::ALERT.len() + 2 + 24 + 8 + MAX_RECIPIENTS * STANZA_LEN + 8192 + TAG_LEN;
 
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -90,11 +87,7 @@ impl AlertBody {
 
     fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes, labels::ALERT_BODY)?;
-        let text = |b: &[u8]| {
-            std::str::from_utf8(b)
-                .map(str::to_owned)
-                .map_err(|_| DecodeError::InvalidValue)
-        };
+        let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned).map_err(|_| DecodeError::InvalidValue);
         let body = AlertBody {
             account: AccountId::from_bytes(r.fixed()?),
             sequence: r.u64()?,
@@ -108,17 +101,10 @@ impl AlertBody {
 }
 
 fn signature_message(header: &[u8], body: &[u8]) -> Vec<u8> {
-    Writer::new(labels::ALERT_SIGNATURE)
-        .fixed(&sha256(header))
-        .var(body)
-        .finish()
+    Writer::new(labels::ALERT_SIGNATURE).fixed(&sha256(header)).var(body).finish()
 }
 
-fn wrap_key(
-    shared: &[u8; 32],
-    ephemeral: &EncryptionPublic,
-    recipient: &EncryptionPublic,
-) -> Zeroizing<[u8; 32]> {
+fn wrap_key(shared: &[u8; 32], ephemeral: &EncryptionPublic, recipient: &EncryptionPublic) -> Zeroizing<[u8; 32]> {
     let mut salt = [0u8; 64];
     salt[..32].copy_from_slice(ephemeral.as_bytes());
     salt[32..].copy_from_slice(recipient.as_bytes());
@@ -149,12 +135,7 @@ fn parse(sealed: &[u8]) -> Result<Parsed<'_>, DecodeError> {
         return Err(DecodeError::InvalidValue);
     }
     let header_len = HEADER_FIXED_LEN + stanzas.len() * STANZA_LEN;
-    Ok(Parsed {
-        header: &sealed[..header_len],
-        nonce,
-        stanzas,
-        ciphertext,
-    })
+    Ok(Parsed { header: &sealed[..header_len], nonce, stanzas, ciphertext })
 }
 
 /// Checks that `sealed` is structurally a sealed alert (what the server can check).
@@ -168,11 +149,7 @@ pub fn sealed_hash(sealed: &[u8]) -> [u8; 32] {
 }
 
 /// Seals `body` to every recipient, signed by the member `identity`.
-pub fn seal(
-    body: &AlertBody,
-    identity: &SigningKey,
-    recipients: &[EncryptionPublic],
-) -> Result<Vec<u8>, Error> {
+pub fn seal(body: &AlertBody, identity: &SigningKey, recipients: &[EncryptionPublic]) -> Result<Vec<u8>, Error> {
     seal_with(body, identity, recipients, &mut crate::random::fill_random)
 }
 
@@ -192,9 +169,7 @@ pub(crate) fn seal_with(
     let mut nonce = [0u8; NONCE_LEN];
     entropy(&mut nonce)?;
 
-    let mut header = Writer::new(labels::ALERT)
-        .fixed(&nonce)
-        .u64(recipients.len() as u64);
+    let mut header = Writer::new(labels::ALERT).fixed(&nonce).u64(recipients.len() as u64);
     for recipient in recipients {
         let mut eph_bytes = Zeroizing::new([0u8; 32]);
         entropy(eph_bytes.as_mut())?;
@@ -203,13 +178,7 @@ pub(crate) fn seal_with(
         let key = wrap_key(&shared, &ephemeral.public(), recipient);
         // Each wrap key is used exactly once (fresh ephemeral), so a zero nonce is safe, as in age.
         let wrapped = XChaCha20Poly1305::new(key.as_ref().into())
-            .encrypt(
-                &XNonce::default(),
-                Payload {
-                    msg: payload_key.as_ref(),
-                    aad: labels::X25519_WRAP.as_bytes(),
-                },
-            )
+            .encrypt(&XNonce::default(), Payload { msg: payload_key.as_ref(), aad: labels::X25519_WRAP.as_bytes() })
             .map_err(|_| Error::InvalidArgument("key wrap"))?;
         header = header.fixed(ephemeral.public().as_bytes()).fixed(&wrapped);
     }
@@ -229,13 +198,7 @@ pub(crate) fn seal_with(
     plaintext.resize(bucket, 0);
 
     let ciphertext = XChaCha20Poly1305::new(payload_key.as_ref().into())
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext.as_slice(),
-                aad: &header,
-            },
-        )
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext.as_slice(), aad: &header })
         .map_err(|_| Error::InvalidArgument("payload encryption"))?;
     let mut sealed = header;
     sealed.extend_from_slice(&ciphertext);
@@ -246,11 +209,7 @@ pub(crate) fn seal_with(
 /// member's signature. Every stanza is tried, whether or not an earlier one
 /// matched. Any decryption problem is [`Error::DecryptionFailed`]; a body that
 /// decrypts but is not signed by `member` is [`Error::BadSignature`].
-pub fn open(
-    sealed: &[u8],
-    recipient: &EncryptionSecret,
-    member: &VerifyingKey,
-) -> Result<AlertBody, Error> {
+pub fn open(sealed: &[u8], recipient: &EncryptionSecret, member: &VerifyingKey) -> Result<AlertBody, Error> {
     let parsed = parse(sealed).map_err(|_| Error::DecryptionFailed)?;
     let mut payload_key: Option<Zeroizing<[u8; 32]>> = None;
     for (eph, wrapped) in &parsed.stanzas {
@@ -259,13 +218,8 @@ pub fn open(
             continue;
         };
         let key = wrap_key(&shared, &ephemeral, &recipient.public());
-        let unwrapped = XChaCha20Poly1305::new(key.as_ref().into()).decrypt(
-            &XNonce::default(),
-            Payload {
-                msg: wrapped,
-                aad: labels::X25519_WRAP.as_bytes(),
-            },
-        );
+        let unwrapped = XChaCha20Poly1305::new(key.as_ref().into())
+            .decrypt(&XNonce::default(), Payload { msg: wrapped, aad: labels::X25519_WRAP.as_bytes() });
         if let Ok(k) = unwrapped {
             let k = Zeroizing::new(k);
             if payload_key.is_none() && k.len() == 32 {
@@ -278,27 +232,15 @@ pub fn open(
     let payload_key = payload_key.ok_or(Error::DecryptionFailed)?;
     let plaintext = Zeroizing::new(
         XChaCha20Poly1305::new(payload_key.as_ref().into())
-            .decrypt(
-                XNonce::from_slice(&parsed.nonce),
-                Payload {
-                    msg: parsed.ciphertext,
-                    aad: parsed.header,
-                },
-            )
+            .decrypt(XNonce::from_slice(&parsed.nonce), Payload { msg: parsed.ciphertext, aad: parsed.header })
             .map_err(|_| Error::DecryptionFailed)?,
     );
-    let (len_bytes, rest) = plaintext
-        .split_at_checked(4)
-        .ok_or(Error::DecryptionFailed)?;
+    let (len_bytes, rest) = plaintext.split_at_checked(4).ok_or(Error::DecryptionFailed)?;
     let mut len = [0u8; 4];
     len.copy_from_slice(len_bytes);
     let body_len = u32::from_be_bytes(len) as usize;
-    let signed_len = body_len
-        .checked_add(SIGNATURE_LEN)
-        .ok_or(Error::DecryptionFailed)?;
-    let (signed, padding) = rest
-        .split_at_checked(signed_len)
-        .ok_or(Error::DecryptionFailed)?;
+    let signed_len = body_len.checked_add(SIGNATURE_LEN).ok_or(Error::DecryptionFailed)?;
+    let (signed, padding) = rest.split_at_checked(signed_len).ok_or(Error::DecryptionFailed)?;
     if padding.iter().any(|b| *b != 0) {
         return Err(Error::DecryptionFailed);
     }
@@ -325,24 +267,16 @@ mod tests {
     #[test]
     fn three_recipients_open_and_a_stranger_cannot() {
         let id = SigningKey::generate().unwrap();
-        let contacts: Vec<_> = (0..3)
-            .map(|_| EncryptionSecret::generate().unwrap())
-            .collect();
+        let contacts: Vec<_> = (0..3).map(|_| EncryptionSecret::generate().unwrap()).collect();
         let stranger = EncryptionSecret::generate().unwrap();
         let publics: Vec<_> = contacts.iter().map(EncryptionSecret::public).collect();
         let sealed = seal(&body(), &id, &publics).unwrap();
         for c in &contacts {
             assert_eq!(open(&sealed, c, &id.verifying_key()).unwrap(), body());
         }
-        assert_eq!(
-            open(&sealed, &stranger, &id.verifying_key()).unwrap_err(),
-            Error::DecryptionFailed
-        );
+        assert_eq!(open(&sealed, &stranger, &id.verifying_key()).unwrap_err(), Error::DecryptionFailed);
         let other_member = SigningKey::generate().unwrap();
-        assert_eq!(
-            open(&sealed, &contacts[0], &other_member.verifying_key()).unwrap_err(),
-            Error::BadSignature
-        );
+        assert_eq!(open(&sealed, &contacts[0], &other_member.verifying_key()).unwrap_err(), Error::BadSignature);
         validate_sealed(&sealed).unwrap();
     }
 
@@ -360,9 +294,7 @@ mod tests {
         let mut max = body();
         max.note = "n".repeat(MAX_NOTE_LEN);
         max.location = "l".repeat(MAX_LOCATION_LEN);
-        let publics: Vec<_> = (0..16)
-            .map(|_| EncryptionSecret::generate().unwrap().public())
-            .collect();
+        let publics: Vec<_> = (0..16).map(|_| EncryptionSecret::generate().unwrap().public()).collect();
         assert_eq!(seal(&max, &id, &publics).unwrap().len(), MAX_SEALED_LEN);
         max.note.push('x');
         assert!(seal(&max, &id, &publics).is_err());
@@ -372,13 +304,8 @@ mod tests {
     fn recipient_count_bounds_and_low_order_keys() {
         let id = SigningKey::generate().unwrap();
         assert!(seal(&body(), &id, &[]).is_err());
-        let many: Vec<_> = (0..17)
-            .map(|_| EncryptionSecret::generate().unwrap().public())
-            .collect();
+        let many: Vec<_> = (0..17).map(|_| EncryptionSecret::generate().unwrap().public()).collect();
         assert!(seal(&body(), &id, &many).is_err());
-        assert_eq!(
-            seal(&body(), &id, &[EncryptionPublic([0; 32])]).unwrap_err(),
-            Error::NonContributory
-        );
+        assert_eq!(seal(&body(), &id, &[EncryptionPublic([0; 32])]).unwrap_err(), Error::NonContributory);
     }
 }

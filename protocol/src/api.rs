@@ -24,9 +24,7 @@ impl Serialize for B64 {
 impl<'de> Deserialize<'de> for B64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        b64_decode(&s, MAX_B64_FIELD)
-            .map(B64)
-            .map_err(serde::de::Error::custom)
+        b64_decode(&s, MAX_B64_FIELD).map(B64).map_err(serde::de::Error::custom)
     }
 }
 

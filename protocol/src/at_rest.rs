@@ -24,9 +24,7 @@ pub struct ServerKey {
 impl ServerKey {
     /// A fresh key.
     pub fn generate() -> Result<Self, Error> {
-        Ok(ServerKey {
-            bytes: Zeroizing::new(random_array()?),
-        })
+        Ok(ServerKey { bytes: Zeroizing::new(random_array()?) })
     }
 
     /// Rebuilds the key from its file contents.
@@ -48,13 +46,7 @@ impl ServerKey {
     pub fn encrypt(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
         let nonce: [u8; 24] = random_array()?;
         let ct = XChaCha20Poly1305::new(self.bytes.as_ref().into())
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &Self::aad(context),
-                },
-            )
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &Self::aad(context) })
             .map_err(|_| Error::InvalidArgument("at-rest encryption"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
@@ -65,13 +57,7 @@ impl ServerKey {
     pub fn decrypt(&self, context: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         let (nonce, ct) = sealed.split_at_checked(24).ok_or(Error::DecryptionFailed)?;
         XChaCha20Poly1305::new(self.bytes.as_ref().into())
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ct,
-                    aad: &Self::aad(context),
-                },
-            )
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &Self::aad(context) })
             .map(Zeroizing::new)
             .map_err(|_| Error::DecryptionFailed)
     }

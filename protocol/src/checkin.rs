@@ -77,17 +77,9 @@ impl Checkin {
     }
 
     /// Parses and verifies against both check-in keys, always both.
-    pub fn verify(
-        bytes: &[u8],
-        normal: &VerifyingKey,
-        duress: &VerifyingKey,
-    ) -> Result<(Self, CheckinKind), Error> {
+    pub fn verify(bytes: &[u8], normal: &VerifyingKey, duress: &VerifyingKey) -> Result<(Self, CheckinKind), Error> {
         let (checkin, index) = Self::verify_either(bytes, &[*normal, *duress])?;
-        let kind = if index == 1 {
-            CheckinKind::Duress
-        } else {
-            CheckinKind::Normal
-        };
+        let kind = if index == 1 { CheckinKind::Duress } else { CheckinKind::Normal };
         Ok((checkin, kind))
     }
 
@@ -144,18 +136,9 @@ mod tests {
         let signed_d = c.sign(&d);
         assert_eq!(signed_n.len(), SIGNED_CHECKIN_LEN);
         assert_eq!(signed_d.len(), SIGNED_CHECKIN_LEN);
-        assert_eq!(
-            Checkin::verify(&signed_n, &nk, &dk).unwrap(),
-            (c.clone(), CheckinKind::Normal)
-        );
-        assert_eq!(
-            Checkin::verify(&signed_d, &nk, &dk).unwrap(),
-            (c.clone(), CheckinKind::Duress)
-        );
-        assert_eq!(
-            Checkin::verify(&c.sign(&x), &nk, &dk).unwrap_err(),
-            Error::BadSignature
-        );
+        assert_eq!(Checkin::verify(&signed_n, &nk, &dk).unwrap(), (c.clone(), CheckinKind::Normal));
+        assert_eq!(Checkin::verify(&signed_d, &nk, &dk).unwrap(), (c.clone(), CheckinKind::Duress));
+        assert_eq!(Checkin::verify(&c.sign(&x), &nk, &dk).unwrap_err(), Error::BadSignature);
     }
 
     #[test]

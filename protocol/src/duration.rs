@@ -19,11 +19,8 @@ pub fn parse_duration(text: &str) -> Result<u64, DecodeError> {
     for c in text.chars() {
         if let Some(d) = c.to_digit(10) {
             let n = number.unwrap_or(0);
-            number = Some(
-                n.checked_mul(10)
-                    .and_then(|n| n.checked_add(u64::from(d)))
-                    .ok_or(DecodeError::InvalidValue)?,
-            );
+            number =
+                Some(n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d))).ok_or(DecodeError::InvalidValue)?);
             continue;
         }
         let unit = match c {
@@ -35,10 +32,7 @@ pub fn parse_duration(text: &str) -> Result<u64, DecodeError> {
             _ => return Err(DecodeError::BadText),
         };
         let n = number.take().ok_or(DecodeError::BadText)?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or(DecodeError::InvalidValue)?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or(DecodeError::InvalidValue)?;
     }
     if number.is_some() {
         return Err(DecodeError::BadText);

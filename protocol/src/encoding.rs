@@ -70,11 +70,7 @@ impl<'a> Reader<'a> {
         let label = label.as_bytes();
         let header_len = label.len() + 1;
         let Some(head) = input.get(..header_len) else {
-            return Err(if label.starts_with(input) {
-                DecodeError::Truncated
-            } else {
-                DecodeError::WrongLabel
-            });
+            return Err(if label.starts_with(input) { DecodeError::Truncated } else { DecodeError::WrongLabel });
         };
         if &head[..label.len()] != label || head[label.len()] != 0 {
             return Err(DecodeError::WrongLabel);
@@ -171,25 +167,16 @@ mod tests {
     #[test]
     fn round_trip_and_strictness() {
         let bytes = Writer::new("t").u64(7).fixed(&[1, 2]).var(b"abc").finish();
-        assert_eq!(
-            bytes,
-            [b't', 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 0, 0, 0, 3, b'a', b'b', b'c']
-        );
+        assert_eq!(bytes, [b't', 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 0, 0, 0, 3, b'a', b'b', b'c']);
         let mut r = Reader::new(&bytes, "t").unwrap();
         assert_eq!(r.u64().unwrap(), 7);
         assert_eq!(r.fixed::<2>().unwrap(), [1, 2]);
         assert_eq!(r.var(3).unwrap(), b"abc");
         r.finish().unwrap();
 
-        assert_eq!(
-            Reader::new(&bytes, "u").unwrap_err(),
-            DecodeError::WrongLabel
-        );
+        assert_eq!(Reader::new(&bytes, "u").unwrap_err(), DecodeError::WrongLabel);
         assert_eq!(Reader::new(b"t", "t").unwrap_err(), DecodeError::Truncated);
-        assert_eq!(
-            Reader::new(b"t\0\x02", "t").unwrap_err(),
-            DecodeError::UnknownVersion(2)
-        );
+        assert_eq!(Reader::new(b"t\0\x02", "t").unwrap_err(), DecodeError::UnknownVersion(2));
         let mut r = Reader::new(&bytes, "t").unwrap();
         r.u64().unwrap();
         r.fixed::<2>().unwrap();
@@ -207,9 +194,6 @@ mod tests {
     fn label_prefix_is_not_a_match() {
         // "aman/v1/alert" must not accept "aman/v1/alert-body" and vice versa.
         let body = Writer::new(labels::ALERT_BODY).finish();
-        assert_eq!(
-            Reader::new(&body, labels::ALERT).unwrap_err(),
-            DecodeError::WrongLabel
-        );
+        assert_eq!(Reader::new(&body, labels::ALERT).unwrap_err(), DecodeError::WrongLabel);
     }
 }

@@ -108,13 +108,9 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text, "abababababababababababababababab");
         assert_eq!(text.parse::<AccountId>().unwrap(), id);
-        assert!("ABABABABABABABABABABABABABABABAB"
-            .parse::<AccountId>()
-            .is_err());
+        assert!("ABABABABABABABABABABABABABABABAB".parse::<AccountId>().is_err());
         assert!("abab".parse::<AccountId>().is_err());
-        assert!("zzababababababababababababababab"
-            .parse::<AccountId>()
-            .is_err());
+        assert!("zzababababababababababababababab".parse::<AccountId>().is_err());
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(json, format!("\"{text}\""));
         assert_eq!(serde_json::from_str::<AccountId>(&json).unwrap(), id);

@@ -45,12 +45,7 @@ pub struct InviteCode {
 impl InviteCode {
     /// A fresh invite for `member` on `server_url`.
     pub fn generate(member: VerifyingKey, server_url: &str) -> Result<Self, Error> {
-        Self::from_parts(
-            InviteId::random()?,
-            Zeroizing::new(random_array()?),
-            member,
-            server_url,
-        )
+        Self::from_parts(InviteId::random()?, Zeroizing::new(random_array()?), member, server_url)
     }
 
     /// Rebuilds an invite (for a member's keystore, which keeps pending invites).
@@ -63,12 +58,7 @@ impl InviteCode {
         if server_url.is_empty() || server_url.len() > MAX_URL_LEN {
             return Err(Error::InvalidArgument("server URL length"));
         }
-        Ok(InviteCode {
-            id,
-            secret,
-            member,
-            server_url: server_url.to_owned(),
-        })
+        Ok(InviteCode { id, secret, member, server_url: server_url.to_owned() })
     }
 
     /// The invite secret, for the member's keystore.
@@ -102,33 +92,22 @@ impl InviteCode {
             return Err(DecodeError::TooLong);
         }
         let upper = Zeroizing::new(rest.to_ascii_uppercase());
-        let bytes = Zeroizing::new(
-            BASE32_NOPAD
-                .decode(upper.as_bytes())
-                .map_err(|_| DecodeError::BadText)?,
-        );
+        let bytes = Zeroizing::new(BASE32_NOPAD.decode(upper.as_bytes()).map_err(|_| DecodeError::BadText)?);
         let mut r = Reader::new(&bytes, labels::INVITE)?;
         let id = InviteId::from_bytes(r.fixed()?);
         let secret = Zeroizing::new(r.fixed::<32>()?);
         let member = VerifyingKey(r.fixed()?);
-        let url =
-            std::str::from_utf8(r.var(MAX_URL_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
+        let url = std::str::from_utf8(r.var(MAX_URL_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
         r.finish()?;
         Self::from_parts(id, secret, member, url).map_err(|_| DecodeError::InvalidValue)
     }
 
     fn pairing_key(&self) -> Zeroizing<[u8; 32]> {
-        hkdf_sha256::<32>(
-            self.id.as_bytes(),
-            self.secret.as_ref(),
-            labels::INVITE.as_bytes(),
-        )
+        hkdf_sha256::<32>(self.id.as_bytes(), self.secret.as_ref(), labels::INVITE.as_bytes())
     }
 
     fn enrollment_aad(&self) -> Vec<u8> {
-        Writer::new(labels::ENROLL)
-            .fixed(self.id.as_bytes())
-            .finish()
+        Writer::new(labels::ENROLL).fixed(self.id.as_bytes()).finish()
     }
 }
 
@@ -154,15 +133,9 @@ impl Enrollment {
     }
 
     /// Signs with the contact identity and encrypts under the invite's pairing key.
-    pub fn seal(
-        &self,
-        invite: &InviteCode,
-        contact_identity: &SigningKey,
-    ) -> Result<Vec<u8>, Error> {
+    pub fn seal(&self, invite: &InviteCode, contact_identity: &SigningKey) -> Result<Vec<u8>, Error> {
         if contact_identity.verifying_key() != self.identity {
-            return Err(Error::InvalidArgument(
-                "enrollment signed by another identity",
-            ));
+            return Err(Error::InvalidArgument("enrollment signed by another identity"));
         }
         let nonce: [u8; 24] = random_array()?;
         self.seal_with_nonce(invite, contact_identity, nonce)
@@ -179,13 +152,7 @@ impl Enrollment {
         plaintext.extend_from_slice(&sig.0);
         let key = invite.pairing_key();
         let ciphertext = XChaCha20Poly1305::new(key.as_ref().into())
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plaintext,
-                    aad: &invite.enrollment_aad(),
-                },
-            )
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: &plaintext, aad: &invite.enrollment_aad() })
             .map_err(|_| Error::InvalidArgument("enrollment encryption"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
@@ -201,13 +168,7 @@ impl Enrollment {
         let (nonce, ciphertext) = sealed.split_at(24);
         let key = invite.pairing_key();
         let plaintext = XChaCha20Poly1305::new(key.as_ref().into())
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &invite.enrollment_aad(),
-                },
-            )
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &invite.enrollment_aad() })
             .map_err(|_| Error::DecryptionFailed)?;
         let (body, sig) = split_signature(&plaintext).map_err(|_| Error::DecryptionFailed)?;
         let mut r = Reader::new(body, labels::ENROLL).map_err(|_| Error::DecryptionFailed)?;
@@ -237,8 +198,7 @@ mod tests {
         let invite = InviteCode::generate(member.verifying_key(), "http://127.0.0.1:8700").unwrap();
         let text = invite.to_text();
         assert!(text.starts_with("aman1:"));
-        let parsed =
-            InviteCode::parse(&text.to_ascii_uppercase().replacen("AMAN1:", "aman1:", 1)).unwrap();
+        let parsed = InviteCode::parse(&text.to_ascii_uppercase().replacen("AMAN1:", "aman1:", 1)).unwrap();
         assert_eq!(parsed.id, invite.id);
         assert_eq!(parsed.member, invite.member);
         assert_eq!(parsed.server_url, invite.server_url);
@@ -260,10 +220,7 @@ mod tests {
             assert!(Enrollment::open(&t, &invite).is_err(), "flip at {i}");
         }
         let other = InviteCode::generate(member.verifying_key(), "http://127.0.0.1:8700").unwrap();
-        assert_eq!(
-            Enrollment::open(&sealed, &other).unwrap_err(),
-            Error::DecryptionFailed
-        );
+        assert_eq!(Enrollment::open(&sealed, &other).unwrap_err(), Error::DecryptionFailed);
     }
 
     #[test]

@@ -98,15 +98,11 @@ impl SigningKey {
 
     /// Rebuilds a key from its 32-byte RFC 8032 seed (as stored in a keystore).
     pub fn from_seed(seed: Zeroizing<[u8; 32]>) -> Result<Self, Error> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed.as_ref())
-            .map_err(|_| Error::InvalidArgument("ed25519 seed"))?;
+        let pair =
+            Ed25519KeyPair::from_seed_unchecked(seed.as_ref()).map_err(|_| Error::InvalidArgument("ed25519 seed"))?;
         let mut public = [0u8; PUBLIC_KEY_LEN];
         public.copy_from_slice(pair.public_key().as_ref());
-        Ok(SigningKey {
-            seed,
-            pair,
-            public: VerifyingKey(public),
-        })
+        Ok(SigningKey { seed, pair, public: VerifyingKey(public) })
     }
 
     /// The seed, for writing into an encrypted keystore.
@@ -158,9 +154,7 @@ impl EncryptionSecret {
 
     /// X25519 with `their` public key; non-contributory results are rejected.
     pub fn diffie_hellman(&self, their: &EncryptionPublic) -> Result<Zeroizing<[u8; 32]>, Error> {
-        let shared = self
-            .secret
-            .diffie_hellman(&x25519_dalek::PublicKey::from(their.0));
+        let shared = self.secret.diffie_hellman(&x25519_dalek::PublicKey::from(their.0));
         if !shared.was_contributory() {
             return Err(Error::NonContributory);
         }
@@ -221,9 +215,7 @@ impl KeyBinding {
             created: r.u64()?,
         };
         r.finish()?;
-        if binding.normal == binding.duress
-            || binding.normal == binding.identity
-            || binding.duress == binding.identity
+        if binding.normal == binding.duress || binding.normal == binding.identity || binding.duress == binding.identity
         {
             return Err(DecodeError::InvalidValue.into());
         }
@@ -234,10 +226,7 @@ impl KeyBinding {
 
 /// Splits `body || signature(64)`.
 pub(crate) fn split_signature(bytes: &[u8]) -> Result<(&[u8], Signature), DecodeError> {
-    let split = bytes
-        .len()
-        .checked_sub(SIGNATURE_LEN)
-        .ok_or(DecodeError::Truncated)?;
+    let split = bytes.len().checked_sub(SIGNATURE_LEN).ok_or(DecodeError::Truncated)?;
     let (body, sig) = bytes.split_at(split);
     let mut out = [0u8; SIGNATURE_LEN];
     out.copy_from_slice(sig);
@@ -268,25 +257,16 @@ mod tests {
             t[i] ^= 1;
             assert!(KeyBinding::verify(&t).is_err(), "flip at {i}");
         }
-        let same = KeyBinding {
-            duress: b.normal,
-            ..b.clone()
-        };
+        let same = KeyBinding { duress: b.normal, ..b.clone() };
         assert!(KeyBinding::verify(&same.sign(&id).unwrap()).is_err());
     }
 
     #[test]
     fn low_order_point_is_rejected() {
         let s = EncryptionSecret::generate().unwrap();
-        assert_eq!(
-            s.diffie_hellman(&EncryptionPublic([0; 32])).unwrap_err(),
-            Error::NonContributory
-        );
+        assert_eq!(s.diffie_hellman(&EncryptionPublic([0; 32])).unwrap_err(), Error::NonContributory);
         let mut one = [0u8; 32];
         one[0] = 1;
-        assert_eq!(
-            s.diffie_hellman(&EncryptionPublic(one)).unwrap_err(),
-            Error::NonContributory
-        );
+        assert_eq!(s.diffie_hellman(&EncryptionPublic(one)).unwrap_err(), Error::NonContributory);
     }
 }

@@ -73,8 +73,7 @@ fn kat_checkin() {
     let signed = c.sign(&key(2));
     check("checkin.normal", &hex(&signed));
     check("checkin.duress", &hex(&c.sign(&key(3))));
-    let (back, kind) =
-        Checkin::verify(&signed, &key(2).verifying_key(), &key(3).verifying_key()).unwrap();
+    let (back, kind) = Checkin::verify(&signed, &key(2).verifying_key(), &key(3).verifying_key()).unwrap();
     assert_eq!((back, kind), (c, CheckinKind::Normal));
 }
 
@@ -149,10 +148,6 @@ fn kat_invite_and_enrollment() {
 
 #[test]
 fn kat_safety_number() {
-    let n = safety_number(
-        &key(1).verifying_key(),
-        &key(6).verifying_key(),
-        &enc(7).public(),
-    );
+    let n = safety_number(&key(1).verifying_key(), &key(6).verifying_key(), &enc(7).public());
     check("safety.number", &n);
 }

@@ -59,13 +59,7 @@ pub struct AuthHeaders {
 
 impl RequestAuth {
     /// Fields for a new request with a fresh nonce.
-    pub fn new(
-        method: &str,
-        path: &str,
-        body: &[u8],
-        caller: [u8; 16],
-        time: u64,
-    ) -> Result<Self, Error> {
+    pub fn new(method: &str, path: &str, body: &[u8], caller: [u8; 16], time: u64) -> Result<Self, Error> {
         if method.len() > MAX_METHOD_LEN || path.len() > MAX_PATH_LEN {
             return Err(Error::InvalidArgument("method or path too long"));
         }
@@ -94,10 +88,8 @@ impl RequestAuth {
     /// Parses a canonical encoding (used by fuzzing and by tools that log raw requests).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes, labels::REQUEST)?;
-        let method =
-            std::str::from_utf8(r.var(MAX_METHOD_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
-        let path =
-            std::str::from_utf8(r.var(MAX_PATH_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
+        let method = std::str::from_utf8(r.var(MAX_METHOD_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
+        let path = std::str::from_utf8(r.var(MAX_PATH_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
         let auth = RequestAuth {
             method: method.to_owned(),
             path: path.to_owned(),
@@ -135,16 +127,11 @@ impl RequestAuth {
         if headers.caller.len() != 32 {
             return Err(DecodeError::BadText);
         }
-        let caller_bytes = data_encoding::HEXLOWER
-            .decode(headers.caller.as_bytes())
-            .map_err(|_| DecodeError::BadText)?;
-        let caller =
-            <[u8; 16]>::try_from(caller_bytes.as_slice()).map_err(|_| DecodeError::BadText)?;
+        let caller_bytes =
+            data_encoding::HEXLOWER.decode(headers.caller.as_bytes()).map_err(|_| DecodeError::BadText)?;
+        let caller = <[u8; 16]>::try_from(caller_bytes.as_slice()).map_err(|_| DecodeError::BadText)?;
         // Decimal digits only: no sign, no whitespace, no leading '+'.
-        if headers.time.is_empty()
-            || headers.time.len() > 20
-            || !headers.time.bytes().all(|b| b.is_ascii_digit())
-        {
+        if headers.time.is_empty() || headers.time.len() > 20 || !headers.time.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DecodeError::BadText);
         }
         let time = headers.time.parse().map_err(|_| DecodeError::BadText)?;
@@ -174,22 +161,16 @@ mod tests {
         let key = SigningKey::generate().unwrap();
         let auth = RequestAuth::new("POST", "/v1/checkin", b"{}", [3; 16], 1_700_000_000).unwrap();
         let headers = auth.sign(&key);
-        let (back, sig) =
-            RequestAuth::from_headers("POST", "/v1/checkin", b"{}", &headers).unwrap();
+        let (back, sig) = RequestAuth::from_headers("POST", "/v1/checkin", b"{}", &headers).unwrap();
         assert_eq!(back, auth);
         back.verify(&key.verifying_key(), &sig).unwrap();
         assert_eq!(RequestAuth::decode(&auth.encode()).unwrap(), auth);
 
-        for (m, p, b) in [
-            ("GET", "/v1/checkin", &b"{}"[..]),
-            ("POST", "/v1/panic", b"{}"),
-            ("POST", "/v1/checkin", b"{ }"),
-        ] {
+        for (m, p, b) in
+            [("GET", "/v1/checkin", &b"{}"[..]), ("POST", "/v1/panic", b"{}"), ("POST", "/v1/checkin", b"{ }")]
+        {
             let (other, sig) = RequestAuth::from_headers(m, p, b, &headers).unwrap();
-            assert_eq!(
-                other.verify(&key.verifying_key(), &sig),
-                Err(Error::BadSignature)
-            );
+            assert_eq!(other.verify(&key.verifying_key(), &sig), Err(Error::BadSignature));
         }
         let mut bad_time = headers.clone();
         bad_time.time = "+1".into();

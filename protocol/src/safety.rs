@@ -43,12 +43,7 @@ pub fn safety_number(
 
 /// Groups 60 digits as twelve blocks of five for reading aloud.
 pub fn format_groups(digits: &str) -> String {
-    digits
-        .as_bytes()
-        .chunks(5)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+    digits.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -57,18 +52,10 @@ mod tests {
 
     #[test]
     fn sixty_digits_and_key_sensitive() {
-        let a = safety_number(
-            &VerifyingKey([1; 32]),
-            &VerifyingKey([2; 32]),
-            &EncryptionPublic([3; 32]),
-        );
+        let a = safety_number(&VerifyingKey([1; 32]), &VerifyingKey([2; 32]), &EncryptionPublic([3; 32]));
         assert_eq!(a.len(), 60);
         assert!(a.bytes().all(|b| b.is_ascii_digit()));
-        let b = safety_number(
-            &VerifyingKey([1; 32]),
-            &VerifyingKey([2; 32]),
-            &EncryptionPublic([4; 32]),
-        );
+        let b = safety_number(&VerifyingKey([1; 32]), &VerifyingKey([2; 32]), &EncryptionPublic([4; 32]));
         assert_ne!(a, b);
         assert_eq!(format_groups(&a).len(), 71);
     }

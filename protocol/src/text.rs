@@ -18,9 +18,7 @@ pub fn b64_decode(text: &str, max: usize) -> Result<Vec<u8>, DecodeError> {
     if text.len() > max.saturating_mul(4) / 3 + 4 {
         return Err(DecodeError::TooLong);
     }
-    let bytes = BASE64URL_NOPAD
-        .decode(text.as_bytes())
-        .map_err(|_| DecodeError::BadText)?;
+    let bytes = BASE64URL_NOPAD.decode(text.as_bytes()).map_err(|_| DecodeError::BadText)?;
     if bytes.len() > max {
         return Err(DecodeError::TooLong);
     }
@@ -44,14 +42,8 @@ mod tests {
     fn exact_lengths() {
         let text = b64_encode(&[7u8; 32]);
         assert_eq!(b64_decode_array::<32>(&text).unwrap(), [7u8; 32]);
-        assert_eq!(
-            b64_decode_array::<31>(&text).unwrap_err(),
-            DecodeError::WrongLength
-        );
-        assert_eq!(
-            b64_decode_array::<33>(&text).unwrap_err(),
-            DecodeError::WrongLength
-        );
+        assert_eq!(b64_decode_array::<31>(&text).unwrap_err(), DecodeError::WrongLength);
+        assert_eq!(b64_decode_array::<33>(&text).unwrap_err(), DecodeError::WrongLength);
         assert_eq!(b64_decode("a+b/", 10).unwrap_err(), DecodeError::BadText);
         assert_eq!(b64_decode("AAAA=", 10).unwrap_err(), DecodeError::BadText);
     }

@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aman_protocol::alert::{
-    open, seal, validate_sealed, AlertBody, MAX_LOCATION_LEN, MAX_NOTE_LEN,
-};
+use aman_protocol::alert::{open, seal, validate_sealed, AlertBody, MAX_LOCATION_LEN, MAX_NOTE_LEN};
 use aman_protocol::{
-    AccountId, Checkin, CheckinKind, EncryptionPublic, EncryptionSecret, Enrollment, Error,
-    InviteCode, MailboxId, RequestAuth, SigningKey,
+    AccountId, Checkin, CheckinKind, EncryptionPublic, EncryptionSecret, Enrollment, Error, InviteCode, MailboxId,
+    RequestAuth, SigningKey,
 };
 use proptest::prelude::*;
 
@@ -26,9 +24,7 @@ fn body(note: &str) -> AlertBody {
 #[test]
 fn sealed_alert_for_three_every_single_byte_flip_fails_for_all() {
     let id = SigningKey::generate().unwrap();
-    let contacts: Vec<_> = (0..3)
-        .map(|_| EncryptionSecret::generate().unwrap())
-        .collect();
+    let contacts: Vec<_> = (0..3).map(|_| EncryptionSecret::generate().unwrap()).collect();
     let publics: Vec<_> = contacts.iter().map(EncryptionSecret::public).collect();
     let sealed = seal(&body("note"), &id, &publics).unwrap();
     for c in &contacts {
@@ -38,10 +34,7 @@ fn sealed_alert_for_three_every_single_byte_flip_fails_for_all() {
         let mut t = sealed.clone();
         t[i] ^= 0x01;
         for c in &contacts {
-            assert!(
-                open(&t, c, &id.verifying_key()).is_err(),
-                "byte {i} flipped still opens"
-            );
+            assert!(open(&t, c, &id.verifying_key()).is_err(), "byte {i} flipped still opens");
         }
     }
 }
@@ -52,39 +45,19 @@ fn sealed_alert_truncation_trailing_and_swapped_header() {
     let c = EncryptionSecret::generate().unwrap();
     let a = seal(&body("a"), &id, &[c.public()]).unwrap();
     let b = seal(&body("b"), &id, &[c.public()]).unwrap();
-    for len in [
-        0,
-        1,
-        15,
-        16,
-        40,
-        120,
-        a.len() / 2,
-        a.len() - 16,
-        a.len() - 1,
-    ] {
-        assert_eq!(
-            open(&a[..len], &c, &id.verifying_key()).unwrap_err(),
-            Error::DecryptionFailed,
-            "len {len}"
-        );
+    for len in [0, 1, 15, 16, 40, 120, a.len() / 2, a.len() - 16, a.len() - 1] {
+        assert_eq!(open(&a[..len], &c, &id.verifying_key()).unwrap_err(), Error::DecryptionFailed, "len {len}");
         assert!(validate_sealed(&a[..len]).is_err());
     }
     let mut longer = a.clone();
     longer.push(0);
-    assert_eq!(
-        open(&longer, &c, &id.verifying_key()).unwrap_err(),
-        Error::DecryptionFailed
-    );
+    assert_eq!(open(&longer, &c, &id.verifying_key()).unwrap_err(), Error::DecryptionFailed);
     assert!(validate_sealed(&longer).is_err());
     // Header of b (which opens for c) with the ciphertext of a: the AAD no longer matches.
     let header_len = a.len() - (1024 + 16);
     let mut swapped = b[..header_len].to_vec();
     swapped.extend_from_slice(&a[header_len..]);
-    assert_eq!(
-        open(&swapped, &c, &id.verifying_key()).unwrap_err(),
-        Error::DecryptionFailed
-    );
+    assert_eq!(open(&swapped, &c, &id.verifying_key()).unwrap_err(), Error::DecryptionFailed);
 }
 
 #[test]
@@ -93,22 +66,13 @@ fn sealed_alert_wrong_recipient_and_low_order_stanza() {
     let c = EncryptionSecret::generate().unwrap();
     let stranger = EncryptionSecret::generate().unwrap();
     let sealed = seal(&body("x"), &id, &[c.public()]).unwrap();
-    assert_eq!(
-        open(&sealed, &stranger, &id.verifying_key()).unwrap_err(),
-        Error::DecryptionFailed
-    );
+    assert_eq!(open(&sealed, &stranger, &id.verifying_key()).unwrap_err(), Error::DecryptionFailed);
     // Replace the stanza's ephemeral key with a low-order point: nobody can open it.
     let eph_at = "aman/v1/alert".len() + 2 + 24 + 8;
     let mut low = sealed.clone();
     low[eph_at..eph_at + 32].copy_from_slice(&[0; 32]);
-    assert_eq!(
-        open(&low, &c, &id.verifying_key()).unwrap_err(),
-        Error::DecryptionFailed
-    );
-    assert_eq!(
-        seal(&body("x"), &id, &[EncryptionPublic([0; 32])]).unwrap_err(),
-        Error::NonContributory
-    );
+    assert_eq!(open(&low, &c, &id.verifying_key()).unwrap_err(), Error::DecryptionFailed);
+    assert_eq!(seal(&body("x"), &id, &[EncryptionPublic([0; 32])]).unwrap_err(), Error::NonContributory);
 }
 
 #[test]
@@ -125,10 +89,7 @@ fn checkin_tampering_truncation_trailing_and_stale_counter() {
     };
     let signed = c.sign(&d);
     let (nk, dk) = (n.verifying_key(), d.verifying_key());
-    assert_eq!(
-        Checkin::verify(&signed, &nk, &dk).unwrap().1,
-        CheckinKind::Duress
-    );
+    assert_eq!(Checkin::verify(&signed, &nk, &dk).unwrap().1, CheckinKind::Duress);
     for i in 0..signed.len() {
         let mut t = signed.clone();
         t[i] ^= 0x40;

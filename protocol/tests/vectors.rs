@@ -4,9 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aman_protocol::hash::hkdf_sha256;
-use aman_protocol::keys::{
-    EncryptionPublic, EncryptionSecret, Signature, SigningKey, VerifyingKey,
-};
+use aman_protocol::keys::{EncryptionPublic, EncryptionSecret, Signature, SigningKey, VerifyingKey};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
 use toml::Value;
@@ -62,14 +60,8 @@ fn rfc7748_section6_1_diffie_hellman_through_our_key_type() {
     assert_eq!(alice.public().0.to_vec(), hex_of(dh, "alice_public"));
     assert_eq!(bob.public().0.to_vec(), hex_of(dh, "bob_public"));
     let shared = hex_of(dh, "shared");
-    assert_eq!(
-        alice.diffie_hellman(&bob.public()).unwrap().to_vec(),
-        shared
-    );
-    assert_eq!(
-        bob.diffie_hellman(&alice.public()).unwrap().to_vec(),
-        shared
-    );
+    assert_eq!(alice.diffie_hellman(&bob.public()).unwrap().to_vec(), shared);
+    assert_eq!(bob.diffie_hellman(&alice.public()).unwrap().to_vec(), shared);
     // Low-order points give an all-zero secret: rejected, not used.
     let mut one = [0u8; 32];
     one[0] = 1;
@@ -101,79 +93,27 @@ fn aead_case(v: &Value) -> AeadCase {
 #[test]
 fn rfc8439_section2_8_2_chacha20poly1305() {
     let t = vectors();
-    let AeadCase {
-        key,
-        nonce,
-        aad,
-        plaintext: pt,
-        sealed,
-    } = aead_case(&t["chacha20poly1305"]);
+    let AeadCase { key, nonce, aad, plaintext: pt, sealed } = aead_case(&t["chacha20poly1305"]);
     let cipher = ChaCha20Poly1305::new(key.as_slice().into());
-    let out = cipher
-        .encrypt(
-            nonce.as_slice().into(),
-            Payload {
-                msg: &pt,
-                aad: &aad,
-            },
-        )
-        .unwrap();
+    let out = cipher.encrypt(nonce.as_slice().into(), Payload { msg: &pt, aad: &aad }).unwrap();
     assert_eq!(out, sealed);
     let mut bad = sealed.clone();
     bad[0] ^= 1;
-    assert!(cipher
-        .decrypt(
-            nonce.as_slice().into(),
-            Payload {
-                msg: &bad,
-                aad: &aad
-            }
-        )
-        .is_err());
+    assert!(cipher.decrypt(nonce.as_slice().into(), Payload { msg: &bad, aad: &aad }).is_err());
 }
 
 #[test]
 fn xchacha_draft_a3_1_xchacha20poly1305() {
     let t = vectors();
-    let AeadCase {
-        key,
-        nonce,
-        aad,
-        plaintext: pt,
-        sealed,
-    } = aead_case(&t["xchacha20poly1305"]);
+    let AeadCase { key, nonce, aad, plaintext: pt, sealed } = aead_case(&t["xchacha20poly1305"]);
     let cipher = XChaCha20Poly1305::new(key.as_slice().into());
-    let out = cipher
-        .encrypt(
-            nonce.as_slice().into(),
-            Payload {
-                msg: &pt,
-                aad: &aad,
-            },
-        )
-        .unwrap();
+    let out = cipher.encrypt(nonce.as_slice().into(), Payload { msg: &pt, aad: &aad }).unwrap();
     assert_eq!(out, sealed);
-    let back = cipher
-        .decrypt(
-            nonce.as_slice().into(),
-            Payload {
-                msg: &sealed,
-                aad: &aad,
-            },
-        )
-        .unwrap();
+    let back = cipher.decrypt(nonce.as_slice().into(), Payload { msg: &sealed, aad: &aad }).unwrap();
     assert_eq!(back, pt);
     let mut bad_tag = sealed.clone();
     *bad_tag.last_mut().unwrap() ^= 1;
-    assert!(cipher
-        .decrypt(
-            nonce.as_slice().into(),
-            Payload {
-                msg: &bad_tag,
-                aad: &aad
-            }
-        )
-        .is_err());
+    assert!(cipher.decrypt(nonce.as_slice().into(), Payload { msg: &bad_tag, aad: &aad }).is_err());
 }
 
 #[test]
@@ -198,8 +138,7 @@ fn rfc8032_signature_with_s_plus_l_is_rejected() {
     let public = VerifyingKey(arr32(&hex_of(case, "public")));
     let mut sig: [u8; 64] = hex_of(case, "signature").try_into().unwrap();
     // Add L (little-endian) to S = sig[32..]: same point equation, non-canonical scalar.
-    let l =
-        hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").unwrap();
+    let l = hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").unwrap();
     let mut carry = 0u16;
     for i in 0..32 {
         let sum = u16::from(sig[32 + i]) + u16::from(l[i]) + carry;
@@ -217,9 +156,6 @@ fn rfc5869_a1_hkdf_sha256() {
     let okm = hkdf_sha256::<42>(&hex_of(v, "salt"), &hex_of(v, "ikm"), &hex_of(v, "info"));
     assert_eq!(okm.to_vec(), hex_of(v, "okm"));
     // The PRK is HMAC-SHA256(salt, ikm).
-    let prk = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &hex_of(v, "salt")),
-        &hex_of(v, "ikm"),
-    );
+    let prk = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &hex_of(v, "salt")), &hex_of(v, "ikm"));
     assert_eq!(prk.as_ref().to_vec(), hex_of(v, "prk"));
 }

@@ -82,22 +82,13 @@ pub enum AdminReply {
 pub const INVITE_CODE_PREFIX: &str = "amanreg1-";
 
 /// Runs one admin request against a store and makes it durable.
-pub fn execute(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    req: AdminRequest,
-) -> Result<AdminReply, StoreError> {
+pub fn execute(store: &dyn Store, clock: &dyn Clock, req: AdminRequest) -> Result<AdminReply, StoreError> {
     let now = clock.now();
     let reply = match req {
         AdminRequest::InviteCreate { uses, expires_in } => {
-            let secret: [u8; 20] =
-                random_array().map_err(|e| StoreError::Backend(e.to_string()))?;
-            let code = format!(
-                "{INVITE_CODE_PREFIX}{}",
-                data_encoding::BASE32_NOPAD
-                    .encode(&secret)
-                    .to_ascii_lowercase()
-            );
+            let secret: [u8; 20] = random_array().map_err(|e| StoreError::Backend(e.to_string()))?;
+            let code =
+                format!("{INVITE_CODE_PREFIX}{}", data_encoding::BASE32_NOPAD.encode(&secret).to_ascii_lowercase());
             let hash = sha256(code.as_bytes());
             let id = data_encoding::HEXLOWER.encode(&hash[..6]);
             let record = InviteRecord {
@@ -153,16 +144,12 @@ pub async fn serve_socket(listener: UnixListener, store: Arc<dyn Store>, clock: 
                 return;
             }
             let reply = match serde_json::from_str::<AdminRequest>(&line) {
-                Ok(req) => tokio::task::spawn_blocking(move || {
-                    execute(store.as_ref(), clock.as_ref(), req)
-                })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .unwrap_or_else(|message| AdminReply::Error { message }),
-                Err(e) => AdminReply::Error {
-                    message: format!("bad request: {e}"),
-                },
+                Ok(req) => tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), req))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .unwrap_or_else(|message| AdminReply::Error { message }),
+                Err(e) => AdminReply::Error { message: format!("bad request: {e}") },
             };
             let mut text = serde_json::to_string(&reply).unwrap_or_default();
             text.push('\n');
@@ -178,15 +165,9 @@ pub async fn call_socket(socket: &Path, req: &AdminRequest) -> Option<Result<Adm
     let result = async {
         let mut text = serde_json::to_string(req).map_err(|e| e.to_string())?;
         text.push('\n');
-        write
-            .write_all(text.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
+        write.write_all(text.as_bytes()).await.map_err(|e| e.to_string())?;
         let mut line = String::new();
-        BufReader::new(read)
-            .read_line(&mut line)
-            .await
-            .map_err(|e| e.to_string())?;
+        BufReader::new(read).read_line(&mut line).await.map_err(|e| e.to_string())?;
         serde_json::from_str(&line).map_err(|e| e.to_string())
     }
     .await;

@@ -3,9 +3,7 @@
 
 use crate::engine::lock;
 use crate::error::ApiError;
-use aman_protocol::request::{
-    AuthHeaders, RequestAuth, HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME,
-};
+use aman_protocol::request::{AuthHeaders, RequestAuth, HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
 use aman_protocol::{Signature, VerifyingKey};
 use axum::http::{HeaderMap, StatusCode};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -18,27 +16,19 @@ pub fn parse_request(
     body: &[u8],
     headers: &HeaderMap,
 ) -> Result<(RequestAuth, Signature), ApiError> {
-    let get = |name: &str| -> Result<String, ApiError> {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "missing_auth",
-                    format!("missing header {name}"),
-                )
+    let get =
+        |name: &str| -> Result<String, ApiError> {
+            headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "missing_auth", format!("missing header {name}"))
             })
-    };
+        };
     let auth_headers = AuthHeaders {
         caller: get(HEADER_CALLER)?,
         time: get(HEADER_TIME)?,
         nonce: get(HEADER_NONCE)?,
         signature: get(HEADER_SIGNATURE)?,
     };
-    RequestAuth::from_headers(method, path, body, &auth_headers)
-        .map_err(|e| ApiError::decode("auth headers", e))
+    RequestAuth::from_headers(method, path, body, &auth_headers).map_err(|e| ApiError::decode("auth headers", e))
 }
 
 /// Nonces seen within the time window, to refuse replays.
@@ -58,13 +48,7 @@ struct ReplayInner {
 
 impl ReplayCache {
     /// Records `(caller, nonce)`; false if it was already seen.
-    pub fn check_and_insert(
-        &self,
-        caller: [u8; 16],
-        nonce: [u8; 16],
-        now: u64,
-        window: u64,
-    ) -> bool {
+    pub fn check_and_insert(&self, caller: [u8; 16], nonce: [u8; 16], now: u64, window: u64) -> bool {
         let mut inner = lock(&self.inner);
         // Entries older than twice the window can no longer pass the time check.
         while let Some((exp, key)) = inner.expiry.front().copied() {
@@ -77,9 +61,7 @@ impl ReplayCache {
         if !inner.seen.insert((caller, nonce)) {
             return false;
         }
-        inner
-            .expiry
-            .push_back((now + 2 * window + 1, (caller, nonce)));
+        inner.expiry.push_back((now + 2 * window + 1, (caller, nonce)));
         true
     }
 }
@@ -96,8 +78,7 @@ pub fn verify(
 ) -> Result<(), ApiError> {
     // Unknown caller and bad signature look the same from outside.
     let key = key.ok_or_else(ApiError::unauthorized)?;
-    auth.verify(&key, sig)
-        .map_err(|_| ApiError::unauthorized())?;
+    auth.verify(&key, sig).map_err(|_| ApiError::unauthorized())?;
     if auth.time.abs_diff(now) > window {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -113,11 +94,7 @@ pub fn verify(
         ));
     }
     if !replay.check_and_insert(auth.caller, auth.nonce, now, window) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "replayed_request",
-            "this request was already received",
-        ));
+        return Err(ApiError::new(StatusCode::CONFLICT, "replayed_request", "this request was already received"));
     }
     Ok(())
 }

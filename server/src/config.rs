@@ -173,16 +173,12 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut values: BTreeMap<String, String> = BTreeMap::new();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
                 path: path.to_owned(),
-                source,
+                message: e.message().to_owned(),
             })?;
-            let table: toml::Table =
-                text.parse()
-                    .map_err(|e: toml::de::Error| ConfigError::Parse {
-                        path: path.to_owned(),
-                        message: e.message().to_owned(),
-                    })?;
             for (k, v) in table {
                 if !KEYS.contains(&k.as_str()) {
                     return Err(ConfigError::UnknownKey(k));
@@ -219,20 +215,10 @@ impl Config {
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            key: key.to_owned(),
-            message,
-        };
-        let duration = || {
-            parse_duration(value)
-                .map_err(|e| invalid(format!("{e} (write durations like 30s, 10m, 6h, 1d)")))
-        };
-        let number = || {
-            value
-                .trim()
-                .parse::<u64>()
-                .map_err(|e| invalid(e.to_string()))
-        };
+        let invalid = |message: String| ConfigError::Invalid { key: key.to_owned(), message };
+        let duration =
+            || parse_duration(value).map_err(|e| invalid(format!("{e} (write durations like 30s, 10m, 6h, 1d)")));
+        let number = || value.trim().parse::<u64>().map_err(|e| invalid(e.to_string()));
         let flag = || match value.trim() {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
@@ -258,15 +244,10 @@ impl Config {
                     other => return Err(invalid(format!("`{other}` is not `invite` or `open`"))),
                 }
             }
-            "body_limit" => {
-                self.body_limit = usize::try_from(number()?).map_err(|e| invalid(e.to_string()))?
-            }
-            "rate_limit_ip" => {
-                self.rate_limit_ip = u32::try_from(number()?).map_err(|e| invalid(e.to_string()))?
-            }
+            "body_limit" => self.body_limit = usize::try_from(number()?).map_err(|e| invalid(e.to_string()))?,
+            "rate_limit_ip" => self.rate_limit_ip = u32::try_from(number()?).map_err(|e| invalid(e.to_string()))?,
             "rate_limit_account" => {
-                self.rate_limit_account =
-                    u32::try_from(number()?).map_err(|e| invalid(e.to_string()))?
+                self.rate_limit_account = u32::try_from(number()?).map_err(|e| invalid(e.to_string()))?
             }
             "smtp_url" => self.smtp_url = Some(value.trim().to_owned()).filter(|s| !s.is_empty()),
             "smtp_from" => self.smtp_from = value.trim().to_owned(),
@@ -278,9 +259,7 @@ impl Config {
 
     /// Where the at-rest key lives.
     pub fn key_file(&self) -> PathBuf {
-        self.server_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("server.key"))
+        self.server_key_file.clone().unwrap_or_else(|| self.data_dir.join("server.key"))
     }
 
     /// Where sled keeps its files.
@@ -303,15 +282,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("aman-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("aman.toml");
-        std::fs::write(
-            &file,
-            "min_interval = \"5m\"\ncooling_off = \"2d\"\nbody_limit = 1000\n",
-        )
-        .unwrap();
-        let env = vec![
-            ("AMAN_COOLING_OFF".to_owned(), "1h".to_owned()),
-            ("AMAN_HOME".to_owned(), "/ignored".to_owned()),
-        ];
+        std::fs::write(&file, "min_interval = \"5m\"\ncooling_off = \"2d\"\nbody_limit = 1000\n").unwrap();
+        let env =
+            vec![("AMAN_COOLING_OFF".to_owned(), "1h".to_owned()), ("AMAN_HOME".to_owned(), "/ignored".to_owned())];
         let c = Config::load(Some(&file), env, &[("listen", "127.0.0.1:0".into())]).unwrap();
         assert_eq!(c.min_interval, 300);
         assert_eq!(c.cooling_off, 3600);
@@ -320,23 +293,14 @@ mod tests {
         assert_eq!(c.min_grace, 60);
 
         std::fs::write(&file, "min_intervall = \"5m\"\n").unwrap();
-        assert!(matches!(
-            Config::load(Some(&file), vec![], &[]),
-            Err(ConfigError::UnknownKey(_))
-        ));
+        assert!(matches!(Config::load(Some(&file), vec![], &[]), Err(ConfigError::UnknownKey(_))));
         std::fs::write(&file, "min_interval = \"5 parsecs\"\n").unwrap();
-        assert!(matches!(
-            Config::load(Some(&file), vec![], &[]),
-            Err(ConfigError::Invalid { .. })
-        ));
+        assert!(matches!(Config::load(Some(&file), vec![], &[]), Err(ConfigError::Invalid { .. })));
     }
 
     #[test]
     fn debug_redacts_smtp_url() {
-        let c = Config {
-            smtp_url: Some("smtps://user:hunter2@mail.example:465".into()),
-            ..Config::default()
-        };
+        let c = Config { smtp_url: Some("smtps://user:hunter2@mail.example:465".into()), ..Config::default() };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

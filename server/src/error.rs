@@ -22,11 +22,7 @@ pub struct ApiError {
 impl ApiError {
     /// A 4xx/5xx with a code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
 
     /// 400 with a code.
@@ -36,30 +32,18 @@ impl ApiError {
 
     /// The one answer for an unknown caller or a bad signature.
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the request signature did not verify for this caller",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "the request signature did not verify for this caller")
     }
 
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     /// 500; `detail` is logged, not sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
     }
 
     /// Maps a malformed binary field to a stable code.
@@ -82,16 +66,12 @@ impl ApiError {
     pub fn protocol(field: &str, e: ProtocolError) -> Self {
         match e {
             ProtocolError::Decode(d) => Self::decode(field, d),
-            ProtocolError::BadSignature => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "bad_signature",
-                format!("{field}: signature did not verify"),
-            ),
-            ProtocolError::StaleCounter => Self::new(
-                StatusCode::CONFLICT,
-                "stale_counter",
-                "check-in counter must be greater than the last one",
-            ),
+            ProtocolError::BadSignature => {
+                Self::new(StatusCode::UNAUTHORIZED, "bad_signature", format!("{field}: signature did not verify"))
+            }
+            ProtocolError::StaleCounter => {
+                Self::new(StatusCode::CONFLICT, "stale_counter", "check-in counter must be greater than the last one")
+            }
             other => Self::bad_request("invalid", format!("{field}: {other}")),
         }
     }
@@ -105,10 +85,7 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            code: self.code.to_owned(),
-            message: self.message,
-        };
+        let body = ErrorBody { code: self.code.to_owned(), message: self.message };
         (self.status, Json(body)).into_response()
     }
 }

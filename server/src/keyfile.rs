@@ -29,11 +29,7 @@ pub fn load_or_create(path: &Path) -> std::io::Result<ServerKey> {
                 std::fs::create_dir_all(dir)?;
             }
             let key = ServerKey::generate().map_err(|e| std::io::Error::other(e.to_string()))?;
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)?;
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
             f.write_all(key.to_bytes().as_ref())?;
             f.sync_all()?;
             Ok(key)

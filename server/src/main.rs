@@ -74,11 +74,7 @@ fn load_config(cli: &Cli, listen: Option<&str>) -> anyhow::Result<Config> {
     if let Some(l) = listen {
         flags.push(("listen", l.to_owned()));
     }
-    Ok(Config::load(
-        cli.config.as_deref(),
-        std::env::vars(),
-        &flags,
-    )?)
+    Ok(Config::load(cli.config.as_deref(), std::env::vars(), &flags)?)
 }
 
 async fn run_serve(config: Config) -> anyhow::Result<()> {
@@ -105,14 +101,11 @@ async fn run_admin(config: Config, req: AdminRequest) -> anyhow::Result<AdminRep
     }
     let db = config.db_dir();
     if !db.exists() {
-        bail!(
-            "no database at {} (start the server once, or pass --data)",
-            db.display()
-        );
+        bail!("no database at {} (start the server once, or pass --data)", db.display());
     }
     tokio::task::spawn_blocking(move || {
-        let store = SledStore::open(&db)
-            .context("opening the database (is a server running without its admin socket?)")?;
+        let store =
+            SledStore::open(&db).context("opening the database (is a server running without its admin socket?)")?;
         Ok(admin::execute(&store, &SystemClock, req)?)
     })
     .await?
@@ -148,20 +141,10 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
                     "active"
                 };
                 let expires = i.expires_at.map_or("never".to_owned(), |t| t.to_string());
-                println!(
-                    "{}  {state}  uses left {}  expires {expires}",
-                    i.id, i.uses_left
-                );
+                println!("{}  {state}  uses left {}  expires {expires}", i.id, i.uses_left);
             }
         }
-        AdminReply::Revoked { revoked } => println!(
-            "{}",
-            if *revoked {
-                "revoked"
-            } else {
-                "no such active invite"
-            }
-        ),
+        AdminReply::Revoked { revoked } => println!("{}", if *revoked { "revoked" } else { "no such active invite" }),
         AdminReply::Stats(s) => {
             println!("accounts            {}", s.accounts);
             println!("armed deadlines     {}", s.armed_deadlines);
@@ -176,24 +159,23 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let req =
-        match &cli.command {
-            None => return run_serve(load_config(&cli, None)?).await,
-            Some(Command::Serve { listen }) => {
-                return run_serve(load_config(&cli, listen.as_deref())?).await
-            }
-            Some(Command::Invite { action }) => match action {
-                InviteAction::Create { uses, expires } => AdminRequest::InviteCreate {
-                    uses: *uses,
-                    expires_in: expires.as_deref().map(parse_duration).transpose().map_err(
-                        |e| anyhow!("--expires: {e} (write durations like 30m, 12h, 7d)"),
-                    )?,
-                },
-                InviteAction::List => AdminRequest::InviteList,
-                InviteAction::Revoke { id } => AdminRequest::InviteRevoke { id: id.clone() },
+    let req = match &cli.command {
+        None => return run_serve(load_config(&cli, None)?).await,
+        Some(Command::Serve { listen }) => return run_serve(load_config(&cli, listen.as_deref())?).await,
+        Some(Command::Invite { action }) => match action {
+            InviteAction::Create { uses, expires } => AdminRequest::InviteCreate {
+                uses: *uses,
+                expires_in: expires
+                    .as_deref()
+                    .map(parse_duration)
+                    .transpose()
+                    .map_err(|e| anyhow!("--expires: {e} (write durations like 30m, 12h, 7d)"))?,
             },
-            Some(Command::Stats) => AdminRequest::Stats,
-        };
+            InviteAction::List => AdminRequest::InviteList,
+            InviteAction::Revoke { id } => AdminRequest::InviteRevoke { id: id.clone() },
+        },
+        Some(Command::Stats) => AdminRequest::Stats,
+    };
     let reply = run_admin(load_config(&cli, None)?, req).await?;
     print_reply(&reply, cli.json)
 }
@@ -207,10 +189,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the runtime: {e}");

@@ -31,24 +31,9 @@ impl Metrics {
     pub fn render(&self, armed: usize) -> String {
         let mut out = String::new();
         let rows = [
-            (
-                "aman_checkins_total",
-                "counter",
-                "Accepted check-ins.",
-                self.checkins.load(Ordering::Relaxed),
-            ),
-            (
-                "aman_registrations_total",
-                "counter",
-                "Registered accounts.",
-                self.registrations.load(Ordering::Relaxed),
-            ),
-            (
-                "aman_alerts_fired_total",
-                "counter",
-                "Alerts created.",
-                self.alerts_fired.load(Ordering::Relaxed),
-            ),
+            ("aman_checkins_total", "counter", "Accepted check-ins.", self.checkins.load(Ordering::Relaxed)),
+            ("aman_registrations_total", "counter", "Registered accounts.", self.registrations.load(Ordering::Relaxed)),
+            ("aman_alerts_fired_total", "counter", "Alerts created.", self.alerts_fired.load(Ordering::Relaxed)),
             (
                 "aman_requests_rejected_total",
                 "counter",
@@ -67,18 +52,10 @@ impl Metrics {
                 "Failed notification attempts.",
                 self.deliveries_failed.load(Ordering::Relaxed),
             ),
-            (
-                "aman_armed_deadlines",
-                "gauge",
-                "Deadlines currently armed.",
-                armed as u64,
-            ),
+            ("aman_armed_deadlines", "gauge", "Deadlines currently armed.", armed as u64),
         ];
         for (name, kind, help, value) in rows {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         }
         out
     }

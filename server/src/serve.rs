@@ -61,8 +61,7 @@ pub struct RunningServer {
 
 /// Starts a server with the system clock.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, ServeError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(io(format!("creating {}", config.data_dir.display())))?;
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
         .map_err(io("securing the data directory"))?;
     let key = keyfile::load_or_create(&config.key_file())
@@ -77,17 +76,12 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         .map_err(|e| ServeError::Recovery(e.to_string()))?
         .map_err(|e| ServeError::Recovery(e.message))?;
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(io(format!("binding {}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(io("reading the bound address"))?;
+    let listener = TcpListener::bind(config.listen).await.map_err(io(format!("binding {}", config.listen)))?;
+    let addr = listener.local_addr().map_err(io("reading the bound address"))?;
 
     let socket_path = config.admin_socket();
     let _ = std::fs::remove_file(&socket_path);
-    let admin_listener =
-        UnixListener::bind(&socket_path).map_err(io("binding the admin socket"))?;
+    let admin_listener = UnixListener::bind(&socket_path).map_err(io("binding the admin socket"))?;
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
         .map_err(io("securing the admin socket"))?;
 
@@ -95,37 +89,20 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let background = vec![
         tokio::spawn(run_scheduler(engine.clone(), stop.subscribe())),
         tokio::spawn(run_heartbeat(engine.clone(), stop.subscribe())),
-        tokio::spawn(crate::delivery::worker::run(
-            engine.clone(),
-            stop.subscribe(),
-        )),
-        tokio::spawn(admin::serve_socket(
-            admin_listener,
-            store.clone() as Arc<dyn Store>,
-            clock,
-        )),
+        tokio::spawn(crate::delivery::worker::run(engine.clone(), stop.subscribe())),
+        tokio::spawn(admin::serve_socket(admin_listener, store.clone() as Arc<dyn Store>, clock)),
     ];
     let router = app(AppState::new(engine.clone()));
     let mut http_stop = stop.subscribe();
     let http = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        })
-        .await
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
     });
     tracing::info!(%addr, "aman-server listening");
-    Ok(RunningServer {
-        addr,
-        engine,
-        store,
-        stop,
-        http,
-        background,
-    })
+    Ok(RunningServer { addr, engine, store, stop, http, background })
 }
 
 impl RunningServer {
@@ -140,9 +117,7 @@ impl RunningServer {
         let _ = std::fs::remove_file(self.engine.config.admin_socket());
         self.engine.heartbeat(self.engine.clock.now())?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?
+        tokio::task::spawn_blocking(move || store.flush()).await.map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 
@@ -151,9 +126,7 @@ async fn run_scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
         let now_ms = engine.clock.now_ms();
         let next = lock(&engine.schedule).next_wake();
-        let wait_ms = next
-            .map_or(60_000, |at| at.saturating_mul(1000).saturating_sub(now_ms))
-            .min(60_000);
+        let wait_ms = next.map_or(60_000, |at| at.saturating_mul(1000).saturating_sub(now_ms)).min(60_000);
         if wait_ms > 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
@@ -163,10 +136,7 @@ async fn run_scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
         }
         let ticking = engine.clone();
         let now = engine.clock.now();
-        if tokio::task::spawn_blocking(move || ticking.tick(now))
-            .await
-            .is_err()
-        {
+        if tokio::task::spawn_blocking(move || ticking.tick(now)).await.is_err() {
             tracing::error!("scheduler tick panicked");
         }
     }

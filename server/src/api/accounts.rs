@@ -3,9 +3,7 @@
 
 use super::{parse_json, AppState, Member, Unverified};
 use crate::error::ApiError;
-use aman_protocol::api::{
-    CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, SealedAlertUpdate,
-};
+use aman_protocol::api::{CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, SealedAlertUpdate};
 use aman_protocol::KeyBinding;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,64 +13,36 @@ use serde_json::json;
 
 /// `POST /v1/accounts`: signed by the identity inside the binding, with the
 /// binding's account as caller (proof of possession of the identity key).
-pub async fn register(
-    State(state): State<AppState>,
-    req: Unverified,
-) -> Result<Response, ApiError> {
+pub async fn register(State(state): State<AppState>, req: Unverified) -> Result<Response, ApiError> {
     let body: RegisterAccount = parse_json(&req.body)?;
-    let binding =
-        KeyBinding::verify(&body.binding.0).map_err(|e| ApiError::protocol("binding", e))?;
+    let binding = KeyBinding::verify(&body.binding.0).map_err(|e| ApiError::protocol("binding", e))?;
     if binding.account.as_bytes() != &req.auth.caller {
         return Err(ApiError::unauthorized());
     }
     req.verify(&state, Some(binding.identity))?;
-    state
-        .engine
-        .register(body.invite.as_deref(), &binding)?
-        .wait()
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "account": binding.account })),
-    )
-        .into_response())
+    state.engine.register(body.invite.as_deref(), &binding)?.wait().await?;
+    Ok((StatusCode::CREATED, Json(json!({ "account": binding.account }))).into_response())
 }
 
 /// `POST /v1/checkin`: the reply is byte-identical for normal and duress.
 pub async fn checkin(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
     let body: CheckinRequest = parse_json(&member.body)?;
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
-    let (reply, durable) = state
-        .engine
-        .checkin(&member.account, &body.checkin.0, sealed)?;
+    let (reply, durable) = state.engine.checkin(&member.account, &body.checkin.0, sealed)?;
     durable.wait().await?;
     Ok(Json(reply).into_response())
 }
 
 /// `PUT /v1/account/sealed-alert`.
-pub async fn update_sealed(
-    State(state): State<AppState>,
-    member: Member,
-) -> Result<StatusCode, ApiError> {
+pub async fn update_sealed(State(state): State<AppState>, member: Member) -> Result<StatusCode, ApiError> {
     let body: SealedAlertUpdate = parse_json(&member.body)?;
-    state
-        .engine
-        .update_sealed(&member.account, &body.sealed_alert.0)?
-        .wait()
-        .await?;
+    state.engine.update_sealed(&member.account, &body.sealed_alert.0)?.wait().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/panic`.
-pub async fn panic(
-    State(state): State<AppState>,
-    member: Member,
-) -> Result<Json<PanicReply>, ApiError> {
-    let body: PanicRequest = if member.body.is_empty() {
-        PanicRequest::default()
-    } else {
-        parse_json(&member.body)?
-    };
+pub async fn panic(State(state): State<AppState>, member: Member) -> Result<Json<PanicReply>, ApiError> {
+    let body: PanicRequest = if member.body.is_empty() { PanicRequest::default() } else { parse_json(&member.body)? };
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
     let (alert, durable) = state.engine.panic(&member.account, sealed)?;
     durable.wait().await?;
@@ -80,18 +50,11 @@ pub async fn panic(
 }
 
 /// `PUT /v1/account/policy`.
-pub async fn set_policy(
-    State(state): State<AppState>,
-    member: Member,
-) -> Result<Response, ApiError> {
+pub async fn set_policy(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
     let policy: Policy = parse_json(&member.body)?;
     let (reply, durable) = state.engine.set_policy(&member.account, policy)?;
     durable.wait().await?;
-    let status = if reply.applied {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
+    let status = if reply.applied { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(reply)).into_response())
 }
 

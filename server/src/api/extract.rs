@@ -30,24 +30,12 @@ impl Unverified {
     /// Verifies with `key` (`None`: unknown caller).
     pub fn verify(&self, state: &AppState, key: Option<VerifyingKey>) -> Result<(), ApiError> {
         let e = &state.engine;
-        verify(
-            &self.auth,
-            &self.sig,
-            key,
-            e.clock.now(),
-            e.config.clock_window,
-            e.boot_time,
-            &state.replay,
-        )
+        verify(&self.auth, &self.sig, key, e.clock.now(), e.config.clock_window, e.boot_time, &state.replay)
     }
 }
 
 fn too_many() -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "too many requests; slow down",
-    )
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
 }
 
 impl FromRequest<AppState> for Unverified {
@@ -59,42 +47,24 @@ impl FromRequest<AppState> for Unverified {
         // The address is used for this count only: never stored, never logged.
         if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
             let ip = addr.ip().to_string();
-            if !state
-                .limiter
-                .allow(ip.as_bytes(), engine.config.rate_limit_ip, now)
-            {
+            if !state.limiter.allow(ip.as_bytes(), engine.config.rate_limit_ip, now) {
                 return Err(too_many());
             }
         }
         let (parts, body) = req.into_parts();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_owned();
-        let body = axum::body::to_bytes(body, engine.config.body_limit)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("request body is over {} bytes", engine.config.body_limit),
-                )
-            })?;
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
+        let body = axum::body::to_bytes(body, engine.config.body_limit).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body is over {} bytes", engine.config.body_limit),
+            )
+        })?;
         let (auth, sig) = parse_request(parts.method.as_str(), &path, &body, &parts.headers)?;
-        if !state
-            .limiter
-            .allow(&auth.caller, engine.config.rate_limit_account, now)
-        {
+        if !state.limiter.allow(&auth.caller, engine.config.rate_limit_account, now) {
             return Err(too_many());
         }
-        Ok(Unverified {
-            auth,
-            sig,
-            body,
-            query: parts.uri.query().map(str::to_owned),
-        })
+        Ok(Unverified { auth, sig, body, query: parts.uri.query().map(str::to_owned) })
     }
 }
 
@@ -115,10 +85,7 @@ impl FromRequest<AppState> for Member {
         let account = AccountId::from_bytes(u.auth.caller);
         let key = state.engine.store.account(&account)?.map(|a| a.identity);
         u.verify(state, key)?;
-        Ok(Member {
-            account,
-            body: u.body,
-        })
+        Ok(Member { account, body: u.body })
     }
 }
 
@@ -141,16 +108,16 @@ impl FromRequest<AppState> for Contact {
         let mailbox = MailboxId::from_bytes(u.auth.caller);
         let key = state.engine.mailbox_identity(&mailbox)?;
         u.verify(state, key)?;
-        Ok(Contact {
-            mailbox,
-            body: u.body,
-            query: u.query,
-        })
+        Ok(Contact { mailbox, body: u.body, query: u.query })
     }
 }
 
 /// Parses a JSON envelope, mapping failures to stable codes.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Every envelope is an object; serde would otherwise accept `[a, b]` for a struct.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request("malformed_json", "the request body must be a JSON object"));
+    }
     serde_json::from_slice(body).map_err(|e| {
         let text = e.to_string();
         let code = if !e.is_data() {

@@ -18,9 +18,9 @@ fn query_u64(query: Option<&str>, name: &str) -> Result<u64, ApiError> {
     for pair in q.split('&') {
         if let Some((k, v)) = pair.split_once('=') {
             if k == name {
-                return v.parse().map_err(|_| {
-                    ApiError::bad_request("invalid_query", format!("{name} must be a whole number"))
-                });
+                return v
+                    .parse()
+                    .map_err(|_| ApiError::bad_request("invalid_query", format!("{name} must be a whole number")));
             }
         }
     }
@@ -33,10 +33,7 @@ fn alert_id(text: &str) -> Result<AlertId, ApiError> {
 
 /// `GET /v1/mailbox/alerts?since=MS&wait=S`: returns at once if anything
 /// changed after `since`, else waits up to `wait` seconds for a change.
-pub async fn alerts(
-    State(state): State<AppState>,
-    contact: Contact,
-) -> Result<Json<MailboxContents>, ApiError> {
+pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<Json<MailboxContents>, ApiError> {
     let since = query_u64(contact.query.as_deref(), "since")?;
     let wait = query_u64(contact.query.as_deref(), "wait")?.min(MAX_WAIT_S);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
@@ -59,11 +56,7 @@ pub async fn ack(
     Path(alert): Path<String>,
     contact: Contact,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .engine
-        .acknowledge(&contact.mailbox, &alert_id(&alert)?)?
-        .wait()
-        .await?;
+    state.engine.acknowledge(&contact.mailbox, &alert_id(&alert)?)?.wait().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -73,11 +66,7 @@ pub async fn deliveries(
     Path(alert): Path<String>,
     contact: Contact,
 ) -> Result<Json<DeliveryLog>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .delivery_log(&contact.mailbox, &alert_id(&alert)?)?,
-    ))
+    Ok(Json(state.engine.delivery_log(&contact.mailbox, &alert_id(&alert)?)?))
 }
 
 /// `POST /v1/mailbox/endpoints`.
@@ -92,13 +81,8 @@ pub async fn add_endpoint(
 }
 
 /// `GET /v1/mailbox/endpoints`.
-pub async fn list_endpoints(
-    State(state): State<AppState>,
-    contact: Contact,
-) -> Result<Json<EndpointList>, ApiError> {
-    Ok(Json(EndpointList {
-        endpoints: state.engine.list_endpoints(&contact.mailbox)?,
-    }))
+pub async fn list_endpoints(State(state): State<AppState>, contact: Contact) -> Result<Json<EndpointList>, ApiError> {
+    Ok(Json(EndpointList { endpoints: state.engine.list_endpoints(&contact.mailbox)? }))
 }
 
 /// `DELETE /v1/mailbox/endpoints/{id}`.
@@ -107,13 +91,7 @@ pub async fn remove_endpoint(
     Path(id): Path<String>,
     contact: Contact,
 ) -> Result<StatusCode, ApiError> {
-    let id: u8 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_value", "endpoint id is a number"))?;
-    state
-        .engine
-        .remove_endpoint(&contact.mailbox, id)?
-        .wait()
-        .await?;
+    let id: u8 = id.parse().map_err(|_| ApiError::bad_request("invalid_value", "endpoint id is a number"))?;
+    state.engine.remove_endpoint(&contact.mailbox, id)?.wait().await?;
     Ok(StatusCode::NO_CONTENT)
 }

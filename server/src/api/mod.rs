@@ -33,11 +33,7 @@ pub struct AppState {
 impl AppState {
     /// State around an engine.
     pub fn new(engine: Arc<Engine>) -> Self {
-        AppState {
-            engine,
-            replay: Arc::new(ReplayCache::default()),
-            limiter: Arc::new(RateLimiter::default()),
-        }
+        AppState { engine, replay: Arc::new(ReplayCache::default()), limiter: Arc::new(RateLimiter::default()) }
     }
 }
 
@@ -45,10 +41,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/accounts", post(accounts::register))
-        .route(
-            "/v1/account",
-            get(accounts::status).delete(accounts::delete),
-        )
+        .route("/v1/account", get(accounts::status).delete(accounts::delete))
         .route("/v1/account/policy", put(accounts::set_policy))
         .route("/v1/account/sealed-alert", put(accounts::update_sealed))
         .route("/v1/checkin", post(accounts::checkin))
@@ -58,26 +51,14 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/pairings/{invite}/reply", post(pairing::answer))
         .route("/v1/mailbox/alerts", get(mailbox::alerts))
         .route("/v1/mailbox/alerts/{alert}/ack", post(mailbox::ack))
-        .route(
-            "/v1/mailbox/alerts/{alert}/deliveries",
-            get(mailbox::deliveries),
-        )
-        .route(
-            "/v1/mailbox/endpoints",
-            get(mailbox::list_endpoints).post(mailbox::add_endpoint),
-        )
-        .route(
-            "/v1/mailbox/endpoints/{id}",
-            axum::routing::delete(mailbox::remove_endpoint),
-        )
+        .route("/v1/mailbox/alerts/{alert}/deliveries", get(mailbox::deliveries))
+        .route("/v1/mailbox/endpoints", get(mailbox::list_endpoints).post(mailbox::add_endpoint))
+        .route("/v1/mailbox/endpoints/{id}", axum::routing::delete(mailbox::remove_endpoint))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_rejections,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), count_rejections))
         .with_state(state)
 }
 

@@ -14,97 +14,22 @@ use serde_json::{json, Map, Value};
 /// document is built from this table and a test checks the router serves
 /// every entry.
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
-    (
-        "post",
-        "/v1/accounts",
-        "new-identity",
-        "Register a member with a signed key binding (and an invite).",
-    ),
-    (
-        "get",
-        "/v1/account",
-        "member",
-        "Status: counter, next deadline, policy, pending change, alerts.",
-    ),
-    (
-        "delete",
-        "/v1/account",
-        "member",
-        "Delete the account after the cooling-off period.",
-    ),
-    (
-        "put",
-        "/v1/account/policy",
-        "member",
-        "Set interval, grace, pause, contacts and escalation delays.",
-    ),
-    (
-        "put",
-        "/v1/account/sealed-alert",
-        "member",
-        "Replace the sealed alert on record.",
-    ),
-    (
-        "post",
-        "/v1/checkin",
-        "member",
-        "Check in (normal or duress; identical replies).",
-    ),
+    ("post", "/v1/accounts", "new-identity", "Register a member with a signed key binding (and an invite)."),
+    ("get", "/v1/account", "member", "Status: counter, next deadline, policy, pending change, alerts."),
+    ("delete", "/v1/account", "member", "Delete the account after the cooling-off period."),
+    ("put", "/v1/account/policy", "member", "Set interval, grace, pause, contacts and escalation delays."),
+    ("put", "/v1/account/sealed-alert", "member", "Replace the sealed alert on record."),
+    ("post", "/v1/checkin", "member", "Check in (normal or duress; identical replies)."),
     ("post", "/v1/panic", "member", "Fire a panic alert now."),
-    (
-        "post",
-        "/v1/pairings",
-        "member",
-        "Open a pairing relay slot for an invite id.",
-    ),
-    (
-        "get",
-        "/v1/pairings/{invite}",
-        "member",
-        "Fetch the contact's encrypted enrollment.",
-    ),
-    (
-        "post",
-        "/v1/pairings/{invite}/reply",
-        "new-mailbox",
-        "Answer an invite; registers the contact's mailbox.",
-    ),
-    (
-        "get",
-        "/v1/mailbox/alerts",
-        "contact",
-        "Alerts and notices; long-poll with since= and wait=.",
-    ),
-    (
-        "post",
-        "/v1/mailbox/alerts/{alert}/ack",
-        "contact",
-        "Acknowledge an alert; stops escalation.",
-    ),
-    (
-        "get",
-        "/v1/mailbox/alerts/{alert}/deliveries",
-        "contact",
-        "An alert's delivery log.",
-    ),
-    (
-        "get",
-        "/v1/mailbox/endpoints",
-        "contact",
-        "List notification endpoints.",
-    ),
-    (
-        "post",
-        "/v1/mailbox/endpoints",
-        "contact",
-        "Add a webhook, ntfy or e-mail endpoint.",
-    ),
-    (
-        "delete",
-        "/v1/mailbox/endpoints/{id}",
-        "contact",
-        "Remove a notification endpoint.",
-    ),
+    ("post", "/v1/pairings", "member", "Open a pairing relay slot for an invite id."),
+    ("get", "/v1/pairings/{invite}", "member", "Fetch the contact's encrypted enrollment."),
+    ("post", "/v1/pairings/{invite}/reply", "new-mailbox", "Answer an invite; registers the contact's mailbox."),
+    ("get", "/v1/mailbox/alerts", "contact", "Alerts and notices; long-poll with since= and wait=."),
+    ("post", "/v1/mailbox/alerts/{alert}/ack", "contact", "Acknowledge an alert; stops escalation."),
+    ("get", "/v1/mailbox/alerts/{alert}/deliveries", "contact", "An alert's delivery log."),
+    ("get", "/v1/mailbox/endpoints", "contact", "List notification endpoints."),
+    ("post", "/v1/mailbox/endpoints", "contact", "Add a webhook, ntfy or e-mail endpoint."),
+    ("delete", "/v1/mailbox/endpoints/{id}", "contact", "Remove a notification endpoint."),
     ("get", "/healthz", "none", "Liveness."),
     ("get", "/metrics", "none", "Prometheus counters."),
     ("get", "/openapi.json", "none", "This document."),
@@ -112,19 +37,13 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
 
 /// `GET /healthz`.
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        time: state.engine.clock.now(),
-    })
+    Json(Health { status: "ok".into(), time: state.engine.clock.now() })
 }
 
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let armed = lock(&state.engine.schedule).armed();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.engine.metrics.render(armed),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.engine.metrics.render(armed))
 }
 
 /// `GET /openapi.json`.
@@ -132,11 +51,7 @@ pub async fn openapi() -> Json<Value> {
     let mut paths = Map::new();
     for (method, path, auth, summary) in ROUTES {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        let security = if *auth == "none" {
-            json!([])
-        } else {
-            json!([{ "aman-signature": [] }])
-        };
+        let security = if *auth == "none" { json!([]) } else { json!([{ "aman-signature": [] }]) };
         entry[*method] = json!({
             "summary": summary,
             "x-aman-signer": auth,

@@ -15,11 +15,7 @@ fn invite_id(text: &str) -> Result<InviteId, ApiError> {
 /// `POST /v1/pairings` (member).
 pub async fn create(State(state): State<AppState>, member: Member) -> Result<StatusCode, ApiError> {
     let body: CreatePairing = parse_json(&member.body)?;
-    state
-        .engine
-        .create_pairing(&member.account, body.invite, body.expires_at)?
-        .wait()
-        .await?;
+    state.engine.create_pairing(&member.account, body.invite, body.expires_at)?.wait().await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -29,11 +25,7 @@ pub async fn state(
     Path(invite): Path<String>,
     member: Member,
 ) -> Result<Json<PairingState>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .pairing_state(&member.account, &invite_id(&invite)?)?,
-    ))
+    Ok(Json(state.engine.pairing_state(&member.account, &invite_id(&invite)?)?))
 }
 
 /// `POST /v1/pairings/{invite}/reply` (contact; registers its mailbox).

@@ -88,14 +88,8 @@ mod tests {
 
     #[test]
     fn hosts_and_ranges() {
-        assert_eq!(
-            host_of("https://ntfy.sh/topic"),
-            Some(("ntfy.sh".into(), 443))
-        );
-        assert_eq!(
-            host_of("http://127.0.0.1:8080/x"),
-            Some(("127.0.0.1".into(), 8080))
-        );
+        assert_eq!(host_of("https://ntfy.sh/topic"), Some(("ntfy.sh".into(), 443)));
+        assert_eq!(host_of("http://127.0.0.1:8080/x"), Some(("127.0.0.1".into(), 8080)));
         assert_eq!(host_of("http://[::1]:9/x"), Some(("::1".into(), 9)));
         assert_eq!(host_of("http://user@host/"), None);
         assert_eq!(host_of("ftp://host/"), None);

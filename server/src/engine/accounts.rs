@@ -13,76 +13,41 @@ use axum::http::StatusCode;
 
 impl Engine {
     /// Checks a registration invite; returns its record to consume.
-    fn check_invite(
-        &self,
-        code: Option<&str>,
-        now: u64,
-    ) -> Result<Option<([u8; 32], InviteRecord)>, ApiError> {
+    fn check_invite(&self, code: Option<&str>, now: u64) -> Result<Option<([u8; 32], InviteRecord)>, ApiError> {
         if self.config.registration == Registration::Open {
             return Ok(None);
         }
         let code = code.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invite_required",
-                "this server registers members by invite only",
-            )
+            ApiError::new(StatusCode::FORBIDDEN, "invite_required", "this server registers members by invite only")
         })?;
         let hash = sha256(code.trim().as_bytes());
         let Some(invite) = self.store.invite(&hash)? else {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invite_unknown",
-                "no such invite",
-            ));
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_unknown", "no such invite"));
         };
         if invite.revoked {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invite_revoked",
-                "this invite was revoked",
-            ));
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_revoked", "this invite was revoked"));
         }
         if invite.uses_left == 0 {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invite_used_up",
-                "this invite has no uses left",
-            ));
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_used_up", "this invite has no uses left"));
         }
         if invite.expires_at.is_some_and(|t| t <= now) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invite_expired",
-                "this invite has expired",
-            ));
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_expired", "this invite has expired"));
         }
         Ok(Some((hash, invite)))
     }
 
     /// Registers a member from a verified key binding.
-    pub fn register(
-        &self,
-        invite: Option<&str>,
-        binding: &KeyBinding,
-    ) -> Result<Durable, ApiError> {
+    pub fn register(&self, invite: Option<&str>, binding: &KeyBinding) -> Result<Durable, ApiError> {
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         let consumed = self.check_invite(invite, now)?;
         if self.store.account(&binding.account)?.is_some() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "account_exists",
-                "this account id is taken",
-            ));
+            return Err(ApiError::new(StatusCode::CONFLICT, "account_exists", "this account id is taken"));
         }
         // Stored sorted, so the order tells nothing; the tag says which is duress.
         let mut keys = [binding.normal, binding.duress];
         keys.sort_by_key(|k| k.0);
-        let tag = self.server_key().tag(
-            DURESS_TAG_LABEL,
-            &[binding.account.as_bytes(), binding.duress.as_bytes()],
-        );
+        let tag = self.server_key().tag(DURESS_TAG_LABEL, &[binding.account.as_bytes(), binding.duress.as_bytes()]);
         let record = AccountRecord {
             identity: binding.identity,
             checkin_keys: keys,
@@ -110,20 +75,13 @@ impl Engine {
     }
 
     /// Loads an account or answers as for an unknown caller.
-    pub(super) fn account_or_unauthorized(
-        &self,
-        id: &AccountId,
-    ) -> Result<AccountRecord, ApiError> {
+    pub(super) fn account_or_unauthorized(&self, id: &AccountId) -> Result<AccountRecord, ApiError> {
         self.store.account(id)?.ok_or_else(ApiError::unauthorized)
     }
 
     fn check_sealed(&self, sealed: &[u8]) -> Result<(), ApiError> {
         if sealed.len() > MAX_SEALED_LEN {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "alert_too_large",
-                "sealed alert too large",
-            ));
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "alert_too_large", "sealed alert too large"));
         }
         validate_sealed(sealed).map_err(|e| ApiError::decode("sealed_alert", e))
     }
@@ -139,22 +97,14 @@ impl Engine {
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
-        let (checkin, index) = Checkin::verify_either(signed, &account.checkin_keys)
-            .map_err(|e| ApiError::protocol("checkin", e))?;
+        let (checkin, index) =
+            Checkin::verify_either(signed, &account.checkin_keys).map_err(|e| ApiError::protocol("checkin", e))?;
         if checkin.account != *caller {
-            return Err(ApiError::bad_request(
-                "account_mismatch",
-                "check-in is for another account",
-            ));
+            return Err(ApiError::bad_request("account_mismatch", "check-in is for another account"));
         }
-        checkin
-            .check_counter(account.counter)
-            .map_err(|e| ApiError::protocol("checkin", e))?;
+        checkin.check_counter(account.counter).map_err(|e| ApiError::protocol("checkin", e))?;
         if checkin.client_time.abs_diff(now) > self.config.clock_window {
-            return Err(ApiError::bad_request(
-                "clock_skew",
-                "check-in time is too far from the server's clock",
-            ));
+            return Err(ApiError::bad_request("clock_skew", "check-in time is too far from the server's clock"));
         }
         self.check_schedule(&account.policy, &checkin, now)?;
         match sealed {
@@ -168,9 +118,7 @@ impl Engine {
                 }
             }
             None => {
-                if account.alert_hash.as_ref().map(|h| h.0.as_slice())
-                    != Some(&checkin.alert_hash[..])
-                {
+                if account.alert_hash.as_ref().map(|h| h.0.as_slice()) != Some(&checkin.alert_hash[..]) {
                     return Err(ApiError::bad_request(
                         "alert_hash_mismatch",
                         "check-in does not reference the sealed alert on record; send it with the check-in",
@@ -210,15 +158,7 @@ impl Engine {
         let mut fired = None;
         if duress {
             let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-            fired = Some(self.fire_ops(
-                caller,
-                &mut account,
-                Reason::Duress,
-                None,
-                sealed_now,
-                now,
-                &mut ops,
-            )?);
+            fired = Some(self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?);
         }
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
@@ -227,11 +167,7 @@ impl Engine {
             self.after_fire();
         }
         self.metrics.inc(&self.metrics.checkins);
-        let reply = CheckinReply {
-            counter: checkin.counter,
-            next_due: checkin.next_due,
-            deadline,
-        };
+        let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline };
         Ok((reply, ticket))
     }
 
@@ -240,11 +176,7 @@ impl Engine {
         let c = &self.config;
         let max_interval = policy.interval.unwrap_or(c.max_interval);
         let max_grace = policy.grace.unwrap_or(c.max_grace);
-        if checkin.next_due <= now
-            || checkin.next_due
-                > now
-                    .saturating_add(max_interval)
-                    .saturating_add(c.clock_window)
+        if checkin.next_due <= now || checkin.next_due > now.saturating_add(max_interval).saturating_add(c.clock_window)
         {
             return Err(ApiError::bad_request(
                 "interval_out_of_range",
@@ -266,18 +198,11 @@ impl Engine {
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
         account.alert_hash = Some(B64(sealed_hash(sealed).to_vec()));
-        self.commit(vec![
-            Op::PutSealed(*caller, sealed.to_vec()),
-            Op::PutAccount(*caller, account),
-        ])
+        self.commit(vec![Op::PutSealed(*caller, sealed.to_vec()), Op::PutAccount(*caller, account)])
     }
 
     /// Fires a panic alert now.
-    pub fn panic(
-        &self,
-        caller: &AccountId,
-        sealed: Option<&[u8]>,
-    ) -> Result<(AlertId, Durable), ApiError> {
+    pub fn panic(&self, caller: &AccountId, sealed: Option<&[u8]>) -> Result<(AlertId, Durable), ApiError> {
         if let Some(s) = sealed {
             self.check_sealed(s)?;
         }
@@ -290,15 +215,7 @@ impl Engine {
             ops.push(Op::PutSealed(*caller, s.to_vec()));
         }
         let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-        let id = self.fire_ops(
-            caller,
-            &mut account,
-            Reason::Panic,
-            None,
-            sealed_now,
-            now,
-            &mut ops,
-        )?;
+        let id = self.fire_ops(caller, &mut account, Reason::Panic, None, sealed_now, now, &mut ops)?;
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
         self.after_fire();

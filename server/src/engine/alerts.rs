@@ -2,9 +2,7 @@
 
 use super::{lock, Engine};
 use crate::error::ApiError;
-use crate::store::{
-    AccountRecord, AlertRecord, DeliveryRecord, MailboxEntry, Op, OutboxEntry, Reason,
-};
+use crate::store::{AccountRecord, AlertRecord, DeliveryRecord, MailboxEntry, Op, OutboxEntry, Reason};
 use aman_protocol::api::{Ack, DeliveryLog, MailboxAlert, MailboxContents, Notice, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::{AccountId, AlertId, MailboxId};
@@ -23,14 +21,7 @@ pub fn idempotency_key(alert: &AlertId, mailbox: &MailboxId, endpoint: u8) -> St
 }
 
 /// A delivery-log op with a unique key.
-pub fn log_op(
-    alert: &AlertId,
-    mailbox: MailboxId,
-    channel: &str,
-    at_ms: u64,
-    outcome: &str,
-    detail: &str,
-) -> Op {
+pub fn log_op(alert: &AlertId, mailbox: MailboxId, channel: &str, at_ms: u64, outcome: &str, detail: &str) -> Op {
     Op::PutDeliveryLog(
         *alert,
         at_ms,
@@ -60,16 +51,9 @@ impl Engine {
         ops: &mut Vec<Op>,
     ) -> Result<AlertId, ApiError> {
         let id = AlertId::random().map_err(ApiError::internal)?;
-        let reason_sealed = self
-            .server_key()
-            .encrypt(id.as_bytes(), reason.as_str().as_bytes())
-            .map_err(ApiError::internal)?;
-        let contacts: Vec<(MailboxId, u8)> = account
-            .policy
-            .contacts
-            .iter()
-            .map(|c| (c.mailbox, c.tier))
-            .collect();
+        let reason_sealed =
+            self.server_key().encrypt(id.as_bytes(), reason.as_str().as_bytes()).map_err(ApiError::internal)?;
+        let contacts: Vec<(MailboxId, u8)> = account.policy.contacts.iter().map(|c| (c.mailbox, c.tier)).collect();
         let mut alert = AlertRecord {
             account: *account_id,
             reason_sealed: B64(reason_sealed),
@@ -102,22 +86,12 @@ impl Engine {
         now: u64,
         ops: &mut Vec<Op>,
     ) -> Result<bool, ApiError> {
-        let Some(tier) = alert
-            .contacts
-            .iter()
-            .map(|(_, t)| *t)
-            .filter(|t| *t > alert.notified_tier)
-            .min()
-        else {
+        let Some(tier) = alert.contacts.iter().map(|(_, t)| *t).filter(|t| *t > alert.notified_tier).min() else {
             return Ok(false);
         };
         let now_ms = self.now_ms();
         for (mailbox, _) in alert.contacts.iter().filter(|(_, t)| *t == tier) {
-            ops.push(Op::PutMailboxEntry(
-                *mailbox,
-                *id,
-                MailboxEntry { added: now, tier },
-            ));
+            ops.push(Op::PutMailboxEntry(*mailbox, *id, MailboxEntry { added: now, tier }));
             ops.push(log_op(id, *mailbox, "mailbox", now_ms, "delivered", ""));
             if let Some(mb) = self.store.mailbox(mailbox)? {
                 for endpoint in &mb.endpoints {
@@ -133,8 +107,7 @@ impl Engine {
         }
         alert.notified_tier = tier;
         if alert.contacts.iter().any(|(_, t)| *t > tier) {
-            let delay =
-                escalation_delay(&alert.escalation_delays, tier, self.config.escalation_delay);
+            let delay = escalation_delay(&alert.escalation_delays, tier, self.config.escalation_delay);
             let at = now.saturating_add(delay);
             ops.push(Op::PutEscalation(at, *id));
             lock(&self.schedule).add_escalation(at, *id);
@@ -153,14 +126,12 @@ impl Engine {
     /// Escalates `id` if nobody has acknowledged it.
     pub(super) fn escalate(&self, id: &AlertId, at: u64, now: u64) -> Result<bool, ApiError> {
         let Some(mut alert) = self.store.alert(id)? else {
-            self.commit(vec![Op::DeleteEscalation(at, *id)])?
-                .wait_blocking()?;
+            self.commit(vec![Op::DeleteEscalation(at, *id)])?.wait_blocking()?;
             return Ok(false);
         };
         let _guard = self.lock_account(&alert.account);
         let mut ops = vec![Op::DeleteEscalation(at, *id)];
-        let escalated =
-            alert.acks.is_empty() && self.notify_next_tier(id, &mut alert, now, &mut ops)?;
+        let escalated = alert.acks.is_empty() && self.notify_next_tier(id, &mut alert, now, &mut ops)?;
         ops.push(Op::PutAlert(*id, alert));
         self.commit(ops)?.wait_blocking()?;
         if escalated {
@@ -171,18 +142,9 @@ impl Engine {
     }
 
     /// Records a late check-in on the latest alert.
-    pub(super) fn late_checkin_ops(
-        &self,
-        id: &AlertId,
-        now: u64,
-        ops: &mut Vec<Op>,
-    ) -> Result<(), ApiError> {
+    pub(super) fn late_checkin_ops(&self, id: &AlertId, now: u64, ops: &mut Vec<Op>) -> Result<(), ApiError> {
         if let Some(mut alert) = self.store.alert(id)? {
-            alert.notices.push(Notice {
-                kind: "checked_in_late".into(),
-                at: now,
-                effective_at: None,
-            });
+            alert.notices.push(Notice { kind: "checked_in_late".into(), at: now, effective_at: None });
             alert.updated_ms = self.now_ms();
             ops.push(Op::PutAlert(*id, alert));
             self.mailboxes_changed();
@@ -194,9 +156,7 @@ impl Engine {
         let text = self
             .server_key()
             .decrypt(id.as_bytes(), &alert.reason_sealed.0)
-            .map_err(|_| {
-                ApiError::internal("alert reason does not decrypt: wrong server key file?")
-            })?;
+            .map_err(|_| ApiError::internal("alert reason does not decrypt: wrong server key file?"))?;
         std::str::from_utf8(&text)
             .ok()
             .and_then(Reason::parse)
@@ -230,23 +190,11 @@ impl Engine {
         for n in &notices {
             cursor = cursor.max(n.notice.at.saturating_mul(1000));
         }
-        Ok(MailboxContents {
-            alerts,
-            notices,
-            cursor_ms: cursor,
-        })
+        Ok(MailboxContents { alerts, notices, cursor_ms: cursor })
     }
 
-    fn alert_for_mailbox(
-        &self,
-        mailbox: &MailboxId,
-        id: &AlertId,
-    ) -> Result<AlertRecord, ApiError> {
-        let placed = self
-            .store
-            .mailbox_entries(mailbox)?
-            .iter()
-            .any(|(a, _)| a == id);
+    fn alert_for_mailbox(&self, mailbox: &MailboxId, id: &AlertId) -> Result<AlertRecord, ApiError> {
+        let placed = self.store.mailbox_entries(mailbox)?.iter().any(|(a, _)| a == id);
         match self.store.alert(id)? {
             Some(alert) if placed => Ok(alert),
             _ => Err(ApiError::not_found("alert")),
@@ -254,11 +202,7 @@ impl Engine {
     }
 
     /// A contact acknowledges: escalation stops and the others are told.
-    pub fn acknowledge(
-        &self,
-        mailbox: &MailboxId,
-        id: &AlertId,
-    ) -> Result<crate::store::Durable, ApiError> {
+    pub fn acknowledge(&self, mailbox: &MailboxId, id: &AlertId) -> Result<crate::store::Durable, ApiError> {
         let probe = self.alert_for_mailbox(mailbox, id)?;
         let _guard = self.lock_account(&probe.account);
         let mut alert = self.alert_for_mailbox(mailbox, id)?;
@@ -266,15 +210,8 @@ impl Engine {
         if alert.acks.iter().any(|a| a.mailbox == *mailbox) {
             return self.commit(Vec::new());
         }
-        alert.acks.push(Ack {
-            mailbox: *mailbox,
-            at: now,
-        });
-        alert.notices.push(Notice {
-            kind: "acknowledged".into(),
-            at: now,
-            effective_at: None,
-        });
+        alert.acks.push(Ack { mailbox: *mailbox, at: now });
+        alert.notices.push(Notice { kind: "acknowledged".into(), at: now, effective_at: None });
         alert.updated_ms = self.now_ms();
         let mut ops = Vec::new();
         // Tell every other contact already holding the alert, through their channels too.
@@ -303,18 +240,12 @@ impl Engine {
     /// An alert's delivery log, for one of its contacts.
     pub fn delivery_log(&self, mailbox: &MailboxId, id: &AlertId) -> Result<DeliveryLog, ApiError> {
         self.alert_for_mailbox(mailbox, id)?;
-        Ok(DeliveryLog {
-            attempts: self.store.delivery_log(id)?,
-        })
+        Ok(DeliveryLog { attempts: self.store.delivery_log(id)? })
     }
 }
 
 /// Tier `tier`'s escalation delay: entry `tier - 1`, else the last entry, else the default.
 pub fn escalation_delay(delays: &[u64], tier: u8, default: u64) -> u64 {
     let index = usize::from(tier.saturating_sub(1));
-    delays
-        .get(index)
-        .or(delays.last())
-        .copied()
-        .unwrap_or(default)
+    delays.get(index).or(delays.last()).copied().unwrap_or(default)
 }

@@ -30,20 +30,14 @@ pub fn secret_context(mailbox: &MailboxId, id: u8) -> Vec<u8> {
 
 fn validate(kind: &str, target: &str) -> Result<(), ApiError> {
     if target.len() > 512 || target.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_target",
-            "target is too long or has control characters",
-        ));
+        return Err(ApiError::bad_request("invalid_target", "target is too long or has control characters"));
     }
     match kind {
         "webhook" | "ntfy" => {
             let ok = (target.starts_with("https://") || target.starts_with("http://"))
                 && crate::delivery::target::host_of(target).is_some();
             if !ok {
-                return Err(ApiError::bad_request(
-                    "invalid_target",
-                    "webhook and ntfy targets are http(s) URLs",
-                ));
+                return Err(ApiError::bad_request("invalid_target", "webhook and ntfy targets are http(s) URLs"));
             }
         }
         "email" => {
@@ -53,18 +47,10 @@ fn validate(kind: &str, target: &str) -> Result<(), ApiError> {
                 || !parts[1].contains('.')
                 || target.contains(char::is_whitespace)
             {
-                return Err(ApiError::bad_request(
-                    "invalid_target",
-                    "not an e-mail address",
-                ));
+                return Err(ApiError::bad_request("invalid_target", "not an e-mail address"));
             }
         }
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_kind",
-                "kind is webhook, ntfy or email",
-            ))
-        }
+        _ => return Err(ApiError::bad_request("invalid_kind", "kind is webhook, ntfy or email")),
     }
     Ok(())
 }
@@ -83,23 +69,16 @@ impl Engine {
                 .map_err(|m| ApiError::bad_request("private_target", m))?;
         }
         let _guard = super::lock(&self.registration);
-        let mut mailbox = self
-            .store
-            .mailbox(mailbox_id)?
-            .ok_or_else(ApiError::unauthorized)?;
+        let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(ApiError::unauthorized)?;
         if mailbox.endpoints.len() >= MAX_ENDPOINTS {
-            return Err(ApiError::bad_request(
-                "too_many_endpoints",
-                "at most 8 endpoints per mailbox",
-            ));
+            return Err(ApiError::bad_request("too_many_endpoints", "at most 8 endpoints per mailbox"));
         }
         let id = (1..0x80u8)
             .find(|i| mailbox.endpoints.iter().all(|e| e.id != *i))
             .ok_or_else(|| ApiError::bad_request("too_many_endpoints", "no endpoint ids left"))?;
         let key = self.server_key();
-        let target_sealed = key
-            .encrypt(&target_context(mailbox_id, id), add.target.as_bytes())
-            .map_err(ApiError::internal)?;
+        let target_sealed =
+            key.encrypt(&target_context(mailbox_id, id), add.target.as_bytes()).map_err(ApiError::internal)?;
         let secret = if add.kind == "webhook" {
             let raw = Zeroizing::new(random_array::<32>().map_err(ApiError::internal)?);
             Some(Zeroizing::new(b64_encode(raw.as_ref())))
@@ -107,9 +86,9 @@ impl Engine {
             None
         };
         let secret_sealed = match &secret {
-            Some(s) => Some(B64(key
-                .encrypt(&secret_context(mailbox_id, id), s.as_bytes())
-                .map_err(ApiError::internal)?)),
+            Some(s) => {
+                Some(B64(key.encrypt(&secret_context(mailbox_id, id), s.as_bytes()).map_err(ApiError::internal)?))
+            }
             None => None,
         };
         mailbox.endpoints.push(EndpointRecord {
@@ -119,21 +98,12 @@ impl Engine {
             secret_sealed,
         });
         let ticket = self.commit(vec![Op::PutMailbox(*mailbox_id, mailbox)])?;
-        Ok((
-            EndpointAdded {
-                id,
-                secret: secret.map(|s| s.to_string()),
-            },
-            ticket,
-        ))
+        Ok((EndpointAdded { id, secret: secret.map(|s| s.to_string()) }, ticket))
     }
 
     /// The endpoints, decrypted for their owner.
     pub fn list_endpoints(&self, mailbox_id: &MailboxId) -> Result<Vec<EndpointInfo>, ApiError> {
-        let mailbox = self
-            .store
-            .mailbox(mailbox_id)?
-            .ok_or_else(ApiError::unauthorized)?;
+        let mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(ApiError::unauthorized)?;
         mailbox
             .endpoints
             .iter()
@@ -141,9 +111,7 @@ impl Engine {
                 let target = self
                     .server_key()
                     .decrypt(&target_context(mailbox_id, e.id), &e.target_sealed.0)
-                    .map_err(|_| {
-                        ApiError::internal("endpoint does not decrypt: wrong server key file?")
-                    })?;
+                    .map_err(|_| ApiError::internal("endpoint does not decrypt: wrong server key file?"))?;
                 Ok(EndpointInfo {
                     id: e.id,
                     kind: e.kind.clone(),
@@ -156,10 +124,7 @@ impl Engine {
     /// Removes an endpoint.
     pub fn remove_endpoint(&self, mailbox_id: &MailboxId, id: u8) -> Result<Durable, ApiError> {
         let _guard = super::lock(&self.registration);
-        let mut mailbox = self
-            .store
-            .mailbox(mailbox_id)?
-            .ok_or_else(ApiError::unauthorized)?;
+        let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(ApiError::unauthorized)?;
         let before = mailbox.endpoints.len();
         mailbox.endpoints.retain(|e| e.id != id);
         if mailbox.endpoints.len() == before {

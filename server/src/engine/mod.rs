@@ -58,9 +58,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("config", &self.config).finish_non_exhaustive()
     }
 }
 

@@ -14,19 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static NOTICE_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// True when `new` protects the member less than `old` in any respect.
-pub fn weakens(
-    old: &Policy,
-    new: &Policy,
-    max_interval: u64,
-    max_grace: u64,
-    default_delay: u64,
-) -> bool {
+pub fn weakens(old: &Policy, new: &Policy, max_interval: u64, max_grace: u64, default_delay: u64) -> bool {
     let interval = |p: &Policy| p.interval.unwrap_or(max_interval);
     let grace = |p: &Policy| p.grace.unwrap_or(max_grace);
     let tier_of = |p: &Policy, m| p.contacts.iter().find(|c| c.mailbox == m).map(|c| c.tier);
-    let delay = |p: &Policy, tier: u8| {
-        super::alerts::escalation_delay(&p.escalation_delays, tier, default_delay)
-    };
+    let delay = |p: &Policy, tier: u8| super::alerts::escalation_delay(&p.escalation_delays, tier, default_delay);
     interval(new) > interval(old)
         || grace(new) > grace(old)
         || (new.paused && !old.paused)
@@ -44,10 +36,7 @@ impl Engine {
             if i < c.min_interval || i > c.max_interval {
                 return Err(ApiError::bad_request(
                     "interval_out_of_range",
-                    format!(
-                        "interval must be between {}s and {}s",
-                        c.min_interval, c.max_interval
-                    ),
+                    format!("interval must be between {}s and {}s", c.min_interval, c.max_interval),
                 ));
             }
         }
@@ -55,40 +44,23 @@ impl Engine {
             if g < c.min_grace || g > c.max_grace {
                 return Err(ApiError::bad_request(
                     "grace_out_of_range",
-                    format!(
-                        "grace must be between {}s and {}s",
-                        c.min_grace, c.max_grace
-                    ),
+                    format!("grace must be between {}s and {}s", c.min_grace, c.max_grace),
                 ));
             }
         }
         if policy.contacts.len() > MAX_RECIPIENTS {
-            return Err(ApiError::bad_request(
-                "too_many_contacts",
-                "at most 16 contacts",
-            ));
+            return Err(ApiError::bad_request("too_many_contacts", "at most 16 contacts"));
         }
-        if policy.escalation_delays.len() > 9
-            || policy.escalation_delays.iter().any(|d| *d > 7 * 86_400)
-        {
-            return Err(ApiError::bad_request(
-                "invalid_escalation",
-                "at most 9 delays of at most 7 days",
-            ));
+        if policy.escalation_delays.len() > 9 || policy.escalation_delays.iter().any(|d| *d > 7 * 86_400) {
+            return Err(ApiError::bad_request("invalid_escalation", "at most 9 delays of at most 7 days"));
         }
         let mut seen = HashSet::new();
         for link in &policy.contacts {
             if !(1..=9).contains(&link.tier) {
-                return Err(ApiError::bad_request(
-                    "invalid_tier",
-                    "tiers run from 1 to 9",
-                ));
+                return Err(ApiError::bad_request("invalid_tier", "tiers run from 1 to 9"));
             }
             if !seen.insert(link.mailbox) {
-                return Err(ApiError::bad_request(
-                    "duplicate_contact",
-                    "a mailbox is linked twice",
-                ));
+                return Err(ApiError::bad_request("duplicate_contact", "a mailbox is linked twice"));
             }
             match self.store.mailbox(&link.mailbox)? {
                 Some(mb) if mb.account == *account => {}
@@ -123,11 +95,7 @@ impl Engine {
                     NOTICE_SEQ.fetch_add(1, Ordering::Relaxed),
                     MailboxNotice {
                         account: *account_id,
-                        notice: Notice {
-                            kind: kind.to_owned(),
-                            at: now,
-                            effective_at: Some(effective_at),
-                        },
+                        notice: Notice { kind: kind.to_owned(), at: now, effective_at: Some(effective_at) },
                     },
                 )
             })
@@ -135,23 +103,13 @@ impl Engine {
     }
 
     /// Applies or schedules a policy change.
-    pub fn set_policy(
-        &self,
-        caller: &AccountId,
-        policy: Policy,
-    ) -> Result<(PolicyReply, Durable), ApiError> {
+    pub fn set_policy(&self, caller: &AccountId, policy: Policy) -> Result<(PolicyReply, Durable), ApiError> {
         self.validate_policy(caller, &policy)?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
         let c = &self.config;
-        let weaker = weakens(
-            &account.policy,
-            &policy,
-            c.max_interval,
-            c.max_grace,
-            c.escalation_delay,
-        );
+        let weaker = weakens(&account.policy, &policy, c.max_interval, c.max_grace, c.escalation_delay);
         let mut ops = Vec::new();
         if let Some(old) = account.pending.take() {
             ops.push(Op::DeleteCooling(old.effective_at, *caller));
@@ -160,21 +118,12 @@ impl Engine {
             let effective_at = now.saturating_add(c.cooling_off);
             ops.extend(self.notice_ops(caller, &account, "policy_weakening", effective_at, now));
             ops.push(Op::PutCooling(effective_at, *caller));
-            account.pending = Some(PendingChange {
-                policy: Some(policy),
-                effective_at,
-            });
+            account.pending = Some(PendingChange { policy: Some(policy), effective_at });
             lock(&self.schedule).add_cooling(effective_at, *caller);
-            PolicyReply {
-                applied: false,
-                effective_at,
-            }
+            PolicyReply { applied: false, effective_at }
         } else {
             account.policy = policy;
-            PolicyReply {
-                applied: true,
-                effective_at: now,
-            }
+            PolicyReply { applied: true, effective_at: now }
         };
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
@@ -195,22 +144,13 @@ impl Engine {
         let effective_at = now.saturating_add(self.config.cooling_off);
         ops.extend(self.notice_ops(caller, &account, "account_deletion", effective_at, now));
         ops.push(Op::PutCooling(effective_at, *caller));
-        account.pending = Some(PendingChange {
-            policy: None,
-            effective_at,
-        });
+        account.pending = Some(PendingChange { policy: None, effective_at });
         ops.push(Op::PutAccount(*caller, account));
         lock(&self.schedule).add_cooling(effective_at, *caller);
         let ticket = self.commit(ops)?;
         self.mailboxes_changed();
         self.scheduler_wake.notify_one();
-        Ok((
-            PolicyReply {
-                applied: false,
-                effective_at,
-            },
-            ticket,
-        ))
+        Ok((PolicyReply { applied: false, effective_at }, ticket))
     }
 
     /// Applies a pending change whose cooling-off has passed.
@@ -219,10 +159,7 @@ impl Engine {
         let mut ops = vec![Op::DeleteCooling(at, *id)];
         if let Some(mut account) = self.store.account(id)? {
             match account.pending.take() {
-                Some(PendingChange {
-                    effective_at,
-                    policy,
-                }) if effective_at == at => match policy {
+                Some(PendingChange { effective_at, policy }) if effective_at == at => match policy {
                     Some(policy) => {
                         account.policy = policy;
                         ops.push(Op::PutAccount(*id, account));
@@ -258,10 +195,7 @@ mod tests {
             paused: false,
             contacts: contacts
                 .iter()
-                .map(|(m, t)| ContactLink {
-                    mailbox: MailboxId::from_bytes([*m; 16]),
-                    tier: *t,
-                })
+                .map(|(m, t)| ContactLink { mailbox: MailboxId::from_bytes([*m; 16]), tier: *t })
                 .collect(),
             escalation_delays: vec![],
         }
@@ -272,14 +206,8 @@ mod tests {
         let base = p(3600, 600, &[(1, 1), (2, 2)]);
         let w = |new: &Policy| weakens(&base, new, 86_400, 86_400, 900);
         assert!(!w(&base));
-        assert!(
-            !w(&p(1800, 600, &[(1, 1), (2, 2)])),
-            "shorter interval strengthens"
-        );
-        assert!(
-            !w(&p(3600, 600, &[(1, 1), (2, 1), (3, 1)])),
-            "adding, promoting strengthens"
-        );
+        assert!(!w(&p(1800, 600, &[(1, 1), (2, 2)])), "shorter interval strengthens");
+        assert!(!w(&p(3600, 600, &[(1, 1), (2, 1), (3, 1)])), "adding, promoting strengthens");
         assert!(w(&p(7200, 600, &[(1, 1), (2, 2)])), "longer interval");
         assert!(w(&p(3600, 601, &[(1, 1), (2, 2)])), "longer grace");
         assert!(w(&p(3600, 600, &[(1, 1)])), "removing a contact");
@@ -290,9 +218,6 @@ mod tests {
         let mut slower = base.clone();
         slower.escalation_delays = vec![3600];
         assert!(w(&slower));
-        assert!(
-            !weakens(&Policy::default(), &base, 86_400, 86_400, 900),
-            "first schedule strengthens"
-        );
+        assert!(!weakens(&Policy::default(), &base, 86_400, 86_400, 900), "first schedule strengthens");
     }
 }

@@ -70,14 +70,10 @@ impl Schedule {
 
     /// The earliest time anything is due.
     pub fn next_wake(&self) -> Option<u64> {
-        [
-            self.deadlines.first().map(|d| d.0),
-            self.escalations.first().map(|d| d.0),
-            self.cooling.first().map(|d| d.0),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.deadlines.first().map(|d| d.0), self.escalations.first().map(|d| d.0), self.cooling.first().map(|d| d.0)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Armed deadlines.
@@ -122,11 +118,7 @@ impl Engine {
             for (_, id) in &deadlines {
                 s.by_account.remove(id);
             }
-            (
-                deadlines,
-                Schedule::take_due(&mut s.escalations, now),
-                Schedule::take_due(&mut s.cooling, now),
-            )
+            (deadlines, Schedule::take_due(&mut s.escalations, now), Schedule::take_due(&mut s.cooling, now))
         };
         let mut report = TickReport::default();
         for (at, id) in deadlines {
@@ -161,8 +153,7 @@ impl Engine {
     fn fire_missed(&self, id: &AccountId, at: u64, now: u64) -> Result<Option<AlertId>, ApiError> {
         let _guard = self.lock_account(id);
         let Some(mut account) = self.store.account(id)? else {
-            self.commit(vec![Op::DeleteDeadline(at, *id)])?
-                .wait_blocking()?;
+            self.commit(vec![Op::DeleteDeadline(at, *id)])?.wait_blocking()?;
             return Ok(None);
         };
         if account.deadline != Some(at) {
@@ -175,15 +166,7 @@ impl Engine {
             None
         } else {
             let sealed = self.store.sealed(id)?;
-            Some(self.fire_ops(
-                id,
-                &mut account,
-                Reason::Missed,
-                Some(at),
-                sealed,
-                now,
-                &mut ops,
-            )?)
+            Some(self.fire_ops(id, &mut account, Reason::Missed, Some(at), sealed, now, &mut ops)?)
         };
         ops.push(Op::PutAccount(*id, account));
         self.commit(ops)?.wait_blocking()?;
@@ -195,8 +178,7 @@ impl Engine {
 
     /// Records that the server is up at `now`.
     pub fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
-        self.store
-            .apply(vec![Op::PutMeta(HEARTBEAT, now.to_be_bytes().to_vec())])
+        self.store.apply(vec![Op::PutMeta(HEARTBEAT, now.to_be_bytes().to_vec())])
     }
 
     /// The outage rule, run once at start-up before serving: deadlines that
@@ -208,9 +190,7 @@ impl Engine {
             self.heartbeat(now)?;
             return Ok(0);
         };
-        let last_seen = <[u8; 8]>::try_from(bytes.as_slice())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
+        let last_seen = <[u8; 8]>::try_from(bytes.as_slice()).map(u64::from_be_bytes).unwrap_or(0);
         let moved_to = now.saturating_add(self.config.outage_grace);
         let mut moved = 0;
         for (at, id) in self.store.deadlines()? {
@@ -240,11 +220,7 @@ impl Engine {
         self.heartbeat(now)?;
         self.store.durable().wait_blocking()?;
         if moved > 0 {
-            tracing::warn!(
-                moved,
-                outage_s = now.saturating_sub(last_seen),
-                "deadlines moved after an outage"
-            );
+            tracing::warn!(moved, outage_s = now.saturating_sub(last_seen), "deadlines moved after an outage");
         }
         Ok(moved)
     }

@@ -29,9 +29,11 @@ impl Ticket {
     }
 
     /// Waits on the current thread (scheduler, admin and start-up paths).
+    /// Works inside or outside a runtime: it parks this thread until the
+    /// flusher answers, without needing a reactor.
     pub fn wait_blocking(self) -> Result<(), StoreError> {
         let rx = self.0.map_err(|_| StoreError::FlusherGone)?;
-        match rx.blocking_recv() {
+        match park_on(rx) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Backend(e)),
             Err(_) => Err(StoreError::FlusherGone),
@@ -61,6 +63,28 @@ impl GroupCommit {
     pub fn ticket(&self) -> Ticket {
         let (tx, rx) = oneshot::channel();
         Ticket(self.tx.send(tx).map(|_| rx).map_err(|_| ()))
+    }
+}
+
+/// Drives one future to completion by parking the current thread.
+fn park_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
     }
 }
 

@@ -91,10 +91,7 @@ pub fn alert(id: &AlertId) -> Vec<u8> {
 
 /// Key of a mailbox entry.
 pub fn mailbox_entry(mailbox: &MailboxId, alert: &AlertId) -> Vec<u8> {
-    key(
-        prefix::MAILBOX_ENTRY,
-        &[mailbox.as_bytes(), alert.as_bytes()],
-    )
+    key(prefix::MAILBOX_ENTRY, &[mailbox.as_bytes(), alert.as_bytes()])
 }
 
 /// Prefix of all entries of one mailbox.
@@ -104,10 +101,7 @@ pub fn mailbox_entries(mailbox: &MailboxId) -> Vec<u8> {
 
 /// Key of an account-level notice in a mailbox.
 pub fn mailbox_notice(mailbox: &MailboxId, at: u64, seq: u64) -> Vec<u8> {
-    key(
-        prefix::MAILBOX_NOTICE,
-        &[mailbox.as_bytes(), &at.to_be_bytes(), &seq.to_be_bytes()],
-    )
+    key(prefix::MAILBOX_NOTICE, &[mailbox.as_bytes(), &at.to_be_bytes(), &seq.to_be_bytes()])
 }
 
 /// Prefix of all notices of one mailbox.
@@ -117,15 +111,7 @@ pub fn mailbox_notices(mailbox: &MailboxId) -> Vec<u8> {
 
 /// Key of an outbox entry.
 pub fn outbox(due: u64, alert: &AlertId, mailbox: &MailboxId, channel: u8) -> Vec<u8> {
-    key(
-        prefix::OUTBOX,
-        &[
-            &due.to_be_bytes(),
-            alert.as_bytes(),
-            mailbox.as_bytes(),
-            &[channel],
-        ],
-    )
+    key(prefix::OUTBOX, &[&due.to_be_bytes(), alert.as_bytes(), mailbox.as_bytes(), &[channel]])
 }
 
 /// Key of a pending escalation.
@@ -141,10 +127,7 @@ pub fn parse_escalation(k: &[u8]) -> Option<(u64, AlertId)> {
 
 /// Key of a pending weakening change.
 pub fn cooling(effective_at: u64, id: &AccountId) -> Vec<u8> {
-    key(
-        prefix::COOLING,
-        &[&effective_at.to_be_bytes(), id.as_bytes()],
-    )
+    key(prefix::COOLING, &[&effective_at.to_be_bytes(), id.as_bytes()])
 }
 
 /// Parses a cooling-off key.
@@ -155,10 +138,7 @@ pub fn parse_cooling(k: &[u8]) -> Option<(u64, AccountId)> {
 
 /// Key of one delivery attempt.
 pub fn delivery_log(alert: &AlertId, at_ms: u64, seq: u64) -> Vec<u8> {
-    key(
-        prefix::DELIVERY_LOG,
-        &[alert.as_bytes(), &at_ms.to_be_bytes(), &seq.to_be_bytes()],
-    )
+    key(prefix::DELIVERY_LOG, &[alert.as_bytes(), &at_ms.to_be_bytes(), &seq.to_be_bytes()])
 }
 
 /// Prefix of one alert's delivery log.
@@ -192,9 +172,6 @@ mod tests {
         assert!(deadline(1, &a) < deadline(2, &b));
         assert!(deadline(255, &a) < deadline(256, &b));
         assert_eq!(parse_deadline(&deadline(77, &a)), Some((77, a)));
-        assert_eq!(
-            parse_deadline(&escalation(77, &AlertId::from_bytes([1; 16]))),
-            None
-        );
+        assert_eq!(parse_deadline(&escalation(77, &AlertId::from_bytes([1; 16]))), None);
     }
 }

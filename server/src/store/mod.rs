@@ -146,15 +146,9 @@ pub trait Store: Send + Sync + 'static {
     /// An alert.
     fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError>;
     /// The alerts placed in a mailbox.
-    fn mailbox_entries(
-        &self,
-        mailbox: &MailboxId,
-    ) -> Result<Vec<(AlertId, MailboxEntry)>, StoreError>;
+    fn mailbox_entries(&self, mailbox: &MailboxId) -> Result<Vec<(AlertId, MailboxEntry)>, StoreError>;
     /// The account-level notices of a mailbox.
-    fn mailbox_notices(
-        &self,
-        mailbox: &MailboxId,
-    ) -> Result<Vec<aman_protocol::api::MailboxNotice>, StoreError>;
+    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<aman_protocol::api::MailboxNotice>, StoreError>;
     /// Outbox entries due at or before `now`, at most `limit`.
     fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError>;
     /// Earliest outbox due time.

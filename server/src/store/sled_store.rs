@@ -28,10 +28,7 @@ impl SledStore {
     /// Opens (or creates) the database in `dir`. sled admits one process at a
     /// time; a second open fails with a clear error.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            .open()?;
+        let db = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open()?;
         let tree = db.open_tree("aman")?;
         let commit = GroupCommit::start(db.clone())?;
         Ok(SledStore { db, tree, commit })
@@ -44,10 +41,7 @@ impl SledStore {
         }
     }
 
-    fn scan_values<T: DeserializeOwned>(
-        &self,
-        prefix: &[u8],
-    ) -> Result<Vec<(sled::IVec, T)>, StoreError> {
+    fn scan_values<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(sled::IVec, T)>, StoreError> {
         self.tree
             .scan_prefix(prefix)
             .map(|kv| {
@@ -57,11 +51,7 @@ impl SledStore {
             .collect()
     }
 
-    fn scan_keys<T>(
-        &self,
-        prefix: u8,
-        parse: fn(&[u8]) -> Option<T>,
-    ) -> Result<Vec<T>, StoreError> {
+    fn scan_keys<T>(&self, prefix: u8, parse: fn(&[u8]) -> Option<T>) -> Result<Vec<T>, StoreError> {
         self.tree
             .scan_prefix([prefix])
             .keys()
@@ -107,12 +97,8 @@ impl Store for SledStore {
                 Op::PutOutbox(due, alert, mb, ch, entry) => {
                     batch.insert(keys::outbox(due, &alert, &mb, ch), encode(&entry)?)
                 }
-                Op::DeleteOutbox(due, alert, mb, ch) => {
-                    batch.remove(keys::outbox(due, &alert, &mb, ch))
-                }
-                Op::PutEscalation(at, alert) => {
-                    batch.insert(keys::escalation(at, &alert), &[] as &[u8])
-                }
+                Op::DeleteOutbox(due, alert, mb, ch) => batch.remove(keys::outbox(due, &alert, &mb, ch)),
+                Op::PutEscalation(at, alert) => batch.insert(keys::escalation(at, &alert), &[] as &[u8]),
                 Op::DeleteEscalation(at, alert) => batch.remove(keys::escalation(at, &alert)),
                 Op::PutCooling(at, id) => batch.insert(keys::cooling(at, &id), &[] as &[u8]),
                 Op::DeleteCooling(at, id) => batch.remove(keys::cooling(at, &id)),
@@ -158,10 +144,7 @@ impl Store for SledStore {
         self.scan_values::<InviteRecord>(&[prefix::INVITE])?
             .into_iter()
             .map(|(k, rec)| {
-                let hash = k
-                    .get(1..)
-                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
-                    .ok_or(StoreError::Corrupt('i'))?;
+                let hash = k.get(1..).and_then(|h| <[u8; 32]>::try_from(h).ok()).ok_or(StoreError::Corrupt('i'))?;
                 Ok((hash, rec))
             })
             .collect()
@@ -179,40 +162,24 @@ impl Store for SledStore {
         self.get(&keys::alert(id))
     }
 
-    fn mailbox_entries(
-        &self,
-        mailbox: &MailboxId,
-    ) -> Result<Vec<(AlertId, MailboxEntry)>, StoreError> {
+    fn mailbox_entries(&self, mailbox: &MailboxId) -> Result<Vec<(AlertId, MailboxEntry)>, StoreError> {
         self.scan_values::<MailboxEntry>(&keys::mailbox_entries(mailbox))?
             .into_iter()
             .map(|(k, entry)| {
                 let id = k.get(17..33).ok_or(StoreError::Corrupt('e'))?;
-                Ok((
-                    AlertId::from_slice(id).map_err(|_| StoreError::Corrupt('e'))?,
-                    entry,
-                ))
+                Ok((AlertId::from_slice(id).map_err(|_| StoreError::Corrupt('e'))?, entry))
             })
             .collect()
     }
 
     fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<MailboxNotice>, StoreError> {
-        Ok(self
-            .scan_values::<MailboxNotice>(&keys::mailbox_notices(mailbox))?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect())
+        Ok(self.scan_values::<MailboxNotice>(&keys::mailbox_notices(mailbox))?.into_iter().map(|(_, n)| n).collect())
     }
 
     fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.tree.range(
-            keys::outbox(
-                0,
-                &AlertId::from_bytes([0; 16]),
-                &MailboxId::from_bytes([0; 16]),
-                0,
-            )..,
-        ) {
+        for kv in self.tree.range(keys::outbox(0, &AlertId::from_bytes([0; 16]), &MailboxId::from_bytes([0; 16]), 0)..)
+        {
             let (k, v) = kv?;
             if k.first() != Some(&prefix::OUTBOX) || out.len() >= limit {
                 break;
@@ -239,10 +206,7 @@ impl Store for SledStore {
         match self.tree.scan_prefix([prefix::OUTBOX]).keys().next() {
             Some(k) => {
                 let k = k?;
-                let due = k
-                    .get(1..9)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .ok_or(StoreError::Corrupt('o'))?;
+                let due = k.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('o'))?;
                 Ok(Some(u64::from_be_bytes(due)))
             }
             None => Ok(None),
@@ -250,11 +214,7 @@ impl Store for SledStore {
     }
 
     fn delivery_log(&self, alert: &AlertId) -> Result<Vec<DeliveryRecord>, StoreError> {
-        Ok(self
-            .scan_values::<DeliveryRecord>(&keys::delivery_logs(alert))?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+        Ok(self.scan_values::<DeliveryRecord>(&keys::delivery_logs(alert))?.into_iter().map(|(_, r)| r).collect())
     }
 
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,0 +1,283 @@
+//! A real engine on a real sled database in a temporary directory, a manual
+//! clock, and members and contacts that sign real requests.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use aman_protocol::alert::{seal, sealed_hash, AlertBody};
+use aman_protocol::api::{ContactLink, CreatePairing, PairingAnswer, Policy, B64};
+use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
+use aman_protocol::{
+    AccountId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, MailboxId, RequestAuth, SigningKey,
+};
+use aman_server::api::{app, AppState};
+use aman_server::clock::{Clock, ManualClock};
+use aman_server::config::{Config, Registration};
+use aman_server::engine::Engine;
+use aman_server::store::{SledStore, Store};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub const T0: u64 = 1_800_000_000;
+
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<SledStore>,
+    pub engine: Arc<Engine>,
+    pub clock: Arc<ManualClock>,
+    pub router: Router,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: dir.to_owned(),
+        registration: Registration::Open,
+        min_interval: 1,
+        min_grace: 1,
+        cooling_off: 3600,
+        outage_grace: 600,
+        escalation_delay: 300,
+        rate_limit_ip: 0,
+        rate_limit_account: 0,
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        Self::with_config(|_| {})
+    }
+
+    pub fn with_config(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let store = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let clock = Arc::new(ManualClock::at(T0));
+        let key = aman_server::keyfile::load_or_create(&dir.path().join("server.key")).unwrap();
+        let engine = Engine::new(store.clone(), clock.clone(), Arc::new(config), key).unwrap();
+        let router = app(AppState::new(engine.clone()));
+        TestApp { dir, store, engine, clock, router }
+    }
+
+    /// A new engine over the same database and key, as after a restart at `now`.
+    pub fn restart_at(&mut self, now: u64) {
+        self.clock.set(now);
+        let config = (*self.engine.config).clone();
+        let key = aman_server::keyfile::load_or_create(&self.dir.path().join("server.key")).unwrap();
+        self.engine = Engine::new(self.store.clone(), self.clock.clone(), Arc::new(config), key).unwrap();
+        self.router = app(AppState::new(self.engine.clone()));
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, Vec<u8>) {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        (status, body)
+    }
+
+    pub async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let (status, body) = self.send(req).await;
+        let value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+        (status, value)
+    }
+
+    pub fn tick(&self) -> aman_server::engine::TickReport {
+        self.engine.tick(self.now())
+    }
+}
+
+/// Builds a request signed by `key` as `caller` at `time`.
+pub fn signed(method: &str, path: &str, body: Vec<u8>, caller: [u8; 16], key: &SigningKey, time: u64) -> Request<Body> {
+    let auth = RequestAuth::new(method, path, &body, caller, time).unwrap();
+    let h = auth.sign(key);
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header(HEADER_CALLER, h.caller)
+        .header(HEADER_TIME, h.time)
+        .header(HEADER_NONCE, h.nonce)
+        .header(HEADER_SIGNATURE, h.signature)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+pub struct TestMember {
+    pub account: AccountId,
+    pub identity: SigningKey,
+    pub normal: SigningKey,
+    pub duress: SigningKey,
+    pub counter: u64,
+    pub sealed: Vec<u8>,
+    pub contacts: Vec<TestContact>,
+}
+
+pub struct TestContact {
+    pub mailbox: MailboxId,
+    pub identity: SigningKey,
+    pub encryption: EncryptionSecret,
+    pub tier: u8,
+}
+
+impl TestMember {
+    pub fn new() -> Self {
+        TestMember {
+            account: AccountId::random().unwrap(),
+            identity: SigningKey::generate().unwrap(),
+            normal: SigningKey::generate().unwrap(),
+            duress: SigningKey::generate().unwrap(),
+            counter: 0,
+            sealed: Vec::new(),
+            contacts: Vec::new(),
+        }
+    }
+
+    pub fn binding(&self) -> Vec<u8> {
+        KeyBinding {
+            account: self.account,
+            identity: self.identity.verifying_key(),
+            normal: self.normal.verifying_key(),
+            duress: self.duress.verifying_key(),
+            created: T0,
+        }
+        .sign(&self.identity)
+        .unwrap()
+    }
+
+    pub fn register_request(&self, invite: Option<&str>, now: u64) -> Request<Body> {
+        let body = json!({ "invite": invite, "binding": B64(self.binding()) });
+        signed(
+            "POST",
+            "/v1/accounts",
+            serde_json::to_vec(&body).unwrap(),
+            *self.account.as_bytes(),
+            &self.identity,
+            now,
+        )
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Value, now: u64) -> Request<Body> {
+        let bytes = if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() };
+        signed(method, path, bytes, *self.account.as_bytes(), &self.identity, now)
+    }
+
+    pub fn raw_request(&self, method: &str, path: &str, body: Vec<u8>, now: u64) -> Request<Body> {
+        signed(method, path, body, *self.account.as_bytes(), &self.identity, now)
+    }
+
+    /// Seals a fresh alert to the current contacts.
+    pub fn reseal(&mut self, note: &str, now: u64) {
+        let recipients: Vec<_> = self.contacts.iter().map(|c| c.encryption.public()).collect();
+        let recipients =
+            if recipients.is_empty() { vec![EncryptionSecret::generate().unwrap().public()] } else { recipients };
+        let body = AlertBody {
+            account: self.account,
+            sequence: self.counter + 1,
+            created: now,
+            note: note.into(),
+            location: "here".into(),
+        };
+        self.sealed = seal(&body, &self.identity, &recipients).unwrap();
+    }
+
+    /// A signed check-in body (next counter) due in `every` with `grace`.
+    pub fn checkin_body(&mut self, duress: bool, every: u64, grace: u64, now: u64) -> Value {
+        if self.sealed.is_empty() {
+            self.reseal("note", now);
+        }
+        self.counter += 1;
+        let c = Checkin {
+            account: self.account,
+            counter: self.counter,
+            client_time: now,
+            next_due: now + every,
+            grace,
+            alert_hash: sealed_hash(&self.sealed),
+        };
+        let key = if duress { &self.duress } else { &self.normal };
+        json!({ "checkin": B64(c.sign(key)), "sealed_alert": B64(self.sealed.clone()) })
+    }
+
+    pub fn checkin_request(&mut self, duress: bool, every: u64, grace: u64, now: u64) -> Request<Body> {
+        let body = self.checkin_body(duress, every, grace, now);
+        self.request("POST", "/v1/checkin", body, now)
+    }
+}
+
+impl TestApp {
+    /// Registers a member (open registration).
+    pub async fn member(&self) -> TestMember {
+        let m = TestMember::new();
+        let (status, body) = self.call(m.register_request(None, self.now())).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        m
+    }
+
+    /// Pairs a contact through the relay and links it at `tier`.
+    pub async fn add_contact(&self, m: &mut TestMember, tier: u8) {
+        let now = self.now();
+        let invite = InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
+        let create = CreatePairing { invite: invite.id, expires_at: now + 3600 };
+        let (s, b) = self.call(m.request("POST", "/v1/pairings", serde_json::to_value(&create).unwrap(), now)).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let c = TestContact {
+            mailbox: MailboxId::random().unwrap(),
+            identity: SigningKey::generate().unwrap(),
+            encryption: EncryptionSecret::generate().unwrap(),
+            tier,
+        };
+        let enrollment =
+            Enrollment { identity: c.identity.verifying_key(), encryption: c.encryption.public(), mailbox: c.mailbox }
+                .seal(&invite, &c.identity)
+                .unwrap();
+        let answer =
+            PairingAnswer { mailbox: c.mailbox, identity: c.identity.verifying_key(), enrollment: B64(enrollment) };
+        let path = format!("/v1/pairings/{}/reply", invite.id);
+        let req = signed("POST", &path, serde_json::to_vec(&answer).unwrap(), *c.mailbox.as_bytes(), &c.identity, now);
+        let (s, b) = self.call(req).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (s, b) = self.call(m.request("GET", &format!("/v1/pairings/{}", invite.id), Value::Null, now)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let sealed: B64 = serde_json::from_value(b["enrollment"].clone()).unwrap();
+        assert_eq!(Enrollment::open(&sealed.0, &invite).unwrap().mailbox, c.mailbox);
+        m.contacts.push(c);
+        let policy = self.policy_of(m).await;
+        let mut policy = policy;
+        policy.contacts = m.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect();
+        let (s, b) =
+            self.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), now)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
+    pub async fn policy_of(&self, m: &TestMember) -> Policy {
+        let (s, b) = self.call(m.request("GET", "/v1/account", Value::Null, self.now())).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        serde_json::from_value(b["policy"].clone()).unwrap()
+    }
+
+    pub async fn status_of(&self, m: &TestMember) -> Value {
+        let (s, b) = self.call(m.request("GET", "/v1/account", Value::Null, self.now())).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b
+    }
+
+    pub async fn mailbox(&self, c: &TestContact) -> Value {
+        let req = signed("GET", "/v1/mailbox/alerts", Vec::new(), *c.mailbox.as_bytes(), &c.identity, self.now());
+        let (s, b) = self.call(req).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b
+    }
+
+    pub fn stats(&self) -> aman_server::store::Stats {
+        self.store.stats().unwrap()
+    }
+}

@@ -1,0 +1,390 @@
+//! Router tests through `oneshot`: real sled, real keys, manual clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use aman_protocol::api::{Policy, B64};
+use aman_protocol::Checkin;
+use aman_server::admin::{execute, AdminReply, AdminRequest};
+use aman_server::api::ROUTES;
+use aman_server::store::Store;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use serde_json::{json, Value};
+
+async fn invite(app: &TestApp, uses: u32, expires_in: Option<u64>) -> String {
+    match execute(app.store.as_ref(), app.clock.as_ref(), AdminRequest::InviteCreate { uses, expires_in }).unwrap() {
+        AdminReply::Invite { code, .. } => code,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn invites_valid_wrong_used_up_expired_and_revoked() {
+    let app = TestApp::with_config(|c| c.registration = aman_server::config::Registration::Invite);
+    let code = invite(&app, 1, Some(600)).await;
+    let now = app.now();
+
+    let (s, b) = app.call(TestMember::new().register_request(None, now)).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_required")));
+    let (s, b) = app.call(TestMember::new().register_request(Some("amanreg1-wrong"), now)).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_unknown")));
+    let (s, _) = app.call(TestMember::new().register_request(Some(&code), now)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, b) = app.call(TestMember::new().register_request(Some(&code), now)).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_used_up")));
+
+    let later = invite(&app, 5, Some(60)).await;
+    app.clock.advance(61);
+    let (s, b) = app.call(TestMember::new().register_request(Some(&later), app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_expired")));
+
+    let revoked = invite(&app, 5, None).await;
+    let id = match execute(app.store.as_ref(), app.clock.as_ref(), AdminRequest::InviteList).unwrap() {
+        AdminReply::Invites { invites } => {
+            invites.into_iter().find(|i| i.uses_left == 5 && i.expires_at.is_none()).unwrap().id
+        }
+        other => panic!("{other:?}"),
+    };
+    execute(app.store.as_ref(), app.clock.as_ref(), AdminRequest::InviteRevoke { id }).unwrap();
+    let (s, b) = app.call(TestMember::new().register_request(Some(&revoked), app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_revoked")));
+    assert_eq!(app.stats().accounts, 1);
+}
+
+#[tokio::test]
+async fn checkin_moves_the_deadline_durably() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    let now = app.now();
+    let (s, b) = app.call(m.checkin_request(false, 3600, 600, now)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b, json!({ "counter": 1, "next_due": now + 3600, "deadline": now + 4200 }));
+    app.clock.advance(100);
+    let (s, b) = app.call(m.checkin_request(false, 7200, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let status = app.status_of(&m).await;
+    assert_eq!(status["deadline"], json!(app.now() + 7800));
+    assert_eq!(app.store.deadlines().unwrap(), vec![(app.now() + 7800, m.account)]);
+}
+
+#[tokio::test]
+async fn replayed_and_stale_checkins_are_refused_and_change_nothing() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    let now = app.now();
+    let body = m.checkin_body(false, 3600, 600, now);
+    let (s, _) = app.call(m.request("POST", "/v1/checkin", body.clone(), now)).await;
+    assert_eq!(s, StatusCode::OK);
+    let before = app.store.account(&m.account).unwrap();
+
+    // Same counter in a freshly signed request.
+    app.clock.advance(5);
+    let (s, b) = app.call(m.request("POST", "/v1/checkin", body.clone(), app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("stale_counter")));
+    // A lower counter.
+    m.counter = 0;
+    let stale = m.checkin_body(false, 10, 600, app.now());
+    let (s, b) = app.call(m.request("POST", "/v1/checkin", stale, app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("stale_counter")));
+    // The very same signed request again.
+    m.counter = 1;
+    let req = m.checkin_request(false, 3600, 600, app.now());
+    let (parts, body_bytes) = req.into_parts();
+    let bytes = axum::body::to_bytes(body_bytes, 1 << 20).await.unwrap();
+    let again = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+    let (s, _) = app.call(again).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = app.call(Request::from_parts(parts, Body::from(bytes))).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("replayed_request")));
+    assert_eq!(app.store.account(&m.account).unwrap().unwrap().counter, 2);
+    assert_ne!(before, None);
+}
+
+#[tokio::test]
+async fn forged_signatures_and_unknown_accounts_look_the_same() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    let now = app.now();
+    // Check-in signed by a key that is neither check-in key.
+    let c = Checkin {
+        account: m.account,
+        counter: 1,
+        client_time: now,
+        next_due: now + 60,
+        grace: 60,
+        alert_hash: [0; 32],
+    };
+    let forged = aman_protocol::SigningKey::generate().unwrap();
+    let body = json!({ "checkin": B64(c.sign(&forged)) });
+    let (s, b) = app.call(m.request("POST", "/v1/checkin", body, now)).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("bad_signature")));
+
+    // Request signed by the wrong identity, and by an unknown account: identical answers.
+    let body = m.checkin_body(false, 60, 60, now);
+    let wrong_key =
+        signed("POST", "/v1/checkin", serde_json::to_vec(&body).unwrap(), *m.account.as_bytes(), &forged, now);
+    let (s1, b1) = app.send(wrong_key).await;
+    let stranger = TestMember::new();
+    let (s2, b2) = app.send(stranger.request("POST", "/v1/checkin", body, now)).await;
+    assert_eq!(s1, StatusCode::UNAUTHORIZED);
+    assert_eq!((s1, b1), (s2, b2));
+    assert_eq!(app.store.account(&m.account).unwrap().unwrap().counter, 0);
+}
+
+#[tokio::test]
+async fn duress_reply_is_byte_identical_and_fires_an_alert() {
+    let app = TestApp::new();
+    let mut normal = app.member().await;
+    let mut duress = app.member().await;
+    app.add_contact(&mut duress, 1).await;
+    app.add_contact(&mut normal, 1).await;
+    let now = app.now();
+    let (s1, b1) = app.send(normal.checkin_request(false, 3600, 600, now)).await;
+    let (s2, b2) = app.send(duress.checkin_request(true, 3600, 600, now)).await;
+    assert_eq!((s1, &b1), (s2, &b2), "duress reply must be byte-identical");
+    assert_eq!(app.mailbox(&normal.contacts[0]).await["alerts"], json!([]));
+    let mb = app.mailbox(&duress.contacts[0]).await;
+    assert_eq!(mb["alerts"].as_array().unwrap().len(), 1);
+    assert_eq!(mb["alerts"][0]["reason"], "duress");
+    // The duress check-in still re-armed the deadline, as a normal one would.
+    assert_eq!(app.status_of(&duress).await["deadline"], json!(now + 4200));
+    // A seized database does not say which stored key is the duress key.
+    let rec = app.store.account(&duress.account).unwrap().unwrap();
+    let mut sorted = [duress.normal.verifying_key().0, duress.duress.verifying_key().0];
+    sorted.sort();
+    assert_eq!([rec.checkin_keys[0].0, rec.checkin_keys[1].0], sorted);
+}
+
+#[tokio::test]
+async fn exactly_one_alert_per_missed_deadline_with_an_entry_per_contact() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    app.add_contact(&mut m, 1).await;
+    let (s, _) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    app.clock.advance(149);
+    assert!(app.tick().fired.is_empty(), "not yet: due + grace not reached");
+    app.clock.advance(1);
+    let report = app.tick();
+    assert_eq!(report.fired.len(), 1);
+    app.clock.advance(1000);
+    assert!(app.tick().fired.is_empty(), "a missed deadline fires once");
+    for c in &m.contacts {
+        let mb = app.mailbox(c).await;
+        assert_eq!(mb["alerts"].as_array().unwrap().len(), 1);
+        assert_eq!(mb["alerts"][0]["reason"], "missed");
+        let sealed: B64 = serde_json::from_value(mb["alerts"][0]["sealed_alert"].clone()).unwrap();
+        let body = aman_protocol::open(&sealed.0, &c.encryption, &m.identity.verifying_key()).unwrap();
+        assert_eq!(body.note, "note");
+    }
+    assert_eq!(app.stats().alerts, 1);
+    assert_eq!(app.stats().armed_deadlines, 0);
+
+    // A late check-in adds a notice; it does not erase the alert.
+    let (s, _) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let mb = app.mailbox(&m.contacts[0]).await;
+    assert_eq!(mb["alerts"][0]["notices"][0]["kind"], "checked_in_late");
+}
+
+#[tokio::test]
+async fn escalation_by_tier_and_acknowledgement() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    app.add_contact(&mut m, 2).await;
+    app.add_contact(&mut m, 2).await;
+    let (s, b) = app.call(m.request("POST", "/v1/panic", Value::Null, app.now())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(app.mailbox(&m.contacts[0]).await["alerts"].as_array().unwrap().len(), 1);
+    assert_eq!(app.mailbox(&m.contacts[1]).await["alerts"], json!([]), "tier 2 waits");
+    app.clock.advance(299);
+    assert!(app.tick().escalated.is_empty());
+    app.clock.advance(1);
+    assert_eq!(app.tick().escalated.len(), 1);
+    for c in &m.contacts[1..] {
+        assert_eq!(app.mailbox(c).await["alerts"][0]["reason"], "panic");
+    }
+
+    // Second alert: tier 1 acknowledges in time, tier 2 never hears of it.
+    let (s, b) = app.call(m.request("POST", "/v1/panic", json!({}), app.now())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let alert = b["alert"].as_str().unwrap().to_owned();
+    let c0 = &m.contacts[0];
+    let path = format!("/v1/mailbox/alerts/{alert}/ack");
+    let (s, _) = app.call(signed("POST", &path, Vec::new(), *c0.mailbox.as_bytes(), &c0.identity, app.now())).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    app.clock.advance(10_000);
+    assert!(app.tick().escalated.is_empty());
+    assert_eq!(app.mailbox(&m.contacts[1]).await["alerts"].as_array().unwrap().len(), 1);
+    let mb = app.mailbox(c0).await;
+    let second = mb["alerts"].as_array().unwrap().iter().find(|a| a["alert"] == alert.as_str()).unwrap();
+    assert_eq!(second["acks"][0]["mailbox"], c0.mailbox.to_string());
+    // A contact cannot acknowledge an alert that is not in its mailbox.
+    let c1 = &m.contacts[1];
+    let (s, b) = app.call(signed("POST", &path, Vec::new(), *c1.mailbox.as_bytes(), &c1.identity, app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}
+
+#[tokio::test]
+async fn weakening_waits_for_cooling_off_while_the_old_schedule_still_fires() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let mut policy: Policy = app.policy_of(&m).await;
+    policy.interval = Some(3600);
+    policy.grace = Some(600);
+    let (s, b) =
+        app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await;
+    assert_eq!((s, b["applied"].as_bool()), (StatusCode::OK, Some(true)), "strengthening applies at once");
+    let (s, _) = app.call(m.checkin_request(false, 1000, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // A captor makes the member lengthen the interval and drop the contact.
+    let weaker = Policy { interval: Some(86_400), contacts: vec![], ..policy.clone() };
+    let (s, b) =
+        app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&weaker).unwrap(), app.now())).await;
+    assert_eq!((s, b["applied"].as_bool()), (StatusCode::ACCEPTED, Some(false)));
+    assert_eq!(app.mailbox(&m.contacts[0]).await["notices"][0]["notice"]["kind"], "policy_weakening");
+    // The long interval is refused until cooling-off has passed.
+    let (s, b) = app.call(m.checkin_request(false, 80_000, 600, app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("interval_out_of_range")));
+    // The old deadline fires, to the contact the captor tried to remove.
+    app.clock.advance(1600);
+    let report = app.tick();
+    assert_eq!(report.fired.len(), 1);
+    assert!(report.applied.is_empty(), "cooling-off has not passed");
+    assert_eq!(app.mailbox(&m.contacts[0]).await["alerts"].as_array().unwrap().len(), 1);
+    // After cooling-off, the change applies.
+    app.clock.set(T0 + 3600 + 1);
+    let report = app.tick();
+    assert_eq!(report.applied, vec![m.account]);
+    assert_eq!(app.policy_of(&m).await.interval, Some(86_400));
+}
+
+#[tokio::test]
+async fn outage_moves_missed_deadlines_and_the_alert_says_so() {
+    let mut app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    app.engine.heartbeat(app.now()).unwrap();
+    let (s, _) = app.call(m.checkin_request(false, 100, 100, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    // The server is down from T0 to T0 + 1000; the deadline (T0 + 200) fell inside.
+    app.restart_at(T0 + 1000);
+    assert_eq!(app.engine.recover_from_outage(app.now()).unwrap(), 1);
+    assert!(app.tick().fired.is_empty(), "no backdated storm");
+    assert_eq!(app.status_of(&m).await["deadline"], json!(T0 + 1000 + 600));
+    app.clock.set(T0 + 1600);
+    assert_eq!(app.tick().fired.len(), 1, "still missed after the outage grace: it fires");
+    let mb = app.mailbox(&m.contacts[0]).await;
+    assert_eq!(mb["alerts"][0]["server_was_down"], true);
+}
+
+fn replace_byte(b64: &str, at: usize, value: u8) -> String {
+    let mut raw = aman_protocol::text::b64_decode(b64, 1 << 20).unwrap();
+    raw[at] = value;
+    aman_protocol::text::b64_encode(&raw)
+}
+
+#[tokio::test]
+async fn malformed_write_requests_get_stable_4xx_codes_and_store_nothing() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+    let before = (app.stats(), app.store.account(&m.account).unwrap());
+    let now = app.now();
+    let good = m.checkin_body(false, 3600, 600, now);
+    let checkin_b64 = good["checkin"].as_str().unwrap().to_owned();
+    let label_len = "aman/v1/checkin".len();
+
+    let mut cases: Vec<(&str, &str, Vec<u8>, &str)> = Vec::new();
+    for (method, path) in [
+        ("POST", "/v1/checkin"),
+        ("PUT", "/v1/account/policy"),
+        ("PUT", "/v1/account/sealed-alert"),
+        ("POST", "/v1/panic"),
+        ("POST", "/v1/pairings"),
+    ] {
+        cases.push((method, path, b"{not json".to_vec(), "malformed_json"));
+        cases.push((method, path, b"[1,2]".to_vec(), "malformed_json"));
+        cases.push((method, path, b"{\"interval\": \"x\"}".to_vec(), "invalid_field"));
+    }
+    let with = |field: &str, value: Value| {
+        let mut v = good.clone();
+        v[field] = value;
+        serde_json::to_vec(&v).unwrap()
+    };
+    cases.push(("POST", "/v1/checkin", with("checkin", json!("!!not base64!!")), "bad_encoding"));
+    let raw = aman_protocol::text::b64_decode(&checkin_b64, 4096).unwrap();
+    cases.push((
+        "POST",
+        "/v1/checkin",
+        with("checkin", json!(aman_protocol::text::b64_encode(&raw[..raw.len() - 70]))),
+        "truncated",
+    ));
+    cases.push((
+        "POST",
+        "/v1/checkin",
+        with("checkin", json!(replace_byte(&checkin_b64, label_len + 1, 9))),
+        "unknown_version",
+    ));
+    let mut trailing = aman_protocol::text::b64_decode(&checkin_b64, 4096).unwrap();
+    trailing.push(0);
+    cases.push((
+        "POST",
+        "/v1/checkin",
+        with("checkin", json!(aman_protocol::text::b64_encode(&trailing))),
+        "trailing_bytes",
+    ));
+    cases.push((
+        "PUT",
+        "/v1/account/sealed-alert",
+        serde_json::to_vec(&json!({"sealed_alert": "AAAA"})).unwrap(),
+        "wrong_label",
+    ));
+    cases.push((
+        "POST",
+        "/v1/pairings",
+        serde_json::to_vec(&json!({"invite": "abcd", "expires_at": now + 60})).unwrap(),
+        "bad_encoding",
+    ));
+    cases.push(("POST", "/v1/checkin", vec![b' '; 70 * 1024], "body_too_large"));
+    cases.push(("POST", "/v1/checkin", with("extra", json!(1)), "invalid_field"));
+
+    for (method, path, body, code) in cases {
+        let (s, b) = app.call(m.raw_request(method, path, body, now)).await;
+        assert!(s.is_client_error(), "{method} {path}: {s}");
+        assert_eq!(b["code"].as_str(), Some(code), "{method} {path}: {b}");
+        assert!(b["message"].as_str().is_some_and(|t| !t.is_empty()));
+    }
+    // Registration: a binding with wrong length, and a pairing answer with a bad enrollment.
+    let stranger = TestMember::new();
+    let body = serde_json::to_vec(&json!({"binding": "AAAA"})).unwrap();
+    let req = signed("POST", "/v1/accounts", body, *stranger.account.as_bytes(), &stranger.identity, now);
+    let (s, b) = app.call(req).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("truncated")));
+
+    assert_eq!((app.stats(), app.store.account(&m.account).unwrap()), before, "nothing stored");
+    let (s, _) = app.call(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let app = TestApp::new();
+    for (method, path, _, _) in ROUTES {
+        let path = path.replace("{invite}", &"a".repeat(32)).replace("{alert}", &"b".repeat(32)).replace("{id}", "1");
+        let req = Request::builder().method(method.to_uppercase().as_str()).uri(&path).body(Body::empty()).unwrap();
+        let (s, b) = app.call(req).await;
+        assert!(s == StatusCode::OK || b["code"] == "missing_auth", "{method} {path}: {s} {b}");
+    }
+    let (s, b) = app.call(Request::get("/v1/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::NOT_FOUND, Some("no_route")));
+    let (_, doc) = app.call(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
+}
