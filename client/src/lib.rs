@@ -1,1 +1,18 @@
+//! # aman-client
+//!
+//! The `aman` program's library: the API client, the keystore, and the
+//! member and contact operations. It holds every secret and is the only
+//! part of Aman that ever sees a note or a location in the clear.
 
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod contact;
+pub mod context;
+pub mod error;
+pub mod keystore;
+pub mod member;
+pub mod state;
+
+pub use context::{Ctx, Report};
+pub use error::ClientError;

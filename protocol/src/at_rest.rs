@@ -9,8 +9,7 @@
 use crate::encoding::Writer;
 use crate::error::Error;
 use crate::random::random_array;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use crate::secretbox;
 use ring::hmac;
 use zeroize::Zeroizing;
 
@@ -42,24 +41,14 @@ impl ServerKey {
     }
 
     /// Encrypts `plaintext`, bound to `context` (for example the record's key),
-    /// as `nonce[24] || ciphertext || tag[16]`.
+    /// as a [`crate::secretbox`]: `nonce[24] || ciphertext || tag[16]`.
     pub fn encrypt(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
-        let nonce: [u8; 24] = random_array()?;
-        let ct = XChaCha20Poly1305::new(self.bytes.as_ref().into())
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &Self::aad(context) })
-            .map_err(|_| Error::InvalidArgument("at-rest encryption"))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(out)
+        secretbox::seal(&self.bytes, &Self::aad(context), plaintext)
     }
 
     /// Decrypts what [`ServerKey::encrypt`] produced for the same `context`.
     pub fn decrypt(&self, context: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let (nonce, ct) = sealed.split_at_checked(24).ok_or(Error::DecryptionFailed)?;
-        XChaCha20Poly1305::new(self.bytes.as_ref().into())
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &Self::aad(context) })
-            .map(Zeroizing::new)
-            .map_err(|_| Error::DecryptionFailed)
+        secretbox::open(&self.bytes, &Self::aad(context), sealed)
     }
 
     /// HMAC-SHA256 tag over a canonical encoding of `parts`, under `label`.

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod random;
 pub mod request;
 pub mod safety;
+pub mod secretbox;
 pub mod text;
 
 #[cfg(test)]

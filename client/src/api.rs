@@ -1,0 +1,148 @@
+//! The HTTP client: signs every request as PROTOCOL.md says, retries only
+//! idempotent reads, and tells "unreachable" apart from "refused".
+
+use crate::error::ClientError;
+use aman_protocol::api::ErrorBody;
+use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
+use aman_protocol::{RequestAuth, SigningKey};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch on this device.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Who signs a request.
+pub struct Signer<'a> {
+    /// Account or mailbox id.
+    pub caller: [u8; 16],
+    /// The identity key.
+    pub key: &'a SigningKey,
+}
+
+/// A client for one server.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl ApiClient {
+    /// A client for `base` (e.g. `http://127.0.0.1:8700`), optionally through a
+    /// proxy such as `socks5h://127.0.0.1:9050` (Tor; `.onion` URLs work).
+    pub fn new(base: &str, proxy: Option<&str>, timeout: Duration) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(15)))
+            .timeout(timeout)
+            .user_agent("aman");
+        if let Some(p) = proxy {
+            let proxy = reqwest::Proxy::all(p).map_err(|e| ClientError::State(format!("--proxy {p}: {e}")))?;
+            builder = builder.proxy(proxy);
+        } else {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| ClientError::State(format!("http client: {e}")))?;
+        Ok(ApiClient { http, base: base.trim_end_matches('/').to_owned() })
+    }
+
+    /// The server URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a signed request and returns the status and body of a 2xx.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        signer: &Signer<'_>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let idempotent = method == Method::GET;
+        let attempts = if idempotent { 3 } else { 1 };
+        let mut last = None;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+            }
+            // Each attempt is signed afresh: a new nonce, so no replay refusal.
+            let auth = RequestAuth::new(method.as_str(), path, &body, signer.caller, unix_now())?;
+            let h = auth.sign(signer.key);
+            let result = self
+                .http
+                .request(method.clone(), format!("{}{}", self.base, path))
+                .header("content-type", "application/json")
+                .header(HEADER_CALLER, h.caller)
+                .header(HEADER_TIME, h.time)
+                .header(HEADER_NONCE, h.nonce)
+                .header(HEADER_SIGNATURE, h.signature)
+                .body(body.clone())
+                .send()
+                .await;
+            match result {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let bytes = resp.bytes().await.map_err(|e| self.unreachable(&e))?.to_vec();
+                    if (200..300).contains(&status) {
+                        return Ok((status, bytes));
+                    }
+                    let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
+                        code: "unknown".into(),
+                        message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                    });
+                    let e = ClientError::Server { status, code: err.code, message: err.message };
+                    if status < 500 {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                }
+                Err(e) => last = Some(self.unreachable(&e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::State("no attempt made".into())))
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> ClientError {
+        let reason = if e.is_timeout() {
+            "timed out".to_owned()
+        } else if e.is_connect() {
+            "connection failed".to_owned()
+        } else {
+            e.to_string()
+        };
+        ClientError::Unreachable { url: self.base.clone(), reason }
+    }
+
+    /// Signed JSON request with a JSON reply.
+    pub async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        signer: &Signer<'_>,
+    ) -> Result<R, ClientError> {
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::State(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let (_, reply) = self.send(method, path, bytes, signer).await?;
+        let reply = if reply.is_empty() { b"null".to_vec() } else { reply };
+        serde_json::from_slice(&reply).map_err(|e| ClientError::State(format!("unexpected reply from the server: {e}")))
+    }
+
+    /// `GET /healthz`: is the server there at all?
+    pub async fn health(&self) -> Result<(), ClientError> {
+        let resp = self.http.get(format!("{}/healthz", self.base)).send().await.map_err(|e| self.unreachable(&e))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: format!("health check answered {}", resp.status()),
+            })
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! What a member does: create the account, invite contacts, set the
+//! schedule, check in, panic, see status.
+
+use crate::api::{unix_now, Signer};
+use crate::context::{format_time, Ctx, Report};
+use crate::error::ClientError;
+use crate::state::{ContactEntry, MemberBook, PendingInvite, Vault};
+use aman_protocol::alert::{seal, sealed_hash, AlertBody};
+use aman_protocol::api::{
+    AccountStatus, CheckinReply, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest, Policy,
+    PolicyReply, RegisterAccount, SealedAlertUpdate, B64,
+};
+use aman_protocol::duration::format_duration;
+use aman_protocol::{
+    safety_number, AccountId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, SigningKey,
+};
+use reqwest::Method;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+/// How long a contact invite stays open.
+pub const INVITE_LIFETIME: u64 = 7 * 86_400;
+
+fn signer<'a>(book: &MemberBook, key: &'a SigningKey) -> Signer<'a> {
+    Signer { caller: *book.account.as_bytes(), key }
+}
+
+/// `aman init`: keys, keystore, registration.
+pub async fn init(
+    ctx: &Ctx,
+    server: &str,
+    invite: Option<&str>,
+    name: Option<&str>,
+    normal_pass: &[u8],
+    duress_pass: &[u8],
+) -> Result<Report, ClientError> {
+    let identity = SigningKey::generate()?;
+    let normal = SigningKey::generate()?;
+    let duress = SigningKey::generate()?;
+    let account = AccountId::random()?;
+    let mut vault = Vault::create(&ctx.home, normal_pass, duress_pass, &normal.seed_bytes(), &duress.seed_bytes())?;
+    let binding = KeyBinding {
+        account,
+        identity: identity.verifying_key(),
+        normal: normal.verifying_key(),
+        duress: duress.verifying_key(),
+        created: unix_now(),
+    }
+    .sign(&identity)?;
+    let client = ctx.client(server)?;
+    let body = RegisterAccount { invite: invite.map(str::to_owned), binding: B64(binding) };
+    let _: serde_json::Value = client
+        .call(Method::POST, "/v1/accounts", Some(&body), &Signer { caller: *account.as_bytes(), key: &identity })
+        .await?;
+    vault.book.member = Some(MemberBook {
+        server: client.base().to_owned(),
+        account,
+        name: name.map(str::to_owned),
+        counter: 0,
+        sequence: 0,
+        every: None,
+        grace: None,
+        note: String::new(),
+        location: String::new(),
+        contacts: Vec::new(),
+        pending: Vec::new(),
+    });
+    vault.secrets.identity = Some(identity);
+    vault.save()?;
+    Ok(Report {
+        json: json!({ "account": account, "server": client.base() }),
+        text: format!(
+            "Account created on {}.\nNext: `aman contact invite --label NAME` for each trusted contact, then `aman schedule set --every 6h --grace 30m`.",
+            client.base()
+        ),
+    })
+}
+
+/// `aman contact invite`.
+pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8) -> Result<Report, ClientError> {
+    if !(1..=9).contains(&tier) {
+        return Err(ClientError::State("--tier runs from 1 to 9".into()));
+    }
+    let (book, key) = vault.member()?;
+    if book.contacts.iter().any(|c| c.label == label) || book.pending.iter().any(|p| p.label == label) {
+        return Err(ClientError::State(format!("a contact is already labelled `{label}`")));
+    }
+    let code = InviteCode::generate(key.verifying_key(), &book.server)?;
+    let expires_at = unix_now() + INVITE_LIFETIME;
+    let client = ctx.client(&book.server)?;
+    let body = CreatePairing { invite: code.id, expires_at };
+    let _: serde_json::Value = client.call(Method::POST, "/v1/pairings", Some(&body), &signer(book, key)).await?;
+    let pending = PendingInvite {
+        id: code.id,
+        secret: data_encoding::HEXLOWER.encode(code.secret_bytes().as_ref()),
+        label: label.to_owned(),
+        tier,
+        expires_at,
+    };
+    if let Some(b) = vault.book.member.as_mut() {
+        b.pending.push(pending);
+    }
+    vault.save()?;
+    let text = code.to_text();
+    Ok(Report {
+        json: json!({ "code": text.as_str(), "label": label, "tier": tier, "expires_at": expires_at }),
+        text: format!(
+            "Give this code to {label} in person or over a channel you trust (valid 7 days):\n{}",
+            text.as_str()
+        ),
+    })
+}
+
+/// The policy the member's book describes.
+fn policy_from(book: &MemberBook) -> Policy {
+    Policy {
+        interval: book.every,
+        grace: book.grace,
+        paused: false,
+        contacts: book.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect(),
+        escalation_delays: Vec::new(),
+    }
+}
+
+/// Seals the standing note to every contact. With no contacts it seals to a
+/// throwaway key: the format holds, and nobody can read it.
+fn seal_for(
+    book: &MemberBook,
+    key: &SigningKey,
+    note: &str,
+    location: &str,
+    sequence: u64,
+) -> Result<Vec<u8>, ClientError> {
+    let mut recipients: Vec<_> = book.contacts.iter().map(|c| c.encryption).collect();
+    if recipients.is_empty() {
+        recipients.push(EncryptionSecret::generate()?.public());
+    }
+    let body = AlertBody {
+        account: book.account,
+        sequence,
+        created: unix_now(),
+        note: note.to_owned(),
+        location: location.to_owned(),
+    };
+    Ok(seal(&body, key, &recipients)?)
+}
+
+/// `aman contact list`: completes answered invites, links them, lists contacts.
+pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let client = ctx.client(&book.server)?;
+    let sign = signer(book, key);
+    let mut completed = Vec::new();
+    let mut still_pending = Vec::new();
+    for p in &book.pending {
+        let state: Result<PairingState, _> =
+            client.call::<(), _>(Method::GET, &format!("/v1/pairings/{}", p.id), None, &sign).await;
+        let enrollment = match state {
+            Ok(PairingState { enrollment: Some(e) }) => e,
+            Ok(_) => {
+                if p.expires_at > unix_now() {
+                    still_pending.push(p.clone());
+                }
+                continue;
+            }
+            Err(ClientError::Server { status: 404, .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut secret = Zeroizing::new([0u8; 32]);
+        let raw = Zeroizing::new(
+            data_encoding::HEXLOWER
+                .decode(p.secret.as_bytes())
+                .map_err(|_| ClientError::Keystore("bad invite secret".into()))?,
+        );
+        secret.copy_from_slice(raw.get(..32).ok_or_else(|| ClientError::Keystore("bad invite secret".into()))?);
+        let invite = InviteCode::from_parts(p.id, secret, key.verifying_key(), &book.server)?;
+        let e = Enrollment::open(&enrollment.0, &invite)?;
+        completed.push(ContactEntry {
+            label: p.label.clone(),
+            tier: p.tier,
+            mailbox: e.mailbox,
+            identity: e.identity,
+            encryption: e.encryption,
+            safety_number: safety_number(&key.verifying_key(), &e.identity, &e.encryption),
+        });
+    }
+    if !completed.is_empty() || still_pending.len() != book.pending.len() {
+        let mut updated = book.clone();
+        updated.contacts.extend(completed.iter().cloned());
+        updated.pending = still_pending;
+        if !completed.is_empty() {
+            // Link the new mailboxes (adding contacts strengthens: applies at once)
+            // and re-seal the standing note so the new contacts can read it.
+            let _: PolicyReply =
+                client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &sign).await?;
+            updated.sequence += 1;
+            let sealed = seal_for(&updated, key, &updated.note, &updated.location, updated.sequence)?;
+            client
+                .send(
+                    Method::PUT,
+                    "/v1/account/sealed-alert",
+                    serde_json::to_vec(&SealedAlertUpdate { sealed_alert: B64(sealed) })
+                        .map_err(|e| ClientError::State(e.to_string()))?,
+                    &sign,
+                )
+                .await?;
+        }
+        vault.book.member = Some(updated);
+        vault.save()?;
+    }
+    let (book, _) = vault.member()?;
+    let mut text = String::new();
+    for c in &book.contacts {
+        text.push_str(&format!(
+            "{}  tier {}  linked  safety number {}\n",
+            c.label,
+            c.tier,
+            aman_protocol::safety::format_groups(&c.safety_number)
+        ));
+    }
+    for p in &book.pending {
+        text.push_str(&format!("{}  tier {}  invited, waiting for them to accept\n", p.label, p.tier));
+    }
+    if text.is_empty() {
+        text = "No contacts yet. `aman contact invite --label NAME` makes an invite code.\n".into();
+    }
+    let contacts: Vec<_> = book
+        .contacts
+        .iter()
+        .map(|c| json!({ "label": c.label, "tier": c.tier, "state": "linked", "mailbox": c.mailbox, "safety_number": c.safety_number }))
+        .chain(book.pending.iter().map(|p| json!({ "label": p.label, "tier": p.tier, "state": "invited" })))
+        .collect();
+    Ok(Report { json: json!({ "contacts": contacts }), text: text.trim_end().to_owned() })
+}
+
+/// `aman contact remove LABEL`: a weakening change, held for the cooling-off period.
+pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    if !book.contacts.iter().any(|c| c.label == label) {
+        return Err(ClientError::State(format!("no contact labelled `{label}`")));
+    }
+    let mut updated = book.clone();
+    updated.contacts.retain(|c| c.label != label);
+    let client = ctx.client(&book.server)?;
+    let reply: PolicyReply =
+        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &signer(book, key)).await?;
+    vault.book.member = Some(updated);
+    vault.save()?;
+    Ok(Report {
+        json: json!({ "removed": label, "applied": reply.applied, "effective_at": reply.effective_at }),
+        text: format!(
+            "{label} will be removed at {}. Until then they still receive alerts, and every contact has been told.",
+            format_time(reply.effective_at)
+        ),
+    })
+}
+
+/// `aman schedule set`.
+pub async fn set_schedule(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    every: u64,
+    grace: u64,
+    note: Option<&str>,
+) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let mut updated = book.clone();
+    updated.every = Some(every);
+    updated.grace = Some(grace);
+    if let Some(n) = note {
+        updated.note = n.to_owned();
+    }
+    let client = ctx.client(&book.server)?;
+    let reply: PolicyReply =
+        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &signer(book, key)).await?;
+    vault.book.member = Some(updated);
+    vault.save()?;
+    let when = if reply.applied {
+        "now".to_owned()
+    } else {
+        format!(
+            "at {} (it weakens your protection, so it waits; your contacts were told)",
+            format_time(reply.effective_at)
+        )
+    };
+    Ok(Report {
+        json: json!({ "every": every, "grace": grace, "applied": reply.applied, "effective_at": reply.effective_at }),
+        text: format!(
+            "Schedule: check in every {}, alert after {} more. Applies {when}.\nCheck in with `aman checkin`: nothing checks in for you.",
+            format_duration(every),
+            format_duration(grace)
+        ),
+    })
+}
+
+/// `aman schedule show`.
+pub fn show_schedule(vault: &Vault) -> Result<Report, ClientError> {
+    let (book, _) = vault.member()?;
+    let text = match (book.every, book.grace) {
+        (Some(e), Some(g)) => {
+            format!("Check in every {}, alert after {} more.", format_duration(e), format_duration(g))
+        }
+        _ => "No schedule set: `aman schedule set --every 6h --grace 30m`.".into(),
+    };
+    Ok(Report { json: json!({ "every": book.every, "grace": book.grace, "note": book.note }), text })
+}
+
+/// `aman checkin`. Signs with whichever check-in key the passphrase unlocked;
+/// this code cannot tell which, so everything it prints is the same.
+pub async fn checkin(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    note: Option<&str>,
+    location: Option<&str>,
+) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let (Some(every), Some(grace)) = (book.every, book.grace) else {
+        return Err(ClientError::State("no schedule yet: run `aman schedule set --every 6h --grace 30m` first".into()));
+    };
+    let client = ctx.client(&book.server)?;
+    let sign = signer(book, key);
+    let mut updated = book.clone();
+    if let Some(n) = note {
+        updated.note = n.to_owned();
+    }
+    if let Some(l) = location {
+        updated.location = l.to_owned();
+    }
+    updated.sequence += 1;
+    let sealed = seal_for(&updated, key, &updated.note, &updated.location, updated.sequence)?;
+    let mut counter = updated.counter + 1;
+    let mut reply: Option<CheckinReply> = None;
+    // One retry if the server already has this counter (an earlier reply was lost).
+    for _ in 0..2 {
+        let now = unix_now();
+        let signed = Checkin {
+            account: updated.account,
+            counter,
+            client_time: now,
+            next_due: now + every,
+            grace,
+            alert_hash: sealed_hash(&sealed),
+        }
+        .sign(vault.checkin_key());
+        let body = json!({ "checkin": B64(signed), "sealed_alert": B64(sealed.clone()) });
+        match client.call(Method::POST, "/v1/checkin", Some(&body), &sign).await {
+            Ok(r) => {
+                reply = Some(r);
+                break;
+            }
+            Err(ClientError::Server { code, .. }) if code == "stale_counter" => {
+                let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
+                counter = status.counter + 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let reply = reply.ok_or_else(|| ClientError::State("the server kept refusing the check-in counter".into()))?;
+    updated.counter = reply.counter;
+    vault.book.member = Some(updated);
+    vault.save()?;
+    let now = unix_now();
+    Ok(Report {
+        json: json!({ "checked_in": true, "counter": reply.counter, "next_due": reply.next_due, "deadline": reply.deadline }),
+        text: format!(
+            "Checked in. Next check-in due by {} (in {}); your contacts are alerted at {} if you have not checked in.",
+            format_time(reply.next_due),
+            format_duration(reply.next_due.saturating_sub(now)),
+            format_time(reply.deadline)
+        ),
+    })
+}
+
+/// `aman panic`: alert the contacts now.
+pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let mut updated = book.clone();
+    if let Some(n) = note {
+        updated.note = n.to_owned();
+    }
+    updated.sequence += 1;
+    let sealed = seal_for(&updated, key, &updated.note, &updated.location, updated.sequence)?;
+    let client = ctx.client(&book.server)?;
+    let body = PanicRequest { sealed_alert: Some(B64(sealed)) };
+    let reply: PanicReply = client.call(Method::POST, "/v1/panic", Some(&body), &signer(book, key)).await?;
+    vault.book.member = Some(updated);
+    vault.save()?;
+    Ok(Report {
+        json: json!({ "alert": reply.alert }),
+        text: format!("Panic alert {} sent to your contacts.", reply.alert),
+    })
+}
+
+/// `aman status`.
+pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let client = ctx.client(&book.server)?;
+    let s: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)).await?;
+    let mut text = format!("Server {} is reachable.\n", book.server);
+    match s.deadline {
+        Some(d) => text.push_str(&format!(
+            "Next check-in due by {}; alert at {} ({} left).\n",
+            s.next_due.map(format_time).unwrap_or_default(),
+            format_time(d),
+            format_duration(d.saturating_sub(s.server_time))
+        )),
+        None => text.push_str("Not armed: check in to arm the switch.\n"),
+    }
+    text.push_str(&format!("{} linked contact(s), {} invited.\n", book.contacts.len(), book.pending.len()));
+    if let Some(p) = &s.pending {
+        text.push_str(&format!("A change weakening your protection applies at {}.\n", format_time(p.effective_at)));
+    }
+    if !s.alerts.is_empty() {
+        text.push_str(&format!("{} alert(s) have fired for this account.\n", s.alerts.len()));
+    }
+    Ok(Report {
+        json: json!({
+            "reachable": true, "server": book.server, "account": book.account, "counter": s.counter,
+            "next_due": s.next_due, "deadline": s.deadline, "server_time": s.server_time,
+            "time_left": s.deadline.map(|d| d.saturating_sub(s.server_time)),
+            "contacts": book.contacts.len(), "pending_invites": book.pending.len(),
+            "pending_change": s.pending, "alerts": s.alerts,
+        }),
+        text: text.trim_end().to_owned(),
+    })
+}

@@ -1,0 +1,251 @@
+//! What the keystore holds besides the slots: the identity keys and the
+//! address book of a member and/or a contact. All of it lives only inside
+//! the encrypted state box.
+
+use crate::error::ClientError;
+use crate::keystore::{self, Unlocked};
+use aman_protocol::{AccountId, EncryptionPublic, EncryptionSecret, InviteId, MailboxId, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// A linked trusted contact, as the member sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContactEntry {
+    /// The member's name for them.
+    pub label: String,
+    /// 1 is told first.
+    pub tier: u8,
+    /// Their mailbox.
+    pub mailbox: MailboxId,
+    /// Their identity key.
+    pub identity: VerifyingKey,
+    /// Their encryption key.
+    pub encryption: EncryptionPublic,
+    /// The safety number to compare.
+    pub safety_number: String,
+}
+
+/// An invite the member made that no contact has answered yet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingInvite {
+    /// The invite id.
+    pub id: InviteId,
+    /// The invite secret (hex).
+    pub secret: String,
+    /// Label for the contact.
+    pub label: String,
+    /// Tier for the contact.
+    pub tier: u8,
+    /// When it lapses.
+    pub expires_at: u64,
+}
+
+/// The member's book.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberBook {
+    /// The server.
+    pub server: String,
+    /// The account.
+    pub account: AccountId,
+    /// A name for the member's own use.
+    pub name: Option<String>,
+    /// Last check-in counter sent.
+    pub counter: u64,
+    /// Last sealed-alert sequence.
+    pub sequence: u64,
+    /// Check-in interval (seconds).
+    pub every: Option<u64>,
+    /// Grace (seconds).
+    pub grace: Option<u64>,
+    /// The standing "if you read this" note.
+    pub note: String,
+    /// The last location given.
+    pub location: String,
+    /// Linked contacts.
+    pub contacts: Vec<ContactEntry>,
+    /// Unanswered invites.
+    pub pending: Vec<PendingInvite>,
+}
+
+/// One member this device is a trusted contact of.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Membership {
+    /// The contact's name for the member.
+    pub label: String,
+    /// The member's server.
+    pub server: String,
+    /// Our mailbox there.
+    pub mailbox: MailboxId,
+    /// The member identity that signs alerts.
+    pub member: VerifyingKey,
+    /// The member's account, learnt from the first verified alert.
+    #[serde(default)]
+    pub account: Option<AccountId>,
+    /// The safety number to compare.
+    pub safety_number: String,
+    /// Highest alert body sequence seen (older ones are flagged).
+    #[serde(default)]
+    pub highest_sequence: u64,
+}
+
+/// A notification channel the contact added to its mailboxes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NotifyEntry {
+    /// Local id for `notify remove`.
+    pub id: u32,
+    /// webhook, ntfy or email.
+    pub kind: String,
+    /// The URL or address.
+    pub target: String,
+    /// The endpoint id in each mailbox.
+    pub endpoints: Vec<(MailboxId, u8)>,
+}
+
+/// The contact's book.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct ContactBook {
+    /// Members who trust this device.
+    pub memberships: Vec<Membership>,
+    /// Notification channels.
+    pub notify: Vec<NotifyEntry>,
+}
+
+/// Everything non-secret in the keystore.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Book {
+    /// Present once `aman init` ran.
+    pub member: Option<MemberBook>,
+    /// Present once `aman contact accept` ran.
+    pub contact: Option<ContactBook>,
+}
+
+/// The identity keys. No `Debug`, `Clone` or `Serialize`.
+#[derive(Default)]
+pub struct Secrets {
+    /// Member identity `ID`.
+    pub identity: Option<SigningKey>,
+    /// Contact identity `CID`.
+    pub contact_identity: Option<SigningKey>,
+    /// Contact encryption key `CX`.
+    pub contact_encryption: Option<EncryptionSecret>,
+}
+
+const SECRETS_LEN: usize = 1 + 3 * 32;
+
+impl Secrets {
+    fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(vec![0u8; SECRETS_LEN]);
+        let mut flags = 0u8;
+        if let Some(k) = &self.identity {
+            flags |= 1;
+            out[1..33].copy_from_slice(k.seed_bytes().as_ref());
+        }
+        if let Some(k) = &self.contact_identity {
+            flags |= 2;
+            out[33..65].copy_from_slice(k.seed_bytes().as_ref());
+        }
+        if let Some(k) = &self.contact_encryption {
+            flags |= 4;
+            out[65..97].copy_from_slice(k.secret_bytes().as_ref());
+        }
+        out[0] = flags;
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, ClientError> {
+        let bad = || ClientError::Keystore("damaged secrets".into());
+        let b = bytes.get(..SECRETS_LEN).ok_or_else(bad)?;
+        let seed = |range: std::ops::Range<usize>| -> Result<Zeroizing<[u8; 32]>, ClientError> {
+            let mut s = Zeroizing::new([0u8; 32]);
+            s.copy_from_slice(b.get(range).ok_or_else(bad)?);
+            Ok(s)
+        };
+        let flags = b[0];
+        Ok(Secrets {
+            identity: if flags & 1 != 0 { Some(SigningKey::from_seed(seed(1..33)?)?) } else { None },
+            contact_identity: if flags & 2 != 0 { Some(SigningKey::from_seed(seed(33..65)?)?) } else { None },
+            contact_encryption: if flags & 4 != 0 { Some(EncryptionSecret::from_bytes(seed(65..97)?)) } else { None },
+        })
+    }
+}
+
+/// An unlocked keystore.
+pub struct Vault {
+    path: PathBuf,
+    slot: Unlocked,
+    /// Identity keys.
+    pub secrets: Secrets,
+    /// Address books.
+    pub book: Book,
+}
+
+impl Vault {
+    /// Where the keystore lives in `home`.
+    pub fn path_in(home: &Path) -> PathBuf {
+        home.join("keystore")
+    }
+
+    /// Creates a new keystore (does not write it; call [`Vault::save`]).
+    pub fn create(
+        home: &Path,
+        normal_pass: &[u8],
+        duress_pass: &[u8],
+        normal_seed: &[u8; 32],
+        duress_seed: &[u8; 32],
+    ) -> Result<Self, ClientError> {
+        let path = Self::path_in(home);
+        if path.exists() {
+            return Err(ClientError::State(format!("a keystore already exists at {}", path.display())));
+        }
+        let slot = keystore::create(normal_pass, duress_pass, normal_seed, duress_seed)?;
+        Ok(Vault { path, slot, secrets: Secrets::default(), book: Book::default() })
+    }
+
+    /// Unlocks the keystore in `home` with a passphrase.
+    pub fn open(home: &Path, passphrase: &[u8]) -> Result<Self, ClientError> {
+        let path = Self::path_in(home);
+        if !path.exists() {
+            return Err(ClientError::State(format!(
+                "no keystore at {} (run `aman init` or `aman contact accept` first)",
+                path.display()
+            )));
+        }
+        let (slot, plain) = keystore::unlock(&path, passphrase)?;
+        let secrets = Secrets::decode(&plain)?;
+        let book =
+            serde_json::from_slice(&plain[SECRETS_LEN..]).map_err(|e| ClientError::Keystore(format!("state: {e}")))?;
+        Ok(Vault { path, slot, secrets, book })
+    }
+
+    /// The check-in key this passphrase unlocked.
+    pub fn checkin_key(&self) -> &SigningKey {
+        &self.slot.checkin_key
+    }
+
+    /// Writes everything back atomically.
+    pub fn save(&self) -> Result<(), ClientError> {
+        let mut plain = self.secrets.encode();
+        let json = Zeroizing::new(serde_json::to_vec(&self.book).map_err(|e| ClientError::State(e.to_string()))?);
+        plain.extend_from_slice(&json);
+        self.slot.save(&self.path, &plain)
+    }
+
+    /// The member book, or a clear error.
+    pub fn member(&self) -> Result<(&MemberBook, &SigningKey), ClientError> {
+        match (&self.book.member, &self.secrets.identity) {
+            (Some(b), Some(k)) => Ok((b, k)),
+            _ => Err(ClientError::State("this keystore has no member account (run `aman init`)".into())),
+        }
+    }
+
+    /// The contact book and keys, or a clear error.
+    pub fn contact(&self) -> Result<(&ContactBook, &SigningKey, &EncryptionSecret), ClientError> {
+        match (&self.book.contact, &self.secrets.contact_identity, &self.secrets.contact_encryption) {
+            (Some(b), Some(i), Some(e)) => Ok((b, i, e)),
+            _ => Err(ClientError::State(
+                "this keystore is not a trusted contact of anyone (run `aman contact accept`)".into(),
+            )),
+        }
+    }
+}

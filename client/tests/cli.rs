@@ -1,0 +1,265 @@
+//! The `aman` program against a real aman-server on 127.0.0.1:0: real
+//! sockets, real sled, real keys; only Argon2 runs with test costs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aman_server::clock::SystemClock;
+use aman_server::config::{Config, Registration};
+use aman_server::serve::{start, RunningServer};
+use serde_json::Value;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct TestServer {
+    runtime: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("data"),
+            registration: Registration::Open,
+            min_interval: 1,
+            min_grace: 1,
+            escalation_delay: 3600,
+            ..Config::default()
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let server = runtime.block_on(start(config, Arc::new(SystemClock))).unwrap();
+        let url = format!("http://{}", server.addr);
+        TestServer { runtime, server: Some(server), url, _dir: dir }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.runtime.block_on(s.shutdown());
+        }
+    }
+}
+
+struct User {
+    home: PathBuf,
+    pass: &'static str,
+}
+
+fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aman"))
+        .arg("--home")
+        .arg(home)
+        .arg("--passphrase-stdin")
+        .args(args)
+        .env("AMAN_INSECURE_TEST_KDF", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+impl User {
+    fn run(&self, args: &[&str]) -> Output {
+        aman(&self.home, &format!("{}\n", self.pass), args)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.run(&full);
+        assert!(out.status.success(), "aman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn member(dir: &Path, server: &TestServer, name: &str) -> User {
+    let home = dir.join(name);
+    let out = aman(&home, "normal-pass\nduress-pass\n", &["init", "--server", &server.url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    User { home, pass: "normal-pass" }
+}
+
+/// Invites and accepts a contact; returns (contact, member-side safety number, contact-side).
+fn pair(dir: &Path, m: &User, name: &str, tier: &str) -> (User, String, String) {
+    let code = m.json(&["contact", "invite", "--label", name, "--tier", tier])["code"].as_str().unwrap().to_owned();
+    let home = dir.join(name);
+    let out =
+        aman(&home, "contact-pass\ncontact-duress\n", &["--json", "contact", "accept", &code, "--label", "member"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = m.json(&["contact", "list"]);
+    let ours =
+        list["contacts"].as_array().unwrap().iter().find(|c| c["label"] == name).unwrap()["safety_number"].clone();
+    (
+        User { home, pass: "contact-pass" },
+        ours.as_str().unwrap().to_owned(),
+        theirs["safety_number"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Polls `aman alerts --json` until `pred` holds (or 20 s pass).
+fn await_alerts(c: &User, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let alerts = c.json(&["alerts", "--all"])["alerts"].as_array().unwrap().clone();
+        if pred(&alerts) || start.elapsed() > Duration::from_secs(20) {
+            return alerts;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn pairing_shows_the_same_safety_number_on_both_sides() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, ours, theirs) = pair(dir.path(), &m, "alice", "1");
+    assert_eq!(ours.len(), 60);
+    assert_eq!(ours, theirs);
+    let verify = c.json(&["verify"]);
+    assert_eq!(verify["safety_numbers"][0]["safety_number"], ours.as_str());
+    let text = String::from_utf8(m.run(&["contact", "list"]).stdout).unwrap();
+    assert!(text.contains("alice  tier 1  linked"), "{text}");
+}
+
+#[test]
+fn a_member_who_stops_checking_in_is_reported_missed_with_the_note() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    m.json(&["schedule", "set", "--every", "2s", "--grace", "1s", "--note", "Meeting Z at the old bridge"]);
+    m.json(&["checkin", "--location", "Karrada"]);
+    let alerts = await_alerts(&c, |a| !a.is_empty());
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["reason"], "missed");
+    assert_eq!(alerts[0]["note"], "Meeting Z at the old bridge");
+    assert_eq!(alerts[0]["location"], "Karrada");
+    assert_eq!(alerts[0]["warnings"], serde_json::json!([]));
+}
+
+#[test]
+fn a_member_who_checks_in_on_time_raises_no_alert() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    m.json(&["schedule", "set", "--every", "3s", "--grace", "2s"]);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(7) {
+        m.json(&["checkin"]);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    assert_eq!(c.json(&["alerts", "--all"])["alerts"], serde_json::json!([]));
+}
+
+#[test]
+fn duress_output_is_identical_and_the_contact_sees_a_duress_alert() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    m.json(&["schedule", "set", "--every", "1h", "--grace", "10m", "--note", "at the checkpoint"]);
+    let normal = m.run(&["checkin"]);
+    let duress = aman(&m.home, "duress-pass\n", &["checkin"]);
+    assert!(normal.status.success() && duress.status.success());
+    // Everything printed is the same; only the clock's digits may move on.
+    let mask = |b: &[u8]| {
+        String::from_utf8_lossy(b).chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect::<String>()
+    };
+    assert_eq!(mask(&normal.stdout), mask(&duress.stdout));
+    assert_eq!(normal.stderr, duress.stderr);
+    let normal_json = m.json(&["checkin"]);
+    let out = aman(&m.home, "duress-pass\n", &["--json", "checkin"]);
+    let duress_json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&normal_json), keys(&duress_json));
+    assert_eq!(duress_json["counter"].as_u64(), normal_json["counter"].as_u64().map(|c| c + 1));
+    let alerts = await_alerts(&c, |a| a.len() >= 2);
+    assert_eq!(alerts.len(), 2, "two duress check-ins, two alerts");
+    assert!(alerts.iter().all(|a| a["reason"] == "duress" && a["note"] == "at the checkpoint"));
+}
+
+#[test]
+fn panic_and_an_acknowledgement_visible_to_the_other_contacts() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (a, _, _) = pair(dir.path(), &m, "alice", "1");
+    let (b, _, _) = pair(dir.path(), &m, "bashir", "1");
+    let panic = m.json(&["panic", "--note", "taken from the square"]);
+    let id = panic["alert"].as_str().unwrap().to_owned();
+    let seen = await_alerts(&b, |x| !x.is_empty());
+    assert_eq!(seen[0]["reason"], "panic");
+    assert_eq!(seen[0]["note"], "taken from the square");
+    a.json(&["alerts", "ack", &id]);
+    let after = await_alerts(&b, |x| x.first().is_some_and(|v| !v["acks"].as_array().unwrap().is_empty()));
+    assert_eq!(after[0]["acks"][0]["by"], "another contact");
+    assert_eq!(a.json(&["alerts"])["alerts"][0]["acks"][0]["by"], "you");
+}
+
+#[test]
+fn a_wrong_passphrase_fails_before_any_request() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    // Every request would go through this "proxy"; it counts connections.
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let out = aman(&m.home, "not-my-pass\n", &["--proxy", &proxy_url, "checkin"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
+    assert!(proxy.accept().is_err(), "a request was attempted");
+    // The same proxy does see a request when the passphrase is right.
+    let _ = aman(&m.home, "normal-pass\n", &["--proxy", &proxy_url, "--timeout", "1", "status"]);
+    assert!(proxy.accept().is_ok());
+}
+
+#[test]
+fn server_down_exits_3_with_a_plain_message() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    m.json(&["schedule", "set", "--every", "1h", "--grace", "10m"]);
+    drop(server);
+    let out = m.run(&["checkin"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Cannot reach the Aman server"), "{err}");
+    assert!(err.contains("NOT protected"), "{err}");
+    let out = m.run(&["--json", "status"]);
+    assert_eq!(out.status.code(), Some(3));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "server_unreachable");
+}
+
+#[test]
+fn the_keystore_holds_no_plaintext_key_note_label_or_url() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (_c, _, _) = pair(dir.path(), &m, "alice-label", "1");
+    m.json(&["schedule", "set", "--every", "1h", "--grace", "10m", "--note", "secret-note-text"]);
+    m.json(&["checkin", "--location", "secret-location"]);
+    let bytes = std::fs::read(m.home.join("keystore")).unwrap();
+    let status = m.json(&["status"]);
+    let account = status["account"].as_str().unwrap();
+    for needle in ["secret-note-text", "secret-location", "alice-label", server.url.as_str(), "127.0.0.1", account] {
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "keystore contains {needle}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(m.home.join("keystore")).unwrap().permissions().mode() & 0o777, 0o600);
+}
