@@ -85,6 +85,10 @@ pub struct Config {
     pub rate_limit_account: u32,
     /// Notification retries stop this long after the first attempt.
     pub delivery_horizon: u64,
+    /// First retry delay of a failed notification; doubles each time.
+    pub delivery_backoff: u64,
+    /// Longest delay between two retries.
+    pub delivery_backoff_max: u64,
     /// SMTP relay URL for e-mail notifications (`smtp://host:port`, `smtps://…`).
     pub smtp_url: Option<String>,
     /// From address of notification e-mails.
@@ -134,6 +138,8 @@ impl Default for Config {
             rate_limit_ip: 600,
             rate_limit_account: 120,
             delivery_horizon: 48 * 3600,
+            delivery_backoff: 5,
+            delivery_backoff_max: 3600,
             smtp_url: None,
             smtp_from: "aman@localhost".into(),
             allow_private_targets: false,
@@ -159,6 +165,8 @@ pub const KEYS: &[&str] = &[
     "rate_limit_ip",
     "rate_limit_account",
     "delivery_horizon",
+    "delivery_backoff",
+    "delivery_backoff_max",
     "smtp_url",
     "smtp_from",
     "allow_private_targets",
@@ -236,6 +244,8 @@ impl Config {
             "cooling_off" => self.cooling_off = duration()?,
             "escalation_delay" => self.escalation_delay = duration()?,
             "delivery_horizon" => self.delivery_horizon = duration()?,
+            "delivery_backoff" => self.delivery_backoff = duration()?.max(1),
+            "delivery_backoff_max" => self.delivery_backoff_max = duration()?.max(1),
             "clock_window" => self.clock_window = duration()?,
             "registration" => {
                 self.registration = match value.trim() {

@@ -1,15 +1,267 @@
-//! The delivery worker: drains the durable outbox.
+//! The delivery worker: drains the durable outbox. Every entry is tried in
+//! its own task (a slow or dead endpoint never delays another, and never a
+//! check-in); the result — delivered, retry later with backoff, or give up —
+//! is written durably with a delivery-log line before the entry leaves the
+//! outbox, so a crash at any point means another attempt, never a lost one.
 
-use crate::engine::Engine;
-use std::sync::Arc;
-use tokio::sync::watch;
+use super::email::Mailer;
+use super::http::{HttpSender, TransportError};
+use super::target::check_public;
+use crate::engine::{log_op, secret_context, target_context, Engine};
+use crate::store::{Op, QueuedDelivery};
+use aman_protocol::at_rest::hmac_sha256;
+use aman_protocol::random::random_array;
+use aman_protocol::{AlertId, MailboxId};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+
+/// Deliveries in flight at once.
+pub const CONCURRENCY: usize = 64;
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver accepted it.
+    Delivered,
+    /// Try again later (5xx, 408, 429, network trouble).
+    Transient(String),
+    /// Do not try again (4xx, refused address, endpoint gone).
+    Permanent(String),
+}
+
+impl Outcome {
+    /// Classifies an HTTP status.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            200..=299 => Outcome::Delivered,
+            408 | 429 => Outcome::Transient(format!("HTTP {status}")),
+            400..=499 => Outcome::Permanent(format!("HTTP {status}")),
+            _ => Outcome::Transient(format!("HTTP {status}")),
+        }
+    }
+}
+
+/// The delay before retry number `attempts` (1-based): doubling from
+/// `base`, capped at `max`, plus up to a quarter more of random jitter.
+pub fn backoff(attempts: u32, base: u64, max: u64) -> u64 {
+    let delay = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(30)).min(max);
+    let jitter = random_array::<2>().map(|b| u64::from(u16::from_be_bytes(b))).unwrap_or(0);
+    delay + jitter % (delay / 4 + 1)
+}
+
+type Key = (AlertId, MailboxId, u8);
+
+struct Deliverer {
+    engine: Arc<Engine>,
+    http: HttpSender,
+    mailer: Option<Mailer>,
+    in_flight: Mutex<HashSet<Key>>,
+    permits: Semaphore,
+}
 
 /// Runs until `stop` changes.
 pub async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let http = match HttpSender::new() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the HTTP client: notifications are disabled");
+            return;
+        }
+    };
+    let mailer = Mailer::from_config(&engine.config).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "bad SMTP settings: e-mail notifications will be retried until they are fixed");
+        None
+    });
+    let d = Arc::new(Deliverer {
+        engine: engine.clone(),
+        http,
+        mailer,
+        in_flight: Mutex::new(HashSet::new()),
+        permits: Semaphore::new(CONCURRENCY),
+    });
     loop {
+        let now = engine.clock.now();
+        match engine.store.due_deliveries(now, 4 * CONCURRENCY) {
+            Ok(due) => {
+                for q in due {
+                    if crate::engine::lock(&d.in_flight).insert((q.alert, q.mailbox, q.channel)) {
+                        tokio::spawn(d.clone().attempt(q));
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading the outbox failed"),
+        }
+        let next_ms = match engine.store.next_delivery_due() {
+            Ok(Some(due)) => due.saturating_mul(1000).saturating_sub(engine.clock.now_ms()),
+            _ => 5_000,
+        };
+        let wait = Duration::from_millis(next_ms.clamp(100, 5_000));
         tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
             _ = engine.delivery_wake.notified() => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+impl Deliverer {
+    async fn attempt(self: Arc<Self>, q: QueuedDelivery) {
+        let key = (q.alert, q.mailbox, q.channel);
+        if let Ok(_permit) = self.permits.acquire().await {
+            let (kind, outcome) = self.deliver(&q).await;
+            if let Err(e) = self.record(&q, &kind, outcome).await {
+                tracing::error!(code = e.code, "recording a delivery failed; it will be retried");
+            }
+        }
+        crate::engine::lock(&self.in_flight).remove(&key);
+    }
+
+    /// Tries once. Returns the channel kind and the outcome.
+    async fn deliver(&self, q: &QueuedDelivery) -> (String, Outcome) {
+        let e = &self.engine;
+        let endpoint_id = q.channel & 0x7f;
+        let event = if q.channel & 0x80 != 0 { "acknowledged" } else { "alert" };
+        let mailbox = match e.store.mailbox(&q.mailbox) {
+            Ok(Some(m)) => m,
+            Ok(None) => return ("unknown".into(), Outcome::Permanent("mailbox gone".into())),
+            Err(err) => return ("unknown".into(), Outcome::Transient(format!("store: {err}"))),
+        };
+        let Some(endpoint) = mailbox.endpoints.iter().find(|ep| ep.id == endpoint_id) else {
+            return ("unknown".into(), Outcome::Permanent("endpoint removed".into()));
+        };
+        let kind = endpoint.kind.clone();
+        let Ok(target) = e.server_key().decrypt(&target_context(&q.mailbox, endpoint_id), &endpoint.target_sealed.0)
+        else {
+            return (kind, Outcome::Transient("endpoint does not decrypt (server key?)".into()));
+        };
+        let target = String::from_utf8_lossy(&target).into_owned();
+        let reason = match e.store.alert(&q.alert) {
+            Ok(Some(alert)) => e.reason(&q.alert, &alert).map(|r| r.as_str()).unwrap_or("alert"),
+            Ok(None) => return (kind, Outcome::Permanent("alert gone".into())),
+            Err(err) => return (kind, Outcome::Transient(format!("store: {err}"))),
+        };
+        let outcome = match kind.as_str() {
+            "webhook" | "ntfy" => {
+                if !e.config.allow_private_targets {
+                    if let Err(why) = check_public(&target).await {
+                        return (kind, Outcome::Permanent(why));
+                    }
+                }
+                let (headers, body) = if kind == "webhook" {
+                    let body = serde_json::json!({
+                        "type": "aman.notification",
+                        "event": event,
+                        "alert": q.alert,
+                        "reason": reason,
+                        "idempotency_key": q.entry.idempotency_key,
+                        "message": "An Aman alert is waiting: run `aman alerts`.",
+                    })
+                    .to_string()
+                    .into_bytes();
+                    let secret = endpoint
+                        .secret_sealed
+                        .as_ref()
+                        .and_then(|s| e.server_key().decrypt(&secret_context(&q.mailbox, endpoint_id), &s.0).ok())
+                        .map(|s| s.to_vec())
+                        .unwrap_or_default();
+                    let sig = data_encoding::HEXLOWER.encode(&hmac_sha256(&secret, &body));
+                    let headers = vec![
+                        ("content-type", "application/json".to_owned()),
+                        ("idempotency-key", q.entry.idempotency_key.clone()),
+                        ("x-aman-signature", format!("sha256={sig}")),
+                        ("user-agent", "aman-server".to_owned()),
+                    ];
+                    (headers, body)
+                } else {
+                    let message = if event == "alert" {
+                        "An Aman alert is waiting for you. Open Aman and run `aman alerts`."
+                    } else {
+                        "Another contact acknowledged an Aman alert. Run `aman alerts`."
+                    };
+                    let headers = vec![
+                        ("title", "Aman alert".to_owned()),
+                        ("priority", "high".to_owned()),
+                        ("tags", "rotating_light".to_owned()),
+                        ("x-idempotency-key", q.entry.idempotency_key.clone()),
+                        ("content-type", "text/plain".to_owned()),
+                    ];
+                    (headers, message.as_bytes().to_vec())
+                };
+                match self.http.post(&target, &headers, body).await {
+                    Ok(status) => Outcome::from_status(status),
+                    Err(TransportError::Invalid(_)) => Outcome::Permanent("invalid URL".into()),
+                    Err(TransportError::Network(why)) => Outcome::Transient(why),
+                }
+            }
+            "email" => match &self.mailer {
+                None => Outcome::Transient("no SMTP relay configured".into()),
+                Some(m) => match m.send(&target, &q.entry.idempotency_key).await {
+                    Ok(()) => Outcome::Delivered,
+                    Err(err) if err.permanent => Outcome::Permanent(err.detail),
+                    Err(err) => Outcome::Transient(err.detail),
+                },
+            },
+            _ => Outcome::Permanent("unknown channel".into()),
+        };
+        (kind, outcome)
+    }
+
+    /// Makes the outcome durable: delete, reschedule or give up, with a log line.
+    async fn record(&self, q: &QueuedDelivery, kind: &str, outcome: Outcome) -> Result<(), crate::error::ApiError> {
+        let e = &self.engine;
+        let now = e.clock.now();
+        let now_ms = e.clock.now_ms();
+        let mut ops = vec![Op::DeleteOutbox(q.due, q.alert, q.mailbox, q.channel)];
+        match &outcome {
+            Outcome::Delivered => {
+                e.metrics.inc(&e.metrics.deliveries_ok);
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "delivered", ""));
+            }
+            Outcome::Permanent(why) => {
+                e.metrics.inc(&e.metrics.deliveries_failed);
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "permanent_failure", why));
+            }
+            Outcome::Transient(why) => {
+                e.metrics.inc(&e.metrics.deliveries_failed);
+                let mut entry = q.entry.clone();
+                entry.attempts += 1;
+                if now.saturating_sub(entry.first_queued) >= e.config.delivery_horizon {
+                    let detail = format!("{why}; gave up after {} attempts", entry.attempts);
+                    ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "permanent_failure", &detail));
+                } else {
+                    let due = now + backoff(entry.attempts, e.config.delivery_backoff, e.config.delivery_backoff_max);
+                    ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "transient_failure", why));
+                    ops.push(Op::PutOutbox(due, q.alert, q.mailbox, q.channel, entry));
+                }
+            }
+        }
+        e.store.apply(ops)?;
+        e.store.durable().wait().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_backoff() {
+        assert_eq!(Outcome::from_status(204), Outcome::Delivered);
+        assert!(matches!(Outcome::from_status(500), Outcome::Transient(_)));
+        assert!(matches!(Outcome::from_status(429), Outcome::Transient(_)));
+        assert!(matches!(Outcome::from_status(408), Outcome::Transient(_)));
+        assert!(matches!(Outcome::from_status(404), Outcome::Permanent(_)));
+        assert!(matches!(Outcome::from_status(410), Outcome::Permanent(_)));
+        for attempts in 1..40 {
+            let d = backoff(attempts, 5, 3600);
+            let base = (5u64 << (attempts - 1).min(30)).min(3600);
+            assert!(d >= base && d <= base + base / 4, "{attempts}: {d}");
+        }
+        // Default settings keep trying for well over a day before the 48 h horizon.
+        let total: u64 = (1..=60).map(|a| (5u64 << (a - 1).min(30)).min(3600)).sum();
+        assert!(total > 24 * 3600);
     }
 }

@@ -152,7 +152,8 @@ impl Engine {
         Ok(())
     }
 
-    fn reason(&self, id: &AlertId, alert: &AlertRecord) -> Result<Reason, ApiError> {
+    /// An alert's reason, decrypted with the server key.
+    pub fn reason(&self, id: &AlertId, alert: &AlertRecord) -> Result<Reason, ApiError> {
         let text = self
             .server_key()
             .decrypt(id.as_bytes(), &alert.reason_sealed.0)

@@ -1,0 +1,362 @@
+//! Alert delivery with real receivers on 127.0.0.1: a webhook that fails
+//! twice, an ntfy-style topic, a real SMTP server (Debian's aiosmtpd), and
+//! escalation to a second tier.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use aman_protocol::api::{AddEndpoint, EndpointAdded};
+use aman_protocol::at_rest::hmac_sha256;
+use aman_server::clock::{Clock, ManualClock, SystemClock};
+use aman_server::config::{Config, Registration};
+use aman_server::serve::{start, RunningServer};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use common::{signed, TestContact, TestMember};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A receiver that records every request and answers from a script.
+#[derive(Clone, Default)]
+struct Receiver {
+    seen: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    script: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Receiver {
+    async fn start(script: Vec<u16>) -> (Self, String) {
+        let r = Receiver { seen: Arc::default(), script: Arc::new(Mutex::new(script)) };
+        async fn hit(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+            r.seen.lock().unwrap().push((headers, body));
+            let mut script = r.script.lock().unwrap();
+            let code = if script.is_empty() { 200 } else { script.remove(0) };
+            StatusCode::from_u16(code).unwrap()
+        }
+        let app = Router::new().route("/{*path}", post(hit)).with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (r, url)
+    }
+
+    fn requests(&self) -> Vec<(HeaderMap, Bytes)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    async fn await_count(&self, n: usize, within: Duration) -> Vec<(HeaderMap, Bytes)> {
+        let start = Instant::now();
+        while self.requests().len() < n && start.elapsed() < within {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.requests()
+    }
+}
+
+fn config(dir: &Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_owned(),
+        registration: Registration::Open,
+        min_interval: 1,
+        min_grace: 1,
+        allow_private_targets: true,
+        delivery_backoff: 1,
+        escalation_delay: 600,
+        rate_limit_ip: 0,
+        rate_limit_account: 0,
+        ..Config::default()
+    }
+}
+
+/// Talks to a running server over real HTTP through the router it serves.
+struct Live {
+    server: RunningServer,
+    clock: Arc<dyn Clock>,
+}
+
+impl Live {
+    async fn call(&self, req: axum::http::Request<axum::body::Body>) -> (StatusCode, Value) {
+        use tower::ServiceExt;
+        let router = aman_server::api::app(aman_server::api::AppState::new(self.server.engine.clone()));
+        let resp = router.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn member_with_contacts(&self, tiers: &[u8]) -> TestMember {
+        let m = TestMember::new();
+        let (s, b) = self.call(m.register_request(None, self.clock.now())).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let mut m = m;
+        for tier in tiers {
+            self.add_contact(&mut m, *tier).await;
+        }
+        m
+    }
+
+    async fn add_contact(&self, m: &mut TestMember, tier: u8) {
+        use aman_protocol::api::{ContactLink, CreatePairing, PairingAnswer, Policy, B64};
+        use aman_protocol::{EncryptionSecret, Enrollment, InviteCode, MailboxId, SigningKey};
+        let now = self.clock.now();
+        let invite = InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
+        let create = CreatePairing { invite: invite.id, expires_at: now + 3600 };
+        let (s, _) = self.call(m.request("POST", "/v1/pairings", serde_json::to_value(&create).unwrap(), now)).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let c = TestContact {
+            mailbox: MailboxId::random().unwrap(),
+            identity: SigningKey::generate().unwrap(),
+            encryption: EncryptionSecret::generate().unwrap(),
+            tier,
+        };
+        let e =
+            Enrollment { identity: c.identity.verifying_key(), encryption: c.encryption.public(), mailbox: c.mailbox };
+        let answer = PairingAnswer {
+            mailbox: c.mailbox,
+            identity: c.identity.verifying_key(),
+            enrollment: B64(e.seal(&invite, &c.identity).unwrap()),
+        };
+        let path = format!("/v1/pairings/{}/reply", invite.id);
+        let req = signed("POST", &path, serde_json::to_vec(&answer).unwrap(), *c.mailbox.as_bytes(), &c.identity, now);
+        assert_eq!(self.call(req).await.0, StatusCode::CREATED);
+        m.contacts.push(c);
+        let policy = Policy {
+            contacts: m.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect(),
+            ..Policy::default()
+        };
+        let (s, b) =
+            self.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), now)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
+    async fn add_endpoint(&self, c: &TestContact, kind: &str, target: &str) -> EndpointAdded {
+        let body = serde_json::to_vec(&AddEndpoint { kind: kind.into(), target: target.into() }).unwrap();
+        let req = signed("POST", "/v1/mailbox/endpoints", body, *c.mailbox.as_bytes(), &c.identity, self.clock.now());
+        let (s, b) = self.call(req).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        serde_json::from_value(b).unwrap()
+    }
+
+    async fn panic(&self, m: &TestMember) -> String {
+        let (s, b) = self.call(m.request("POST", "/v1/panic", Value::Null, self.clock.now())).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["alert"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_failing_twice_gets_the_alert_with_one_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let server = start(config(dir.path()), clock.clone()).await.unwrap();
+    let live = Live { server, clock };
+    let (receiver, url) = Receiver::start(vec![500, 500]).await;
+    let m = live.member_with_contacts(&[1]).await;
+    let added = live.add_endpoint(&m.contacts[0], "webhook", &format!("{url}/hook")).await;
+    let secret = added.secret.expect("a webhook gets a signing secret");
+    let alert = live.panic(&m).await;
+
+    let seen = receiver.await_count(3, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 3, "two failures, then success");
+    let keys: Vec<_> = seen.iter().map(|(h, _)| h["idempotency-key"].to_str().unwrap().to_owned()).collect();
+    assert!(keys.iter().all(|k| k == &keys[0]), "{keys:?}");
+    for (headers, body) in &seen {
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["alert"], alert.as_str());
+        assert_eq!(v["reason"], "panic");
+        assert_eq!(v["idempotency_key"], keys[0].as_str());
+        let keys_in_body: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys_in_body, ["alert", "event", "idempotency_key", "message", "reason", "type"]);
+        let expected = format!("sha256={}", data_encoding::HEXLOWER.encode(&hmac_sha256(secret.as_bytes(), body)));
+        assert_eq!(headers["x-aman-signature"].to_str().unwrap(), expected);
+    }
+    // The contact reads the log: two transient failures and a delivery.
+    let c = &m.contacts[0];
+    let path = format!("/v1/mailbox/alerts/{alert}/deliveries");
+    let (s, log) =
+        live.call(signed("GET", &path, Vec::new(), *c.mailbox.as_bytes(), &c.identity, live.clock.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let webhook: Vec<_> = log["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["channel"] == "webhook")
+        .map(|a| a["outcome"].clone())
+        .collect();
+    assert_eq!(webhook, ["transient_failure", "transient_failure", "delivered"]);
+    assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 0);
+    live.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ntfy_publish_matches_the_documented_format_and_a_4xx_is_permanent() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let live = Live { server: start(config(dir.path()), clock.clone()).await.unwrap(), clock };
+    let (ntfy, url) = Receiver::start(vec![]).await;
+    let (gone, gone_url) = Receiver::start(vec![410]).await;
+    let m = live.member_with_contacts(&[1]).await;
+    assert!(live.add_endpoint(&m.contacts[0], "ntfy", &format!("{url}/aman-topic-x7")).await.secret.is_none());
+    live.add_endpoint(&m.contacts[0], "webhook", &format!("{gone_url}/gone")).await;
+    live.panic(&m).await;
+    let seen = ntfy.await_count(1, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 1);
+    let (headers, body) = &seen[0];
+    // ntfy publishing: POST the message as the body to the topic URL; title,
+    // priority and tags as headers.
+    assert_eq!(headers["title"], "Aman alert");
+    assert_eq!(headers["priority"], "high");
+    assert_eq!(headers["tags"], "rotating_light");
+    assert_eq!(
+        std::str::from_utf8(body).unwrap(),
+        "An Aman alert is waiting for you. Open Aman and run `aman alerts`."
+    );
+    // The 410 receiver is tried once and never again.
+    assert_eq!(gone.await_count(1, Duration::from_secs(20)).await.len(), 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(gone.requests().len(), 1);
+    live.server.shutdown().await.unwrap();
+}
+
+fn system_python() -> Option<&'static str> {
+    ["/usr/bin/python3", "python3"].into_iter().find(|p| {
+        std::process::Command::new(p).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_reaches_a_real_smtp_server_and_carries_no_content() {
+    let python = system_python().expect("python3-aiosmtpd is required (.ci/run installs it)");
+    let maildir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut smtp = std::process::Command::new(python)
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(maildir.path().join("mail"))
+        .spawn()
+        .unwrap();
+    let start_wait = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && start_wait.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    cfg.smtp_from = "alerts@aman.test".into();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let live = Live { server: start(cfg, clock.clone()).await.unwrap(), clock };
+    let mut m = live.member_with_contacts(&[1]).await;
+    m.reseal("NOTE-SHOULD-NOT-LEAK", live.clock.now());
+    let body = json!({ "sealed_alert": aman_protocol::api::B64(m.sealed.clone()) });
+    let (s, _) = live.call(m.request("POST", "/v1/panic", body, live.clock.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    live.add_endpoint(&m.contacts[0], "email", "contact@example.org").await;
+    // Endpoints added after the alert fired get later alerts; fire one more.
+    live.panic(&m).await;
+    let new_dir = maildir.path().join("mail").join("new");
+    let start_wait = Instant::now();
+    let mail = loop {
+        let found = std::fs::read_dir(&new_dir).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
+        if let Some(entry) = found {
+            break std::fs::read_to_string(entry.path()).unwrap();
+        }
+        assert!(start_wait.elapsed() < Duration::from_secs(20), "no e-mail arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = smtp.kill();
+    assert!(mail.contains("To: contact@example.org"), "{mail}");
+    assert!(mail.contains("Subject: Aman: an alert is waiting for you"), "{mail}");
+    assert!(mail.contains("aman alerts"));
+    for leak in ["NOTE-SHOULD-NOT-LEAK", "here", "panic", &m.account.to_string()] {
+        assert!(!mail.contains(leak), "e-mail contains {leak}");
+    }
+    live.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tier_two_hears_nothing_when_tier_one_acknowledges_and_everything_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let manual = Arc::new(ManualClock::at(SystemClock.now()));
+    let clock: Arc<dyn Clock> = manual.clone();
+    let live = Live { server: start(config(dir.path()), clock.clone()).await.unwrap(), clock };
+    let (tier1, url1) = Receiver::start(vec![]).await;
+    let (tier2, url2) = Receiver::start(vec![]).await;
+    let m = live.member_with_contacts(&[1, 2]).await;
+    live.add_endpoint(&m.contacts[0], "webhook", &format!("{url1}/t1")).await;
+    live.add_endpoint(&m.contacts[1], "webhook", &format!("{url2}/t2")).await;
+
+    // Acknowledged in time: tier 2 gets nothing.
+    let acked = live.panic(&m).await;
+    assert_eq!(tier1.await_count(1, Duration::from_secs(20)).await.len(), 1);
+    let c0 = &m.contacts[0];
+    let path = format!("/v1/mailbox/alerts/{acked}/ack");
+    let (s, _) =
+        live.call(signed("POST", &path, Vec::new(), *c0.mailbox.as_bytes(), &c0.identity, live.clock.now())).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    manual.advance(601);
+    live.server.engine.tick(manual.now());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(tier2.requests().is_empty(), "tier 2 must not hear of an acknowledged alert");
+
+    // Nobody acknowledges: tier 2 is told after the delay.
+    let unacked = live.panic(&m).await;
+    assert_eq!(tier1.await_count(2, Duration::from_secs(20)).await.len(), 2);
+    manual.advance(599);
+    live.server.engine.tick(manual.now());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(tier2.requests().is_empty(), "not before the delay");
+    manual.advance(2);
+    assert_eq!(live.server.engine.tick(manual.now()).escalated.len(), 1);
+    let seen = tier2.await_count(1, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 1);
+    let v: Value = serde_json::from_slice(&seen[0].1).unwrap();
+    assert_eq!(v["alert"], unacked.as_str());
+    live.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_sled_files_hold_no_notification_address_in_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let live = Live { server: start(config(dir.path()), clock.clone()).await.unwrap(), clock };
+    let m = live.member_with_contacts(&[1]).await;
+    live.add_endpoint(&m.contacts[0], "email", "hidden.person@example.org").await;
+    live.add_endpoint(&m.contacts[0], "ntfy", "http://127.0.0.1:9/secret-topic-name").await;
+    live.server.shutdown().await.unwrap();
+    let mut files = vec![dir.path().join("db")];
+    let mut bytes = Vec::new();
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            bytes.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    assert!(bytes.len() > 1000, "the database was written");
+    for needle in ["hidden.person", "example.org", "secret-topic-name", "127.0.0.1:9"] {
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "database contains {needle}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_targets_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.allow_private_targets = false;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let live = Live { server: start(cfg, clock.clone()).await.unwrap(), clock };
+    let m = live.member_with_contacts(&[1]).await;
+    let c = &m.contacts[0];
+    for target in ["http://127.0.0.1:8080/x", "http://10.0.0.5/x", "http://[::1]/x", "http://192.168.1.1/"] {
+        let body = serde_json::to_vec(&AddEndpoint { kind: "webhook".into(), target: target.into() }).unwrap();
+        let req = signed("POST", "/v1/mailbox/endpoints", body, *c.mailbox.as_bytes(), &c.identity, live.clock.now());
+        let (s, b) = live.call(req).await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("private_target")), "{target}");
+    }
+    live.server.shutdown().await.unwrap();
+}
