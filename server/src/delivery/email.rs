@@ -34,7 +34,16 @@ pub struct SendError {
     pub detail: String,
 }
 
-fn split_url(url: &str) -> Result<(&str, Option<(String, String)>, String, Option<u16>), String> {
+/// The parts of an `smtp_url`.
+#[derive(Debug, PartialEq, Eq)]
+struct SmtpUrl<'a> {
+    scheme: &'a str,
+    credentials: Option<(String, String)>,
+    host: String,
+    port: Option<u16>,
+}
+
+fn split_url(url: &str) -> Result<SmtpUrl<'_>, String> {
     let (scheme, rest) = url.split_once("://").ok_or("smtp_url must start with smtp:// or smtps://")?;
     let rest = rest.trim_end_matches('/');
     let (creds, hostport) = match rest.rsplit_once('@') {
@@ -48,14 +57,14 @@ fn split_url(url: &str) -> Result<(&str, Option<(String, String)>, String, Optio
         Some((h, p)) => (h.to_owned(), Some(p.parse::<u16>().map_err(|_| "bad port in smtp_url")?)),
         None => (hostport.to_owned(), None),
     };
-    Ok((scheme, creds, host, port))
+    Ok(SmtpUrl { scheme, credentials: creds, host, port })
 }
 
 impl Mailer {
     /// The mailer for `config`, or `None` when no `smtp_url` is set.
     pub fn from_config(config: &Config) -> Result<Option<Self>, String> {
         let Some(url) = &config.smtp_url else { return Ok(None) };
-        let (scheme, creds, host, port) = split_url(url)?;
+        let SmtpUrl { scheme, credentials: creds, host, port } = split_url(url)?;
         let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let mut builder = match scheme {
             "smtps" => {
@@ -105,10 +114,18 @@ mod tests {
 
     #[test]
     fn parses_smtp_urls() {
-        let (s, c, h, p) = split_url("smtps://me:pw@mail.example:465").unwrap();
-        assert_eq!((s, c, h.as_str(), p), ("smtps", Some(("me".into(), "pw".into())), "mail.example", Some(465)));
-        let (s, c, h, p) = split_url("smtp://127.0.0.1:2525").unwrap();
-        assert_eq!((s, c, h.as_str(), p), ("smtp", None, "127.0.0.1", Some(2525)));
+        let u = split_url("smtps://me:pw@mail.example:465").unwrap();
+        assert_eq!(
+            u,
+            SmtpUrl {
+                scheme: "smtps",
+                credentials: Some(("me".into(), "pw".into())),
+                host: "mail.example".into(),
+                port: Some(465)
+            }
+        );
+        let u = split_url("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(u, SmtpUrl { scheme: "smtp", credentials: None, host: "127.0.0.1".into(), port: Some(2525) });
         assert!(split_url("mail.example").is_err());
     }
 }
