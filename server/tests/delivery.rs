@@ -224,6 +224,16 @@ async fn ntfy_publish_matches_the_documented_format_and_a_4xx_is_permanent() {
     live.server.shutdown().await.unwrap();
 }
 
+/// Ends a child process however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn system_python() -> Option<&'static str> {
     ["/usr/bin/python3", "python3"].into_iter().find(|p| {
         std::process::Command::new(p).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success())
@@ -235,11 +245,13 @@ async fn email_reaches_a_real_smtp_server_and_carries_no_content() {
     let python = system_python().expect("python3-aiosmtpd is required (.ci/run installs it)");
     let maildir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut smtp = std::process::Command::new(python)
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(maildir.path().join("mail"))
-        .spawn()
-        .unwrap();
+    let _smtp = KillOnDrop(
+        std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("mail"))
+            .spawn()
+            .unwrap(),
+    );
     let start_wait = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && start_wait.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -268,7 +280,6 @@ async fn email_reaches_a_real_smtp_server_and_carries_no_content() {
         assert!(start_wait.elapsed() < Duration::from_secs(20), "no e-mail arrived");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let _ = smtp.kill();
     assert!(mail.contains("To: contact@example.org"), "{mail}");
     assert!(mail.contains("Subject: Aman: an alert is waiting for you"), "{mail}");
     assert!(mail.contains("aman alerts"));
