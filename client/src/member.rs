@@ -4,7 +4,7 @@
 use crate::api::{unix_now, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
-use crate::state::{ContactEntry, MemberBook, PendingInvite, Vault};
+use crate::state::{ContactEntry, MemberBook, PendingInvite, PendingSchedule, Vault};
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
     AccountStatus, CheckinReply, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest, Policy,
@@ -64,6 +64,7 @@ pub async fn init(
         location: String::new(),
         contacts: Vec::new(),
         pending: Vec::new(),
+        pending_schedule: None,
     });
     vault.secrets.identity = Some(identity);
     vault.save()?;
@@ -255,7 +256,8 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     })
 }
 
-/// `aman schedule set`.
+/// `aman schedule set`. A weaker schedule is held by the server for its
+/// cooling-off period; until then the client keeps using the old one.
 pub async fn set_schedule(
     ctx: &Ctx,
     vault: &mut Vault,
@@ -264,22 +266,30 @@ pub async fn set_schedule(
     note: Option<&str>,
 ) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
+    let mut wanted = book.clone();
+    wanted.every = Some(every);
+    wanted.grace = Some(grace);
+    let client = ctx.client(&book.server)?;
+    let reply: PolicyReply =
+        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&wanted)), &signer(book, key)).await?;
     let mut updated = book.clone();
-    updated.every = Some(every);
-    updated.grace = Some(grace);
+    if reply.applied {
+        updated.every = Some(every);
+        updated.grace = Some(grace);
+        updated.pending_schedule = None;
+    } else {
+        updated.pending_schedule = Some(PendingSchedule { every, grace, effective_at: reply.effective_at });
+    }
     if let Some(n) = note {
         updated.note = n.to_owned();
     }
-    let client = ctx.client(&book.server)?;
-    let reply: PolicyReply =
-        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &signer(book, key)).await?;
     vault.book.member = Some(updated);
     vault.save()?;
     let when = if reply.applied {
         "now".to_owned()
     } else {
         format!(
-            "at {} (it weakens your protection, so it waits; your contacts were told)",
+            "at {} (it weakens your protection, so it waits; your contacts were told). Until then the old schedule holds",
             format_time(reply.effective_at)
         )
     };
@@ -314,12 +324,13 @@ pub async fn checkin(
     location: Option<&str>,
 ) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
-    let (Some(every), Some(grace)) = (book.every, book.grace) else {
+    let mut updated = book.clone();
+    updated.promote_pending_schedule(unix_now());
+    let (Some(every), Some(grace)) = (updated.every, updated.grace) else {
         return Err(ClientError::State("no schedule yet: run `aman schedule set --every 6h --grace 30m` first".into()));
     };
     let client = ctx.client(&book.server)?;
     let sign = signer(book, key);
-    let mut updated = book.clone();
     if let Some(n) = note {
         updated.note = n.to_owned();
     }

@@ -66,6 +66,34 @@ pub struct MemberBook {
     pub contacts: Vec<ContactEntry>,
     /// Unanswered invites.
     pub pending: Vec<PendingInvite>,
+    /// A weaker schedule the server holds back until its cooling-off ends.
+    #[serde(default)]
+    pub pending_schedule: Option<PendingSchedule>,
+}
+
+/// A schedule change waiting out the server's cooling-off period.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingSchedule {
+    /// Interval (seconds).
+    pub every: u64,
+    /// Grace (seconds).
+    pub grace: u64,
+    /// When the server applies it.
+    pub effective_at: u64,
+}
+
+impl MemberBook {
+    /// Adopts a pending schedule once the server has applied it (a second
+    /// after its effective time, so the server's own tick has run).
+    pub fn promote_pending_schedule(&mut self, now: u64) {
+        if let Some(p) = self.pending_schedule {
+            if now > p.effective_at {
+                self.every = Some(p.every);
+                self.grace = Some(p.grace);
+                self.pending_schedule = None;
+            }
+        }
+    }
 }
 
 /// One member this device is a trusted contact of.

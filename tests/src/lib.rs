@@ -1,1 +1,16 @@
+//! # aman-tests
+//!
+//! Harness for end-to-end scenarios, crash runs and benchmarks: the real
+//! `aman-server` and `aman` binaries as child processes, a webhook receiver,
+//! and members and contacts that speak the protocol through the client
+//! library.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod actors;
+pub mod process;
+pub mod receiver;
+
+pub use actors::{Contact, Member};
+pub use process::{binary, ServerProcess};
+pub use receiver::Receiver;

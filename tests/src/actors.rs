@@ -1,0 +1,200 @@
+//! Members and contacts that speak the protocol through the client library.
+
+use aman_client::api::{unix_now, ApiClient, Signer};
+use aman_client::ClientError;
+use aman_protocol::alert::{seal, sealed_hash, AlertBody};
+use aman_protocol::api::{
+    AccountStatus, AddEndpoint, CheckinReply, ContactLink, CreatePairing, EndpointAdded, MailboxContents,
+    PairingAnswer, PanicReply, Policy, PolicyReply, RegisterAccount, B64,
+};
+use aman_protocol::{
+    AccountId, AlertId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, MailboxId, SigningKey,
+};
+use reqwest::Method;
+use serde_json::json;
+
+/// A trusted contact with one mailbox.
+pub struct Contact {
+    /// Its mailbox.
+    pub mailbox: MailboxId,
+    /// `CID`.
+    pub identity: SigningKey,
+    /// `CX`.
+    pub encryption: EncryptionSecret,
+    /// Its tier.
+    pub tier: u8,
+}
+
+impl Contact {
+    fn signer(&self) -> Signer<'_> {
+        Signer { caller: *self.mailbox.as_bytes(), key: &self.identity }
+    }
+
+    /// Adds a notification endpoint.
+    pub async fn add_endpoint(&self, api: &ApiClient, kind: &str, target: &str) -> Result<EndpointAdded, ClientError> {
+        let body = AddEndpoint { kind: kind.into(), target: target.into() };
+        api.call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &self.signer()).await
+    }
+
+    /// The mailbox's contents.
+    pub async fn mailbox(&self, api: &ApiClient) -> Result<MailboxContents, ClientError> {
+        api.call::<(), _>(Method::GET, "/v1/mailbox/alerts", None, &self.signer()).await
+    }
+
+    /// Acknowledges an alert.
+    pub async fn ack(&self, api: &ApiClient, alert: &AlertId) -> Result<(), ClientError> {
+        api.send(Method::POST, &format!("/v1/mailbox/alerts/{alert}/ack"), Vec::new(), &self.signer()).await.map(|_| ())
+    }
+}
+
+/// A member with its keys and counter.
+pub struct Member {
+    /// Its account.
+    pub account: AccountId,
+    /// `ID`.
+    pub identity: SigningKey,
+    /// `CK_N`.
+    pub normal: SigningKey,
+    /// `CK_D`.
+    pub duress: SigningKey,
+    /// Last counter used.
+    pub counter: u64,
+    /// Current sealed alert.
+    pub sealed: Vec<u8>,
+    /// Linked contacts.
+    pub contacts: Vec<Contact>,
+}
+
+impl Member {
+    /// Fresh keys.
+    pub fn new() -> Self {
+        Member {
+            account: AccountId::random().unwrap(),
+            identity: SigningKey::generate().unwrap(),
+            normal: SigningKey::generate().unwrap(),
+            duress: SigningKey::generate().unwrap(),
+            counter: 0,
+            sealed: Vec::new(),
+            contacts: Vec::new(),
+        }
+    }
+
+    /// Signs requests as this member.
+    pub fn signer(&self) -> Signer<'_> {
+        Signer { caller: *self.account.as_bytes(), key: &self.identity }
+    }
+
+    /// Registers on an open server.
+    pub async fn register(&self, api: &ApiClient) -> Result<(), ClientError> {
+        let binding = KeyBinding {
+            account: self.account,
+            identity: self.identity.verifying_key(),
+            normal: self.normal.verifying_key(),
+            duress: self.duress.verifying_key(),
+            created: unix_now(),
+        }
+        .sign(&self.identity)?;
+        let body = RegisterAccount { invite: None, binding: B64(binding) };
+        let _: serde_json::Value = api.call(Method::POST, "/v1/accounts", Some(&body), &self.signer()).await?;
+        Ok(())
+    }
+
+    /// Pairs a new contact at `tier` and links every contact.
+    pub async fn add_contact(&mut self, api: &ApiClient, tier: u8) -> Result<(), ClientError> {
+        let invite = InviteCode::generate(self.identity.verifying_key(), api.base())?;
+        let create = CreatePairing { invite: invite.id, expires_at: unix_now() + 3600 };
+        let _: serde_json::Value = api.call(Method::POST, "/v1/pairings", Some(&create), &self.signer()).await?;
+        let c = Contact {
+            mailbox: MailboxId::random()?,
+            identity: SigningKey::generate()?,
+            encryption: EncryptionSecret::generate()?,
+            tier,
+        };
+        let e =
+            Enrollment { identity: c.identity.verifying_key(), encryption: c.encryption.public(), mailbox: c.mailbox };
+        let answer = PairingAnswer {
+            mailbox: c.mailbox,
+            identity: c.identity.verifying_key(),
+            enrollment: B64(e.seal(&invite, &c.identity)?),
+        };
+        let body = serde_json::to_vec(&answer).map_err(|e| ClientError::State(e.to_string()))?;
+        api.send(Method::POST, &format!("/v1/pairings/{}/reply", invite.id), body, &c.signer()).await?;
+        self.contacts.push(c);
+        let policy = Policy {
+            contacts: self.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect(),
+            ..Policy::default()
+        };
+        let _: PolicyReply = api.call(Method::PUT, "/v1/account/policy", Some(&policy), &self.signer()).await?;
+        self.reseal("standing note")?;
+        Ok(())
+    }
+
+    /// Seals a new standing note to the contacts.
+    pub fn reseal(&mut self, note: &str) -> Result<(), ClientError> {
+        let mut recipients: Vec<_> = self.contacts.iter().map(|c| c.encryption.public()).collect();
+        if recipients.is_empty() {
+            recipients.push(EncryptionSecret::generate()?.public());
+        }
+        let body = AlertBody {
+            account: self.account,
+            sequence: self.counter + 1,
+            created: unix_now(),
+            note: note.into(),
+            location: String::new(),
+        };
+        self.sealed = seal(&body, &self.identity, &recipients)?;
+        Ok(())
+    }
+
+    /// The body of the next check-in (counter + 1).
+    pub fn next_checkin(&mut self, every: u64, grace: u64, duress: bool, with_sealed: bool) -> serde_json::Value {
+        if self.sealed.is_empty() {
+            self.reseal("standing note").unwrap();
+        }
+        self.counter += 1;
+        let now = unix_now();
+        let c = Checkin {
+            account: self.account,
+            counter: self.counter,
+            client_time: now,
+            next_due: now + every,
+            grace,
+            alert_hash: sealed_hash(&self.sealed),
+        };
+        let key = if duress { &self.duress } else { &self.normal };
+        if with_sealed {
+            json!({ "checkin": B64(c.sign(key)), "sealed_alert": B64(self.sealed.clone()) })
+        } else {
+            json!({ "checkin": B64(c.sign(key)) })
+        }
+    }
+
+    /// Checks in.
+    pub async fn checkin(
+        &mut self,
+        api: &ApiClient,
+        every: u64,
+        grace: u64,
+        duress: bool,
+    ) -> Result<CheckinReply, ClientError> {
+        let body = self.next_checkin(every, grace, duress, true);
+        api.call(Method::POST, "/v1/checkin", Some(&body), &self.signer()).await
+    }
+
+    /// Fires a panic alert.
+    pub async fn panic(&self, api: &ApiClient) -> Result<AlertId, ClientError> {
+        let r: PanicReply = api.call(Method::POST, "/v1/panic", Some(&json!({})), &self.signer()).await?;
+        Ok(r.alert)
+    }
+
+    /// The account's status.
+    pub async fn status(&self, api: &ApiClient) -> Result<AccountStatus, ClientError> {
+        api.call::<(), _>(Method::GET, "/v1/account", None, &self.signer()).await
+    }
+}
+
+impl Default for Member {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,38 @@
+//! End-to-end scenarios against the real binaries, in one test binary.
+//!
+//! - `lifecycle`: organizer, member and contacts through the `aman` CLI:
+//!   missed check-in, escalation, late check-in, outage, duress, panic.
+//! - `crash`: `kill -9` under concurrent load; nothing acknowledged is lost
+//!   and every alert reaches its webhook (quick mode here; set
+//!   `AMAN_CRASH_CYCLES=50` for the full run).
+//! - `bad_input`: malformed requests over real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod crash;
+mod lifecycle;
+
+/// Settings for a server that tests can drive quickly.
+pub const FAST_SERVER: &[(&str, &str)] = &[
+    ("AMAN_MIN_INTERVAL", "1s"),
+    ("AMAN_MIN_GRACE", "1s"),
+    ("AMAN_ALLOW_PRIVATE_TARGETS", "true"),
+    ("AMAN_DELIVERY_BACKOFF", "1s"),
+    ("AMAN_DELIVERY_BACKOFF_MAX", "2s"),
+    ("AMAN_RATE_LIMIT_IP", "0"),
+    ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
+];
+
+/// FAST_SERVER plus open registration and `extra`.
+pub fn server_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut env = FAST_SERVER.to_vec();
+    env.push(("AMAN_REGISTRATION", "open"));
+    env.extend_from_slice(extra);
+    env
+}
+
+/// A port that was free a moment ago, for servers that must come back on the same address.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
