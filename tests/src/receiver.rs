@@ -15,6 +15,8 @@ pub struct Hit {
     pub body: serde_json::Value,
     /// When it arrived.
     pub at: Instant,
+    /// When it arrived, wall clock (unix milliseconds).
+    pub unix_ms: u64,
 }
 
 /// A running receiver.
@@ -62,7 +64,11 @@ impl Receiver {
                         let body = serde_json::from_slice(&buf[header_end..header_end + len])
                             .unwrap_or(serde_json::Value::Null);
                         let key = header("idempotency-key").unwrap_or_default();
-                        sink.lock().unwrap().push(Hit { idempotency_key: key, body, at: Instant::now() });
+                        let unix_ms = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis() as u64)
+                            .unwrap_or(0);
+                        sink.lock().unwrap().push(Hit { idempotency_key: key, body, at: Instant::now(), unix_ms });
                         if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.is_err() {
                             return;
                         }

@@ -133,38 +133,61 @@ impl Engine {
         );
 
         let deadline = checkin.next_due.saturating_add(checkin.grace);
-        let mut ops = Vec::with_capacity(6);
-        if let Some(old) = account.deadline {
-            ops.push(Op::DeleteDeadline(old, *caller));
-        }
-        ops.push(Op::PutDeadline(deadline, *caller));
-        if let Some(sealed) = sealed {
-            ops.push(Op::PutSealed(*caller, sealed.to_vec()));
-        }
-        if account.alert_open {
-            // A check-in after an alert is news for the contacts, not an
-            // all-clear: it may have been coerced, so the alert stays.
-            if let Some(last) = account.alerts.last() {
-                self.late_checkin_ops(last, now, &mut ops)?;
-            }
-            account.alert_open = false;
-        }
+        let old_deadline = account.deadline.filter(|old| *old != deadline);
+        let late = account.alert_open;
+        account.alert_open = false;
         account.counter = checkin.counter;
         account.last_checkin = Some(now);
         account.next_due = Some(checkin.next_due);
         account.deadline = Some(deadline);
         account.outage_extended = false;
         account.alert_hash = Some(B64(checkin.alert_hash.to_vec()));
-        let mut fired = None;
-        if duress {
-            let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-            fired = Some(self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?);
-        }
-        ops.push(Op::PutAccount(*caller, account));
-        let ticket = self.commit(ops)?;
+
+        let fired = duress || late;
+        let ticket = if fired {
+            // Rare paths (an alert is created or annotated): one atomic batch.
+            let mut ops = Vec::with_capacity(8);
+            if let Some(old) = old_deadline {
+                ops.push(Op::DeleteDeadline(old, *caller));
+            }
+            ops.push(Op::PutDeadline(deadline, *caller));
+            if let Some(sealed) = sealed {
+                ops.push(Op::PutSealed(*caller, sealed.to_vec()));
+            }
+            if late {
+                // A check-in after an alert is news for the contacts, not an
+                // all-clear: it may have been coerced, so the alert stays.
+                if let Some(last) = account.alerts.last().copied() {
+                    self.late_checkin_ops(&last, now, &mut ops)?;
+                }
+            }
+            if duress {
+                let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
+                self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?;
+            }
+            ops.push(Op::PutAccount(*caller, account));
+            self.commit(ops)?
+        } else {
+            // The hot path, as ordered single writes, each prefix safe after a
+            // crash: the new index entry first, then the record that points
+            // at it, then the old entry goes (a stale entry is ignored and
+            // removed by the scheduler, which re-reads the record).
+            let mut ops = vec![Op::PutDeadline(deadline, *caller)];
+            if let Some(sealed) = sealed {
+                ops.push(Op::PutSealed(*caller, sealed.to_vec()));
+            }
+            ops.push(Op::PutAccount(*caller, account));
+            if let Some(old) = old_deadline {
+                ops.push(Op::DeleteDeadline(old, *caller));
+            }
+            self.store.apply_ordered(ops)?;
+            self.store.durable()
+        };
         self.schedule_deadline(caller, deadline);
-        if fired.is_some() {
+        if duress {
             self.after_fire();
+        } else if late {
+            self.mailboxes_changed();
         }
         self.metrics.inc(&self.metrics.checkins);
         let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline };

@@ -147,7 +147,6 @@ impl Engine {
             alert.notices.push(Notice { kind: "checked_in_late".into(), at: now, effective_at: None });
             alert.updated_ms = self.now_ms();
             ops.push(Op::PutAlert(*id, alert));
-            self.mailboxes_changed();
         }
         Ok(())
     }

@@ -157,7 +157,10 @@ impl Engine {
             return Ok(None);
         };
         if account.deadline != Some(at) {
-            // Re-armed by a check-in since; the index entry is already gone.
+            // Re-armed by a check-in since. The entry is normally gone already;
+            // after a crash between a check-in's ordered writes it may be
+            // stale, so remove it.
+            self.commit(vec![Op::DeleteDeadline(at, *id)])?.wait_blocking()?;
             return Ok(None);
         }
         let mut ops = vec![Op::DeleteDeadline(at, *id)];

@@ -120,6 +120,11 @@ pub type Durable = commit::Ticket;
 pub trait Store: Send + Sync + 'static {
     /// Applies `ops` atomically (all or nothing).
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError>;
+    /// Applies `ops` one at a time, in order, without atomicity: a crash
+    /// keeps a prefix of them. Callers order the ops so that every prefix is
+    /// a safe state (the check-in hot path; see ARCHITECTURE.md). In sled
+    /// this avoids the exclusive lock a batch takes, which waits for flushes.
+    fn apply_ordered(&self, ops: Vec<Op>) -> Result<(), StoreError>;
     /// A ticket that resolves when everything applied so far is durable.
     fn durable(&self) -> Durable;
 

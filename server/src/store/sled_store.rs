@@ -70,45 +70,63 @@ impl SledStore {
     }
 }
 
+/// A key and its new value (`None`: remove it).
+type KeyWrite = (Vec<u8>, Option<Vec<u8>>);
+
+/// The key writes and removals of one op, in order.
+fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
+    let put = |k: Vec<u8>, v: Vec<u8>| vec![(k, Some(v))];
+    let del = |k: Vec<u8>| vec![(k, None)];
+    Ok(match op {
+        Op::PutAccount(id, rec) => put(keys::account(&id), encode(&rec)?),
+        Op::DeleteAccount(id) => vec![(keys::account(&id), None), (keys::sealed(&id), None)],
+        Op::PutDeadline(at, id) => put(keys::deadline(at, &id), Vec::new()),
+        Op::DeleteDeadline(at, id) => del(keys::deadline(at, &id)),
+        Op::PutSealed(id, bytes) => put(keys::sealed(&id), bytes),
+        Op::PutInvite(hash, rec) => put(keys::invite(&hash), encode(&rec)?),
+        Op::PutMailbox(id, rec) => put(keys::mailbox(&id), encode(&rec)?),
+        Op::PutPairing(id, rec) => put(keys::pairing(&id), encode(&rec)?),
+        Op::DeletePairing(id) => del(keys::pairing(&id)),
+        Op::PutAlert(id, rec) => put(keys::alert(&id), encode(&rec)?),
+        Op::PutMailboxEntry(mb, alert, entry) => put(keys::mailbox_entry(&mb, &alert), encode(&entry)?),
+        Op::PutMailboxNotice(mb, at, seq, notice) => put(keys::mailbox_notice(&mb, at, seq), encode(&notice)?),
+        Op::PutOutbox(due, alert, mb, ch, entry) => put(keys::outbox(due, &alert, &mb, ch), encode(&entry)?),
+        Op::DeleteOutbox(due, alert, mb, ch) => del(keys::outbox(due, &alert, &mb, ch)),
+        Op::PutEscalation(at, alert) => put(keys::escalation(at, &alert), Vec::new()),
+        Op::DeleteEscalation(at, alert) => del(keys::escalation(at, &alert)),
+        Op::PutCooling(at, id) => put(keys::cooling(at, &id), Vec::new()),
+        Op::DeleteCooling(at, id) => del(keys::cooling(at, &id)),
+        Op::PutDeliveryLog(alert, at, seq, rec) => put(keys::delivery_log(&alert, at, seq), encode(&rec)?),
+        Op::PutMeta(name, value) => put(keys::meta(name), value),
+    })
+}
+
 impl Store for SledStore {
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for op in ops {
-            match op {
-                Op::PutAccount(id, rec) => batch.insert(keys::account(&id), encode(&rec)?),
-                Op::DeleteAccount(id) => {
-                    batch.remove(keys::account(&id));
-                    batch.remove(keys::sealed(&id));
+            for (key, value) in writes(op)? {
+                match value {
+                    Some(v) => batch.insert(key, v),
+                    None => batch.remove(key),
                 }
-                Op::PutDeadline(at, id) => batch.insert(keys::deadline(at, &id), &[] as &[u8]),
-                Op::DeleteDeadline(at, id) => batch.remove(keys::deadline(at, &id)),
-                Op::PutSealed(id, bytes) => batch.insert(keys::sealed(&id), bytes),
-                Op::PutInvite(hash, rec) => batch.insert(keys::invite(&hash), encode(&rec)?),
-                Op::PutMailbox(id, rec) => batch.insert(keys::mailbox(&id), encode(&rec)?),
-                Op::PutPairing(id, rec) => batch.insert(keys::pairing(&id), encode(&rec)?),
-                Op::DeletePairing(id) => batch.remove(keys::pairing(&id)),
-                Op::PutAlert(id, rec) => batch.insert(keys::alert(&id), encode(&rec)?),
-                Op::PutMailboxEntry(mb, alert, entry) => {
-                    batch.insert(keys::mailbox_entry(&mb, &alert), encode(&entry)?)
-                }
-                Op::PutMailboxNotice(mb, at, seq, notice) => {
-                    batch.insert(keys::mailbox_notice(&mb, at, seq), encode(&notice)?)
-                }
-                Op::PutOutbox(due, alert, mb, ch, entry) => {
-                    batch.insert(keys::outbox(due, &alert, &mb, ch), encode(&entry)?)
-                }
-                Op::DeleteOutbox(due, alert, mb, ch) => batch.remove(keys::outbox(due, &alert, &mb, ch)),
-                Op::PutEscalation(at, alert) => batch.insert(keys::escalation(at, &alert), &[] as &[u8]),
-                Op::DeleteEscalation(at, alert) => batch.remove(keys::escalation(at, &alert)),
-                Op::PutCooling(at, id) => batch.insert(keys::cooling(at, &id), &[] as &[u8]),
-                Op::DeleteCooling(at, id) => batch.remove(keys::cooling(at, &id)),
-                Op::PutDeliveryLog(alert, at, seq, rec) => {
-                    batch.insert(keys::delivery_log(&alert, at, seq), encode(&rec)?)
-                }
-                Op::PutMeta(name, value) => batch.insert(keys::meta(name), value),
             }
         }
         self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn apply_ordered(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        // Single-key writes take sled's shared lock only, so they run
+        // alongside a flush; a batch takes the exclusive lock and waits.
+        for op in ops {
+            for (key, value) in writes(op)? {
+                match value {
+                    Some(v) => self.tree.insert(key, v)?,
+                    None => self.tree.remove(key)?,
+                };
+            }
+        }
         Ok(())
     }
 
