@@ -309,6 +309,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_file_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("aman.example.toml");
+        let c = Config::load(Some(&path), vec![], &[]).unwrap();
+        assert_eq!(c.cooling_off, Config::default().cooling_off);
+        assert_eq!(c.listen, Config::default().listen);
+        assert_eq!(c.clock_window, 300);
+    }
+
+    #[test]
     fn debug_redacts_smtp_url() {
         let c = Config { smtp_url: Some("smtps://user:hunter2@mail.example:465".into()), ..Config::default() };
         assert!(!format!("{c:?}").contains("hunter2"));
