@@ -388,3 +388,26 @@ async fn every_documented_route_is_served() {
     let (_, doc) = app.call(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
     assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
 }
+
+#[tokio::test]
+async fn many_deadlines_due_together_each_fire_exactly_once() {
+    let app = TestApp::new();
+    let mut members = Vec::new();
+    for _ in 0..300 {
+        let mut m = app.member().await;
+        let (s, _) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
+        assert_eq!(s, StatusCode::OK);
+        members.push(m);
+    }
+    // One member checks in again before the deadline: it must not fire.
+    app.clock.advance(120);
+    let (s, _) = app.call(members[7].checkin_request(false, 100, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    app.clock.advance(30);
+    let report = app.tick();
+    assert_eq!(report.fired.len(), 299, "more than one write batch, each alert once");
+    assert!(app.tick().fired.is_empty());
+    assert_eq!(app.stats().alerts, 299);
+    assert_eq!(app.stats().armed_deadlines, 1);
+    assert_eq!(app.status_of(&members[7]).await["alerts"], json!([]));
+}

@@ -93,11 +93,25 @@ impl Engine {
         &self.key
     }
 
+    /// Which lock stripe guards an account.
+    fn stripe_of(id: &AccountId) -> usize {
+        let b = id.as_bytes();
+        (usize::from(b[0]) | (usize::from(b[1]) << 8)) % LOCK_STRIPES
+    }
+
     /// Serialises read-modify-write of one account.
     fn lock_account(&self, id: &AccountId) -> MutexGuard<'_, ()> {
-        let b = id.as_bytes();
-        let stripe = usize::from(b[0]) | (usize::from(b[1]) << 8);
-        lock(&self.stripes[stripe % LOCK_STRIPES])
+        lock(&self.stripes[Self::stripe_of(id)])
+    }
+
+    /// Locks the stripes of several accounts at once, each once, in
+    /// ascending order (only the scheduler holds more than one stripe, so
+    /// this cannot deadlock with the one-stripe paths).
+    fn lock_accounts<'a>(&self, ids: impl Iterator<Item = &'a AccountId>) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = ids.map(Self::stripe_of).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes.into_iter().map(|s| lock(&self.stripes[s])).collect()
     }
 
     /// Applies `ops` atomically and returns the durability ticket.

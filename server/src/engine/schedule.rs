@@ -8,6 +8,9 @@ use crate::store::{Op, Reason, Store, StoreError};
 use aman_protocol::{AccountId, AlertId};
 use std::collections::{BTreeSet, HashMap};
 
+/// Missed deadlines fired per atomic write.
+pub const FIRE_BATCH: usize = 256;
+
 /// Name of the heartbeat in the store's metadata.
 pub const HEARTBEAT: &str = "heartbeat";
 
@@ -121,14 +124,16 @@ impl Engine {
             (deadlines, Schedule::take_due(&mut s.escalations, now), Schedule::take_due(&mut s.cooling, now))
         };
         let mut report = TickReport::default();
-        for (at, id) in deadlines {
-            match self.fire_missed(&id, at, now) {
-                Ok(Some(alert)) => report.fired.push(alert),
-                Ok(None) => {}
+        for chunk in deadlines.chunks(FIRE_BATCH) {
+            match self.fire_missed(chunk, now) {
+                Ok(fired) => report.fired.extend(fired),
                 Err(e) => {
                     // Never drop a deadline: try again shortly.
-                    tracing::error!(code = e.code, "firing a missed deadline failed; retrying");
-                    lock(&self.schedule).set_deadline(id, now + 1);
+                    tracing::error!(code = e.code, "firing missed deadlines failed; retrying");
+                    let mut s = lock(&self.schedule);
+                    for (_, id) in chunk {
+                        s.set_deadline(*id, now + 1);
+                    }
                 }
             }
         }
@@ -148,32 +153,34 @@ impl Engine {
         report
     }
 
-    /// Fires the alert for a missed deadline, exactly once: the deadline is
-    /// disarmed in the same write that creates the alert.
-    fn fire_missed(&self, id: &AccountId, at: u64, now: u64) -> Result<Option<AlertId>, ApiError> {
-        let _guard = self.lock_account(id);
-        let Some(mut account) = self.store.account(id)? else {
-            self.commit(vec![Op::DeleteDeadline(at, *id)])?.wait_blocking()?;
-            return Ok(None);
+    /// Fires the alerts for missed deadlines, each exactly once: a deadline
+    /// is disarmed in the same atomic write that creates its alert. Many
+    /// deadlines falling due together share one write and one flush.
+    fn fire_missed(&self, due: &[(u64, AccountId)], now: u64) -> Result<Vec<AlertId>, ApiError> {
+        let mut ops = Vec::with_capacity(due.len() * 6);
+        let mut fired = Vec::new();
+        let ticket = {
+            let _guards = self.lock_accounts(due.iter().map(|(_, id)| id));
+            for (at, id) in due {
+                // Firing or stale (re-armed since, or left by a crash between a
+                // check-in's ordered writes), the index entry goes.
+                ops.push(Op::DeleteDeadline(*at, *id));
+                let Some(mut account) = self.store.account(id)? else { continue };
+                if account.deadline != Some(*at) {
+                    continue;
+                }
+                account.deadline = None;
+                if !account.policy.paused {
+                    let sealed = self.store.sealed(id)?;
+                    fired.push(self.fire_ops(id, &mut account, Reason::Missed, Some(*at), sealed, now, &mut ops)?);
+                }
+                ops.push(Op::PutAccount(*id, account));
+            }
+            // Applied (and visible) under the locks; the flush wait is outside them.
+            self.commit(ops)?
         };
-        if account.deadline != Some(at) {
-            // Re-armed by a check-in since. The entry is normally gone already;
-            // after a crash between a check-in's ordered writes it may be
-            // stale, so remove it.
-            self.commit(vec![Op::DeleteDeadline(at, *id)])?.wait_blocking()?;
-            return Ok(None);
-        }
-        let mut ops = vec![Op::DeleteDeadline(at, *id)];
-        account.deadline = None;
-        let fired = if account.policy.paused {
-            None
-        } else {
-            let sealed = self.store.sealed(id)?;
-            Some(self.fire_ops(id, &mut account, Reason::Missed, Some(at), sealed, now, &mut ops)?)
-        };
-        ops.push(Op::PutAccount(*id, account));
-        self.commit(ops)?.wait_blocking()?;
-        if fired.is_some() {
+        ticket.wait_blocking()?;
+        if !fired.is_empty() {
             self.after_fire();
         }
         Ok(fired)
