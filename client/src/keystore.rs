@@ -3,7 +3,8 @@
 //! ```text
 //! file  = "aman/v1/keystore" 0x00 0x01 || u64 m_cost_kib || u64 t_cost || u64 p_cost
 //!         || slot || slot || u32 len || state_box
-//! slot  = salt[16] || secretbox(Argon2id(passphrase, salt), header, data_key[32] || checkin_seed[32])
+//! slot  = salt[16] || secretbox(Argon2id(passphrase, salt), header,
+//!                               data_key[32] || checkin_seed[32] || next_seed[32] || u64 next_at)
 //! state_box = secretbox(data_key, header, state padded to a multiple of 4096)
 //! ```
 //!
@@ -28,7 +29,8 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 const LABEL: &str = "aman/v1/keystore";
-const SLOT_LEN: usize = 16 + secretbox::OVERHEAD + 64;
+const SLOT_PLAIN: usize = 32 + 32 + 32 + 8;
+const SLOT_LEN: usize = 16 + secretbox::OVERHEAD + SLOT_PLAIN;
 const STATE_PAD: usize = 4096;
 const MAX_STATE: usize = 16 * 1024 * 1024;
 
@@ -79,6 +81,8 @@ pub struct Unlocked {
     pub data_key: Zeroizing<[u8; 32]>,
     /// The check-in key of this slot (normal or duress: the holder cannot tell).
     pub checkin_key: SigningKey,
+    /// A rotated check-in key and the unix time from which the server accepts it.
+    pub next: Option<(SigningKey, u64)>,
     /// The file's KDF parameters and slots, kept to rewrite the file.
     params: KdfParams,
     slots: [[u8; SLOT_LEN]; 2],
@@ -89,12 +93,17 @@ fn seal_slot(
     passphrase: &[u8],
     data_key: &[u8; 32],
     seed: &[u8; 32],
+    next: Option<(&[u8; 32], u64)>,
 ) -> Result<[u8; SLOT_LEN], ClientError> {
     let salt: [u8; 16] = random_array()?;
     let key = params.derive(passphrase, &salt)?;
-    let mut plain = Zeroizing::new([0u8; 64]);
+    let mut plain = Zeroizing::new([0u8; SLOT_PLAIN]);
     plain[..32].copy_from_slice(data_key);
-    plain[32..].copy_from_slice(seed);
+    plain[32..64].copy_from_slice(seed);
+    if let Some((next_seed, at)) = next {
+        plain[64..96].copy_from_slice(next_seed);
+        plain[96..].copy_from_slice(&at.to_be_bytes());
+    }
     let sealed = secretbox::seal(&key, &params.header(), plain.as_ref())?;
     let mut slot = [0u8; SLOT_LEN];
     slot[..16].copy_from_slice(&salt);
@@ -114,12 +123,22 @@ pub fn create(
     }
     let params = KdfParams::default_for_new();
     let data_key = Zeroizing::new(random_array::<32>()?);
-    let normal = seal_slot(&params, normal_pass, &data_key, normal_seed)?;
-    let duress = seal_slot(&params, duress_pass, &data_key, duress_seed)?;
+    let normal = seal_slot(&params, normal_pass, &data_key, normal_seed, None)?;
+    let duress = seal_slot(&params, duress_pass, &data_key, duress_seed, None)?;
+    Ok(Unlocked {
+        data_key,
+        checkin_key: SigningKey::from_seed(Zeroizing::new(*normal_seed))?,
+        next: None,
+        params,
+        slots: shuffled(normal, duress)?,
+    })
+}
+
+/// The two slots in random order, so the file does not say which is which.
+fn shuffled(a: [u8; SLOT_LEN], b: [u8; SLOT_LEN]) -> Result<[[u8; SLOT_LEN]; 2], ClientError> {
     let mut coin = [0u8; 1];
     fill_random(&mut coin)?;
-    let slots = if coin[0] & 1 == 0 { [normal, duress] } else { [duress, normal] };
-    Ok(Unlocked { data_key, checkin_key: SigningKey::from_seed(Zeroizing::new(*normal_seed))?, params, slots })
+    Ok(if coin[0] & 1 == 0 { [a, b] } else { [b, a] })
 }
 
 /// Reads a keystore file and unlocks it, returning the slot and the state plaintext.
@@ -145,7 +164,7 @@ pub fn unlock(path: &Path, passphrase: &[u8]) -> Result<(Unlocked, Zeroizing<Vec
         salt.copy_from_slice(&slot[..16]);
         let key = params.derive(passphrase, &salt)?;
         if let Ok(plain) = secretbox::open(&key, &header, &slot[16..]) {
-            if opened.is_none() && plain.len() == 64 {
+            if opened.is_none() && plain.len() == SLOT_PLAIN {
                 opened = Some(plain);
             }
         }
@@ -154,7 +173,13 @@ pub fn unlock(path: &Path, passphrase: &[u8]) -> Result<(Unlocked, Zeroizing<Vec
     let mut data_key = Zeroizing::new([0u8; 32]);
     data_key.copy_from_slice(&plain[..32]);
     let mut seed = Zeroizing::new([0u8; 32]);
-    seed.copy_from_slice(&plain[32..]);
+    seed.copy_from_slice(&plain[32..64]);
+    let mut next_seed = Zeroizing::new([0u8; 32]);
+    next_seed.copy_from_slice(&plain[64..96]);
+    let mut at = [0u8; 8];
+    at.copy_from_slice(&plain[96..]);
+    let next_at = u64::from_be_bytes(at);
+    let next = if next_at == 0 { None } else { Some((SigningKey::from_seed(next_seed)?, next_at)) };
     let state = secretbox::open(&data_key, &header, state_box)
         .map_err(|_| ClientError::Keystore("state does not decrypt".into()))?;
     let len = u32::from_be_bytes(
@@ -162,10 +187,50 @@ pub fn unlock(path: &Path, passphrase: &[u8]) -> Result<(Unlocked, Zeroizing<Vec
     ) as usize;
     let body =
         Zeroizing::new(state.get(4..4 + len).ok_or_else(|| ClientError::Keystore("bad state length".into()))?.to_vec());
-    Ok((Unlocked { data_key, checkin_key: SigningKey::from_seed(seed)?, params, slots }, body))
+    Ok((Unlocked { data_key, checkin_key: SigningKey::from_seed(seed)?, next, params, slots }, body))
+}
+
+/// Gives both slots a new check-in key that takes over at `at` (the server
+/// applies a rotation only after its cooling-off period; until then the old
+/// keys keep working). Needs both passphrases: each slot is re-sealed under
+/// its own. `at = u64::MAX` stages keys that never activate.
+pub fn stage_rotation(
+    path: &Path,
+    pass_a: &[u8],
+    pass_b: &[u8],
+    next_a: &[u8; 32],
+    next_b: &[u8; 32],
+    at: u64,
+    now: u64,
+) -> Result<(), ClientError> {
+    let (a, state) = unlock(path, pass_a)?;
+    let (b, _) = unlock(path, pass_b)?;
+    let (key_a, key_b) = (a.checkin_key_at(now), b.checkin_key_at(now));
+    if key_a.verifying_key() == key_b.verifying_key() || *a.data_key != *b.data_key {
+        return Err(ClientError::State("the two passphrases must be your normal and your duress passphrase".into()));
+    }
+    let slot_a = seal_slot(&a.params, pass_a, &a.data_key, &key_a.seed_bytes(), Some((next_a, at)))?;
+    let slot_b = seal_slot(&a.params, pass_b, &a.data_key, &key_b.seed_bytes(), Some((next_b, at)))?;
+    let rewritten = Unlocked {
+        data_key: Zeroizing::new(*a.data_key),
+        checkin_key: SigningKey::from_seed(key_a.seed_bytes())?,
+        next: None,
+        params: a.params,
+        slots: shuffled(slot_a, slot_b)?,
+    };
+    rewritten.save(path, &state)
 }
 
 impl Unlocked {
+    /// The check-in key to sign with at `now`: the rotated one once the
+    /// server has applied the rotation (a second after its time), else the old.
+    pub fn checkin_key_at(&self, now: u64) -> &SigningKey {
+        match &self.next {
+            Some((key, at)) if now > *at => key,
+            _ => &self.checkin_key,
+        }
+    }
+
     /// Writes the keystore with `state` atomically: temp file (0600), fsync, rename.
     pub fn save(&self, path: &Path, state: &[u8]) -> Result<(), ClientError> {
         let header = self.params.header();
@@ -231,5 +296,17 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(create(b"same", b"same", &n, &d).is_err());
+
+        // Rotation: both slots get their next key, active from `at`.
+        let (n2, d2) = ([5u8; 32], [6u8; 32]);
+        assert!(stage_rotation(&path, b"normal pass", b"normal pass", &n2, &d2, 100, 50).is_err());
+        stage_rotation(&path, b"normal pass", b"duress pass", &n2, &d2, 100, 50).unwrap();
+        let (a, state) = unlock(&path, b"normal pass").unwrap();
+        assert_eq!(state.as_slice(), b"{\"state\":2}");
+        let vk = |seed: [u8; 32]| SigningKey::from_seed(Zeroizing::new(seed)).unwrap().verifying_key();
+        assert_eq!(a.checkin_key_at(100).verifying_key(), vk(n));
+        assert_eq!(a.checkin_key_at(101).verifying_key(), vk(n2));
+        let (b, _) = unlock(&path, b"duress pass").unwrap();
+        assert_eq!(b.checkin_key_at(101).verifying_key(), vk(d2));
     }
 }

@@ -92,6 +92,17 @@ enum Command {
     },
     /// Show every safety number, to compare in person.
     Verify,
+    /// Keys.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyAction {
+    /// New check-in keys for both passphrases (asks both: normal, then duress).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,6 +282,11 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             NotifyAction::Remove { id } => contact::notify_remove(ctx, &mut unlock()?, *id).await?,
         },
         Command::Verify => contact::verify(&unlock()?),
+        Command::Key { action: KeyAction::Rotate } => {
+            let n = pass.read("Passphrase: ")?;
+            let d = pass.read("Duress passphrase: ")?;
+            member::rotate_keys(ctx, &ctx.home, n.as_bytes(), d.as_bytes()).await?
+        }
     };
     Ok(Some(report))
 }

@@ -38,13 +38,14 @@ pub async fn init(
     let normal = SigningKey::generate()?;
     let duress = SigningKey::generate()?;
     let account = AccountId::random()?;
+    let created = unix_now();
     let mut vault = Vault::create(&ctx.home, normal_pass, duress_pass, &normal.seed_bytes(), &duress.seed_bytes())?;
     let binding = KeyBinding {
         account,
         identity: identity.verifying_key(),
         normal: normal.verifying_key(),
         duress: duress.verifying_key(),
-        created: unix_now(),
+        created,
     }
     .sign(&identity)?;
     let client = ctx.client(server)?;
@@ -65,6 +66,7 @@ pub async fn init(
         contacts: Vec::new(),
         pending: Vec::new(),
         pending_schedule: None,
+        binding_created: created,
     });
     vault.secrets.identity = Some(identity);
     vault.save()?;
@@ -352,7 +354,7 @@ pub async fn checkin(
             grace,
             alert_hash: sealed_hash(&sealed),
         }
-        .sign(vault.checkin_key());
+        .sign(vault.checkin_key(now));
         let body = json!({ "checkin": B64(signed), "sealed_alert": B64(sealed.clone()) });
         match client.call(Method::POST, "/v1/checkin", Some(&body), &sign).await {
             Ok(r) => {
@@ -378,6 +380,60 @@ pub async fn checkin(
             format_time(reply.next_due),
             format_duration(reply.next_due.saturating_sub(now)),
             format_time(reply.deadline)
+        ),
+    })
+}
+
+/// `aman key rotate`: new check-in keys for both passphrases. The server
+/// holds the change for its cooling-off period (and tells the contacts);
+/// until then the old keys keep working, and the keystore switches by itself.
+pub async fn rotate_keys(
+    ctx: &Ctx,
+    home: &std::path::Path,
+    normal_pass: &[u8],
+    duress_pass: &[u8],
+) -> Result<Report, ClientError> {
+    let mut vault = Vault::open(home, normal_pass)?;
+    let now = unix_now();
+    let created = now.max(vault.member()?.0.binding_created + 1);
+    if let Some(b) = vault.book.member.as_mut() {
+        b.binding_created = created;
+    }
+    vault.save()?;
+    let (book, key) = vault.member()?;
+    let normal = SigningKey::generate()?;
+    let duress = SigningKey::generate()?;
+    let path = vault.path().to_owned();
+    // Stage the new keys inactive first: if the server refuses, nothing changes.
+    let stage = |at: u64| {
+        crate::keystore::stage_rotation(
+            &path,
+            normal_pass,
+            duress_pass,
+            &normal.seed_bytes(),
+            &duress.seed_bytes(),
+            at,
+            now,
+        )
+    };
+    stage(u64::MAX)?;
+    let binding = KeyBinding {
+        account: book.account,
+        identity: key.verifying_key(),
+        normal: normal.verifying_key(),
+        duress: duress.verifying_key(),
+        created,
+    }
+    .sign(key)?;
+    let client = ctx.client(&book.server)?;
+    let body = aman_protocol::api::RotateKeys { binding: B64(binding) };
+    let reply: PolicyReply = client.call(Method::PUT, "/v1/account/keys", Some(&body), &signer(book, key)).await?;
+    stage(reply.effective_at)?;
+    Ok(Report {
+        json: json!({ "rotated": true, "effective_at": reply.effective_at }),
+        text: format!(
+            "New check-in keys take over at {} (after the server's cooling-off period; your contacts were told). Both passphrases stay the same.",
+            format_time(reply.effective_at)
         ),
     })
 }

@@ -69,6 +69,9 @@ pub struct MemberBook {
     /// A weaker schedule the server holds back until its cooling-off ends.
     #[serde(default)]
     pub pending_schedule: Option<PendingSchedule>,
+    /// `created` of the last key binding sent (a new one must be later).
+    #[serde(default)]
+    pub binding_created: u64,
 }
 
 /// A schedule change waiting out the server's cooling-off period.
@@ -246,9 +249,14 @@ impl Vault {
         Ok(Vault { path, slot, secrets, book })
     }
 
-    /// The check-in key this passphrase unlocked.
-    pub fn checkin_key(&self) -> &SigningKey {
-        &self.slot.checkin_key
+    /// The check-in key this passphrase unlocked, as in force at `now`.
+    pub fn checkin_key(&self, now: u64) -> &SigningKey {
+        self.slot.checkin_key_at(now)
+    }
+
+    /// Where the keystore file is.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Writes everything back atomically.

@@ -31,6 +31,7 @@ impl TestServer {
             min_interval: 1,
             min_grace: 1,
             escalation_delay: 3600,
+            cooling_off: 2,
             ..Config::default()
         };
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -262,4 +263,29 @@ fn the_keystore_holds_no_plaintext_key_note_label_or_url() {
     }
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(m.home.join("keystore")).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn key_rotation_waits_out_cooling_off_and_keeps_the_duress_key_working() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    m.json(&["schedule", "set", "--every", "1h", "--grace", "10m"]);
+    m.json(&["checkin"]);
+    // Both passphrases are needed; the same one twice is refused.
+    let out = aman(&m.home, "normal-pass\nnormal-pass\n", &["key", "rotate"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = aman(&m.home, "normal-pass\nduress-pass\n", &["--json", "key", "rotate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rotated["effective_at"].as_u64().is_some());
+    m.json(&["checkin"]); // old keys until the server applies the rotation
+    std::thread::sleep(Duration::from_millis(3500));
+    m.json(&["checkin"]); // new normal key
+    assert!(c.json(&["alerts", "--all"])["alerts"].as_array().unwrap().is_empty(), "no alert from normal check-ins");
+    let out = aman(&m.home, "duress-pass\n", &["checkin"]);
+    assert!(out.status.success());
+    let alerts = await_alerts(&c, |a| !a.is_empty());
+    assert_eq!(alerts[0]["reason"], "duress", "the rotated duress key is still the duress key");
 }

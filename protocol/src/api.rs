@@ -138,10 +138,21 @@ pub struct PolicyReply {
 /// A change that waits out the cooling-off period.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingChange {
-    /// The policy that will apply, or `None` for an account deletion.
+    /// The policy that will apply (`None` with no `binding`: an account deletion).
     pub policy: Option<Policy>,
+    /// New check-in keys: a signed [`crate::KeyBinding`].
+    #[serde(default)]
+    pub binding: Option<B64>,
     /// When it applies (unix seconds).
     pub effective_at: u64,
+}
+
+/// `PUT /v1/account/keys`: replace the check-in keys (after cooling-off).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeys {
+    /// A signed [`crate::KeyBinding`] with a later `created` time.
+    pub binding: B64,
 }
 
 /// `GET /v1/account`.

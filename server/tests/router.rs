@@ -386,7 +386,7 @@ async fn every_documented_route_is_served() {
     let (s, b) = app.call(Request::get("/v1/nope").body(Body::empty()).unwrap()).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::NOT_FOUND, Some("no_route")));
     let (_, doc) = app.call(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 18);
 }
 
 #[tokio::test]
@@ -410,4 +410,49 @@ async fn many_deadlines_due_together_each_fire_exactly_once() {
     assert_eq!(app.stats().alerts, 299);
     assert_eq!(app.stats().armed_deadlines, 1);
     assert_eq!(app.status_of(&members[7]).await["alerts"], json!([]));
+}
+
+#[tokio::test]
+async fn rotated_checkin_keys_apply_after_cooling_off_and_contacts_are_told() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, _) = app.call(m.checkin_request(false, 1000, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let new_normal = aman_protocol::SigningKey::generate().unwrap();
+    let new_duress = aman_protocol::SigningKey::generate().unwrap();
+    let binding = |created: u64| {
+        aman_protocol::KeyBinding {
+            account: m.account,
+            identity: m.identity.verifying_key(),
+            normal: new_normal.verifying_key(),
+            duress: new_duress.verifying_key(),
+            created,
+        }
+        .sign(&m.identity)
+        .unwrap()
+    };
+    let stale = json!({ "binding": B64(binding(T0)) });
+    let (s, b) = app.call(m.request("PUT", "/v1/account/keys", stale, app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("stale_binding")));
+    let (s, b) =
+        app.call(m.request("PUT", "/v1/account/keys", json!({ "binding": B64(binding(T0 + 1)) }), app.now())).await;
+    assert_eq!((s, b["applied"].as_bool()), (StatusCode::ACCEPTED, Some(false)));
+    assert_eq!(app.mailbox(&m.contacts[0]).await["notices"][0]["notice"]["kind"], "checkin_keys_rotation");
+    // Until cooling-off ends the old keys work and the new ones do not.
+    let (s, _) = app.call(m.checkin_request(false, 1000, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    m.normal = aman_protocol::SigningKey::from_seed(new_normal.seed_bytes()).unwrap();
+    let (s, b) = app.call(m.checkin_request(false, 1000, 600, app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("bad_signature")));
+    m.counter -= 1;
+    app.clock.advance(3600);
+    assert_eq!(app.tick().applied, vec![m.account]);
+    let (s, _) = app.call(m.checkin_request(false, 1000, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    m.duress = aman_protocol::SigningKey::from_seed(new_duress.seed_bytes()).unwrap();
+    let (s, _) = app.call(m.checkin_request(true, 1000, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let mb = app.mailbox(&m.contacts[0]).await;
+    assert!(mb["alerts"].as_array().unwrap().iter().any(|a| a["reason"] == "duress"));
 }

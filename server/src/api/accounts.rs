@@ -3,7 +3,9 @@
 
 use super::{parse_json, AppState, Member, Unverified};
 use crate::error::ApiError;
-use aman_protocol::api::{CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, SealedAlertUpdate};
+use aman_protocol::api::{
+    CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, RotateKeys, SealedAlertUpdate,
+};
 use aman_protocol::KeyBinding;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -56,6 +58,14 @@ pub async fn set_policy(State(state): State<AppState>, member: Member) -> Result
     durable.wait().await?;
     let status = if reply.applied { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(reply)).into_response())
+}
+
+/// `PUT /v1/account/keys`: new check-in keys, after the cooling-off period.
+pub async fn rotate_keys(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
+    let body: RotateKeys = parse_json(&member.body)?;
+    let (reply, durable) = state.engine.rotate_keys(&member.account, &body.binding.0)?;
+    durable.wait().await?;
+    Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
 }
 
 /// `GET /v1/account`.

@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/account", get(accounts::status).delete(accounts::delete))
         .route("/v1/account/policy", put(accounts::set_policy))
         .route("/v1/account/sealed-alert", put(accounts::update_sealed))
+        .route("/v1/account/keys", put(accounts::rotate_keys))
         .route("/v1/checkin", post(accounts::checkin))
         .route("/v1/panic", post(accounts::panic))
         .route("/v1/pairings", post(pairing::create))

@@ -19,6 +19,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("delete", "/v1/account", "member", "Delete the account after the cooling-off period."),
     ("put", "/v1/account/policy", "member", "Set interval, grace, pause, contacts and escalation delays."),
     ("put", "/v1/account/sealed-alert", "member", "Replace the sealed alert on record."),
+    ("put", "/v1/account/keys", "member", "Replace the check-in keys (after the cooling-off period)."),
     ("post", "/v1/checkin", "member", "Check in (normal or duress; identical replies)."),
     ("post", "/v1/panic", "member", "Fire a panic alert now."),
     ("post", "/v1/pairings", "member", "Open a pairing relay slot for an invite id."),

@@ -44,14 +44,10 @@ impl Engine {
         if self.store.account(&binding.account)?.is_some() {
             return Err(ApiError::new(StatusCode::CONFLICT, "account_exists", "this account id is taken"));
         }
-        // Stored sorted, so the order tells nothing; the tag says which is duress.
-        let mut keys = [binding.normal, binding.duress];
-        keys.sort_by_key(|k| k.0);
-        let tag = self.server_key().tag(DURESS_TAG_LABEL, &[binding.account.as_bytes(), binding.duress.as_bytes()]);
-        let record = AccountRecord {
+        let mut record = AccountRecord {
             identity: binding.identity,
-            checkin_keys: keys,
-            duress_tag: B64(tag.to_vec()),
+            checkin_keys: [binding.normal, binding.duress],
+            duress_tag: B64(Vec::new()),
             binding_created: binding.created,
             created: now,
             counter: 0,
@@ -65,6 +61,7 @@ impl Engine {
             alerts: Vec::new(),
             alert_open: false,
         };
+        self.install_keys(&binding.account, &mut record, binding);
         let mut ops = vec![Op::PutAccount(binding.account, record)];
         if let Some((hash, mut invite)) = consumed {
             invite.uses_left -= 1;
@@ -72,6 +69,17 @@ impl Engine {
         }
         self.metrics.inc(&self.metrics.registrations);
         self.commit(ops)
+    }
+
+    /// Puts a binding's check-in keys into an account record: sorted, so the
+    /// order tells nothing, with the tag that says which is the duress key.
+    pub(super) fn install_keys(&self, id: &AccountId, account: &mut AccountRecord, binding: &KeyBinding) {
+        let mut keys = [binding.normal, binding.duress];
+        keys.sort_by_key(|k| k.0);
+        let tag = self.server_key().tag(DURESS_TAG_LABEL, &[id.as_bytes(), binding.duress.as_bytes()]);
+        account.checkin_keys = keys;
+        account.duress_tag = B64(tag.to_vec());
+        account.binding_created = binding.created;
     }
 
     /// Loads an account or answers as for an unknown caller.

@@ -6,8 +6,8 @@ use super::{lock, Engine};
 use crate::error::ApiError;
 use crate::store::{AccountRecord, Durable, Op};
 use aman_protocol::alert::MAX_RECIPIENTS;
-use aman_protocol::api::{MailboxNotice, Notice, PendingChange, Policy, PolicyReply};
-use aman_protocol::AccountId;
+use aman_protocol::api::{MailboxNotice, Notice, PendingChange, Policy, PolicyReply, B64};
+use aman_protocol::{AccountId, KeyBinding};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -118,7 +118,7 @@ impl Engine {
             let effective_at = now.saturating_add(c.cooling_off);
             ops.extend(self.notice_ops(caller, &account, "policy_weakening", effective_at, now));
             ops.push(Op::PutCooling(effective_at, *caller));
-            account.pending = Some(PendingChange { policy: Some(policy), effective_at });
+            account.pending = Some(PendingChange { policy: Some(policy), binding: None, effective_at });
             lock(&self.schedule).add_cooling(effective_at, *caller);
             PolicyReply { applied: false, effective_at }
         } else {
@@ -144,7 +144,38 @@ impl Engine {
         let effective_at = now.saturating_add(self.config.cooling_off);
         ops.extend(self.notice_ops(caller, &account, "account_deletion", effective_at, now));
         ops.push(Op::PutCooling(effective_at, *caller));
-        account.pending = Some(PendingChange { policy: None, effective_at });
+        account.pending = Some(PendingChange { policy: None, binding: None, effective_at });
+        ops.push(Op::PutAccount(*caller, account));
+        lock(&self.schedule).add_cooling(effective_at, *caller);
+        let ticket = self.commit(ops)?;
+        self.mailboxes_changed();
+        self.scheduler_wake.notify_one();
+        Ok((PolicyReply { applied: false, effective_at }, ticket))
+    }
+
+    /// Schedules new check-in keys. Whoever holds either keystore slot holds
+    /// the identity key, so a rotation could be a captor's way around the
+    /// duress key: it waits out the cooling-off period and every contact is
+    /// told at once, like any other weakening change.
+    pub fn rotate_keys(&self, caller: &AccountId, signed: &[u8]) -> Result<(PolicyReply, Durable), ApiError> {
+        let binding = KeyBinding::verify(signed).map_err(|e| ApiError::protocol("binding", e))?;
+        let now = self.clock.now();
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        if binding.account != *caller || binding.identity != account.identity {
+            return Err(ApiError::bad_request("binding_mismatch", "the binding is for another account or identity"));
+        }
+        if binding.created <= account.binding_created {
+            return Err(ApiError::bad_request("stale_binding", "the binding is not newer than the keys in use"));
+        }
+        let mut ops = Vec::new();
+        if let Some(old) = account.pending.take() {
+            ops.push(Op::DeleteCooling(old.effective_at, *caller));
+        }
+        let effective_at = now.saturating_add(self.config.cooling_off);
+        ops.extend(self.notice_ops(caller, &account, "checkin_keys_rotation", effective_at, now));
+        ops.push(Op::PutCooling(effective_at, *caller));
+        account.pending = Some(PendingChange { policy: None, binding: Some(B64(signed.to_vec())), effective_at });
         ops.push(Op::PutAccount(*caller, account));
         lock(&self.schedule).add_cooling(effective_at, *caller);
         let ticket = self.commit(ops)?;
@@ -159,20 +190,29 @@ impl Engine {
         let mut ops = vec![Op::DeleteCooling(at, *id)];
         if let Some(mut account) = self.store.account(id)? {
             match account.pending.take() {
-                Some(PendingChange { effective_at, policy }) if effective_at == at => match policy {
-                    Some(policy) => {
-                        account.policy = policy;
-                        ops.push(Op::PutAccount(*id, account));
-                    }
-                    None => {
-                        if let Some(d) = account.deadline {
-                            ops.push(Op::DeleteDeadline(d, *id));
-                            lock(&self.schedule).remove_deadline(id);
+                Some(PendingChange { effective_at, policy, binding }) if effective_at == at => {
+                    match (policy, binding) {
+                        (_, Some(binding)) => {
+                            // Verified when requested; verified again: it is the stored copy.
+                            let binding = KeyBinding::verify(&binding.0).map_err(ApiError::internal)?;
+                            self.install_keys(id, &mut account, &binding);
+                            ops.push(Op::PutAccount(*id, account));
+                            tracing::info!("check-in keys rotated after cooling-off");
                         }
-                        ops.push(Op::DeleteAccount(*id));
-                        tracing::info!("account deleted after cooling-off");
+                        (Some(policy), None) => {
+                            account.policy = policy;
+                            ops.push(Op::PutAccount(*id, account));
+                        }
+                        (None, None) => {
+                            if let Some(d) = account.deadline {
+                                ops.push(Op::DeleteDeadline(d, *id));
+                                lock(&self.schedule).remove_deadline(id);
+                            }
+                            ops.push(Op::DeleteAccount(*id));
+                            tracing::info!("account deleted after cooling-off");
+                        }
                     }
-                },
+                }
                 // Superseded by a later change: only the index entry goes.
                 _ => {}
             }
