@@ -289,3 +289,48 @@ fn key_rotation_waits_out_cooling_off_and_keeps_the_duress_key_working() {
     let alerts = await_alerts(&c, |a| !a.is_empty());
     assert_eq!(alerts[0]["reason"], "duress", "the rotated duress key is still the duress key");
 }
+
+#[test]
+fn alerts_watch_prints_a_new_alert_and_notify_channels_can_be_managed() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_aman"))
+        .args(["--home"])
+        .arg(&c.home)
+        .args(["--passphrase-stdin", "--json", "alerts", "watch", "--count", "1"])
+        .env("AMAN_INSECURE_TEST_KDF", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    watch.stdin.take().unwrap().write_all(b"contact-pass\n").unwrap();
+    std::thread::sleep(Duration::from_millis(800)); // let it take its first look
+    m.json(&["panic", "--note", "watch this"]);
+    let out = watch.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["reason"], "panic");
+    assert_eq!(line["note"], "watch this");
+
+    let added = c.json(&["notify", "add", "email", "alice@example.org"]);
+    let id = added["id"].as_u64().unwrap().to_string();
+    assert_eq!(c.json(&["notify", "list"])["channels"][0]["target"], "alice@example.org");
+    c.json(&["notify", "remove", &id]);
+    assert_eq!(c.json(&["notify", "list"])["channels"], serde_json::json!([]));
+    // Loopback webhooks are refused on a default server.
+    let out = c.run(&["notify", "add", "webhook", "http://127.0.0.1:9/hook"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("private_target"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = aman(dir.path(), "", &["checkin", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = aman(dir.path(), "", &["schedule", "set", "--every", "soon", "--grace", "1m"]);
+    assert_eq!(out.status.code(), Some(1), "a bad duration is a plain error");
+}
