@@ -456,3 +456,22 @@ async fn rotated_checkin_keys_apply_after_cooling_off_and_contacts_are_told() {
     let mb = app.mailbox(&m.contacts[0]).await;
     assert!(mb["alerts"].as_array().unwrap().iter().any(|a| a["reason"] == "duress"));
 }
+
+#[tokio::test]
+async fn a_stale_index_entry_left_by_a_crash_never_hides_the_real_deadline() {
+    use aman_server::store::Op;
+    let mut app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, b) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let real = b["deadline"].as_u64().unwrap();
+    // What a crash between a check-in's ordered writes can leave: an old entry, here a later one.
+    app.store.apply(vec![Op::PutDeadline(real + 500, m.account)]).unwrap();
+    app.restart_at(app.now());
+    app.clock.set(real);
+    assert_eq!(app.tick().fired.len(), 1, "the real deadline fires");
+    app.clock.set(real + 500);
+    assert!(app.tick().fired.is_empty(), "the stale entry does not fire again");
+    assert!(app.store.deadlines().unwrap().is_empty(), "and it is cleaned up");
+}

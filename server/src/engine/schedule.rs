@@ -37,13 +37,21 @@ pub struct TickReport {
 impl Schedule {
     /// Rebuilds the mirror from the store.
     pub fn load(store: &dyn Store) -> Result<Self, StoreError> {
-        let mut s = Schedule::default();
-        for (at, id) in store.deadlines()? {
-            s.set_deadline(id, at);
+        let deadlines = store.deadlines()?;
+        let mut by_account = HashMap::with_capacity(deadlines.len());
+        for (at, id) in &deadlines {
+            by_account.insert(*id, *at);
         }
-        s.escalations.extend(store.escalations()?);
-        s.cooling.extend(store.cooling()?);
-        Ok(s)
+        Ok(Schedule {
+            // Every index entry is kept, even a second one for the same account
+            // (a crash between a check-in's ordered writes can leave a stale
+            // one): when it comes due the account record decides, and a stale
+            // entry is deleted. Keeping only one could drop the real deadline.
+            deadlines: deadlines.into_iter().collect(),
+            by_account,
+            escalations: store.escalations()?.into_iter().collect(),
+            cooling: store.cooling()?.into_iter().collect(),
+        })
     }
 
     /// Arms (or moves) an account's deadline.

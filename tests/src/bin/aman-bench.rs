@@ -486,6 +486,8 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         ("AMAN_RATE_LIMIT_IP", "0"),
         ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
         ("AMAN_ALLOW_PRIVATE_TARGETS", "true"),
+        // The server's start-up line (open and load times) goes to stderr.
+        ("AMAN_LOG", "aman_server::serve=info,warn"),
     ];
     let started = Instant::now();
     let server = ServerProcess::start(&data, "127.0.0.1:0", &env);
