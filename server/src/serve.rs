@@ -84,6 +84,20 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         .await
         .map_err(|e| ServeError::Recovery(e.to_string()))?
         .map_err(|e| ServeError::Recovery(e.message))?;
+    // The schedule mirror loads while the server already answers; the
+    // scheduler's first tick waits for it.
+    let loading = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        match loading.load_schedule() {
+            Ok(armed) => tracing::info!(armed, loaded_ms = started.elapsed().as_millis(), "schedule loaded"),
+            Err(e) => {
+                // Without the schedule no alert can fire: stop rather than pretend.
+                tracing::error!(error = %e, "loading the schedule failed; exiting");
+                std::process::exit(1);
+            }
+        }
+    });
 
     let listener = TcpListener::bind(config.listen).await.map_err(io(format!("binding {}", config.listen)))?;
     let addr = listener.local_addr().map_err(io("reading the bound address"))?;
@@ -132,6 +146,13 @@ impl RunningServer {
 
 /// Sleeps until the next thing is due (or something earlier is armed), then ticks.
 async fn run_scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    while !engine.schedule_ready() {
+        tokio::select! {
+            _ = engine.scheduler_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = stop.changed() => return,
+        }
+    }
     loop {
         let now_ms = engine.clock.now_ms();
         let next = lock(&engine.schedule).next_wake();

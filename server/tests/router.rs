@@ -475,3 +475,29 @@ async fn a_stale_index_entry_left_by_a_crash_never_hides_the_real_deadline() {
     assert!(app.tick().fired.is_empty(), "the stale entry does not fire again");
     assert!(app.store.deadlines().unwrap().is_empty(), "and it is cleaned up");
 }
+
+#[tokio::test]
+async fn check_ins_while_the_schedule_loads_after_a_restart_are_not_lost() {
+    let mut app = TestApp::new();
+    let mut m = app.member().await;
+    let mut other = app.member().await;
+    let (s, b) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let old = b["deadline"].as_u64().unwrap();
+    let (s, b) = app.call(other.checkin_request(false, 100, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let untouched = b["deadline"].as_u64().unwrap();
+    // Restart: the server answers before its schedule has loaded.
+    app.restart_deferred_at(app.now() + 10);
+    assert!(!app.engine.schedule_ready());
+    let (s, b) = app.call(m.checkin_request(false, 1000, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let new = b["deadline"].as_u64().unwrap();
+    assert_eq!(app.engine.load_schedule().unwrap(), 2);
+    assert!(app.engine.schedule_ready());
+    app.clock.set(old.max(untouched));
+    let report = app.tick();
+    assert_eq!(report.fired.len(), 1, "only the member who did not check in again");
+    app.clock.set(new);
+    assert_eq!(app.tick().fired.len(), 1, "the deadline armed during loading fires");
+}

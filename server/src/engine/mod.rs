@@ -54,6 +54,8 @@ pub struct Engine {
     /// Requests signed before this time are refused: the replay cache does
     /// not survive a restart, so nothing from before it may be accepted.
     pub boot_time: u64,
+    /// Set once the schedule mirror holds every stored entry.
+    schedule_loaded: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -71,8 +73,47 @@ impl Engine {
         key: ServerKey,
     ) -> Result<Arc<Self>, StoreError> {
         let schedule = Schedule::load(store.as_ref())?;
+        let engine = Self::build(store, clock, config, key, schedule);
+        engine.schedule_loaded.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(engine)
+    }
+
+    /// Builds the engine with an empty schedule; [`Engine::load_schedule`]
+    /// fills it. The server starts answering meanwhile (with a million armed
+    /// deadlines the scan takes seconds); the scheduler waits for the load.
+    pub fn new_deferred(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: Arc<Config>,
+        key: ServerKey,
+    ) -> Arc<Self> {
+        Self::build(store, clock, config, key, Schedule::default())
+    }
+
+    /// Loads the schedule from the store into a deferred engine. Blocking.
+    pub fn load_schedule(&self) -> Result<usize, StoreError> {
+        let loaded = Schedule::load(self.store.as_ref())?;
+        let count = loaded.armed();
+        lock(&self.schedule).merge(loaded);
+        self.schedule_loaded.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.scheduler_wake.notify_one();
+        Ok(count)
+    }
+
+    /// True once the schedule reflects everything in the store.
+    pub fn schedule_ready(&self) -> bool {
+        self.schedule_loaded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn build(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: Arc<Config>,
+        key: ServerKey,
+        schedule: Schedule,
+    ) -> Arc<Self> {
         let boot_time = clock.now();
-        Ok(Arc::new(Engine {
+        Arc::new(Engine {
             store,
             clock,
             config,
@@ -85,7 +126,8 @@ impl Engine {
             mailbox_changes: watch::channel(0).0,
             metrics: Metrics::default(),
             boot_time,
-        }))
+            schedule_loaded: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// The at-rest key.

@@ -109,48 +109,22 @@ impl Engine {
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
         let c = &self.config;
-        let weaker = weakens(&account.policy, &policy, c.max_interval, c.max_grace, c.escalation_delay);
-        let mut ops = Vec::new();
-        if let Some(old) = account.pending.take() {
-            ops.push(Op::DeleteCooling(old.effective_at, *caller));
-        }
-        let reply = if weaker {
-            let effective_at = now.saturating_add(c.cooling_off);
-            ops.extend(self.notice_ops(caller, &account, "policy_weakening", effective_at, now));
-            ops.push(Op::PutCooling(effective_at, *caller));
-            account.pending = Some(PendingChange { policy: Some(policy), binding: None, effective_at });
-            lock(&self.schedule).add_cooling(effective_at, *caller);
-            PolicyReply { applied: false, effective_at }
+        if weakens(&account.policy, &policy, c.max_interval, c.max_grace, c.escalation_delay) {
+            let held = PendingChange { policy: Some(policy), binding: None, effective_at: 0 };
+            self.commit_change(caller, account, Some(("policy_weakening", held)), now)
         } else {
             account.policy = policy;
-            PolicyReply { applied: true, effective_at: now }
-        };
-        ops.push(Op::PutAccount(*caller, account));
-        let ticket = self.commit(ops)?;
-        self.mailboxes_changed();
-        self.scheduler_wake.notify_one();
-        Ok((reply, ticket))
+            self.commit_change(caller, account, None, now)
+        }
     }
 
     /// Schedules the account's deletion after the cooling-off period.
     pub fn request_delete(&self, caller: &AccountId) -> Result<(PolicyReply, Durable), ApiError> {
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
-        let mut account = self.account_or_unauthorized(caller)?;
-        let mut ops = Vec::new();
-        if let Some(old) = account.pending.take() {
-            ops.push(Op::DeleteCooling(old.effective_at, *caller));
-        }
-        let effective_at = now.saturating_add(self.config.cooling_off);
-        ops.extend(self.notice_ops(caller, &account, "account_deletion", effective_at, now));
-        ops.push(Op::PutCooling(effective_at, *caller));
-        account.pending = Some(PendingChange { policy: None, binding: None, effective_at });
-        ops.push(Op::PutAccount(*caller, account));
-        lock(&self.schedule).add_cooling(effective_at, *caller);
-        let ticket = self.commit(ops)?;
-        self.mailboxes_changed();
-        self.scheduler_wake.notify_one();
-        Ok((PolicyReply { applied: false, effective_at }, ticket))
+        let account = self.account_or_unauthorized(caller)?;
+        let held = PendingChange { policy: None, binding: None, effective_at: 0 };
+        self.commit_change(caller, account, Some(("account_deletion", held)), now)
     }
 
     /// Schedules new check-in keys. Whoever holds either keystore slot holds
@@ -161,27 +135,49 @@ impl Engine {
         let binding = KeyBinding::verify(signed).map_err(|e| ApiError::protocol("binding", e))?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
-        let mut account = self.account_or_unauthorized(caller)?;
+        let account = self.account_or_unauthorized(caller)?;
         if binding.account != *caller || binding.identity != account.identity {
             return Err(ApiError::bad_request("binding_mismatch", "the binding is for another account or identity"));
         }
         if binding.created <= account.binding_created {
             return Err(ApiError::bad_request("stale_binding", "the binding is not newer than the keys in use"));
         }
+        let held = PendingChange { policy: None, binding: Some(B64(signed.to_vec())), effective_at: 0 };
+        self.commit_change(caller, account, Some(("checkin_keys_rotation", held)), now)
+    }
+
+    /// Writes `account`, replacing any pending change. With `held`, that
+    /// change waits out the cooling-off period and every current contact gets
+    /// a notice of `kind` now; without, the account as given applies at once.
+    fn commit_change(
+        &self,
+        caller: &AccountId,
+        mut account: AccountRecord,
+        held: Option<(&str, PendingChange)>,
+        now: u64,
+    ) -> Result<(PolicyReply, Durable), ApiError> {
         let mut ops = Vec::new();
         if let Some(old) = account.pending.take() {
             ops.push(Op::DeleteCooling(old.effective_at, *caller));
         }
-        let effective_at = now.saturating_add(self.config.cooling_off);
-        ops.extend(self.notice_ops(caller, &account, "checkin_keys_rotation", effective_at, now));
-        ops.push(Op::PutCooling(effective_at, *caller));
-        account.pending = Some(PendingChange { policy: None, binding: Some(B64(signed.to_vec())), effective_at });
+        let reply = match held {
+            Some((kind, change)) => {
+                let effective_at = now.saturating_add(self.config.cooling_off);
+                ops.extend(self.notice_ops(caller, &account, kind, effective_at, now));
+                ops.push(Op::PutCooling(effective_at, *caller));
+                account.pending = Some(PendingChange { effective_at, ..change });
+                PolicyReply { applied: false, effective_at }
+            }
+            None => PolicyReply { applied: true, effective_at: now },
+        };
         ops.push(Op::PutAccount(*caller, account));
-        lock(&self.schedule).add_cooling(effective_at, *caller);
         let ticket = self.commit(ops)?;
+        if !reply.applied {
+            lock(&self.schedule).add_cooling(reply.effective_at, *caller);
+        }
         self.mailboxes_changed();
         self.scheduler_wake.notify_one();
-        Ok((PolicyReply { applied: false, effective_at }, ticket))
+        Ok((reply, ticket))
     }
 
     /// Applies a pending change whose cooling-off has passed.

@@ -54,6 +54,19 @@ impl Schedule {
         })
     }
 
+    /// Adds entries loaded from the store after start-up to what requests
+    /// have armed meanwhile. A request's newer deadline stays the one
+    /// `by_account` points at; an older loaded entry for the same account is
+    /// kept too and resolved (as stale) when it comes due.
+    pub fn merge(&mut self, loaded: Schedule) {
+        for (at, id) in loaded.deadlines {
+            self.deadlines.insert((at, id));
+            self.by_account.entry(id).or_insert(at);
+        }
+        self.escalations.extend(loaded.escalations);
+        self.cooling.extend(loaded.cooling);
+    }
+
     /// Arms (or moves) an account's deadline.
     pub fn set_deadline(&mut self, id: AccountId, at: u64) {
         if let Some(old) = self.by_account.insert(id, at) {
@@ -211,10 +224,7 @@ impl Engine {
         let last_seen = <[u8; 8]>::try_from(bytes.as_slice()).map(u64::from_be_bytes).unwrap_or(0);
         let moved_to = now.saturating_add(self.config.outage_grace);
         let mut moved = 0;
-        for (at, id) in self.store.deadlines()? {
-            if at > now {
-                break;
-            }
+        for (at, id) in self.store.deadlines_until(now)? {
             if at <= last_seen {
                 continue; // was due while we were up: fires on the first tick
             }

@@ -134,6 +134,8 @@ pub trait Store: Send + Sync + 'static {
     fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every armed deadline, ascending.
     fn deadlines(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
+    /// Armed deadlines at or before `until`, ascending (reads only that range).
+    fn deadlines_until(&self, until: u64) -> Result<Vec<(u64, AccountId)>, StoreError>;
     /// Every pending escalation, ascending.
     fn escalations(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
     /// Every pending weakening change, ascending.

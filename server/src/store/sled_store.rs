@@ -146,6 +146,12 @@ impl Store for SledStore {
         self.scan_keys(prefix::DEADLINE, keys::parse_deadline)
     }
 
+    fn deadlines_until(&self, until: u64) -> Result<Vec<(u64, AccountId)>, StoreError> {
+        let start = keys::deadline(0, &AccountId::from_bytes([0; 16]));
+        let end = keys::deadline(until, &AccountId::from_bytes([0xff; 16]));
+        self.tree.range(start..=end).keys().map(|k| keys::parse_deadline(&k?).ok_or(StoreError::Corrupt('d'))).collect()
+    }
+
     fn escalations(&self) -> Result<Vec<(u64, AlertId)>, StoreError> {
         self.scan_keys(prefix::ESCALATION, keys::parse_escalation)
     }

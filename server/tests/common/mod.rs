@@ -73,6 +73,15 @@ impl TestApp {
         self.router = app(AppState::new(self.engine.clone()));
     }
 
+    /// As `restart_at`, but the schedule loads only when `engine.load_schedule()` is called.
+    pub fn restart_deferred_at(&mut self, now: u64) {
+        self.clock.set(now);
+        let config = (*self.engine.config).clone();
+        let key = aman_server::keyfile::load_or_create(&self.dir.path().join("server.key")).unwrap();
+        self.engine = Engine::new_deferred(self.store.clone(), self.clock.clone(), Arc::new(config), key);
+        self.router = app(AppState::new(self.engine.clone()));
+    }
+
     pub fn now(&self) -> u64 {
         self.clock.now()
     }

@@ -34,6 +34,9 @@ struct Args {
     /// Concurrent requests in the ingest phase (default: 64).
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Check-ins per second in the paced latency phase (default: 2000 quick, 5000 full).
+    #[arg(long)]
+    paced_rate: Option<usize>,
     /// Internal: run the bare baseline server on this address and data directory.
     #[arg(long, num_args = 2, value_names = ["ADDR", "DIR"], hide = true)]
     baseline_server: Option<Vec<String>>,
@@ -459,6 +462,9 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let mut mode = if args.quick { QUICK } else { FULL };
     if let Some(c) = args.concurrency {
         mode.concurrency = c.max(1);
+    }
+    if let Some(r) = args.paced_rate {
+        mode.paced_rate = r.max(1);
     }
     // Build (if needed) before anything is timed.
     let _ = aman_tests::binary("aman-server");
