@@ -68,16 +68,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         .map_err(io(format!("server key {}", config.key_file().display())))?;
     let opening = std::time::Instant::now();
     let store = Arc::new(SledStore::open(&config.db_dir())?);
-    let opened_ms = opening.elapsed().as_millis();
+    tracing::info!(opened_ms = opening.elapsed().as_millis(), "store opened");
     let config = Arc::new(config);
-    let engine = Engine::new(store.clone(), clock.clone(), config.clone(), key)?;
-    let armed = lock(&engine.schedule).armed();
-    tracing::info!(
-        opened_ms,
-        loaded_ms = opening.elapsed().as_millis() - opened_ms,
-        armed,
-        "store opened, schedule loaded"
-    );
+    let engine = Engine::new_deferred(store.clone(), clock.clone(), config.clone(), key);
     let recovering = engine.clone();
     let now = clock.now();
     tokio::task::spawn_blocking(move || recovering.recover_from_outage(now))
