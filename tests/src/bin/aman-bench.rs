@@ -502,6 +502,21 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let startup_s = started.elapsed().as_secs_f64();
+    // The schedule mirror loads in the background; memory is read once it is full.
+    let metrics_url = format!("{}/metrics", server.url);
+    loop {
+        let text = reqwest::get(&metrics_url).await?.text().await?;
+        let armed_now = text
+            .lines()
+            .find_map(|l| l.strip_prefix("aman_armed_deadlines "))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if armed_now >= mode.armed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let schedule_loaded_s = started.elapsed().as_secs_f64();
     let rss = rss_mib(server.pid());
 
     say(&format!("registering {} accounts for ingest…", mode.ingest_accounts));
@@ -559,6 +574,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         "alert_webhook_p99_ms": percentile(&webhook, 0.99),
         "armed_deadlines": mode.armed,
         "startup_s": startup_s,
+        "schedule_loaded_s": schedule_loaded_s,
         "rss_mib": rss,
         "rss_mib_after_run": rss_end,
     }))
