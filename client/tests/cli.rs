@@ -109,6 +109,16 @@ fn pair(dir: &Path, m: &User, name: &str, tier: &str) -> (User, String, String) 
     )
 }
 
+/// A server, a member, and one tier-1 contact ("alice"). Keep the first two
+/// alive for the test's length.
+fn member_and_contact() -> (TestServer, tempfile::TempDir, User, User) {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    (server, dir, m, c)
+}
+
 /// Polls `aman alerts --json` until `pred` holds (or 20 s pass).
 fn await_alerts(c: &User, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let start = Instant::now();
@@ -137,10 +147,7 @@ fn pairing_shows_the_same_safety_number_on_both_sides() {
 
 #[test]
 fn a_member_who_stops_checking_in_is_reported_missed_with_the_note() {
-    let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let m = member(dir.path(), &server, "member");
-    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    let (_server, _dir, m, c) = member_and_contact();
     m.json(&["schedule", "set", "--every", "2s", "--grace", "1s", "--note", "Meeting Z at the old bridge"]);
     m.json(&["checkin", "--location", "Karrada"]);
     let alerts = await_alerts(&c, |a| !a.is_empty());
@@ -153,10 +160,7 @@ fn a_member_who_stops_checking_in_is_reported_missed_with_the_note() {
 
 #[test]
 fn a_member_who_checks_in_on_time_raises_no_alert() {
-    let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let m = member(dir.path(), &server, "member");
-    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    let (_server, _dir, m, c) = member_and_contact();
     m.json(&["schedule", "set", "--every", "3s", "--grace", "2s"]);
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(7) {
@@ -168,10 +172,7 @@ fn a_member_who_checks_in_on_time_raises_no_alert() {
 
 #[test]
 fn duress_output_is_identical_and_the_contact_sees_a_duress_alert() {
-    let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let m = member(dir.path(), &server, "member");
-    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    let (_server, _dir, m, c) = member_and_contact();
     m.json(&["schedule", "set", "--every", "1h", "--grace", "10m", "--note", "at the checkpoint"]);
     let normal = m.run(&["checkin"]);
     let duress = aman(&m.home, "duress-pass\n", &["checkin"]);
@@ -267,10 +268,7 @@ fn the_keystore_holds_no_plaintext_key_note_label_or_url() {
 
 #[test]
 fn key_rotation_waits_out_cooling_off_and_keeps_the_duress_key_working() {
-    let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let m = member(dir.path(), &server, "member");
-    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    let (_server, _dir, m, c) = member_and_contact();
     m.json(&["schedule", "set", "--every", "1h", "--grace", "10m"]);
     m.json(&["checkin"]);
     // Both passphrases are needed; the same one twice is refused.
@@ -292,10 +290,7 @@ fn key_rotation_waits_out_cooling_off_and_keeps_the_duress_key_working() {
 
 #[test]
 fn alerts_watch_prints_a_new_alert_and_notify_channels_can_be_managed() {
-    let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let m = member(dir.path(), &server, "member");
-    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
+    let (_server, _dir, m, c) = member_and_contact();
     let mut watch = Command::new(env!("CARGO_BIN_EXE_aman"))
         .args(["--home"])
         .arg(&c.home)

@@ -125,15 +125,20 @@ impl Engine {
 
     /// Escalates `id` if nobody has acknowledged it.
     pub(super) fn escalate(&self, id: &AlertId, at: u64, now: u64) -> Result<bool, ApiError> {
-        let Some(mut alert) = self.store.alert(id)? else {
+        let Some(probe) = self.store.alert(id)? else {
             self.commit(vec![Op::DeleteEscalation(at, *id)])?.wait_blocking()?;
             return Ok(false);
         };
-        let _guard = self.lock_account(&alert.account);
         let mut ops = vec![Op::DeleteEscalation(at, *id)];
-        let escalated = alert.acks.is_empty() && self.notify_next_tier(id, &mut alert, now, &mut ops)?;
-        ops.push(Op::PutAlert(*id, alert));
-        self.commit(ops)?.wait_blocking()?;
+        let (escalated, ticket) = {
+            let _guard = self.lock_account(&probe.account);
+            // Read again under the lock: an acknowledgement may have landed since.
+            let mut alert = self.store.alert(id)?.unwrap_or(probe);
+            let escalated = alert.acks.is_empty() && self.notify_next_tier(id, &mut alert, now, &mut ops)?;
+            ops.push(Op::PutAlert(*id, alert));
+            (escalated, self.commit(ops)?)
+        };
+        ticket.wait_blocking()?;
         if escalated {
             tracing::info!(alert = %id, "alert escalated");
             self.after_fire();

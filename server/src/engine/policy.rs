@@ -182,7 +182,7 @@ impl Engine {
 
     /// Applies a pending change whose cooling-off has passed.
     pub(super) fn apply_cooling(&self, id: &AccountId, at: u64) -> Result<(), ApiError> {
-        let _guard = self.lock_account(id);
+        let guard = self.lock_account(id);
         let mut ops = vec![Op::DeleteCooling(at, *id)];
         if let Some(mut account) = self.store.account(id)? {
             match account.pending.take() {
@@ -213,7 +213,9 @@ impl Engine {
                 _ => {}
             }
         }
-        self.commit(ops)?.wait_blocking()?;
+        let ticket = self.commit(ops)?;
+        drop(guard); // the flush wait happens outside the lock
+        ticket.wait_blocking()?;
         Ok(())
     }
 }
