@@ -501,3 +501,61 @@ async fn check_ins_while_the_schedule_loads_after_a_restart_are_not_lost() {
     app.clock.set(new);
     assert_eq!(app.tick().fired.len(), 1, "the deadline armed during loading fires");
 }
+
+#[tokio::test]
+async fn malformed_requests_on_contact_and_key_routes_get_4xx_and_store_nothing() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let c = &m.contacts[0];
+    let (s, b) = app.call(m.request("POST", "/v1/panic", Value::Null, app.now())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let alert = b["alert"].as_str().unwrap().to_owned();
+    let before = (app.stats(), app.store.account(&m.account).unwrap(), app.store.mailbox(&c.mailbox).unwrap());
+    let now = app.now();
+    let contact =
+        |method: &str, path: &str, body: Vec<u8>| signed(method, path, body, *c.mailbox.as_bytes(), &c.identity, now);
+    let ack = format!("/v1/mailbox/alerts/{alert}/ack");
+    let cases: Vec<(Request<Body>, &str)> = vec![
+        (contact("POST", "/v1/mailbox/endpoints", b"{nope".to_vec()), "malformed_json"),
+        (contact("POST", "/v1/mailbox/endpoints", br#"{"kind":"webhook"}"#.to_vec()), "invalid_field"),
+        (contact("POST", "/v1/mailbox/endpoints", br#"{"kind":"pigeon","target":"x"}"#.to_vec()), "invalid_kind"),
+        (
+            contact("POST", "/v1/mailbox/endpoints", br#"{"kind":"email","target":"not an address"}"#.to_vec()),
+            "invalid_target",
+        ),
+        (contact("POST", "/v1/mailbox/endpoints", vec![b' '; 70 * 1024]), "body_too_large"),
+        (contact("DELETE", "/v1/mailbox/endpoints/abc", Vec::new()), "invalid_value"),
+        (contact("POST", "/v1/mailbox/alerts/zz/ack", Vec::new()), "bad_encoding"),
+        (contact("POST", &ack, vec![b' '; 70 * 1024]), "body_too_large"),
+        (contact("GET", "/v1/mailbox/alerts?since=-1", Vec::new()), "invalid_query"),
+        (m.raw_request("PUT", "/v1/account/keys", b"[]".to_vec(), now), "malformed_json"),
+        (m.raw_request("PUT", "/v1/account/keys", br#"{"binding":"%%%"}"#.to_vec(), now), "bad_encoding"),
+        (m.raw_request("PUT", "/v1/account/keys", br#"{"binding":"AAAA"}"#.to_vec(), now), "truncated"),
+    ];
+    for (req, code) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let (s, b) = app.call(req).await;
+        assert!(s.is_client_error(), "{what}: {s}");
+        assert_eq!(b["code"].as_str(), Some(code), "{what}: {b}");
+    }
+    // A pairing answer that is not an enrollment of the right length, for a real slot.
+    let invite = aman_protocol::InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
+    let create = json!({ "invite": invite.id, "expires_at": now + 600 });
+    assert_eq!(app.call(m.request("POST", "/v1/pairings", create, now)).await.0, StatusCode::CREATED);
+    let mailbox = aman_protocol::MailboxId::random().unwrap();
+    let cid = aman_protocol::SigningKey::generate().unwrap();
+    let path = format!("/v1/pairings/{}/reply", invite.id);
+    for (body, code) in [
+        (json!({ "mailbox": mailbox, "identity": cid.verifying_key(), "enrollment": "AAAA" }), "wrong_length"),
+        (json!({ "mailbox": mailbox, "identity": "c2hvcnQ", "enrollment": "AAAA" }), "wrong_length"),
+        (json!({ "mailbox": "xyz", "identity": cid.verifying_key(), "enrollment": "AAAA" }), "bad_encoding"),
+    ] {
+        let req = signed("POST", &path, serde_json::to_vec(&body).unwrap(), *mailbox.as_bytes(), &cid, now);
+        let (s, b) = app.call(req).await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some(code)), "{body}");
+    }
+    let after = (app.stats(), app.store.account(&m.account).unwrap(), app.store.mailbox(&c.mailbox).unwrap());
+    assert_eq!(after, before, "nothing stored");
+    assert!(app.store.mailbox(&mailbox).unwrap().is_none());
+}
