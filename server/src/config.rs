@@ -95,6 +95,10 @@ pub struct Config {
     pub smtp_from: String,
     /// Allow webhook/ntfy targets on loopback and private networks.
     pub allow_private_targets: bool,
+    /// PEM certificate chain for built-in TLS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for built-in TLS.
+    pub tls_key: Option<PathBuf>,
 }
 
 // Redacts the SMTP URL, which may carry a password.
@@ -143,6 +147,8 @@ impl Default for Config {
             smtp_url: None,
             smtp_from: "aman@localhost".into(),
             allow_private_targets: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -170,6 +176,8 @@ pub const KEYS: &[&str] = &[
     "smtp_url",
     "smtp_from",
     "allow_private_targets",
+    "tls_cert",
+    "tls_key",
 ];
 
 impl Config {
@@ -212,6 +220,12 @@ impl Config {
         let mut config = Config::default();
         for (k, v) in &values {
             config.set(k, v)?;
+        }
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "tls_cert/tls_key".into(),
+                message: "give both or neither".into(),
+            });
         }
         if config.min_interval > config.max_interval || config.min_grace > config.max_grace {
             return Err(ConfigError::Invalid {
@@ -262,6 +276,8 @@ impl Config {
             "smtp_url" => self.smtp_url = Some(value.trim().to_owned()).filter(|s| !s.is_empty()),
             "smtp_from" => self.smtp_from = value.trim().to_owned(),
             "allow_private_targets" => self.allow_private_targets = flag()?,
+            "tls_cert" => self.tls_cert = Some(PathBuf::from(value.trim())),
+            "tls_key" => self.tls_key = Some(PathBuf::from(value.trim())),
             other => return Err(ConfigError::UnknownKey(other.to_owned())),
         }
         Ok(())

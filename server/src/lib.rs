@@ -19,3 +19,4 @@ pub mod keyfile;
 pub mod metrics;
 pub mod serve;
 pub mod store;
+pub mod tls;

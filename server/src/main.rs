@@ -36,6 +36,12 @@ enum Command {
         /// Address to listen on. Default 127.0.0.1:8700
         #[arg(long)]
         listen: Option<String>,
+        /// PEM certificate chain: serve HTTPS (with --tls-key).
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long)]
+        tls_key: Option<PathBuf>,
     },
     /// Registration invites.
     Invite {
@@ -68,6 +74,14 @@ enum InviteAction {
 
 fn load_config(cli: &Cli, listen: Option<&str>) -> anyhow::Result<Config> {
     let mut flags = Vec::new();
+    if let Some(Command::Serve { tls_cert, tls_key, .. }) = &cli.command {
+        if let Some(c) = tls_cert {
+            flags.push(("tls_cert", c.display().to_string()));
+        }
+        if let Some(k) = tls_key {
+            flags.push(("tls_key", k.display().to_string()));
+        }
+    }
     if let Some(dir) = &cli.data {
         flags.push(("data_dir", dir.display().to_string()));
     }
@@ -78,8 +92,9 @@ fn load_config(cli: &Cli, listen: Option<&str>) -> anyhow::Result<Config> {
 }
 
 async fn run_serve(config: Config) -> anyhow::Result<()> {
+    let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
     let running = serve::start(config, Arc::new(SystemClock)).await?;
-    println!("aman-server listening on http://{}", running.addr);
+    println!("aman-server listening on {scheme}://{}", running.addr);
     wait_for_signal().await?;
     tracing::info!("shutting down");
     running.shutdown().await?;
@@ -161,7 +176,7 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let req = match &cli.command {
         None => return run_serve(load_config(&cli, None)?).await,
-        Some(Command::Serve { listen }) => return run_serve(load_config(&cli, listen.as_deref())?).await,
+        Some(Command::Serve { listen, .. }) => return run_serve(load_config(&cli, listen.as_deref())?).await,
         Some(Command::Invite { action }) => match action {
             InviteAction::Create { uses, expires } => AdminRequest::InviteCreate {
                 uses: *uses,

@@ -36,6 +36,9 @@ pub enum ServeError {
     /// The outage rule failed.
     #[error("start-up recovery: {0}")]
     Recovery(String),
+    /// The TLS certificate or key could not be used.
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -109,14 +112,26 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         tokio::spawn(admin::serve_socket(admin_listener, store.clone() as Arc<dyn Store>, clock)),
     ];
     let router = app(AppState::new(engine.clone()));
-    let mut http_stop = stop.subscribe();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
+    let http_stop = stop.subscribe();
+    let http = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let acceptor = crate::tls::acceptor(cert, key).map_err(ServeError::Tls)?;
+            tokio::spawn(async move {
+                crate::tls::serve(listener, acceptor, router, http_stop).await;
+                Ok(())
             })
-            .await
-    });
+        }
+        _ => {
+            let mut http_stop = http_stop;
+            tokio::spawn(async move {
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move {
+                        let _ = http_stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        }
+    };
     tracing::info!(%addr, "aman-server listening");
     Ok(RunningServer { addr, engine, store, stop, http, background })
 }
