@@ -151,46 +151,37 @@ impl Engine {
         account.outage_extended = false;
         account.alert_hash = Some(B64(checkin.alert_hash.to_vec()));
 
-        let fired = duress || late;
-        let ticket = if fired {
-            // Rare paths (an alert is created or annotated): one atomic batch.
-            let mut ops = Vec::with_capacity(8);
-            if let Some(old) = old_deadline {
-                ops.push(Op::DeleteDeadline(old, *caller));
+        // One write path for every check-in, so a duress check-in does not
+        // take measurably longer than a normal one (a sled batch would wait
+        // for in-flight flushes). The writes are ordered so that every prefix
+        // a crash can leave is safe: the new index entry first; the sealed
+        // alert; an alert's own records (a late-check-in notice, or the whole
+        // duress alert with its mailbox and outbox entries); then the account
+        // record that points at all of them; the old index entry last. A
+        // stale index entry is ignored and removed by the scheduler, which
+        // re-reads the account; an alert whose account record was not yet
+        // updated is still delivered from its own records.
+        let mut ops = vec![Op::PutDeadline(deadline, *caller)];
+        if let Some(sealed) = sealed {
+            ops.push(Op::PutSealed(*caller, sealed.to_vec()));
+        }
+        if late {
+            // A check-in after an alert is news for the contacts, not an
+            // all-clear: it may have been coerced, so the alert stays.
+            if let Some(last) = account.alerts.last().copied() {
+                self.late_checkin_ops(&last, now, &mut ops)?;
             }
-            ops.push(Op::PutDeadline(deadline, *caller));
-            if let Some(sealed) = sealed {
-                ops.push(Op::PutSealed(*caller, sealed.to_vec()));
-            }
-            if late {
-                // A check-in after an alert is news for the contacts, not an
-                // all-clear: it may have been coerced, so the alert stays.
-                if let Some(last) = account.alerts.last().copied() {
-                    self.late_checkin_ops(&last, now, &mut ops)?;
-                }
-            }
-            if duress {
-                let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-                self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?;
-            }
-            ops.push(Op::PutAccount(*caller, account));
-            self.commit(ops)?
-        } else {
-            // The hot path, as ordered single writes, each prefix safe after a
-            // crash: the new index entry first, then the record that points
-            // at it, then the old entry goes (a stale entry is ignored and
-            // removed by the scheduler, which re-reads the record).
-            let mut ops = vec![Op::PutDeadline(deadline, *caller)];
-            if let Some(sealed) = sealed {
-                ops.push(Op::PutSealed(*caller, sealed.to_vec()));
-            }
-            ops.push(Op::PutAccount(*caller, account));
-            if let Some(old) = old_deadline {
-                ops.push(Op::DeleteDeadline(old, *caller));
-            }
-            self.store.apply_ordered(ops)?;
-            self.store.durable()
-        };
+        }
+        if duress {
+            let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
+            self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?;
+        }
+        ops.push(Op::PutAccount(*caller, account));
+        if let Some(old) = old_deadline {
+            ops.push(Op::DeleteDeadline(old, *caller));
+        }
+        self.store.apply_ordered(ops)?;
+        let ticket = self.store.durable();
         self.schedule_deadline(caller, deadline);
         if duress {
             self.after_fire();

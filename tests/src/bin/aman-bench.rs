@@ -396,6 +396,27 @@ async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) ->
     sorted(lat)
 }
 
+/// Latency of normal and duress check-ins, interleaved one at a time, so a
+/// network observer's view of the two can be compared.
+async fn duress_timing(api: &ApiClient, rounds: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let mut m = Member::new();
+    m.register(api).await?;
+    m.add_contact(api, 1).await?;
+    let (mut normal, mut duress) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for i in 0..rounds * 2 {
+        let is_duress = i % 2 == 1;
+        let start = Instant::now();
+        m.checkin(api, 3600, 600, is_duress).await?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        if is_duress {
+            duress.push(ms)
+        } else {
+            normal.push(ms)
+        }
+    }
+    Ok((sorted(normal), sorted(duress)))
+}
+
 /// `n` members with a webhook each, all deadlines at the same second.
 async fn alert_latency(api: &ApiClient, n: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     let receiver = Receiver::start("127.0.0.1:0").await?;
@@ -547,6 +568,9 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     say(&format!("paced: {} check-ins/s for {} s…", mode.paced_rate, mode.paced_secs));
     let paced_lat = paced(&server.url, paced_queues, mode.paced_rate, mode.paced_secs).await;
 
+    say("duress timing: normal and duress check-ins, interleaved…");
+    let (normal_lat, duress_lat) = duress_timing(&api, 200).await?;
+
     say(&format!("alert latency: {} deadlines expiring together…", mode.alert_accounts));
     let (mailbox, webhook) = alert_latency(&api, mode.alert_accounts).await?;
     let rss_end = rss_mib(server.pid());
@@ -567,6 +591,10 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         "paced_requests": paced_lat.len(),
         "paced_p50_ms": percentile(&paced_lat, 0.50),
         "paced_p99_ms": percentile(&paced_lat, 0.99),
+        "checkin_normal_p50_ms": percentile(&normal_lat, 0.50),
+        "checkin_duress_p50_ms": percentile(&duress_lat, 0.50),
+        "checkin_normal_p90_ms": percentile(&normal_lat, 0.90),
+        "checkin_duress_p90_ms": percentile(&duress_lat, 0.90),
         "alert_deadlines_together": mode.alert_accounts,
         "alert_latency_p50_ms": percentile(&mailbox, 0.50),
         "alert_latency_p99_ms": percentile(&mailbox, 0.99),
