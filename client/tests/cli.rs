@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +54,8 @@ struct User {
     pass: &'static str,
 }
 
-fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
+/// Starts `aman --home HOME --passphrase-stdin ARGS` and writes `stdin` to it.
+fn spawn_aman(home: &Path, stdin: &str, args: &[&str]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aman"))
         .arg("--home")
         .arg(home)
@@ -67,7 +68,11 @@ fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    child
+}
+
+fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
+    spawn_aman(home, stdin, args).wait_with_output().unwrap()
 }
 
 impl User {
@@ -291,17 +296,7 @@ fn key_rotation_waits_out_cooling_off_and_keeps_the_duress_key_working() {
 #[test]
 fn alerts_watch_prints_a_new_alert_and_notify_channels_can_be_managed() {
     let (_server, _dir, m, c) = member_and_contact();
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_aman"))
-        .args(["--home"])
-        .arg(&c.home)
-        .args(["--passphrase-stdin", "--json", "alerts", "watch", "--count", "1"])
-        .env("AMAN_INSECURE_TEST_KDF", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    watch.stdin.take().unwrap().write_all(b"contact-pass\n").unwrap();
+    let watch = spawn_aman(&c.home, "contact-pass\n", &["--json", "alerts", "watch", "--count", "1"]);
     std::thread::sleep(Duration::from_millis(800)); // let it take its first look
     m.json(&["panic", "--note", "watch this"]);
     let out = watch.wait_with_output().unwrap();

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use common::{signed, TestContact, TestMember};
+use common::{signed, Api, TestContact, TestMember};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -80,7 +80,7 @@ struct Live {
     clock: Arc<dyn Clock>,
 }
 
-impl Live {
+impl Api for Live {
     async fn call(&self, req: axum::http::Request<axum::body::Body>) -> (StatusCode, Value) {
         use tower::ServiceExt;
         let router = aman_server::api::app(aman_server::api::AppState::new(self.server.engine.clone()));
@@ -90,49 +90,18 @@ impl Live {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+}
+
+impl Live {
     async fn member_with_contacts(&self, tiers: &[u8]) -> TestMember {
-        let m = TestMember::new();
-        let (s, b) = self.call(m.register_request(None, self.clock.now())).await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        let mut m = m;
+        let mut m = self.member().await;
         for tier in tiers {
             self.add_contact(&mut m, *tier).await;
         }
         m
-    }
-
-    async fn add_contact(&self, m: &mut TestMember, tier: u8) {
-        use aman_protocol::api::{ContactLink, CreatePairing, PairingAnswer, Policy, B64};
-        use aman_protocol::{EncryptionSecret, Enrollment, InviteCode, MailboxId, SigningKey};
-        let now = self.clock.now();
-        let invite = InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
-        let create = CreatePairing { invite: invite.id, expires_at: now + 3600 };
-        let (s, _) = self.call(m.request("POST", "/v1/pairings", serde_json::to_value(&create).unwrap(), now)).await;
-        assert_eq!(s, StatusCode::CREATED);
-        let c = TestContact {
-            mailbox: MailboxId::random().unwrap(),
-            identity: SigningKey::generate().unwrap(),
-            encryption: EncryptionSecret::generate().unwrap(),
-            tier,
-        };
-        let e =
-            Enrollment { identity: c.identity.verifying_key(), encryption: c.encryption.public(), mailbox: c.mailbox };
-        let answer = PairingAnswer {
-            mailbox: c.mailbox,
-            identity: c.identity.verifying_key(),
-            enrollment: B64(e.seal(&invite, &c.identity).unwrap()),
-        };
-        let path = format!("/v1/pairings/{}/reply", invite.id);
-        let req = signed("POST", &path, serde_json::to_vec(&answer).unwrap(), *c.mailbox.as_bytes(), &c.identity, now);
-        assert_eq!(self.call(req).await.0, StatusCode::CREATED);
-        m.contacts.push(c);
-        let policy = Policy {
-            contacts: m.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect(),
-            ..Policy::default()
-        };
-        let (s, b) =
-            self.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), now)).await;
-        assert_eq!(s, StatusCode::OK, "{b}");
     }
 
     async fn add_endpoint(&self, c: &TestContact, kind: &str, target: &str) -> EndpointAdded {

@@ -44,23 +44,7 @@ impl Engine {
         if self.store.account(&binding.account)?.is_some() {
             return Err(ApiError::new(StatusCode::CONFLICT, "account_exists", "this account id is taken"));
         }
-        let mut record = AccountRecord {
-            identity: binding.identity,
-            checkin_keys: [binding.normal, binding.duress],
-            duress_tag: B64(Vec::new()),
-            binding_created: binding.created,
-            created: now,
-            counter: 0,
-            last_checkin: None,
-            next_due: None,
-            deadline: None,
-            outage_extended: false,
-            alert_hash: None,
-            policy: Policy::default(),
-            pending: None,
-            alerts: Vec::new(),
-            alert_open: false,
-        };
+        let mut record = AccountRecord::new(binding.identity, binding.created, now);
         self.install_keys(&binding.account, &mut record, binding);
         let mut ops = vec![Op::PutAccount(binding.account, record)];
         if let Some((hash, mut invite)) = consumed {

@@ -46,6 +46,30 @@ pub struct AccountRecord {
     pub alert_open: bool,
 }
 
+impl AccountRecord {
+    /// A just-registered account: keys from a binding, nothing armed yet.
+    /// The check-in keys are installed by the engine (sorted, with the duress tag).
+    pub fn new(identity: VerifyingKey, binding_created: u64, now: u64) -> Self {
+        AccountRecord {
+            identity,
+            checkin_keys: [identity, identity],
+            duress_tag: B64(Vec::new()),
+            binding_created,
+            created: now,
+            counter: 0,
+            last_checkin: None,
+            next_due: None,
+            deadline: None,
+            outage_extended: false,
+            alert_hash: None,
+            policy: Policy::default(),
+            pending: None,
+            alerts: Vec::new(),
+            alert_open: false,
+        }
+    }
+}
+
 /// Why an alert fired.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]

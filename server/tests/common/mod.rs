@@ -82,21 +82,11 @@ impl TestApp {
         self.router = app(AppState::new(self.engine.clone()));
     }
 
-    pub fn now(&self) -> u64 {
-        self.clock.now()
-    }
-
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, Vec<u8>) {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
         (status, body)
-    }
-
-    pub async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let (status, body) = self.send(req).await;
-        let value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
-        (status, value)
     }
 
     pub fn tick(&self) -> aman_server::engine::TickReport {
@@ -222,9 +212,17 @@ impl TestMember {
     }
 }
 
-impl TestApp {
+/// Talking to a server through its router: the in-process `TestApp`, or a
+/// running server in the delivery tests. The pairing and mailbox steps are
+/// written once, here.
+pub trait Api {
+    /// Sends a request and returns the status and JSON body.
+    async fn call(&self, req: Request<Body>) -> (StatusCode, Value);
+    /// The server's clock.
+    fn now(&self) -> u64;
+
     /// Registers a member (open registration).
-    pub async fn member(&self) -> TestMember {
+    async fn member(&self) -> TestMember {
         let m = TestMember::new();
         let (status, body) = self.call(m.register_request(None, self.now())).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -232,7 +230,7 @@ impl TestApp {
     }
 
     /// Pairs a contact through the relay and links it at `tier`.
-    pub async fn add_contact(&self, m: &mut TestMember, tier: u8) {
+    async fn add_contact(&self, m: &mut TestMember, tier: u8) {
         let now = self.now();
         let invite = InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
         let create = CreatePairing { invite: invite.id, expires_at: now + 3600 };
@@ -267,21 +265,35 @@ impl TestApp {
         assert_eq!(s, StatusCode::OK, "{b}");
     }
 
-    pub async fn policy_of(&self, m: &TestMember) -> Policy {
+    async fn policy_of(&self, m: &TestMember) -> Policy {
         let (s, b) = self.call(m.request("GET", "/v1/account", Value::Null, self.now())).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         serde_json::from_value(b["policy"].clone()).unwrap()
     }
 
-    pub async fn status_of(&self, m: &TestMember) -> Value {
-        let (s, b) = self.call(m.request("GET", "/v1/account", Value::Null, self.now())).await;
+    async fn mailbox(&self, c: &TestContact) -> Value {
+        let req = signed("GET", "/v1/mailbox/alerts", Vec::new(), *c.mailbox.as_bytes(), &c.identity, self.now());
+        let (s, b) = self.call(req).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b
     }
+}
 
-    pub async fn mailbox(&self, c: &TestContact) -> Value {
-        let req = signed("GET", "/v1/mailbox/alerts", Vec::new(), *c.mailbox.as_bytes(), &c.identity, self.now());
-        let (s, b) = self.call(req).await;
+impl Api for TestApp {
+    async fn call(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let (status, body) = self.send(req).await;
+        let value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+        (status, value)
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+}
+
+impl TestApp {
+    pub async fn status_of(&self, m: &TestMember) -> Value {
+        let (s, b) = self.call(m.request("GET", "/v1/account", Value::Null, self.now())).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b
     }

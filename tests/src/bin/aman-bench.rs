@@ -7,7 +7,7 @@
 
 use aman_client::api::{unix_now, ApiClient};
 use aman_protocol::alert::sealed_hash;
-use aman_protocol::api::{Policy, B64};
+use aman_protocol::api::B64;
 use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
 use aman_protocol::{AccountId, Checkin, RequestAuth, SigningKey, VerifyingKey};
 use aman_server::store::{AccountRecord, Op, SledStore, Store};
@@ -217,21 +217,13 @@ fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
         let id = AccountId::random()?;
         let deadline = now + 30 * 86_400 + i as u64;
         let record = AccountRecord {
-            identity: VerifyingKey([1; 32]),
             checkin_keys: [VerifyingKey([2; 32]), VerifyingKey([3; 32])],
             duress_tag: B64(vec![0; 32]),
-            binding_created: now,
-            created: now,
             counter: 1,
             last_checkin: Some(now),
             next_due: Some(deadline - 60),
             deadline: Some(deadline),
-            outage_extended: false,
-            alert_hash: None,
-            policy: Policy::default(),
-            pending: None,
-            alerts: Vec::new(),
-            alert_open: false,
+            ..AccountRecord::new(VerifyingKey([1; 32]), now, now)
         };
         ops.push(Op::PutAccount(id, record));
         ops.push(Op::PutDeadline(deadline, id));
