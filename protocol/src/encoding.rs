@@ -152,6 +152,8 @@ pub mod labels {
     pub const ENROLL_SIGNATURE: &str = "aman/v1/enroll-sig";
     /// The key binding of the two check-in keys to a member identity.
     pub const KEY_BINDING: &str = "aman/v1/key-binding";
+    /// The replacement of both check-in keys, each paired with its predecessor.
+    pub const KEY_ROTATION: &str = "aman/v1/key-rotation";
     /// Server-side encryption at rest (AAD of at-rest values).
     pub const AT_REST: &str = "aman/v1/at-rest";
     /// The server's tag marking which stored check-in key is the duress key.
@@ -188,6 +190,32 @@ mod tests {
         r.fixed::<2>().unwrap();
         r.var(3).unwrap();
         assert_eq!(r.finish().unwrap_err(), DecodeError::TrailingBytes);
+    }
+
+    #[test]
+    fn labels_are_unique() {
+        let all = [
+            labels::CHECKIN,
+            labels::REQUEST,
+            labels::ALERT,
+            labels::ALERT_BODY,
+            labels::ALERT_SIGNATURE,
+            labels::X25519_WRAP,
+            labels::INVITE,
+            labels::ENROLL,
+            labels::ENROLL_SIGNATURE,
+            labels::KEY_BINDING,
+            labels::KEY_ROTATION,
+            labels::AT_REST,
+            labels::DURESS_TAG,
+            labels::FINGERPRINT,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert!(a.starts_with("aman/v1/") && a.is_ascii() && !a.contains('\0'), "{a}");
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
     }
 
     #[test]

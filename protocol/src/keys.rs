@@ -224,6 +224,95 @@ impl KeyBinding {
     }
 }
 
+/// Replacement of both check-in keys, each new key paired with the old key it succeeds. Names no roles.
+///
+/// The server knows which old key is the duress key and gives each new key
+/// the role of the old key it replaces, so the client never needs to know
+/// which passphrase is which, and the rotation itself reveals no roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// The account the keys belong to.
+    pub account: AccountId,
+    /// The member identity `ID` that signs the rotation.
+    pub identity: VerifyingKey,
+    /// `(old, new)` pairs: each current check-in key with its successor.
+    pub successors: [(VerifyingKey, VerifyingKey); 2],
+    /// When the rotation was made (unix seconds); must be newer than the binding or rotation in force.
+    pub created: u64,
+}
+
+impl KeyRotation {
+    /// The pairs in canonical order: ascending byte order of the old key.
+    fn canonical_successors(&self) -> [(VerifyingKey, VerifyingKey); 2] {
+        let mut pairs = self.successors;
+        if pairs[1].0.as_bytes() < pairs[0].0.as_bytes() {
+            pairs.swap(0, 1);
+        }
+        pairs
+    }
+
+    /// Whether any two of the five keys (identity, both old, both new) are equal.
+    fn has_equal_keys(&self) -> bool {
+        let [(old_1, new_1), (old_2, new_2)] = self.successors;
+        let keys = [self.identity, old_1, new_1, old_2, new_2];
+        keys.iter().enumerate().any(|(i, a)| keys[i + 1..].contains(a))
+    }
+
+    fn encode_unsigned(&self) -> Vec<u8> {
+        let [(old_1, new_1), (old_2, new_2)] = self.canonical_successors();
+        Writer::new(labels::KEY_ROTATION)
+            .fixed(self.account.as_bytes())
+            .fixed(self.identity.as_bytes())
+            .fixed(old_1.as_bytes())
+            .fixed(new_1.as_bytes())
+            .fixed(old_2.as_bytes())
+            .fixed(new_2.as_bytes())
+            .u64(self.created)
+            .finish()
+    }
+
+    /// Signs the rotation with the identity key; returns `encoding || signature(64)`.
+    ///
+    /// The pairs are written in ascending byte order of the old key whatever
+    /// order the caller gives them in, so the encoding tells nothing about
+    /// which pair the caller listed first. Fails with
+    /// [`Error::InvalidArgument`] if `identity` is not [`Self::identity`] or
+    /// if any two of the five keys are equal (such a rotation never verifies).
+    pub fn sign(&self, identity: &SigningKey) -> Result<Vec<u8>, Error> {
+        if identity.verifying_key() != self.identity {
+            return Err(Error::InvalidArgument("rotation signed by another identity"));
+        }
+        if self.has_equal_keys() {
+            return Err(Error::InvalidArgument("rotation keys must be pairwise different"));
+        }
+        let mut out = self.encode_unsigned();
+        let sig = identity.sign(&out);
+        out.extend_from_slice(&sig.0);
+        Ok(out)
+    }
+
+    /// Parses and verifies a signed rotation. The pairs must be in strictly
+    /// ascending byte order of the old key, and the five keys (identity, both
+    /// old, both new) pairwise different; the returned value has the pairs in
+    /// that canonical order.
+    pub fn verify(bytes: &[u8]) -> Result<Self, Error> {
+        let (body, sig) = split_signature(bytes)?;
+        let mut r = Reader::new(body, labels::KEY_ROTATION)?;
+        let account = AccountId::from_bytes(r.fixed()?);
+        let identity = VerifyingKey(r.fixed()?);
+        let first = (VerifyingKey(r.fixed()?), VerifyingKey(r.fixed()?));
+        let second = (VerifyingKey(r.fixed()?), VerifyingKey(r.fixed()?));
+        let created = r.u64()?;
+        r.finish()?;
+        let rotation = KeyRotation { account, identity, successors: [first, second], created };
+        if first.0.as_bytes() >= second.0.as_bytes() || rotation.has_equal_keys() {
+            return Err(DecodeError::InvalidValue.into());
+        }
+        rotation.identity.verify(body, &sig)?;
+        Ok(rotation)
+    }
+}
+
 /// Splits `body || signature(64)`.
 pub(crate) fn split_signature(bytes: &[u8]) -> Result<(&[u8], Signature), DecodeError> {
     let split = bytes.len().checked_sub(SIGNATURE_LEN).ok_or(DecodeError::Truncated)?;

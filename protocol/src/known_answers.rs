@@ -7,7 +7,7 @@ use crate::checkin::{Checkin, CheckinKind};
 use crate::hash::sha256;
 use crate::ids::{AccountId, InviteId, MailboxId};
 use crate::invite::{Enrollment, InviteCode};
-use crate::keys::{EncryptionSecret, KeyBinding, SigningKey};
+use crate::keys::{EncryptionSecret, KeyBinding, KeyRotation, SigningKey};
 use crate::request::RequestAuth;
 use crate::safety::safety_number;
 use crate::Error;
@@ -104,6 +104,25 @@ fn kat_key_binding() {
     let signed = b.sign(&key(1)).unwrap();
     check("binding.signed", &hex(&signed));
     assert_eq!(KeyBinding::verify(&signed).unwrap(), b);
+}
+
+#[test]
+fn kat_key_rotation() {
+    // key(2) and key(3) are the check-in keys of the binding above; key(2)'s
+    // public key sorts first, so the pairs are given here in the other order.
+    let r = KeyRotation {
+        account: account(),
+        identity: key(1).verifying_key(),
+        successors: [
+            (key(3).verifying_key(), key(5).verifying_key()),
+            (key(2).verifying_key(), key(4).verifying_key()),
+        ],
+        created: 1_800_086_400,
+    };
+    let signed = r.sign(&key(1)).unwrap();
+    check("rotation.signed", &hex(&signed));
+    let canonical = KeyRotation { successors: [r.successors[1], r.successors[0]], ..r };
+    assert_eq!(KeyRotation::verify(&signed).unwrap(), canonical);
 }
 
 #[test]

@@ -34,6 +34,6 @@ pub use checkin::{Checkin, CheckinKind};
 pub use error::{DecodeError, Error};
 pub use ids::{AccountId, AlertId, InviteId, MailboxId};
 pub use invite::{Enrollment, InviteCode};
-pub use keys::{EncryptionPublic, EncryptionSecret, KeyBinding, Signature, SigningKey, VerifyingKey};
+pub use keys::{EncryptionPublic, EncryptionSecret, KeyBinding, KeyRotation, Signature, SigningKey, VerifyingKey};
 pub use request::{AuthHeaders, RequestAuth};
 pub use safety::safety_number;

@@ -1,13 +1,15 @@
 //! Property tests and tampering: round trips for arbitrary values, and every
 //! kind of damage (single-byte flips, truncation, trailing bytes, wrong
-//! recipient, swapped header, stale counter, low-order points) rejected.
+//! recipient, swapped header, stale counter, low-order points, out-of-order or
+//! repeated keys) rejected.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aman_protocol::alert::{open, seal, validate_sealed, AlertBody, MAX_LOCATION_LEN, MAX_NOTE_LEN};
+use aman_protocol::encoding::{labels, Writer};
 use aman_protocol::{
-    AccountId, Checkin, CheckinKind, EncryptionPublic, EncryptionSecret, Enrollment, Error, InviteCode, MailboxId,
-    RequestAuth, SigningKey,
+    AccountId, Checkin, CheckinKind, DecodeError, EncryptionPublic, EncryptionSecret, Enrollment, Error, InviteCode,
+    KeyRotation, MailboxId, RequestAuth, SigningKey, VerifyingKey,
 };
 use proptest::prelude::*;
 
@@ -105,6 +107,135 @@ fn checkin_tampering_truncation_trailing_and_stale_counter() {
     assert_eq!(c.check_counter(11), Err(Error::StaleCounter));
 }
 
+/// A key rotation with fresh keys: `(identity, rotation)`.
+fn rotation() -> (SigningKey, KeyRotation) {
+    let id = SigningKey::generate().unwrap();
+    let k = || SigningKey::generate().unwrap().verifying_key();
+    let r = KeyRotation {
+        account: AccountId::from_bytes([4; 16]),
+        identity: id.verifying_key(),
+        successors: [(k(), k()), (k(), k())],
+        created: 1_800_000_000,
+    };
+    (id, r)
+}
+
+/// Encodes and signs a rotation by hand, with the pairs in exactly the order
+/// given and no checks, as a buggy or hostile client might.
+fn rotation_by_hand(id: &SigningKey, r: &KeyRotation) -> Vec<u8> {
+    let [(o1, n1), (o2, n2)] = r.successors;
+    let mut out = Writer::new(labels::KEY_ROTATION)
+        .fixed(r.account.as_bytes())
+        .fixed(r.identity.as_bytes())
+        .fixed(o1.as_bytes())
+        .fixed(n1.as_bytes())
+        .fixed(o2.as_bytes())
+        .fixed(n2.as_bytes())
+        .u64(r.created)
+        .finish();
+    out.extend_from_slice(&id.sign(&out).0);
+    out
+}
+
+/// `r` with its pairs in ascending order of the old key.
+fn ascending(mut r: KeyRotation) -> KeyRotation {
+    if r.successors[1].0.as_bytes() < r.successors[0].0.as_bytes() {
+        r.successors.swap(0, 1);
+    }
+    r
+}
+
+#[test]
+fn key_rotation_tampering_truncation_and_trailing() {
+    let (id, r) = rotation();
+    let signed = r.sign(&id).unwrap();
+    assert_eq!(signed.len(), labels::KEY_ROTATION.len() + 2 + 16 + 5 * 32 + 8 + 64);
+    assert_eq!(KeyRotation::verify(&signed).unwrap(), ascending(r.clone()));
+    assert_eq!(rotation_by_hand(&id, &ascending(r)), signed);
+    for i in 0..signed.len() {
+        for bit in [0x01, 0x80] {
+            let mut t = signed.clone();
+            t[i] ^= bit;
+            assert!(KeyRotation::verify(&t).is_err(), "flip {bit:#x} at {i}");
+        }
+    }
+    for len in 0..signed.len() {
+        assert!(KeyRotation::verify(&signed[..len]).is_err(), "truncated to {len}");
+    }
+    let mut longer = signed.clone();
+    longer.push(0);
+    assert!(KeyRotation::verify(&longer).is_err());
+    // A key binding is not a rotation, even with a valid signature.
+    let binding = aman_protocol::KeyBinding {
+        account: AccountId::from_bytes([4; 16]),
+        identity: id.verifying_key(),
+        normal: SigningKey::generate().unwrap().verifying_key(),
+        duress: SigningKey::generate().unwrap().verifying_key(),
+        created: 1,
+    };
+    assert_eq!(KeyRotation::verify(&binding.sign(&id).unwrap()).unwrap_err(), Error::Decode(DecodeError::WrongLabel));
+}
+
+#[test]
+fn key_rotation_pairs_in_descending_order_are_rejected() {
+    let (id, r) = rotation();
+    let asc = ascending(r);
+    let desc = KeyRotation { successors: [asc.successors[1], asc.successors[0]], ..asc.clone() };
+    assert_eq!(KeyRotation::verify(&rotation_by_hand(&id, &asc)).unwrap(), asc);
+    assert_eq!(
+        KeyRotation::verify(&rotation_by_hand(&id, &desc)).unwrap_err(),
+        Error::Decode(DecodeError::InvalidValue)
+    );
+    // sign() never produces that order.
+    assert_eq!(desc.sign(&id).unwrap(), asc.sign(&id).unwrap());
+}
+
+#[test]
+fn key_rotation_equal_keys_are_rejected() {
+    let (id, r) = rotation();
+    let r = ascending(r);
+    let [(o1, n1), (o2, n2)] = r.successors;
+    let i = r.identity;
+    // Every way two of the five keys can coincide; the ascending order of the
+    // old keys is kept wherever it still can be.
+    let cases: [(VerifyingKey, [(VerifyingKey, VerifyingKey); 2]); 10] = [
+        (o1, [(o1, n1), (o2, n2)]),
+        (n1, [(o1, n1), (o2, n2)]),
+        (o2, [(o1, n1), (o2, n2)]),
+        (n2, [(o1, n1), (o2, n2)]),
+        (i, [(o1, n1), (o1, n2)]),
+        (i, [(o1, o1), (o2, n2)]),
+        (i, [(o1, o2), (o2, n2)]),
+        (i, [(o1, n1), (o2, n1)]),
+        (i, [(o1, n1), (o2, o1)]),
+        (i, [(o1, n1), (o2, o2)]),
+    ];
+    for (n, (identity, successors)) in cases.into_iter().enumerate() {
+        let bad = KeyRotation { identity, successors, ..r.clone() };
+        // Signed with the real identity key: the keys, not the signature, are what is wrong.
+        assert_eq!(
+            KeyRotation::verify(&rotation_by_hand(&id, &bad)).unwrap_err(),
+            Error::Decode(DecodeError::InvalidValue),
+            "case {n}"
+        );
+        if identity == i {
+            assert!(matches!(bad.sign(&id), Err(Error::InvalidArgument(_))), "case {n}");
+        }
+    }
+}
+
+#[test]
+fn key_rotation_signed_by_another_identity_fails() {
+    let (_, r) = rotation();
+    let other = SigningKey::generate().unwrap();
+    assert!(matches!(r.sign(&other), Err(Error::InvalidArgument(_))));
+    // Claiming `id` but signed by `other`: the signature does not verify.
+    assert_eq!(KeyRotation::verify(&rotation_by_hand(&other, &ascending(r.clone()))).unwrap_err(), Error::BadSignature);
+    // Naming `other` as the identity and signed by it verifies, as `other`'s rotation.
+    let theirs = KeyRotation { identity: other.verifying_key(), ..r };
+    assert_eq!(KeyRotation::verify(&theirs.sign(&other).unwrap()).unwrap().identity, other.verifying_key());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -151,6 +282,16 @@ proptest! {
     }
 
     #[test]
+    fn key_rotation_round_trip_in_either_order(acct: [u8; 16], created: u64) {
+        let (id, r) = rotation();
+        let r = KeyRotation { account: AccountId::from_bytes(acct), created, ..r };
+        let swapped = KeyRotation { successors: [r.successors[1], r.successors[0]], ..r.clone() };
+        let signed = r.sign(&id).unwrap();
+        prop_assert_eq!(&swapped.sign(&id).unwrap(), &signed);
+        prop_assert_eq!(KeyRotation::verify(&signed).unwrap(), ascending(r));
+    }
+
+    #[test]
     fn parsers_never_panic_on_garbage(bytes: Vec<u8>, text in "\\PC{0,200}") {
         let key = SigningKey::generate().unwrap().verifying_key();
         let c = EncryptionSecret::generate().unwrap();
@@ -159,6 +300,7 @@ proptest! {
         let _ = validate_sealed(&bytes);
         let _ = open(&bytes, &c, &key);
         let _ = aman_protocol::KeyBinding::verify(&bytes);
+        let _ = KeyRotation::verify(&bytes);
         let _ = InviteCode::parse(&text);
         let _ = text.parse::<AccountId>();
     }

@@ -1,0 +1,5 @@
+#![no_main]
+use aman_protocol::KeyRotation;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = KeyRotation::verify(data);
+});
