@@ -30,7 +30,12 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
     let enrollment = Enrollment { identity: identity.verifying_key(), encryption: encryption.public(), mailbox };
     let sealed = enrollment.seal(&invite, identity)?;
     let client = ctx.client(&invite.server_url)?;
-    let answer = PairingAnswer { mailbox, identity: identity.verifying_key(), enrollment: B64(sealed) };
+    let answer = PairingAnswer {
+        mailbox,
+        identity: identity.verifying_key(),
+        encryption: Some(encryption.public()),
+        enrollment: B64(sealed),
+    };
     let signer = Signer { caller: *mailbox.as_bytes(), key: identity };
     let body = serde_json::to_vec(&answer).map_err(|e| ClientError::State(e.to_string()))?;
     client.send(Method::POST, &format!("/v1/pairings/{}/reply", invite.id), body, &signer).await?;
@@ -59,6 +64,31 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
 
 fn signer_for<'a>(m: &Membership, key: &'a SigningKey) -> Signer<'a> {
     Signer { caller: *m.mailbox.as_bytes(), key }
+}
+
+/// The notes an alert carries besides the latest, newest first, each
+/// opened (or marked as one you cannot open); repeats of words already shown
+/// (a check-in re-seals the same note) are left out.
+fn earlier_notes(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, latest: (&str, &str)) -> Vec<Value> {
+    let mut shown: Vec<(String, String)> = vec![(latest.0.to_owned(), latest.1.to_owned())];
+    let mut out = Vec::new();
+    for n in &a.earlier_notes {
+        match open(&n.sealed_alert.0, cx, &m.member) {
+            Ok(body) => {
+                let words = (body.note.clone(), body.location.clone());
+                if shown.contains(&words) {
+                    continue;
+                }
+                shown.push(words);
+                out.push(json!({
+                    "received_at": n.received_at, "note": body.note, "location": body.location,
+                    "written_at": body.created, "readable": true,
+                }));
+            }
+            Err(_) => out.push(json!({ "received_at": n.received_at, "readable": false })),
+        }
+    }
+    out
 }
 
 /// One alert, decrypted and verified (or with a warning saying why not).
@@ -93,12 +123,33 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret) -> Valu
         .iter()
         .map(|k| json!({ "by": if k.mailbox == m.mailbox { "you" } else { "another contact" }, "at": k.at }))
         .collect();
+    let earlier = earlier_notes(m, a, cx, (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or("")));
+    if earlier.iter().any(|n| n["readable"] == true) {
+        warnings.push("the note was changed shortly before this alert: read the earlier notes too".to_owned());
+    }
     json!({
         "alert": a.alert, "member": m.label, "reason": a.reason, "fired_at": a.fired_at,
         "deadline": a.deadline, "server_was_down": a.server_was_down,
-        "note": note, "location": location, "sequence": sequence,
+        "note": note, "location": location, "sequence": sequence, "note_received_at": a.note_received_at,
+        "earlier_notes": earlier,
         "notices": a.notices, "acks": acks, "warnings": warnings,
     })
+}
+
+/// A sentence for an account-level notice.
+fn notice_text(n: &Value) -> String {
+    let member = n["member"].as_str().unwrap_or("");
+    let when = format_time(n["effective_at"].as_u64().unwrap_or(0));
+    match n["kind"].as_str().unwrap_or("") {
+        "contact_linked" => {
+            let prefix: String = n["new_contact_safety_number"].as_str().unwrap_or("").chars().take(10).collect();
+            format!(
+                "NOTICE from {member}: a new contact was linked (safety number begins {prefix}). It receives nothing before {when}. If {member} did not tell you, ask them."
+            )
+        }
+        "pending_change_cancelled" => format!("NOTICE from {member}: a pending change was cancelled."),
+        kind => format!("NOTICE from {member}: {kind} (takes effect {when})"),
+    }
 }
 
 fn alert_text(v: &Value) -> String {
@@ -117,6 +168,17 @@ fn alert_text(v: &Value) -> String {
     }
     if let Some(l) = v["location"].as_str().filter(|l| !l.is_empty()) {
         t.push_str(&format!("\n  location: {l}"));
+    }
+    for n in v["earlier_notes"].as_array().into_iter().flatten() {
+        let when = format_time(n["received_at"].as_u64().unwrap_or(0));
+        if n["readable"] == true {
+            t.push_str(&format!("\n  earlier note (received {when}): {}", n["note"].as_str().unwrap_or("")));
+            if let Some(l) = n["location"].as_str().filter(|l| !l.is_empty()) {
+                t.push_str(&format!("\n    location: {l}"));
+            }
+        } else {
+            t.push_str(&format!("\n  earlier note (received {when}): sealed so that you cannot open it"));
+        }
     }
     for n in v["notices"].as_array().into_iter().flatten() {
         t.push_str(&format!(
@@ -169,7 +231,15 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
             }
         }
         for n in contents.notices {
-            notices.push(json!({ "member": m.label, "kind": n.notice.kind, "at": n.notice.at, "effective_at": n.notice.effective_at }));
+            // A new contact's safety number, as the member sees it in `aman contact list`.
+            let safety = match (n.notice.contact, n.notice.contact_encryption) {
+                (Some(cid), Some(cx)) => Some(safety_number(&m.member, &cid, &cx)),
+                _ => None,
+            };
+            notices.push(json!({
+                "member": m.label, "kind": n.notice.kind, "at": n.notice.at,
+                "effective_at": n.notice.effective_at, "new_contact_safety_number": safety,
+            }));
         }
     }
     if let Some(b) = vault.book.contact.as_mut() {
@@ -183,12 +253,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     }
     let mut text: Vec<String> = alerts.iter().map(alert_text).collect();
     for n in &notices {
-        text.push(format!(
-            "NOTICE from {}: {} (takes effect {})",
-            n["member"].as_str().unwrap_or(""),
-            n["kind"].as_str().unwrap_or(""),
-            format_time(n["effective_at"].as_u64().unwrap_or(0))
-        ));
+        text.push(notice_text(n));
     }
     if text.is_empty() {
         text.push("No alerts.".into());

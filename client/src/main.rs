@@ -283,9 +283,10 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
         },
         Command::Verify => contact::verify(&unlock()?),
         Command::Key { action: KeyAction::Rotate } => {
-            let n = pass.read("Passphrase: ")?;
-            let d = pass.read("Duress passphrase: ")?;
-            member::rotate_keys(ctx, &ctx.home, n.as_bytes(), d.as_bytes()).await?
+            // Either order: each new key inherits the role of the key it replaces.
+            let a = pass.read("One passphrase: ")?;
+            let b = pass.read("The other passphrase: ")?;
+            member::rotate_keys(ctx, &ctx.home, a.as_bytes(), b.as_bytes()).await?
         }
     };
     Ok(Some(report))

@@ -7,12 +7,12 @@ use crate::error::ClientError;
 use crate::state::{ContactEntry, MemberBook, PendingInvite, PendingSchedule, Vault};
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
-    AccountStatus, CheckinReply, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest, Policy,
-    PolicyReply, RegisterAccount, SealedAlertUpdate, B64,
+    AccountStatus, CheckinReply, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest, PendingKind,
+    Policy, PolicyReply, RegisterAccount, SealedAlertUpdate, B64,
 };
 use aman_protocol::duration::format_duration;
 use aman_protocol::{
-    safety_number, AccountId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, SigningKey,
+    safety_number, AccountId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, KeyRotation, SigningKey,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -120,7 +120,11 @@ fn policy_from(book: &MemberBook) -> Policy {
         interval: book.every,
         grace: book.grace,
         paused: false,
-        contacts: book.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect(),
+        contacts: book
+            .contacts
+            .iter()
+            .map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier, active_from: None })
+            .collect(),
         escalation_delays: Vec::new(),
     }
 }
@@ -384,49 +388,49 @@ pub async fn checkin(
     })
 }
 
-/// `aman key rotate`: new check-in keys for both passphrases. The server
-/// holds the change for its cooling-off period (and tells the contacts);
-/// until then the old keys keep working, and the keystore switches by itself.
+/// `aman key rotate`: new check-in keys for both passphrases, typed in
+/// either order. Each new key is paired with the key of the same slot, and
+/// the server gives it that key's role: this code never knows which
+/// passphrase is the duress one, and neither does anything it sends. The
+/// server holds the change for its cooling-off period (and tells the
+/// contacts); until then the old keys keep working, and the keystore
+/// switches by itself.
 pub async fn rotate_keys(
     ctx: &Ctx,
     home: &std::path::Path,
-    normal_pass: &[u8],
-    duress_pass: &[u8],
+    pass_a: &[u8],
+    pass_b: &[u8],
 ) -> Result<Report, ClientError> {
-    let mut vault = Vault::open(home, normal_pass)?;
+    let mut vault = Vault::open(home, pass_a)?;
     let now = unix_now();
+    let path = vault.path().to_owned();
+    let old_a = crate::keystore::slot_checkin_key(&path, pass_a, now)?;
+    let old_b = crate::keystore::slot_checkin_key(&path, pass_b, now)?;
+    if old_a == old_b {
+        return Err(ClientError::State("type both passphrases: the normal and the duress one, in any order".into()));
+    }
     let created = now.max(vault.member()?.0.binding_created + 1);
     if let Some(b) = vault.book.member.as_mut() {
         b.binding_created = created;
     }
     vault.save()?;
     let (book, key) = vault.member()?;
-    let normal = SigningKey::generate()?;
-    let duress = SigningKey::generate()?;
-    let path = vault.path().to_owned();
+    let new_a = SigningKey::generate()?;
+    let new_b = SigningKey::generate()?;
     // Stage the new keys inactive first: if the server refuses, nothing changes.
     let stage = |at: u64| {
-        crate::keystore::stage_rotation(
-            &path,
-            normal_pass,
-            duress_pass,
-            &normal.seed_bytes(),
-            &duress.seed_bytes(),
-            at,
-            now,
-        )
+        crate::keystore::stage_rotation(&path, pass_a, pass_b, &new_a.seed_bytes(), &new_b.seed_bytes(), at, now)
     };
     stage(u64::MAX)?;
-    let binding = KeyBinding {
+    let rotation = KeyRotation {
         account: book.account,
         identity: key.verifying_key(),
-        normal: normal.verifying_key(),
-        duress: duress.verifying_key(),
+        successors: [(old_a, new_a.verifying_key()), (old_b, new_b.verifying_key())],
         created,
     }
     .sign(key)?;
     let client = ctx.client(&book.server)?;
-    let body = aman_protocol::api::RotateKeys { binding: B64(binding) };
+    let body = aman_protocol::api::RotateKeys { rotation: B64(rotation) };
     let reply: PolicyReply = client.call(Method::PUT, "/v1/account/keys", Some(&body), &signer(book, key)).await?;
     stage(reply.effective_at)?;
     Ok(Report {
@@ -474,11 +478,13 @@ pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
         None => text.push_str("Not armed: check in to arm the switch.\n"),
     }
     text.push_str(&format!("{} linked contact(s), {} invited.\n", book.contacts.len(), book.pending.len()));
-    if let Some(p) = &s.pending {
-        text.push_str(&format!("A change weakening your protection applies at {}.\n", format_time(p.effective_at)));
-    }
-    if !s.alerts.is_empty() {
-        text.push_str(&format!("{} alert(s) have fired for this account.\n", s.alerts.len()));
+    for p in &s.pending {
+        let what = match p.kind {
+            PendingKind::PolicyWeakening => "A change weakening your protection",
+            PendingKind::CheckinKeysRotation => "New check-in keys",
+            PendingKind::AccountDeletion => "Deleting this account",
+        };
+        text.push_str(&format!("{what} applies at {}.\n", format_time(p.effective_at)));
     }
     Ok(Report {
         json: json!({
@@ -486,7 +492,7 @@ pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
             "next_due": s.next_due, "deadline": s.deadline, "server_time": s.server_time,
             "time_left": s.deadline.map(|d| d.saturating_sub(s.server_time)),
             "contacts": book.contacts.len(), "pending_invites": book.pending.len(),
-            "pending_change": s.pending, "alerts": s.alerts,
+            "pending_changes": s.pending,
         }),
         text: text.trim_end().to_owned(),
     })

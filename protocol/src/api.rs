@@ -4,7 +4,7 @@
 //! are what gets verified. PROTOCOL.md lists each route with its envelope.
 
 use crate::ids::{AccountId, AlertId, InviteId, MailboxId};
-use crate::keys::VerifyingKey;
+use crate::keys::{EncryptionPublic, VerifyingKey};
 use crate::text::{b64_decode, b64_encode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -102,6 +102,18 @@ pub struct ContactLink {
     pub mailbox: MailboxId,
     /// 1 is told first; tier N+1 only if nobody acknowledged in time.
     pub tier: u8,
+    /// Set by the server: a contact linked while others exist receives
+    /// nothing (no alert, no note, no acknowledgement power) before this time
+    /// (unix seconds), the end of the cooling-off period. Ignored in requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_from: Option<u64>,
+}
+
+impl ContactLink {
+    /// True when the contact takes part in alerts at `now`.
+    pub fn is_active(&self, now: u64) -> bool {
+        self.active_from.is_none_or(|t| t <= now)
+    }
 }
 
 /// A member's protection policy.
@@ -135,27 +147,44 @@ pub struct PolicyReply {
     pub effective_at: u64,
 }
 
-/// A change that waits out the cooling-off period.
+/// What kind of change waits out the cooling-off period. Each kind has its
+/// own slot: a change of one kind never cancels a pending change of another.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// A weaker schedule, a pause, a removed or demoted contact, slower escalation.
+    PolicyWeakening,
+    /// New check-in keys.
+    CheckinKeysRotation,
+    /// Deleting the account.
+    AccountDeletion,
+}
+
+/// A change that waits out the cooling-off period, as the member sees it.
+/// It names the kind and the time only: never the keys of a rotation, whose
+/// order would tell which passphrase is the duress one.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingChange {
-    /// The policy that will apply (`None` with no `binding`: an account deletion).
-    pub policy: Option<Policy>,
-    /// New check-in keys: a signed [`crate::KeyBinding`].
-    #[serde(default)]
-    pub binding: Option<B64>,
+    /// Which kind of change.
+    pub kind: PendingKind,
     /// When it applies (unix seconds).
     pub effective_at: u64,
+    /// For a policy change: the policy that will apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
 }
 
 /// `PUT /v1/account/keys`: replace the check-in keys (after cooling-off).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeys {
-    /// A signed [`crate::KeyBinding`] with a later `created` time.
-    pub binding: B64,
+    /// A signed [`crate::KeyRotation`] with a later `created` time: each new
+    /// key paired with the old key it succeeds, no roles named.
+    pub rotation: B64,
 }
 
-/// `GET /v1/account`.
+/// `GET /v1/account`. Carries nothing that moves with a duress check-in: no
+/// alert list, no alert count (whoever holds the phone can read it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountStatus {
     /// The account.
@@ -168,10 +197,8 @@ pub struct AccountStatus {
     pub deadline: Option<u64>,
     /// The policy in force.
     pub policy: Policy,
-    /// A weakening change waiting out the cooling-off period.
-    pub pending: Option<PendingChange>,
-    /// Alerts that fired for this account.
-    pub alerts: Vec<AlertId>,
+    /// Changes waiting out the cooling-off period (at most one of each kind).
+    pub pending: Vec<PendingChange>,
     /// The server's clock, so the client can show time left.
     pub server_time: u64,
 }
@@ -195,6 +222,12 @@ pub struct PairingAnswer {
     pub mailbox: MailboxId,
     /// The contact identity `CID` (verifies the contact's requests).
     pub identity: VerifyingKey,
+    /// The contact's encryption key `CX`, in clear as well as inside the
+    /// enrollment: the server shows it (with `CID`) to the member's other
+    /// contacts when this one is linked, so they can tell who joined by the
+    /// safety number. The member's client uses the one in the enrollment.
+    #[serde(default)]
+    pub encryption: Option<EncryptionPublic>,
     /// The encrypted [`crate::Enrollment`].
     pub enrollment: B64,
 }
@@ -215,16 +248,53 @@ pub struct Ack {
     pub at: u64,
 }
 
+/// What a notice is about.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The member checked in after the alert fired (it may have been forced).
+    CheckedInLate,
+    /// Another contact acknowledged the alert.
+    Acknowledged,
+    /// A weakening policy change is pending.
+    PolicyWeakening,
+    /// The account will be deleted.
+    AccountDeletion,
+    /// New check-in keys are pending.
+    CheckinKeysRotation,
+    /// A new contact was linked; it takes part from `effective_at`.
+    ContactLinked,
+    /// A pending change was cancelled or replaced before it applied.
+    PendingChangeCancelled,
+}
+
 /// Something the server tells contacts besides the alert itself.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Notice {
-    /// `checked_in_late`, `acknowledged`, `policy_weakening`, `account_deletion`.
-    pub kind: String,
+    /// What it is about.
+    pub kind: NoticeKind,
     /// When (unix seconds).
     pub at: u64,
-    /// For policy changes: when the change takes effect.
+    /// For pending changes and new contacts: when the change takes effect.
     #[serde(default)]
     pub effective_at: Option<u64>,
+    /// For `contact_linked`: the new contact's identity key `CID`, so every
+    /// existing contact can see who was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<VerifyingKey>,
+    /// For `contact_linked`: the new contact's encryption key `CX`; with the
+    /// member's identity and `contact` it gives the new contact's safety number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_encryption: Option<EncryptionPublic>,
+}
+
+/// A note (sealed alert) as the server received it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReceivedNote {
+    /// When the server received it (unix seconds).
+    pub received_at: u64,
+    /// The sealed alert.
+    pub sealed_alert: B64,
 }
 
 /// One alert as a contact's mailbox shows it.
@@ -242,8 +312,16 @@ pub struct MailboxAlert {
     pub deadline: Option<u64>,
     /// True when the deadline fell while the server was down.
     pub server_was_down: bool,
-    /// The member's sealed alert.
+    /// The member's sealed alert in force when it fired.
     pub sealed_alert: B64,
+    /// When the server received that sealed alert, if known.
+    #[serde(default)]
+    pub note_received_at: Option<u64>,
+    /// Notes it replaced during the cooling-off period before the alert,
+    /// newest first: a captor who replaced the note cannot erase the
+    /// member's own words.
+    #[serde(default)]
+    pub earlier_notes: Vec<ReceivedNote>,
     /// Acknowledgements so far.
     pub acks: Vec<Ack>,
     /// Late check-ins and other notices about this alert.

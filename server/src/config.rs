@@ -57,8 +57,15 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory holding the database and the admin socket.
     pub data_dir: PathBuf,
-    /// The at-rest key file (default: `server.key` beside the database, mode 0600).
+    /// The at-rest key file (mode 0600). Default: `$CREDENTIALS_DIRECTORY/server.key`
+    /// under systemd, else `<data_dir>.key` beside (not inside) the data directory.
     pub server_key_file: Option<PathBuf>,
+    /// Where `/metrics` is served, if anywhere: never on the public listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Every alert (missed, duress, panic) reaches its contacts after a
+    /// random delay of up to this many seconds, so no kind of alert is told
+    /// apart by when contacts are woken.
+    pub dispatch_delay: u64,
     /// Shortest check-in interval a member may set.
     pub min_interval: u64,
     /// Longest check-in interval a member may set.
@@ -108,6 +115,8 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("server_key_file", &self.server_key_file)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("dispatch_delay", &self.dispatch_delay)
             .field("min_interval", &self.min_interval)
             .field("max_interval", &self.max_interval)
             .field("min_grace", &self.min_grace)
@@ -129,6 +138,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
             data_dir: PathBuf::from("aman-data"),
             server_key_file: None,
+            metrics_listen: None,
+            dispatch_delay: 20,
             min_interval: 60,
             max_interval: 30 * 86_400,
             min_grace: 60,
@@ -158,6 +169,8 @@ pub const KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "server_key_file",
+    "metrics_listen",
+    "dispatch_delay",
     "min_interval",
     "max_interval",
     "min_grace",
@@ -207,6 +220,11 @@ impl Config {
             }
         }
         for (k, v) in env {
+            if k == "CREDENTIALS_DIRECTORY" && !v.is_empty() {
+                // systemd's LoadCredential=server.key:/path puts the key here,
+                // off the data disk; an explicit setting still wins.
+                values.entry("server_key_file".into()).or_insert_with(|| format!("{v}/server.key"));
+            }
             if let Some(key) = k.strip_prefix("AMAN_") {
                 let key = key.to_ascii_lowercase();
                 if KEYS.contains(&key.as_str()) {
@@ -250,6 +268,13 @@ impl Config {
             "listen" => self.listen = value.trim().parse().map_err(|e| invalid(format!("{e}")))?,
             "data_dir" => self.data_dir = PathBuf::from(value),
             "server_key_file" => self.server_key_file = Some(PathBuf::from(value)),
+            "metrics_listen" => {
+                self.metrics_listen = match value.trim() {
+                    "" | "off" => None,
+                    addr => Some(addr.parse().map_err(|e| invalid(format!("{e}")))?),
+                }
+            }
+            "dispatch_delay" => self.dispatch_delay = duration()?,
             "min_interval" => self.min_interval = duration()?,
             "max_interval" => self.max_interval = duration()?,
             "min_grace" => self.min_grace = duration()?,
@@ -283,9 +308,27 @@ impl Config {
         Ok(())
     }
 
-    /// Where the at-rest key lives.
+    /// Where the at-rest key lives. By default beside the data directory,
+    /// not in it, so a copy of the data directory does not carry its key. A
+    /// key left inside by an older version is still used until it is moved.
     pub fn key_file(&self) -> PathBuf {
-        self.server_key_file.clone().unwrap_or_else(|| self.data_dir.join("server.key"))
+        if let Some(file) = &self.server_key_file {
+            return file.clone();
+        }
+        let legacy = self.data_dir.join("server.key");
+        let beside = match self.data_dir.file_name() {
+            Some(name) => {
+                let mut name = name.to_os_string();
+                name.push(".key");
+                self.data_dir.with_file_name(name)
+            }
+            None => return legacy,
+        };
+        if !beside.exists() && legacy.exists() {
+            legacy
+        } else {
+            beside
+        }
     }
 
     /// Where sled keeps its files.

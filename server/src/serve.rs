@@ -3,7 +3,7 @@
 //! delivery worker and admin socket, and serve until told to stop.
 
 use crate::admin;
-use crate::api::{app, AppState};
+use crate::api::{app, metrics_app, AppState};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{lock, Engine};
@@ -54,6 +54,8 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 pub struct RunningServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its core, for tests and tools.
     pub engine: Arc<Engine>,
     store: Arc<SledStore>,
@@ -104,14 +106,40 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
         .map_err(io("securing the admin socket"))?;
 
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(TcpListener::bind(at).await.map_err(io(format!("binding the metrics listener {at}")))?),
+        None => None,
+    };
+
     let (stop, _) = watch::channel(false);
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(run_scheduler(engine.clone(), stop.subscribe())),
         tokio::spawn(run_heartbeat(engine.clone(), stop.subscribe())),
         tokio::spawn(crate::delivery::worker::run(engine.clone(), stop.subscribe())),
         tokio::spawn(admin::serve_socket(admin_listener, store.clone() as Arc<dyn Store>, clock)),
     ];
-    let router = app(AppState::new(engine.clone()));
+    let state = AppState::new(engine.clone());
+    let metrics_addr = match metrics_listener {
+        Some(listener) => {
+            let addr = listener.local_addr().map_err(io("reading the metrics address"))?;
+            let router = metrics_app(state.clone());
+            let mut metrics_stop = stop.subscribe();
+            background.push(tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = metrics_stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            }));
+            tracing::info!(%addr, "metrics listening");
+            Some(addr)
+        }
+        None => None,
+    };
+    let router = app(state);
     let http_stop = stop.subscribe();
     let http = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
@@ -133,7 +161,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         }
     };
     tracing::info!(%addr, "aman-server listening");
-    Ok(RunningServer { addr, engine, store, stop, http, background })
+    Ok(RunningServer { addr, metrics_addr, engine, store, stop, http, background })
 }
 
 impl RunningServer {

@@ -145,6 +145,9 @@ async fn duress_reply_is_byte_identical_and_fires_an_alert() {
     let (s1, b1) = app.send(normal.checkin_request(false, 3600, 600, now)).await;
     let (s2, b2) = app.send(duress.checkin_request(true, 3600, 600, now)).await;
     assert_eq!((s1, &b1), (s2, &b2), "duress reply must be byte-identical");
+    // Nobody is told inside the request: the contacts hear after the dispatch.
+    assert_eq!(app.mailbox(&duress.contacts[0]).await["alerts"], json!([]));
+    assert_eq!(app.tick().dispatched.len(), 1);
     assert_eq!(app.mailbox(&normal.contacts[0]).await["alerts"], json!([]));
     let mb = app.mailbox(&duress.contacts[0]).await;
     assert_eq!(mb["alerts"].as_array().unwrap().len(), 1);
@@ -162,8 +165,7 @@ async fn duress_reply_is_byte_identical_and_fires_an_alert() {
 async fn exactly_one_alert_per_missed_deadline_with_an_entry_per_contact() {
     let app = TestApp::new();
     let mut m = app.member().await;
-    app.add_contact(&mut m, 1).await;
-    app.add_contact(&mut m, 1).await;
+    app.add_contacts(&mut m, &[1, 1]).await;
     let (s, _) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
     assert_eq!(s, StatusCode::OK);
     app.clock.advance(149);
@@ -195,11 +197,10 @@ async fn exactly_one_alert_per_missed_deadline_with_an_entry_per_contact() {
 async fn escalation_by_tier_and_acknowledgement() {
     let app = TestApp::new();
     let mut m = app.member().await;
-    app.add_contact(&mut m, 1).await;
-    app.add_contact(&mut m, 2).await;
-    app.add_contact(&mut m, 2).await;
+    app.add_contacts(&mut m, &[1, 2, 2]).await;
     let (s, b) = app.call(m.request("POST", "/v1/panic", Value::Null, app.now())).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    app.tick();
     assert_eq!(app.mailbox(&m.contacts[0]).await["alerts"].as_array().unwrap().len(), 1);
     assert_eq!(app.mailbox(&m.contacts[1]).await["alerts"], json!([]), "tier 2 waits");
     app.clock.advance(299);
@@ -213,6 +214,7 @@ async fn escalation_by_tier_and_acknowledgement() {
     // Second alert: tier 1 acknowledges in time, tier 2 never hears of it.
     let (s, b) = app.call(m.request("POST", "/v1/panic", json!({}), app.now())).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    app.tick();
     let alert = b["alert"].as_str().unwrap().to_owned();
     let c0 = &m.contacts[0];
     let path = format!("/v1/mailbox/alerts/{alert}/ack");
@@ -386,7 +388,10 @@ async fn every_documented_route_is_served() {
     let (s, b) = app.call(Request::get("/v1/nope").body(Body::empty()).unwrap()).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::NOT_FOUND, Some("no_route")));
     let (_, doc) = app.call(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 18);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
+    // Counters live on their own listener, never on the public API.
+    let (s, _) = app.call(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -409,7 +414,7 @@ async fn many_deadlines_due_together_each_fire_exactly_once() {
     assert!(app.tick().fired.is_empty());
     assert_eq!(app.stats().alerts, 299);
     assert_eq!(app.stats().armed_deadlines, 1);
-    assert_eq!(app.status_of(&members[7]).await["alerts"], json!([]));
+    assert_eq!(app.status_of(&members[7]).await["deadline"], json!(app.now() + 120));
 }
 
 #[tokio::test]
@@ -421,22 +426,25 @@ async fn rotated_checkin_keys_apply_after_cooling_off_and_contacts_are_told() {
     assert_eq!(s, StatusCode::OK);
     let new_normal = aman_protocol::SigningKey::generate().unwrap();
     let new_duress = aman_protocol::SigningKey::generate().unwrap();
-    let binding = |created: u64| {
-        aman_protocol::KeyBinding {
+    // Each new key names the key it succeeds; no roles, in any order.
+    let rotation = |created: u64| {
+        aman_protocol::KeyRotation {
             account: m.account,
             identity: m.identity.verifying_key(),
-            normal: new_normal.verifying_key(),
-            duress: new_duress.verifying_key(),
+            successors: [
+                (m.duress.verifying_key(), new_duress.verifying_key()),
+                (m.normal.verifying_key(), new_normal.verifying_key()),
+            ],
             created,
         }
         .sign(&m.identity)
         .unwrap()
     };
-    let stale = json!({ "binding": B64(binding(T0)) });
+    let stale = json!({ "rotation": B64(rotation(T0)) });
     let (s, b) = app.call(m.request("PUT", "/v1/account/keys", stale, app.now())).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("stale_binding")));
     let (s, b) =
-        app.call(m.request("PUT", "/v1/account/keys", json!({ "binding": B64(binding(T0 + 1)) }), app.now())).await;
+        app.call(m.request("PUT", "/v1/account/keys", json!({ "rotation": B64(rotation(T0 + 1)) }), app.now())).await;
     assert_eq!((s, b["applied"].as_bool()), (StatusCode::ACCEPTED, Some(false)));
     assert_eq!(app.mailbox(&m.contacts[0]).await["notices"][0]["notice"]["kind"], "checkin_keys_rotation");
     // Until cooling-off ends the old keys work and the new ones do not.
@@ -453,6 +461,7 @@ async fn rotated_checkin_keys_apply_after_cooling_off_and_contacts_are_told() {
     m.duress = aman_protocol::SigningKey::from_seed(new_duress.seed_bytes()).unwrap();
     let (s, _) = app.call(m.checkin_request(true, 1000, 600, app.now())).await;
     assert_eq!(s, StatusCode::OK);
+    app.tick();
     let mb = app.mailbox(&m.contacts[0]).await;
     assert!(mb["alerts"].as_array().unwrap().iter().any(|a| a["reason"] == "duress"));
 }
@@ -530,8 +539,8 @@ async fn malformed_requests_on_contact_and_key_routes_get_4xx_and_store_nothing(
         (contact("POST", &ack, vec![b' '; 70 * 1024]), "body_too_large"),
         (contact("GET", "/v1/mailbox/alerts?since=-1", Vec::new()), "invalid_query"),
         (m.raw_request("PUT", "/v1/account/keys", b"[]".to_vec(), now), "malformed_json"),
-        (m.raw_request("PUT", "/v1/account/keys", br#"{"binding":"%%%"}"#.to_vec(), now), "bad_encoding"),
-        (m.raw_request("PUT", "/v1/account/keys", br#"{"binding":"AAAA"}"#.to_vec(), now), "truncated"),
+        (m.raw_request("PUT", "/v1/account/keys", br#"{"rotation":"%%%"}"#.to_vec(), now), "bad_encoding"),
+        (m.raw_request("PUT", "/v1/account/keys", br#"{"rotation":"AAAA"}"#.to_vec(), now), "truncated"),
     ];
     for (req, code) in cases {
         let what = format!("{} {}", req.method(), req.uri());

@@ -99,8 +99,17 @@ impl Member {
         Ok(())
     }
 
-    /// Pairs a new contact at `tier` and links every contact.
+    /// Pairs a new contact at `tier` and links every contact. A contact
+    /// linked while others are already linked takes part only after the
+    /// server's cooling-off period: pair several with [`Member::pair_contact`]
+    /// and link them at once with [`Member::link_contacts`] to have them all now.
     pub async fn add_contact(&mut self, api: &ApiClient, tier: u8) -> Result<(), ClientError> {
+        self.pair_contact(api, tier).await?;
+        self.link_contacts(api).await
+    }
+
+    /// Pairs a new contact at `tier` without linking it.
+    pub async fn pair_contact(&mut self, api: &ApiClient, tier: u8) -> Result<(), ClientError> {
         let invite = InviteCode::generate(self.identity.verifying_key(), api.base())?;
         let create = CreatePairing { invite: invite.id, expires_at: unix_now() + 3600 };
         let _: serde_json::Value = api.call(Method::POST, "/v1/pairings", Some(&create), &self.signer()).await?;
@@ -115,13 +124,23 @@ impl Member {
         let answer = PairingAnswer {
             mailbox: c.mailbox,
             identity: c.identity.verifying_key(),
+            encryption: Some(c.encryption.public()),
             enrollment: B64(e.seal(&invite, &c.identity)?),
         };
         let body = serde_json::to_vec(&answer).map_err(|e| ClientError::State(e.to_string()))?;
         api.send(Method::POST, &format!("/v1/pairings/{}/reply", invite.id), body, &c.signer()).await?;
         self.contacts.push(c);
+        Ok(())
+    }
+
+    /// Links every paired contact and re-seals the note to them.
+    pub async fn link_contacts(&mut self, api: &ApiClient) -> Result<(), ClientError> {
         let policy = Policy {
-            contacts: self.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect(),
+            contacts: self
+                .contacts
+                .iter()
+                .map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier, active_from: None })
+                .collect(),
             ..Policy::default()
         };
         let _: PolicyReply = api.call(Method::PUT, "/v1/account/policy", Some(&policy), &self.signer()).await?;

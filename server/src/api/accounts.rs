@@ -63,7 +63,7 @@ pub async fn set_policy(State(state): State<AppState>, member: Member) -> Result
 /// `PUT /v1/account/keys`: new check-in keys, after the cooling-off period.
 pub async fn rotate_keys(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
     let body: RotateKeys = parse_json(&member.body)?;
-    let (reply, durable) = state.engine.rotate_keys(&member.account, &body.binding.0)?;
+    let (reply, durable) = state.engine.rotate_keys(&member.account, &body.rotation.0)?;
     durable.wait().await?;
     Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
 }

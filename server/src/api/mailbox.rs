@@ -37,17 +37,23 @@ pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<J
     let since = query_u64(contact.query.as_deref(), "since")?;
     let wait = query_u64(contact.query.as_deref(), "wait")?.min(MAX_WAIT_S);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-    let mut changes = state.engine.mailbox_changes.subscribe();
-    loop {
-        let contents = state.engine.mailbox_contents(&contact.mailbox)?;
+    let mut changes = state.engine.mailbox_wakes.subscribe(contact.mailbox);
+    let result = loop {
+        let contents = match state.engine.mailbox_contents(&contact.mailbox) {
+            Ok(c) => c,
+            Err(e) => break Err(e),
+        };
         if contents.cursor_ms > since || wait == 0 {
-            return Ok(Json(contents));
+            break Ok(Json(contents));
         }
         match tokio::time::timeout_at(deadline, changes.changed()).await {
             Ok(Ok(())) => continue,
-            _ => return Ok(Json(contents)),
+            _ => break Ok(Json(contents)),
         }
-    }
+    };
+    drop(changes);
+    state.engine.mailbox_wakes.release(&contact.mailbox);
+    result
 }
 
 /// `POST /v1/mailbox/alerts/{alert}/ack`.

@@ -56,11 +56,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/mailbox/endpoints", get(mailbox::list_endpoints).post(mailbox::add_endpoint))
         .route("/v1/mailbox/endpoints/{id}", axum::routing::delete(mailbox::remove_endpoint))
         .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_rejections))
         .with_state(state)
+}
+
+/// The metrics router, for its own listener (`metrics_listen`, loopback by
+/// default): never on the public API, where anyone could watch counters move.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new().route("/metrics", get(ops::metrics)).with_state(state)
 }
 
 async fn count_rejections(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 /// every entry.
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("post", "/v1/accounts", "new-identity", "Register a member with a signed key binding (and an invite)."),
-    ("get", "/v1/account", "member", "Status: counter, next deadline, policy, pending change, alerts."),
+    ("get", "/v1/account", "member", "Status: counter, next deadline, policy, pending changes."),
     ("delete", "/v1/account", "member", "Delete the account after the cooling-off period."),
     ("put", "/v1/account/policy", "member", "Set interval, grace, pause, contacts and escalation delays."),
     ("put", "/v1/account/sealed-alert", "member", "Replace the sealed alert on record."),
@@ -32,7 +32,6 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("post", "/v1/mailbox/endpoints", "contact", "Add a webhook, ntfy or e-mail endpoint."),
     ("delete", "/v1/mailbox/endpoints/{id}", "contact", "Remove a notification endpoint."),
     ("get", "/healthz", "none", "Liveness."),
-    ("get", "/metrics", "none", "Prometheus counters."),
     ("get", "/openapi.json", "none", "This document."),
 ];
 
@@ -41,7 +40,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health { status: "ok".into(), time: state.engine.clock.now() })
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`, on the metrics listener only.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let armed = lock(&state.engine.schedule).armed();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.engine.metrics.render(armed))

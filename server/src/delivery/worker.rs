@@ -7,7 +7,7 @@
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
 use super::target::check_public;
-use crate::engine::{log_op, secret_context, target_context, Engine};
+use crate::engine::{log_op, secret_context, target_context, Engine, ACK_CHANNEL};
 use crate::store::{Op, QueuedDelivery};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
@@ -121,8 +121,8 @@ impl Deliverer {
     /// Tries once. Returns the channel kind and the outcome.
     async fn deliver(&self, q: &QueuedDelivery) -> (String, Outcome) {
         let e = &self.engine;
-        let endpoint_id = q.channel & 0x7f;
-        let event = if q.channel & 0x80 != 0 { "acknowledged" } else { "alert" };
+        let endpoint_id = q.channel & !ACK_CHANNEL;
+        let event = if q.channel & ACK_CHANNEL != 0 { "acknowledged" } else { "alert" };
         let mailbox = match e.store.mailbox(&q.mailbox) {
             Ok(Some(m)) => m,
             Ok(None) => return ("unknown".into(), Outcome::Permanent("mailbox gone".into())),
@@ -137,13 +137,18 @@ impl Deliverer {
             return (kind, Outcome::Transient("endpoint does not decrypt (server key?)".into()));
         };
         let target = String::from_utf8_lossy(&target).into_owned();
-        let reason = match e.store.alert(&q.alert) {
-            Ok(Some(alert)) => e.reason(&q.alert, &alert).map(|r| r.as_str()).unwrap_or("alert"),
+        // Notifications never say why an alert fired: the reason is for the
+        // contact's own client, behind its mailbox signature.
+        match e.store.alert(&q.alert) {
+            Ok(Some(_)) => {}
             Ok(None) => return (kind, Outcome::Permanent("alert gone".into())),
             Err(err) => return (kind, Outcome::Transient(format!("store: {err}"))),
-        };
+        }
         let outcome = match kind.as_str() {
             "webhook" | "ntfy" => {
+                if target.starts_with("http://") && !e.plain_http_allowed(&target).await {
+                    return (kind, Outcome::Permanent("plain http to a public address".into()));
+                }
                 if !e.config.allow_private_targets {
                     if let Err(why) = check_public(&target).await {
                         return (kind, Outcome::Permanent(why));
@@ -154,7 +159,6 @@ impl Deliverer {
                         "type": "aman.notification",
                         "event": event,
                         "alert": q.alert,
-                        "reason": reason,
                         "idempotency_key": q.entry.idempotency_key,
                         "message": "An Aman alert is waiting: run `aman alerts`.",
                     })

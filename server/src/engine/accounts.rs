@@ -5,7 +5,7 @@ use crate::config::Registration;
 use crate::error::ApiError;
 use crate::store::{AccountRecord, Durable, InviteRecord, Op, Reason};
 use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
-use aman_protocol::api::{AccountStatus, CheckinReply, Policy, B64};
+use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, ReceivedNote, B64};
 use aman_protocol::at_rest::DURESS_TAG_LABEL;
 use aman_protocol::hash::sha256;
 use aman_protocol::{AccountId, AlertId, Checkin, KeyBinding};
@@ -60,10 +60,14 @@ impl Engine {
     pub(super) fn install_keys(&self, id: &AccountId, account: &mut AccountRecord, binding: &KeyBinding) {
         let mut keys = [binding.normal, binding.duress];
         keys.sort_by_key(|k| k.0);
-        let tag = self.server_key().tag(DURESS_TAG_LABEL, &[id.as_bytes(), binding.duress.as_bytes()]);
         account.checkin_keys = keys;
-        account.duress_tag = B64(tag.to_vec());
+        account.duress_tag = B64(self.duress_tag(id, &binding.duress).to_vec());
         account.binding_created = binding.created;
+    }
+
+    /// The tag that marks `key` as the account's duress key.
+    pub(super) fn duress_tag(&self, id: &AccountId, key: &aman_protocol::VerifyingKey) -> [u8; 32] {
+        self.server_key().tag(DURESS_TAG_LABEL, &[id.as_bytes(), key.as_bytes()])
     }
 
     /// Loads an account or answers as for an unknown caller.
@@ -79,7 +83,11 @@ impl Engine {
     }
 
     /// Accepts a check-in; replies identically for normal and duress. A
-    /// duress check-in creates its alert in the same atomic write.
+    /// duress check-in creates its alert in the same write; its contacts are
+    /// told after the dispatch delay, never inside this request. Whether the
+    /// check-in is a duress one is decided as soon as its signature verifies,
+    /// before any check that could refuse it: a refused duress check-in
+    /// still alerts, and its refusal reads exactly as a normal one's.
     pub fn checkin(
         &self,
         caller: &AccountId,
@@ -91,14 +99,114 @@ impl Engine {
         let mut account = self.account_or_unauthorized(caller)?;
         let (checkin, index) =
             Checkin::verify_either(signed, &account.checkin_keys).map_err(|e| ApiError::protocol("checkin", e))?;
+        let duress = self.is_duress_key(caller, &account, index)?;
+        if let Err(refusal) = self.check_checkin(caller, &account, &checkin, sealed, now) {
+            if duress {
+                let on_record = self.store.sealed(caller)?;
+                let mut ops = Vec::new();
+                let (id, at) = self.fire_ops(caller, &mut account, Reason::Duress, None, on_record, now, &mut ops)?;
+                ops.push(Op::PutAccount(*caller, account));
+                self.store.apply_ordered(ops)?;
+                self.schedule_dispatch(at, id);
+                // Start the flush without waiting for it: a refusal that
+                // waited would take longer than a normal one's.
+                drop(self.store.durable());
+            }
+            return Err(refusal);
+        }
+
+        let deadline = checkin.next_due.saturating_add(checkin.grace);
+        let old_deadline = account.deadline.filter(|old| *old != deadline);
+        let late = account.alert_open;
+        account.alert_open = false;
+        account.counter = checkin.counter;
+        account.next_due = Some(checkin.next_due);
+        account.deadline = Some(deadline);
+        account.outage_extended = false;
+
+        // One write path for every check-in, so a duress check-in does not
+        // take measurably longer than a normal one (a sled batch would wait
+        // for in-flight flushes). The writes are ordered so that every prefix
+        // a crash can leave is safe: the new index entry first; the sealed
+        // alert and the notes it replaces; an alert's own records (a
+        // late-check-in notice, or the whole duress alert with its dispatch
+        // entry); then the account record that points at all of them; the
+        // old index entry last. A stale index entry is ignored and removed by
+        // the scheduler, which re-reads the account; an alert whose account
+        // record was not yet updated is still dispatched from its own records.
+        let mut ops = vec![Op::PutDeadline(deadline, *caller)];
+        if let Some(sealed) = sealed {
+            self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
+        }
+        let mut wake = Vec::new();
+        if late {
+            // A check-in after an alert is news for the contacts, not an
+            // all-clear: it may have been coerced, so the alert stays.
+            if let Some(last) = account.alerts.last().copied() {
+                wake = self.late_checkin_ops(&last, now, &mut ops)?;
+            }
+        }
+        let mut dispatch = None;
+        if duress {
+            let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
+            dispatch = Some(self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?);
+        }
+        ops.push(Op::PutAccount(*caller, account));
+        if let Some(old) = old_deadline {
+            ops.push(Op::DeleteDeadline(old, *caller));
+        }
+        self.store.apply_ordered(ops)?;
+        let ticket = self.store.durable();
+        self.schedule_deadline(caller, deadline);
+        if let Some((id, at)) = dispatch {
+            self.schedule_dispatch(at, id);
+        }
+        self.mailboxes_changed(wake);
+        self.metrics.inc(&self.metrics.checkins);
+        let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline };
+        Ok((reply, ticket))
+    }
+
+    /// Whether the check-in key at `index` is the duress key. A tag that is
+    /// not 32 bytes is corruption: refuse every check-in (the same way for
+    /// both keys) rather than silently treat a duress one as normal.
+    pub(super) fn is_duress_key(
+        &self,
+        caller: &AccountId,
+        account: &AccountRecord,
+        index: usize,
+    ) -> Result<bool, ApiError> {
+        let tag = <[u8; 32]>::try_from(account.duress_tag.0.as_slice())
+            .map_err(|_| ApiError::internal("corrupt duress tag in an account record"))?;
+        let key = account.checkin_keys.get(index).ok_or_else(|| ApiError::internal("check-in key index"))?;
+        Ok(self.server_key().verify_tag(DURESS_TAG_LABEL, &[caller.as_bytes(), key.as_bytes()], &tag))
+    }
+
+    /// Every check that can refuse a verified check-in.
+    fn check_checkin(
+        &self,
+        caller: &AccountId,
+        account: &AccountRecord,
+        checkin: &Checkin,
+        sealed: Option<&[u8]>,
+        now: u64,
+    ) -> Result<(), ApiError> {
         if checkin.account != *caller {
             return Err(ApiError::bad_request("account_mismatch", "check-in is for another account"));
         }
         checkin.check_counter(account.counter).map_err(|e| ApiError::protocol("checkin", e))?;
+        if checkin.counter - account.counter > MAX_COUNTER_STEP {
+            // A counter near u64::MAX would make every later check-in stale.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "counter_jump",
+                format!("check-in counter may rise by at most {MAX_COUNTER_STEP} at a time"),
+            ));
+        }
         if checkin.client_time.abs_diff(now) > self.config.clock_window {
             return Err(ApiError::bad_request("clock_skew", "check-in time is too far from the server's clock"));
         }
-        self.check_schedule(&account.policy, &checkin, now)?;
+        self.check_schedule(&account.policy, checkin, now)?;
         match sealed {
             Some(sealed) => {
                 self.check_sealed(sealed)?;
@@ -118,63 +226,37 @@ impl Engine {
                 }
             }
         }
-        let duress = self.server_key().verify_tag(
-            DURESS_TAG_LABEL,
-            &[caller.as_bytes(), account.checkin_keys[index].as_bytes()],
-            &<[u8; 32]>::try_from(account.duress_tag.0.as_slice()).unwrap_or([0; 32]),
-        );
+        Ok(())
+    }
 
-        let deadline = checkin.next_due.saturating_add(checkin.grace);
-        let old_deadline = account.deadline.filter(|old| *old != deadline);
-        let late = account.alert_open;
-        account.alert_open = false;
-        account.counter = checkin.counter;
-        account.last_checkin = Some(now);
-        account.next_due = Some(checkin.next_due);
-        account.deadline = Some(deadline);
-        account.outage_extended = false;
-        account.alert_hash = Some(B64(checkin.alert_hash.to_vec()));
-
-        // One write path for every check-in, so a duress check-in does not
-        // take measurably longer than a normal one (a sled batch would wait
-        // for in-flight flushes). The writes are ordered so that every prefix
-        // a crash can leave is safe: the new index entry first; the sealed
-        // alert; an alert's own records (a late-check-in notice, or the whole
-        // duress alert with its mailbox and outbox entries); then the account
-        // record that points at all of them; the old index entry last. A
-        // stale index entry is ignored and removed by the scheduler, which
-        // re-reads the account; an alert whose account record was not yet
-        // updated is still delivered from its own records.
-        let mut ops = vec![Op::PutDeadline(deadline, *caller)];
-        if let Some(sealed) = sealed {
-            ops.push(Op::PutSealed(*caller, sealed.to_vec()));
+    /// Ops that make `sealed` the note on record, keeping the one it replaces
+    /// (with when it was received) for the alerts of the next cooling-off
+    /// period: whoever replaces the note cannot erase the member's words.
+    fn replace_note_ops(
+        &self,
+        caller: &AccountId,
+        account: &mut AccountRecord,
+        sealed: &[u8],
+        now: u64,
+        ops: &mut Vec<Op>,
+    ) -> Result<(), ApiError> {
+        let hash = sealed_hash(sealed);
+        if account.alert_hash.as_ref().map(|h| h.0.as_slice()) == Some(&hash[..]) {
+            return Ok(()); // the same note again
         }
-        if late {
-            // A check-in after an alert is news for the contacts, not an
-            // all-clear: it may have been coerced, so the alert stays.
-            if let Some(last) = account.alerts.last().copied() {
-                self.late_checkin_ops(&last, now, &mut ops)?;
-            }
+        if let Some(previous) = self.store.sealed(caller)? {
+            let mut history = self.store.note_history(caller)?;
+            history.insert(
+                0,
+                ReceivedNote { received_at: account.note_received_at.unwrap_or(0), sealed_alert: B64(previous) },
+            );
+            prune_history(&mut history, now, self.config.cooling_off);
+            ops.push(Op::PutNoteHistory(*caller, history));
         }
-        if duress {
-            let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-            self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?;
-        }
-        ops.push(Op::PutAccount(*caller, account));
-        if let Some(old) = old_deadline {
-            ops.push(Op::DeleteDeadline(old, *caller));
-        }
-        self.store.apply_ordered(ops)?;
-        let ticket = self.store.durable();
-        self.schedule_deadline(caller, deadline);
-        if duress {
-            self.after_fire();
-        } else if late {
-            self.mailboxes_changed();
-        }
-        self.metrics.inc(&self.metrics.checkins);
-        let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline };
-        Ok((reply, ticket))
+        ops.push(Op::PutSealed(*caller, sealed.to_vec()));
+        account.alert_hash = Some(B64(hash.to_vec()));
+        account.note_received_at = Some(now);
+        Ok(())
     }
 
     /// A check-in's schedule must respect the policy in force and the server's bounds.
@@ -201,13 +283,17 @@ impl Engine {
     /// Replaces the sealed alert on record.
     pub fn update_sealed(&self, caller: &AccountId, sealed: &[u8]) -> Result<Durable, ApiError> {
         self.check_sealed(sealed)?;
+        let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
-        account.alert_hash = Some(B64(sealed_hash(sealed).to_vec()));
-        self.commit(vec![Op::PutSealed(*caller, sealed.to_vec()), Op::PutAccount(*caller, account)])
+        let mut ops = Vec::new();
+        self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
+        ops.push(Op::PutAccount(*caller, account));
+        self.commit(ops)
     }
 
-    /// Fires a panic alert now.
+    /// Fires a panic alert; its contacts are told after the dispatch delay
+    /// every alert gets.
     pub fn panic(&self, caller: &AccountId, sealed: Option<&[u8]>) -> Result<(AlertId, Durable), ApiError> {
         if let Some(s) = sealed {
             self.check_sealed(s)?;
@@ -217,29 +303,86 @@ impl Engine {
         let mut account = self.account_or_unauthorized(caller)?;
         let mut ops = Vec::new();
         if let Some(s) = sealed {
-            account.alert_hash = Some(B64(sealed_hash(s).to_vec()));
-            ops.push(Op::PutSealed(*caller, s.to_vec()));
+            self.replace_note_ops(caller, &mut account, s, now, &mut ops)?;
         }
         let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-        let id = self.fire_ops(caller, &mut account, Reason::Panic, None, sealed_now, now, &mut ops)?;
+        let (id, at) = self.fire_ops(caller, &mut account, Reason::Panic, None, sealed_now, now, &mut ops)?;
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
-        self.after_fire();
+        self.schedule_dispatch(at, id);
         Ok((id, ticket))
     }
 
-    /// What `aman status` shows.
+    /// What `aman status` shows: nothing that a duress check-in changes.
     pub fn status(&self, caller: &AccountId) -> Result<AccountStatus, ApiError> {
         let account = self.account_or_unauthorized(caller)?;
+        let mut pending = Vec::new();
+        if let Some(p) = &account.pending_policy {
+            pending.push(PendingChange {
+                kind: PendingKind::PolicyWeakening,
+                effective_at: p.effective_at,
+                policy: Some(p.policy.clone()),
+            });
+        }
+        if let Some(k) = &account.pending_keys {
+            pending.push(PendingChange {
+                kind: PendingKind::CheckinKeysRotation,
+                effective_at: k.effective_at,
+                policy: None,
+            });
+        }
+        if let Some(at) = account.pending_deletion {
+            pending.push(PendingChange { kind: PendingKind::AccountDeletion, effective_at: at, policy: None });
+        }
         Ok(AccountStatus {
             account: *caller,
             counter: account.counter,
             next_due: account.next_due,
             deadline: account.deadline,
             policy: account.policy,
-            pending: account.pending,
-            alerts: account.alerts,
+            pending,
             server_time: self.clock.now(),
         })
+    }
+}
+
+/// The most a check-in counter may rise at once.
+pub const MAX_COUNTER_STEP: u64 = 1 << 20;
+
+/// Most notes kept besides the latest.
+pub const MAX_NOTE_HISTORY: usize = 16;
+
+/// Keeps the notes received during the last cooling-off period and the one
+/// in force when it began; past [`MAX_NOTE_HISTORY`], drops from the middle,
+/// so neither the newest nor the member's older words are the ones lost.
+fn prune_history(history: &mut Vec<ReceivedNote>, now: u64, cooling_off: u64) {
+    let window_start = now.saturating_sub(cooling_off);
+    if let Some(first_old) = history.iter().position(|n| n.received_at < window_start) {
+        history.truncate(first_old + 1);
+    }
+    while history.len() > MAX_NOTE_HISTORY {
+        history.remove(MAX_NOTE_HISTORY / 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(at: u64) -> ReceivedNote {
+        ReceivedNote { received_at: at, sealed_alert: B64(at.to_be_bytes().to_vec()) }
+    }
+
+    #[test]
+    fn history_keeps_the_window_and_the_note_before_it() {
+        let mut h: Vec<_> = [900, 800, 50, 40, 30].into_iter().map(note).collect();
+        prune_history(&mut h, 1000, 500);
+        let kept: Vec<u64> = h.iter().map(|n| n.received_at).collect();
+        assert_eq!(kept, vec![900, 800, 50]);
+        let mut many: Vec<_> = (0..40).rev().map(|i| note(1000 + i)).collect();
+        prune_history(&mut many, 1040, 500);
+        assert_eq!(many.len(), MAX_NOTE_HISTORY);
+        assert_eq!(many.first().map(|n| n.received_at), Some(1039), "the newest stays");
+        assert_eq!(many.last().map(|n| n.received_at), Some(1000), "the oldest in the window stays");
     }
 }

@@ -2,9 +2,10 @@
 
 use super::{lock, Engine};
 use crate::error::ApiError;
-use crate::store::{AccountRecord, AlertRecord, DeliveryRecord, MailboxEntry, Op, OutboxEntry, Reason};
-use aman_protocol::api::{Ack, DeliveryLog, MailboxAlert, MailboxContents, Notice, B64};
+use crate::store::{AccountRecord, AlertMeta, AlertRecord, DeliveryRecord, MailboxEntry, Op, OutboxEntry, Reason};
+use aman_protocol::api::{Ack, DeliveryLog, MailboxAlert, MailboxContents, Notice, NoticeKind, ReceivedNote, B64};
 use aman_protocol::hash::sha256;
+use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,8 +38,13 @@ pub fn log_op(alert: &AlertId, mailbox: MailboxId, channel: &str, at_ms: u64, ou
 }
 
 impl Engine {
-    /// Adds the ops that create an alert: the alert, a mailbox entry and
-    /// outbox entries for every tier-1 contact, and the escalation check.
+    /// Adds the ops that create an alert: the alert itself, with its reason
+    /// and times sealed in a fixed-width value, and its dispatch entry. Its
+    /// contacts are told later, by [`Engine::dispatch`], after a random delay
+    /// that every kind of alert gets: nothing that wakes contacts or sends a
+    /// notification happens inside the request that caused it. The caller
+    /// arms the returned dispatch with [`Engine::schedule_dispatch`] once the
+    /// ops are applied.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn fire_ops(
         &self,
@@ -49,48 +55,126 @@ impl Engine {
         sealed: Option<Vec<u8>>,
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<AlertId, ApiError> {
+    ) -> Result<(AlertId, u64), ApiError> {
         let id = AlertId::random().map_err(ApiError::internal)?;
-        let reason_sealed =
-            self.server_key().encrypt(id.as_bytes(), reason.as_str().as_bytes()).map_err(ApiError::internal)?;
-        let contacts: Vec<(MailboxId, u8)> = account.policy.contacts.iter().map(|c| (c.mailbox, c.tier)).collect();
-        let mut alert = AlertRecord {
-            account: *account_id,
-            reason_sealed: B64(reason_sealed),
+        let meta = AlertMeta {
+            reason,
             fired_at: now,
             deadline,
             server_was_down: reason == Reason::Missed && account.outage_extended,
+        };
+        let meta_sealed = self.server_key().encrypt(id.as_bytes(), &meta.encode()).map_err(ApiError::internal)?;
+        let contacts: Vec<(MailboxId, u8)> =
+            account.policy.contacts.iter().filter(|c| c.is_active(now)).map(|c| (c.mailbox, c.tier)).collect();
+        let dispatch_at = now.saturating_add(self.dispatch_delay()?);
+        let alert = AlertRecord {
+            account: *account_id,
+            meta_sealed: B64(meta_sealed),
+            dispatched: false,
             sealed_alert: B64(sealed.unwrap_or_default()),
+            note_received_at: account.note_received_at,
+            earlier_notes: self.notes_in_window(account_id, now)?,
             contacts,
             notified_tier: 0,
             escalation_delays: account.policy.escalation_delays.clone(),
             acks: Vec::new(),
             notices: Vec::new(),
-            updated_ms: self.now_ms(),
+            updated_ms: dispatch_at.saturating_mul(1000),
         };
-        self.notify_next_tier(&id, &mut alert, now, ops)?;
         ops.push(Op::PutAlert(id, alert));
+        ops.push(Op::PutDispatch(dispatch_at, id));
         account.alerts.push(id);
         account.alert_open = true;
-        self.metrics.inc(&self.metrics.alerts_fired);
-        tracing::info!(alert = %id, "alert fired");
-        Ok(id)
+        Ok((id, dispatch_at))
+    }
+
+    /// A random delay in `0..=dispatch_delay` seconds.
+    fn dispatch_delay(&self) -> Result<u64, ApiError> {
+        let max = self.config.dispatch_delay;
+        if max == 0 {
+            return Ok(0);
+        }
+        let r = u64::from_be_bytes(random_array::<8>().map_err(ApiError::internal)?);
+        Ok(r % (max + 1))
+    }
+
+    /// Mirrors an applied dispatch entry so the scheduler acts on it.
+    pub(super) fn schedule_dispatch(&self, at: u64, id: AlertId) {
+        lock(&self.schedule).add_dispatch(at, id);
+        self.scheduler_wake.notify_one();
+    }
+
+    /// The notes an alert carries besides the latest: every note replaced
+    /// during the last cooling-off period, and the one in force when it began.
+    fn notes_in_window(&self, account: &AccountId, now: u64) -> Result<Vec<ReceivedNote>, ApiError> {
+        let window_start = now.saturating_sub(self.config.cooling_off);
+        let mut kept = Vec::new();
+        for note in self.store.note_history(account)? {
+            let before_window = note.received_at < window_start;
+            kept.push(note);
+            if before_window {
+                break; // the note in force when the window began; older ones are history
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Tells the first tier of every alert in `due`: mailbox entries,
+    /// notifications, the escalation check. Runs from the scheduler when the
+    /// dispatches fall due; alerts due together share one write and one flush.
+    pub(super) fn dispatch_due(&self, due: &[(u64, AlertId)], now: u64) -> Result<Vec<AlertId>, ApiError> {
+        let mut probes = Vec::with_capacity(due.len());
+        for (at, id) in due {
+            probes.push((*at, *id, self.store.alert(id)?));
+        }
+        let accounts: Vec<AccountId> = probes.iter().filter_map(|(_, _, a)| a.as_ref().map(|a| a.account)).collect();
+        let mut ops = Vec::new();
+        let mut told = Vec::new();
+        let mut dispatched = Vec::new();
+        let ticket = {
+            let _guards = self.lock_accounts(accounts.iter());
+            for (at, id, probe) in probes {
+                ops.push(Op::DeleteDispatch(at, id));
+                if probe.is_none() {
+                    continue;
+                }
+                // Read again under the lock: a late check-in may have added a notice.
+                let Some(mut alert) = self.store.alert(&id)? else { continue };
+                if alert.dispatched {
+                    continue;
+                }
+                alert.dispatched = true;
+                told.extend(self.notify_next_tier(&id, &mut alert, now, &mut ops)?);
+                ops.push(Op::PutAlert(id, alert));
+                dispatched.push(id);
+            }
+            self.commit(ops)?
+        };
+        ticket.wait_blocking()?;
+        for id in &dispatched {
+            self.metrics.inc(&self.metrics.alerts_fired);
+            tracing::info!(alert = %id, "alert dispatched");
+        }
+        self.after_dispatch(told);
+        Ok(dispatched)
     }
 
     /// Places the alert with the next tier up and schedules the escalation
-    /// after it. Returns false when there is no higher tier.
+    /// after it. Returns the mailboxes told (none when there is no higher tier).
     fn notify_next_tier(
         &self,
         id: &AlertId,
         alert: &mut AlertRecord,
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Vec<MailboxId>, ApiError> {
         let Some(tier) = alert.contacts.iter().map(|(_, t)| *t).filter(|t| *t > alert.notified_tier).min() else {
-            return Ok(false);
+            return Ok(Vec::new());
         };
         let now_ms = self.now_ms();
+        let mut told = Vec::new();
         for (mailbox, _) in alert.contacts.iter().filter(|(_, t)| *t == tier) {
+            told.push(*mailbox);
             ops.push(Op::PutMailboxEntry(*mailbox, *id, MailboxEntry { added: now, tier }));
             ops.push(log_op(id, *mailbox, "mailbox", now_ms, "delivered", ""));
             if let Some(mb) = self.store.mailbox(mailbox)? {
@@ -113,12 +197,16 @@ impl Engine {
             lock(&self.schedule).add_escalation(at, *id);
         }
         alert.updated_ms = self.now_ms();
-        Ok(true)
+        Ok(told)
     }
 
-    /// After an alert's ops are durable: wake contacts and the delivery worker.
-    pub(super) fn after_fire(&self) {
-        self.mailboxes_changed();
+    /// After a dispatch or escalation is durable: wake the contacts told
+    /// (only those) and the delivery worker.
+    fn after_dispatch(&self, told: Vec<MailboxId>) {
+        if told.is_empty() {
+            return;
+        }
+        self.mailboxes_changed(told);
         self.delivery_wake.notify_one();
         self.scheduler_wake.notify_one();
     }
@@ -130,42 +218,58 @@ impl Engine {
             return Ok(false);
         };
         let mut ops = vec![Op::DeleteEscalation(at, *id)];
-        let (escalated, ticket) = {
+        let (told, ticket) = {
             let _guard = self.lock_account(&probe.account);
             // Read again under the lock: an acknowledgement may have landed since.
             let mut alert = self.store.alert(id)?.unwrap_or(probe);
-            let escalated = alert.acks.is_empty() && self.notify_next_tier(id, &mut alert, now, &mut ops)?;
+            let told =
+                if alert.acks.is_empty() { self.notify_next_tier(id, &mut alert, now, &mut ops)? } else { Vec::new() };
             ops.push(Op::PutAlert(*id, alert));
-            (escalated, self.commit(ops)?)
+            (told, self.commit(ops)?)
         };
         ticket.wait_blocking()?;
+        let escalated = !told.is_empty();
         if escalated {
             tracing::info!(alert = %id, "alert escalated");
-            self.after_fire();
+            self.after_dispatch(told);
         }
         Ok(escalated)
     }
 
-    /// Records a late check-in on the latest alert.
-    pub(super) fn late_checkin_ops(&self, id: &AlertId, now: u64, ops: &mut Vec<Op>) -> Result<(), ApiError> {
-        if let Some(mut alert) = self.store.alert(id)? {
-            alert.notices.push(Notice { kind: "checked_in_late".into(), at: now, effective_at: None });
+    /// Records a late check-in on the latest alert; returns the mailboxes to wake.
+    pub(super) fn late_checkin_ops(
+        &self,
+        id: &AlertId,
+        now: u64,
+        ops: &mut Vec<Op>,
+    ) -> Result<Vec<MailboxId>, ApiError> {
+        let Some(mut alert) = self.store.alert(id)? else {
+            return Ok(Vec::new());
+        };
+        alert.notices.push(Notice {
+            kind: NoticeKind::CheckedInLate,
+            at: now,
+            effective_at: None,
+            contact: None,
+            contact_encryption: None,
+        });
+        let told = if alert.dispatched {
             alert.updated_ms = self.now_ms();
-            ops.push(Op::PutAlert(*id, alert));
-        }
-        Ok(())
+            told_so_far(&alert)
+        } else {
+            Vec::new() // shown with the alert when it is dispatched
+        };
+        ops.push(Op::PutAlert(*id, alert));
+        Ok(told)
     }
 
-    /// An alert's reason, decrypted with the server key.
-    pub fn reason(&self, id: &AlertId, alert: &AlertRecord) -> Result<Reason, ApiError> {
-        let text = self
+    /// An alert's sealed facts, decrypted with the server key.
+    pub fn alert_meta(&self, id: &AlertId, alert: &AlertRecord) -> Result<AlertMeta, ApiError> {
+        let bytes = self
             .server_key()
-            .decrypt(id.as_bytes(), &alert.reason_sealed.0)
-            .map_err(|_| ApiError::internal("alert reason does not decrypt: wrong server key file?"))?;
-        std::str::from_utf8(&text)
-            .ok()
-            .and_then(Reason::parse)
-            .ok_or_else(|| ApiError::internal("corrupt alert reason"))
+            .decrypt(id.as_bytes(), &alert.meta_sealed.0)
+            .map_err(|_| ApiError::internal("alert facts do not decrypt: wrong server key file?"))?;
+        AlertMeta::decode(&bytes).ok_or_else(|| ApiError::internal("corrupt alert facts"))
     }
 
     /// A contact's mailbox: its alerts and notices.
@@ -176,15 +280,18 @@ impl Engine {
             let Some(alert) = self.store.alert(&id)? else {
                 continue;
             };
+            let meta = self.alert_meta(&id, &alert)?;
             cursor = cursor.max(alert.updated_ms);
             alerts.push(MailboxAlert {
                 alert: id,
                 account: alert.account,
-                reason: self.reason(&id, &alert)?.as_str().to_owned(),
-                fired_at: alert.fired_at,
-                deadline: alert.deadline,
-                server_was_down: alert.server_was_down,
+                reason: meta.reason.as_str().to_owned(),
+                fired_at: meta.fired_at,
+                deadline: meta.deadline,
+                server_was_down: meta.server_was_down,
                 sealed_alert: alert.sealed_alert,
+                note_received_at: alert.note_received_at,
+                earlier_notes: alert.earlier_notes,
                 acks: alert.acks,
                 notices: alert.notices,
                 updated_ms: alert.updated_ms,
@@ -216,14 +323,18 @@ impl Engine {
             return self.commit(Vec::new());
         }
         alert.acks.push(Ack { mailbox: *mailbox, at: now });
-        alert.notices.push(Notice { kind: "acknowledged".into(), at: now, effective_at: None });
+        alert.notices.push(Notice {
+            kind: NoticeKind::Acknowledged,
+            at: now,
+            effective_at: None,
+            contact: None,
+            contact_encryption: None,
+        });
         alert.updated_ms = self.now_ms();
         let mut ops = Vec::new();
+        let others: Vec<MailboxId> = told_so_far(&alert).into_iter().filter(|m| m != mailbox).collect();
         // Tell every other contact already holding the alert, through their channels too.
-        for (other, tier) in &alert.contacts {
-            if other == mailbox || *tier > alert.notified_tier {
-                continue;
-            }
+        for other in &others {
             if let Some(mb) = self.store.mailbox(other)? {
                 for endpoint in &mb.endpoints {
                     let entry = OutboxEntry {
@@ -232,13 +343,13 @@ impl Engine {
                         idempotency_key: format!("{}-ack", idempotency_key(id, other, endpoint.id)),
                         first_queued: now,
                     };
-                    ops.push(Op::PutOutbox(now, *id, *other, endpoint.id | 0x80, entry));
+                    ops.push(Op::PutOutbox(now, *id, *other, endpoint.id | ACK_CHANNEL, entry));
                 }
             }
         }
         ops.push(Op::PutAlert(*id, alert));
         let ticket = self.commit(ops)?;
-        self.after_fire();
+        self.after_dispatch(others);
         Ok(ticket)
     }
 
@@ -247,6 +358,18 @@ impl Engine {
         self.alert_for_mailbox(mailbox, id)?;
         Ok(DeliveryLog { attempts: self.store.delivery_log(id)? })
     }
+}
+
+/// The outbox channel bit that marks an "another contact acknowledged"
+/// notification rather than the alert itself.
+pub const ACK_CHANNEL: u8 = 0x80;
+
+/// The mailboxes an alert has been placed in so far.
+fn told_so_far(alert: &AlertRecord) -> Vec<MailboxId> {
+    if !alert.dispatched {
+        return Vec::new();
+    }
+    alert.contacts.iter().filter(|(_, t)| *t <= alert.notified_tier).map(|(m, _)| *m).collect()
 }
 
 /// Tier `tier`'s escalation delay: entry `tier - 1`, else the last entry, else the default.

@@ -56,6 +56,13 @@ fn validate(kind: &str, target: &str) -> Result<(), ApiError> {
 }
 
 impl Engine {
+    /// Plain `http://` exposes even a content-free notification's timing and
+    /// idempotency key to the path: only for a private target the organizer
+    /// allowed (a relay on the same host or network).
+    pub async fn plain_http_allowed(&self, target: &str) -> bool {
+        self.config.allow_private_targets && crate::delivery::target::check_public(target).await.is_err()
+    }
+
     /// Adds an endpoint; a webhook's secret is returned this once.
     pub async fn add_endpoint(
         &self,
@@ -63,6 +70,12 @@ impl Engine {
         add: &AddEndpoint,
     ) -> Result<(EndpointAdded, Durable), ApiError> {
         validate(&add.kind, &add.target)?;
+        if add.target.starts_with("http://") && !self.plain_http_allowed(&add.target).await {
+            return Err(ApiError::bad_request(
+                "insecure_target",
+                "webhook and ntfy targets must be https:// (plain http:// only for private targets the organizer allowed)",
+            ));
+        }
         if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.config.allow_private_targets {
             crate::delivery::target::check_public(&add.target)
                 .await

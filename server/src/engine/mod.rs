@@ -12,10 +12,12 @@ mod endpoints;
 mod pairing;
 mod policy;
 mod schedule;
+mod wake;
 
-pub use alerts::{escalation_delay, idempotency_key, log_op};
+pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL};
 pub use endpoints::{secret_context, target_context};
 pub use schedule::{Schedule, TickReport};
+pub use wake::MailboxWakes;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -25,7 +27,7 @@ use crate::store::{Durable, Op, Store, StoreError};
 use aman_protocol::at_rest::ServerKey;
 use aman_protocol::AccountId;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 const LOCK_STRIPES: usize = 256;
 
@@ -47,8 +49,8 @@ pub struct Engine {
     pub scheduler_wake: Notify,
     /// Wakes the delivery worker when the outbox grew.
     pub delivery_wake: Notify,
-    /// Bumped on every mailbox change, for long-polling contacts.
-    pub mailbox_changes: watch::Sender<u64>,
+    /// Per-mailbox wake-ups for long-polling contacts.
+    pub mailbox_wakes: MailboxWakes,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// Requests signed before this time are refused: the replay cache does
@@ -123,7 +125,7 @@ impl Engine {
             schedule: Mutex::new(schedule),
             scheduler_wake: Notify::new(),
             delivery_wake: Notify::new(),
-            mailbox_changes: watch::channel(0).0,
+            mailbox_wakes: MailboxWakes::default(),
             metrics: Metrics::default(),
             boot_time,
             schedule_loaded: std::sync::atomic::AtomicBool::new(false),
@@ -162,9 +164,9 @@ impl Engine {
         Ok(self.store.durable())
     }
 
-    /// Tells long-polling contacts to look again.
-    fn mailboxes_changed(&self) {
-        self.mailbox_changes.send_modify(|v| *v = v.wrapping_add(1));
+    /// Tells the long-polling contacts of these mailboxes to look again.
+    fn mailboxes_changed(&self, mailboxes: impl IntoIterator<Item = aman_protocol::MailboxId>) {
+        self.mailbox_wakes.wake(mailboxes);
     }
 
     fn now_ms(&self) -> u64 {

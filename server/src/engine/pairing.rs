@@ -57,8 +57,13 @@ impl Engine {
         if self.store.mailbox(&answer.mailbox)?.is_some() {
             return Err(ApiError::new(StatusCode::CONFLICT, "mailbox_exists", "this mailbox id is taken"));
         }
-        let mailbox =
-            MailboxRecord { identity: answer.identity, account: pairing.account, created: now, endpoints: Vec::new() };
+        let mailbox = MailboxRecord {
+            identity: answer.identity,
+            account: pairing.account,
+            encryption: answer.encryption,
+            created: now,
+            endpoints: Vec::new(),
+        };
         pairing.enrollment = Some(B64(answer.enrollment.0.clone()));
         pairing.mailbox = Some(answer.mailbox);
         self.commit(vec![Op::PutMailbox(answer.mailbox, mailbox), Op::PutPairing(*invite, pairing)])

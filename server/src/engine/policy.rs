@@ -4,17 +4,19 @@
 
 use super::{lock, Engine};
 use crate::error::ApiError;
-use crate::store::{AccountRecord, Durable, Op};
+use crate::store::{Durable, Op, PendingKeys, PendingPolicy};
 use aman_protocol::alert::MAX_RECIPIENTS;
-use aman_protocol::api::{MailboxNotice, Notice, PendingChange, Policy, PolicyReply, B64};
-use aman_protocol::{AccountId, KeyBinding};
+use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
+use aman_protocol::{AccountId, KeyRotation};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NOTICE_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// True when `new` protects the member less than `old` in any respect.
-pub fn weakens(old: &Policy, new: &Policy, max_interval: u64, max_grace: u64, default_delay: u64) -> bool {
+/// True when `new` protects the member less than `old` in any respect at
+/// `now`. Removing or demoting a contact that is not yet active (linked
+/// during the cooling-off) weakens nothing: it has no power yet.
+pub fn weakens(old: &Policy, new: &Policy, now: u64, max_interval: u64, max_grace: u64, default_delay: u64) -> bool {
     let interval = |p: &Policy| p.interval.unwrap_or(max_interval);
     let grace = |p: &Policy| p.grace.unwrap_or(max_grace);
     let tier_of = |p: &Policy, m| p.contacts.iter().find(|c| c.mailbox == m).map(|c| c.tier);
@@ -22,7 +24,7 @@ pub fn weakens(old: &Policy, new: &Policy, max_interval: u64, max_grace: u64, de
     interval(new) > interval(old)
         || grace(new) > grace(old)
         || (new.paused && !old.paused)
-        || old.contacts.iter().any(|c| match tier_of(new, c.mailbox) {
+        || old.contacts.iter().filter(|c| c.is_active(now)).any(|c| match tier_of(new, c.mailbox) {
             None => true,
             Some(t) => t > c.tier,
         })
@@ -75,142 +77,219 @@ impl Engine {
         Ok(())
     }
 
-    /// Ops that tell every contact of `account` about a pending change.
-    fn notice_ops(
-        &self,
-        account_id: &AccountId,
-        account: &AccountRecord,
-        kind: &str,
-        effective_at: u64,
-        now: u64,
-    ) -> Vec<Op> {
-        account
-            .policy
-            .contacts
+    /// Ops that tell every contact in `contacts` about something now.
+    fn notice_ops(&self, account_id: &AccountId, contacts: &[ContactLink], notice: &Notice) -> Vec<Op> {
+        contacts
             .iter()
             .map(|c| {
                 Op::PutMailboxNotice(
                     c.mailbox,
-                    now,
+                    notice.at,
                     NOTICE_SEQ.fetch_add(1, Ordering::Relaxed),
-                    MailboxNotice {
-                        account: *account_id,
-                        notice: Notice { kind: kind.to_owned(), at: now, effective_at: Some(effective_at) },
-                    },
+                    MailboxNotice { account: *account_id, notice: notice.clone() },
                 )
             })
             .collect()
     }
 
-    /// Applies or schedules a policy change.
-    pub fn set_policy(&self, caller: &AccountId, policy: Policy) -> Result<(PolicyReply, Durable), ApiError> {
+    /// Applies or schedules a policy change. A weakening change waits out
+    /// the cooling-off period (every contact told now); any other applies at
+    /// once. A contact linked while others exist is told to all of them at
+    /// once and takes part only after the cooling-off period. Pending key
+    /// rotations and deletions are never touched by a policy change.
+    pub fn set_policy(&self, caller: &AccountId, mut policy: Policy) -> Result<(PolicyReply, Durable), ApiError> {
         self.validate_policy(caller, &policy)?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
         let c = &self.config;
-        if weakens(&account.policy, &policy, c.max_interval, c.max_grace, c.escalation_delay) {
-            let held = PendingChange { policy: Some(policy), binding: None, effective_at: 0 };
-            self.commit_change(caller, account, Some(("policy_weakening", held)), now)
-        } else {
-            account.policy = policy;
-            self.commit_change(caller, account, None, now)
-        }
-    }
-
-    /// Schedules the account's deletion after the cooling-off period.
-    pub fn request_delete(&self, caller: &AccountId) -> Result<(PolicyReply, Durable), ApiError> {
-        let now = self.clock.now();
-        let _guard = self.lock_account(caller);
-        let account = self.account_or_unauthorized(caller)?;
-        let held = PendingChange { policy: None, binding: None, effective_at: 0 };
-        self.commit_change(caller, account, Some(("account_deletion", held)), now)
-    }
-
-    /// Schedules new check-in keys. Whoever holds either keystore slot holds
-    /// the identity key, so a rotation could be a captor's way around the
-    /// duress key: it waits out the cooling-off period and every contact is
-    /// told at once, like any other weakening change.
-    pub fn rotate_keys(&self, caller: &AccountId, signed: &[u8]) -> Result<(PolicyReply, Durable), ApiError> {
-        let binding = KeyBinding::verify(signed).map_err(|e| ApiError::protocol("binding", e))?;
-        let now = self.clock.now();
-        let _guard = self.lock_account(caller);
-        let account = self.account_or_unauthorized(caller)?;
-        if binding.account != *caller || binding.identity != account.identity {
-            return Err(ApiError::bad_request("binding_mismatch", "the binding is for another account or identity"));
-        }
-        if binding.created <= account.binding_created {
-            return Err(ApiError::bad_request("stale_binding", "the binding is not newer than the keys in use"));
-        }
-        let held = PendingChange { policy: None, binding: Some(B64(signed.to_vec())), effective_at: 0 };
-        self.commit_change(caller, account, Some(("checkin_keys_rotation", held)), now)
-    }
-
-    /// Writes `account`, replacing any pending change. With `held`, that
-    /// change waits out the cooling-off period and every current contact gets
-    /// a notice of `kind` now; without, the account as given applies at once.
-    fn commit_change(
-        &self,
-        caller: &AccountId,
-        mut account: AccountRecord,
-        held: Option<(&str, PendingChange)>,
-        now: u64,
-    ) -> Result<(PolicyReply, Durable), ApiError> {
+        let effective_at = now.saturating_add(c.cooling_off);
+        let existing = account.policy.contacts.clone();
         let mut ops = Vec::new();
-        if let Some(old) = account.pending.take() {
-            ops.push(Op::DeleteCooling(old.effective_at, *caller));
+        for link in &mut policy.contacts {
+            link.active_from = match existing.iter().find(|old| old.mailbox == link.mailbox) {
+                Some(old) => old.active_from,
+                None if existing.is_empty() => None, // a member's first contacts count at once
+                None => {
+                    let mailbox = self.store.mailbox(&link.mailbox)?;
+                    let notice = Notice {
+                        kind: NoticeKind::ContactLinked,
+                        at: now,
+                        effective_at: Some(effective_at),
+                        contact: mailbox.as_ref().map(|m| m.identity),
+                        contact_encryption: mailbox.and_then(|m| m.encryption),
+                    };
+                    ops.extend(self.notice_ops(caller, &existing, &notice));
+                    Some(effective_at)
+                }
+            };
         }
-        let reply = match held {
-            Some((kind, change)) => {
-                let effective_at = now.saturating_add(self.config.cooling_off);
-                ops.extend(self.notice_ops(caller, &account, kind, effective_at, now));
-                ops.push(Op::PutCooling(effective_at, *caller));
-                account.pending = Some(PendingChange { effective_at, ..change });
-                PolicyReply { applied: false, effective_at }
+        let reply = if weakens(&account.policy, &policy, now, c.max_interval, c.max_grace, c.escalation_delay) {
+            let notice = Notice {
+                kind: NoticeKind::PolicyWeakening,
+                at: now,
+                effective_at: Some(effective_at),
+                contact: None,
+                contact_encryption: None,
+            };
+            ops.extend(self.notice_ops(caller, &existing, &notice));
+            ops.push(Op::PutCooling(effective_at, *caller));
+            account.pending_policy = Some(PendingPolicy { policy, effective_at });
+            PolicyReply { applied: false, effective_at }
+        } else {
+            if let Some(pending) = account.pending_policy.take() {
+                if same_settings(&account.policy, &policy) {
+                    // Only contacts changed: the pending change survives, on top of them.
+                    let rebased = rebase(&pending.policy, &account.policy, &policy);
+                    account.pending_policy = Some(PendingPolicy { policy: rebased, ..pending });
+                } else {
+                    // The member chose other settings: the pending weakening is
+                    // dropped (protection stays stronger), and everyone is told.
+                    let notice = Notice {
+                        kind: NoticeKind::PendingChangeCancelled,
+                        at: now,
+                        effective_at: None,
+                        contact: None,
+                        contact_encryption: None,
+                    };
+                    ops.extend(self.notice_ops(caller, &existing, &notice));
+                }
             }
-            None => PolicyReply { applied: true, effective_at: now },
+            account.policy = policy;
+            PolicyReply { applied: true, effective_at: now }
         };
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
         if !reply.applied {
-            lock(&self.schedule).add_cooling(reply.effective_at, *caller);
+            self.schedule_cooling(effective_at, caller);
         }
-        self.mailboxes_changed();
-        self.scheduler_wake.notify_one();
+        self.mailboxes_changed(existing.iter().map(|c| c.mailbox));
         Ok((reply, ticket))
     }
 
-    /// Applies a pending change whose cooling-off has passed.
+    fn schedule_cooling(&self, at: u64, id: &AccountId) {
+        lock(&self.schedule).add_cooling(at, *id);
+        self.scheduler_wake.notify_one();
+    }
+
+    /// Schedules the account's deletion after the cooling-off period (asking
+    /// again does not move it).
+    pub fn request_delete(&self, caller: &AccountId) -> Result<(PolicyReply, Durable), ApiError> {
+        let now = self.clock.now();
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        if let Some(at) = account.pending_deletion {
+            return Ok((PolicyReply { applied: false, effective_at: at }, self.commit(Vec::new())?));
+        }
+        let effective_at = now.saturating_add(self.config.cooling_off);
+        let notice = Notice {
+            kind: NoticeKind::AccountDeletion,
+            at: now,
+            effective_at: Some(effective_at),
+            contact: None,
+            contact_encryption: None,
+        };
+        let contacts = account.policy.contacts.clone();
+        let mut ops = self.notice_ops(caller, &contacts, &notice);
+        ops.push(Op::PutCooling(effective_at, *caller));
+        account.pending_deletion = Some(effective_at);
+        ops.push(Op::PutAccount(*caller, account));
+        let ticket = self.commit(ops)?;
+        self.schedule_cooling(effective_at, caller);
+        self.mailboxes_changed(contacts.iter().map(|c| c.mailbox));
+        Ok((PolicyReply { applied: false, effective_at }, ticket))
+    }
+
+    /// Schedules new check-in keys. The signed rotation pairs each new key
+    /// with the old key it succeeds and names no roles: the server gives each
+    /// new key the role of the key it replaces, so the order the passphrases
+    /// were typed in cannot swap them, and nothing stored or returned says
+    /// which is which. Whoever holds either keystore slot holds the identity
+    /// key, so a rotation waits out the cooling-off period and every contact
+    /// is told at once, like any other weakening change.
+    pub fn rotate_keys(&self, caller: &AccountId, signed: &[u8]) -> Result<(PolicyReply, Durable), ApiError> {
+        let rotation = KeyRotation::verify(signed).map_err(|e| ApiError::protocol("rotation", e))?;
+        let now = self.clock.now();
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        if rotation.account != *caller || rotation.identity != account.identity {
+            return Err(ApiError::bad_request("binding_mismatch", "the rotation is for another account or identity"));
+        }
+        let newest =
+            account.pending_keys.as_ref().map_or(account.binding_created, |p| p.created.max(account.binding_created));
+        if rotation.created <= newest {
+            return Err(ApiError::bad_request("stale_binding", "the rotation is not newer than the keys in use"));
+        }
+        let mut new_duress = None;
+        let mut matched = 0;
+        for (old, new) in &rotation.successors {
+            let Some(index) = account.checkin_keys.iter().position(|k| k == old) else { break };
+            matched += 1;
+            if self.is_duress_key(caller, &account, index)? {
+                new_duress = Some(*new);
+            }
+        }
+        let (Some(new_duress), 2) = (new_duress, matched) else {
+            return Err(ApiError::bad_request(
+                "rotation_mismatch",
+                "the rotation must name both check-in keys in use as the keys it replaces",
+            ));
+        };
+        let mut keys = [rotation.successors[0].1, rotation.successors[1].1];
+        keys.sort_by_key(|k| k.0);
+        let effective_at = now.saturating_add(self.config.cooling_off);
+        account.pending_keys = Some(PendingKeys {
+            keys,
+            duress_tag: B64(self.duress_tag(caller, &new_duress).to_vec()),
+            created: rotation.created,
+            effective_at,
+        });
+        let notice = Notice {
+            kind: NoticeKind::CheckinKeysRotation,
+            at: now,
+            effective_at: Some(effective_at),
+            contact: None,
+            contact_encryption: None,
+        };
+        let contacts = account.policy.contacts.clone();
+        let mut ops = self.notice_ops(caller, &contacts, &notice);
+        ops.push(Op::PutCooling(effective_at, *caller));
+        ops.push(Op::PutAccount(*caller, account));
+        let ticket = self.commit(ops)?;
+        self.schedule_cooling(effective_at, caller);
+        self.mailboxes_changed(contacts.iter().map(|c| c.mailbox));
+        Ok((PolicyReply { applied: false, effective_at }, ticket))
+    }
+
+    /// Applies every pending change whose cooling-off has passed by `at`.
     pub(super) fn apply_cooling(&self, id: &AccountId, at: u64) -> Result<(), ApiError> {
         let guard = self.lock_account(id);
         let mut ops = vec![Op::DeleteCooling(at, *id)];
         if let Some(mut account) = self.store.account(id)? {
-            match account.pending.take() {
-                Some(PendingChange { effective_at, policy, binding }) if effective_at == at => {
-                    match (policy, binding) {
-                        (_, Some(binding)) => {
-                            // Verified when requested; verified again: it is the stored copy.
-                            let binding = KeyBinding::verify(&binding.0).map_err(ApiError::internal)?;
-                            self.install_keys(id, &mut account, &binding);
-                            ops.push(Op::PutAccount(*id, account));
-                            tracing::info!("check-in keys rotated after cooling-off");
-                        }
-                        (Some(policy), None) => {
-                            account.policy = policy;
-                            ops.push(Op::PutAccount(*id, account));
-                        }
-                        (None, None) => {
-                            if let Some(d) = account.deadline {
-                                ops.push(Op::DeleteDeadline(d, *id));
-                                lock(&self.schedule).remove_deadline(id);
-                            }
-                            ops.push(Op::DeleteAccount(*id));
-                            tracing::info!("account deleted after cooling-off");
-                        }
-                    }
+            let due = |t: u64| t <= at;
+            if account.pending_deletion.is_some_and(due) {
+                if let Some(d) = account.deadline {
+                    ops.push(Op::DeleteDeadline(d, *id));
+                    lock(&self.schedule).remove_deadline(id);
                 }
-                // Superseded by a later change: only the index entry goes.
-                _ => {}
+                ops.push(Op::DeleteAccount(*id));
+                tracing::info!("account deleted after cooling-off");
+            } else {
+                let mut changed = false;
+                if let Some(keys) = account.pending_keys.take_if(|k| due(k.effective_at)) {
+                    account.checkin_keys = keys.keys;
+                    account.duress_tag = keys.duress_tag;
+                    account.binding_created = keys.created;
+                    changed = true;
+                    tracing::info!("check-in keys rotated after cooling-off");
+                }
+                if let Some(pending) = account.pending_policy.take_if(|p| due(p.effective_at)) {
+                    account.policy = pending.policy;
+                    changed = true;
+                }
+                if changed {
+                    ops.push(Op::PutAccount(*id, account));
+                }
             }
         }
         let ticket = self.commit(ops)?;
@@ -220,10 +299,35 @@ impl Engine {
     }
 }
 
+/// Interval, grace, pause and escalation delays are the same.
+fn same_settings(a: &Policy, b: &Policy) -> bool {
+    a.interval == b.interval && a.grace == b.grace && a.paused == b.paused && a.escalation_delays == b.escalation_delays
+}
+
+/// A pending policy carried over a contacts-only change: the new contact
+/// list, less the contacts the pending change removes, with the tiers it sets.
+fn rebase(pending: &Policy, before: &Policy, now: &Policy) -> Policy {
+    let removed: HashSet<_> = before
+        .contacts
+        .iter()
+        .filter(|c| !pending.contacts.iter().any(|p| p.mailbox == c.mailbox))
+        .map(|c| c.mailbox)
+        .collect();
+    let contacts = now
+        .contacts
+        .iter()
+        .filter(|c| !removed.contains(&c.mailbox))
+        .map(|c| ContactLink {
+            tier: pending.contacts.iter().find(|p| p.mailbox == c.mailbox).map_or(c.tier, |p| p.tier),
+            ..c.clone()
+        })
+        .collect();
+    Policy { contacts, ..pending.clone() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aman_protocol::api::ContactLink;
     use aman_protocol::MailboxId;
 
     fn p(interval: u64, grace: u64, contacts: &[(u8, u8)]) -> Policy {
@@ -233,7 +337,7 @@ mod tests {
             paused: false,
             contacts: contacts
                 .iter()
-                .map(|(m, t)| ContactLink { mailbox: MailboxId::from_bytes([*m; 16]), tier: *t })
+                .map(|(m, t)| ContactLink { mailbox: MailboxId::from_bytes([*m; 16]), tier: *t, active_from: None })
                 .collect(),
             escalation_delays: vec![],
         }
@@ -242,7 +346,7 @@ mod tests {
     #[test]
     fn what_weakens() {
         let base = p(3600, 600, &[(1, 1), (2, 2)]);
-        let w = |new: &Policy| weakens(&base, new, 86_400, 86_400, 900);
+        let w = |new: &Policy| weakens(&base, new, 0, 86_400, 86_400, 900);
         assert!(!w(&base));
         assert!(!w(&p(1800, 600, &[(1, 1), (2, 2)])), "shorter interval strengthens");
         assert!(!w(&p(3600, 600, &[(1, 1), (2, 1), (3, 1)])), "adding, promoting strengthens");
@@ -256,6 +360,11 @@ mod tests {
         let mut slower = base.clone();
         slower.escalation_delays = vec![3600];
         assert!(w(&slower));
-        assert!(!weakens(&Policy::default(), &base, 86_400, 86_400, 900), "first schedule strengthens");
+        assert!(!weakens(&Policy::default(), &base, 0, 86_400, 86_400, 900), "first schedule strengthens");
+        let mut linking = p(3600, 600, &[(1, 1), (2, 2), (3, 1)]);
+        linking.contacts[2].active_from = Some(500);
+        let unlinked = p(3600, 600, &[(1, 1), (2, 2)]);
+        assert!(!weakens(&linking, &unlinked, 100, 86_400, 86_400, 900), "dropping a contact not yet active");
+        assert!(weakens(&linking, &unlinked, 500, 86_400, 86_400, 900), "dropping it once active");
     }
 }

@@ -21,6 +21,7 @@ pub struct Schedule {
     by_account: HashMap<AccountId, u64>,
     escalations: BTreeSet<(u64, AlertId)>,
     cooling: BTreeSet<(u64, AccountId)>,
+    dispatches: BTreeSet<(u64, AlertId)>,
 }
 
 /// What one tick did.
@@ -28,6 +29,8 @@ pub struct Schedule {
 pub struct TickReport {
     /// Alerts fired for missed deadlines.
     pub fired: Vec<AlertId>,
+    /// Alerts whose contacts were told.
+    pub dispatched: Vec<AlertId>,
     /// Alerts escalated to a further tier.
     pub escalated: Vec<AlertId>,
     /// Accounts whose pending change applied.
@@ -51,6 +54,7 @@ impl Schedule {
             by_account,
             escalations: store.escalations()?.into_iter().collect(),
             cooling: store.cooling()?.into_iter().collect(),
+            dispatches: store.dispatches()?.into_iter().collect(),
         })
     }
 
@@ -65,6 +69,7 @@ impl Schedule {
         }
         self.escalations.extend(loaded.escalations);
         self.cooling.extend(loaded.cooling);
+        self.dispatches.extend(loaded.dispatches);
     }
 
     /// Arms (or moves) an account's deadline.
@@ -87,6 +92,11 @@ impl Schedule {
         self.escalations.insert((at, id));
     }
 
+    /// Adds an alert dispatch.
+    pub fn add_dispatch(&mut self, at: u64, id: AlertId) {
+        self.dispatches.insert((at, id));
+    }
+
     /// Adds a cooling-off expiry.
     pub fn add_cooling(&mut self, at: u64, id: AccountId) {
         self.cooling.insert((at, id));
@@ -94,10 +104,15 @@ impl Schedule {
 
     /// The earliest time anything is due.
     pub fn next_wake(&self) -> Option<u64> {
-        [self.deadlines.first().map(|d| d.0), self.escalations.first().map(|d| d.0), self.cooling.first().map(|d| d.0)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.deadlines.first().map(|d| d.0),
+            self.escalations.first().map(|d| d.0),
+            self.cooling.first().map(|d| d.0),
+            self.dispatches.first().map(|d| d.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Armed deadlines.
@@ -171,6 +186,20 @@ impl Engine {
                 Err(_) => lock(&self.schedule).add_cooling(now + 1, id),
             }
         }
+        // Last, so alerts fired above with no delay are dispatched in this tick.
+        let dispatches = Schedule::take_due(&mut lock(&self.schedule).dispatches, now);
+        for chunk in dispatches.chunks(FIRE_BATCH) {
+            match self.dispatch_due(chunk, now) {
+                Ok(done) => report.dispatched.extend(done),
+                Err(e) => {
+                    tracing::error!(code = e.code, "dispatching alerts failed; retrying");
+                    let mut s = lock(&self.schedule);
+                    for (_, id) in chunk {
+                        s.add_dispatch(now + 1, *id);
+                    }
+                }
+            }
+        }
         report
     }
 
@@ -180,6 +209,7 @@ impl Engine {
     fn fire_missed(&self, due: &[(u64, AccountId)], now: u64) -> Result<Vec<AlertId>, ApiError> {
         let mut ops = Vec::with_capacity(due.len() * 6);
         let mut fired = Vec::new();
+        let mut dispatches = Vec::new();
         let ticket = {
             let _guards = self.lock_accounts(due.iter().map(|(_, id)| id));
             for (at, id) in due {
@@ -193,7 +223,10 @@ impl Engine {
                 account.deadline = None;
                 if !account.policy.paused {
                     let sealed = self.store.sealed(id)?;
-                    fired.push(self.fire_ops(id, &mut account, Reason::Missed, Some(*at), sealed, now, &mut ops)?);
+                    let (alert, dispatch_at) =
+                        self.fire_ops(id, &mut account, Reason::Missed, Some(*at), sealed, now, &mut ops)?;
+                    fired.push(alert);
+                    dispatches.push((dispatch_at, alert));
                 }
                 ops.push(Op::PutAccount(*id, account));
             }
@@ -201,8 +234,8 @@ impl Engine {
             self.commit(ops)?
         };
         ticket.wait_blocking()?;
-        if !fired.is_empty() {
-            self.after_fire();
+        for (at, alert) in dispatches {
+            self.schedule_dispatch(at, alert);
         }
         Ok(fired)
     }

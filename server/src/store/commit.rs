@@ -33,7 +33,10 @@ impl Ticket {
     /// flusher answers, without needing a reactor.
     pub fn wait_blocking(self) -> Result<(), StoreError> {
         let rx = self.0.map_err(|_| StoreError::FlusherGone)?;
-        match park_on(rx) {
+        // Unconstrained: inside a runtime task, tokio's cooperative budget
+        // would otherwise defer the wake-up of the 128th wait in a row to a
+        // yield that a parked thread never makes.
+        match park_on(tokio::task::unconstrained(rx)) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Backend(e)),
             Err(_) => Err(StoreError::FlusherGone),

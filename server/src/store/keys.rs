@@ -37,6 +37,10 @@ pub mod prefix {
     pub const DELIVERY_LOG: u8 = b'l';
     /// name → server metadata (heartbeat, ...)
     pub const META: u8 = b'M';
+    /// at u64 || alert id → alert whose contacts are told at `at`
+    pub const DISPATCH: u8 = b'D';
+    /// account id → notes the latest one replaced (for alerts)
+    pub const NOTE_HISTORY: u8 = b'h';
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -134,6 +138,22 @@ pub fn cooling(effective_at: u64, id: &AccountId) -> Vec<u8> {
 pub fn parse_cooling(k: &[u8]) -> Option<(u64, AccountId)> {
     let (at, id) = parse_time_id(k, prefix::COOLING)?;
     Some((at, AccountId::from_bytes(id)))
+}
+
+/// Key of a pending dispatch.
+pub fn dispatch(at: u64, alert: &AlertId) -> Vec<u8> {
+    key(prefix::DISPATCH, &[&at.to_be_bytes(), alert.as_bytes()])
+}
+
+/// Parses a dispatch key.
+pub fn parse_dispatch(k: &[u8]) -> Option<(u64, AlertId)> {
+    let (at, id) = parse_time_id(k, prefix::DISPATCH)?;
+    Some((at, AlertId::from_bytes(id)))
+}
+
+/// Key of an account's note history.
+pub fn note_history(id: &AccountId) -> Vec<u8> {
+    key(prefix::NOTE_HISTORY, &[id.as_bytes()])
 }
 
 /// Key of one delivery attempt.

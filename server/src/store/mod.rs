@@ -79,6 +79,12 @@ pub enum Op {
     PutDeliveryLog(AlertId, u64, u64, DeliveryRecord),
     /// Set a metadata value.
     PutMeta(&'static str, Vec<u8>),
+    /// Schedule the moment an alert's contacts are told.
+    PutDispatch(u64, AlertId),
+    /// Remove a dispatch entry.
+    DeleteDispatch(u64, AlertId),
+    /// Replace an account's note history.
+    PutNoteHistory(AccountId, Vec<aman_protocol::api::ReceivedNote>),
 }
 
 /// A queued outbox entry with its key fields.
@@ -140,6 +146,10 @@ pub trait Store: Send + Sync + 'static {
     fn escalations(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
     /// Every pending weakening change, ascending.
     fn cooling(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
+    /// Every alert not yet dispatched to its contacts, ascending.
+    fn dispatches(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
+    /// The notes an account's latest sealed alert replaced, newest first.
+    fn note_history(&self, id: &AccountId) -> Result<Vec<aman_protocol::api::ReceivedNote>, StoreError>;
 
     /// A registration invite by code hash.
     fn invite(&self, code_hash: &[u8; 32]) -> Result<Option<InviteRecord>, StoreError>;

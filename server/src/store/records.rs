@@ -5,8 +5,9 @@
 //! reveal (which check-in key is the duress key, an alert's reason,
 //! notification addresses) is kept encrypted or tagged under the server key.
 
-use aman_protocol::api::{Ack, Notice, PendingChange, Policy, B64};
+use aman_protocol::api::{Ack, Notice, Policy, ReceivedNote, B64};
 use aman_protocol::{AccountId, AlertId, MailboxId, VerifyingKey};
+
 use serde::{Deserialize, Serialize};
 
 /// A member account.
@@ -25,8 +26,6 @@ pub struct AccountRecord {
     pub created: u64,
     /// Last accepted check-in counter (0 before the first).
     pub counter: u64,
-    /// Server time of the last check-in.
-    pub last_checkin: Option<u64>,
     /// The due time of the armed deadline.
     pub next_due: Option<u64>,
     /// The armed deadline (`next_due + grace`) present in the deadline index.
@@ -36,10 +35,20 @@ pub struct AccountRecord {
     pub outage_extended: bool,
     /// SHA-256 of the latest sealed alert.
     pub alert_hash: Option<B64>,
+    /// When the latest sealed alert was received.
+    #[serde(default)]
+    pub note_received_at: Option<u64>,
     /// The policy in force.
     pub policy: Policy,
-    /// A weakening change waiting out the cooling-off period.
-    pub pending: Option<PendingChange>,
+    /// A weaker policy waiting out the cooling-off period.
+    #[serde(default)]
+    pub pending_policy: Option<PendingPolicy>,
+    /// New check-in keys waiting out the cooling-off period.
+    #[serde(default)]
+    pub pending_keys: Option<PendingKeys>,
+    /// When the account is deleted, if the member asked.
+    #[serde(default)]
+    pub pending_deletion: Option<u64>,
     /// Alerts fired for this account, oldest first.
     pub alerts: Vec<AlertId>,
     /// The latest alert has not yet been followed by a check-in.
@@ -57,17 +66,43 @@ impl AccountRecord {
             binding_created,
             created: now,
             counter: 0,
-            last_checkin: None,
             next_due: None,
             deadline: None,
             outage_extended: false,
             alert_hash: None,
+            note_received_at: None,
             policy: Policy::default(),
-            pending: None,
+            pending_policy: None,
+            pending_keys: None,
+            pending_deletion: None,
             alerts: Vec::new(),
             alert_open: false,
         }
     }
+}
+
+/// A weaker policy held for the cooling-off period.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingPolicy {
+    /// The policy that applies then.
+    pub policy: Policy,
+    /// When (unix seconds).
+    pub effective_at: u64,
+}
+
+/// New check-in keys held for the cooling-off period: already sorted and
+/// tagged, so the stored record names no roles (the signed rotation that
+/// asked for them is not kept).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingKeys {
+    /// The two new keys in sorted byte order.
+    pub keys: [VerifyingKey; 2],
+    /// HMAC under the server key of the new duress key.
+    pub duress_tag: B64,
+    /// The rotation's creation time.
+    pub created: u64,
+    /// When they take over (unix seconds).
+    pub effective_at: u64,
 }
 
 /// Why an alert fired.
@@ -92,14 +127,70 @@ impl Reason {
         }
     }
 
-    /// Parses the text form.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "missed" => Some(Reason::Missed),
-            "duress" => Some(Reason::Duress),
-            "panic" => Some(Reason::Panic),
+    fn code(self) -> u8 {
+        match self {
+            Reason::Missed => 1,
+            Reason::Duress => 2,
+            Reason::Panic => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Reason::Missed),
+            2 => Some(Reason::Duress),
+            3 => Some(Reason::Panic),
             _ => None,
         }
+    }
+}
+
+/// What a seized database must not show about an alert: why and when it
+/// fired, the deadline it missed, whether the server had been down. Sealed
+/// under the server key as one fixed-width value ([`AlertMeta::LEN`] bytes
+/// whatever the reason), so neither presence nor length tells a duress
+/// alert from a panic or a missed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertMeta {
+    /// Why it fired.
+    pub reason: Reason,
+    /// When it fired (unix seconds).
+    pub fired_at: u64,
+    /// The missed deadline, for missed alerts.
+    pub deadline: Option<u64>,
+    /// The deadline had been moved after an outage.
+    pub server_was_down: bool,
+}
+
+impl AlertMeta {
+    /// Encoded length: reason u8, fired_at u64, deadline u64 (0 = none), flag u8.
+    pub const LEN: usize = 18;
+
+    /// The fixed-width encoding.
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        out[0] = self.reason.code();
+        out[1..9].copy_from_slice(&self.fired_at.to_be_bytes());
+        out[9..17].copy_from_slice(&self.deadline.unwrap_or(0).to_be_bytes());
+        out[17] = u8::from(self.server_was_down);
+        out
+    }
+
+    /// Parses [`AlertMeta::encode`]; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let bytes: &[u8; Self::LEN] = bytes.try_into().ok()?;
+        let u64_at = |i: usize| bytes.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+        let deadline = u64_at(9)?;
+        Some(AlertMeta {
+            reason: Reason::from_code(bytes[0])?,
+            fired_at: u64_at(1)?,
+            deadline: (deadline != 0).then_some(deadline),
+            server_was_down: match bytes[17] {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+        })
     }
 }
 
@@ -108,17 +199,21 @@ impl Reason {
 pub struct AlertRecord {
     /// The member.
     pub account: AccountId,
-    /// The reason, encrypted under the server key (a duress alert must not be
-    /// told from a panic in a seized database).
-    pub reason_sealed: B64,
-    /// When it fired.
-    pub fired_at: u64,
-    /// The missed deadline, for missed alerts.
-    pub deadline: Option<u64>,
-    /// The deadline had been moved after an outage.
-    pub server_was_down: bool,
+    /// [`AlertMeta`] encrypted under the server key: a fixed-width value, so
+    /// a seized database cannot tell a duress alert from a panic or a missed
+    /// one by what is stored, or pin it to a check-in by a time.
+    pub meta_sealed: B64,
+    /// Contacts have been told (after the dispatch delay every alert gets).
+    #[serde(default)]
+    pub dispatched: bool,
     /// The sealed alert at the time it fired.
     pub sealed_alert: B64,
+    /// When the server received it.
+    #[serde(default)]
+    pub note_received_at: Option<u64>,
+    /// Notes it replaced during the cooling-off period before, newest first.
+    #[serde(default)]
+    pub earlier_notes: Vec<ReceivedNote>,
     /// Contacts with their tiers, fixed at firing time.
     pub contacts: Vec<(MailboxId, u8)>,
     /// The highest tier told so far.
@@ -129,7 +224,7 @@ pub struct AlertRecord {
     pub acks: Vec<Ack>,
     /// Late check-ins and acknowledgements, for the contacts.
     pub notices: Vec<Notice>,
-    /// Last change (unix ms).
+    /// Last change visible to contacts (unix ms).
     pub updated_ms: u64,
 }
 
@@ -155,6 +250,10 @@ pub struct MailboxRecord {
     pub identity: VerifyingKey,
     /// The account whose pairing created it (the only account that may link it).
     pub account: AccountId,
+    /// The contact's encryption key as it declared it (shown to the other
+    /// contacts when it is linked).
+    #[serde(default)]
+    pub encryption: Option<aman_protocol::EncryptionPublic>,
     /// Creation time.
     pub created: u64,
     /// Notification endpoints, each encrypted under the server key.

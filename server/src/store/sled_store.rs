@@ -79,7 +79,9 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
     let del = |k: Vec<u8>| vec![(k, None)];
     Ok(match op {
         Op::PutAccount(id, rec) => put(keys::account(&id), encode(&rec)?),
-        Op::DeleteAccount(id) => vec![(keys::account(&id), None), (keys::sealed(&id), None)],
+        Op::DeleteAccount(id) => {
+            vec![(keys::account(&id), None), (keys::sealed(&id), None), (keys::note_history(&id), None)]
+        }
         Op::PutDeadline(at, id) => put(keys::deadline(at, &id), Vec::new()),
         Op::DeleteDeadline(at, id) => del(keys::deadline(at, &id)),
         Op::PutSealed(id, bytes) => put(keys::sealed(&id), bytes),
@@ -98,6 +100,9 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::DeleteCooling(at, id) => del(keys::cooling(at, &id)),
         Op::PutDeliveryLog(alert, at, seq, rec) => put(keys::delivery_log(&alert, at, seq), encode(&rec)?),
         Op::PutMeta(name, value) => put(keys::meta(name), value),
+        Op::PutDispatch(at, alert) => put(keys::dispatch(at, &alert), Vec::new()),
+        Op::DeleteDispatch(at, alert) => del(keys::dispatch(at, &alert)),
+        Op::PutNoteHistory(id, notes) => put(keys::note_history(&id), encode(&notes)?),
     })
 }
 
@@ -158,6 +163,14 @@ impl Store for SledStore {
 
     fn cooling(&self) -> Result<Vec<(u64, AccountId)>, StoreError> {
         self.scan_keys(prefix::COOLING, keys::parse_cooling)
+    }
+
+    fn dispatches(&self) -> Result<Vec<(u64, AlertId)>, StoreError> {
+        self.scan_keys(prefix::DISPATCH, keys::parse_dispatch)
+    }
+
+    fn note_history(&self, id: &AccountId) -> Result<Vec<aman_protocol::api::ReceivedNote>, StoreError> {
+        Ok(self.get(&keys::note_history(id))?.unwrap_or_default())
     }
 
     fn invite(&self, code_hash: &[u8; 32]) -> Result<Option<InviteRecord>, StoreError> {

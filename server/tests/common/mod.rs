@@ -43,6 +43,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         escalation_delay: 300,
         rate_limit_ip: 0,
         rate_limit_account: 0,
+        dispatch_delay: 0,
         ..Config::default()
     }
 }
@@ -229,8 +230,24 @@ pub trait Api {
         m
     }
 
-    /// Pairs a contact through the relay and links it at `tier`.
+    /// Pairs a contact through the relay and links it at `tier` (a contact
+    /// linked beside others takes part only after the cooling-off period).
     async fn add_contact(&self, m: &mut TestMember, tier: u8) {
+        self.pair_contact(m, tier).await;
+        self.link_contacts(m).await;
+    }
+
+    /// Pairs contacts at these tiers and links them all at once: a
+    /// member's first contacts take part at once.
+    async fn add_contacts(&self, m: &mut TestMember, tiers: &[u8]) {
+        for tier in tiers {
+            self.pair_contact(m, *tier).await;
+        }
+        self.link_contacts(m).await;
+    }
+
+    /// Pairs a contact through the relay, without linking it.
+    async fn pair_contact(&self, m: &mut TestMember, tier: u8) {
         let now = self.now();
         let invite = InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
         let create = CreatePairing { invite: invite.id, expires_at: now + 3600 };
@@ -246,8 +263,12 @@ pub trait Api {
             Enrollment { identity: c.identity.verifying_key(), encryption: c.encryption.public(), mailbox: c.mailbox }
                 .seal(&invite, &c.identity)
                 .unwrap();
-        let answer =
-            PairingAnswer { mailbox: c.mailbox, identity: c.identity.verifying_key(), enrollment: B64(enrollment) };
+        let answer = PairingAnswer {
+            mailbox: c.mailbox,
+            identity: c.identity.verifying_key(),
+            encryption: Some(c.encryption.public()),
+            enrollment: B64(enrollment),
+        };
         let path = format!("/v1/pairings/{}/reply", invite.id);
         let req = signed("POST", &path, serde_json::to_vec(&answer).unwrap(), *c.mailbox.as_bytes(), &c.identity, now);
         let (s, b) = self.call(req).await;
@@ -257,9 +278,14 @@ pub trait Api {
         let sealed: B64 = serde_json::from_value(b["enrollment"].clone()).unwrap();
         assert_eq!(Enrollment::open(&sealed.0, &invite).unwrap().mailbox, c.mailbox);
         m.contacts.push(c);
-        let policy = self.policy_of(m).await;
-        let mut policy = policy;
-        policy.contacts = m.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier }).collect();
+    }
+
+    /// Links every paired contact of `m`.
+    async fn link_contacts(&self, m: &mut TestMember) {
+        let now = self.now();
+        let mut policy = self.policy_of(m).await;
+        policy.contacts =
+            m.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier, active_from: None }).collect();
         let (s, b) =
             self.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), now)).await;
         assert_eq!(s, StatusCode::OK, "{b}");

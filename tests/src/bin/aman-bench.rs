@@ -220,7 +220,6 @@ fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
             checkin_keys: [VerifyingKey([2; 32]), VerifyingKey([3; 32])],
             duress_tag: B64(vec![0; 32]),
             counter: 1,
-            last_checkin: Some(now),
             next_due: Some(deadline - 60),
             deadline: Some(deadline),
             ..AccountRecord::new(VerifyingKey([1; 32]), now, now)

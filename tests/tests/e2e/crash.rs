@@ -104,9 +104,18 @@ async fn kill_9_under_load_loses_no_acknowledged_checkin_or_alert() {
             // Carry on from what the server has (an unacknowledged write may have landed).
             m.counter = status.counter;
         }
+        // Every acknowledged alert reaches its contact's mailbox (after the
+        // dispatch delay, which a restart does not reset).
         let mut on_server = std::collections::HashSet::new();
-        for m in &members {
-            on_server.extend(m.status(&client).await.unwrap().alerts);
+        for _ in 0..100 {
+            on_server.clear();
+            for m in &members {
+                on_server.extend(m.contacts[0].mailbox(&client).await.unwrap().alerts.into_iter().map(|a| a.alert));
+            }
+            if all_alerts.iter().all(|a| on_server.contains(a)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         for alert in &all_alerts {
             assert!(on_server.contains(alert), "cycle {cycle}: acknowledged alert {alert} lost");

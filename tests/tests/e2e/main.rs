@@ -22,6 +22,7 @@ pub const FAST_SERVER: &[(&str, &str)] = &[
     ("AMAN_DELIVERY_BACKOFF_MAX", "2s"),
     ("AMAN_RATE_LIMIT_IP", "0"),
     ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
+    ("AMAN_DISPATCH_DELAY", "1s"),
 ];
 
 /// FAST_SERVER plus open registration and `extra`.
