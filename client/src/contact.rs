@@ -76,7 +76,7 @@ fn earlier_notes(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, latest
         match open(&n.sealed_alert.0, cx, &m.member) {
             Ok(body) => {
                 let words = (body.note.clone(), body.location.clone());
-                if shown.contains(&words) {
+                if shown.contains(&words) || (body.note.is_empty() && body.location.is_empty()) {
                     continue;
                 }
                 shown.push(words);
@@ -124,9 +124,6 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret) -> Valu
         .map(|k| json!({ "by": if k.mailbox == m.mailbox { "you" } else { "another contact" }, "at": k.at }))
         .collect();
     let earlier = earlier_notes(m, a, cx, (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or("")));
-    if earlier.iter().any(|n| n["readable"] == true) {
-        warnings.push("the note was changed shortly before this alert: read the earlier notes too".to_owned());
-    }
     json!({
         "alert": a.alert, "member": m.label, "reason": a.reason, "fired_at": a.fired_at,
         "deadline": a.deadline, "server_was_down": a.server_was_down,

@@ -32,6 +32,7 @@ impl TestServer {
             min_grace: 1,
             escalation_delay: 3600,
             cooling_off: 2,
+            dispatch_delay: 0,
             ..Config::default()
         };
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -205,7 +206,13 @@ fn panic_and_an_acknowledgement_visible_to_the_other_contacts() {
     let dir = tempfile::tempdir().unwrap();
     let m = member(dir.path(), &server, "member");
     let (a, _, _) = pair(dir.path(), &m, "alice", "1");
-    let (b, _, _) = pair(dir.path(), &m, "bashir", "1");
+    let (b, bashir_number, _) = pair(dir.path(), &m, "bashir", "1");
+    // Alice is told at once who joined, by the safety number the member sees.
+    let notices = a.json(&["alerts"])["notices"].clone();
+    assert_eq!(notices[0]["kind"], "contact_linked", "{notices}");
+    assert_eq!(notices[0]["new_contact_safety_number"], bashir_number.as_str());
+    // Bashir, linked beside Alice, takes part after the cooling-off (2 s here).
+    std::thread::sleep(Duration::from_millis(2500));
     let panic = m.json(&["panic", "--note", "taken from the square"]);
     let id = panic["alert"].as_str().unwrap().to_owned();
     let seen = await_alerts(&b, |x| !x.is_empty());
@@ -310,10 +317,13 @@ fn alerts_watch_prints_a_new_alert_and_notify_channels_can_be_managed() {
     assert_eq!(c.json(&["notify", "list"])["channels"][0]["target"], "alice@example.org");
     c.json(&["notify", "remove", &id]);
     assert_eq!(c.json(&["notify", "list"])["channels"], serde_json::json!([]));
-    // Loopback webhooks are refused on a default server.
-    let out = c.run(&["notify", "add", "webhook", "http://127.0.0.1:9/hook"]);
+    // Loopback webhooks are refused on a default server, and so is plain http.
+    let out = c.run(&["notify", "add", "webhook", "https://127.0.0.1:9/hook"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("private_target"));
+    let out = c.run(&["notify", "add", "webhook", "http://127.0.0.1:9/hook"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("insecure_target"));
 }
 
 #[test]
