@@ -63,8 +63,9 @@ pub struct Config {
     /// Where `/metrics` is served, if anywhere: never on the public listener.
     pub metrics_listen: Option<SocketAddr>,
     /// Every alert (missed, duress, panic) reaches its contacts after a
-    /// random delay of up to this many seconds, so no kind of alert is told
-    /// apart by when contacts are woken.
+    /// random delay between half this many seconds and all of it, so no kind
+    /// of alert is told apart by when contacts are woken, and nothing an alert
+    /// causes happens while the request that caused it is answered.
     pub dispatch_delay: u64,
     /// Shortest check-in interval a member may set.
     pub min_interval: u64,

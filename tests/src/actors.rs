@@ -41,6 +41,13 @@ impl Contact {
         api.call::<(), _>(Method::GET, "/v1/mailbox/alerts", None, &self.signer()).await
     }
 
+    /// Long-polls the mailbox: returns when anything changed after `since`
+    /// (unix ms), or after `wait` seconds.
+    pub async fn poll(&self, api: &ApiClient, since: u64, wait: u64) -> Result<MailboxContents, ClientError> {
+        let path = format!("/v1/mailbox/alerts?since={since}&wait={wait}");
+        api.call::<(), _>(Method::GET, &path, None, &self.signer()).await
+    }
+
     /// Acknowledges an alert.
     pub async fn ack(&self, api: &ApiClient, alert: &AlertId) -> Result<(), ClientError> {
         api.send(Method::POST, &format!("/v1/mailbox/alerts/{alert}/ack"), Vec::new(), &self.signer()).await.map(|_| ())

@@ -10,7 +10,9 @@
 pub mod actors;
 pub mod process;
 pub mod receiver;
+pub mod smtp;
 
 pub use actors::{Contact, Member};
 pub use process::{binary, ServerProcess};
 pub use receiver::Receiver;
+pub use smtp::SmtpServer;

@@ -11,8 +11,12 @@ use tokio::net::TcpListener;
 pub struct Hit {
     /// The `idempotency-key` header.
     pub idempotency_key: String,
-    /// The JSON body.
+    /// The JSON body (`Null` when the body is not JSON).
     pub body: serde_json::Value,
+    /// The raw body.
+    pub raw: Vec<u8>,
+    /// Every header, names lowercased, in the order received.
+    pub headers: Vec<(String, String)>,
     /// When it arrived.
     pub at: Instant,
     /// When it arrived, wall clock (unix milliseconds).
@@ -61,14 +65,27 @@ impl Receiver {
                                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                             }
                         }
-                        let body = serde_json::from_slice(&buf[header_end..header_end + len])
-                            .unwrap_or(serde_json::Value::Null);
+                        let raw = buf[header_end..header_end + len].to_vec();
+                        let body = serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null);
+                        let headers = head
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                            .collect();
                         let key = header("idempotency-key").unwrap_or_default();
                         let unix_ms = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map(|d| d.as_millis() as u64)
                             .unwrap_or(0);
-                        sink.lock().unwrap().push(Hit { idempotency_key: key, body, at: Instant::now(), unix_ms });
+                        sink.lock().unwrap().push(Hit {
+                            idempotency_key: key,
+                            body,
+                            raw,
+                            headers,
+                            at: Instant::now(),
+                            unix_ms,
+                        });
                         if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.is_err() {
                             return;
                         }

@@ -66,14 +66,14 @@ impl Engine {
         let meta_sealed = self.server_key().encrypt(id.as_bytes(), &meta.encode()).map_err(ApiError::internal)?;
         let contacts: Vec<(MailboxId, u8)> =
             account.policy.contacts.iter().filter(|c| c.is_active(now)).map(|c| (c.mailbox, c.tier)).collect();
-        let dispatch_at = now.saturating_add(self.dispatch_delay()?);
+        let dispatch_at = self.dispatch_at()?.max(now);
         let alert = AlertRecord {
             account: *account_id,
             meta_sealed: B64(meta_sealed),
             dispatched: false,
             sealed_alert: B64(sealed.unwrap_or_default()),
             note_received_at: account.note_received_at,
-            earlier_notes: self.notes_in_window(account_id, now)?,
+            earlier_notes: self.notes_in_window(account_id, now, ops)?,
             contacts,
             notified_tier: 0,
             escalation_delays: account.policy.escalation_delays.clone(),
@@ -88,14 +88,17 @@ impl Engine {
         Ok((id, dispatch_at))
     }
 
-    /// A random delay in `0..=dispatch_delay` seconds.
-    fn dispatch_delay(&self) -> Result<u64, ApiError> {
-        let max = self.config.dispatch_delay;
-        if max == 0 {
-            return Ok(0);
-        }
+    /// When a new alert's contacts are told (unix seconds): after a random
+    /// delay between half of `dispatch_delay` and all of it, drawn in
+    /// milliseconds and rounded up to the scheduler's whole seconds. Never
+    /// zero (unless configured so), so nothing an alert causes can happen
+    /// while the request that caused it is still being answered.
+    fn dispatch_at(&self) -> Result<u64, ApiError> {
+        let max_ms = self.config.dispatch_delay.saturating_mul(1000);
+        let min_ms = max_ms / 2;
         let r = u64::from_be_bytes(random_array::<8>().map_err(ApiError::internal)?);
-        Ok(r % (max + 1))
+        let delay_ms = min_ms + r % (max_ms - min_ms + 1);
+        Ok(self.now_ms().saturating_add(delay_ms).div_ceil(1000))
     }
 
     /// Mirrors an applied dispatch entry so the scheduler acts on it.
@@ -106,10 +109,20 @@ impl Engine {
 
     /// The notes an alert carries besides the latest: every note replaced
     /// during the last cooling-off period, and the one in force when it began.
-    fn notes_in_window(&self, account: &AccountId, now: u64) -> Result<Vec<ReceivedNote>, ApiError> {
+    /// The history is read as the pending `ops` leave it (a check-in that
+    /// brings a new note and fires in the same write).
+    fn notes_in_window(&self, account: &AccountId, now: u64, ops: &[Op]) -> Result<Vec<ReceivedNote>, ApiError> {
+        let pending = ops.iter().rev().find_map(|op| match op {
+            Op::PutNoteHistory(id, notes) if id == account => Some(notes.clone()),
+            _ => None,
+        });
+        let history = match pending {
+            Some(notes) => notes,
+            None => self.store.note_history(account)?,
+        };
         let window_start = now.saturating_sub(self.config.cooling_off);
         let mut kept = Vec::new();
-        for note in self.store.note_history(account)? {
+        for note in history {
             let before_window = note.received_at < window_start;
             kept.push(note);
             if before_window {

@@ -6,10 +6,13 @@
 //!   and every alert reaches its webhook (quick mode here; set
 //!   `AMAN_CRASH_CYCLES=50` for the full run).
 //! - `bad_input`: malformed requests over real HTTP.
+//! - `coercion`: every observer's view, normal against duress check-in,
+//!   and duress against panic and missed alerts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod coercion;
 mod crash;
 mod lifecycle;
 

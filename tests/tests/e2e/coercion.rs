@@ -1,0 +1,476 @@
+//! Coercion resistance as a system property (issue 9), tested as
+//! `shared/DESIGN.md` ("observers and sequences") describes: one script, run
+//! once per variant against real `aman-server` and `aman` processes, every
+//! observer's whole view recorded, and the views compared.
+//!
+//! Variants: the member's trigger step is a normal check-in, a duress
+//! check-in, a panic, or a missed deadline. Everything else is the same.
+//!
+//! | observer | recorder | compared |
+//! |---|---|---|
+//! | the captor running `aman` on the member's keystore | every command's exit code, stdout and stderr, text and `--json`, digits and ids masked | normal = duress |
+//! | anyone who can reach the public listener | `/healthz`, `/metrics`, `/openapi.json`, an unauthenticated error | normal = duress |
+//! | another member's contact, long-polling | when its poll wakes | normal = duress = no wake |
+//! | a watcher of the server's network | connections to the receivers, and when | none after a normal check-in; never inside the request; the same delay for every kind |
+//! | webhook, ntfy and mail providers | headers and bodies, ids masked | duress = panic = missed |
+//! | whoever copies the data directory | every key and value in the sled database, numbers and random bytes reduced to their shape; the raw files | duress = panic = missed; no key file, no reason in clear |
+
+use super::{free_port, server_env};
+use aman_client::api::ApiClient;
+use aman_tests::{binary, Member, Receiver, ServerProcess, SmtpServer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The dispatch delay the servers run with: every alert reaches its
+/// contacts between 1 s and 2 s after it fired.
+const DISPATCH_DELAY_S: u64 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Normal,
+    Duress,
+    Panic,
+    Missed,
+}
+
+/// Everything each observer saw in one run.
+#[derive(Debug, Default)]
+struct Views {
+    captor: Vec<String>,
+    public: Vec<String>,
+    webhook: Vec<String>,
+    ntfy: Vec<String>,
+    mail: Vec<String>,
+    other_contact_wakes: usize,
+    /// From the trigger to the first notification of any kind.
+    first_notification_after: Option<Duration>,
+    stored: Vec<String>,
+    stored_raw_words: Vec<String>,
+    key_file_in_data_dir: bool,
+}
+
+fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(binary("aman"))
+        .arg("--home")
+        .arg(home)
+        .arg("--passphrase-stdin")
+        .args(args)
+        .env("AMAN_INSECURE_TEST_KDF", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Masks what differs between any two runs whatever the passphrase: ids,
+/// keys and codes (long tokens), times and durations (tokens with digits).
+fn mask(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let mut words: Vec<String> = Vec::new();
+        for word in line.split_whitespace() {
+            let core = word.trim_matches(|c: char| "()[]{},.;:\"'`".contains(c));
+            // Ids, keys, codes, signatures: a run of 16 or more token characters.
+            let mut run = 0usize;
+            let long_token = core.chars().any(|c| {
+                run = if c.is_ascii_alphanumeric() || c == '_' || c == '-' { run + 1 } else { 0 };
+                run >= 16
+            });
+            let timeish = core.chars().any(|c| c.is_ascii_digit())
+                && core.chars().all(|c| c.is_ascii_digit() || "dhms:-+TZ.".contains(c));
+            let url = core.starts_with("http://") || core.starts_with("https://");
+            let masked = if long_token || timeish || url { "<v>".to_owned() } else { word.to_owned() };
+            if !(masked == "<v>" && words.last().is_some_and(|w| w == "<v>")) {
+                words.push(masked);
+            }
+        }
+        out.push(words.join(" "));
+    }
+    out.join("\n")
+}
+
+/// A JSON value's shape: numbers zeroed, strings masked.
+fn mask_json(v: &Value) -> Value {
+    match v {
+        Value::Number(_) => Value::from(0),
+        Value::String(s) => Value::String(mask(s)),
+        Value::Array(a) => Value::Array(a.iter().map(mask_json).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), mask_json(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn record(out: &Output, args: &[&str]) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = match serde_json::from_str::<Value>(&stdout) {
+        Ok(v) => mask_json(&v).to_string(),
+        Err(_) => mask(&stdout),
+    };
+    format!(
+        "$ aman {}\nexit {:?}\n{}\n{}",
+        args.join(" "),
+        out.status.code(),
+        stdout,
+        mask(&String::from_utf8_lossy(&out.stderr))
+    )
+}
+
+/// The public listener, as anyone on the network sees it.
+async fn scrape_public(url: &str) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for (method, path) in [("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("POST", "/v1/checkin")]
+    {
+        let req = match method {
+            "POST" => http.post(format!("{url}{path}")).body("{}"),
+            _ => http.get(format!("{url}{path}")),
+        };
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap();
+        let body = match serde_json::from_str::<Value>(&body) {
+            Ok(v) => mask_json(&v).to_string(),
+            Err(_) => mask(&body),
+        };
+        seen.push(format!("{method} {path} {status} {body}"));
+    }
+    seen
+}
+
+/// One request a provider received, reduced to what does not change between runs.
+fn shape_of_request(headers: &[(String, String)], raw: &[u8]) -> String {
+    let mut hs: Vec<String> =
+        headers.iter().filter(|(k, _)| k != "content-length").map(|(k, v)| format!("{k}: {}", mask(v))).collect();
+    hs.sort();
+    let body = match serde_json::from_slice::<Value>(raw) {
+        Ok(v) => mask_json(&v).to_string(),
+        Err(_) => mask(&String::from_utf8_lossy(raw)),
+    };
+    format!("{}\n{body}", hs.join("\n"))
+}
+
+/// The shape of a stored value: JSON with numbers and random strings
+/// reduced to their kind and length.
+fn stored_shape(v: &Value) -> String {
+    match v {
+        Value::Number(_) => "n".into(),
+        Value::String(s) if s.len() >= 16 => format!("s{}", s.len()),
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(a) => {
+            let mut items: Vec<String> = a.iter().map(stored_shape).collect();
+            items.sort();
+            format!("[{}]", items.join(","))
+        }
+        Value::Object(o) => {
+            format!("{{{}}}", o.iter().map(|(k, v)| format!("{k}:{}", stored_shape(v))).collect::<Vec<_>>().join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Every key and value of a copied sled database, as a classifier without
+/// the server key would see them: the record kind, the key's length, and
+/// the value's shape. Equal multisets mean no classifier over them can do
+/// better than chance.
+fn stored_view(db_dir: &Path) -> Vec<String> {
+    let db = sled::open(db_dir).unwrap();
+    let mut features = Vec::new();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).unwrap();
+        for item in tree.iter() {
+            let (k, v) = item.unwrap();
+            let kind = k.first().map(|b| *b as char).unwrap_or('?');
+            let value = match serde_json::from_slice::<Value>(&v) {
+                Ok(json) => stored_shape(&json),
+                Err(_) => format!("bytes{}", v.len()),
+            };
+            features.push(format!("{kind} key{} {value}", k.len()));
+        }
+    }
+    features.sort();
+    features
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn wait_until(within: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() && start.elapsed() < within {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn run(variant: Variant) -> Views {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let smtp = SmtpServer::start().unwrap();
+    let webhook = rt.block_on(Receiver::start("127.0.0.1:0")).unwrap();
+    let ntfy = rt.block_on(Receiver::start("127.0.0.1:0")).unwrap();
+    let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
+    let delay = format!("{DISPATCH_DELAY_S}s");
+    let mut env = server_env(&[]);
+    let owned = [
+        ("AMAN_SMTP_URL", smtp_url.as_str()),
+        ("AMAN_SMTP_FROM", "alerts@aman.test"),
+        ("AMAN_DISPATCH_DELAY", delay.as_str()),
+    ];
+    env.retain(|(k, _)| !owned.iter().any(|(o, _)| o == k));
+    let mut env: Vec<(&str, &str)> = env;
+    env.extend_from_slice(&owned);
+    let server = ServerProcess::start(&data, &format!("127.0.0.1:{}", free_port()), &env);
+    let url = server.url.clone();
+    let mut views = Views::default();
+
+    // Another member and its contact, long-polling all along.
+    let api = ApiClient::new(&url, None, Duration::from_secs(90)).unwrap();
+    let mut other = Member::new();
+    rt.block_on(async {
+        other.register(&api).await.unwrap();
+        other.add_contact(&api, 1).await.unwrap();
+    });
+    let other_contact = other.contacts.remove(0);
+    let wakes: Arc<Mutex<usize>> = Arc::default();
+    let stop_polling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (wakes, stop) = (wakes.clone(), stop_polling.clone());
+        rt.spawn(async move {
+            let first = other_contact.poll(&api, 0, 0).await.unwrap();
+            let mut cursor = first.cursor_ms;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let contents = other_contact.poll(&api, cursor, 2).await.unwrap();
+                if contents.cursor_ms > cursor {
+                    *wakes.lock().unwrap() += 1;
+                    cursor = contents.cursor_ms;
+                }
+            }
+        })
+    };
+
+    // The member and a contact, as people would set them up.
+    let member = dir.path().join("member");
+    let contact = dir.path().join("contact");
+    let normal = "normal-passphrase\n";
+    let duress = "duress-passphrase\n";
+    let out = aman(&member, "normal-passphrase\nduress-passphrase\n", &["init", "--server", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = aman(&member, normal, &["--json", "contact", "invite", "--label", "sara"]);
+    let code = serde_json::from_slice::<Value>(&out.stdout).unwrap()["code"].as_str().unwrap().to_owned();
+    let out = aman(&contact, "contact-pass\ncontact-duress\n", &["contact", "accept", &code, "--label", "noor"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (kind, target) in [
+        ("webhook", format!("{}/hook", webhook.url)),
+        ("ntfy", format!("{}/aman-topic", ntfy.url)),
+        ("email", "sara@example.org".to_owned()),
+    ] {
+        let out = aman(&contact, "contact-pass\n", &["notify", "add", kind, &target]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The captor's commands, each recorded in text and JSON.
+    let captor = |views: &mut Views, stdin: &str, args: &[&str]| {
+        let out = aman(&member, stdin, args);
+        views.captor.push(record(&out, args));
+        out
+    };
+    let look_around = |views: &mut Views| {
+        for args in [
+            &["status"][..],
+            &["--json", "status"],
+            &["schedule", "show"],
+            &["--json", "schedule", "show"],
+            &["contact", "list"],
+            &["--json", "contact", "list"],
+        ] {
+            captor(views, normal, args);
+            captor(views, duress, args);
+        }
+    };
+    captor(&mut views, normal, &["contact", "list"]);
+    // A missed deadline needs a short schedule; the captor's view is compared
+    // only between the normal and the duress runs, which share this one.
+    let (every, grace) = if variant == Variant::Missed { ("1s", "3s") } else { ("1h", "1h") };
+    let note = "I went to meet K. at the old bridge.";
+    captor(&mut views, normal, &["schedule", "set", "--every", every, "--grace", grace, "--note", note]);
+    captor(&mut views, normal, &["checkin", "--location", "Karrada"]);
+    look_around(&mut views);
+    views.public.extend(rt.block_on(scrape_public(&url)));
+
+    // The trigger.
+    let mut trigger = Instant::now();
+    match variant {
+        Variant::Normal => drop(captor(&mut views, normal, &["checkin"])),
+        Variant::Duress => drop(captor(&mut views, duress, &["checkin"])),
+        Variant::Panic => drop(captor(&mut views, normal, &["panic"])),
+        Variant::Missed => {
+            let out = captor(&mut views, normal, &["--json", "checkin"]);
+            let deadline = serde_json::from_slice::<Value>(&out.stdout).unwrap()["deadline"].as_u64().unwrap();
+            // The alert fires when the deadline's second begins.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+            std::thread::sleep(Duration::from_secs(deadline).saturating_sub(now));
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+            trigger = Instant::now() - now.saturating_sub(Duration::from_secs(deadline));
+        }
+    }
+    // Right after: what anyone on the network and the captor can see.
+    if variant != Variant::Missed {
+        views.public.extend(rt.block_on(scrape_public(&url)));
+        look_around(&mut views);
+    }
+
+    // Give any alert time to reach every channel.
+    let alerted = variant != Variant::Normal;
+    wait_until(Duration::from_secs(20), || {
+        !alerted || (!webhook.hits().is_empty() && !ntfy.hits().is_empty() && !smtp.messages().is_empty())
+    });
+    if !alerted {
+        std::thread::sleep(Duration::from_secs(DISPATCH_DELAY_S + 2));
+    }
+    let firsts = [webhook.hits().first().map(|h| h.at), ntfy.hits().first().map(|h| h.at)];
+    views.first_notification_after = firsts.into_iter().flatten().min().map(|at| at.duration_since(trigger));
+    views.webhook = webhook.hits().iter().map(|h| shape_of_request(&h.headers, &h.raw)).collect();
+    views.ntfy = ntfy.hits().iter().map(|h| shape_of_request(&h.headers, &h.raw)).collect();
+    views.mail = smtp.messages().iter().map(|m| mask(m)).collect();
+
+    // The member carries on; the captor looks again (with the short
+    // schedule of the missed run, the server stops before the next deadline).
+    captor(&mut views, normal, &["checkin"]);
+    if variant != Variant::Missed {
+        look_around(&mut views);
+        views.public.extend(rt.block_on(scrape_public(&url)));
+    }
+
+    stop_polling.store(true, std::sync::atomic::Ordering::Relaxed);
+    rt.block_on(poller).unwrap();
+    views.other_contact_wakes = *wakes.lock().unwrap();
+
+    // Every delivery recorded, then the server stops and its data directory is copied.
+    wait_until(Duration::from_secs(10), || {
+        let out =
+            Command::new(binary("aman-server")).arg("--data").arg(&data).args(["--json", "stats"]).output().unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|v| v["deliveries_pending"] == 0)
+    });
+    drop(server.stop());
+    let copy = dir.path().join("seized");
+    copy_dir(&data, &copy);
+    views.key_file_in_data_dir = files_under(&copy).iter().any(|p| p.file_name().is_some_and(|n| n == "server.key"));
+    views.stored = stored_view(&copy.join("db"));
+    for file in files_under(&copy) {
+        let bytes = std::fs::read(&file).unwrap();
+        // A reason as a stored value (field names such as `duress_tag` are in every account).
+        for word in ["\"duress\"", "\"panic\"", "\"missed\"", "old bridge", "Karrada"] {
+            if bytes.windows(word.len()).any(|w| w == word.as_bytes()) {
+                views.stored_raw_words.push(format!("{word} in {}", file.display()));
+            }
+        }
+    }
+    views
+}
+
+fn diff(a: &[String], b: &[String]) -> String {
+    let count = |v: &[String]| {
+        let mut m: BTreeMap<String, i64> = BTreeMap::new();
+        for x in v {
+            *m.entry(x.clone()).or_default() += 1;
+        }
+        m
+    };
+    let (ca, cb) = (count(a), count(b));
+    let mut lines = Vec::new();
+    for (k, n) in &ca {
+        let m = cb.get(k).copied().unwrap_or(0);
+        if *n != m {
+            lines.push(format!("{n} vs {m}: {k}"));
+        }
+    }
+    for (k, m) in &cb {
+        if !ca.contains_key(k) {
+            lines.push(format!("0 vs {m}: {k}"));
+        }
+    }
+    lines.join("\n")
+}
+
+#[test]
+fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_alerts_reason() {
+    let normal = run(Variant::Normal);
+    let duress = run(Variant::Duress);
+    let panic = run(Variant::Panic);
+    let missed = run(Variant::Missed);
+
+    // The captor, with either passphrase, over the whole sequence.
+    assert_eq!(normal.captor.len(), duress.captor.len());
+    for (n, d) in normal.captor.iter().zip(&duress.captor) {
+        assert_eq!(n, d, "the captor's view differs");
+    }
+    // Anyone who can reach the server: the same, and no counters at all.
+    assert_eq!(normal.public, duress.public);
+    assert!(normal.public.iter().any(|l| l.starts_with("GET /metrics 404")), "{:?}", normal.public);
+    // Another member's contact is not woken by this member's alert.
+    assert_eq!((normal.other_contact_wakes, duress.other_contact_wakes), (0, 0));
+
+    // The network: nothing after a normal check-in; for every kind of alert
+    // the notifications leave after the dispatch delay, never inside the request.
+    assert!(normal.webhook.is_empty() && normal.ntfy.is_empty() && normal.mail.is_empty());
+    for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
+        let after = v.first_notification_after.unwrap_or_else(|| panic!("{name}: no notification"));
+        let min = Duration::from_millis(DISPATCH_DELAY_S * 1000 / 2);
+        assert!(after >= min.saturating_sub(Duration::from_millis(100)), "{name}: notified after {after:?}");
+        assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 3), "{name}: notified after {after:?}");
+    }
+
+    // Providers: the same requests whatever the reason, and no reason in them.
+    for (name, v) in [("panic", &panic), ("missed", &missed)] {
+        assert_eq!(duress.webhook, v.webhook, "webhook: duress vs {name}");
+        assert_eq!(duress.ntfy, v.ntfy, "ntfy: duress vs {name}");
+        assert_eq!(duress.mail, v.mail, "mail: duress vs {name}");
+    }
+    for seen in duress.webhook.iter().chain(&duress.ntfy).chain(&duress.mail) {
+        for word in ["duress", "panic", "missed", "reason"] {
+            assert!(!seen.contains(word), "a provider sees `{word}`: {seen}");
+        }
+    }
+    assert!(!duress.webhook.is_empty() && !duress.ntfy.is_empty() && !duress.mail.is_empty());
+
+    // Whoever copies the data directory: no key file in it, nothing in clear,
+    // and every record the same shape whatever the alert's reason.
+    for (name, v) in [("normal", &normal), ("duress", &duress), ("panic", &panic), ("missed", &missed)] {
+        assert!(!v.key_file_in_data_dir, "{name}: the server key is inside the data directory");
+        assert!(v.stored_raw_words.is_empty(), "{name}: {:?}", v.stored_raw_words);
+    }
+    assert!(duress.stored.iter().any(|f| f.starts_with("A ")), "the alert is in the database");
+    for (name, v) in [("panic", &panic), ("missed", &missed)] {
+        assert!(duress.stored == v.stored, "stored records, duress vs {name}:\n{}", diff(&duress.stored, &v.stored));
+    }
+}
