@@ -279,25 +279,31 @@ fn the_keystore_holds_no_plaintext_key_note_label_or_url() {
 }
 
 #[test]
-fn key_rotation_waits_out_cooling_off_and_keeps_the_duress_key_working() {
+fn key_rotation_waits_out_cooling_off_and_keeps_each_role_whatever_order_the_passphrases_come_in() {
     let (_server, _dir, m, c) = member_and_contact();
     m.json(&["schedule", "set", "--every", "1h", "--grace", "10m"]);
     m.json(&["checkin"]);
     // Both passphrases are needed; the same one twice is refused.
     let out = aman(&m.home, "normal-pass\nnormal-pass\n", &["key", "rotate"]);
     assert_eq!(out.status.code(), Some(1));
-    let out = aman(&m.home, "normal-pass\nduress-pass\n", &["--json", "key", "rotate"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(rotated["effective_at"].as_u64().is_some());
-    m.json(&["checkin"]); // old keys until the server applies the rotation
-    std::thread::sleep(Duration::from_millis(3500));
-    m.json(&["checkin"]); // new normal key
-    assert!(c.json(&["alerts", "--all"])["alerts"].as_array().unwrap().is_empty(), "no alert from normal check-ins");
-    let out = aman(&m.home, "duress-pass\n", &["checkin"]);
-    assert!(out.status.success());
-    let alerts = await_alerts(&c, |a| !a.is_empty());
-    assert_eq!(alerts[0]["reason"], "duress", "the rotated duress key is still the duress key");
+    let mut duress_alerts = 0;
+    // Typed duress first (as a captor might make the member do), then normal first.
+    for order in ["duress-pass\nnormal-pass\n", "normal-pass\nduress-pass\n"] {
+        let out = aman(&m.home, order, &["--json", "key", "rotate"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(rotated["effective_at"].as_u64().is_some());
+        m.json(&["checkin"]); // old keys until the server applies the rotation
+        std::thread::sleep(Duration::from_millis(3500));
+        m.json(&["checkin"]); // new normal key
+        let alerts = c.json(&["alerts", "--all"])["alerts"].as_array().unwrap().len();
+        assert_eq!(alerts, duress_alerts, "no alert from normal check-ins ({order:?})");
+        let out = aman(&m.home, "duress-pass\n", &["checkin"]);
+        assert!(out.status.success());
+        duress_alerts += 1;
+        let alerts = await_alerts(&c, |a| a.len() == duress_alerts);
+        assert!(alerts.iter().all(|a| a["reason"] == "duress"), "the rotated duress key is still the duress key");
+    }
 }
 
 #[test]
