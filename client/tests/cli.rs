@@ -286,9 +286,8 @@ fn key_rotation_waits_out_cooling_off_and_keeps_each_role_whatever_order_the_pas
     // Both passphrases are needed; the same one twice is refused.
     let out = aman(&m.home, "normal-pass\nnormal-pass\n", &["key", "rotate"]);
     assert_eq!(out.status.code(), Some(1));
-    let mut duress_alerts = 0;
     // Typed duress first (as a captor might make the member do), then normal first.
-    for order in ["duress-pass\nnormal-pass\n", "normal-pass\nduress-pass\n"] {
+    for (earlier, order) in ["duress-pass\nnormal-pass\n", "normal-pass\nduress-pass\n"].into_iter().enumerate() {
         let out = aman(&m.home, order, &["--json", "key", "rotate"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -297,11 +296,10 @@ fn key_rotation_waits_out_cooling_off_and_keeps_each_role_whatever_order_the_pas
         std::thread::sleep(Duration::from_millis(3500));
         m.json(&["checkin"]); // new normal key
         let alerts = c.json(&["alerts", "--all"])["alerts"].as_array().unwrap().len();
-        assert_eq!(alerts, duress_alerts, "no alert from normal check-ins ({order:?})");
+        assert_eq!(alerts, earlier, "no alert from normal check-ins ({order:?})");
         let out = aman(&m.home, "duress-pass\n", &["checkin"]);
         assert!(out.status.success());
-        duress_alerts += 1;
-        let alerts = await_alerts(&c, |a| a.len() == duress_alerts);
+        let alerts = await_alerts(&c, |a| a.len() == earlier + 1);
         assert!(alerts.iter().all(|a| a["reason"] == "duress"), "the rotated duress key is still the duress key");
     }
 }
