@@ -375,6 +375,26 @@ mod tests {
         assert_eq!(c.cooling_off, Config::default().cooling_off);
         assert_eq!(c.listen, Config::default().listen);
         assert_eq!(c.clock_window, 300);
+        assert_eq!(c.dispatch_delay, Config::default().dispatch_delay);
+        assert_eq!(c.metrics_listen, None);
+    }
+
+    #[test]
+    fn the_key_file_is_outside_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("aman-data");
+        let c = Config { data_dir: data.clone(), ..Config::default() };
+        assert_eq!(c.key_file(), dir.path().join("aman-data.key"));
+        // A key an older server left inside is still found.
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("server.key"), [7u8; 32]).unwrap();
+        assert_eq!(c.key_file(), data.join("server.key"));
+        // systemd credentials, unless a key file is set.
+        let env = vec![("CREDENTIALS_DIRECTORY".to_owned(), "/run/credentials/aman".to_owned())];
+        let c = Config::load(None, env.clone(), &[]).unwrap();
+        assert_eq!(c.key_file(), std::path::PathBuf::from("/run/credentials/aman/server.key"));
+        let c = Config::load(None, env, &[("server_key_file", "/k".into())]).unwrap();
+        assert_eq!(c.key_file(), std::path::PathBuf::from("/k"));
     }
 
     #[test]
