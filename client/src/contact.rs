@@ -25,8 +25,11 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
     if book.memberships.iter().any(|m| m.label == label) {
         return Err(ClientError::State(format!("a member is already labelled `{label}`")));
     }
-    let (_, identity, encryption) = vault.contact()?;
+    let (_, master_identity, master_encryption) = vault.contact()?;
     let mailbox = MailboxId::random()?;
+    // Keys of this membership alone: mailboxes of one contact cannot be linked by key.
+    let (identity, encryption) = aman_protocol::derive::membership_keys(master_identity, master_encryption, &mailbox)?;
+    let (identity, encryption) = (&identity, &encryption);
     let enrollment = Enrollment { identity: identity.verifying_key(), encryption: encryption.public(), mailbox };
     let sealed = enrollment.seal(&invite, identity)?;
     let client = ctx.client(&invite.server_url)?;
@@ -48,6 +51,7 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
         account: None,
         safety_number: safety.clone(),
         highest_sequence: 0,
+        own_keys: true,
     };
     if let Some(b) = vault.book.contact.as_mut() {
         b.memberships.push(membership);
@@ -210,17 +214,18 @@ async fn fetch(
 
 /// `aman alerts [--all]`: recent or unacknowledged alerts (all with `--all`).
 pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Report, ClientError> {
-    let (book, key, cx) = vault.contact()?;
+    let (book, _, _) = vault.contact()?;
     let mut alerts = Vec::new();
     let mut notices = Vec::new();
     let mut learnt = Vec::new();
     let week_ago = unix_now().saturating_sub(7 * 86_400);
     for m in &book.memberships {
         let client = ctx.client(&m.server)?;
-        let contents = fetch(&client, m, key, 0, 0).await?;
+        let keys = vault.membership_keys(m)?;
+        let contents = fetch(&client, m, &keys.identity, 0, 0).await?;
         for a in &contents.alerts {
             if all || a.acks.is_empty() || a.fired_at >= week_ago {
-                let v = render_alert(m, a, cx);
+                let v = render_alert(m, a, &keys.encryption);
                 if let Some(seq) = v["sequence"].as_u64() {
                     learnt.push((m.mailbox, a.account, seq));
                 }
@@ -266,7 +271,8 @@ pub async fn watch(
     limit: Option<usize>,
     mut emit: impl FnMut(&Value, &str),
 ) -> Result<(), ClientError> {
-    let (book, key, cx) = vault.contact()?;
+    let (book, _, _) = vault.contact()?;
+    let keys = book.memberships.iter().map(|m| vault.membership_keys(m)).collect::<Result<Vec<_>, _>>()?;
     let mut cursors: Vec<u64> = vec![0; book.memberships.len()];
     let mut seen = std::collections::HashMap::new();
     let mut shown = 0usize;
@@ -275,7 +281,7 @@ pub async fn watch(
         for (i, m) in book.memberships.iter().enumerate() {
             let client = ctx.client(&m.server)?;
             let wait = if first || book.memberships.len() > 1 { 0 } else { 25 };
-            let contents = fetch(&client, m, key, cursors[i], wait).await?;
+            let contents = fetch(&client, m, &keys[i].identity, cursors[i], wait).await?;
             cursors[i] = cursors[i].max(contents.cursor_ms);
             for a in &contents.alerts {
                 if seen.get(&a.alert) == Some(&a.updated_ms) {
@@ -285,7 +291,7 @@ pub async fn watch(
                 if first {
                     continue; // only what arrives from now on
                 }
-                let v = render_alert(m, a, cx);
+                let v = render_alert(m, a, &keys[i].encryption);
                 emit(&v, &alert_text(&v));
                 shown += 1;
                 if limit.is_some_and(|l| shown >= l) {
@@ -302,13 +308,14 @@ pub async fn watch(
 
 /// `aman alerts ack ID`.
 pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, ClientError> {
-    let (book, key, _) = vault.contact()?;
+    let (book, _, _) = vault.contact()?;
     let id: aman_protocol::AlertId =
         alert.parse().map_err(|_| ClientError::State(format!("`{alert}` is not an alert id")))?;
     for m in &book.memberships {
         let client = ctx.client(&m.server)?;
-        match client.send(Method::POST, &format!("/v1/mailbox/alerts/{id}/ack"), Vec::new(), &signer_for(m, key)).await
-        {
+        let keys = vault.membership_keys(m)?;
+        let path = format!("/v1/mailbox/alerts/{id}/ack");
+        match client.send(Method::POST, &path, Vec::new(), &signer_for(m, &keys.identity)).await {
             Ok(_) => {
                 return Ok(Report {
                     json: json!({ "acknowledged": id, "member": m.label }),
@@ -324,14 +331,15 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
 
 /// `aman notify add KIND TARGET`: adds the channel to every mailbox.
 pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: &str, target: &str) -> Result<Report, ClientError> {
-    let (book, key, _) = vault.contact()?;
+    let (book, _, _) = vault.contact()?;
     let mut endpoints = Vec::new();
     let mut secrets = Vec::new();
     for m in &book.memberships {
         let client = ctx.client(&m.server)?;
+        let keys = vault.membership_keys(m)?;
         let body = AddEndpoint { kind: kind.to_owned(), target: target.to_owned() };
         let added: EndpointAdded =
-            client.call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &signer_for(m, key)).await?;
+            client.call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &signer_for(m, &keys.identity)).await?;
         endpoints.push((m.mailbox, added.id));
         if let Some(s) = added.secret {
             secrets.push(json!({ "member": m.label, "secret": s }));
@@ -369,7 +377,7 @@ pub fn notify_list(vault: &Vault) -> Result<Report, ClientError> {
 
 /// `aman notify remove ID`.
 pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Report, ClientError> {
-    let (book, key, _) = vault.contact()?;
+    let (book, _, _) = vault.contact()?;
     let entry = book
         .notify
         .iter()
@@ -378,10 +386,9 @@ pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Repo
     for (mailbox, endpoint) in &entry.endpoints {
         if let Some(m) = book.memberships.iter().find(|m| m.mailbox == *mailbox) {
             let client = ctx.client(&m.server)?;
-            match client
-                .send(Method::DELETE, &format!("/v1/mailbox/endpoints/{endpoint}"), Vec::new(), &signer_for(m, key))
-                .await
-            {
+            let keys = vault.membership_keys(m)?;
+            let path = format!("/v1/mailbox/endpoints/{endpoint}");
+            match client.send(Method::DELETE, &path, Vec::new(), &signer_for(m, &keys.identity)).await {
                 Ok(_) | Err(ClientError::Server { status: 404, .. }) => {}
                 Err(e) => return Err(e),
             }

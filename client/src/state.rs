@@ -118,6 +118,19 @@ pub struct Membership {
     /// Highest alert body sequence seen (older ones are flagged).
     #[serde(default)]
     pub highest_sequence: u64,
+    /// This membership uses its own keys, derived from the master keys and
+    /// the mailbox id (false for memberships made by older versions, which
+    /// use the master keys themselves).
+    #[serde(default)]
+    pub own_keys: bool,
+}
+
+/// A contact's keys for one membership. No `Debug`, `Clone` or `Serialize`.
+pub struct ContactKeys {
+    /// `CID` for this membership.
+    pub identity: SigningKey,
+    /// `CX` for this membership.
+    pub encryption: EncryptionSecret,
 }
 
 /// A notification channel the contact added to its mailboxes.
@@ -276,6 +289,21 @@ impl Vault {
     }
 
     /// The contact book and keys, or a clear error.
+    /// The keys one membership uses: its own (derived), or for an older
+    /// membership the master keys.
+    pub fn membership_keys(&self, m: &Membership) -> Result<ContactKeys, ClientError> {
+        let (_, identity, encryption) = self.contact()?;
+        Ok(if m.own_keys {
+            let (identity, encryption) = aman_protocol::derive::membership_keys(identity, encryption, &m.mailbox)?;
+            ContactKeys { identity, encryption }
+        } else {
+            ContactKeys {
+                identity: SigningKey::from_seed(identity.seed_bytes())?,
+                encryption: EncryptionSecret::from_bytes(encryption.secret_bytes()),
+            }
+        })
+    }
+
     pub fn contact(&self) -> Result<(&ContactBook, &SigningKey, &EncryptionSecret), ClientError> {
         match (&self.book.contact, &self.secrets.contact_identity, &self.secrets.contact_encryption) {
             (Some(b), Some(i), Some(e)) => Ok((b, i, e)),

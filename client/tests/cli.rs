@@ -338,3 +338,35 @@ fn usage_errors_exit_2() {
     let out = aman(dir.path(), "", &["schedule", "set", "--every", "soon", "--grace", "1m"]);
     assert_eq!(out.status.code(), Some(1), "a bad duration is a plain error");
 }
+
+#[test]
+fn one_contact_of_two_members_cannot_be_linked_by_its_keys() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = member(dir.path(), &server, "first");
+    let second = member(dir.path(), &server, "second");
+    let home = dir.path().join("sara");
+    let mut identities = Vec::new();
+    for (m, label) in [(&first, "first"), (&second, "second")] {
+        let code = m.json(&["contact", "invite", "--label", "sara"])["code"].as_str().unwrap().to_owned();
+        let out = aman(&home, "sara-pass\nsara-duress\n", &["--json", "contact", "accept", &code, "--label", label]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let accepted: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mailbox: aman_protocol::MailboxId = accepted["mailbox"].as_str().unwrap().parse().unwrap();
+        let record = server.server.as_ref().unwrap().engine.store.mailbox(&mailbox).unwrap().unwrap();
+        identities.push((record.identity, record.encryption));
+        m.json(&["contact", "list"]);
+    }
+    assert_ne!(identities[0].0, identities[1].0, "one identity key per membership");
+    assert_ne!(identities[0].1, identities[1].1, "one encryption key per membership");
+    // Both memberships still work: each member's panic reaches Sara.
+    let sara = User { home, pass: "sara-pass" };
+    first.json(&["panic", "--note", "first"]);
+    second.json(&["panic", "--note", "second"]);
+    let alerts = await_alerts(&sara, |a| a.len() == 2);
+    let mut notes: Vec<_> = alerts.iter().map(|a| a["note"].as_str().unwrap().to_owned()).collect();
+    notes.sort();
+    assert_eq!(notes, ["first", "second"]);
+    let id = alerts[0]["alert"].as_str().unwrap().to_owned();
+    sara.json(&["alerts", "ack", &id]);
+}

@@ -160,6 +160,8 @@ pub mod labels {
     pub const DURESS_TAG: &str = "aman/v1/duress-tag";
     /// Safety number derivation.
     pub const FINGERPRINT: &str = "aman/v1/fingerprint";
+    /// HKDF info of a contact's per-membership keys.
+    pub const CONTACT_KEYS: &str = "aman/v1/contact-keys";
 }
 
 #[cfg(test)]
@@ -209,6 +211,7 @@ mod tests {
             labels::AT_REST,
             labels::DURESS_TAG,
             labels::FINGERPRINT,
+            labels::CONTACT_KEYS,
         ];
         for (i, a) in all.iter().enumerate() {
             assert!(a.starts_with("aman/v1/") && a.is_ascii() && !a.contains('\0'), "{a}");

@@ -126,6 +126,15 @@ fn kat_key_rotation() {
 }
 
 #[test]
+fn kat_contact_keys() {
+    let master = key(6);
+    let cx = EncryptionSecret::from_bytes(Zeroizing::new([0x77; 32]));
+    let (cid, cx_m) = crate::derive::membership_keys(&master, &cx, &MailboxId::from_bytes([0x22; 16])).unwrap();
+    check("contact_keys.cid", &hex(cid.verifying_key().as_bytes()));
+    check("contact_keys.cx", &hex(&cx_m.public().0));
+}
+
+#[test]
 fn kat_sealed_alert() {
     let body = AlertBody {
         account: account(),

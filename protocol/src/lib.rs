@@ -13,6 +13,7 @@ pub mod alert;
 pub mod api;
 pub mod at_rest;
 pub mod checkin;
+pub mod derive;
 pub mod duration;
 pub mod encoding;
 pub mod error;
