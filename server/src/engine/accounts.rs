@@ -138,12 +138,12 @@ impl Engine {
         if let Some(sealed) = sealed {
             self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
         }
-        let mut wake = Vec::new();
+        let mut late_notice = None;
         if late {
             // A check-in after an alert is news for the contacts, not an
             // all-clear: it may have been coerced, so the alert stays.
             if let Some(last) = account.alerts.last().copied() {
-                wake = self.late_checkin_ops(&last, now, &mut ops)?;
+                late_notice = self.late_checkin_ops(&last, now, &mut ops)?;
             }
         }
         let mut dispatch = None;
@@ -158,10 +158,9 @@ impl Engine {
         self.store.apply_ordered(ops)?;
         let ticket = self.store.durable();
         self.schedule_deadline(caller, deadline);
-        if let Some((id, at)) = dispatch {
+        for (id, at) in dispatch.into_iter().chain(late_notice) {
             self.schedule_dispatch(at, id);
         }
-        self.mailboxes_changed(wake);
         self.metrics.inc(&self.metrics.checkins);
         let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline };
         Ok((reply, ticket))
@@ -353,15 +352,20 @@ pub const MAX_COUNTER_STEP: u64 = 1 << 20;
 pub const MAX_NOTE_HISTORY: usize = 16;
 
 /// Keeps the notes received during the last cooling-off period and the one
-/// in force when it began; past [`MAX_NOTE_HISTORY`], drops from the middle,
-/// so neither the newest nor the member's older words are the ones lost.
+/// in force when it began. Past [`MAX_NOTE_HISTORY`] it thins by time: the
+/// note that stood the shortest before the next one replaced it goes first,
+/// so a burst of replacements (a captor pushing notes to flush the member's
+/// words out) collapses onto itself, and the newest and oldest notes stay.
 fn prune_history(history: &mut Vec<ReceivedNote>, now: u64, cooling_off: u64) {
     let window_start = now.saturating_sub(cooling_off);
     if let Some(first_old) = history.iter().position(|n| n.received_at < window_start) {
         history.truncate(first_old + 1);
     }
     while history.len() > MAX_NOTE_HISTORY {
-        history.remove(MAX_NOTE_HISTORY / 2);
+        // Newest first: entry i stood until entry i - 1 replaced it.
+        let stood = |i: usize| history[i - 1].received_at.saturating_sub(history[i].received_at);
+        let Some(shortest) = (1..history.len() - 1).min_by_key(|i| stood(*i)) else { break };
+        history.remove(shortest);
     }
 }
 
@@ -384,5 +388,28 @@ mod tests {
         assert_eq!(many.len(), MAX_NOTE_HISTORY);
         assert_eq!(many.first().map(|n| n.received_at), Some(1039), "the newest stays");
         assert_eq!(many.last().map(|n| n.received_at), Some(1000), "the oldest in the window stays");
+    }
+
+    #[test]
+    fn a_burst_of_replacements_cannot_flush_out_the_members_notes() {
+        // Hourly notes over the last day (newest first), then a captor's burst
+        // of 40 replacements a second apart.
+        let day = 86_400;
+        let captured = 100 * day;
+        let mut h: Vec<ReceivedNote> = Vec::new();
+        for hour in 0..24 {
+            h.insert(0, note(captured - day + hour * 3600));
+            prune_history(&mut h, captured, day);
+        }
+        let members: Vec<u64> = h.iter().map(|n| n.received_at).collect();
+        for i in 1..=40 {
+            h.insert(0, note(captured + i));
+            prune_history(&mut h, captured + i, day);
+        }
+        assert_eq!(h.len(), MAX_NOTE_HISTORY);
+        let kept: Vec<u64> = h.iter().map(|n| n.received_at).collect();
+        assert!(kept.contains(&members[0]), "the note in force at capture survives: {kept:?}");
+        let members_kept = kept.iter().filter(|t| members.contains(t)).count();
+        assert!(members_kept >= MAX_NOTE_HISTORY - 2, "the burst collapses onto itself: {kept:?}");
     }
 }

@@ -81,8 +81,10 @@ impl Engine {
             notices: Vec::new(),
             updated_ms: dispatch_at.saturating_mul(1000),
         };
-        ops.push(Op::PutAlert(id, alert));
+        // The dispatch entry first: a crash between the two leaves an entry
+        // for a missing alert (deleted when due), never an alert nobody tells.
         ops.push(Op::PutDispatch(dispatch_at, id));
+        ops.push(Op::PutAlert(id, alert));
         account.alerts.push(id);
         account.alert_open = true;
         Ok((id, dispatch_at))
@@ -154,6 +156,9 @@ impl Engine {
                 // Read again under the lock: a late check-in may have added a notice.
                 let Some(mut alert) = self.store.alert(&id)? else { continue };
                 if alert.dispatched {
+                    // A later change to show (a late check-in): wake whoever
+                    // holds the alert, after the same delay as any dispatch.
+                    told.extend(told_so_far(&alert));
                     continue;
                 }
                 alert.dispatched = true;
@@ -249,15 +254,18 @@ impl Engine {
         Ok(escalated)
     }
 
-    /// Records a late check-in on the latest alert; returns the mailboxes to wake.
+    /// Records a late check-in on the latest alert. Its contacts are woken
+    /// by a dispatch entry after the usual delay, not inside the check-in:
+    /// a long-poll answered right after a check-in would tell a watcher that
+    /// an alert was open. Returns that dispatch, to arm once applied.
     pub(super) fn late_checkin_ops(
         &self,
         id: &AlertId,
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<Vec<MailboxId>, ApiError> {
+    ) -> Result<Option<(AlertId, u64)>, ApiError> {
         let Some(mut alert) = self.store.alert(id)? else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         alert.notices.push(Notice {
             kind: NoticeKind::CheckedInLate,
@@ -266,14 +274,16 @@ impl Engine {
             contact: None,
             contact_encryption: None,
         });
-        let told = if alert.dispatched {
+        let wake = if alert.dispatched {
+            let at = self.dispatch_at()?.max(now);
             alert.updated_ms = self.now_ms();
-            told_so_far(&alert)
+            ops.push(Op::PutDispatch(at, *id));
+            Some((*id, at))
         } else {
-            Vec::new() // shown with the alert when it is dispatched
+            None // shown with the alert when it is dispatched
         };
         ops.push(Op::PutAlert(*id, alert));
-        Ok(told)
+        Ok(wake)
     }
 
     /// An alert's sealed facts, decrypted with the server key.

@@ -233,10 +233,12 @@ impl Engine {
             // Applied (and visible) under the locks; the flush wait is outside them.
             self.commit(ops)?
         };
-        ticket.wait_blocking()?;
+        // Armed as soon as applied: a failed flush wait must not leave an
+        // alert that nobody dispatches until the next restart.
         for (at, alert) in dispatches {
             self.schedule_dispatch(at, alert);
         }
+        ticket.wait_blocking()?;
         Ok(fired)
     }
 
