@@ -346,3 +346,30 @@ async fn private_targets_are_refused_unless_allowed() {
     }
     live.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weakening_change_and_a_new_contact_reach_every_contacts_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let live = Live { server: start(config(dir.path()), clock.clone()).await.unwrap(), clock };
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let mut m = live.member_with_contacts(&[1]).await;
+    live.add_endpoint(&m.contacts[0], "webhook", &format!("{url}/hook")).await;
+    // A captor links a contact of their own: the existing contact's webhook hears of it.
+    live.pair_contact(&mut m, 1).await;
+    live.link_contacts(&mut m).await;
+    let seen = receiver.await_count(1, Duration::from_secs(20)).await;
+    assert_eq!(seen.len(), 1);
+    let v: Value = serde_json::from_slice(&seen[0].1).unwrap();
+    assert_eq!(v["event"], "notice");
+    assert!(v.get("reason").is_none() && !String::from_utf8_lossy(&seen[0].1).contains("contact_linked"));
+    // And of a weakening change.
+    let mut policy = live.policy_of(&m).await;
+    policy.paused = true;
+    let (s, _) = live
+        .call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), live.clock.now()))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(receiver.await_count(2, Duration::from_secs(20)).await.len(), 2);
+    live.server.shutdown().await.unwrap();
+}

@@ -12,6 +12,13 @@ pub const BODY: &str = "An Aman alert is waiting for you.\n\n\
 Open your Aman app and run `aman alerts` to read it. This message carries no content on purpose: \
 only your own device can decrypt what the member wrote.\n";
 
+/// Subject and body of a notice about someone the contact protects (a
+/// pending change, a new contact): no content either.
+pub const NOTICE_SUBJECT: &str = "Aman: news about someone you protect";
+/// See [`NOTICE_SUBJECT`].
+pub const NOTICE_BODY: &str = "Something changed about someone you protect with Aman.\n\n\
+Open your Aman app and run `aman alerts` to read it. This message carries no content on purpose.\n";
+
 /// A configured SMTP relay.
 #[derive(Clone)]
 pub struct Mailer {
@@ -85,17 +92,20 @@ impl Mailer {
         Ok(Some(Mailer { transport: builder.build(), from: config.smtp_from.clone() }))
     }
 
-    /// Sends the content-free notice to `to`, with a Message-ID derived from
-    /// the idempotency key so receivers can drop duplicates.
-    pub async fn send(&self, to: &str, idempotency_key: &str) -> Result<(), SendError> {
+    /// Sends the content-free message to `to` (the alert one, or with
+    /// `notice` the one about a change), with a Message-ID derived from the
+    /// idempotency key so receivers can drop duplicates.
+    pub async fn send(&self, to: &str, idempotency_key: &str, notice: bool) -> Result<(), SendError> {
+        let (subject, body) =
+            if notice { (NOTICE_SUBJECT, NOTICE_BODY) } else { ("Aman: an alert is waiting for you", BODY) };
         let invalid = |detail: &str| SendError { permanent: true, detail: detail.to_owned() };
         let message = Message::builder()
             .from(self.from.parse().map_err(|_| invalid("bad smtp_from"))?)
             .to(to.parse().map_err(|_| invalid("bad address"))?)
-            .subject("Aman: an alert is waiting for you")
+            .subject(subject)
             .message_id(Some(format!("<{idempotency_key}@aman.invalid>")))
             .header(ContentType::TEXT_PLAIN)
-            .body(BODY.to_owned())
+            .body(body.to_owned())
             .map_err(|_| invalid("message build"))?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| SendError {
             permanent: e.is_permanent(),

@@ -7,7 +7,7 @@
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
 use super::target::check_public;
-use crate::engine::{log_op, secret_context, target_context, Engine, ACK_CHANNEL};
+use crate::engine::{log_op, secret_context, target_context, Engine, ACK_CHANNEL, NOTICE_CHANNEL};
 use crate::store::{Op, QueuedDelivery};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
@@ -121,8 +121,15 @@ impl Deliverer {
     /// Tries once. Returns the channel kind and the outcome.
     async fn deliver(&self, q: &QueuedDelivery) -> (String, Outcome) {
         let e = &self.engine;
-        let endpoint_id = q.channel & !ACK_CHANNEL;
-        let event = if q.channel & ACK_CHANNEL != 0 { "acknowledged" } else { "alert" };
+        let endpoint_id = q.channel & !(ACK_CHANNEL | NOTICE_CHANNEL);
+        let notice = q.channel & NOTICE_CHANNEL != 0;
+        let event = if notice {
+            "notice"
+        } else if q.channel & ACK_CHANNEL != 0 {
+            "acknowledged"
+        } else {
+            "alert"
+        };
         let mailbox = match e.store.mailbox(&q.mailbox) {
             Ok(Some(m)) => m,
             Ok(None) => return ("unknown".into(), Outcome::Permanent("mailbox gone".into())),
@@ -139,10 +146,12 @@ impl Deliverer {
         let target = String::from_utf8_lossy(&target).into_owned();
         // Notifications never say why an alert fired: the reason is for the
         // contact's own client, behind its mailbox signature.
-        match e.store.alert(&q.alert) {
-            Ok(Some(_)) => {}
-            Ok(None) => return (kind, Outcome::Permanent("alert gone".into())),
-            Err(err) => return (kind, Outcome::Transient(format!("store: {err}"))),
+        if !notice {
+            match e.store.alert(&q.alert) {
+                Ok(Some(_)) => {}
+                Ok(None) => return (kind, Outcome::Permanent("alert gone".into())),
+                Err(err) => return (kind, Outcome::Transient(format!("store: {err}"))),
+            }
         }
         let outcome = match kind.as_str() {
             "webhook" | "ntfy" => {
@@ -160,7 +169,11 @@ impl Deliverer {
                         "event": event,
                         "alert": q.alert,
                         "idempotency_key": q.entry.idempotency_key,
-                        "message": "An Aman alert is waiting: run `aman alerts`.",
+                        "message": if notice {
+                            "Something changed about someone you protect: run `aman alerts`."
+                        } else {
+                            "An Aman alert is waiting: run `aman alerts`."
+                        },
                     })
                     .to_string()
                     .into_bytes();
@@ -179,10 +192,10 @@ impl Deliverer {
                     ];
                     (headers, body)
                 } else {
-                    let message = if event == "alert" {
-                        "An Aman alert is waiting for you. Open Aman and run `aman alerts`."
-                    } else {
-                        "Another contact acknowledged an Aman alert. Run `aman alerts`."
+                    let message = match event {
+                        "alert" => "An Aman alert is waiting for you. Open Aman and run `aman alerts`.",
+                        "notice" => "Something changed about someone you protect. Open Aman and run `aman alerts`.",
+                        _ => "Another contact acknowledged an Aman alert. Run `aman alerts`.",
                     };
                     let headers = vec![
                         ("title", "Aman alert".to_owned()),
@@ -201,7 +214,7 @@ impl Deliverer {
             }
             "email" => match &self.mailer {
                 None => Outcome::Transient("no SMTP relay configured".into()),
-                Some(m) => match m.send(&target, &q.entry.idempotency_key).await {
+                Some(m) => match m.send(&target, &q.entry.idempotency_key, notice).await {
                     Ok(()) => Outcome::Delivered,
                     Err(err) if err.permanent => Outcome::Permanent(err.detail),
                     Err(err) => Outcome::Transient(err.detail),

@@ -387,6 +387,11 @@ impl Engine {
 /// notification rather than the alert itself.
 pub const ACK_CHANNEL: u8 = 0x80;
 
+/// The outbox channel bit that marks a notification of an account-level
+/// notice (a pending change, a new contact); its "alert id" is the notice's
+/// own random id. Endpoint ids stay below this bit.
+pub const NOTICE_CHANNEL: u8 = 0x40;
+
 /// The mailboxes an alert has been placed in so far.
 fn told_so_far(alert: &AlertRecord) -> Vec<MailboxId> {
     if !alert.dispatched {

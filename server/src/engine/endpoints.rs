@@ -86,7 +86,7 @@ impl Engine {
         if mailbox.endpoints.len() >= MAX_ENDPOINTS {
             return Err(ApiError::bad_request("too_many_endpoints", "at most 8 endpoints per mailbox"));
         }
-        let id = (1..0x80u8)
+        let id = (1..super::NOTICE_CHANNEL)
             .find(|i| mailbox.endpoints.iter().all(|e| e.id != *i))
             .ok_or_else(|| ApiError::bad_request("too_many_endpoints", "no endpoint ids left"))?;
         let key = self.server_key();

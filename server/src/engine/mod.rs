@@ -14,7 +14,7 @@ mod policy;
 mod schedule;
 mod wake;
 
-pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL};
+pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_CHANNEL};
 pub use endpoints::{secret_context, target_context};
 pub use schedule::{Schedule, TickReport};
 pub use wake::MailboxWakes;

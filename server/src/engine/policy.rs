@@ -2,12 +2,13 @@
 //! waits out `cooling_off` (and every contact is told at once); a change that
 //! strengthens it applies at once.
 
+use super::{idempotency_key, NOTICE_CHANNEL};
 use super::{lock, Engine};
 use crate::error::ApiError;
-use crate::store::{Durable, Op, PendingKeys, PendingPolicy};
+use crate::store::{Durable, Op, OutboxEntry, PendingKeys, PendingPolicy};
 use aman_protocol::alert::MAX_RECIPIENTS;
 use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
-use aman_protocol::{AccountId, KeyRotation};
+use aman_protocol::{AccountId, AlertId, KeyRotation};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -77,19 +78,35 @@ impl Engine {
         Ok(())
     }
 
-    /// Ops that tell every contact in `contacts` about something now.
-    fn notice_ops(&self, account_id: &AccountId, contacts: &[ContactLink], notice: &Notice) -> Vec<Op> {
-        contacts
-            .iter()
-            .map(|c| {
-                Op::PutMailboxNotice(
-                    c.mailbox,
-                    notice.at,
-                    NOTICE_SEQ.fetch_add(1, Ordering::Relaxed),
-                    MailboxNotice { account: *account_id, notice: notice.clone() },
-                )
-            })
-            .collect()
+    /// Ops that tell every contact in `contacts` about something now: a
+    /// mailbox notice, and a content-free notification on each of its
+    /// channels (a contact who relies on push must hear of it too).
+    fn notice_ops(
+        &self,
+        account_id: &AccountId,
+        contacts: &[ContactLink],
+        notice: &Notice,
+    ) -> Result<Vec<Op>, ApiError> {
+        let id = AlertId::random().map_err(ApiError::internal)?;
+        let mut ops = Vec::new();
+        for c in contacts {
+            ops.push(Op::PutMailboxNotice(
+                c.mailbox,
+                notice.at,
+                NOTICE_SEQ.fetch_add(1, Ordering::Relaxed),
+                MailboxNotice { account: *account_id, notice: notice.clone() },
+            ));
+            for endpoint in self.store.mailbox(&c.mailbox)?.map(|m| m.endpoints).unwrap_or_default() {
+                let entry = OutboxEntry {
+                    endpoint: endpoint.id,
+                    attempts: 0,
+                    idempotency_key: format!("{}-notice", idempotency_key(&id, &c.mailbox, endpoint.id)),
+                    first_queued: notice.at,
+                };
+                ops.push(Op::PutOutbox(notice.at, id, c.mailbox, endpoint.id | NOTICE_CHANNEL, entry));
+            }
+        }
+        Ok(ops)
     }
 
     /// Applies or schedules a policy change. A weakening change waits out
@@ -119,7 +136,7 @@ impl Engine {
                         contact: mailbox.as_ref().map(|m| m.identity),
                         contact_encryption: mailbox.and_then(|m| m.encryption),
                     };
-                    ops.extend(self.notice_ops(caller, &existing, &notice));
+                    ops.extend(self.notice_ops(caller, &existing, &notice)?);
                     Some(effective_at)
                 }
             };
@@ -132,7 +149,7 @@ impl Engine {
                 contact: None,
                 contact_encryption: None,
             };
-            ops.extend(self.notice_ops(caller, &existing, &notice));
+            ops.extend(self.notice_ops(caller, &existing, &notice)?);
             ops.push(Op::PutCooling(effective_at, *caller));
             account.pending_policy = Some(PendingPolicy { policy, effective_at });
             PolicyReply { applied: false, effective_at }
@@ -152,7 +169,7 @@ impl Engine {
                         contact: None,
                         contact_encryption: None,
                     };
-                    ops.extend(self.notice_ops(caller, &existing, &notice));
+                    ops.extend(self.notice_ops(caller, &existing, &notice)?);
                 }
             }
             account.policy = policy;
@@ -164,6 +181,7 @@ impl Engine {
             self.schedule_cooling(effective_at, caller);
         }
         self.mailboxes_changed(existing.iter().map(|c| c.mailbox));
+        self.delivery_wake.notify_one();
         Ok((reply, ticket))
     }
 
@@ -190,13 +208,14 @@ impl Engine {
             contact_encryption: None,
         };
         let contacts = account.policy.contacts.clone();
-        let mut ops = self.notice_ops(caller, &contacts, &notice);
+        let mut ops = self.notice_ops(caller, &contacts, &notice)?;
         ops.push(Op::PutCooling(effective_at, *caller));
         account.pending_deletion = Some(effective_at);
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
         self.schedule_cooling(effective_at, caller);
         self.mailboxes_changed(contacts.iter().map(|c| c.mailbox));
+        self.delivery_wake.notify_one();
         Ok((PolicyReply { applied: false, effective_at }, ticket))
     }
 
@@ -252,12 +271,13 @@ impl Engine {
             contact_encryption: None,
         };
         let contacts = account.policy.contacts.clone();
-        let mut ops = self.notice_ops(caller, &contacts, &notice);
+        let mut ops = self.notice_ops(caller, &contacts, &notice)?;
         ops.push(Op::PutCooling(effective_at, *caller));
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
         self.schedule_cooling(effective_at, caller);
         self.mailboxes_changed(contacts.iter().map(|c| c.mailbox));
+        self.delivery_wake.notify_one();
         Ok((PolicyReply { applied: false, effective_at }, ticket))
     }
 
