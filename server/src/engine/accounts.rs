@@ -5,7 +5,7 @@ use crate::config::Registration;
 use crate::error::ApiError;
 use crate::store::{AccountRecord, Durable, InviteRecord, Op, Reason};
 use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
-use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, ReceivedNote, B64};
+use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, B64};
 use aman_protocol::at_rest::DURESS_TAG_LABEL;
 use aman_protocol::hash::sha256;
 use aman_protocol::{AccountId, AlertId, Checkin, KeyBinding};
@@ -228,36 +228,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Ops that make `sealed` the note on record, keeping the one it replaces
-    /// (with when it was received) for the alerts of the next cooling-off
-    /// period: whoever replaces the note cannot erase the member's words.
-    fn replace_note_ops(
-        &self,
-        caller: &AccountId,
-        account: &mut AccountRecord,
-        sealed: &[u8],
-        now: u64,
-        ops: &mut Vec<Op>,
-    ) -> Result<(), ApiError> {
-        let hash = sealed_hash(sealed);
-        if account.alert_hash.as_ref().map(|h| h.0.as_slice()) == Some(&hash[..]) {
-            return Ok(()); // the same note again
-        }
-        if let Some(previous) = self.store.sealed(caller)? {
-            let mut history = self.store.note_history(caller)?;
-            history.insert(
-                0,
-                ReceivedNote { received_at: account.note_received_at.unwrap_or(0), sealed_alert: B64(previous) },
-            );
-            prune_history(&mut history, now, self.config.cooling_off);
-            ops.push(Op::PutNoteHistory(*caller, history));
-        }
-        ops.push(Op::PutSealed(*caller, sealed.to_vec()));
-        account.alert_hash = Some(B64(hash.to_vec()));
-        account.note_received_at = Some(now);
-        Ok(())
-    }
-
     /// A check-in's schedule must respect the policy in force and the server's bounds.
     fn check_schedule(&self, policy: &Policy, checkin: &Checkin, now: u64) -> Result<(), ApiError> {
         let c = &self.config;
@@ -347,69 +317,3 @@ impl Engine {
 
 /// The most a check-in counter may rise at once.
 pub const MAX_COUNTER_STEP: u64 = 1 << 20;
-
-/// Most notes kept besides the latest.
-pub const MAX_NOTE_HISTORY: usize = 16;
-
-/// Keeps the notes received during the last cooling-off period and the one
-/// in force when it began. Past [`MAX_NOTE_HISTORY`] it thins by time: the
-/// note that stood the shortest before the next one replaced it goes first,
-/// so a burst of replacements (a captor pushing notes to flush the member's
-/// words out) collapses onto itself, and the newest and oldest notes stay.
-fn prune_history(history: &mut Vec<ReceivedNote>, now: u64, cooling_off: u64) {
-    let window_start = now.saturating_sub(cooling_off);
-    if let Some(first_old) = history.iter().position(|n| n.received_at < window_start) {
-        history.truncate(first_old + 1);
-    }
-    while history.len() > MAX_NOTE_HISTORY {
-        // Newest first: entry i stood until entry i - 1 replaced it.
-        let stood = |i: usize| history[i - 1].received_at.saturating_sub(history[i].received_at);
-        let Some(shortest) = (1..history.len() - 1).min_by_key(|i| stood(*i)) else { break };
-        history.remove(shortest);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn note(at: u64) -> ReceivedNote {
-        ReceivedNote { received_at: at, sealed_alert: B64(at.to_be_bytes().to_vec()) }
-    }
-
-    #[test]
-    fn history_keeps_the_window_and_the_note_before_it() {
-        let mut h: Vec<_> = [900, 800, 50, 40, 30].into_iter().map(note).collect();
-        prune_history(&mut h, 1000, 500);
-        let kept: Vec<u64> = h.iter().map(|n| n.received_at).collect();
-        assert_eq!(kept, vec![900, 800, 50]);
-        let mut many: Vec<_> = (0..40).rev().map(|i| note(1000 + i)).collect();
-        prune_history(&mut many, 1040, 500);
-        assert_eq!(many.len(), MAX_NOTE_HISTORY);
-        assert_eq!(many.first().map(|n| n.received_at), Some(1039), "the newest stays");
-        assert_eq!(many.last().map(|n| n.received_at), Some(1000), "the oldest in the window stays");
-    }
-
-    #[test]
-    fn a_burst_of_replacements_cannot_flush_out_the_members_notes() {
-        // Hourly notes over the last day (newest first), then a captor's burst
-        // of 40 replacements a second apart.
-        let day = 86_400;
-        let captured = 100 * day;
-        let mut h: Vec<ReceivedNote> = Vec::new();
-        for hour in 0..24 {
-            h.insert(0, note(captured - day + hour * 3600));
-            prune_history(&mut h, captured, day);
-        }
-        let members: Vec<u64> = h.iter().map(|n| n.received_at).collect();
-        for i in 1..=40 {
-            h.insert(0, note(captured + i));
-            prune_history(&mut h, captured + i, day);
-        }
-        assert_eq!(h.len(), MAX_NOTE_HISTORY);
-        let kept: Vec<u64> = h.iter().map(|n| n.received_at).collect();
-        assert!(kept.contains(&members[0]), "the note in force at capture survives: {kept:?}");
-        let members_kept = kept.iter().filter(|t| members.contains(t)).count();
-        assert!(members_kept >= MAX_NOTE_HISTORY - 2, "the burst collapses onto itself: {kept:?}");
-    }
-}

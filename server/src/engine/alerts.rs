@@ -3,7 +3,7 @@
 use super::{lock, Engine};
 use crate::error::ApiError;
 use crate::store::{AccountRecord, AlertMeta, AlertRecord, DeliveryRecord, MailboxEntry, Op, OutboxEntry, Reason};
-use aman_protocol::api::{Ack, DeliveryLog, MailboxAlert, MailboxContents, Notice, NoticeKind, ReceivedNote, B64};
+use aman_protocol::api::{Ack, DeliveryLog, MailboxAlert, MailboxContents, Notice, NoticeKind, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId, MailboxId};
@@ -72,7 +72,7 @@ impl Engine {
             meta_sealed: B64(meta_sealed),
             dispatched: false,
             sealed_alert: B64(sealed.unwrap_or_default()),
-            note_received_at: account.note_received_at,
+            note_received_sealed: account.note_received_sealed.clone(),
             earlier_notes: self.notes_in_window(account_id, now, ops)?,
             contacts,
             notified_tier: 0,
@@ -107,31 +107,6 @@ impl Engine {
     pub(super) fn schedule_dispatch(&self, at: u64, id: AlertId) {
         lock(&self.schedule).add_dispatch(at, id);
         self.scheduler_wake.notify_one();
-    }
-
-    /// The notes an alert carries besides the latest: every note replaced
-    /// during the last cooling-off period, and the one in force when it began.
-    /// The history is read as the pending `ops` leave it (a check-in that
-    /// brings a new note and fires in the same write).
-    fn notes_in_window(&self, account: &AccountId, now: u64, ops: &[Op]) -> Result<Vec<ReceivedNote>, ApiError> {
-        let pending = ops.iter().rev().find_map(|op| match op {
-            Op::PutNoteHistory(id, notes) if id == account => Some(notes.clone()),
-            _ => None,
-        });
-        let history = match pending {
-            Some(notes) => notes,
-            None => self.store.note_history(account)?,
-        };
-        let window_start = now.saturating_sub(self.config.cooling_off);
-        let mut kept = Vec::new();
-        for note in history {
-            let before_window = note.received_at < window_start;
-            kept.push(note);
-            if before_window {
-                break; // the note in force when the window began; older ones are history
-            }
-        }
-        Ok(kept)
     }
 
     /// Tells the first tier of every alert in `due`: mailbox entries,
@@ -304,6 +279,10 @@ impl Engine {
                 continue;
             };
             let meta = self.alert_meta(&id, &alert)?;
+            let note_received_at = match &alert.note_received_sealed {
+                Some(t) => Some(self.open_note_time(&alert.sealed_alert.0, Some(t))?),
+                None => None,
+            };
             cursor = cursor.max(alert.updated_ms);
             alerts.push(MailboxAlert {
                 alert: id,
@@ -313,8 +292,8 @@ impl Engine {
                 deadline: meta.deadline,
                 server_was_down: meta.server_was_down,
                 sealed_alert: alert.sealed_alert,
-                note_received_at: alert.note_received_at,
-                earlier_notes: alert.earlier_notes,
+                note_received_at,
+                earlier_notes: self.received_notes(alert.earlier_notes)?,
                 acks: alert.acks,
                 notices: alert.notices,
                 updated_ms: alert.updated_ms,

@@ -9,6 +9,7 @@
 mod accounts;
 mod alerts;
 mod endpoints;
+mod notes;
 mod pairing;
 mod policy;
 mod schedule;

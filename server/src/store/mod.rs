@@ -84,7 +84,7 @@ pub enum Op {
     /// Remove a dispatch entry.
     DeleteDispatch(u64, AlertId),
     /// Replace an account's note history.
-    PutNoteHistory(AccountId, Vec<aman_protocol::api::ReceivedNote>),
+    PutNoteHistory(AccountId, Vec<StoredNote>),
 }
 
 /// A queued outbox entry with its key fields.
@@ -149,7 +149,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every alert not yet dispatched to its contacts, ascending.
     fn dispatches(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
     /// The notes an account's latest sealed alert replaced, newest first.
-    fn note_history(&self, id: &AccountId) -> Result<Vec<aman_protocol::api::ReceivedNote>, StoreError>;
+    fn note_history(&self, id: &AccountId) -> Result<Vec<StoredNote>, StoreError>;
 
     /// A registration invite by code hash.
     fn invite(&self, code_hash: &[u8; 32]) -> Result<Option<InviteRecord>, StoreError>;

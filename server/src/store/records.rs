@@ -5,7 +5,7 @@
 //! reveal (which check-in key is the duress key, an alert's reason,
 //! notification addresses) is kept encrypted or tagged under the server key.
 
-use aman_protocol::api::{Ack, Notice, Policy, ReceivedNote, B64};
+use aman_protocol::api::{Ack, Notice, Policy, B64};
 use aman_protocol::{AccountId, AlertId, MailboxId, VerifyingKey};
 
 use serde::{Deserialize, Serialize};
@@ -35,9 +35,10 @@ pub struct AccountRecord {
     pub outage_extended: bool,
     /// SHA-256 of the latest sealed alert.
     pub alert_hash: Option<B64>,
-    /// When the latest sealed alert was received.
+    /// When the latest sealed alert was received, sealed under the server
+    /// key (a time in clear could pin an alert to a check-in).
     #[serde(default)]
-    pub note_received_at: Option<u64>,
+    pub note_received_sealed: Option<B64>,
     /// The policy in force.
     pub policy: Policy,
     /// A weaker policy waiting out the cooling-off period.
@@ -70,7 +71,7 @@ impl AccountRecord {
             deadline: None,
             outage_extended: false,
             alert_hash: None,
-            note_received_at: None,
+            note_received_sealed: None,
             policy: Policy::default(),
             pending_policy: None,
             pending_keys: None,
@@ -208,12 +209,12 @@ pub struct AlertRecord {
     pub dispatched: bool,
     /// The sealed alert at the time it fired.
     pub sealed_alert: B64,
-    /// When the server received it.
+    /// When the server received it, sealed under the server key.
     #[serde(default)]
-    pub note_received_at: Option<u64>,
+    pub note_received_sealed: Option<B64>,
     /// Notes it replaced during the cooling-off period before, newest first.
     #[serde(default)]
-    pub earlier_notes: Vec<ReceivedNote>,
+    pub earlier_notes: Vec<StoredNote>,
     /// Contacts with their tiers, fixed at firing time.
     pub contacts: Vec<(MailboxId, u8)>,
     /// The highest tier told so far.
@@ -226,6 +227,15 @@ pub struct AlertRecord {
     pub notices: Vec<Notice>,
     /// Last change visible to contacts (unix ms).
     pub updated_ms: u64,
+}
+
+/// A note (sealed alert) kept because a newer one replaced it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredNote {
+    /// When the server received it: a u64, sealed under the server key.
+    pub received_sealed: B64,
+    /// The sealed alert.
+    pub sealed_alert: B64,
 }
 
 /// A registration invite created by the organizer.

@@ -169,7 +169,7 @@ impl Store for SledStore {
         self.scan_keys(prefix::DISPATCH, keys::parse_dispatch)
     }
 
-    fn note_history(&self, id: &AccountId) -> Result<Vec<aman_protocol::api::ReceivedNote>, StoreError> {
+    fn note_history(&self, id: &AccountId) -> Result<Vec<StoredNote>, StoreError> {
         Ok(self.get(&keys::note_history(id))?.unwrap_or_default())
     }
 

@@ -320,7 +320,7 @@ fn run(variant: Variant) -> Views {
     captor(&mut views, normal, &["contact", "list"]);
     // A missed deadline needs a short schedule; the captor's view is compared
     // only between the normal and the duress runs, which share this one.
-    let (every, grace) = if variant == Variant::Missed { ("1s", "3s") } else { ("1h", "1h") };
+    let (every, grace) = if variant == Variant::Missed { ("1s", "5s") } else { ("1h", "1h") };
     let note = "I went to meet K. at the old bridge.";
     captor(&mut views, normal, &["schedule", "set", "--every", every, "--grace", grace, "--note", note]);
     captor(&mut views, normal, &["checkin", "--location", "Karrada"]);
@@ -371,6 +371,8 @@ fn run(variant: Variant) -> Views {
         views.public.extend(rt.block_on(scrape_public(&url)));
     }
 
+    // The late check-in's wake-up is dispatched after the same delay as an alert.
+    std::thread::sleep(Duration::from_secs(DISPATCH_DELAY_S + 1));
     stop_polling.store(true, std::sync::atomic::Ordering::Relaxed);
     rt.block_on(poller).unwrap();
     views.other_contact_wakes = *wakes.lock().unwrap();

@@ -1,0 +1,174 @@
+//! The member's notes over time: the sealed alert on record, the ones it
+//! replaced during the last cooling-off period, and when each arrived.
+//!
+//! A captor holding either passphrase can replace the note ("false alarm,
+//! I'm safe") or seal it to a key no contact holds; alerts therefore carry
+//! the replaced notes too, so nobody can erase the member's own words. The
+//! arrival times are sealed under the server key: in clear, the time of the
+//! note a duress check-in brought would pin its alert to that check-in.
+
+use super::Engine;
+use crate::error::ApiError;
+use crate::store::{AccountRecord, Op, StoredNote};
+use aman_protocol::alert::sealed_hash;
+use aman_protocol::api::{ReceivedNote, B64};
+use aman_protocol::AccountId;
+
+/// Most notes kept besides the latest.
+pub const MAX_NOTE_HISTORY: usize = 16;
+
+/// The at-rest context of a note's arrival time: the note's own hash, so
+/// the sealed time travels with the note from account to history to alert.
+fn time_context(sealed_hash: &[u8; 32]) -> Vec<u8> {
+    let mut c = b"note-received/".to_vec();
+    c.extend_from_slice(sealed_hash);
+    c
+}
+
+impl Engine {
+    /// Seals a note's arrival time.
+    pub(super) fn seal_note_time(&self, sealed: &[u8], at: u64) -> Result<B64, ApiError> {
+        let context = time_context(&sealed_hash(sealed));
+        self.server_key().encrypt(&context, &at.to_be_bytes()).map(B64).map_err(ApiError::internal)
+    }
+
+    /// Opens a note's arrival time (0 when there is none to open).
+    pub(super) fn open_note_time(&self, sealed: &[u8], time: Option<&B64>) -> Result<u64, ApiError> {
+        let Some(time) = time else { return Ok(0) };
+        let bytes = self
+            .server_key()
+            .decrypt(&time_context(&sealed_hash(sealed)), &time.0)
+            .map_err(|_| ApiError::internal("a note time does not decrypt: wrong server key file?"))?;
+        <[u8; 8]>::try_from(bytes.as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| ApiError::internal("corrupt note time"))
+    }
+
+    fn open_notes(&self, notes: Vec<StoredNote>) -> Result<Vec<(u64, StoredNote)>, ApiError> {
+        notes.into_iter().map(|n| Ok((self.open_note_time(&n.sealed_alert.0, Some(&n.received_sealed))?, n))).collect()
+    }
+
+    /// Stored notes as a contact sees them.
+    pub(super) fn received_notes(&self, notes: Vec<StoredNote>) -> Result<Vec<ReceivedNote>, ApiError> {
+        Ok(self
+            .open_notes(notes)?
+            .into_iter()
+            .map(|(received_at, n)| ReceivedNote { received_at, sealed_alert: n.sealed_alert })
+            .collect())
+    }
+
+    /// Ops that make `sealed` the note on record, keeping the one it replaces
+    /// (with when it arrived) for the alerts of the next cooling-off period.
+    pub(super) fn replace_note_ops(
+        &self,
+        caller: &AccountId,
+        account: &mut AccountRecord,
+        sealed: &[u8],
+        now: u64,
+        ops: &mut Vec<Op>,
+    ) -> Result<(), ApiError> {
+        let hash = sealed_hash(sealed);
+        if account.alert_hash.as_ref().map(|h| h.0.as_slice()) == Some(&hash[..]) {
+            return Ok(()); // the same note again
+        }
+        if let Some(previous) = self.store.sealed(caller)? {
+            let received = self.open_note_time(&previous, account.note_received_sealed.as_ref())?;
+            let mut history = self.open_notes(self.store.note_history(caller)?)?;
+            let replaced =
+                StoredNote { received_sealed: self.seal_note_time(&previous, received)?, sealed_alert: B64(previous) };
+            history.insert(0, (received, replaced));
+            prune_history(&mut history, now, self.config.cooling_off);
+            ops.push(Op::PutNoteHistory(*caller, history.into_iter().map(|(_, n)| n).collect()));
+        }
+        ops.push(Op::PutSealed(*caller, sealed.to_vec()));
+        account.alert_hash = Some(B64(hash.to_vec()));
+        account.note_received_sealed = Some(self.seal_note_time(sealed, now)?);
+        Ok(())
+    }
+
+    /// The notes an alert carries besides the latest: every note replaced
+    /// during the last cooling-off period, and the one in force when it began.
+    /// The history is read as the pending `ops` leave it (a check-in that
+    /// brings a new note and fires in the same write).
+    pub(super) fn notes_in_window(
+        &self,
+        account: &AccountId,
+        now: u64,
+        ops: &[Op],
+    ) -> Result<Vec<StoredNote>, ApiError> {
+        let pending = ops.iter().rev().find_map(|op| match op {
+            Op::PutNoteHistory(id, notes) if id == account => Some(notes.clone()),
+            _ => None,
+        });
+        let history = match pending {
+            Some(notes) => notes,
+            None => self.store.note_history(account)?,
+        };
+        let mut history = self.open_notes(history)?;
+        prune_history(&mut history, now, self.config.cooling_off);
+        Ok(history.into_iter().map(|(_, n)| n).collect())
+    }
+}
+
+/// Keeps the notes received during the last cooling-off period and the one
+/// in force when it began (newest first, each with its arrival time). Past
+/// [`MAX_NOTE_HISTORY`] it thins by time: the note that stood the shortest
+/// before the next one replaced it goes first, so a burst of replacements (a
+/// captor pushing notes to flush the member's words out) collapses onto
+/// itself, and the newest and oldest notes stay.
+fn prune_history<T>(history: &mut Vec<(u64, T)>, now: u64, cooling_off: u64) {
+    let window_start = now.saturating_sub(cooling_off);
+    if let Some(first_old) = history.iter().position(|(at, _)| *at < window_start) {
+        history.truncate(first_old + 1);
+    }
+    while history.len() > MAX_NOTE_HISTORY {
+        // Newest first: entry i stood until entry i - 1 replaced it.
+        let stood = |i: usize| history[i - 1].0.saturating_sub(history[i].0);
+        let Some(shortest) = (1..history.len() - 1).min_by_key(|i| stood(*i)) else { break };
+        history.remove(shortest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(h: &[(u64, ())]) -> Vec<u64> {
+        h.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn history_keeps_the_window_and_the_note_before_it() {
+        let mut h: Vec<(u64, ())> = [900, 800, 50, 40, 30].into_iter().map(|t| (t, ())).collect();
+        prune_history(&mut h, 1000, 500);
+        assert_eq!(times(&h), vec![900, 800, 50]);
+        let mut many: Vec<(u64, ())> = (0..40).rev().map(|i| (1000 + i, ())).collect();
+        prune_history(&mut many, 1040, 500);
+        assert_eq!(many.len(), MAX_NOTE_HISTORY);
+        assert_eq!(many.first().map(|n| n.0), Some(1039), "the newest stays");
+        assert_eq!(many.last().map(|n| n.0), Some(1000), "the oldest in the window stays");
+    }
+
+    #[test]
+    fn a_burst_of_replacements_cannot_flush_out_the_members_notes() {
+        // Hourly notes over the last day (newest first), then a captor's burst
+        // of 40 replacements a second apart.
+        let day = 86_400;
+        let captured = 100 * day;
+        let mut h: Vec<(u64, ())> = Vec::new();
+        for hour in 0..24 {
+            h.insert(0, (captured - day + hour * 3600, ()));
+            prune_history(&mut h, captured, day);
+        }
+        let members = times(&h);
+        for i in 1..=40 {
+            h.insert(0, (captured + i, ()));
+            prune_history(&mut h, captured + i, day);
+        }
+        assert_eq!(h.len(), MAX_NOTE_HISTORY);
+        let kept = times(&h);
+        assert!(kept.contains(&members[0]), "the note in force at capture survives: {kept:?}");
+        let members_kept = kept.iter().filter(|t| members.contains(t)).count();
+        assert!(members_kept >= MAX_NOTE_HISTORY - 2, "the burst collapses onto itself: {kept:?}");
+    }
+}
