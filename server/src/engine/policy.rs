@@ -9,6 +9,7 @@ use crate::store::{Durable, Op, OutboxEntry, PendingKeys, PendingPolicy};
 use aman_protocol::alert::MAX_RECIPIENTS;
 use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
 use aman_protocol::{AccountId, AlertId, KeyRotation};
+use axum::http::StatusCode;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -234,9 +235,17 @@ impl Engine {
         if rotation.account != *caller || rotation.identity != account.identity {
             return Err(ApiError::bad_request("binding_mismatch", "the rotation is for another account or identity"));
         }
-        let newest =
-            account.pending_keys.as_ref().map_or(account.binding_created, |p| p.created.max(account.binding_created));
-        if rotation.created <= newest {
+        if let Some(pending) = &account.pending_keys {
+            // A second rotation would replace keys the member's keystore has
+            // already staged: if its reply were lost, neither passphrase
+            // would verify once the server switched. One at a time.
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "rotation_pending",
+                format!("a key rotation is already waiting until {}", pending.effective_at),
+            ));
+        }
+        if rotation.created <= account.binding_created {
             return Err(ApiError::bad_request("stale_binding", "the rotation is not newer than the keys in use"));
         }
         let mut new_duress = None;
