@@ -123,14 +123,17 @@ fn policy_from(book: &MemberBook) -> Policy {
         contacts: book
             .contacts
             .iter()
+            .filter(|c| c.removing_at.is_none())
             .map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier, active_from: None })
             .collect(),
         escalation_delays: Vec::new(),
     }
 }
 
-/// Seals the standing note to every contact. With no contacts it seals to a
-/// throwaway key: the format holds, and nobody can read it.
+/// Seals the standing note to every contact, including one being removed
+/// (the server alerts them until the removal applies, so they must still be
+/// able to read it). With no contacts it seals to a throwaway key: the format
+/// holds, and nobody can read it.
 fn seal_for(
     book: &MemberBook,
     key: &SigningKey,
@@ -189,6 +192,7 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
             identity: e.identity,
             encryption: e.encryption,
             safety_number: safety_number(&key.verifying_key(), &e.identity, &e.encryption),
+            removing_at: None,
         });
     }
     if !completed.is_empty() || still_pending.len() != book.pending.len() {
@@ -218,8 +222,12 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
     let (book, _) = vault.member()?;
     let mut text = String::new();
     for c in &book.contacts {
+        let state = match c.removing_at {
+            Some(at) => format!("linked until {}", format_time(at)),
+            None => "linked".to_owned(),
+        };
         text.push_str(&format!(
-            "{}  tier {}  linked  safety number {}\n",
+            "{}  tier {}  {state}  safety number {}\n",
             c.label,
             c.tier,
             aman_protocol::safety::format_groups(&c.safety_number)
@@ -234,7 +242,7 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
     let contacts: Vec<_> = book
         .contacts
         .iter()
-        .map(|c| json!({ "label": c.label, "tier": c.tier, "state": "linked", "mailbox": c.mailbox, "safety_number": c.safety_number }))
+        .map(|c| json!({ "label": c.label, "tier": c.tier, "state": "linked", "removing_at": c.removing_at, "mailbox": c.mailbox, "safety_number": c.safety_number }))
         .chain(book.pending.iter().map(|p| json!({ "label": p.label, "tier": p.tier, "state": "invited" })))
         .collect();
     Ok(Report { json: json!({ "contacts": contacts }), text: text.trim_end().to_owned() })
@@ -251,6 +259,13 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     let client = ctx.client(&book.server)?;
     let reply: PolicyReply =
         client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &signer(book, key)).await?;
+    if !reply.applied {
+        // Held for the cooling-off: keep sealing to them until it applies.
+        updated = book.clone();
+        for c in updated.contacts.iter_mut().filter(|c| c.label == label) {
+            c.removing_at = Some(reply.effective_at);
+        }
+    }
     vault.book.member = Some(updated);
     vault.save()?;
     Ok(Report {
@@ -332,6 +347,7 @@ pub async fn checkin(
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
     updated.promote_pending_schedule(unix_now());
+    updated.promote_removals(unix_now());
     let (Some(every), Some(grace)) = (updated.every, updated.grace) else {
         return Err(ClientError::State("no schedule yet: run `aman schedule set --every 6h --grace 30m` first".into()));
     };
@@ -446,6 +462,7 @@ pub async fn rotate_keys(
 pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
+    updated.promote_removals(unix_now());
     if let Some(n) = note {
         updated.note = n.to_owned();
     }

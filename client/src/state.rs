@@ -24,6 +24,10 @@ pub struct ContactEntry {
     pub encryption: EncryptionPublic,
     /// The safety number to compare.
     pub safety_number: String,
+    /// Being removed: the server keeps alerting them until this time, so
+    /// the note stays sealed to them until then too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removing_at: Option<u64>,
 }
 
 /// An invite the member made that no contact has answered yet.
@@ -86,6 +90,12 @@ pub struct PendingSchedule {
 }
 
 impl MemberBook {
+    /// Drops contacts whose removal the server has applied (a second after
+    /// its time, as for the schedule).
+    pub fn promote_removals(&mut self, now: u64) {
+        self.contacts.retain(|c| c.removing_at.is_none_or(|at| now <= at));
+    }
+
     /// Adopts a pending schedule once the server has applied it (a second
     /// after its effective time, so the server's own tick has run).
     pub fn promote_pending_schedule(&mut self, now: u64) {

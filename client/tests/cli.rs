@@ -370,3 +370,22 @@ fn one_contact_of_two_members_cannot_be_linked_by_its_keys() {
     let id = alerts[0]["alert"].as_str().unwrap().to_owned();
     sara.json(&["alerts", "ack", &id]);
 }
+
+#[test]
+fn a_contact_being_removed_can_still_read_the_alerts_it_is_sent() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (a, _, _) = pair(dir.path(), &m, "alice", "1");
+    let (b, _, _) = pair(dir.path(), &m, "bashir", "1");
+    std::thread::sleep(Duration::from_millis(2500)); // bashir takes part after the cooling-off
+                                                     // Removing bashir waits out the cooling-off; until then he is alerted, so
+                                                     // the note must stay sealed to him too.
+    let removed = m.json(&["contact", "remove", "bashir"]);
+    assert_eq!(removed["applied"], false);
+    m.json(&["panic", "--note", "taken at the checkpoint"]);
+    for c in [&a, &b] {
+        let alerts = await_alerts(c, |x| !x.is_empty());
+        assert_eq!(alerts[0]["note"], "taken at the checkpoint", "{alerts:?}");
+    }
+}
