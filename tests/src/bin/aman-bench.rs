@@ -504,6 +504,9 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         ("AMAN_RATE_LIMIT_IP", "0"),
         ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
         ("AMAN_ALLOW_PRIVATE_TARGETS", "true"),
+        // The server's own latency: in service every alert also waits out the
+        // deliberate random dispatch delay (10-20 s by default).
+        ("AMAN_DISPATCH_DELAY", "0s"),
         // The server's start-up line (open and load times) goes to stderr.
         ("AMAN_LOG", "aman_server::serve=info,warn"),
     ];
