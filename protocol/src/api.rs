@@ -288,6 +288,13 @@ pub struct Notice {
     pub contact_encryption: Option<EncryptionPublic>,
 }
 
+impl Notice {
+    /// A notice of `kind` at `at`, about a change effective at `effective_at`.
+    pub fn new(kind: NoticeKind, at: u64, effective_at: Option<u64>) -> Self {
+        Notice { kind, at, effective_at, contact: None, contact_encryption: None }
+    }
+}
+
 /// A note (sealed alert) as the server received it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReceivedNote {

@@ -8,11 +8,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod actors;
+pub mod cli;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
 
 pub use actors::{Contact, Member};
+pub use cli::aman;
 pub use process::{binary, ServerProcess};
 pub use receiver::Receiver;
 pub use smtp::SmtpServer;

@@ -242,13 +242,7 @@ impl Engine {
         let Some(mut alert) = self.store.alert(id)? else {
             return Ok(None);
         };
-        alert.notices.push(Notice {
-            kind: NoticeKind::CheckedInLate,
-            at: now,
-            effective_at: None,
-            contact: None,
-            contact_encryption: None,
-        });
+        alert.notices.push(Notice::new(NoticeKind::CheckedInLate, now, None));
         let wake = if alert.dispatched {
             let at = self.dispatch_at()?.max(now);
             alert.updated_ms = self.now_ms();
@@ -325,13 +319,7 @@ impl Engine {
             return self.commit(Vec::new());
         }
         alert.acks.push(Ack { mailbox: *mailbox, at: now });
-        alert.notices.push(Notice {
-            kind: NoticeKind::Acknowledged,
-            at: now,
-            effective_at: None,
-            contact: None,
-            contact_encryption: None,
-        });
+        alert.notices.push(Notice::new(NoticeKind::Acknowledged, now, None));
         alert.updated_ms = self.now_ms();
         let mut ops = Vec::new();
         let others: Vec<MailboxId> = told_so_far(&alert).into_iter().filter(|m| m != mailbox).collect();

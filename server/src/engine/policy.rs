@@ -5,7 +5,7 @@
 use super::{idempotency_key, NOTICE_CHANNEL};
 use super::{lock, Engine};
 use crate::error::ApiError;
-use crate::store::{Durable, Op, OutboxEntry, PendingKeys, PendingPolicy};
+use crate::store::{AccountRecord, Durable, Op, OutboxEntry, PendingKeys, PendingPolicy};
 use aman_protocol::alert::MAX_RECIPIENTS;
 use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
 use aman_protocol::{AccountId, AlertId, KeyRotation};
@@ -143,13 +143,7 @@ impl Engine {
             };
         }
         let reply = if weakens(&account.policy, &policy, now, c.max_interval, c.max_grace, c.escalation_delay) {
-            let notice = Notice {
-                kind: NoticeKind::PolicyWeakening,
-                at: now,
-                effective_at: Some(effective_at),
-                contact: None,
-                contact_encryption: None,
-            };
+            let notice = Notice::new(NoticeKind::PolicyWeakening, now, Some(effective_at));
             ops.extend(self.notice_ops(caller, &existing, &notice)?);
             ops.push(Op::PutCooling(effective_at, *caller));
             account.pending_policy = Some(PendingPolicy { policy, effective_at });
@@ -163,13 +157,7 @@ impl Engine {
                 } else {
                     // The member chose other settings: the pending weakening is
                     // dropped (protection stays stronger), and everyone is told.
-                    let notice = Notice {
-                        kind: NoticeKind::PendingChangeCancelled,
-                        at: now,
-                        effective_at: None,
-                        contact: None,
-                        contact_encryption: None,
-                    };
+                    let notice = Notice::new(NoticeKind::PendingChangeCancelled, now, None);
                     ops.extend(self.notice_ops(caller, &existing, &notice)?);
                 }
             }
@@ -201,17 +189,24 @@ impl Engine {
             return Ok((PolicyReply { applied: false, effective_at: at }, self.commit(Vec::new())?));
         }
         let effective_at = now.saturating_add(self.config.cooling_off);
-        let notice = Notice {
-            kind: NoticeKind::AccountDeletion,
-            at: now,
-            effective_at: Some(effective_at),
-            contact: None,
-            contact_encryption: None,
-        };
-        let contacts = account.policy.contacts.clone();
-        let mut ops = self.notice_ops(caller, &contacts, &notice)?;
-        ops.push(Op::PutCooling(effective_at, *caller));
         account.pending_deletion = Some(effective_at);
+        self.hold(caller, account, NoticeKind::AccountDeletion, effective_at, now)
+    }
+
+    /// Writes `account` with a change held until `effective_at`: every
+    /// contact is told now (mailbox and channels) and the cooling-off entry
+    /// is armed.
+    fn hold(
+        &self,
+        caller: &AccountId,
+        account: AccountRecord,
+        kind: NoticeKind,
+        effective_at: u64,
+        now: u64,
+    ) -> Result<(PolicyReply, Durable), ApiError> {
+        let contacts = account.policy.contacts.clone();
+        let mut ops = self.notice_ops(caller, &contacts, &Notice::new(kind, now, Some(effective_at)))?;
+        ops.push(Op::PutCooling(effective_at, *caller));
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
         self.schedule_cooling(effective_at, caller);
@@ -272,22 +267,7 @@ impl Engine {
             created: rotation.created,
             effective_at,
         });
-        let notice = Notice {
-            kind: NoticeKind::CheckinKeysRotation,
-            at: now,
-            effective_at: Some(effective_at),
-            contact: None,
-            contact_encryption: None,
-        };
-        let contacts = account.policy.contacts.clone();
-        let mut ops = self.notice_ops(caller, &contacts, &notice)?;
-        ops.push(Op::PutCooling(effective_at, *caller));
-        ops.push(Op::PutAccount(*caller, account));
-        let ticket = self.commit(ops)?;
-        self.schedule_cooling(effective_at, caller);
-        self.mailboxes_changed(contacts.iter().map(|c| c.mailbox));
-        self.delivery_wake.notify_one();
-        Ok((PolicyReply { applied: false, effective_at }, ticket))
+        self.hold(caller, account, NoticeKind::CheckinKeysRotation, effective_at, now)
     }
 
     /// Applies every pending change whose cooling-off has passed by `at`.

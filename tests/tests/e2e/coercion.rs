@@ -17,12 +17,11 @@
 
 use super::{free_port, server_env};
 use aman_client::api::ApiClient;
-use aman_tests::{binary, Member, Receiver, ServerProcess, SmtpServer};
+use aman_tests::{aman, binary, Member, Receiver, ServerProcess, SmtpServer};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,22 +51,6 @@ struct Views {
     stored: Vec<String>,
     stored_raw_words: Vec<String>,
     key_file_in_data_dir: bool,
-}
-
-fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(binary("aman"))
-        .arg("--home")
-        .arg(home)
-        .arg("--passphrase-stdin")
-        .args(args)
-        .env("AMAN_INSECURE_TEST_KDF", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// Masks what differs between any two runs whatever the passphrase: ids,

@@ -2,32 +2,15 @@
 //! and `aman-server` binaries.
 
 use super::{free_port, FAST_SERVER};
-use aman_tests::{binary, ServerProcess};
+use aman_tests::{aman, binary, ServerProcess};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 struct Cli {
     home: PathBuf,
     pass: String,
-}
-
-fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(binary("aman"))
-        .arg("--home")
-        .arg(home)
-        .arg("--passphrase-stdin")
-        .args(args)
-        .env("AMAN_INSECURE_TEST_KDF", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 impl Cli {

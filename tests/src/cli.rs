@@ -1,0 +1,24 @@
+//! The `aman` program as a person (or a captor) runs it.
+
+use crate::process::binary;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `aman --home HOME --passphrase-stdin ARGS` with `stdin` as its
+/// input (Argon2 at test costs) and returns what it printed.
+pub fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(binary("aman"))
+        .arg("--home")
+        .arg(home)
+        .arg("--passphrase-stdin")
+        .args(args)
+        .env("AMAN_INSECURE_TEST_KDF", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
