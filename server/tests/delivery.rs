@@ -373,3 +373,27 @@ async fn a_weakening_change_and_a_new_contact_reach_every_contacts_channels() {
     assert_eq!(receiver.await_count(2, Duration::from_secs(20)).await.len(), 2);
     live.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_are_served_on_the_metrics_listener_only() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        out
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let server = start(cfg, clock).await.unwrap();
+    let metrics = server.metrics_addr.expect("a metrics listener");
+    assert_ne!(metrics, server.addr);
+    let scraped = get(metrics, "/metrics").await;
+    assert!(scraped.starts_with("HTTP/1.1 200") && scraped.contains("aman_alerts_fired_total"), "{scraped}");
+    assert!(get(server.addr, "/metrics").await.starts_with("HTTP/1.1 404"));
+    server.shutdown().await.unwrap();
+}

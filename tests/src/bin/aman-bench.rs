@@ -497,7 +497,10 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     tokio::time::sleep(Duration::from_millis(500)).await; // let the store's flusher thread let go of the lock
 
     say("starting aman-server…");
+    // Counters are served on their own listener, never on the public one.
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
     let env = [
+        ("AMAN_METRICS_LISTEN", metrics_addr.as_str()),
         ("AMAN_REGISTRATION", "open"),
         ("AMAN_MIN_INTERVAL", "1s"),
         ("AMAN_MIN_GRACE", "1s"),
@@ -518,7 +521,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     }
     let startup_s = started.elapsed().as_secs_f64();
     // The schedule mirror loads in the background; memory is read once it is full.
-    let metrics_url = format!("{}/metrics", server.url);
+    let metrics_url = format!("http://{metrics_addr}/metrics");
     loop {
         let text = reqwest::get(&metrics_url).await?.text().await?;
         let armed_now = text
