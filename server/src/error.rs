@@ -46,34 +46,31 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
     }
 
-    /// Maps a malformed binary field to a stable code.
+    /// Maps a malformed binary field to a stable code (the engine's mapping).
     pub fn decode(field: &str, e: DecodeError) -> Self {
-        let code = match e {
-            DecodeError::Truncated => "truncated",
-            DecodeError::TrailingBytes => "trailing_bytes",
-            DecodeError::WrongLabel => "wrong_label",
-            DecodeError::UnknownVersion(_) => "unknown_version",
-            DecodeError::TooLong => "too_long",
-            DecodeError::WrongLength => "wrong_length",
-            DecodeError::InvalidValue => "invalid_value",
-            DecodeError::BadText => "bad_encoding",
-            _ => "malformed",
-        };
-        Self::bad_request(code, format!("{field}: {e}"))
+        crate::engine::EngineError::decode(field, e).into()
     }
 
-    /// Maps a protocol error on a client-supplied field.
+    /// Maps a protocol error on a client-supplied field (the engine's mapping).
     pub fn protocol(field: &str, e: ProtocolError) -> Self {
-        match e {
-            ProtocolError::Decode(d) => Self::decode(field, d),
-            ProtocolError::BadSignature => {
-                Self::new(StatusCode::UNAUTHORIZED, "bad_signature", format!("{field}: signature did not verify"))
-            }
-            ProtocolError::StaleCounter => {
-                Self::new(StatusCode::CONFLICT, "stale_counter", "check-in counter must be greater than the last one")
-            }
-            other => Self::bad_request("invalid", format!("{field}: {other}")),
-        }
+        crate::engine::EngineError::protocol(field, e).into()
+    }
+}
+
+impl From<crate::engine::EngineError> for ApiError {
+    fn from(e: crate::engine::EngineError) -> Self {
+        use crate::engine::ErrorKind;
+        let status = match e.kind {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Gone => StatusCode::GONE,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError { status, code: e.code, message: e.message }
     }
 }
 

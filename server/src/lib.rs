@@ -20,3 +20,4 @@ pub mod metrics;
 pub mod serve;
 pub mod store;
 pub mod tls;
+pub mod urls;

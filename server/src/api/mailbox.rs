@@ -2,6 +2,7 @@
 //! logs and notification endpoints.
 
 use super::{parse_json, AppState, Contact};
+use crate::engine::TargetReach;
 use crate::error::ApiError;
 use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, MailboxContents};
 use aman_protocol::AlertId;
@@ -53,7 +54,7 @@ pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<J
     };
     drop(changes);
     state.engine.mailbox_wakes.release(&contact.mailbox);
-    result
+    result.map_err(ApiError::from)
 }
 
 /// `POST /v1/mailbox/alerts/{alert}/ack`.
@@ -81,7 +82,15 @@ pub async fn add_endpoint(
     contact: Contact,
 ) -> Result<(StatusCode, Json<EndpointAdded>), ApiError> {
     let body: AddEndpoint = parse_json(&contact.body)?;
-    let (added, durable) = state.engine.add_endpoint(&contact.mailbox, &body).await?;
+    // The DNS look-up happens here, not in the engine.
+    let reach = match body.kind.as_str() {
+        "webhook" | "ntfy" => match crate::delivery::target::check_public(&body.target).await {
+            Ok(()) => TargetReach::Public,
+            Err(why) => TargetReach::Internal(why),
+        },
+        _ => TargetReach::Public,
+    };
+    let (added, durable) = state.engine.add_endpoint(&contact.mailbox, &body, &reach)?;
     durable.wait().await?;
     Ok((StatusCode::CREATED, Json(added)))
 }

@@ -7,8 +7,8 @@
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
 use super::target::check_public;
-use crate::engine::{log_op, secret_context, target_context, Engine, ACK_CHANNEL, NOTICE_CHANNEL};
-use crate::store::{Op, QueuedDelivery};
+use crate::engine::{log_op, secret_context, target_context, Engine, TargetReach, ACK_CHANNEL, NOTICE_CHANNEL};
+use crate::store::{Op, QueuedDelivery, StoreError};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::{AlertId, MailboxId};
@@ -112,7 +112,7 @@ impl Deliverer {
         if let Ok(_permit) = self.permits.acquire().await {
             let (kind, outcome) = self.deliver(&q).await;
             if let Err(e) = self.record(&q, &kind, outcome).await {
-                tracing::error!(code = e.code, "recording a delivery failed; it will be retried");
+                tracing::error!(error = %e, "recording a delivery failed; it will be retried");
             }
         }
         crate::engine::lock(&self.in_flight).remove(&key);
@@ -155,13 +155,16 @@ impl Deliverer {
         }
         let outcome = match kind.as_str() {
             "webhook" | "ntfy" => {
-                if target.starts_with("http://") && !e.plain_http_allowed(&target).await {
+                // Resolved again before every attempt: DNS can change.
+                let reach = match check_public(&target).await {
+                    Ok(()) => TargetReach::Public,
+                    Err(why) => TargetReach::Internal(why),
+                };
+                if target.starts_with("http://") && !e.plain_http_allowed(&reach) {
                     return (kind, Outcome::Permanent("plain http to a public address".into()));
                 }
-                if !e.config.allow_private_targets {
-                    if let Err(why) = check_public(&target).await {
-                        return (kind, Outcome::Permanent(why));
-                    }
+                if let (TargetReach::Internal(why), false) = (&reach, e.config.allow_private_targets) {
+                    return (kind, Outcome::Permanent(why.clone()));
                 }
                 let (headers, body) = if kind == "webhook" {
                     let body = serde_json::json!({
@@ -226,7 +229,7 @@ impl Deliverer {
     }
 
     /// Makes the outcome durable: delete, reschedule or give up, with a log line.
-    async fn record(&self, q: &QueuedDelivery, kind: &str, outcome: Outcome) -> Result<(), crate::error::ApiError> {
+    async fn record(&self, q: &QueuedDelivery, kind: &str, outcome: Outcome) -> Result<(), StoreError> {
         let e = &self.engine;
         let now = e.clock.now();
         let now_ms = e.clock.now_ms();

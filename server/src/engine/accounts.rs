@@ -1,48 +1,48 @@
 //! Registration, check-ins, sealed-alert updates, panic and account status.
 
+use super::error::EngineError;
+use super::error::ErrorKind;
 use super::{lock, Engine};
 use crate::config::Registration;
-use crate::error::ApiError;
 use crate::store::{AccountRecord, Durable, InviteRecord, Op, Reason};
 use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
 use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, B64};
 use aman_protocol::at_rest::DURESS_TAG_LABEL;
 use aman_protocol::hash::sha256;
 use aman_protocol::{AccountId, AlertId, Checkin, KeyBinding};
-use axum::http::StatusCode;
 
 impl Engine {
     /// Checks a registration invite; returns its record to consume.
-    fn check_invite(&self, code: Option<&str>, now: u64) -> Result<Option<([u8; 32], InviteRecord)>, ApiError> {
+    fn check_invite(&self, code: Option<&str>, now: u64) -> Result<Option<([u8; 32], InviteRecord)>, EngineError> {
         if self.config.registration == Registration::Open {
             return Ok(None);
         }
         let code = code.ok_or_else(|| {
-            ApiError::new(StatusCode::FORBIDDEN, "invite_required", "this server registers members by invite only")
+            EngineError::new(ErrorKind::Forbidden, "invite_required", "this server registers members by invite only")
         })?;
         let hash = sha256(code.trim().as_bytes());
         let Some(invite) = self.store.invite(&hash)? else {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_unknown", "no such invite"));
+            return Err(EngineError::new(ErrorKind::Forbidden, "invite_unknown", "no such invite"));
         };
         if invite.revoked {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_revoked", "this invite was revoked"));
+            return Err(EngineError::new(ErrorKind::Forbidden, "invite_revoked", "this invite was revoked"));
         }
         if invite.uses_left == 0 {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_used_up", "this invite has no uses left"));
+            return Err(EngineError::new(ErrorKind::Forbidden, "invite_used_up", "this invite has no uses left"));
         }
         if invite.expires_at.is_some_and(|t| t <= now) {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_expired", "this invite has expired"));
+            return Err(EngineError::new(ErrorKind::Forbidden, "invite_expired", "this invite has expired"));
         }
         Ok(Some((hash, invite)))
     }
 
     /// Registers a member from a verified key binding.
-    pub fn register(&self, invite: Option<&str>, binding: &KeyBinding) -> Result<Durable, ApiError> {
+    pub fn register(&self, invite: Option<&str>, binding: &KeyBinding) -> Result<Durable, EngineError> {
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         let consumed = self.check_invite(invite, now)?;
         if self.store.account(&binding.account)?.is_some() {
-            return Err(ApiError::new(StatusCode::CONFLICT, "account_exists", "this account id is taken"));
+            return Err(EngineError::new(ErrorKind::Conflict, "account_exists", "this account id is taken"));
         }
         let mut record = AccountRecord::new(binding.identity, binding.created, now);
         self.install_keys(&binding.account, &mut record, binding);
@@ -71,15 +71,15 @@ impl Engine {
     }
 
     /// Loads an account or answers as for an unknown caller.
-    pub(super) fn account_or_unauthorized(&self, id: &AccountId) -> Result<AccountRecord, ApiError> {
-        self.store.account(id)?.ok_or_else(ApiError::unauthorized)
+    pub(super) fn account_or_unauthorized(&self, id: &AccountId) -> Result<AccountRecord, EngineError> {
+        self.store.account(id)?.ok_or_else(EngineError::unauthorized)
     }
 
-    fn check_sealed(&self, sealed: &[u8]) -> Result<(), ApiError> {
+    fn check_sealed(&self, sealed: &[u8]) -> Result<(), EngineError> {
         if sealed.len() > MAX_SEALED_LEN {
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "alert_too_large", "sealed alert too large"));
+            return Err(EngineError::new(ErrorKind::TooLarge, "alert_too_large", "sealed alert too large"));
         }
-        validate_sealed(sealed).map_err(|e| ApiError::decode("sealed_alert", e))
+        validate_sealed(sealed).map_err(|e| EngineError::decode("sealed_alert", e))
     }
 
     /// Accepts a check-in; replies identically for normal and duress. A
@@ -93,12 +93,12 @@ impl Engine {
         caller: &AccountId,
         signed: &[u8],
         sealed: Option<&[u8]>,
-    ) -> Result<(CheckinReply, Durable), ApiError> {
+    ) -> Result<(CheckinReply, Durable), EngineError> {
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
         let (checkin, index) =
-            Checkin::verify_either(signed, &account.checkin_keys).map_err(|e| ApiError::protocol("checkin", e))?;
+            Checkin::verify_either(signed, &account.checkin_keys).map_err(|e| EngineError::protocol("checkin", e))?;
         let duress = self.is_duress_key(caller, &account, index)?;
         if let Err(refusal) = self.check_checkin(caller, &account, &checkin, sealed, now) {
             if duress {
@@ -174,10 +174,10 @@ impl Engine {
         caller: &AccountId,
         account: &AccountRecord,
         index: usize,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, EngineError> {
         let tag = <[u8; 32]>::try_from(account.duress_tag.0.as_slice())
-            .map_err(|_| ApiError::internal("corrupt duress tag in an account record"))?;
-        let key = account.checkin_keys.get(index).ok_or_else(|| ApiError::internal("check-in key index"))?;
+            .map_err(|_| EngineError::internal("corrupt duress tag in an account record"))?;
+        let key = account.checkin_keys.get(index).ok_or_else(|| EngineError::internal("check-in key index"))?;
         Ok(self.server_key().verify_tag(DURESS_TAG_LABEL, &[caller.as_bytes(), key.as_bytes()], &tag))
     }
 
@@ -189,28 +189,28 @@ impl Engine {
         checkin: &Checkin,
         sealed: Option<&[u8]>,
         now: u64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), EngineError> {
         if checkin.account != *caller {
-            return Err(ApiError::bad_request("account_mismatch", "check-in is for another account"));
+            return Err(EngineError::bad_request("account_mismatch", "check-in is for another account"));
         }
-        checkin.check_counter(account.counter).map_err(|e| ApiError::protocol("checkin", e))?;
+        checkin.check_counter(account.counter).map_err(|e| EngineError::protocol("checkin", e))?;
         if checkin.counter - account.counter > MAX_COUNTER_STEP {
             // A counter near u64::MAX would make every later check-in stale.
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(EngineError::new(
+                ErrorKind::Conflict,
                 "counter_jump",
                 format!("check-in counter may rise by at most {MAX_COUNTER_STEP} at a time"),
             ));
         }
         if checkin.client_time.abs_diff(now) > self.config.clock_window {
-            return Err(ApiError::bad_request("clock_skew", "check-in time is too far from the server's clock"));
+            return Err(EngineError::bad_request("clock_skew", "check-in time is too far from the server's clock"));
         }
         self.check_schedule(&account.policy, checkin, now)?;
         match sealed {
             Some(sealed) => {
                 self.check_sealed(sealed)?;
                 if sealed_hash(sealed) != checkin.alert_hash {
-                    return Err(ApiError::bad_request(
+                    return Err(EngineError::bad_request(
                         "alert_hash_mismatch",
                         "sealed alert does not match the check-in's hash",
                     ));
@@ -218,7 +218,7 @@ impl Engine {
             }
             None => {
                 if account.alert_hash.as_ref().map(|h| h.0.as_slice()) != Some(&checkin.alert_hash[..]) {
-                    return Err(ApiError::bad_request(
+                    return Err(EngineError::bad_request(
                         "alert_hash_mismatch",
                         "check-in does not reference the sealed alert on record; send it with the check-in",
                     ));
@@ -229,19 +229,19 @@ impl Engine {
     }
 
     /// A check-in's schedule must respect the policy in force and the server's bounds.
-    fn check_schedule(&self, policy: &Policy, checkin: &Checkin, now: u64) -> Result<(), ApiError> {
+    fn check_schedule(&self, policy: &Policy, checkin: &Checkin, now: u64) -> Result<(), EngineError> {
         let c = &self.config;
         let max_interval = policy.interval.unwrap_or(c.max_interval);
         let max_grace = policy.grace.unwrap_or(c.max_grace);
         if checkin.next_due <= now || checkin.next_due > now.saturating_add(max_interval).saturating_add(c.clock_window)
         {
-            return Err(ApiError::bad_request(
+            return Err(EngineError::bad_request(
                 "interval_out_of_range",
                 format!("next due time must be in the future and at most {max_interval}s away"),
             ));
         }
         if checkin.grace < c.min_grace || checkin.grace > max_grace {
-            return Err(ApiError::bad_request(
+            return Err(EngineError::bad_request(
                 "grace_out_of_range",
                 format!("grace must be between {}s and {max_grace}s", c.min_grace),
             ));
@@ -250,7 +250,7 @@ impl Engine {
     }
 
     /// Replaces the sealed alert on record.
-    pub fn update_sealed(&self, caller: &AccountId, sealed: &[u8]) -> Result<Durable, ApiError> {
+    pub fn update_sealed(&self, caller: &AccountId, sealed: &[u8]) -> Result<Durable, EngineError> {
         self.check_sealed(sealed)?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
@@ -263,7 +263,7 @@ impl Engine {
 
     /// Fires a panic alert; its contacts are told after the dispatch delay
     /// every alert gets.
-    pub fn panic(&self, caller: &AccountId, sealed: Option<&[u8]>) -> Result<(AlertId, Durable), ApiError> {
+    pub fn panic(&self, caller: &AccountId, sealed: Option<&[u8]>) -> Result<(AlertId, Durable), EngineError> {
         if let Some(s) = sealed {
             self.check_sealed(s)?;
         }
@@ -283,7 +283,7 @@ impl Engine {
     }
 
     /// What `aman status` shows: nothing that a duress check-in changes.
-    pub fn status(&self, caller: &AccountId) -> Result<AccountStatus, ApiError> {
+    pub fn status(&self, caller: &AccountId) -> Result<AccountStatus, EngineError> {
         let account = self.account_or_unauthorized(caller)?;
         let mut pending = Vec::new();
         if let Some(p) = &account.pending_policy {

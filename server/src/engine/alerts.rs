@@ -1,7 +1,7 @@
 //! Firing alerts, escalation, acknowledgements and what a mailbox shows.
 
+use super::error::EngineError;
 use super::{lock, Engine};
-use crate::error::ApiError;
 use crate::store::{AccountRecord, AlertMeta, AlertRecord, DeliveryRecord, MailboxEntry, Op, OutboxEntry, Reason};
 use aman_protocol::api::{Ack, DeliveryLog, MailboxAlert, MailboxContents, Notice, NoticeKind, B64};
 use aman_protocol::hash::sha256;
@@ -55,15 +55,15 @@ impl Engine {
         sealed: Option<Vec<u8>>,
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<(AlertId, u64), ApiError> {
-        let id = AlertId::random().map_err(ApiError::internal)?;
+    ) -> Result<(AlertId, u64), EngineError> {
+        let id = AlertId::random().map_err(EngineError::internal)?;
         let meta = AlertMeta {
             reason,
             fired_at: now,
             deadline,
             server_was_down: reason == Reason::Missed && account.outage_extended,
         };
-        let meta_sealed = self.server_key().encrypt(id.as_bytes(), &meta.encode()).map_err(ApiError::internal)?;
+        let meta_sealed = self.server_key().encrypt(id.as_bytes(), &meta.encode()).map_err(EngineError::internal)?;
         let contacts: Vec<(MailboxId, u8)> =
             account.policy.contacts.iter().filter(|c| c.is_active(now)).map(|c| (c.mailbox, c.tier)).collect();
         let dispatch_at = self.dispatch_at()?.max(now);
@@ -95,13 +95,13 @@ impl Engine {
     /// milliseconds and rounded up to the scheduler's whole seconds. Never
     /// zero (unless configured so), so nothing an alert causes can happen
     /// while the request that caused it is still being answered.
-    fn dispatch_at(&self) -> Result<u64, ApiError> {
+    fn dispatch_at(&self) -> Result<u64, EngineError> {
         let max_ms = self.config.dispatch_delay.saturating_mul(1000);
         if max_ms == 0 {
             return Ok(self.clock.now()); // at once (tests and benchmarks only)
         }
         let min_ms = max_ms / 2;
-        let r = u64::from_be_bytes(random_array::<8>().map_err(ApiError::internal)?);
+        let r = u64::from_be_bytes(random_array::<8>().map_err(EngineError::internal)?);
         let delay_ms = min_ms + r % (max_ms - min_ms + 1);
         Ok(self.now_ms().saturating_add(delay_ms).div_ceil(1000))
     }
@@ -115,7 +115,7 @@ impl Engine {
     /// Tells the first tier of every alert in `due`: mailbox entries,
     /// notifications, the escalation check. Runs from the scheduler when the
     /// dispatches fall due; alerts due together share one write and one flush.
-    pub(super) fn dispatch_due(&self, due: &[(u64, AlertId)], now: u64) -> Result<Vec<AlertId>, ApiError> {
+    pub(super) fn dispatch_due(&self, due: &[(u64, AlertId)], now: u64) -> Result<Vec<AlertId>, EngineError> {
         let mut probes = Vec::with_capacity(due.len());
         for (at, id) in due {
             probes.push((*at, *id, self.store.alert(id)?));
@@ -163,7 +163,7 @@ impl Engine {
         alert: &mut AlertRecord,
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<Vec<MailboxId>, ApiError> {
+    ) -> Result<Vec<MailboxId>, EngineError> {
         let Some(tier) = alert.contacts.iter().map(|(_, t)| *t).filter(|t| *t > alert.notified_tier).min() else {
             return Ok(Vec::new());
         };
@@ -208,7 +208,7 @@ impl Engine {
     }
 
     /// Escalates `id` if nobody has acknowledged it.
-    pub(super) fn escalate(&self, id: &AlertId, at: u64, now: u64) -> Result<bool, ApiError> {
+    pub(super) fn escalate(&self, id: &AlertId, at: u64, now: u64) -> Result<bool, EngineError> {
         let Some(probe) = self.store.alert(id)? else {
             self.commit(vec![Op::DeleteEscalation(at, *id)])?.wait_blocking()?;
             return Ok(false);
@@ -241,7 +241,7 @@ impl Engine {
         id: &AlertId,
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<Option<(AlertId, u64)>, ApiError> {
+    ) -> Result<Option<(AlertId, u64)>, EngineError> {
         let Some(mut alert) = self.store.alert(id)? else {
             return Ok(None);
         };
@@ -259,16 +259,16 @@ impl Engine {
     }
 
     /// An alert's sealed facts, decrypted with the server key.
-    pub fn alert_meta(&self, id: &AlertId, alert: &AlertRecord) -> Result<AlertMeta, ApiError> {
+    pub fn alert_meta(&self, id: &AlertId, alert: &AlertRecord) -> Result<AlertMeta, EngineError> {
         let bytes = self
             .server_key()
             .decrypt(id.as_bytes(), &alert.meta_sealed.0)
-            .map_err(|_| ApiError::internal("alert facts do not decrypt: wrong server key file?"))?;
-        AlertMeta::decode(&bytes).ok_or_else(|| ApiError::internal("corrupt alert facts"))
+            .map_err(|_| EngineError::internal("alert facts do not decrypt: wrong server key file?"))?;
+        AlertMeta::decode(&bytes).ok_or_else(|| EngineError::internal("corrupt alert facts"))
     }
 
     /// A contact's mailbox: its alerts and notices.
-    pub fn mailbox_contents(&self, mailbox: &MailboxId) -> Result<MailboxContents, ApiError> {
+    pub fn mailbox_contents(&self, mailbox: &MailboxId) -> Result<MailboxContents, EngineError> {
         let mut alerts = Vec::new();
         let mut cursor = 0;
         for (id, _entry) in self.store.mailbox_entries(mailbox)? {
@@ -304,16 +304,16 @@ impl Engine {
         Ok(MailboxContents { alerts, notices, cursor_ms: cursor })
     }
 
-    fn alert_for_mailbox(&self, mailbox: &MailboxId, id: &AlertId) -> Result<AlertRecord, ApiError> {
+    fn alert_for_mailbox(&self, mailbox: &MailboxId, id: &AlertId) -> Result<AlertRecord, EngineError> {
         let placed = self.store.mailbox_entries(mailbox)?.iter().any(|(a, _)| a == id);
         match self.store.alert(id)? {
             Some(alert) if placed => Ok(alert),
-            _ => Err(ApiError::not_found("alert")),
+            _ => Err(EngineError::not_found("alert")),
         }
     }
 
     /// A contact acknowledges: escalation stops and the others are told.
-    pub fn acknowledge(&self, mailbox: &MailboxId, id: &AlertId) -> Result<crate::store::Durable, ApiError> {
+    pub fn acknowledge(&self, mailbox: &MailboxId, id: &AlertId) -> Result<crate::store::Durable, EngineError> {
         let probe = self.alert_for_mailbox(mailbox, id)?;
         let _guard = self.lock_account(&probe.account);
         let mut alert = self.alert_for_mailbox(mailbox, id)?;
@@ -347,7 +347,7 @@ impl Engine {
     }
 
     /// An alert's delivery log, for one of its contacts.
-    pub fn delivery_log(&self, mailbox: &MailboxId, id: &AlertId) -> Result<DeliveryLog, ApiError> {
+    pub fn delivery_log(&self, mailbox: &MailboxId, id: &AlertId) -> Result<DeliveryLog, EngineError> {
         self.alert_for_mailbox(mailbox, id)?;
         Ok(DeliveryLog { attempts: self.store.delivery_log(id)? })
     }

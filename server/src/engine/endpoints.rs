@@ -1,7 +1,7 @@
 //! A mailbox's notification endpoints, encrypted at rest under the server key.
 
+use super::error::EngineError;
 use super::Engine;
-use crate::error::ApiError;
 use crate::store::{Durable, EndpointRecord, Op};
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, B64};
 use aman_protocol::random::random_array;
@@ -28,16 +28,16 @@ pub fn secret_context(mailbox: &MailboxId, id: u8) -> Vec<u8> {
     c
 }
 
-fn validate(kind: &str, target: &str) -> Result<(), ApiError> {
+fn validate(kind: &str, target: &str) -> Result<(), EngineError> {
     if target.len() > 512 || target.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_target", "target is too long or has control characters"));
+        return Err(EngineError::bad_request("invalid_target", "target is too long or has control characters"));
     }
     match kind {
         "webhook" | "ntfy" => {
             let ok = (target.starts_with("https://") || target.starts_with("http://"))
-                && crate::delivery::target::host_of(target).is_some();
+                && crate::urls::host_of(target).is_some();
             if !ok {
-                return Err(ApiError::bad_request("invalid_target", "webhook and ntfy targets are http(s) URLs"));
+                return Err(EngineError::bad_request("invalid_target", "webhook and ntfy targets are http(s) URLs"));
             }
         }
         "email" => {
@@ -47,60 +47,71 @@ fn validate(kind: &str, target: &str) -> Result<(), ApiError> {
                 || !parts[1].contains('.')
                 || target.contains(char::is_whitespace)
             {
-                return Err(ApiError::bad_request("invalid_target", "not an e-mail address"));
+                return Err(EngineError::bad_request("invalid_target", "not an e-mail address"));
             }
         }
-        _ => return Err(ApiError::bad_request("invalid_kind", "kind is webhook, ntfy or email")),
+        _ => return Err(EngineError::bad_request("invalid_kind", "kind is webhook, ntfy or email")),
     }
     Ok(())
+}
+
+/// Where a webhook or ntfy target resolves, as the caller found out: the
+/// engine does no DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetReach {
+    /// Every address is public (or the target is not a URL: an e-mail address).
+    Public,
+    /// It resolves to an internal address, or does not resolve: why.
+    Internal(String),
 }
 
 impl Engine {
     /// Plain `http://` exposes even a content-free notification's timing and
     /// idempotency key to the path: only for a private target the organizer
     /// allowed (a relay on the same host or network).
-    pub async fn plain_http_allowed(&self, target: &str) -> bool {
-        self.config.allow_private_targets && crate::delivery::target::check_public(target).await.is_err()
+    pub fn plain_http_allowed(&self, reach: &TargetReach) -> bool {
+        self.config.allow_private_targets && matches!(reach, TargetReach::Internal(_))
     }
 
     /// Adds an endpoint; a webhook's secret is returned this once.
-    pub async fn add_endpoint(
+    pub fn add_endpoint(
         &self,
         mailbox_id: &MailboxId,
         add: &AddEndpoint,
-    ) -> Result<(EndpointAdded, Durable), ApiError> {
+        reach: &TargetReach,
+    ) -> Result<(EndpointAdded, Durable), EngineError> {
         validate(&add.kind, &add.target)?;
-        if add.target.starts_with("http://") && !self.plain_http_allowed(&add.target).await {
-            return Err(ApiError::bad_request(
+        if add.target.starts_with("http://") && !self.plain_http_allowed(reach) {
+            return Err(EngineError::bad_request(
                 "insecure_target",
                 "webhook and ntfy targets must be https:// (plain http:// only for private targets the organizer allowed)",
             ));
         }
-        if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.config.allow_private_targets {
-            crate::delivery::target::check_public(&add.target)
-                .await
-                .map_err(|m| ApiError::bad_request("private_target", m))?;
+        if let TargetReach::Internal(why) = reach {
+            if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.config.allow_private_targets {
+                return Err(EngineError::bad_request("private_target", why.clone()));
+            }
         }
         let _guard = super::lock(&self.registration);
-        let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(ApiError::unauthorized)?;
+        let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(EngineError::unauthorized)?;
         if mailbox.endpoints.len() >= MAX_ENDPOINTS {
-            return Err(ApiError::bad_request("too_many_endpoints", "at most 8 endpoints per mailbox"));
+            return Err(EngineError::bad_request("too_many_endpoints", "at most 8 endpoints per mailbox"));
         }
         let id = (1..super::NOTICE_CHANNEL)
             .find(|i| mailbox.endpoints.iter().all(|e| e.id != *i))
-            .ok_or_else(|| ApiError::bad_request("too_many_endpoints", "no endpoint ids left"))?;
+            .ok_or_else(|| EngineError::bad_request("too_many_endpoints", "no endpoint ids left"))?;
         let key = self.server_key();
         let target_sealed =
-            key.encrypt(&target_context(mailbox_id, id), add.target.as_bytes()).map_err(ApiError::internal)?;
+            key.encrypt(&target_context(mailbox_id, id), add.target.as_bytes()).map_err(EngineError::internal)?;
         let secret = if add.kind == "webhook" {
-            let raw = Zeroizing::new(random_array::<32>().map_err(ApiError::internal)?);
+            let raw = Zeroizing::new(random_array::<32>().map_err(EngineError::internal)?);
             Some(Zeroizing::new(b64_encode(raw.as_ref())))
         } else {
             None
         };
         let secret_sealed = match &secret {
             Some(s) => {
-                Some(B64(key.encrypt(&secret_context(mailbox_id, id), s.as_bytes()).map_err(ApiError::internal)?))
+                Some(B64(key.encrypt(&secret_context(mailbox_id, id), s.as_bytes()).map_err(EngineError::internal)?))
             }
             None => None,
         };
@@ -115,8 +126,8 @@ impl Engine {
     }
 
     /// The endpoints, decrypted for their owner.
-    pub fn list_endpoints(&self, mailbox_id: &MailboxId) -> Result<Vec<EndpointInfo>, ApiError> {
-        let mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(ApiError::unauthorized)?;
+    pub fn list_endpoints(&self, mailbox_id: &MailboxId) -> Result<Vec<EndpointInfo>, EngineError> {
+        let mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(EngineError::unauthorized)?;
         mailbox
             .endpoints
             .iter()
@@ -124,7 +135,7 @@ impl Engine {
                 let target = self
                     .server_key()
                     .decrypt(&target_context(mailbox_id, e.id), &e.target_sealed.0)
-                    .map_err(|_| ApiError::internal("endpoint does not decrypt: wrong server key file?"))?;
+                    .map_err(|_| EngineError::internal("endpoint does not decrypt: wrong server key file?"))?;
                 Ok(EndpointInfo {
                     id: e.id,
                     kind: e.kind.clone(),
@@ -135,13 +146,13 @@ impl Engine {
     }
 
     /// Removes an endpoint.
-    pub fn remove_endpoint(&self, mailbox_id: &MailboxId, id: u8) -> Result<Durable, ApiError> {
+    pub fn remove_endpoint(&self, mailbox_id: &MailboxId, id: u8) -> Result<Durable, EngineError> {
         let _guard = super::lock(&self.registration);
-        let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(ApiError::unauthorized)?;
+        let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(EngineError::unauthorized)?;
         let before = mailbox.endpoints.len();
         mailbox.endpoints.retain(|e| e.id != id);
         if mailbox.endpoints.len() == before {
-            return Err(ApiError::not_found("endpoint"));
+            return Err(EngineError::not_found("endpoint"));
         }
         self.commit(vec![Op::PutMailbox(*mailbox_id, mailbox)])
     }

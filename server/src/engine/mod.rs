@@ -9,6 +9,7 @@
 mod accounts;
 mod alerts;
 mod endpoints;
+mod error;
 mod notes;
 mod pairing;
 mod policy;
@@ -16,13 +17,14 @@ mod schedule;
 mod wake;
 
 pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_CHANNEL};
-pub use endpoints::{secret_context, target_context};
+pub use endpoints::{secret_context, target_context, TargetReach};
+pub use error::{EngineError, ErrorKind};
 pub use schedule::{Schedule, TickReport};
 pub use wake::MailboxWakes;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::error::ApiError;
+
 use crate::metrics::Metrics;
 use crate::store::{Durable, Op, Store, StoreError};
 use aman_protocol::at_rest::ServerKey;
@@ -160,7 +162,7 @@ impl Engine {
     }
 
     /// Applies `ops` atomically and returns the durability ticket.
-    fn commit(&self, ops: Vec<Op>) -> Result<Durable, ApiError> {
+    fn commit(&self, ops: Vec<Op>) -> Result<Durable, EngineError> {
         self.store.apply(ops)?;
         Ok(self.store.durable())
     }

@@ -7,8 +7,8 @@
 //! arrival times are sealed under the server key: in clear, the time of the
 //! note a duress check-in brought would pin its alert to that check-in.
 
+use super::error::EngineError;
 use super::Engine;
-use crate::error::ApiError;
 use crate::store::{AccountRecord, Op, StoredNote};
 use aman_protocol::alert::sealed_hash;
 use aman_protocol::api::{ReceivedNote, B64};
@@ -27,29 +27,29 @@ fn time_context(sealed_hash: &[u8; 32]) -> Vec<u8> {
 
 impl Engine {
     /// Seals a note's arrival time.
-    pub(super) fn seal_note_time(&self, sealed: &[u8], at: u64) -> Result<B64, ApiError> {
+    pub(super) fn seal_note_time(&self, sealed: &[u8], at: u64) -> Result<B64, EngineError> {
         let context = time_context(&sealed_hash(sealed));
-        self.server_key().encrypt(&context, &at.to_be_bytes()).map(B64).map_err(ApiError::internal)
+        self.server_key().encrypt(&context, &at.to_be_bytes()).map(B64).map_err(EngineError::internal)
     }
 
     /// Opens a note's arrival time (0 when there is none to open).
-    pub(super) fn open_note_time(&self, sealed: &[u8], time: Option<&B64>) -> Result<u64, ApiError> {
+    pub(super) fn open_note_time(&self, sealed: &[u8], time: Option<&B64>) -> Result<u64, EngineError> {
         let Some(time) = time else { return Ok(0) };
         let bytes = self
             .server_key()
             .decrypt(&time_context(&sealed_hash(sealed)), &time.0)
-            .map_err(|_| ApiError::internal("a note time does not decrypt: wrong server key file?"))?;
+            .map_err(|_| EngineError::internal("a note time does not decrypt: wrong server key file?"))?;
         <[u8; 8]>::try_from(bytes.as_slice())
             .map(u64::from_be_bytes)
-            .map_err(|_| ApiError::internal("corrupt note time"))
+            .map_err(|_| EngineError::internal("corrupt note time"))
     }
 
-    fn open_notes(&self, notes: Vec<StoredNote>) -> Result<Vec<(u64, StoredNote)>, ApiError> {
+    fn open_notes(&self, notes: Vec<StoredNote>) -> Result<Vec<(u64, StoredNote)>, EngineError> {
         notes.into_iter().map(|n| Ok((self.open_note_time(&n.sealed_alert.0, Some(&n.received_sealed))?, n))).collect()
     }
 
     /// Stored notes as a contact sees them.
-    pub(super) fn received_notes(&self, notes: Vec<StoredNote>) -> Result<Vec<ReceivedNote>, ApiError> {
+    pub(super) fn received_notes(&self, notes: Vec<StoredNote>) -> Result<Vec<ReceivedNote>, EngineError> {
         Ok(self
             .open_notes(notes)?
             .into_iter()
@@ -66,7 +66,7 @@ impl Engine {
         sealed: &[u8],
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), EngineError> {
         let hash = sealed_hash(sealed);
         if account.alert_hash.as_ref().map(|h| h.0.as_slice()) == Some(&hash[..]) {
             return Ok(()); // the same note again
@@ -95,7 +95,7 @@ impl Engine {
         account: &AccountId,
         now: u64,
         ops: &[Op],
-    ) -> Result<Vec<StoredNote>, ApiError> {
+    ) -> Result<Vec<StoredNote>, EngineError> {
         let pending = ops.iter().rev().find_map(|op| match op {
             Op::PutNoteHistory(id, notes) if id == account => Some(notes.clone()),
             _ => None,

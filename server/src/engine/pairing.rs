@@ -2,60 +2,65 @@
 //! posts its encrypted enrollment (registering its mailbox), the member
 //! fetches it. The server cannot read or alter the enrollment.
 
+use super::error::EngineError;
+use super::error::ErrorKind;
 use super::{lock, Engine};
-use crate::error::ApiError;
 use crate::store::{Durable, MailboxRecord, Op, PairingRecord};
 use aman_protocol::api::{PairingAnswer, PairingState, B64};
 use aman_protocol::invite::ENROLLMENT_LEN;
 use aman_protocol::{AccountId, InviteId, MailboxId};
-use axum::http::StatusCode;
 
 /// Longest a pairing slot may stay open.
 pub const MAX_PAIRING_LIFETIME: u64 = 7 * 86_400;
 
 impl Engine {
     /// The member opens a relay slot.
-    pub fn create_pairing(&self, caller: &AccountId, invite: InviteId, expires_at: u64) -> Result<Durable, ApiError> {
+    pub fn create_pairing(
+        &self,
+        caller: &AccountId,
+        invite: InviteId,
+        expires_at: u64,
+    ) -> Result<Durable, EngineError> {
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         self.account_or_unauthorized(caller)?;
         if expires_at <= now || expires_at > now + MAX_PAIRING_LIFETIME {
-            return Err(ApiError::bad_request("invalid_expiry", "a pairing lasts between now and 7 days"));
+            return Err(EngineError::bad_request("invalid_expiry", "a pairing lasts between now and 7 days"));
         }
         if self.store.pairing(&invite)?.is_some() {
-            return Err(ApiError::new(StatusCode::CONFLICT, "pairing_exists", "this invite id is already in use"));
+            return Err(EngineError::new(ErrorKind::Conflict, "pairing_exists", "this invite id is already in use"));
         }
         let record = PairingRecord { account: *caller, expires_at, enrollment: None, mailbox: None };
         self.commit(vec![Op::PutPairing(invite, record)])
     }
 
     /// The member reads the slot.
-    pub fn pairing_state(&self, caller: &AccountId, invite: &InviteId) -> Result<PairingState, ApiError> {
+    pub fn pairing_state(&self, caller: &AccountId, invite: &InviteId) -> Result<PairingState, EngineError> {
         match self.store.pairing(invite)? {
             Some(p) if p.account == *caller => Ok(PairingState { enrollment: p.enrollment }),
-            _ => Err(ApiError::not_found("pairing")),
+            _ => Err(EngineError::not_found("pairing")),
         }
     }
 
     /// The contact answers, registering its mailbox. The request was signed
     /// by `answer.identity` with `answer.mailbox` as caller.
-    pub fn answer_pairing(&self, invite: &InviteId, answer: &PairingAnswer) -> Result<Durable, ApiError> {
+    pub fn answer_pairing(&self, invite: &InviteId, answer: &PairingAnswer) -> Result<Durable, EngineError> {
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         if answer.enrollment.0.len() != ENROLLMENT_LEN {
-            return Err(ApiError::bad_request("wrong_length", format!("enrollment must be {ENROLLMENT_LEN} bytes")));
+            return Err(EngineError::bad_request("wrong_length", format!("enrollment must be {ENROLLMENT_LEN} bytes")));
         }
         let Some(mut pairing) = self.store.pairing(invite)? else {
-            return Err(ApiError::not_found("pairing"));
+            return Err(EngineError::not_found("pairing"));
         };
         if pairing.expires_at <= now {
-            return Err(ApiError::new(StatusCode::GONE, "pairing_expired", "this invite has expired"));
+            return Err(EngineError::new(ErrorKind::Gone, "pairing_expired", "this invite has expired"));
         }
         if pairing.enrollment.is_some() {
-            return Err(ApiError::new(StatusCode::CONFLICT, "pairing_answered", "this invite was already used"));
+            return Err(EngineError::new(ErrorKind::Conflict, "pairing_answered", "this invite was already used"));
         }
         if self.store.mailbox(&answer.mailbox)?.is_some() {
-            return Err(ApiError::new(StatusCode::CONFLICT, "mailbox_exists", "this mailbox id is taken"));
+            return Err(EngineError::new(ErrorKind::Conflict, "mailbox_exists", "this mailbox id is taken"));
         }
         let mailbox = MailboxRecord {
             identity: answer.identity,
@@ -70,7 +75,7 @@ impl Engine {
     }
 
     /// The identity key of a mailbox, for request verification.
-    pub fn mailbox_identity(&self, id: &MailboxId) -> Result<Option<aman_protocol::VerifyingKey>, ApiError> {
+    pub fn mailbox_identity(&self, id: &MailboxId) -> Result<Option<aman_protocol::VerifyingKey>, EngineError> {
         Ok(self.store.mailbox(id)?.map(|m| m.identity))
     }
 }

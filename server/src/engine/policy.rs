@@ -2,14 +2,14 @@
 //! waits out `cooling_off` (and every contact is told at once); a change that
 //! strengthens it applies at once.
 
+use super::error::EngineError;
+use super::error::ErrorKind;
 use super::{idempotency_key, NOTICE_CHANNEL};
 use super::{lock, Engine};
-use crate::error::ApiError;
 use crate::store::{AccountRecord, Durable, Op, OutboxEntry, PendingKeys, PendingPolicy};
 use aman_protocol::alert::MAX_RECIPIENTS;
 use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
 use aman_protocol::{AccountId, AlertId, KeyRotation};
-use axum::http::StatusCode;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,11 +34,11 @@ pub fn weakens(old: &Policy, new: &Policy, now: u64, max_interval: u64, max_grac
 }
 
 impl Engine {
-    fn validate_policy(&self, account: &AccountId, policy: &Policy) -> Result<(), ApiError> {
+    fn validate_policy(&self, account: &AccountId, policy: &Policy) -> Result<(), EngineError> {
         let c = &self.config;
         if let Some(i) = policy.interval {
             if i < c.min_interval || i > c.max_interval {
-                return Err(ApiError::bad_request(
+                return Err(EngineError::bad_request(
                     "interval_out_of_range",
                     format!("interval must be between {}s and {}s", c.min_interval, c.max_interval),
                 ));
@@ -46,30 +46,30 @@ impl Engine {
         }
         if let Some(g) = policy.grace {
             if g < c.min_grace || g > c.max_grace {
-                return Err(ApiError::bad_request(
+                return Err(EngineError::bad_request(
                     "grace_out_of_range",
                     format!("grace must be between {}s and {}s", c.min_grace, c.max_grace),
                 ));
             }
         }
         if policy.contacts.len() > MAX_RECIPIENTS {
-            return Err(ApiError::bad_request("too_many_contacts", "at most 16 contacts"));
+            return Err(EngineError::bad_request("too_many_contacts", "at most 16 contacts"));
         }
         if policy.escalation_delays.len() > 9 || policy.escalation_delays.iter().any(|d| *d > 7 * 86_400) {
-            return Err(ApiError::bad_request("invalid_escalation", "at most 9 delays of at most 7 days"));
+            return Err(EngineError::bad_request("invalid_escalation", "at most 9 delays of at most 7 days"));
         }
         let mut seen = HashSet::new();
         for link in &policy.contacts {
             if !(1..=9).contains(&link.tier) {
-                return Err(ApiError::bad_request("invalid_tier", "tiers run from 1 to 9"));
+                return Err(EngineError::bad_request("invalid_tier", "tiers run from 1 to 9"));
             }
             if !seen.insert(link.mailbox) {
-                return Err(ApiError::bad_request("duplicate_contact", "a mailbox is linked twice"));
+                return Err(EngineError::bad_request("duplicate_contact", "a mailbox is linked twice"));
             }
             match self.store.mailbox(&link.mailbox)? {
                 Some(mb) if mb.account == *account => {}
                 _ => {
-                    return Err(ApiError::bad_request(
+                    return Err(EngineError::bad_request(
                         "unknown_mailbox",
                         "a linked mailbox did not pair with this account",
                     ))
@@ -87,8 +87,8 @@ impl Engine {
         account_id: &AccountId,
         contacts: &[ContactLink],
         notice: &Notice,
-    ) -> Result<Vec<Op>, ApiError> {
-        let id = AlertId::random().map_err(ApiError::internal)?;
+    ) -> Result<Vec<Op>, EngineError> {
+        let id = AlertId::random().map_err(EngineError::internal)?;
         let mut ops = Vec::new();
         for c in contacts {
             ops.push(Op::PutMailboxNotice(
@@ -115,7 +115,7 @@ impl Engine {
     /// once. A contact linked while others exist is told to all of them at
     /// once and takes part only after the cooling-off period. Pending key
     /// rotations and deletions are never touched by a policy change.
-    pub fn set_policy(&self, caller: &AccountId, mut policy: Policy) -> Result<(PolicyReply, Durable), ApiError> {
+    pub fn set_policy(&self, caller: &AccountId, mut policy: Policy) -> Result<(PolicyReply, Durable), EngineError> {
         self.validate_policy(caller, &policy)?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
@@ -181,7 +181,7 @@ impl Engine {
 
     /// Schedules the account's deletion after the cooling-off period (asking
     /// again does not move it).
-    pub fn request_delete(&self, caller: &AccountId) -> Result<(PolicyReply, Durable), ApiError> {
+    pub fn request_delete(&self, caller: &AccountId) -> Result<(PolicyReply, Durable), EngineError> {
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
@@ -203,7 +203,7 @@ impl Engine {
         kind: NoticeKind,
         effective_at: u64,
         now: u64,
-    ) -> Result<(PolicyReply, Durable), ApiError> {
+    ) -> Result<(PolicyReply, Durable), EngineError> {
         let contacts = account.policy.contacts.clone();
         let mut ops = self.notice_ops(caller, &contacts, &Notice::new(kind, now, Some(effective_at)))?;
         ops.push(Op::PutCooling(effective_at, *caller));
@@ -222,26 +222,29 @@ impl Engine {
     /// which is which. Whoever holds either keystore slot holds the identity
     /// key, so a rotation waits out the cooling-off period and every contact
     /// is told at once, like any other weakening change.
-    pub fn rotate_keys(&self, caller: &AccountId, signed: &[u8]) -> Result<(PolicyReply, Durable), ApiError> {
-        let rotation = KeyRotation::verify(signed).map_err(|e| ApiError::protocol("rotation", e))?;
+    pub fn rotate_keys(&self, caller: &AccountId, signed: &[u8]) -> Result<(PolicyReply, Durable), EngineError> {
+        let rotation = KeyRotation::verify(signed).map_err(|e| EngineError::protocol("rotation", e))?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
         if rotation.account != *caller || rotation.identity != account.identity {
-            return Err(ApiError::bad_request("binding_mismatch", "the rotation is for another account or identity"));
+            return Err(EngineError::bad_request(
+                "binding_mismatch",
+                "the rotation is for another account or identity",
+            ));
         }
         if let Some(pending) = &account.pending_keys {
             // A second rotation would replace keys the member's keystore has
             // already staged: if its reply were lost, neither passphrase
             // would verify once the server switched. One at a time.
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(EngineError::new(
+                ErrorKind::Conflict,
                 "rotation_pending",
                 format!("a key rotation is already waiting until {}", pending.effective_at),
             ));
         }
         if rotation.created <= account.binding_created {
-            return Err(ApiError::bad_request("stale_binding", "the rotation is not newer than the keys in use"));
+            return Err(EngineError::bad_request("stale_binding", "the rotation is not newer than the keys in use"));
         }
         let mut new_duress = None;
         let mut matched = 0;
@@ -253,7 +256,7 @@ impl Engine {
             }
         }
         let (Some(new_duress), 2) = (new_duress, matched) else {
-            return Err(ApiError::bad_request(
+            return Err(EngineError::bad_request(
                 "rotation_mismatch",
                 "the rotation must name both check-in keys in use as the keys it replaces",
             ));
@@ -271,7 +274,7 @@ impl Engine {
     }
 
     /// Applies every pending change whose cooling-off has passed by `at`.
-    pub(super) fn apply_cooling(&self, id: &AccountId, at: u64) -> Result<(), ApiError> {
+    pub(super) fn apply_cooling(&self, id: &AccountId, at: u64) -> Result<(), EngineError> {
         let guard = self.lock_account(id);
         let mut ops = vec![Op::DeleteCooling(at, *id)];
         if let Some(mut account) = self.store.account(id)? {

@@ -2,8 +2,8 @@
 //! cooling-off indexes, `tick(now)` to act on everything due, and the outage
 //! rule applied at start-up.
 
+use super::error::EngineError;
 use super::{lock, Engine};
-use crate::error::ApiError;
 use crate::store::{Op, Reason, Store, StoreError};
 use aman_protocol::{AccountId, AlertId};
 use std::collections::{BTreeSet, HashMap};
@@ -206,7 +206,7 @@ impl Engine {
     /// Fires the alerts for missed deadlines, each exactly once: a deadline
     /// is disarmed in the same atomic write that creates its alert. Many
     /// deadlines falling due together share one write and one flush.
-    fn fire_missed(&self, due: &[(u64, AccountId)], now: u64) -> Result<Vec<AlertId>, ApiError> {
+    fn fire_missed(&self, due: &[(u64, AccountId)], now: u64) -> Result<Vec<AlertId>, EngineError> {
         let mut ops = Vec::with_capacity(due.len() * 6);
         let mut fired = Vec::new();
         let mut dispatches = Vec::new();
@@ -251,7 +251,7 @@ impl Engine {
     /// fell while the server was down move to `now + outage_grace`, so members
     /// get a chance to check in instead of a storm of backdated alerts. If
     /// they still miss, the alert says the server had been down.
-    pub fn recover_from_outage(&self, now: u64) -> Result<usize, ApiError> {
+    pub fn recover_from_outage(&self, now: u64) -> Result<usize, EngineError> {
         let Some(bytes) = self.store.meta(HEARTBEAT)? else {
             self.heartbeat(now)?;
             return Ok(0);
