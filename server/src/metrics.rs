@@ -11,7 +11,8 @@ pub struct Metrics {
     pub checkins: AtomicU64,
     /// Registered accounts.
     pub registrations: AtomicU64,
-    /// Alerts created (any reason: the reason is not exported).
+    /// Alerts dispatched to their contacts (any reason: the reason is not
+    /// exported; counted by the scheduler, never inside a request).
     pub alerts_fired: AtomicU64,
     /// Requests answered with a 4xx.
     pub rejected: AtomicU64,
@@ -33,7 +34,12 @@ impl Metrics {
         let rows = [
             ("aman_checkins_total", "counter", "Accepted check-ins.", self.checkins.load(Ordering::Relaxed)),
             ("aman_registrations_total", "counter", "Registered accounts.", self.registrations.load(Ordering::Relaxed)),
-            ("aman_alerts_fired_total", "counter", "Alerts created.", self.alerts_fired.load(Ordering::Relaxed)),
+            (
+                "aman_alerts_fired_total",
+                "counter",
+                "Alerts dispatched to their contacts.",
+                self.alerts_fired.load(Ordering::Relaxed),
+            ),
             (
                 "aman_requests_rejected_total",
                 "counter",
