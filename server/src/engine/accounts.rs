@@ -1,7 +1,6 @@
 //! Registration, check-ins, sealed-alert updates, panic and account status.
 
-use super::error::EngineError;
-use super::error::ErrorKind;
+use super::error::{EngineError, ErrorKind};
 use super::{lock, Engine};
 use crate::config::Registration;
 use crate::store::{AccountRecord, Durable, InviteRecord, Op, Reason};

@@ -2,8 +2,7 @@
 //! posts its encrypted enrollment (registering its mailbox), the member
 //! fetches it. The server cannot read or alter the enrollment.
 
-use super::error::EngineError;
-use super::error::ErrorKind;
+use super::error::{EngineError, ErrorKind};
 use super::{lock, Engine};
 use crate::store::{Durable, MailboxRecord, Op, PairingRecord};
 use aman_protocol::api::{PairingAnswer, PairingState, B64};

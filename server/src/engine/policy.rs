@@ -2,8 +2,7 @@
 //! waits out `cooling_off` (and every contact is told at once); a change that
 //! strengthens it applies at once.
 
-use super::error::EngineError;
-use super::error::ErrorKind;
+use super::error::{EngineError, ErrorKind};
 use super::{idempotency_key, NOTICE_CHANNEL};
 use super::{lock, Engine};
 use crate::store::{AccountRecord, Durable, Op, OutboxEntry, PendingKeys, PendingPolicy};
