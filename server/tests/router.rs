@@ -568,3 +568,24 @@ async fn malformed_requests_on_contact_and_key_routes_get_4xx_and_store_nothing(
     assert_eq!(after, before, "nothing stored");
     assert!(app.store.mailbox(&mailbox).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_deadline_whose_entry_comes_due_late_still_fires_with_its_own_time() {
+    use aman_server::store::Op;
+    let mut app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, b) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let real = b["deadline"].as_u64().unwrap();
+    // What a failed write's retry leaves: the armed deadline's entry gone, a later one instead.
+    app.store.apply(vec![Op::DeleteDeadline(real, m.account), Op::PutDeadline(real + 1, m.account)]).unwrap();
+    app.restart_at(app.now());
+    app.clock.set(real);
+    assert!(app.tick().fired.is_empty());
+    app.clock.set(real + 1);
+    assert_eq!(app.tick().fired.len(), 1, "the retry fires the armed deadline");
+    let mb = app.mailbox(&m.contacts[0]).await;
+    assert_eq!(mb["alerts"][0]["deadline"], json!(real));
+    assert_eq!(app.stats().armed_deadlines, 0);
+}

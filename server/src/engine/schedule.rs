@@ -217,14 +217,18 @@ impl Engine {
                 // check-in's ordered writes), the index entry goes.
                 ops.push(Op::DeleteDeadline(*at, *id));
                 let Some(mut account) = self.store.account(id)? else { continue };
-                if account.deadline != Some(*at) {
-                    continue;
+                // The armed deadline fires when an entry at or after it comes
+                // due: its own entry, or a retry after a failed write (which is
+                // re-queued a second later). An entry before it is stale.
+                let Some(armed) = account.deadline.filter(|d| d <= at) else { continue };
+                if armed != *at {
+                    ops.push(Op::DeleteDeadline(armed, *id));
                 }
                 account.deadline = None;
                 if !account.policy.paused {
                     let sealed = self.store.sealed(id)?;
                     let (alert, dispatch_at) =
-                        self.fire_ops(id, &mut account, Reason::Missed, Some(*at), sealed, now, &mut ops)?;
+                        self.fire_ops(id, &mut account, Reason::Missed, Some(armed), sealed, now, &mut ops)?;
                     fired.push(alert);
                     dispatches.push((dispatch_at, alert));
                 }
