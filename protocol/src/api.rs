@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const MAX_B64_FIELD: usize = 32 * 1024;
 
 /// Bytes carried as base64url without padding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct B64(pub Vec<u8>);
 
 impl Serialize for B64 {

@@ -589,3 +589,20 @@ async fn a_deadline_whose_entry_comes_due_late_still_fires_with_its_own_time() {
     assert_eq!(mb["alerts"][0]["deadline"], json!(real));
     assert_eq!(app.stats().armed_deadlines, 0);
 }
+
+#[tokio::test]
+async fn an_alert_written_by_v0_1_still_reads() {
+    let app = TestApp::new();
+    let id = aman_protocol::AlertId::from_bytes([9; 16]);
+    let reason = app.engine.server_key().encrypt(id.as_bytes(), b"duress").unwrap();
+    // The v0.1 layout: the reason sealed on its own, times in clear, no dispatch flag.
+    let old = json!({
+        "account": "11111111111111111111111111111111", "reason_sealed": B64(reason), "fired_at": 1_700_000_000u64,
+        "deadline": null, "server_was_down": false, "sealed_alert": "", "contacts": [], "notified_tier": 1,
+        "escalation_delays": [], "acks": [], "notices": [], "updated_ms": 1_700_000_000_000u64
+    });
+    let record: aman_server::store::AlertRecord = serde_json::from_value(old).unwrap();
+    assert!(record.dispatched, "v0.1 told contacts at once");
+    let meta = app.engine.alert_meta(&id, &record).unwrap();
+    assert_eq!((meta.reason, meta.fired_at), (aman_server::store::Reason::Duress, 1_700_000_000));
+}

@@ -71,6 +71,7 @@ impl Engine {
             account: *account_id,
             meta_sealed: B64(meta_sealed),
             dispatched: false,
+            legacy: Default::default(),
             sealed_alert: B64(sealed.unwrap_or_default()),
             note_received_sealed: account.note_received_sealed.clone(),
             earlier_notes: self.notes_in_window(account_id, now, ops)?,
@@ -260,11 +261,34 @@ impl Engine {
 
     /// An alert's sealed facts, decrypted with the server key.
     pub fn alert_meta(&self, id: &AlertId, alert: &AlertRecord) -> Result<AlertMeta, EngineError> {
+        if alert.meta_sealed.0.is_empty() {
+            return self.legacy_alert_meta(id, alert);
+        }
         let bytes = self
             .server_key()
             .decrypt(id.as_bytes(), &alert.meta_sealed.0)
             .map_err(|_| EngineError::internal("alert facts do not decrypt: wrong server key file?"))?;
         AlertMeta::decode(&bytes).ok_or_else(|| EngineError::internal("corrupt alert facts"))
+    }
+
+    /// The facts of an alert written by v0.1.
+    fn legacy_alert_meta(&self, id: &AlertId, alert: &AlertRecord) -> Result<AlertMeta, EngineError> {
+        let old = &alert.legacy;
+        let sealed = old.reason_sealed.as_ref().ok_or_else(|| EngineError::internal("an alert without its facts"))?;
+        let text = self
+            .server_key()
+            .decrypt(id.as_bytes(), &sealed.0)
+            .map_err(|_| EngineError::internal("alert reason does not decrypt: wrong server key file?"))?;
+        let reason = std::str::from_utf8(&text)
+            .ok()
+            .and_then(Reason::parse)
+            .ok_or_else(|| EngineError::internal("corrupt alert reason"))?;
+        Ok(AlertMeta {
+            reason,
+            fired_at: old.fired_at.unwrap_or(0),
+            deadline: old.deadline,
+            server_was_down: old.server_was_down.unwrap_or(false),
+        })
     }
 
     /// A contact's mailbox: its alerts and notices.

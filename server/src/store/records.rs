@@ -136,6 +136,16 @@ impl Reason {
         }
     }
 
+    /// Parses the v0.1 text form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "missed" => Some(Reason::Missed),
+            "duress" => Some(Reason::Duress),
+            "panic" => Some(Reason::Panic),
+            _ => None,
+        }
+    }
+
     fn from_code(code: u8) -> Option<Self> {
         match code {
             1 => Some(Reason::Missed),
@@ -202,11 +212,17 @@ pub struct AlertRecord {
     pub account: AccountId,
     /// [`AlertMeta`] encrypted under the server key: a fixed-width value, so
     /// a seized database cannot tell a duress alert from a panic or a missed
-    /// one by what is stored, or pin it to a check-in by a time.
+    /// one by what is stored, or pin it to a check-in by a time. Empty in a
+    /// record written by v0.1, which has [`LegacyAlertFacts`] instead.
+    #[serde(default)]
     pub meta_sealed: B64,
     /// Contacts have been told (after the dispatch delay every alert gets).
-    #[serde(default)]
+    /// Records written by v0.1 lack the field: they were told at once.
+    #[serde(default = "told_at_once")]
     pub dispatched: bool,
+    /// What a v0.1 record kept in its own fields.
+    #[serde(flatten)]
+    pub legacy: LegacyAlertFacts,
     /// The sealed alert at the time it fired.
     pub sealed_alert: B64,
     /// When the server received it, sealed under the server key.
@@ -227,6 +243,28 @@ pub struct AlertRecord {
     pub notices: Vec<Notice>,
     /// Last change visible to contacts (unix ms).
     pub updated_ms: u64,
+}
+
+fn told_at_once() -> bool {
+    true
+}
+
+/// The facts of an alert written by v0.1 (reason sealed on its own, times in
+/// clear); read, never written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LegacyAlertFacts {
+    /// The reason text, encrypted under the server key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_sealed: Option<B64>,
+    /// When it fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_at: Option<u64>,
+    /// The missed deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<u64>,
+    /// The deadline had been moved after an outage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_was_down: Option<bool>,
 }
 
 /// A note (sealed alert) kept because a newer one replaced it.
