@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{lock, Engine};
 use crate::keyfile;
-use crate::store::{SledStore, Store, StoreError};
+use crate::store::{Op, SledStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -39,11 +39,46 @@ pub enum ServeError {
     /// The TLS certificate or key could not be used.
     #[error("tls: {0}")]
     Tls(String),
+    /// The server key file is missing or does not belong to this database.
+    #[error("server key: {0}")]
+    Key(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
     let context = context.into();
     move |source| ServeError::Io { context, source }
+}
+
+/// Name of the server key's check value in the store's metadata.
+pub const KEY_CHECK: &str = "key_check";
+const KEY_CHECK_LABEL: &str = "aman/v1/key-check";
+
+/// Loads the server key (creating it for a new database) and checks it
+/// against the database. A missing or different key would silently make
+/// every duress check-in a normal one and every sealed value unreadable: the
+/// server refuses to start instead.
+fn checked_key(config: &Config, store: &dyn Store) -> Result<aman_protocol::at_rest::ServerKey, ServeError> {
+    let path = config.key_file();
+    let recorded = store.meta(KEY_CHECK)?;
+    if recorded.is_some() && !path.exists() {
+        return Err(ServeError::Key(format!(
+            "{} is missing, and this database was written with a server key: restore that key file (see README)",
+            path.display()
+        )));
+    }
+    let key = keyfile::load_or_create(&path).map_err(io(format!("server key {}", path.display())))?;
+    let check = key.tag(KEY_CHECK_LABEL, &[]).to_vec();
+    match recorded {
+        Some(stored) if stored != check => Err(ServeError::Key(format!(
+            "{} is not the key this database was written with: restore the right key file",
+            path.display()
+        ))),
+        Some(_) => Ok(key),
+        None => {
+            store.apply(vec![Op::PutMeta(KEY_CHECK, check)])?;
+            Ok(key)
+        }
+    }
 }
 
 /// How often the heartbeat is written.
@@ -69,11 +104,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     std::fs::create_dir_all(&config.data_dir).map_err(io(format!("creating {}", config.data_dir.display())))?;
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
         .map_err(io("securing the data directory"))?;
-    let key = keyfile::load_or_create(&config.key_file())
-        .map_err(io(format!("server key {}", config.key_file().display())))?;
     let opening = std::time::Instant::now();
     let store = Arc::new(SledStore::open(&config.db_dir())?);
     tracing::info!(opened_ms = opening.elapsed().as_millis(), "store opened");
+    let key = checked_key(&config, store.as_ref())?;
     let config = Arc::new(config);
     let engine = Engine::new_deferred(store.clone(), clock.clone(), config.clone(), key);
     let recovering = engine.clone();

@@ -61,7 +61,7 @@ impl Receiver {
 fn config(dir: &Path) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_owned(),
+        data_dir: dir.join("data"),
         registration: Registration::Open,
         min_interval: 1,
         min_grace: 1,
@@ -307,7 +307,7 @@ async fn raw_sled_files_hold_no_notification_address_in_plaintext() {
     live.add_endpoint(&m.contacts[0], "email", "hidden.person@example.org").await;
     live.add_endpoint(&m.contacts[0], "ntfy", "http://127.0.0.1:9/secret-topic-name").await;
     live.server.shutdown().await.unwrap();
-    let mut files = vec![dir.path().join("db")];
+    let mut files = vec![dir.path().join("data").join("db")];
     let mut bytes = Vec::new();
     while let Some(p) = files.pop() {
         if p.is_dir() {
@@ -396,4 +396,30 @@ async fn counters_are_served_on_the_metrics_listener_only() {
     assert!(scraped.starts_with("HTTP/1.1 200") && scraped.contains("aman_alerts_fired_total"), "{scraped}");
     assert!(get(server.addr, "/metrics").await.starts_with("HTTP/1.1 404"));
     server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_different_server_key_stops_the_server_from_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let cfg = config(dir.path());
+    let key_file = cfg.key_file();
+    assert!(!key_file.starts_with(&cfg.data_dir), "the key lives outside the data directory");
+    start(cfg.clone(), clock.clone()).await.unwrap().shutdown().await.unwrap();
+    let good = std::fs::read(&key_file).unwrap();
+    // Lost (a tmpfs that was not restored): refused, and no new key is made.
+    std::fs::remove_file(&key_file).unwrap();
+    let err = start(cfg.clone(), clock.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("is missing"), "{err}");
+    assert!(!key_file.exists());
+    // (The refused start's store lets go of its lock when its flusher thread ends.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Another key: refused.
+    std::fs::write(&key_file, [7u8; 32]).unwrap();
+    let err = start(cfg.clone(), clock.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("not the key"), "{err}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The right one again: it starts.
+    std::fs::write(&key_file, good).unwrap();
+    start(cfg, clock).await.unwrap().shutdown().await.unwrap();
 }

@@ -53,7 +53,7 @@ async fn kill_9_under_load_loses_no_acknowledged_checkin_or_alert() {
     let cycles: usize = std::env::var("AMAN_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let receiver = Receiver::start("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(dir.path(), "127.0.0.1:0", &server_env(&[]));
+    let mut server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
     let mut members = Vec::new();
     for _ in 0..12 {
         let client = api(&server.url);
@@ -149,7 +149,7 @@ async fn an_alert_reaches_a_receiver_that_was_down_across_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let port = super::free_port();
     let receiver_addr = format!("127.0.0.1:{port}");
-    let server = ServerProcess::start(dir.path(), "127.0.0.1:0", &server_env(&[]));
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
     let client = api(&server.url);
     let mut m = Member::new();
     m.register(&client).await.unwrap();
