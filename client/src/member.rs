@@ -4,7 +4,7 @@
 use crate::api::{unix_now, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
-use crate::state::{ContactEntry, MemberBook, PendingInvite, PendingSchedule, Vault};
+use crate::state::{ContactEntry, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
     AccountStatus, CheckinReply, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest, PendingKind,
@@ -67,6 +67,7 @@ pub async fn init(
         pending: Vec::new(),
         pending_schedule: None,
         binding_created: created,
+        sealed: None,
     });
     vault.secrets.identity = Some(identity);
     vault.save()?;
@@ -155,6 +156,41 @@ fn seal_for(
     Ok(seal(&body, key, &recipients)?)
 }
 
+/// What the note is sealed from: the words and the recipients. The same
+/// digest as the sealed alert on record means no re-seal is needed.
+fn seal_digest(book: &MemberBook) -> String {
+    let mut input = Vec::new();
+    for part in [book.note.as_bytes(), book.location.as_bytes()] {
+        input.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        input.extend_from_slice(part);
+    }
+    let mut recipients: Vec<[u8; 32]> = book.contacts.iter().map(|c| c.encryption.0).collect();
+    recipients.sort_unstable();
+    for r in recipients {
+        input.extend_from_slice(&r);
+    }
+    data_encoding::HEXLOWER.encode(&aman_protocol::hash::sha256(&input))
+}
+
+/// Seals the note afresh (next sequence) and records it in the book.
+fn reseal(book: &mut MemberBook, key: &SigningKey) -> Result<Vec<u8>, ClientError> {
+    book.sequence += 1;
+    let sealed = seal_for(book, key, &book.note, &book.location, book.sequence)?;
+    book.sealed = Some(SealedRef {
+        digest: seal_digest(book),
+        alert_hash: data_encoding::HEXLOWER.encode(&sealed_hash(&sealed)),
+    });
+    Ok(sealed)
+}
+
+/// The hash of the sealed alert on record, when the book's note, location
+/// and recipients are still what it was sealed from.
+fn unchanged_seal(book: &MemberBook) -> Option<[u8; 32]> {
+    let sealed = book.sealed.as_ref().filter(|s| s.digest == seal_digest(book))?;
+    let bytes = data_encoding::HEXLOWER.decode(sealed.alert_hash.as_bytes()).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+}
+
 /// `aman contact list`: completes answered invites, links them, lists contacts.
 pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
@@ -204,8 +240,7 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
             // and re-seal the standing note so the new contacts can read it.
             let _: PolicyReply =
                 client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &sign).await?;
-            updated.sequence += 1;
-            let sealed = seal_for(&updated, key, &updated.note, &updated.location, updated.sequence)?;
+            let sealed = reseal(&mut updated, key)?;
             client
                 .send(
                     Method::PUT,
@@ -359,23 +394,27 @@ pub async fn checkin(
     if let Some(l) = location {
         updated.location = l.to_owned();
     }
-    updated.sequence += 1;
-    let sealed = seal_for(&updated, key, &updated.note, &updated.location, updated.sequence)?;
+    // Re-seal only when the words or the recipients changed.
+    let (mut alert_hash, mut sealed) = match unchanged_seal(&updated) {
+        Some(hash) => (hash, None),
+        None => {
+            let s = reseal(&mut updated, key)?;
+            (sealed_hash(&s), Some(s))
+        }
+    };
     let mut counter = updated.counter + 1;
     let mut reply: Option<CheckinReply> = None;
-    // One retry if the server already has this counter (an earlier reply was lost).
-    for _ in 0..2 {
+    // Retries: the server already has this counter (an earlier reply was
+    // lost), or holds another sealed alert than the one we last sent.
+    for _ in 0..3 {
         let now = unix_now();
-        let signed = Checkin {
-            account: updated.account,
-            counter,
-            client_time: now,
-            next_due: now + every,
-            grace,
-            alert_hash: sealed_hash(&sealed),
-        }
-        .sign(vault.checkin_key(now));
-        let body = json!({ "checkin": B64(signed), "sealed_alert": B64(sealed.clone()) });
+        let signed =
+            Checkin { account: updated.account, counter, client_time: now, next_due: now + every, grace, alert_hash }
+                .sign(vault.checkin_key(now));
+        let body = match &sealed {
+            Some(s) => json!({ "checkin": B64(signed), "sealed_alert": B64(s.clone()) }),
+            None => json!({ "checkin": B64(signed) }),
+        };
         match client.call(Method::POST, "/v1/checkin", Some(&body), &sign).await {
             Ok(r) => {
                 reply = Some(r);
@@ -384,6 +423,11 @@ pub async fn checkin(
             Err(ClientError::Server { code, .. }) if code == "stale_counter" => {
                 let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
                 counter = status.counter + 1;
+            }
+            Err(ClientError::Server { code, .. }) if code == "alert_hash_mismatch" && sealed.is_none() => {
+                let s = reseal(&mut updated, key)?;
+                alert_hash = sealed_hash(&s);
+                sealed = Some(s);
             }
             Err(e) => return Err(e),
         }
@@ -466,10 +510,13 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
     if let Some(n) = note {
         updated.note = n.to_owned();
     }
-    updated.sequence += 1;
-    let sealed = seal_for(&updated, key, &updated.note, &updated.location, updated.sequence)?;
+    // The note on record, unless the words or the recipients changed.
+    let sealed = match unchanged_seal(&updated) {
+        Some(_) => None,
+        None => Some(B64(reseal(&mut updated, key)?)),
+    };
     let client = ctx.client(&book.server)?;
-    let body = PanicRequest { sealed_alert: Some(B64(sealed)) };
+    let body = PanicRequest { sealed_alert: sealed };
     let reply: PanicReply = client.call(Method::POST, "/v1/panic", Some(&body), &signer(book, key)).await?;
     vault.book.member = Some(updated);
     vault.save()?;

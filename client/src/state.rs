@@ -76,6 +76,21 @@ pub struct MemberBook {
     /// `created` of the last key binding sent (a new one must be later).
     #[serde(default)]
     pub binding_created: u64,
+    /// What the sealed alert on the server holds, so that a check-in re-seals
+    /// only when the note, the location or the recipients changed: every
+    /// re-seal is a new note in the server's history, and a flood of
+    /// identical ones would crowd out the member's own words.
+    #[serde(default)]
+    pub sealed: Option<SealedRef>,
+}
+
+/// The sealed alert last sent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SealedRef {
+    /// SHA-256 (hex) of what it was sealed from: note, location, recipients.
+    pub digest: String,
+    /// Its hash as the check-in signs it (hex).
+    pub alert_hash: String,
 }
 
 /// A schedule change waiting out the server's cooling-off period.

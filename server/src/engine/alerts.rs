@@ -74,7 +74,7 @@ impl Engine {
             legacy: Default::default(),
             sealed_alert: B64(sealed.unwrap_or_default()),
             note_received_sealed: account.note_received_sealed.clone(),
-            earlier_notes: self.notes_in_window(account_id, now, ops)?,
+            earlier_notes: self.earlier_notes(account_id, ops)?,
             contacts,
             notified_tier: 0,
             escalation_delays: account.policy.escalation_delays.clone(),

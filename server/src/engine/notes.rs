@@ -75,7 +75,7 @@ impl Engine {
             let replaced =
                 StoredNote { received_sealed: self.seal_note_time(&previous, received)?, sealed_alert: B64(previous) };
             history.insert(0, (received, replaced));
-            prune_history(&mut history, now, self.config.cooling_off);
+            prune_history(&mut history);
             ops.push(Op::PutNoteHistory(*caller, history.into_iter().map(|(_, n)| n).collect()));
         }
         ops.push(Op::PutSealed(*caller, sealed.to_vec()));
@@ -84,16 +84,10 @@ impl Engine {
         Ok(())
     }
 
-    /// The notes an alert carries besides the latest: every note replaced
-    /// during the last cooling-off period, and the one in force when it began.
-    /// The history is read as the pending `ops` leave it (a check-in that
-    /// brings a new note and fires in the same write).
-    pub(super) fn notes_in_window(
-        &self,
-        account: &AccountId,
-        now: u64,
-        ops: &[Op],
-    ) -> Result<Vec<StoredNote>, EngineError> {
+    /// The notes an alert carries besides the latest: the ones it replaced
+    /// (see [`prune_history`]), read as the pending `ops` leave them (a
+    /// check-in that brings a new note and fires in the same write).
+    pub(super) fn earlier_notes(&self, account: &AccountId, ops: &[Op]) -> Result<Vec<StoredNote>, EngineError> {
         let pending = ops.iter().rev().find_map(|op| match op {
             Op::PutNoteHistory(id, notes) if id == account => Some(notes.clone()),
             _ => None,
@@ -102,27 +96,24 @@ impl Engine {
             Some(notes) => notes,
             None => self.store.note_history(account)?,
         };
-        let mut history = self.open_notes(history)?;
-        prune_history(&mut history, now, self.config.cooling_off);
-        Ok(history.into_iter().map(|(_, n)| n).collect())
+        Ok(history)
     }
 }
 
-/// Keeps the notes received during the last cooling-off period and the one
-/// in force when it began (newest first, each with its arrival time). Past
-/// [`MAX_NOTE_HISTORY`] it thins by time: the note that stood the shortest
-/// before the next one replaced it goes first, so a burst of replacements (a
-/// captor pushing notes to flush the member's words out) collapses onto
-/// itself, and the newest and oldest notes stay.
-fn prune_history<T>(history: &mut Vec<(u64, T)>, now: u64, cooling_off: u64) {
-    let window_start = now.saturating_sub(cooling_off);
-    if let Some(first_old) = history.iter().position(|(at, _)| *at < window_start) {
-        history.truncate(first_old + 1);
-    }
+/// Bounds the notes kept (newest first, each with its arrival time) to
+/// [`MAX_NOTE_HISTORY`], by time alone and never by age: the note that stood
+/// the shortest before the next one replaced it goes first, so a burst of
+/// replacements (a captor pushing notes to flush the member's words out)
+/// collapses onto itself, the newest and oldest notes stay, and waiting
+/// erases nothing (a captor who replaced the note once and then checks in
+/// for days still leaves the member's words in every alert).
+fn prune_history<T>(history: &mut Vec<(u64, T)>) {
     while history.len() > MAX_NOTE_HISTORY {
         // Newest first: entry i stood until entry i - 1 replaced it.
         let stood = |i: usize| history[i - 1].0.saturating_sub(history[i].0);
-        let Some(shortest) = (1..history.len() - 1).min_by_key(|i| stood(*i)) else { break };
+        // Among equals the older goes: the note in force when someone began
+        // replacing it is the newest of the member's own.
+        let Some(shortest) = (1..history.len() - 1).min_by_key(|i| (stood(*i), std::cmp::Reverse(*i))) else { break };
         history.remove(shortest);
     }
 }
@@ -136,12 +127,12 @@ mod tests {
     }
 
     #[test]
-    fn history_keeps_the_window_and_the_note_before_it() {
+    fn history_is_bounded_by_size_not_age() {
         let mut h: Vec<(u64, ())> = [900, 800, 50, 40, 30].into_iter().map(|t| (t, ())).collect();
-        prune_history(&mut h, 1000, 500);
-        assert_eq!(times(&h), vec![900, 800, 50]);
+        prune_history(&mut h);
+        assert_eq!(times(&h), vec![900, 800, 50, 40, 30], "old notes are not dropped for their age");
         let mut many: Vec<(u64, ())> = (0..40).rev().map(|i| (1000 + i, ())).collect();
-        prune_history(&mut many, 1040, 500);
+        prune_history(&mut many);
         assert_eq!(many.len(), MAX_NOTE_HISTORY);
         assert_eq!(many.first().map(|n| n.0), Some(1039), "the newest stays");
         assert_eq!(many.last().map(|n| n.0), Some(1000), "the oldest in the window stays");
@@ -156,17 +147,32 @@ mod tests {
         let mut h: Vec<(u64, ())> = Vec::new();
         for hour in 0..24 {
             h.insert(0, (captured - day + hour * 3600, ()));
-            prune_history(&mut h, captured, day);
+            prune_history(&mut h);
         }
         let members = times(&h);
         for i in 1..=40 {
             h.insert(0, (captured + i, ()));
-            prune_history(&mut h, captured + i, day);
+            prune_history(&mut h);
         }
         assert_eq!(h.len(), MAX_NOTE_HISTORY);
         let kept = times(&h);
         assert!(kept.contains(&members[0]), "the note in force at capture survives: {kept:?}");
         let members_kept = kept.iter().filter(|t| members.contains(t)).count();
         assert!(members_kept >= MAX_NOTE_HISTORY - 2, "the burst collapses onto itself: {kept:?}");
+    }
+
+    #[test]
+    fn waiting_erases_nothing() {
+        // A member who changed the note four times a day for three days (the
+        // client re-seals only on a change) and last a day before capture,
+        // then a captor who replaces it once a day for a month.
+        let day = 86_400;
+        let mut h: Vec<(u64, ())> = (0..12).rev().map(|i| (100 * day + i * day / 4, ())).collect();
+        let in_force = h[0].0;
+        for d in 1..=30 {
+            h.insert(0, (in_force + day + d * day, ()));
+            prune_history(&mut h);
+        }
+        assert!(times(&h).contains(&in_force), "{:?}", times(&h));
     }
 }
