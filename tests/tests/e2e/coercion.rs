@@ -432,7 +432,7 @@ fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_a
         let after = v.first_notification_after.unwrap_or_else(|| panic!("{name}: no notification"));
         let min = Duration::from_millis(DISPATCH_DELAY_S * 1000 / 2);
         assert!(after >= min.saturating_sub(Duration::from_millis(100)), "{name}: notified after {after:?}");
-        assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 3), "{name}: notified after {after:?}");
+        assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 10), "{name}: notified after {after:?}");
     }
 
     // Providers: the same requests whatever the reason, and no reason in them.
