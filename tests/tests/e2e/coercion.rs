@@ -355,7 +355,7 @@ fn run(variant: Variant) -> Views {
     }
 
     // The late check-in's wake-up is dispatched after the same delay as an alert.
-    std::thread::sleep(Duration::from_secs(DISPATCH_DELAY_S + 1));
+    std::thread::sleep(Duration::from_secs(DISPATCH_DELAY_S + 2)); // the delay, rounded up to a second, and a margin
     stop_polling.store(true, std::sync::atomic::Ordering::Relaxed);
     rt.block_on(poller).unwrap();
     views.other_contact_wakes = *wakes.lock().unwrap();
