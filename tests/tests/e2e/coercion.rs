@@ -303,7 +303,7 @@ fn run(variant: Variant) -> Views {
     captor(&mut views, normal, &["contact", "list"]);
     // A missed deadline needs a short schedule; the captor's view is compared
     // only between the normal and the duress runs, which share this one.
-    let (every, grace) = if variant == Variant::Missed { ("1s", "5s") } else { ("1h", "1h") };
+    let (every, grace) = if variant == Variant::Missed { ("1s", "10s") } else { ("1h", "1h") };
     let note = "I went to meet K. at the old bridge.";
     captor(&mut views, normal, &["schedule", "set", "--every", every, "--grace", grace, "--note", note]);
     captor(&mut views, normal, &["checkin", "--location", "Karrada"]);
