@@ -324,9 +324,8 @@ pub struct MailboxAlert {
     /// When the server received that sealed alert, if known.
     #[serde(default)]
     pub note_received_at: Option<u64>,
-    /// Notes it replaced during the cooling-off period before the alert,
-    /// newest first: a captor who replaced the note cannot erase the
-    /// member's own words.
+    /// Notes the latest one replaced (up to 16), newest first: a captor who
+    /// replaced the note cannot erase the member's own words.
     #[serde(default)]
     pub earlier_notes: Vec<ReceivedNote>,
     /// Acknowledgements so far.

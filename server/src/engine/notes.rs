@@ -1,5 +1,5 @@
 //! The member's notes over time: the sealed alert on record, the ones it
-//! replaced during the last cooling-off period, and when each arrived.
+//! replaced (up to [`MAX_NOTE_HISTORY`]), and when each arrived.
 //!
 //! A captor holding either passphrase can replace the note ("false alarm,
 //! I'm safe") or seal it to a key no contact holds; alerts therefore carry

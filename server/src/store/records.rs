@@ -228,7 +228,7 @@ pub struct AlertRecord {
     /// When the server received it, sealed under the server key.
     #[serde(default)]
     pub note_received_sealed: Option<B64>,
-    /// Notes it replaced during the cooling-off period before, newest first.
+    /// Notes the latest one replaced (up to 16), newest first.
     #[serde(default)]
     pub earlier_notes: Vec<StoredNote>,
     /// Contacts with their tiers, fixed at firing time.
