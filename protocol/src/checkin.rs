@@ -54,10 +54,7 @@ impl Checkin {
     /// Signs with a check-in key; returns `encoding || signature`
     /// ([`SIGNED_CHECKIN_LEN`] bytes, the same for both keys).
     pub fn sign(&self, key: &SigningKey) -> Vec<u8> {
-        let mut out = self.encode_unsigned();
-        let sig = key.sign(&out);
-        out.extend_from_slice(&sig.0);
-        out
+        key.sign_appended(self.encode_unsigned())
     }
 
     /// Parses a signed check-in without verifying it.

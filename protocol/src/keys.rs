@@ -115,6 +115,14 @@ impl SigningKey {
         self.public
     }
 
+    /// Signs `body` and returns `body || signature`: the layout of every
+    /// signed Aman format.
+    pub(crate) fn sign_appended(&self, mut body: Vec<u8>) -> Vec<u8> {
+        let sig = self.sign(&body);
+        body.extend_from_slice(&sig.0);
+        body
+    }
+
     /// Signs `message`.
     pub fn sign(&self, message: &[u8]) -> Signature {
         let mut out = [0u8; SIGNATURE_LEN];
@@ -196,10 +204,7 @@ impl KeyBinding {
         if identity.verifying_key() != self.identity {
             return Err(Error::InvalidArgument("binding signed by another identity"));
         }
-        let mut out = self.encode_unsigned();
-        let sig = identity.sign(&out);
-        out.extend_from_slice(&sig.0);
-        Ok(out)
+        Ok(identity.sign_appended(self.encode_unsigned()))
     }
 
     /// Parses and verifies a signed binding. The two check-in keys must differ
@@ -285,10 +290,7 @@ impl KeyRotation {
         if self.has_equal_keys() {
             return Err(Error::InvalidArgument("rotation keys must be pairwise different"));
         }
-        let mut out = self.encode_unsigned();
-        let sig = identity.sign(&out);
-        out.extend_from_slice(&sig.0);
-        Ok(out)
+        Ok(identity.sign_appended(self.encode_unsigned()))
     }
 
     /// Parses and verifies a signed rotation. The pairs must be in strictly

@@ -2,6 +2,7 @@
 //!
 //! 5xx bodies are generic; the detail goes to the log only.
 
+use crate::engine::{EngineError, ErrorKind};
 use aman_protocol::api::ErrorBody;
 use aman_protocol::{DecodeError, Error as ProtocolError};
 use axum::http::StatusCode;
@@ -25,41 +26,43 @@ impl ApiError {
         ApiError { status, code, message: message.into() }
     }
 
+    // The common answers are the engine's, so that the API and the engine
+    // can never word one differently (an unknown caller and a bad signature
+    // must read the same wherever they are refused).
+
     /// 400 with a code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        EngineError::bad_request(code, message).into()
     }
 
     /// The one answer for an unknown caller or a bad signature.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "the request signature did not verify for this caller")
+        EngineError::unauthorized().into()
     }
 
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        EngineError::not_found(what).into()
     }
 
     /// 500; `detail` is logged, not sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(%detail, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+        EngineError::internal(detail).into()
     }
 
     /// Maps a malformed binary field to a stable code (the engine's mapping).
     pub fn decode(field: &str, e: DecodeError) -> Self {
-        crate::engine::EngineError::decode(field, e).into()
+        EngineError::decode(field, e).into()
     }
 
     /// Maps a protocol error on a client-supplied field (the engine's mapping).
     pub fn protocol(field: &str, e: ProtocolError) -> Self {
-        crate::engine::EngineError::protocol(field, e).into()
+        EngineError::protocol(field, e).into()
     }
 }
 
-impl From<crate::engine::EngineError> for ApiError {
-    fn from(e: crate::engine::EngineError) -> Self {
-        use crate::engine::ErrorKind;
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
         let status = match e.kind {
             ErrorKind::Invalid => StatusCode::BAD_REQUEST,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
