@@ -3,7 +3,7 @@
 //! ([`B64`]) and are decoded into the canonical formats of this crate, which
 //! are what gets verified. PROTOCOL.md lists each route with its envelope.
 
-use crate::ids::{AccountId, AlertId, InviteId, MailboxId};
+use crate::ids::{AccountId, AlertId, InviteId, MailboxId, ServerId};
 use crate::keys::{EncryptionPublic, VerifyingKey};
 use crate::text::{b64_decode, b64_encode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -37,26 +37,49 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// `POST /v1/accounts`: register a member. Signed by the identity in the binding.
+/// `GET /v2/server`: who this server is. Unsigned; a member checks the id
+/// against the registration invite when it carries one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The server id (32 hex digits).
+    pub server_id: ServerId,
+    /// `S_pk`, the key registrations and rotations are sealed to.
+    pub server_key: EncryptionPublic,
+}
+
+/// `POST /v2/accounts`: register a member. Unsigned: the sealed
+/// registration is signed by the identity it names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterAccount {
     /// A registration invite from the organizer (absent on open servers).
     #[serde(default)]
     pub invite: Option<String>,
-    /// The signed [`crate::KeyBinding`].
-    pub binding: B64,
+    /// A [`crate::Registration`] sealed to the server.
+    pub registration: B64,
 }
 
-/// `POST /v1/checkin`.
+/// `POST /v2/checkin`: no request signature; the heartbeat and its mode
+/// proof authenticate it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckinRequest {
-    /// A signed [`crate::Checkin`].
-    pub checkin: B64,
-    /// The new sealed alert; its SHA-256 must equal the check-in's `alert_hash`.
+    /// The public heartbeat `PH` (179 bytes), the same whichever passphrase.
+    pub heartbeat: B64,
+    /// The mode proof (136 bytes), for the server only.
+    pub proof: B64,
+    /// The new sealed alert; its SHA-256 must equal the heartbeat's `sealed_hash`.
     #[serde(default)]
     pub sealed_alert: Option<B64>,
+}
+
+/// `GET /v2/mailbox/heartbeats`: the member's latest public heartbeat, for
+/// the contact to verify with the member's `ID`. Polled, never woken.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeartbeatList {
+    /// `PH` of the member's latest accepted check-in, once the contact's
+    /// cooling-off has passed; absent before the first check-in.
+    pub heartbeat: Option<B64>,
 }
 
 /// Reply to a check-in. Identical for normal and duress check-ins.
@@ -174,12 +197,12 @@ pub struct PendingChange {
     pub policy: Option<Policy>,
 }
 
-/// `PUT /v1/account/keys`: replace the check-in keys (after cooling-off).
+/// `PUT /v2/account/keys`: replace the check-in keys (after cooling-off).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeys {
-    /// A signed [`crate::KeyRotation`] with a later `created` time: each new
-    /// key paired with the old key it succeeds, no roles named.
+    /// A signed [`crate::KeyRotation`] for the next generation, sealed to the
+    /// server: each old key signs its successor, no roles named.
     pub rotation: B64,
 }
 
@@ -199,6 +222,9 @@ pub struct AccountStatus {
     pub policy: Policy,
     /// Changes waiting out the cooling-off period (at most one of each kind).
     pub pending: Vec<PendingChange>,
+    /// The generation of the check-in keys in force (0 at registration);
+    /// a rotation names the next one.
+    pub key_generation: u64,
     /// The server's clock, so the client can show time left.
     pub server_time: u64,
 }

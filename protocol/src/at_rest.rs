@@ -51,6 +51,12 @@ impl ServerKey {
         secretbox::open(&self.bytes, &Self::aad(context), sealed)
     }
 
+    /// A 32-byte subkey for one purpose, `HKDF-SHA256(salt = "", ikm = key,
+    /// info = label)`: the key file stays one secret while each use gets its own.
+    pub fn subkey(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        crate::hash::hkdf_sha256::<32>(&[], self.bytes.as_ref(), label.as_bytes())
+    }
+
     /// HMAC-SHA256 tag over a canonical encoding of `parts`, under `label`.
     pub fn tag(&self, label: &str, parts: &[&[u8]]) -> [u8; 32] {
         let mut w = Writer::new(label);

@@ -10,8 +10,12 @@
 
 use crate::error::DecodeError;
 
-/// The version byte every format in this crate currently writes.
+/// The version byte of the formats that did not change in version 2
+/// (sealed alerts, invites, enrollments, at-rest values, safety numbers).
 pub const VERSION: u8 = 1;
+/// The version byte of the check-in v2 formats (heartbeat, mode proof,
+/// registration, key rotation, requests, sealing to the server).
+pub const VERSION_2: u8 = 2;
 
 /// Builds one canonical encoding.
 #[derive(Debug)]
@@ -20,12 +24,21 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts an encoding with its label, separator and version byte.
+    /// Starts a version-1 encoding with its label, separator and version byte.
     pub fn new(label: &str) -> Self {
+        Self::versioned(label, VERSION)
+    }
+
+    /// Starts a version-2 encoding.
+    pub fn v2(label: &str) -> Self {
+        Self::versioned(label, VERSION_2)
+    }
+
+    fn versioned(label: &str, version: u8) -> Self {
         let mut buf = Vec::with_capacity(label.len() + 2 + 128);
         buf.extend_from_slice(label.as_bytes());
         buf.push(0);
-        buf.push(VERSION);
+        buf.push(version);
         Writer { buf }
     }
 
@@ -65,8 +78,17 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// Checks the label, separator and version, and positions after them.
+    /// Checks the label, separator and version 1, and positions after them.
     pub fn new(input: &'a [u8], label: &str) -> Result<Self, DecodeError> {
+        Self::versioned(input, label, VERSION)
+    }
+
+    /// Checks the label, separator and version 2, and positions after them.
+    pub fn v2(input: &'a [u8], label: &str) -> Result<Self, DecodeError> {
+        Self::versioned(input, label, VERSION_2)
+    }
+
+    fn versioned(input: &'a [u8], label: &str, expected: u8) -> Result<Self, DecodeError> {
         let label = label.as_bytes();
         let header_len = label.len() + 1;
         let Some(head) = input.get(..header_len) else {
@@ -78,7 +100,7 @@ impl<'a> Reader<'a> {
         let Some((&version, rest)) = input[header_len..].split_first() else {
             return Err(DecodeError::Truncated);
         };
-        if version != VERSION {
+        if version != expected {
             return Err(DecodeError::UnknownVersion(version));
         }
         Ok(Reader { rest })
@@ -132,10 +154,24 @@ impl<'a> Reader<'a> {
 
 /// The labels of every format, in one place so none is ever reused.
 pub mod labels {
-    /// A signed check-in.
-    pub const CHECKIN: &str = "aman/v1/checkin";
-    /// A signed API request.
-    pub const REQUEST: &str = "aman/v1/request";
+    /// A member's public heartbeat, signed by the identity `ID` (version 2).
+    pub const HEARTBEAT: &str = "aman/v2/heartbeat";
+    /// What a check-in key signs over a public heartbeat (version 2).
+    pub const MODE_PROOF: &str = "aman/v2/mode-proof";
+    /// AAD of the box that carries the mode proof to the server (version 2).
+    pub const PROOF_BOX: &str = "aman/v2/proof-box";
+    /// A signed API request, naming the server (version 2).
+    pub const REQUEST: &str = "aman/v2/request";
+    /// A registration, signed by `ID` and sealed to the server (version 2).
+    pub const REGISTER: &str = "aman/v2/register";
+    /// What an old check-in key signs to name its successor (version 2).
+    pub const KEY_SUCCESSION: &str = "aman/v2/key-succession";
+    /// HKDF info and AAD of a message sealed to the server's X25519 key (version 2).
+    pub const SEAL_TO_SERVER: &str = "aman/v2/seal";
+    /// The server id, a hash of the server's X25519 public key (version 2).
+    pub const SERVER_ID: &str = "aman/v2/server-id";
+    /// HKDF info of the server's X25519 secret, derived from its key file.
+    pub const SERVER_X25519: &str = "aman/v2/server-x25519";
     /// A sealed alert's header (also its AAD).
     pub const ALERT: &str = "aman/v1/alert";
     /// The plaintext body inside a sealed alert.
@@ -150,10 +186,8 @@ pub mod labels {
     pub const ENROLL: &str = "aman/v1/enroll";
     /// What a contact's identity signs in its enrollment reply.
     pub const ENROLL_SIGNATURE: &str = "aman/v1/enroll-sig";
-    /// The key binding of the two check-in keys to a member identity.
-    pub const KEY_BINDING: &str = "aman/v1/key-binding";
-    /// The replacement of both check-in keys, each paired with its predecessor.
-    pub const KEY_ROTATION: &str = "aman/v1/key-rotation";
+    /// The replacement of both check-in keys by succession (version 2).
+    pub const KEY_ROTATION: &str = "aman/v2/key-rotation";
     /// Server-side encryption at rest (AAD of at-rest values).
     pub const AT_REST: &str = "aman/v1/at-rest";
     /// The server's tag marking which stored check-in key is the duress key.
@@ -197,8 +231,15 @@ mod tests {
     #[test]
     fn labels_are_unique() {
         let all = [
-            labels::CHECKIN,
+            labels::HEARTBEAT,
+            labels::MODE_PROOF,
+            labels::PROOF_BOX,
             labels::REQUEST,
+            labels::REGISTER,
+            labels::KEY_SUCCESSION,
+            labels::SEAL_TO_SERVER,
+            labels::SERVER_ID,
+            labels::SERVER_X25519,
             labels::ALERT,
             labels::ALERT_BODY,
             labels::ALERT_SIGNATURE,
@@ -206,7 +247,6 @@ mod tests {
             labels::INVITE,
             labels::ENROLL,
             labels::ENROLL_SIGNATURE,
-            labels::KEY_BINDING,
             labels::KEY_ROTATION,
             labels::AT_REST,
             labels::DURESS_TAG,
@@ -214,7 +254,10 @@ mod tests {
             labels::CONTACT_KEYS,
         ];
         for (i, a) in all.iter().enumerate() {
-            assert!(a.starts_with("aman/v1/") && a.is_ascii() && !a.contains('\0'), "{a}");
+            assert!(
+                (a.starts_with("aman/v1/") || a.starts_with("aman/v2/")) && a.is_ascii() && !a.contains('\0'),
+                "{a}"
+            );
             for b in &all[i + 1..] {
                 assert_ne!(a, b);
             }

@@ -97,6 +97,11 @@ define_id!(
     /// A pairing invite; the only part of an invite code the server learns.
     InviteId
 );
+define_id!(
+    /// A server: the first 16 bytes of a hash of its X25519 public key
+    /// ([`crate::server::server_id`]).
+    ServerId
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,7 @@
 //! `Debug`, `Clone` or `Serialize`: a secret can only leave this crate through
 //! an explicit `*_bytes` call that returns a `Zeroizing` buffer.
 
-use crate::encoding::{labels, Reader, Writer};
 use crate::error::{DecodeError, Error};
-use crate::ids::AccountId;
 use crate::random::random_array;
 use crate::text::{b64_decode_array, b64_encode};
 use ring::signature::{self, Ed25519KeyPair, KeyPair};
@@ -76,10 +74,22 @@ impl VerifyingKey {
     /// ring's verifier rejects non-canonical `S` (S ≥ L), so signatures are
     /// not malleable.
     pub fn verify(&self, message: &[u8], sig: &Signature) -> Result<(), Error> {
+        VERIFICATIONS.with(|n| n.set(n.get().wrapping_add(1)));
         signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
             .verify(message, &sig.0)
             .map_err(|_| Error::BadSignature)
     }
+}
+
+thread_local! {
+    static VERIFICATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many Ed25519 verifications this thread has run: tests prove with it
+/// that a check-in costs exactly one. A thread-local counter costs nothing
+/// measurable and cannot be disturbed by other threads.
+pub fn verifications_on_this_thread() -> u64 {
+    VERIFICATIONS.with(std::cell::Cell::get)
 }
 
 /// An Ed25519 signing key: a member identity `ID`, a check-in key `CK_N` or
@@ -170,151 +180,6 @@ impl EncryptionSecret {
     }
 }
 
-/// The binding of a member's two check-in keys to the member identity.
-///
-/// The server learns which key is the duress key from this binding at
-/// registration; it must not store that fact in the clear (see PROTOCOL.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyBinding {
-    /// The account the keys belong to.
-    pub account: AccountId,
-    /// The member identity `ID` that signs the binding.
-    pub identity: VerifyingKey,
-    /// The normal check-in key `CK_N`.
-    pub normal: VerifyingKey,
-    /// The duress check-in key `CK_D`.
-    pub duress: VerifyingKey,
-    /// When the binding was made (unix seconds); a newer binding replaces an older one.
-    pub created: u64,
-}
-
-impl KeyBinding {
-    fn encode_unsigned(&self) -> Vec<u8> {
-        Writer::new(labels::KEY_BINDING)
-            .fixed(self.account.as_bytes())
-            .fixed(self.identity.as_bytes())
-            .fixed(self.normal.as_bytes())
-            .fixed(self.duress.as_bytes())
-            .u64(self.created)
-            .finish()
-    }
-
-    /// Signs the binding with the identity key; returns `encoding || signature`.
-    pub fn sign(&self, identity: &SigningKey) -> Result<Vec<u8>, Error> {
-        if identity.verifying_key() != self.identity {
-            return Err(Error::InvalidArgument("binding signed by another identity"));
-        }
-        Ok(identity.sign_appended(self.encode_unsigned()))
-    }
-
-    /// Parses and verifies a signed binding. The two check-in keys must differ
-    /// from each other and from the identity key.
-    pub fn verify(bytes: &[u8]) -> Result<Self, Error> {
-        let (body, sig) = split_signature(bytes)?;
-        let mut r = Reader::new(body, labels::KEY_BINDING)?;
-        let binding = KeyBinding {
-            account: AccountId::from_bytes(r.fixed()?),
-            identity: VerifyingKey(r.fixed()?),
-            normal: VerifyingKey(r.fixed()?),
-            duress: VerifyingKey(r.fixed()?),
-            created: r.u64()?,
-        };
-        r.finish()?;
-        if binding.normal == binding.duress || binding.normal == binding.identity || binding.duress == binding.identity
-        {
-            return Err(DecodeError::InvalidValue.into());
-        }
-        binding.identity.verify(body, &sig)?;
-        Ok(binding)
-    }
-}
-
-/// Replacement of both check-in keys, each new key paired with the old key it succeeds. Names no roles.
-///
-/// The server knows which old key is the duress key and gives each new key
-/// the role of the old key it replaces, so the client never needs to know
-/// which passphrase is which, and the rotation itself reveals no roles.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyRotation {
-    /// The account the keys belong to.
-    pub account: AccountId,
-    /// The member identity `ID` that signs the rotation.
-    pub identity: VerifyingKey,
-    /// `(old, new)` pairs: each current check-in key with its successor.
-    pub successors: [(VerifyingKey, VerifyingKey); 2],
-    /// When the rotation was made (unix seconds); must be newer than the binding or rotation in force.
-    pub created: u64,
-}
-
-impl KeyRotation {
-    /// The pairs in canonical order: ascending byte order of the old key.
-    fn canonical_successors(&self) -> [(VerifyingKey, VerifyingKey); 2] {
-        let mut pairs = self.successors;
-        if pairs[1].0.as_bytes() < pairs[0].0.as_bytes() {
-            pairs.swap(0, 1);
-        }
-        pairs
-    }
-
-    /// Whether any two of the five keys (identity, both old, both new) are equal.
-    fn has_equal_keys(&self) -> bool {
-        let [(old_1, new_1), (old_2, new_2)] = self.successors;
-        let keys = [self.identity, old_1, new_1, old_2, new_2];
-        keys.iter().enumerate().any(|(i, a)| keys[i + 1..].contains(a))
-    }
-
-    fn encode_unsigned(&self) -> Vec<u8> {
-        let [(old_1, new_1), (old_2, new_2)] = self.canonical_successors();
-        Writer::new(labels::KEY_ROTATION)
-            .fixed(self.account.as_bytes())
-            .fixed(self.identity.as_bytes())
-            .fixed(old_1.as_bytes())
-            .fixed(new_1.as_bytes())
-            .fixed(old_2.as_bytes())
-            .fixed(new_2.as_bytes())
-            .u64(self.created)
-            .finish()
-    }
-
-    /// Signs the rotation with the identity key; returns `encoding || signature(64)`.
-    ///
-    /// The pairs are written in ascending byte order of the old key whatever
-    /// order the caller gives them in, so the encoding tells nothing about
-    /// which pair the caller listed first. Fails with
-    /// [`Error::InvalidArgument`] if `identity` is not [`Self::identity`] or
-    /// if any two of the five keys are equal (such a rotation never verifies).
-    pub fn sign(&self, identity: &SigningKey) -> Result<Vec<u8>, Error> {
-        if identity.verifying_key() != self.identity {
-            return Err(Error::InvalidArgument("rotation signed by another identity"));
-        }
-        if self.has_equal_keys() {
-            return Err(Error::InvalidArgument("rotation keys must be pairwise different"));
-        }
-        Ok(identity.sign_appended(self.encode_unsigned()))
-    }
-
-    /// Parses and verifies a signed rotation. The pairs must be in strictly
-    /// ascending byte order of the old key, and the five keys (identity, both
-    /// old, both new) pairwise different; the returned value has the pairs in
-    /// that canonical order.
-    pub fn verify(bytes: &[u8]) -> Result<Self, Error> {
-        let (body, sig) = split_signature(bytes)?;
-        let mut r = Reader::new(body, labels::KEY_ROTATION)?;
-        let account = AccountId::from_bytes(r.fixed()?);
-        let identity = VerifyingKey(r.fixed()?);
-        let first = (VerifyingKey(r.fixed()?), VerifyingKey(r.fixed()?));
-        let second = (VerifyingKey(r.fixed()?), VerifyingKey(r.fixed()?));
-        let created = r.u64()?;
-        r.finish()?;
-        let rotation = KeyRotation { account, identity, successors: [first, second], created };
-        if first.0.as_bytes() >= second.0.as_bytes() || rotation.has_equal_keys() {
-            return Err(DecodeError::InvalidValue.into());
-        }
-        rotation.identity.verify(body, &sig)?;
-        Ok(rotation)
-    }
-}
-
 /// Splits `body || signature(64)`.
 pub(crate) fn split_signature(bytes: &[u8]) -> Result<(&[u8], Signature), DecodeError> {
     let split = bytes.len().checked_sub(SIGNATURE_LEN).ok_or(DecodeError::Truncated)?;
@@ -327,30 +192,6 @@ pub(crate) fn split_signature(bytes: &[u8]) -> Result<(&[u8], Signature), Decode
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn binding_round_trip_and_forgery() {
-        let id = SigningKey::generate().unwrap();
-        let n = SigningKey::generate().unwrap();
-        let d = SigningKey::generate().unwrap();
-        let b = KeyBinding {
-            account: AccountId::from_bytes([1; 16]),
-            identity: id.verifying_key(),
-            normal: n.verifying_key(),
-            duress: d.verifying_key(),
-            created: 5,
-        };
-        let bytes = b.sign(&id).unwrap();
-        assert_eq!(KeyBinding::verify(&bytes).unwrap(), b);
-        assert!(b.sign(&n).is_err());
-        for i in 0..bytes.len() {
-            let mut t = bytes.clone();
-            t[i] ^= 1;
-            assert!(KeyBinding::verify(&t).is_err(), "flip at {i}");
-        }
-        let same = KeyBinding { duress: b.normal, ..b.clone() };
-        assert!(KeyBinding::verify(&same.sign(&id).unwrap()).is_err());
-    }
 
     #[test]
     fn low_order_point_is_rejected() {

@@ -3,13 +3,17 @@
 //! changed and old clients would break: bump the version instead.
 
 use crate::alert::{open, seal_with, AlertBody};
-use crate::checkin::{Checkin, CheckinKind};
+use crate::at_rest::ServerKey;
 use crate::hash::sha256;
+use crate::heartbeat::{make_proof_with_nonce, verify_proof, Heartbeat, ProofKey};
 use crate::ids::{AccountId, InviteId, MailboxId};
 use crate::invite::{Enrollment, InviteCode};
-use crate::keys::{EncryptionSecret, KeyBinding, KeyRotation, SigningKey};
+use crate::keys::{EncryptionSecret, SigningKey};
+use crate::registration::Registration;
 use crate::request::RequestAuth;
+use crate::rotation::KeyRotation;
 use crate::safety::safety_number;
+use crate::server::{seal_to_server_with, ServerIdentity};
 use crate::Error;
 use zeroize::Zeroizing;
 
@@ -60,28 +64,75 @@ fn account() -> AccountId {
     AccountId::from_bytes([0x11; 16])
 }
 
-#[test]
-fn kat_checkin() {
-    let c = Checkin {
+/// The server of the version-2 known answers: key file of 0x99 bytes.
+fn server() -> ServerIdentity {
+    ServerIdentity::derive(&ServerKey::from_bytes(Zeroizing::new([0x99; 32])))
+}
+
+fn heartbeat() -> Heartbeat {
+    Heartbeat {
+        server: server().id(),
         account: account(),
         counter: 42,
         client_time: 1_800_000_000,
         next_due: 1_800_003_600,
         grace: 900,
-        alert_hash: sha256(b"sealed"),
+        sealed_hash: sha256(b"sealed"),
+    }
+}
+
+#[test]
+fn kat_server_identity() {
+    let key = ServerKey::from_bytes(Zeroizing::new([0x99; 32]));
+    check("server.x25519_secret", &hex(key.subkey(crate::encoding::labels::SERVER_X25519).as_ref()));
+    check("server.public", &hex(server().public().as_bytes()));
+    check("server.id", &server().id().to_string());
+    let sealed = seal_to_server_with(enc(8), &server().public(), b"ctx", b"to the server").unwrap();
+    check("server.sealed", &hex(&sealed));
+    assert_eq!(server().open(b"ctx", &sealed).unwrap().as_slice(), b"to the server");
+}
+
+#[test]
+fn kat_heartbeat_and_proof() {
+    let ph = heartbeat().sign(&key(1));
+    check("heartbeat.public", &hex(&ph));
+    assert_eq!(Heartbeat::verify(&ph, &key(1).verifying_key()).unwrap(), heartbeat());
+    let transport = ProofKey::from_bytes(Zeroizing::new([0x77; 32]));
+    let normal = make_proof_with_nonce(&ph, &key(2), &transport, [0x66; 24]).unwrap();
+    let duress = make_proof_with_nonce(&ph, &key(3), &transport, [0x66; 24]).unwrap();
+    check("heartbeat.proof.normal", &hex(&normal));
+    check("heartbeat.proof.duress", &hex(&duress));
+    let keys = [key(2).verifying_key(), key(3).verifying_key()];
+    assert_eq!(verify_proof(&ph, &normal, &transport, &keys), Ok(0));
+    assert_eq!(verify_proof(&ph, &duress, &transport, &keys), Ok(1));
+}
+
+#[test]
+fn kat_registration() {
+    let reg = Registration {
+        server: server().id(),
+        account: account(),
+        identity: key(1).verifying_key(),
+        normal: key(2).verifying_key(),
+        duress: key(3).verifying_key(),
+        transport: ProofKey::from_bytes(Zeroizing::new([0x77; 32])),
+        created: 1_800_000_000,
     };
-    let signed = c.sign(&key(2));
-    check("checkin.normal", &hex(&signed));
-    check("checkin.duress", &hex(&c.sign(&key(3))));
-    let (back, kind) = Checkin::verify(&signed, &key(2).verifying_key(), &key(3).verifying_key()).unwrap();
-    assert_eq!((back, kind), (c, CheckinKind::Normal));
+    let signed = reg.sign(&key(1)).unwrap();
+    check("registration.signed", &hex(&signed));
+    let sealed =
+        seal_to_server_with(enc(8), &server().public(), crate::encoding::labels::REGISTER.as_bytes(), &signed).unwrap();
+    check("registration.sealed", &hex(&sealed));
+    let back = Registration::open(&server(), &sealed).unwrap();
+    assert_eq!((back.normal, back.duress), (reg.normal, reg.duress));
 }
 
 #[test]
 fn kat_request() {
     let auth = RequestAuth {
+        server: server().id(),
         method: "POST".into(),
-        path: "/v1/checkin".into(),
+        path: "/v1/panic".into(),
         body_sha256: sha256(b"{}"),
         caller: [0x11; 16],
         time: 1_800_000_000,
@@ -93,36 +144,19 @@ fn kat_request() {
 }
 
 #[test]
-fn kat_key_binding() {
-    let b = KeyBinding {
-        account: account(),
-        identity: key(1).verifying_key(),
-        normal: key(2).verifying_key(),
-        duress: key(3).verifying_key(),
-        created: 1_800_000_000,
-    };
-    let signed = b.sign(&key(1)).unwrap();
-    check("binding.signed", &hex(&signed));
-    assert_eq!(KeyBinding::verify(&signed).unwrap(), b);
-}
-
-#[test]
 fn kat_key_rotation() {
-    // key(2) and key(3) are the check-in keys of the binding above; key(2)'s
-    // public key sorts first, so the pairs are given here in the other order.
-    let r = KeyRotation {
-        account: account(),
-        identity: key(1).verifying_key(),
-        successors: [
-            (key(3).verifying_key(), key(5).verifying_key()),
-            (key(2).verifying_key(), key(4).verifying_key()),
-        ],
-        created: 1_800_086_400,
-    };
+    // key(2) and key(3) are the registration's check-in keys; each signs its
+    // successor, given here in the order the passphrases might be typed.
+    let r = KeyRotation::build(
+        server().id(),
+        account(),
+        1,
+        1_800_086_400,
+        [(&key(3), &key(5).verifying_key()), (&key(2), &key(4).verifying_key())],
+    );
     let signed = r.sign(&key(1)).unwrap();
     check("rotation.signed", &hex(&signed));
-    let canonical = KeyRotation { successors: [r.successors[1], r.successors[0]], ..r };
-    assert_eq!(KeyRotation::verify(&signed).unwrap(), canonical);
+    assert_eq!(KeyRotation::verify(&signed, &key(1).verifying_key()).unwrap(), r);
 }
 
 #[test]

@@ -12,29 +12,35 @@
 pub mod alert;
 pub mod api;
 pub mod at_rest;
-pub mod checkin;
 pub mod derive;
 pub mod duration;
 pub mod encoding;
 pub mod error;
 pub mod hash;
+pub mod heartbeat;
 pub mod ids;
 pub mod invite;
 pub mod keys;
 pub mod random;
+pub mod registration;
 pub mod request;
+pub mod rotation;
 pub mod safety;
 pub mod secretbox;
+pub mod server;
 pub mod text;
 
 #[cfg(test)]
 mod known_answers;
 
 pub use alert::{open, seal, AlertBody};
-pub use checkin::{Checkin, CheckinKind};
 pub use error::{DecodeError, Error};
-pub use ids::{AccountId, AlertId, InviteId, MailboxId};
+pub use heartbeat::{Heartbeat, ProofKey};
+pub use ids::{AccountId, AlertId, InviteId, MailboxId, ServerId};
 pub use invite::{Enrollment, InviteCode};
-pub use keys::{EncryptionPublic, EncryptionSecret, KeyBinding, KeyRotation, Signature, SigningKey, VerifyingKey};
+pub use keys::{EncryptionPublic, EncryptionSecret, Signature, SigningKey, VerifyingKey};
+pub use registration::Registration;
 pub use request::{AuthHeaders, RequestAuth};
+pub use rotation::KeyRotation;
 pub use safety::safety_number;
+pub use server::{seal_to_server, ServerIdentity};

@@ -1,14 +1,16 @@
 //! Signed API requests.
 //!
-//! Every API call is signed by the caller's identity key over the method, the
-//! path (with query), SHA-256 of the exact body bytes, the caller id, the time
-//! and a random nonce. The server checks the time window and keeps a replay
+//! Every API call but a check-in is signed by the caller's identity key over
+//! the server's id, the method, the path (with query), SHA-256 of the exact
+//! body bytes, the caller id, the time and a random nonce. Naming the server
+//! means a request made for one server is refused by every other. The server checks the time window and keeps a replay
 //! cache of nonces; it stores public keys only, so a seized database holds no
 //! bearer secret.
 
 use crate::encoding::{labels, Reader, Writer};
 use crate::error::{DecodeError, Error};
 use crate::hash::sha256;
+use crate::ids::ServerId;
 use crate::keys::{Signature, SigningKey, VerifyingKey};
 use crate::random::random_array;
 use crate::text::{b64_decode_array, b64_encode};
@@ -30,6 +32,8 @@ pub const MAX_PATH_LEN: usize = 1024;
 /// The signed fields of one API request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestAuth {
+    /// The server the request is for.
+    pub server: ServerId,
     /// HTTP method, upper case.
     pub method: String,
     /// Path and query exactly as sent, e.g. `/v1/checkin`.
@@ -59,11 +63,19 @@ pub struct AuthHeaders {
 
 impl RequestAuth {
     /// Fields for a new request with a fresh nonce.
-    pub fn new(method: &str, path: &str, body: &[u8], caller: [u8; 16], time: u64) -> Result<Self, Error> {
+    pub fn new(
+        server: ServerId,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        caller: [u8; 16],
+        time: u64,
+    ) -> Result<Self, Error> {
         if method.len() > MAX_METHOD_LEN || path.len() > MAX_PATH_LEN {
             return Err(Error::InvalidArgument("method or path too long"));
         }
         Ok(RequestAuth {
+            server,
             method: method.to_owned(),
             path: path.to_owned(),
             body_sha256: sha256(body),
@@ -75,7 +87,8 @@ impl RequestAuth {
 
     /// The canonical encoding that is signed.
     pub fn encode(&self) -> Vec<u8> {
-        Writer::new(labels::REQUEST)
+        Writer::v2(labels::REQUEST)
+            .fixed(self.server.as_bytes())
             .var(self.method.as_bytes())
             .var(self.path.as_bytes())
             .fixed(&self.body_sha256)
@@ -87,10 +100,12 @@ impl RequestAuth {
 
     /// Parses a canonical encoding (used by fuzzing and by tools that log raw requests).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes, labels::REQUEST)?;
+        let mut r = Reader::v2(bytes, labels::REQUEST)?;
+        let server = ServerId::from_bytes(r.fixed()?);
         let method = std::str::from_utf8(r.var(MAX_METHOD_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
         let path = std::str::from_utf8(r.var(MAX_PATH_LEN)?).map_err(|_| DecodeError::InvalidValue)?;
         let auth = RequestAuth {
+            server,
             method: method.to_owned(),
             path: path.to_owned(),
             body_sha256: r.fixed()?,
@@ -113,9 +128,10 @@ impl RequestAuth {
         }
     }
 
-    /// Rebuilds the signed fields from what the server received and returns
-    /// them with the signature, ready for [`RequestAuth::verify`].
+    /// Rebuilds the signed fields from what server `server` received and
+    /// returns them with the signature, ready for [`RequestAuth::verify`].
     pub fn from_headers(
+        server: ServerId,
         method: &str,
         path: &str,
         body: &[u8],
@@ -136,6 +152,7 @@ impl RequestAuth {
         }
         let time = headers.time.parse().map_err(|_| DecodeError::BadText)?;
         let auth = RequestAuth {
+            server,
             method: method.to_owned(),
             path: path.to_owned(),
             body_sha256: sha256(body),
@@ -159,21 +176,26 @@ mod tests {
     #[test]
     fn sign_and_verify_through_headers() {
         let key = SigningKey::generate().unwrap();
-        let auth = RequestAuth::new("POST", "/v1/checkin", b"{}", [3; 16], 1_700_000_000).unwrap();
+        let server = ServerId::from_bytes([7; 16]);
+        let auth = RequestAuth::new(server, "POST", "/v1/panic", b"{}", [3; 16], 1_700_000_000).unwrap();
         let headers = auth.sign(&key);
-        let (back, sig) = RequestAuth::from_headers("POST", "/v1/checkin", b"{}", &headers).unwrap();
+        let (back, sig) = RequestAuth::from_headers(server, "POST", "/v1/panic", b"{}", &headers).unwrap();
         assert_eq!(back, auth);
         back.verify(&key.verifying_key(), &sig).unwrap();
         assert_eq!(RequestAuth::decode(&auth.encode()).unwrap(), auth);
 
         for (m, p, b) in
-            [("GET", "/v1/checkin", &b"{}"[..]), ("POST", "/v1/panic", b"{}"), ("POST", "/v1/checkin", b"{ }")]
+            [("GET", "/v1/panic", &b"{}"[..]), ("POST", "/v1/account", b"{}"), ("POST", "/v1/panic", b"{ }")]
         {
-            let (other, sig) = RequestAuth::from_headers(m, p, b, &headers).unwrap();
+            let (other, sig) = RequestAuth::from_headers(server, m, p, b, &headers).unwrap();
             assert_eq!(other.verify(&key.verifying_key(), &sig), Err(Error::BadSignature));
         }
+        // The same request received by another server does not verify there.
+        let elsewhere = ServerId::from_bytes([8; 16]);
+        let (other, sig) = RequestAuth::from_headers(elsewhere, "POST", "/v1/panic", b"{}", &headers).unwrap();
+        assert_eq!(other.verify(&key.verifying_key(), &sig), Err(Error::BadSignature));
         let mut bad_time = headers.clone();
         bad_time.time = "+1".into();
-        assert!(RequestAuth::from_headers("POST", "/v1/checkin", b"{}", &bad_time).is_err());
+        assert!(RequestAuth::from_headers(server, "POST", "/v1/panic", b"{}", &bad_time).is_err());
     }
 }

@@ -15,7 +15,11 @@ pub const OVERHEAD: usize = 24 + 16;
 
 /// Encrypts `plaintext` under `key`, bound to `aad`.
 pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
-    let nonce: [u8; 24] = random_array()?;
+    seal_with_nonce(key, aad, plaintext, random_array()?)
+}
+
+/// [`seal`] with a given nonce: for formats whose known answers are frozen.
+pub(crate) fn seal_with_nonce(key: &[u8; 32], aad: &[u8], plaintext: &[u8], nonce: [u8; 24]) -> Result<Vec<u8>, Error> {
     let ct = XChaCha20Poly1305::new(key.into())
         .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
         .map_err(|_| Error::InvalidArgument("secretbox encryption"))?;
