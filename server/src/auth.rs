@@ -4,13 +4,14 @@
 use crate::engine::lock;
 use crate::error::ApiError;
 use aman_protocol::request::{AuthHeaders, RequestAuth, HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
-use aman_protocol::{Signature, VerifyingKey};
+use aman_protocol::{ServerId, Signature, VerifyingKey};
 use axum::http::{HeaderMap, StatusCode};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
-/// Reads the four auth headers and rebuilds the signed fields.
+/// Reads the four auth headers and rebuilds the fields signed for `server`.
 pub fn parse_request(
+    server: ServerId,
     method: &str,
     path: &str,
     body: &[u8],
@@ -28,7 +29,8 @@ pub fn parse_request(
         nonce: get(HEADER_NONCE)?,
         signature: get(HEADER_SIGNATURE)?,
     };
-    RequestAuth::from_headers(method, path, body, &auth_headers).map_err(|e| ApiError::decode("auth headers", e))
+    RequestAuth::from_headers(server, method, path, body, &auth_headers)
+        .map_err(|e| ApiError::decode("auth headers", e))
 }
 
 /// Nonces seen within the time window, to refuse replays.

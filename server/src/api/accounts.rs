@@ -1,38 +1,49 @@
 //! Member routes: register, check in, update the sealed alert, panic,
 //! policy, status, delete.
 
-use super::{parse_json, AppState, Member, Unverified};
+use super::{parse_json, AppState, Member};
 use crate::error::ApiError;
 use aman_protocol::api::{
-    CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, RotateKeys, SealedAlertUpdate,
+    CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, RotateKeys, SealedAlertUpdate, ServerInfo,
 };
-use aman_protocol::KeyBinding;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-/// `POST /v1/accounts`: signed by the identity inside the binding, with the
-/// binding's account as caller (proof of possession of the identity key).
-pub async fn register(State(state): State<AppState>, req: Unverified) -> Result<Response, ApiError> {
-    let body: RegisterAccount = parse_json(&req.body)?;
-    let binding = KeyBinding::verify(&body.binding.0).map_err(|e| ApiError::protocol("binding", e))?;
-    if binding.account.as_bytes() != &req.auth.caller {
-        return Err(ApiError::unauthorized());
-    }
-    req.verify(&state, Some(binding.identity))?;
-    state.engine.register(body.invite.as_deref(), &binding)?.wait().await?;
-    Ok((StatusCode::CREATED, Json(json!({ "account": binding.account }))).into_response())
+/// `GET /v2/server`: the server id and `S_pk`. Unsigned.
+pub async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
+    Json(state.engine.server_info())
 }
 
-/// `POST /v1/checkin`: the reply is byte-identical for normal and duress.
-pub async fn checkin(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
-    let body: CheckinRequest = parse_json(&member.body)?;
+/// `POST /v2/accounts`: unsigned; the sealed registration is signed by the
+/// identity it names.
+pub async fn register(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let body: RegisterAccount = parse_json(&body)?;
+    let (account, durable) = state.engine.register(body.invite.as_deref(), &body.registration.0)?;
+    durable.wait().await?;
+    Ok((StatusCode::CREATED, Json(json!({ "account": account }))).into_response())
+}
+
+/// `POST /v2/checkin`: no request signature (the heartbeat and its mode
+/// proof authenticate it); the reply is byte-identical for normal and duress.
+pub async fn checkin(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let body: CheckinRequest = parse_json(&body)?;
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
-    let (reply, durable) = state.engine.checkin(&member.account, &body.checkin.0, sealed)?;
+    let (reply, durable) = state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed)?;
     durable.wait().await?;
     Ok(Json(reply).into_response())
+}
+
+/// The version-1 routes whose formats version 2 replaced: a clear 400 with
+/// one stable code, so an old client says "update" instead of guessing.
+pub async fn v1_retired() -> ApiError {
+    ApiError::bad_request(
+        "protocol_v1_unsupported",
+        "this server speaks Aman protocol version 2 (POST /v2/checkin, /v2/accounts, PUT /v2/account/keys); update the aman client",
+    )
 }
 
 /// `PUT /v1/account/sealed-alert`.
@@ -60,7 +71,7 @@ pub async fn set_policy(State(state): State<AppState>, member: Member) -> Result
     Ok((status, Json(reply)).into_response())
 }
 
-/// `PUT /v1/account/keys`: new check-in keys, after the cooling-off period.
+/// `PUT /v2/account/keys`: new check-in keys, after the cooling-off period.
 pub async fn rotate_keys(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
     let body: RotateKeys = parse_json(&member.body)?;
     let (reply, durable) = state.engine.rotate_keys(&member.account, &body.rotation.0)?;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 
 /// A request whose signature has been parsed but not yet verified (the key
-/// comes from the body: registration, pairing answers).
+/// comes from the body: pairing answers).
 #[derive(Debug)]
 pub struct Unverified {
     /// The signed fields.
@@ -60,7 +60,7 @@ impl FromRequest<AppState> for Unverified {
                 format!("request body is over {} bytes", engine.config.body_limit),
             )
         })?;
-        let (auth, sig) = parse_request(parts.method.as_str(), &path, &body, &parts.headers)?;
+        let (auth, sig) = parse_request(engine.server_id(), parts.method.as_str(), &path, &body, &parts.headers)?;
         if !state.limiter.allow(&auth.caller, engine.config.rate_limit_account, now) {
             return Err(too_many());
         }

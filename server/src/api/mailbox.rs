@@ -4,7 +4,7 @@
 use super::{parse_json, AppState, Contact};
 use crate::engine::TargetReach;
 use crate::error::ApiError;
-use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, MailboxContents};
+use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
 use aman_protocol::AlertId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,6 +30,12 @@ fn query_u64(query: Option<&str>, name: &str) -> Result<u64, ApiError> {
 
 fn alert_id(text: &str) -> Result<AlertId, ApiError> {
     text.parse().map_err(|e| ApiError::decode("alert id", e))
+}
+
+/// `GET /v2/mailbox/heartbeats`: the member's latest public heartbeat.
+/// Answers at once: a check-in never wakes a waiting contact.
+pub async fn heartbeats(State(state): State<AppState>, contact: Contact) -> Result<Json<HeartbeatList>, ApiError> {
+    Ok(Json(state.engine.latest_heartbeat(&contact.mailbox)?))
 }
 
 /// `GET /v1/mailbox/alerts?since=MS&wait=S`: returns at once if anything

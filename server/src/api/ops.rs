@@ -14,13 +14,23 @@ use serde_json::{json, Map, Value};
 /// document is built from this table and a test checks the router serves
 /// every entry.
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
-    ("post", "/v1/accounts", "new-identity", "Register a member with a signed key binding (and an invite)."),
+    ("get", "/v2/server", "none", "The server id and the X25519 key registrations and rotations are sealed to."),
+    ("post", "/v2/accounts", "none", "Register a member: a registration sealed to the server (and an invite)."),
+    (
+        "post",
+        "/v2/checkin",
+        "heartbeat",
+        "Check in: public heartbeat and mode proof (normal or duress; identical replies).",
+    ),
+    ("put", "/v2/account/keys", "member", "Replace the check-in keys by succession (after the cooling-off period)."),
+    ("get", "/v2/mailbox/heartbeats", "contact", "The member's latest public heartbeat (proof of life). Polled."),
+    ("post", "/v1/accounts", "none", "Retired: 400 protocol_v1_unsupported."),
     ("get", "/v1/account", "member", "Status: counter, next deadline, policy, pending changes."),
     ("delete", "/v1/account", "member", "Delete the account after the cooling-off period."),
     ("put", "/v1/account/policy", "member", "Set interval, grace, pause, contacts and escalation delays."),
     ("put", "/v1/account/sealed-alert", "member", "Replace the sealed alert on record."),
-    ("put", "/v1/account/keys", "member", "Replace the check-in keys (after the cooling-off period)."),
-    ("post", "/v1/checkin", "member", "Check in (normal or duress; identical replies)."),
+    ("put", "/v1/account/keys", "none", "Retired: 400 protocol_v1_unsupported."),
+    ("post", "/v1/checkin", "none", "Retired: 400 protocol_v1_unsupported."),
     ("post", "/v1/panic", "member", "Fire a panic alert now."),
     ("post", "/v1/pairings", "member", "Open a pairing relay slot for an invite id."),
     ("get", "/v1/pairings/{invite}", "member", "Fetch the contact's encrypted enrollment."),
@@ -51,7 +61,8 @@ pub async fn openapi() -> Json<Value> {
     let mut paths = Map::new();
     for (method, path, auth, summary) in ROUTES {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        let security = if *auth == "none" { json!([]) } else { json!([{ "aman-signature": [] }]) };
+        let security =
+            if matches!(*auth, "none" | "heartbeat") { json!([]) } else { json!([{ "aman-signature": [] }]) };
         entry[*method] = json!({
             "summary": summary,
             "x-aman-signer": auth,

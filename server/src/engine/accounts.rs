@@ -6,9 +6,9 @@ use crate::config::Registration;
 use crate::store::{AccountRecord, Durable, InviteRecord, Op, Reason};
 use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
 use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, B64};
-use aman_protocol::at_rest::DURESS_TAG_LABEL;
 use aman_protocol::hash::sha256;
-use aman_protocol::{AccountId, AlertId, Checkin, KeyBinding};
+use aman_protocol::heartbeat::verify_proof;
+use aman_protocol::{AccountId, AlertId, Heartbeat};
 
 impl Engine {
     /// Checks a registration invite; returns its record to consume.
@@ -35,38 +35,28 @@ impl Engine {
         Ok(Some((hash, invite)))
     }
 
-    /// Registers a member from a verified key binding.
-    pub fn register(&self, invite: Option<&str>, binding: &KeyBinding) -> Result<Durable, EngineError> {
+    /// Registers a member from a registration sealed to this server.
+    pub fn register(&self, invite: Option<&str>, sealed: &[u8]) -> Result<(AccountId, Durable), EngineError> {
+        let reg = aman_protocol::Registration::open(&self.identity, sealed)
+            .map_err(|e| EngineError::protocol("registration", e))?;
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         let consumed = self.check_invite(invite, now)?;
-        if self.store.account(&binding.account)?.is_some() {
+        if self.store.account(&reg.account)?.is_some() {
             return Err(EngineError::new(ErrorKind::Conflict, "account_exists", "this account id is taken"));
         }
-        let mut record = AccountRecord::new(binding.identity, binding.created, now);
-        self.install_keys(&binding.account, &mut record, binding);
-        let mut ops = vec![Op::PutAccount(binding.account, record)];
+        let mut record = AccountRecord::new(reg.identity, self.seal_transport(&reg.account, &reg.transport)?, now);
+        let mut keys = [reg.normal, reg.duress];
+        keys.sort_by_key(|k| k.0);
+        record.checkin_keys = keys;
+        record.duress_tag = B64(self.duress_tag(&reg.account, &reg.duress).to_vec());
+        let mut ops = vec![Op::PutAccount(reg.account, record)];
         if let Some((hash, mut invite)) = consumed {
             invite.uses_left -= 1;
             ops.push(Op::PutInvite(hash, invite));
         }
         self.metrics.inc(&self.metrics.registrations);
-        self.commit(ops)
-    }
-
-    /// Puts a binding's check-in keys into an account record: sorted, so the
-    /// order tells nothing, with the tag that says which is the duress key.
-    pub(super) fn install_keys(&self, id: &AccountId, account: &mut AccountRecord, binding: &KeyBinding) {
-        let mut keys = [binding.normal, binding.duress];
-        keys.sort_by_key(|k| k.0);
-        account.checkin_keys = keys;
-        account.duress_tag = B64(self.duress_tag(id, &binding.duress).to_vec());
-        account.binding_created = binding.created;
-    }
-
-    /// The tag that marks `key` as the account's duress key.
-    pub(super) fn duress_tag(&self, id: &AccountId, key: &aman_protocol::VerifyingKey) -> [u8; 32] {
-        self.server_key().tag(DURESS_TAG_LABEL, &[id.as_bytes(), key.as_bytes()])
+        Ok((reg.account, self.commit(ops)?))
     }
 
     /// Loads an account or answers as for an unknown caller.
@@ -81,25 +71,41 @@ impl Engine {
         validate_sealed(sealed).map_err(|e| EngineError::decode("sealed_alert", e))
     }
 
-    /// Accepts a check-in; replies identically for normal and duress. A
-    /// duress check-in creates its alert in the same write; its contacts are
-    /// told after the dispatch delay, never inside this request. Whether the
-    /// check-in is a duress one is decided as soon as its signature verifies,
-    /// before any check that could refuse it: a refused duress check-in
-    /// still alerts, and its refusal reads exactly as a normal one's.
+    /// Accepts a check-in: a public heartbeat `PH` and its mode proof.
+    /// Replies identically for normal and duress. Authentication comes
+    /// first and fails as one 401 whatever the step (unknown account, a
+    /// proof that does not open, a key not the account's, a bad signature,
+    /// another server's heartbeat): exactly one Ed25519 verification once
+    /// the proof opens, none before. Whether it is a duress check-in is
+    /// decided right then, before any check that could refuse it: a refused
+    /// duress check-in still alerts, and its refusal reads exactly as a
+    /// normal one's. The proof, the key and the mode are never stored.
     pub fn checkin(
         &self,
-        caller: &AccountId,
-        signed: &[u8],
+        ph: &[u8],
+        proof: &[u8],
         sealed: Option<&[u8]>,
     ) -> Result<(CheckinReply, Durable), EngineError> {
         let now = self.clock.now();
+        let checkin = Heartbeat::decode(ph).map_err(|_| EngineError::unauthorized())?;
+        if checkin.server != self.identity.id() {
+            return Err(EngineError::unauthorized());
+        }
+        let caller = &checkin.account;
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
-        let (checkin, index) =
-            Checkin::verify_either(signed, &account.checkin_keys).map_err(|e| EngineError::protocol("checkin", e))?;
-        let duress = self.is_duress_key(caller, &account, index)?;
-        if let Err(refusal) = self.check_checkin(caller, &account, &checkin, sealed, now) {
+        let transport = self.transport_key(caller, &account)?;
+        let accepted = self.accepted_keys(caller, &account, now)?;
+        let index = verify_proof(ph, proof, &transport, &accepted.keys).map_err(|_| EngineError::unauthorized())?;
+        let key = accepted.keys.get(index).ok_or_else(|| EngineError::internal("check-in key index"))?;
+        let duress = self.is_duress(caller, &accepted, key);
+        let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline: checkin.deadline() };
+        if account.last_heartbeat.as_ref().is_some_and(|last| last.0 == ph) {
+            // A retry of the check-in last accepted (its reply was lost):
+            // the same reply, no new write, no second alert.
+            return Ok((reply, self.store.durable()));
+        }
+        if let Err(refusal) = self.check_checkin(&account, &checkin, sealed, now) {
             if duress {
                 let on_record = self.store.sealed(caller)?;
                 let mut ops = Vec::new();
@@ -114,7 +120,7 @@ impl Engine {
             return Err(refusal);
         }
 
-        let deadline = checkin.next_due.saturating_add(checkin.grace);
+        let deadline = checkin.deadline();
         let old_deadline = account.deadline.filter(|old| *old != deadline);
         let late = account.alert_open;
         account.alert_open = false;
@@ -122,6 +128,7 @@ impl Engine {
         account.next_due = Some(checkin.next_due);
         account.deadline = Some(deadline);
         account.outage_extended = false;
+        account.last_heartbeat = Some(B64(ph.to_vec()));
 
         // One write path for every check-in, so a duress check-in does not
         // take measurably longer than a normal one (a sled batch would wait
@@ -161,38 +168,20 @@ impl Engine {
             self.schedule_dispatch(at, id);
         }
         self.metrics.inc(&self.metrics.checkins);
-        let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline };
         Ok((reply, ticket))
-    }
-
-    /// Whether the check-in key at `index` is the duress key. A tag that is
-    /// not 32 bytes is corruption: refuse every check-in (the same way for
-    /// both keys) rather than silently treat a duress one as normal.
-    pub(super) fn is_duress_key(
-        &self,
-        caller: &AccountId,
-        account: &AccountRecord,
-        index: usize,
-    ) -> Result<bool, EngineError> {
-        let tag = <[u8; 32]>::try_from(account.duress_tag.0.as_slice())
-            .map_err(|_| EngineError::internal("corrupt duress tag in an account record"))?;
-        let key = account.checkin_keys.get(index).ok_or_else(|| EngineError::internal("check-in key index"))?;
-        Ok(self.server_key().verify_tag(DURESS_TAG_LABEL, &[caller.as_bytes(), key.as_bytes()], &tag))
     }
 
     /// Every check that can refuse a verified check-in.
     fn check_checkin(
         &self,
-        caller: &AccountId,
         account: &AccountRecord,
-        checkin: &Checkin,
+        checkin: &Heartbeat,
         sealed: Option<&[u8]>,
         now: u64,
     ) -> Result<(), EngineError> {
-        if checkin.account != *caller {
-            return Err(EngineError::bad_request("account_mismatch", "check-in is for another account"));
+        if checkin.counter <= account.counter {
+            return Err(EngineError::protocol("checkin", aman_protocol::Error::StaleCounter));
         }
-        checkin.check_counter(account.counter).map_err(|e| EngineError::protocol("checkin", e))?;
         if checkin.counter - account.counter > MAX_COUNTER_STEP {
             // A counter near u64::MAX would make every later check-in stale.
             return Err(EngineError::new(
@@ -208,7 +197,7 @@ impl Engine {
         match sealed {
             Some(sealed) => {
                 self.check_sealed(sealed)?;
-                if sealed_hash(sealed) != checkin.alert_hash {
+                if sealed_hash(sealed) != checkin.sealed_hash {
                     return Err(EngineError::bad_request(
                         "alert_hash_mismatch",
                         "sealed alert does not match the check-in's hash",
@@ -216,7 +205,7 @@ impl Engine {
                 }
             }
             None => {
-                if account.alert_hash.as_ref().map(|h| h.0.as_slice()) != Some(&checkin.alert_hash[..]) {
+                if account.alert_hash.as_ref().map(|h| h.0.as_slice()) != Some(&checkin.sealed_hash[..]) {
                     return Err(EngineError::bad_request(
                         "alert_hash_mismatch",
                         "check-in does not reference the sealed alert on record; send it with the check-in",
@@ -228,7 +217,7 @@ impl Engine {
     }
 
     /// A check-in's schedule must respect the policy in force and the server's bounds.
-    fn check_schedule(&self, policy: &Policy, checkin: &Checkin, now: u64) -> Result<(), EngineError> {
+    fn check_schedule(&self, policy: &Policy, checkin: &Heartbeat, now: u64) -> Result<(), EngineError> {
         let c = &self.config;
         let max_interval = policy.interval.unwrap_or(c.max_interval);
         let max_grace = policy.grace.unwrap_or(c.max_grace);
@@ -309,10 +298,13 @@ impl Engine {
             deadline: account.deadline,
             policy: account.policy,
             pending,
+            key_generation: account.key_generation,
             server_time: self.clock.now(),
         })
     }
 }
 
-/// The most a check-in counter may rise at once.
-pub const MAX_COUNTER_STEP: u64 = 1 << 20;
+/// The most a check-in counter may rise at once: the counter is member-wide,
+/// so a server the member rarely uses sees jumps; the bound stops a captor
+/// burning the counter space.
+pub const MAX_COUNTER_STEP: u64 = 1 << 32;

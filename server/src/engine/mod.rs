@@ -10,15 +10,18 @@ mod accounts;
 mod alerts;
 mod endpoints;
 mod error;
+mod keys;
 mod notes;
 mod pairing;
 mod policy;
+mod proof_of_life;
 mod schedule;
 mod wake;
 
 pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_CHANNEL};
 pub use endpoints::{secret_context, target_context, TargetReach};
 pub use error::{EngineError, ErrorKind};
+pub use keys::KEY_OVERLAP;
 pub use schedule::{Schedule, TickReport};
 pub use wake::MailboxWakes;
 
@@ -27,8 +30,9 @@ use crate::config::Config;
 
 use crate::metrics::Metrics;
 use crate::store::{Durable, Op, Store, StoreError};
+use aman_protocol::api::ServerInfo;
 use aman_protocol::at_rest::ServerKey;
-use aman_protocol::AccountId;
+use aman_protocol::{AccountId, ServerId, ServerIdentity};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -43,6 +47,8 @@ pub struct Engine {
     /// Settings.
     pub config: Arc<Config>,
     key: ServerKey,
+    /// `S`, derived from the key file: registrations and rotations are sealed to it.
+    identity: ServerIdentity,
     stripes: Vec<Mutex<()>>,
     /// Registrations consume invites: one at a time.
     registration: Mutex<()>,
@@ -122,6 +128,7 @@ impl Engine {
             store,
             clock,
             config,
+            identity: ServerIdentity::derive(&key),
             key,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             registration: Mutex::new(()),
@@ -138,6 +145,16 @@ impl Engine {
     /// The at-rest key.
     pub fn server_key(&self) -> &ServerKey {
         &self.key
+    }
+
+    /// This server's id, bound into every heartbeat and request signature.
+    pub fn server_id(&self) -> ServerId {
+        self.identity.id()
+    }
+
+    /// What `GET /v2/server` publishes.
+    pub fn server_info(&self) -> ServerInfo {
+        ServerInfo { server_id: self.identity.id(), server_key: self.identity.public() }
     }
 
     /// Which lock stripe guards an account.

@@ -214,22 +214,27 @@ impl Engine {
         Ok((PolicyReply { applied: false, effective_at }, ticket))
     }
 
-    /// Schedules new check-in keys. The signed rotation pairs each new key
-    /// with the old key it succeeds and names no roles: the server gives each
-    /// new key the role of the key it replaces, so the order the passphrases
-    /// were typed in cannot swap them, and nothing stored or returned says
-    /// which is which. Whoever holds either keystore slot holds the identity
-    /// key, so a rotation waits out the cooling-off period and every contact
-    /// is told at once, like any other weakening change.
-    pub fn rotate_keys(&self, caller: &AccountId, signed: &[u8]) -> Result<(PolicyReply, Durable), EngineError> {
-        let rotation = KeyRotation::verify(signed).map_err(|e| EngineError::protocol("rotation", e))?;
+    /// Schedules new check-in keys. The rotation arrives sealed to this
+    /// server; each current key signs its own successor, and a new key takes
+    /// the role of the key it succeeds (known by its tag), so the order the
+    /// passphrases were typed in cannot swap them, nothing stored or returned
+    /// says which is which, and a captor who holds one slot cannot rotate at
+    /// all. The new keys are sealed at rest, wait out the cooling-off period,
+    /// and every contact is told at once, like any other weakening change.
+    pub fn rotate_keys(&self, caller: &AccountId, sealed: &[u8]) -> Result<(PolicyReply, Durable), EngineError> {
+        let signed = self
+            .identity
+            .open(aman_protocol::encoding::labels::KEY_ROTATION.as_bytes(), sealed)
+            .map_err(|e| EngineError::protocol("rotation", e))?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;
-        if rotation.account != *caller || rotation.identity != account.identity {
+        let rotation =
+            KeyRotation::verify(&signed, &account.identity).map_err(|e| EngineError::protocol("rotation", e))?;
+        if rotation.account != *caller || rotation.server != self.identity.id() {
             return Err(EngineError::bad_request(
-                "binding_mismatch",
-                "the rotation is for another account or identity",
+                "rotation_mismatch",
+                "the rotation is for another account or another server",
             ));
         }
         if let Some(pending) = &account.pending_keys {
@@ -242,33 +247,33 @@ impl Engine {
                 format!("a key rotation is already waiting until {}", pending.effective_at),
             ));
         }
-        if rotation.created <= account.binding_created {
-            return Err(EngineError::bad_request("stale_binding", "the rotation is not newer than the keys in use"));
+        if rotation.generation != account.key_generation + 1 {
+            return Err(EngineError::new(
+                ErrorKind::Conflict,
+                "stale_generation",
+                format!("the rotation must be for key generation {}", account.key_generation + 1),
+            ));
         }
-        let mut new_duress = None;
-        let mut matched = 0;
-        for (old, new) in &rotation.successors {
-            let Some(index) = account.checkin_keys.iter().position(|k| k == old) else { break };
-            matched += 1;
-            if self.is_duress_key(caller, &account, index)? {
-                new_duress = Some(*new);
-            }
-        }
-        let (Some(new_duress), 2) = (new_duress, matched) else {
+        let olds: Vec<_> = rotation.successions.iter().map(|s| s.old).collect();
+        if !account.checkin_keys.iter().all(|k| olds.contains(k)) {
             return Err(EngineError::bad_request(
                 "rotation_mismatch",
-                "the rotation must name both check-in keys in use as the keys it replaces",
+                "each check-in key in use must sign its own successor",
             ));
-        };
-        let mut keys = [rotation.successors[0].1, rotation.successors[1].1];
-        keys.sort_by_key(|k| k.0);
+        }
+        let current = self.accepted_keys(caller, &account, now)?;
+        let mut new_duress = None;
+        for s in &rotation.successions {
+            if self.is_duress(caller, &current, &s.old) {
+                new_duress = Some(s.new);
+            }
+        }
+        let new_duress = new_duress.ok_or_else(|| EngineError::internal("no duress key among the keys in use"))?;
+        let new_keys = [rotation.successions[0].new, rotation.successions[1].new];
         let effective_at = now.saturating_add(self.config.cooling_off);
-        account.pending_keys = Some(PendingKeys {
-            keys,
-            duress_tag: B64(self.duress_tag(caller, &new_duress).to_vec()),
-            created: rotation.created,
-            effective_at,
-        });
+        let tag = self.duress_tag(caller, &new_duress);
+        let keys = self.seal_keys(caller, rotation.generation, new_keys, &tag, 0)?;
+        account.pending_keys = Some(PendingKeys { keys, effective_at });
         self.hold(caller, account, NoticeKind::CheckinKeysRotation, effective_at, now)
     }
 
@@ -287,10 +292,16 @@ impl Engine {
                 tracing::info!("account deleted after cooling-off");
             } else {
                 let mut changed = false;
-                if let Some(keys) = account.pending_keys.take_if(|k| due(k.effective_at)) {
-                    account.checkin_keys = keys.keys;
-                    account.duress_tag = keys.duress_tag;
-                    account.binding_created = keys.created;
+                if let Some(pending) = account.pending_keys.take_if(|k| due(k.effective_at)) {
+                    let (keys, tag) = self.open_keys(id, &pending.keys)?;
+                    // The old generation stays accepted for a short overlap.
+                    let until = pending.effective_at + self.config.clock_window + super::KEY_OVERLAP;
+                    let old_tag = std::mem::replace(&mut account.duress_tag, B64(tag.to_vec()));
+                    let old_tag = <[u8; 32]>::try_from(old_tag.0.as_slice())
+                        .map_err(|_| EngineError::internal("corrupt duress tag in an account record"))?;
+                    let old = std::mem::replace(&mut account.checkin_keys, keys);
+                    account.previous_keys = Some(self.seal_keys(id, account.key_generation, old, &old_tag, until)?);
+                    account.key_generation = pending.keys.generation;
                     changed = true;
                     tracing::info!("check-in keys rotated after cooling-off");
                 }

@@ -13,15 +13,29 @@ use serde::{Deserialize, Serialize};
 /// A member account.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccountRecord {
-    /// The member identity `ID`: verifies requests.
+    /// The member identity `ID`: verifies requests (never check-ins: the
+    /// server leaves a heartbeat's `ID` signature to the contacts).
     pub identity: VerifyingKey,
     /// The two check-in keys in sorted byte order: the order says nothing.
     pub checkin_keys: [VerifyingKey; 2],
     /// HMAC under the server key of the duress key: tells the running server
     /// which key is which, and a seized database (without the key file) nothing.
     pub duress_tag: B64,
-    /// When the binding was made (client clock).
-    pub binding_created: u64,
+    /// The generation of the check-in keys (0 at registration, one more per rotation).
+    #[serde(default)]
+    pub key_generation: u64,
+    /// The previous generation's keys, accepted for a short overlap after a
+    /// rotation takes over so a client whose clock is a little off is not refused.
+    #[serde(default)]
+    pub previous_keys: Option<SealedKeys>,
+    /// `K_tr`, the key of the mode-proof box, sealed under the server key
+    /// (context `account || "/k-tr"`). Empty for a v0.1 account: it must register again.
+    #[serde(default)]
+    pub transport_sealed: B64,
+    /// The latest accepted public heartbeat `PH`: the same bytes for a normal
+    /// and a duress check-in, relayed to contacts as proof of life.
+    #[serde(default)]
+    pub last_heartbeat: Option<B64>,
     /// Registration time.
     pub created: u64,
     /// Last accepted check-in counter (0 before the first).
@@ -59,12 +73,15 @@ pub struct AccountRecord {
 impl AccountRecord {
     /// A just-registered account: keys from a binding, nothing armed yet.
     /// The check-in keys are installed by the engine (sorted, with the duress tag).
-    pub fn new(identity: VerifyingKey, binding_created: u64, now: u64) -> Self {
+    pub fn new(identity: VerifyingKey, transport_sealed: B64, now: u64) -> Self {
         AccountRecord {
             identity,
             checkin_keys: [identity, identity],
             duress_tag: B64(Vec::new()),
-            binding_created,
+            key_generation: 0,
+            previous_keys: None,
+            transport_sealed,
+            last_heartbeat: None,
             created: now,
             counter: 0,
             next_due: None,
@@ -91,19 +108,29 @@ pub struct PendingPolicy {
     pub effective_at: u64,
 }
 
-/// New check-in keys held for the cooling-off period: already sorted and
-/// tagged, so the stored record names no roles (the signed rotation that
-/// asked for them is not kept).
+/// New check-in keys held for the cooling-off period, sealed under the
+/// server key: a seized database does not even show which keys are coming
+/// (the signed rotation that asked for them is not kept).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingKeys {
-    /// The two new keys in sorted byte order.
-    pub keys: [VerifyingKey; 2],
-    /// HMAC under the server key of the new duress key.
-    pub duress_tag: B64,
-    /// The rotation's creation time.
-    pub created: u64,
+    /// The new generation's keys.
+    pub keys: SealedKeys,
     /// When they take over (unix seconds).
     pub effective_at: u64,
+}
+
+/// One generation of check-in keys, sealed under the server key with the
+/// context `account || "/keys/" || generation`: both keys in sorted byte
+/// order, then the duress tag (96 bytes before sealing).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SealedKeys {
+    /// The generation these keys have.
+    pub generation: u64,
+    /// Accepted until this time (for previous keys; 0 for pending ones).
+    #[serde(default)]
+    pub until: u64,
+    /// `secretbox(sorted keys || duress tag)`.
+    pub sealed: B64,
 }
 
 /// Why an alert fired.

@@ -1,0 +1,26 @@
+//! Proof of life for contacts: the member's latest public heartbeat, which
+//! a contact verifies with the member's `ID` and so knows the deadline
+//! without trusting this server.
+
+use super::error::EngineError;
+use super::Engine;
+use aman_protocol::api::HeartbeatList;
+use aman_protocol::MailboxId;
+
+impl Engine {
+    /// The latest `PH` of the member a mailbox watches over, once the
+    /// contact's own cooling-off has passed (a contact linked by a captor
+    /// learns the schedule no sooner than it could be alerted). Read from the
+    /// account record as it is: a check-in never wakes this.
+    pub fn latest_heartbeat(&self, mailbox: &MailboxId) -> Result<HeartbeatList, EngineError> {
+        let now = self.clock.now();
+        let Some(record) = self.store.mailbox(mailbox)? else {
+            return Ok(HeartbeatList { heartbeat: None });
+        };
+        let Some(account) = self.store.account(&record.account)? else {
+            return Ok(HeartbeatList { heartbeat: None });
+        };
+        let linked = account.policy.contacts.iter().any(|c| c.mailbox == *mailbox && c.is_active(now));
+        Ok(HeartbeatList { heartbeat: account.last_heartbeat.filter(|_| linked) })
+    }
+}
