@@ -8,26 +8,28 @@ mod common;
 
 use aman_protocol::api::{Policy, B64};
 use axum::http::StatusCode;
-use common::{signed, Api, TestApp, T0};
+use common::{Api, TestApp, T0};
 use serde_json::{json, Value};
 
+/// A rotation in which each `(old, new)` pair is one slot's key and its
+/// successor, in the order given, sealed to the server.
 fn rotation(
     m: &common::TestMember,
     pairs: [(&aman_protocol::SigningKey, &aman_protocol::SigningKey); 2],
     created: u64,
 ) -> Value {
-    let signed = aman_protocol::KeyRotation {
-        account: m.account,
-        identity: m.identity.verifying_key(),
-        successors: [
-            (pairs[0].0.verifying_key(), pairs[0].1.verifying_key()),
-            (pairs[1].0.verifying_key(), pairs[1].1.verifying_key()),
-        ],
+    let new = [pairs[0].1.verifying_key(), pairs[1].1.verifying_key()];
+    let signed = aman_protocol::KeyRotation::build(
+        m.server.server_id,
+        m.account,
+        m.generation + 1,
         created,
-    }
+        [(pairs[0].0, &new[0]), (pairs[1].0, &new[1])],
+    )
     .sign(&m.identity)
     .unwrap();
-    json!({ "rotation": B64(signed) })
+    let label = aman_protocol::encoding::labels::KEY_ROTATION.as_bytes();
+    json!({ "rotation": B64(aman_protocol::seal_to_server(&m.server.server_key, label, &signed).unwrap()) })
 }
 
 #[tokio::test]
@@ -59,7 +61,7 @@ async fn a_contact_linked_beside_others_is_announced_and_powerless_until_the_coo
     assert_eq!(app.mailbox(&m.contacts[2]).await["alerts"], json!([]));
     let c = &m.contacts[2];
     let path = format!("/v1/mailbox/alerts/{alert}/ack");
-    let (s, _) = app.call(signed("POST", &path, Vec::new(), *c.mailbox.as_bytes(), &c.identity, app.now())).await;
+    let (s, _) = app.call(c.request("POST", &path, Vec::new(), app.now())).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     app.clock.advance(300);
     assert_eq!(app.tick().escalated.len(), 1, "tier 2 is told: the new contact's word counts for nothing yet");
@@ -118,11 +120,11 @@ async fn key_rotation_keeps_each_role_and_survives_an_immediate_policy_change() 
     let next_b = aman_protocol::SigningKey::generate().unwrap();
     // The pairs in either order: the server carries each role over.
     let body = rotation(&m, [(&m.duress, &next_b), (&m.normal, &next_a)], T0 + 1);
-    let (s, b) = app.call(m.request("PUT", "/v1/account/keys", body, app.now())).await;
+    let (s, b) = app.call(m.request("PUT", "/v2/account/keys", body, app.now())).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     // One rotation at a time: a second would replace keys the keystore already staged.
     let again = rotation(&m, [(&m.duress, &next_a), (&m.normal, &next_b)], T0 + 2);
-    let (s, b) = app.call(m.request("PUT", "/v1/account/keys", again, app.now())).await;
+    let (s, b) = app.call(m.request("PUT", "/v2/account/keys", again, app.now())).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("rotation_pending")));
     // An immediate change during the cooling-off (a shorter interval).
     let mut policy: Policy = app.policy_of(&m).await;
@@ -137,8 +139,7 @@ async fn key_rotation_keeps_each_role_and_survives_an_immediate_policy_change() 
     assert!(status["pending"][0].get("binding").is_none(), "the keys of a rotation are never shown");
     app.clock.advance(3600);
     app.tick();
-    m.normal = next_a;
-    m.duress = next_b;
+    m.take_keys(next_a, next_b);
     let (s, _) = app.call(m.checkin_request(false, 1000, 600, app.now())).await;
     assert_eq!(s, StatusCode::OK, "the successor of the normal key is a normal key");
     app.tick();
@@ -159,7 +160,7 @@ async fn a_rotation_must_name_both_keys_in_force() {
     // Naming a key the account does not have reads the same whichever key is left out.
     for kept in [&m.normal, &m.duress] {
         let body = rotation(&m, [(&stranger, &next_b), (kept, &next_a)], T0 + 2);
-        let (s, b) = app.call(m.request("PUT", "/v1/account/keys", body, app.now())).await;
+        let (s, b) = app.call(m.request("PUT", "/v2/account/keys", body, app.now())).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("rotation_mismatch")));
     }
 }

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use common::{signed, Api, TestContact, TestMember};
+use common::{Api, TestContact, TestMember};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -94,6 +94,10 @@ impl Api for Live {
     fn now(&self) -> u64 {
         self.clock.now()
     }
+
+    fn info(&self) -> aman_protocol::api::ServerInfo {
+        self.server.engine.server_info()
+    }
 }
 
 impl Live {
@@ -105,7 +109,7 @@ impl Live {
 
     async fn add_endpoint(&self, c: &TestContact, kind: &str, target: &str) -> EndpointAdded {
         let body = serde_json::to_vec(&AddEndpoint { kind: kind.into(), target: target.into() }).unwrap();
-        let req = signed("POST", "/v1/mailbox/endpoints", body, *c.mailbox.as_bytes(), &c.identity, self.clock.now());
+        let req = c.request("POST", "/v1/mailbox/endpoints", body, self.clock.now());
         let (s, b) = self.call(req).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         serde_json::from_value(b).unwrap()
@@ -147,8 +151,7 @@ async fn webhook_failing_twice_gets_the_alert_with_one_idempotency_key() {
     // The contact reads the log: two transient failures and a delivery.
     let c = &m.contacts[0];
     let path = format!("/v1/mailbox/alerts/{alert}/deliveries");
-    let (s, log) =
-        live.call(signed("GET", &path, Vec::new(), *c.mailbox.as_bytes(), &c.identity, live.clock.now())).await;
+    let (s, log) = live.call(c.request("GET", &path, Vec::new(), live.clock.now())).await;
     assert_eq!(s, StatusCode::OK);
     let webhook: Vec<_> = log["attempts"]
         .as_array()
@@ -274,8 +277,7 @@ async fn tier_two_hears_nothing_when_tier_one_acknowledges_and_everything_when_n
     assert_eq!(tier1.await_count(1, Duration::from_secs(20)).await.len(), 1);
     let c0 = &m.contacts[0];
     let path = format!("/v1/mailbox/alerts/{acked}/ack");
-    let (s, _) =
-        live.call(signed("POST", &path, Vec::new(), *c0.mailbox.as_bytes(), &c0.identity, live.clock.now())).await;
+    let (s, _) = live.call(c0.request("POST", &path, Vec::new(), live.clock.now())).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     manual.advance(601);
     live.server.engine.tick(manual.now());
@@ -333,14 +335,14 @@ async fn private_targets_are_refused_unless_allowed() {
     let c = &m.contacts[0];
     for target in ["https://127.0.0.1:8080/x", "https://10.0.0.5/x", "https://[::1]/x", "https://192.168.1.1/"] {
         let body = serde_json::to_vec(&AddEndpoint { kind: "webhook".into(), target: target.into() }).unwrap();
-        let req = signed("POST", "/v1/mailbox/endpoints", body, *c.mailbox.as_bytes(), &c.identity, live.clock.now());
+        let req = c.request("POST", "/v1/mailbox/endpoints", body, live.clock.now());
         let (s, b) = live.call(req).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("private_target")), "{target}");
     }
     // Plain http:// is refused for any target unless the organizer allowed private ones.
     for target in ["http://127.0.0.1:8080/x", "http://93.184.215.14/x"] {
         let body = serde_json::to_vec(&AddEndpoint { kind: "ntfy".into(), target: target.into() }).unwrap();
-        let req = signed("POST", "/v1/mailbox/endpoints", body, *c.mailbox.as_bytes(), &c.identity, live.clock.now());
+        let req = c.request("POST", "/v1/mailbox/endpoints", body, live.clock.now());
         let (s, b) = live.call(req).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("insecure_target")), "{target}");
     }

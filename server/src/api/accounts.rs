@@ -1,12 +1,11 @@
 //! Member routes: register, check in, update the sealed alert, panic,
 //! policy, status, delete.
 
-use super::{parse_json, AppState, Member};
+use super::{parse_json, AppState, Member, Unsigned};
 use crate::error::ApiError;
 use aman_protocol::api::{
     CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, RotateKeys, SealedAlertUpdate, ServerInfo,
 };
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,7 @@ pub async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
 
 /// `POST /v2/accounts`: unsigned; the sealed registration is signed by the
 /// identity it names.
-pub async fn register(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn register(State(state): State<AppState>, Unsigned(body): Unsigned) -> Result<Response, ApiError> {
     let body: RegisterAccount = parse_json(&body)?;
     let (account, durable) = state.engine.register(body.invite.as_deref(), &body.registration.0)?;
     durable.wait().await?;
@@ -29,7 +28,7 @@ pub async fn register(State(state): State<AppState>, body: Bytes) -> Result<Resp
 
 /// `POST /v2/checkin`: no request signature (the heartbeat and its mode
 /// proof authenticate it); the reply is byte-identical for normal and duress.
-pub async fn checkin(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn checkin(State(state): State<AppState>, Unsigned(body): Unsigned) -> Result<Response, ApiError> {
     let body: CheckinRequest = parse_json(&body)?;
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
     let (reply, durable) = state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed)?;

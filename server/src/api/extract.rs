@@ -38,28 +38,48 @@ fn too_many() -> ApiError {
     ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
 }
 
+/// The body of a request that carries no request signature (registration,
+/// check-in), read with the configured limit after the per-address count.
+#[derive(Debug)]
+pub struct Unsigned(pub Bytes);
+
+/// Counts the request against its address (used for this count only:
+/// never stored, never logged) and reads the body within the limit.
+async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::request::Parts, Bytes), ApiError> {
+    let engine = &state.engine;
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let ip = addr.ip().to_string();
+        if !state.limiter.allow(ip.as_bytes(), engine.config.rate_limit_ip, engine.clock.now()) {
+            return Err(too_many());
+        }
+    }
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, engine.config.body_limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body is over {} bytes", engine.config.body_limit),
+        )
+    })?;
+    Ok((parts, body))
+}
+
+impl FromRequest<AppState> for Unsigned {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Unsigned(limited_body(req, state).await?.1))
+    }
+}
+
 impl FromRequest<AppState> for Unverified {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let engine = &state.engine;
         let now = engine.clock.now();
-        // The address is used for this count only: never stored, never logged.
-        if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-            let ip = addr.ip().to_string();
-            if !state.limiter.allow(ip.as_bytes(), engine.config.rate_limit_ip, now) {
-                return Err(too_many());
-            }
-        }
-        let (parts, body) = req.into_parts();
+        let (parts, body) = limited_body(req, state).await?;
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
-        let body = axum::body::to_bytes(body, engine.config.body_limit).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("request body is over {} bytes", engine.config.body_limit),
-            )
-        })?;
         let (auth, sig) = parse_request(engine.server_id(), parts.method.as_str(), &path, &body, &parts.headers)?;
         if !state.limiter.allow(&auth.caller, engine.config.rate_limit_account, now) {
             return Err(too_many());

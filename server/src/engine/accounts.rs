@@ -37,8 +37,13 @@ impl Engine {
 
     /// Registers a member from a registration sealed to this server.
     pub fn register(&self, invite: Option<&str>, sealed: &[u8]) -> Result<(AccountId, Durable), EngineError> {
-        let reg = aman_protocol::Registration::open(&self.identity, sealed)
-            .map_err(|e| EngineError::protocol("registration", e))?;
+        let reg = aman_protocol::Registration::open(&self.identity, sealed).map_err(|e| match e {
+            aman_protocol::Error::DecryptionFailed => EngineError::bad_request(
+                "not_sealed_to_this_server",
+                "the registration does not open with this server's key: seal it to the key GET /v2/server names",
+            ),
+            other => EngineError::protocol("registration", other),
+        })?;
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         let consumed = self.check_invite(invite, now)?;

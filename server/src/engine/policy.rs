@@ -222,10 +222,13 @@ impl Engine {
     /// all. The new keys are sealed at rest, wait out the cooling-off period,
     /// and every contact is told at once, like any other weakening change.
     pub fn rotate_keys(&self, caller: &AccountId, sealed: &[u8]) -> Result<(PolicyReply, Durable), EngineError> {
-        let signed = self
-            .identity
-            .open(aman_protocol::encoding::labels::KEY_ROTATION.as_bytes(), sealed)
-            .map_err(|e| EngineError::protocol("rotation", e))?;
+        let signed =
+            self.identity.open(aman_protocol::encoding::labels::KEY_ROTATION.as_bytes(), sealed).map_err(|_| {
+                EngineError::bad_request(
+                    "not_sealed_to_this_server",
+                    "the rotation does not open with this server's key: seal it to the key GET /v2/server names",
+                )
+            })?;
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
         let mut account = self.account_or_unauthorized(caller)?;

@@ -4,10 +4,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
-use aman_protocol::api::{ContactLink, CreatePairing, PairingAnswer, Policy, B64};
+use aman_protocol::api::{ContactLink, CreatePairing, PairingAnswer, Policy, ServerInfo, B64};
+use aman_protocol::heartbeat::make_proof;
 use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
 use aman_protocol::{
-    AccountId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, MailboxId, RequestAuth, SigningKey,
+    seal_to_server, AccountId, EncryptionSecret, Enrollment, Heartbeat, InviteCode, KeyRotation, MailboxId, ProofKey,
+    Registration as Reg, RequestAuth, ServerId, SigningKey, VerifyingKey,
 };
 use aman_server::api::{app, AppState};
 use aman_server::clock::{Clock, ManualClock};
@@ -95,9 +97,17 @@ impl TestApp {
     }
 }
 
-/// Builds a request signed by `key` as `caller` at `time`.
-pub fn signed(method: &str, path: &str, body: Vec<u8>, caller: [u8; 16], key: &SigningKey, time: u64) -> Request<Body> {
-    let auth = RequestAuth::new(method, path, &body, caller, time).unwrap();
+/// Builds a request for `server` signed by `key` as `caller` at `time`.
+pub fn signed(
+    server: ServerId,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    caller: [u8; 16],
+    key: &SigningKey,
+    time: u64,
+) -> Request<Body> {
+    let auth = RequestAuth::new(server, method, path, &body, caller, time).unwrap();
     let h = auth.sign(key);
     Request::builder()
         .method(method)
@@ -111,67 +121,110 @@ pub fn signed(method: &str, path: &str, body: Vec<u8>, caller: [u8; 16], key: &S
         .unwrap()
 }
 
+/// A request with a JSON body and no signature (registration, check-in).
+pub fn unsigned(method: &str, path: &str, body: Vec<u8>) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap()
+}
+
 pub struct TestMember {
+    pub server: ServerInfo,
     pub account: AccountId,
     pub identity: SigningKey,
     pub normal: SigningKey,
     pub duress: SigningKey,
+    pub transport: ProofKey,
+    pub generation: u64,
     pub counter: u64,
     pub sealed: Vec<u8>,
     pub contacts: Vec<TestContact>,
 }
 
 pub struct TestContact {
+    pub server: ServerId,
     pub mailbox: MailboxId,
     pub identity: SigningKey,
     pub encryption: EncryptionSecret,
     pub tier: u8,
 }
 
+impl TestContact {
+    /// A request signed by this contact for its mailbox.
+    pub fn request(&self, method: &str, path: &str, body: Vec<u8>, now: u64) -> Request<Body> {
+        signed(self.server, method, path, body, *self.mailbox.as_bytes(), &self.identity, now)
+    }
+}
+
 impl TestMember {
-    pub fn new() -> Self {
+    pub fn new(server: &ServerInfo) -> Self {
         TestMember {
+            server: server.clone(),
             account: AccountId::random().unwrap(),
             identity: SigningKey::generate().unwrap(),
             normal: SigningKey::generate().unwrap(),
             duress: SigningKey::generate().unwrap(),
+            transport: ProofKey::generate().unwrap(),
+            generation: 0,
             counter: 0,
             sealed: Vec::new(),
             contacts: Vec::new(),
         }
     }
 
-    pub fn binding(&self) -> Vec<u8> {
-        KeyBinding {
+    /// The registration, sealed to the server.
+    pub fn registration(&self) -> Vec<u8> {
+        Reg {
+            server: self.server.server_id,
             account: self.account,
             identity: self.identity.verifying_key(),
             normal: self.normal.verifying_key(),
             duress: self.duress.verifying_key(),
+            transport: ProofKey::from_bytes(self.transport.to_bytes()),
             created: T0,
         }
-        .sign(&self.identity)
+        .seal(&self.identity, &self.server.server_key)
         .unwrap()
     }
 
-    pub fn register_request(&self, invite: Option<&str>, now: u64) -> Request<Body> {
-        let body = json!({ "invite": invite, "binding": B64(self.binding()) });
-        signed(
-            "POST",
-            "/v1/accounts",
-            serde_json::to_vec(&body).unwrap(),
-            *self.account.as_bytes(),
-            &self.identity,
-            now,
+    pub fn register_request(&self, invite: Option<&str>, _now: u64) -> Request<Body> {
+        let body = json!({ "invite": invite, "registration": B64(self.registration()) });
+        unsigned("POST", "/v2/accounts", serde_json::to_vec(&body).unwrap())
+    }
+
+    /// A rotation to these new keys (each paired with the current key of
+    /// the same role), sealed to the server, as the body of `PUT /v2/account/keys`.
+    pub fn rotation_body(&self, new_normal: &VerifyingKey, new_duress: &VerifyingKey, created: u64) -> Value {
+        let rotation = KeyRotation::build(
+            self.server.server_id,
+            self.account,
+            self.generation + 1,
+            created,
+            [(&self.duress, new_duress), (&self.normal, new_normal)],
         )
+        .sign(&self.identity)
+        .unwrap();
+        let label = aman_protocol::encoding::labels::KEY_ROTATION.as_bytes();
+        json!({ "rotation": B64(seal_to_server(&self.server.server_key, label, &rotation).unwrap()) })
+    }
+
+    /// Takes over staged keys after a rotation applied.
+    pub fn take_keys(&mut self, normal: SigningKey, duress: SigningKey) {
+        self.normal = normal;
+        self.duress = duress;
+        self.generation += 1;
     }
 
     pub fn request(&self, method: &str, path: &str, body: Value, now: u64) -> Request<Body> {
         let bytes = if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).unwrap() };
-        signed(method, path, bytes, *self.account.as_bytes(), &self.identity, now)
+        self.raw_request(method, path, bytes, now)
     }
 
     pub fn raw_request(&self, method: &str, path: &str, body: Vec<u8>, now: u64) -> Request<Body> {
-        signed(method, path, body, *self.account.as_bytes(), &self.identity, now)
+        signed(self.server.server_id, method, path, body, *self.account.as_bytes(), &self.identity, now)
     }
 
     /// Seals a fresh alert to the current contacts.
@@ -189,27 +242,36 @@ impl TestMember {
         self.sealed = seal(&body, &self.identity, &recipients).unwrap();
     }
 
-    /// A signed check-in body (next counter) due in `every` with `grace`.
-    pub fn checkin_body(&mut self, duress: bool, every: u64, grace: u64, now: u64) -> Value {
+    /// The next public heartbeat (next counter) due in `every` with `grace`.
+    pub fn heartbeat(&mut self, every: u64, grace: u64, now: u64) -> Vec<u8> {
         if self.sealed.is_empty() {
             self.reseal("note", now);
         }
         self.counter += 1;
-        let c = Checkin {
+        Heartbeat {
+            server: self.server.server_id,
             account: self.account,
             counter: self.counter,
             client_time: now,
             next_due: now + every,
             grace,
-            alert_hash: sealed_hash(&self.sealed),
-        };
+            sealed_hash: sealed_hash(&self.sealed),
+        }
+        .sign(&self.identity)
+    }
+
+    /// A check-in body: the heartbeat, its mode proof by the normal or the
+    /// duress key, and the sealed note.
+    pub fn checkin_body(&mut self, duress: bool, every: u64, grace: u64, now: u64) -> Value {
+        let ph = self.heartbeat(every, grace, now);
         let key = if duress { &self.duress } else { &self.normal };
-        json!({ "checkin": B64(c.sign(key)), "sealed_alert": B64(self.sealed.clone()) })
+        let proof = make_proof(&ph, key, &self.transport).unwrap();
+        json!({ "heartbeat": B64(ph), "proof": B64(proof), "sealed_alert": B64(self.sealed.clone()) })
     }
 
     pub fn checkin_request(&mut self, duress: bool, every: u64, grace: u64, now: u64) -> Request<Body> {
         let body = self.checkin_body(duress, every, grace, now);
-        self.request("POST", "/v1/checkin", body, now)
+        unsigned("POST", "/v2/checkin", serde_json::to_vec(&body).unwrap())
     }
 }
 
@@ -221,10 +283,12 @@ pub trait Api {
     async fn call(&self, req: Request<Body>) -> (StatusCode, Value);
     /// The server's clock.
     fn now(&self) -> u64;
+    /// The server's id and key.
+    fn info(&self) -> ServerInfo;
 
     /// Registers a member (open registration).
     async fn member(&self) -> TestMember {
-        let m = TestMember::new();
+        let m = TestMember::new(&self.info());
         let (status, body) = self.call(m.register_request(None, self.now())).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         m
@@ -254,6 +318,7 @@ pub trait Api {
         let (s, b) = self.call(m.request("POST", "/v1/pairings", serde_json::to_value(&create).unwrap(), now)).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let c = TestContact {
+            server: self.info().server_id,
             mailbox: MailboxId::random().unwrap(),
             identity: SigningKey::generate().unwrap(),
             encryption: EncryptionSecret::generate().unwrap(),
@@ -270,7 +335,7 @@ pub trait Api {
             enrollment: B64(enrollment),
         };
         let path = format!("/v1/pairings/{}/reply", invite.id);
-        let req = signed("POST", &path, serde_json::to_vec(&answer).unwrap(), *c.mailbox.as_bytes(), &c.identity, now);
+        let req = c.request("POST", &path, serde_json::to_vec(&answer).unwrap(), now);
         let (s, b) = self.call(req).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let (s, b) = self.call(m.request("GET", &format!("/v1/pairings/{}", invite.id), Value::Null, now)).await;
@@ -298,7 +363,7 @@ pub trait Api {
     }
 
     async fn mailbox(&self, c: &TestContact) -> Value {
-        let req = signed("GET", "/v1/mailbox/alerts", Vec::new(), *c.mailbox.as_bytes(), &c.identity, self.now());
+        let req = c.request("GET", "/v1/mailbox/alerts", Vec::new(), self.now());
         let (s, b) = self.call(req).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b
@@ -314,6 +379,10 @@ impl Api for TestApp {
 
     fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    fn info(&self) -> ServerInfo {
+        self.engine.server_info()
     }
 }
 
