@@ -2,9 +2,9 @@
 //! idempotent reads, and tells "unreachable" apart from "refused".
 
 use crate::error::ClientError;
-use aman_protocol::api::ErrorBody;
+use aman_protocol::api::{ErrorBody, ServerInfo};
 use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
-use aman_protocol::{RequestAuth, SigningKey};
+use aman_protocol::{RequestAuth, ServerId, SigningKey};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -15,8 +15,10 @@ pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Who signs a request.
+/// Who signs a request, for which server.
 pub struct Signer<'a> {
+    /// The server the request is for (bound into the signature).
+    pub server: ServerId,
     /// Account or mailbox id.
     pub caller: [u8; 16],
     /// The identity key.
@@ -61,27 +63,59 @@ impl ApiClient {
         body: Vec<u8>,
         signer: &Signer<'_>,
     ) -> Result<(u16, Vec<u8>), ClientError> {
-        let idempotent = method == Method::GET;
-        let attempts = if idempotent { 3 } else { 1 };
+        let attempts = if method == Method::GET { 3 } else { 1 };
+        self.send_with(method, path, body, Some(signer), attempts).await
+    }
+
+    /// Sends an unsigned JSON body (registration, check-in); retries
+    /// `attempts` times when the server is unreachable or failing: only for
+    /// bodies the server treats idempotently.
+    pub async fn post_unsigned<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        attempts: u64,
+    ) -> Result<R, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::State(e.to_string()))?;
+        let (_, reply) = self.send_with(Method::POST, path, bytes, None, attempts).await?;
+        parse_reply(reply)
+    }
+
+    /// `GET /v2/server`: the server's id and the key to seal to.
+    pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
+        let (_, reply) = self.send_with(Method::GET, "/v2/server", Vec::new(), None, 3).await?;
+        parse_reply(reply)
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        signer: Option<&Signer<'_>>,
+        attempts: u64,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let mut last = None;
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
             }
-            // Each attempt is signed afresh: a new nonce, so no replay refusal.
-            let auth = RequestAuth::new(method.as_str(), path, &body, signer.caller, unix_now())?;
-            let h = auth.sign(signer.key);
-            let result = self
+            let mut request = self
                 .http
                 .request(method.clone(), format!("{}{}", self.base, path))
                 .header("content-type", "application/json")
-                .header(HEADER_CALLER, h.caller)
-                .header(HEADER_TIME, h.time)
-                .header(HEADER_NONCE, h.nonce)
-                .header(HEADER_SIGNATURE, h.signature)
-                .body(body.clone())
-                .send()
-                .await;
+                .body(body.clone());
+            if let Some(signer) = signer {
+                // Each attempt is signed afresh: a new nonce, so no replay refusal.
+                let auth = RequestAuth::new(signer.server, method.as_str(), path, &body, signer.caller, unix_now())?;
+                let h = auth.sign(signer.key);
+                request = request
+                    .header(HEADER_CALLER, h.caller)
+                    .header(HEADER_TIME, h.time)
+                    .header(HEADER_NONCE, h.nonce)
+                    .header(HEADER_SIGNATURE, h.signature);
+            }
+            let result = request.send().await;
             match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -129,8 +163,7 @@ impl ApiClient {
             None => Vec::new(),
         };
         let (_, reply) = self.send(method, path, bytes, signer).await?;
-        let reply = if reply.is_empty() { b"null".to_vec() } else { reply };
-        serde_json::from_slice(&reply).map_err(|e| ClientError::State(format!("unexpected reply from the server: {e}")))
+        parse_reply(reply)
     }
 
     /// `GET /healthz`: is the server there at all?
@@ -145,4 +178,9 @@ impl ApiClient {
             })
         }
     }
+}
+
+fn parse_reply<R: DeserializeOwned>(reply: Vec<u8>) -> Result<R, ClientError> {
+    let reply = if reply.is_empty() { b"null".to_vec() } else { reply };
+    serde_json::from_slice(&reply).map_err(|e| ClientError::State(format!("unexpected reply from the server: {e}")))
 }

@@ -33,13 +33,14 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
     let enrollment = Enrollment { identity: identity.verifying_key(), encryption: encryption.public(), mailbox };
     let sealed = enrollment.seal(&invite, identity)?;
     let client = ctx.client(&invite.server_url)?;
+    let server_id = client.server_info().await?.server_id;
     let answer = PairingAnswer {
         mailbox,
         identity: identity.verifying_key(),
         encryption: Some(encryption.public()),
         enrollment: B64(sealed),
     };
-    let signer = Signer { caller: *mailbox.as_bytes(), key: identity };
+    let signer = Signer { server: server_id, caller: *mailbox.as_bytes(), key: identity };
     let body = serde_json::to_vec(&answer).map_err(|e| ClientError::State(e.to_string()))?;
     client.send(Method::POST, &format!("/v1/pairings/{}/reply", invite.id), body, &signer).await?;
     let safety = safety_number(&invite.member, &identity.verifying_key(), &encryption.public());
@@ -52,6 +53,8 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
         safety_number: safety.clone(),
         highest_sequence: 0,
         own_keys: true,
+        server_id: Some(server_id),
+        proof_of_life: None,
     };
     if let Some(b) = vault.book.contact.as_mut() {
         b.memberships.push(membership);
@@ -66,8 +69,14 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
     })
 }
 
-fn signer_for<'a>(m: &Membership, key: &'a SigningKey) -> Signer<'a> {
-    Signer { caller: *m.mailbox.as_bytes(), key }
+/// A signer for one membership's mailbox; asks the server its id when the
+/// membership predates protocol version 2.
+async fn signer_for<'a>(client: &ApiClient, m: &Membership, key: &'a SigningKey) -> Result<Signer<'a>, ClientError> {
+    let server = match m.server_id {
+        Some(id) => id,
+        None => client.server_info().await?.server_id,
+    };
+    Ok(Signer { server, caller: *m.mailbox.as_bytes(), key })
 }
 
 /// The notes an alert carries besides the latest, newest first, each
@@ -209,7 +218,7 @@ async fn fetch(
     wait: u64,
 ) -> Result<MailboxContents, ClientError> {
     let path = format!("/v1/mailbox/alerts?since={since}&wait={wait}");
-    client.call::<(), _>(Method::GET, &path, None, &signer_for(m, key)).await
+    client.call::<(), _>(Method::GET, &path, None, &signer_for(client, m, key).await?).await
 }
 
 /// `aman alerts [--all]`: recent or unacknowledged alerts (all with `--all`).
@@ -315,7 +324,7 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
         let path = format!("/v1/mailbox/alerts/{id}/ack");
-        match client.send(Method::POST, &path, Vec::new(), &signer_for(m, &keys.identity)).await {
+        match client.send(Method::POST, &path, Vec::new(), &signer_for(&client, m, &keys.identity).await?).await {
             Ok(_) => {
                 return Ok(Report {
                     json: json!({ "acknowledged": id, "member": m.label }),
@@ -338,8 +347,9 @@ pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: &str, target: &str) 
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
         let body = AddEndpoint { kind: kind.to_owned(), target: target.to_owned() };
-        let added: EndpointAdded =
-            client.call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &signer_for(m, &keys.identity)).await?;
+        let added: EndpointAdded = client
+            .call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &signer_for(&client, m, &keys.identity).await?)
+            .await?;
         endpoints.push((m.mailbox, added.id));
         if let Some(s) = added.secret {
             secrets.push(json!({ "member": m.label, "secret": s }));
@@ -388,7 +398,7 @@ pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Repo
             let client = ctx.client(&m.server)?;
             let keys = vault.membership_keys(m)?;
             let path = format!("/v1/mailbox/endpoints/{endpoint}");
-            match client.send(Method::DELETE, &path, Vec::new(), &signer_for(m, &keys.identity)).await {
+            match client.send(Method::DELETE, &path, Vec::new(), &signer_for(&client, m, &keys.identity).await?).await {
                 Ok(_) | Err(ClientError::Server { status: 404, .. }) => {}
                 Err(e) => return Err(e),
             }

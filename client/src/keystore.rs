@@ -20,7 +20,7 @@ use crate::error::ClientError;
 use aman_protocol::encoding::{Reader, Writer};
 use aman_protocol::random::{fill_random, random_array};
 use aman_protocol::secretbox;
-use aman_protocol::{SigningKey, VerifyingKey};
+use aman_protocol::SigningKey;
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -190,10 +190,11 @@ pub fn unlock(path: &Path, passphrase: &[u8]) -> Result<(Unlocked, Zeroizing<Vec
     Ok((Unlocked { data_key, checkin_key: SigningKey::from_seed(seed)?, next, params, slots }, body))
 }
 
-/// The public half of the check-in key a passphrase's slot signs with at `now`.
-pub fn slot_checkin_key(path: &Path, passphrase: &[u8], now: u64) -> Result<VerifyingKey, ClientError> {
+/// The check-in key a passphrase's slot signs with at `now` (a rotation
+/// needs both slots' keys: each signs its own successor).
+pub fn slot_checkin_signing_key(path: &Path, passphrase: &[u8], now: u64) -> Result<SigningKey, ClientError> {
     let (slot, _) = unlock(path, passphrase)?;
-    Ok(slot.checkin_key_at(now).verifying_key())
+    Ok(SigningKey::from_seed(slot.checkin_key_at(now).seed_bytes())?)
 }
 
 /// Gives both slots a new check-in key that takes over at `at` (the server

@@ -7,12 +7,16 @@ use crate::error::ClientError;
 use crate::state::{ContactEntry, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
-    AccountStatus, CheckinReply, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest, PendingKind,
-    Policy, PolicyReply, RegisterAccount, SealedAlertUpdate, B64,
+    AccountStatus, CheckinReply, CheckinRequest, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest,
+    PendingKind, Policy, PolicyReply, RegisterAccount, SealedAlertUpdate, B64,
 };
+use aman_protocol::derive::transport_key;
 use aman_protocol::duration::format_duration;
+use aman_protocol::encoding::labels;
+use aman_protocol::heartbeat::make_proof;
 use aman_protocol::{
-    safety_number, AccountId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, KeyRotation, SigningKey,
+    safety_number, seal_to_server, AccountId, EncryptionSecret, Enrollment, Heartbeat, InviteCode, KeyRotation,
+    Registration, SigningKey,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -21,8 +25,13 @@ use zeroize::Zeroizing;
 /// How long a contact invite stays open.
 pub const INVITE_LIFETIME: u64 = 7 * 86_400;
 
-fn signer<'a>(book: &MemberBook, key: &'a SigningKey) -> Signer<'a> {
-    Signer { caller: *book.account.as_bytes(), key }
+fn signer<'a>(book: &MemberBook, key: &'a SigningKey) -> Result<Signer<'a>, ClientError> {
+    let server = book.server_id.ok_or_else(|| {
+        ClientError::State(
+            "this account was made by aman 0.1 and its server now speaks protocol version 2: make a new account with `aman init`".into(),
+        )
+    })?;
+    Ok(Signer { server, caller: *book.account.as_bytes(), key })
 }
 
 /// `aman init`: keys, keystore, registration.
@@ -38,21 +47,22 @@ pub async fn init(
     let normal = SigningKey::generate()?;
     let duress = SigningKey::generate()?;
     let account = AccountId::random()?;
-    let created = unix_now();
+    let client = ctx.client(server)?;
+    let info = client.server_info().await?;
     let mut vault = Vault::create(&ctx.home, normal_pass, duress_pass, &normal.seed_bytes(), &duress.seed_bytes())?;
-    let binding = KeyBinding {
+    // The one message that names the roles, sealed to the server.
+    let registration = Registration {
+        server: info.server_id,
         account,
         identity: identity.verifying_key(),
         normal: normal.verifying_key(),
         duress: duress.verifying_key(),
-        created,
+        transport: transport_key(&identity, &info.server_id),
+        created: unix_now(),
     }
-    .sign(&identity)?;
-    let client = ctx.client(server)?;
-    let body = RegisterAccount { invite: invite.map(str::to_owned), binding: B64(binding) };
-    let _: serde_json::Value = client
-        .call(Method::POST, "/v1/accounts", Some(&body), &Signer { caller: *account.as_bytes(), key: &identity })
-        .await?;
+    .seal(&identity, &info.server_key)?;
+    let body = RegisterAccount { invite: invite.map(str::to_owned), registration: B64(registration) };
+    let _: serde_json::Value = client.post_unsigned("/v2/accounts", &body, 1).await?;
     vault.book.member = Some(MemberBook {
         server: client.base().to_owned(),
         account,
@@ -66,7 +76,8 @@ pub async fn init(
         contacts: Vec::new(),
         pending: Vec::new(),
         pending_schedule: None,
-        binding_created: created,
+        server_id: Some(info.server_id),
+        server_key: Some(info.server_key),
         sealed: None,
     });
     vault.secrets.identity = Some(identity);
@@ -93,7 +104,7 @@ pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8)
     let expires_at = unix_now() + INVITE_LIFETIME;
     let client = ctx.client(&book.server)?;
     let body = CreatePairing { invite: code.id, expires_at };
-    let _: serde_json::Value = client.call(Method::POST, "/v1/pairings", Some(&body), &signer(book, key)).await?;
+    let _: serde_json::Value = client.call(Method::POST, "/v1/pairings", Some(&body), &signer(book, key)?).await?;
     let pending = PendingInvite {
         id: code.id,
         secret: data_encoding::HEXLOWER.encode(code.secret_bytes().as_ref()),
@@ -195,7 +206,7 @@ fn unchanged_seal(book: &MemberBook) -> Option<[u8; 32]> {
 pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let sign = signer(book, key);
+    let sign = signer(book, key)?;
     let mut completed = Vec::new();
     let mut still_pending = Vec::new();
     for p in &book.pending {
@@ -293,7 +304,7 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     updated.contacts.retain(|c| c.label != label);
     let client = ctx.client(&book.server)?;
     let reply: PolicyReply =
-        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &signer(book, key)).await?;
+        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &signer(book, key)?).await?;
     if !reply.applied {
         // Held for the cooling-off: keep sealing to them until it applies.
         updated = book.clone();
@@ -327,7 +338,7 @@ pub async fn set_schedule(
     wanted.grace = Some(grace);
     let client = ctx.client(&book.server)?;
     let reply: PolicyReply =
-        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&wanted)), &signer(book, key)).await?;
+        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&wanted)), &signer(book, key)?).await?;
     let mut updated = book.clone();
     if reply.applied {
         updated.every = Some(every);
@@ -387,7 +398,7 @@ pub async fn checkin(
         return Err(ClientError::State("no schedule yet: run `aman schedule set --every 6h --grace 30m` first".into()));
     };
     let client = ctx.client(&book.server)?;
-    let sign = signer(book, key);
+    let sign = signer(book, key)?;
     if let Some(n) = note {
         updated.note = n.to_owned();
     }
@@ -402,20 +413,33 @@ pub async fn checkin(
             (sealed_hash(&s), Some(s))
         }
     };
+    let (server_id, _) = vault.member_server()?;
+    let transport = transport_key(key, &server_id);
     let mut counter = updated.counter + 1;
     let mut reply: Option<CheckinReply> = None;
     // Retries: the server already has this counter (an earlier reply was
-    // lost), or holds another sealed alert than the one we last sent.
+    // lost), or holds another sealed alert than the one we last sent. A
+    // heartbeat the server already accepted is answered again the same, so
+    // sending it again when the network failed is safe.
     for _ in 0..3 {
         let now = unix_now();
-        let signed =
-            Checkin { account: updated.account, counter, client_time: now, next_due: now + every, grace, alert_hash }
-                .sign(vault.checkin_key(now));
-        let body = match &sealed {
-            Some(s) => json!({ "checkin": B64(signed), "sealed_alert": B64(s.clone()) }),
-            None => json!({ "checkin": B64(signed) }),
+        let heartbeat = Heartbeat {
+            server: server_id,
+            account: updated.account,
+            counter,
+            client_time: now,
+            next_due: now + every,
+            grace,
+            sealed_hash: alert_hash,
+        }
+        .sign(key);
+        let proof = make_proof(&heartbeat, vault.checkin_key(now), &transport)?;
+        let body = CheckinRequest {
+            heartbeat: B64(heartbeat),
+            proof: B64(proof),
+            sealed_alert: sealed.as_ref().map(|s| B64(s.clone())),
         };
-        match client.call(Method::POST, "/v1/checkin", Some(&body), &sign).await {
+        match client.post_unsigned("/v2/checkin", &body, 3).await {
             Ok(r) => {
                 reply = Some(r);
                 break;
@@ -461,20 +485,18 @@ pub async fn rotate_keys(
     pass_a: &[u8],
     pass_b: &[u8],
 ) -> Result<Report, ClientError> {
-    let mut vault = Vault::open(home, pass_a)?;
+    let vault = Vault::open(home, pass_a)?;
     let now = unix_now();
     let path = vault.path().to_owned();
-    let old_a = crate::keystore::slot_checkin_key(&path, pass_a, now)?;
-    let old_b = crate::keystore::slot_checkin_key(&path, pass_b, now)?;
-    if old_a == old_b {
+    let old_a = crate::keystore::slot_checkin_signing_key(&path, pass_a, now)?;
+    let old_b = crate::keystore::slot_checkin_signing_key(&path, pass_b, now)?;
+    if old_a.verifying_key() == old_b.verifying_key() {
         return Err(ClientError::State("type both passphrases: the normal and the duress one, in any order".into()));
     }
-    let created = now.max(vault.member()?.0.binding_created + 1);
-    if let Some(b) = vault.book.member.as_mut() {
-        b.binding_created = created;
-    }
-    vault.save()?;
+    let (server_id, server_key) = vault.member_server()?;
     let (book, key) = vault.member()?;
+    let client = ctx.client(&book.server)?;
+    let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)?).await?;
     let new_a = SigningKey::generate()?;
     let new_b = SigningKey::generate()?;
     // Stage the new keys inactive first: if the server refuses, nothing changes.
@@ -482,16 +504,19 @@ pub async fn rotate_keys(
         crate::keystore::stage_rotation(&path, pass_a, pass_b, &new_a.seed_bytes(), &new_b.seed_bytes(), at, now)
     };
     stage(u64::MAX)?;
-    let rotation = KeyRotation {
-        account: book.account,
-        identity: key.verifying_key(),
-        successors: [(old_a, new_a.verifying_key()), (old_b, new_b.verifying_key())],
-        created,
-    }
+    // Each slot's key signs its own successor: the server gives each new key
+    // the role of the key it succeeds, whatever order the passphrases came in.
+    let rotation = KeyRotation::build(
+        server_id,
+        book.account,
+        status.key_generation + 1,
+        now,
+        [(&old_a, &new_a.verifying_key()), (&old_b, &new_b.verifying_key())],
+    )
     .sign(key)?;
-    let client = ctx.client(&book.server)?;
-    let body = aman_protocol::api::RotateKeys { rotation: B64(rotation) };
-    let reply: PolicyReply = client.call(Method::PUT, "/v1/account/keys", Some(&body), &signer(book, key)).await?;
+    let sealed = seal_to_server(&server_key, labels::KEY_ROTATION.as_bytes(), &rotation)?;
+    let body = aman_protocol::api::RotateKeys { rotation: B64(sealed) };
+    let reply: PolicyReply = client.call(Method::PUT, "/v2/account/keys", Some(&body), &signer(book, key)?).await?;
     stage(reply.effective_at)?;
     Ok(Report {
         json: json!({ "rotated": true, "effective_at": reply.effective_at }),
@@ -517,7 +542,7 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
     };
     let client = ctx.client(&book.server)?;
     let body = PanicRequest { sealed_alert: sealed };
-    let reply: PanicReply = client.call(Method::POST, "/v1/panic", Some(&body), &signer(book, key)).await?;
+    let reply: PanicReply = client.call(Method::POST, "/v1/panic", Some(&body), &signer(book, key)?).await?;
     vault.book.member = Some(updated);
     vault.save()?;
     Ok(Report {
@@ -530,7 +555,7 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
 pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let s: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)).await?;
+    let s: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)?).await?;
     let mut text = format!("Server {} is reachable.\n", book.server);
     match s.deadline {
         Some(d) => text.push_str(&format!(

@@ -4,7 +4,9 @@
 
 use crate::error::ClientError;
 use crate::keystore::{self, Unlocked};
-use aman_protocol::{AccountId, EncryptionPublic, EncryptionSecret, InviteId, MailboxId, SigningKey, VerifyingKey};
+use aman_protocol::{
+    AccountId, EncryptionPublic, EncryptionSecret, InviteId, MailboxId, ServerId, SigningKey, VerifyingKey,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -73,9 +75,13 @@ pub struct MemberBook {
     /// A weaker schedule the server holds back until its cooling-off ends.
     #[serde(default)]
     pub pending_schedule: Option<PendingSchedule>,
-    /// `created` of the last key binding sent (a new one must be later).
+    /// The server's id, from `GET /v2/server` at `init` (absent in a book
+    /// made by aman 0.1, whose account cannot check in with version 2).
     #[serde(default)]
-    pub binding_created: u64,
+    pub server_id: Option<ServerId>,
+    /// `S_pk`, the key registrations and rotations are sealed to.
+    #[serde(default)]
+    pub server_key: Option<EncryptionPublic>,
     /// What the sealed alert on the server holds, so that a check-in re-seals
     /// only when the note, the location or the recipients changed: every
     /// re-seal is a new note in the server's history, and a flood of
@@ -148,6 +154,27 @@ pub struct Membership {
     /// use the master keys themselves).
     #[serde(default)]
     pub own_keys: bool,
+    /// The server's id, bound into every request signature (asked of the
+    /// server when absent, for memberships made by aman 0.1).
+    #[serde(default)]
+    pub server_id: Option<ServerId>,
+    /// The member's newest heartbeat this device verified itself: proof of
+    /// life that does not depend on the server's word.
+    #[serde(default)]
+    pub proof_of_life: Option<ProofOfLife>,
+}
+
+/// What a contact keeps of the newest verified heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProofOfLife {
+    /// The member-wide counter (a heartbeat must raise it to be taken).
+    pub counter: u64,
+    /// When the member's device signed it (the member's clock).
+    pub signed_at: u64,
+    /// The deadline it announced: `next_due + grace`.
+    pub deadline: u64,
+    /// The sealed note it vouched for (hex SHA-256).
+    pub sealed_hash: String,
 }
 
 /// A contact's keys for one membership. No `Debug`, `Clone` or `Serialize`.
@@ -303,6 +330,18 @@ impl Vault {
         let json = Zeroizing::new(serde_json::to_vec(&self.book).map_err(|e| ClientError::State(e.to_string()))?);
         plain.extend_from_slice(&json);
         self.slot.save(&self.path, &plain)
+    }
+
+    /// The server a member book talks to: its id and key, or a clear error
+    /// for a book made before protocol version 2.
+    pub fn member_server(&self) -> Result<(ServerId, EncryptionPublic), ClientError> {
+        let (book, _) = self.member()?;
+        match (book.server_id, book.server_key) {
+            (Some(id), Some(key)) => Ok((id, key)),
+            _ => Err(ClientError::State(
+                "this account was made by aman 0.1 and its server now speaks protocol version 2: make a new account with `aman init` (your contacts pair again)".into(),
+            )),
+        }
     }
 
     /// The member book, or a clear error.

@@ -1,5 +1,5 @@
-//! A contact's keys for one membership, derived from its keystore's master
-//! keys and the membership's mailbox id.
+//! Keys derived rather than stored: a contact's keys for one membership,
+//! and a member's transport key `K_tr` for one server.
 //!
 //! A contact who protects several members (or the same member on several
 //! servers) must not be linkable across them by key: the server sees each
@@ -11,7 +11,8 @@
 use crate::encoding::labels;
 use crate::error::Error;
 use crate::hash::hkdf_sha256;
-use crate::ids::MailboxId;
+use crate::heartbeat::ProofKey;
+use crate::ids::{MailboxId, ServerId};
 use crate::keys::{EncryptionSecret, SigningKey};
 use zeroize::Zeroizing;
 
@@ -35,6 +36,16 @@ pub fn membership_keys(
     Ok((SigningKey::from_seed(seed)?, EncryptionSecret::from_bytes(secret)))
 }
 
+/// `K_tr` for one server: `HKDF-SHA256(salt = server_id, ikm = ID seed,
+/// info = "aman/v2/transport-key")`. One key per (account, server), as the
+/// identity is per account; both keystore slots hold `ID`, so both can make
+/// the mode proof, and nothing new is stored. The server learns `K_tr` and
+/// cannot go back from it to `ID`.
+pub fn transport_key(identity: &SigningKey, server: &ServerId) -> ProofKey {
+    let okm = hkdf_sha256::<32>(server.as_bytes(), identity.seed_bytes().as_ref(), labels::TRANSPORT_KEY.as_bytes());
+    ProofKey::from_bytes(okm)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +63,16 @@ mod tests {
         assert_ne!(ax1.public(), bx.public());
         assert_ne!(a1.verifying_key(), id.verifying_key());
         assert_ne!(ax1.public(), cx.public());
+    }
+
+    #[test]
+    fn one_transport_key_per_server() {
+        let id = SigningKey::from_seed(Zeroizing::new([1; 32])).unwrap();
+        let a = transport_key(&id, &ServerId::from_bytes([3; 16]));
+        let again = transport_key(&id, &ServerId::from_bytes([3; 16]));
+        let b = transport_key(&id, &ServerId::from_bytes([4; 16]));
+        assert_eq!(a.to_bytes(), again.to_bytes());
+        assert_ne!(a.to_bytes(), b.to_bytes());
+        assert_ne!(a.to_bytes().as_ref(), id.seed_bytes().as_ref());
     }
 }

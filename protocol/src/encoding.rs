@@ -172,6 +172,8 @@ pub mod labels {
     pub const SERVER_ID: &str = "aman/v2/server-id";
     /// HKDF info of the server's X25519 secret, derived from its key file.
     pub const SERVER_X25519: &str = "aman/v2/server-x25519";
+    /// HKDF info of a member's transport key `K_tr` for one server.
+    pub const TRANSPORT_KEY: &str = "aman/v2/transport-key";
     /// A sealed alert's header (also its AAD).
     pub const ALERT: &str = "aman/v1/alert";
     /// The plaintext body inside a sealed alert.
@@ -240,6 +242,7 @@ mod tests {
             labels::SEAL_TO_SERVER,
             labels::SERVER_ID,
             labels::SERVER_X25519,
+            labels::TRANSPORT_KEY,
             labels::ALERT,
             labels::ALERT_BODY,
             labels::ALERT_SIGNATURE,

@@ -93,6 +93,12 @@ fn kat_server_identity() {
 }
 
 #[test]
+fn kat_transport_key() {
+    let k = crate::derive::transport_key(&key(1), &server().id());
+    check("transport_key", &hex(k.to_bytes().as_ref()));
+}
+
+#[test]
 fn kat_heartbeat_and_proof() {
     let ph = heartbeat().sign(&key(1));
     check("heartbeat.public", &hex(&ph));

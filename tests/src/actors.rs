@@ -4,17 +4,22 @@ use aman_client::api::{unix_now, ApiClient, Signer};
 use aman_client::ClientError;
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
-    AccountStatus, AddEndpoint, CheckinReply, ContactLink, CreatePairing, EndpointAdded, MailboxContents,
-    PairingAnswer, PanicReply, Policy, PolicyReply, RegisterAccount, B64,
+    AccountStatus, AddEndpoint, CheckinReply, ContactLink, CreatePairing, EndpointAdded, HeartbeatList,
+    MailboxContents, PairingAnswer, PanicReply, Policy, PolicyReply, RegisterAccount, ServerInfo, B64,
 };
+use aman_protocol::derive::transport_key;
+use aman_protocol::heartbeat::make_proof;
 use aman_protocol::{
-    AccountId, AlertId, Checkin, EncryptionSecret, Enrollment, InviteCode, KeyBinding, MailboxId, SigningKey,
+    AccountId, AlertId, EncryptionSecret, Enrollment, Heartbeat, InviteCode, MailboxId, Registration, ServerId,
+    SigningKey,
 };
 use reqwest::Method;
 use serde_json::json;
 
 /// A trusted contact with one mailbox.
 pub struct Contact {
+    /// The member's server.
+    pub server: ServerId,
     /// Its mailbox.
     pub mailbox: MailboxId,
     /// `CID`.
@@ -27,7 +32,12 @@ pub struct Contact {
 
 impl Contact {
     fn signer(&self) -> Signer<'_> {
-        Signer { caller: *self.mailbox.as_bytes(), key: &self.identity }
+        Signer { server: self.server, caller: *self.mailbox.as_bytes(), key: &self.identity }
+    }
+
+    /// The member's latest public heartbeat, as the server relays it.
+    pub async fn heartbeat(&self, api: &ApiClient) -> Result<HeartbeatList, ClientError> {
+        api.call::<(), _>(Method::GET, "/v2/mailbox/heartbeats", None, &self.signer()).await
     }
 
     /// Adds a notification endpoint.
@@ -56,6 +66,8 @@ impl Contact {
 
 /// A member with its keys and counter.
 pub struct Member {
+    /// The server it registered with (set by [`Member::register`]).
+    pub server: Option<ServerInfo>,
     /// Its account.
     pub account: AccountId,
     /// `ID`.
@@ -76,6 +88,7 @@ impl Member {
     /// Fresh keys.
     pub fn new() -> Self {
         Member {
+            server: None,
             account: AccountId::random().unwrap(),
             identity: SigningKey::generate().unwrap(),
             normal: SigningKey::generate().unwrap(),
@@ -86,23 +99,32 @@ impl Member {
         }
     }
 
+    /// The server's id (after [`Member::register`]).
+    pub fn server_id(&self) -> ServerId {
+        self.server.as_ref().map(|s| s.server_id).unwrap_or(ServerId::from_bytes([0; 16]))
+    }
+
     /// Signs requests as this member.
     pub fn signer(&self) -> Signer<'_> {
-        Signer { caller: *self.account.as_bytes(), key: &self.identity }
+        Signer { server: self.server_id(), caller: *self.account.as_bytes(), key: &self.identity }
     }
 
     /// Registers on an open server.
-    pub async fn register(&self, api: &ApiClient) -> Result<(), ClientError> {
-        let binding = KeyBinding {
+    pub async fn register(&mut self, api: &ApiClient) -> Result<(), ClientError> {
+        let info = api.server_info().await?;
+        let registration = Registration {
+            server: info.server_id,
             account: self.account,
             identity: self.identity.verifying_key(),
             normal: self.normal.verifying_key(),
             duress: self.duress.verifying_key(),
+            transport: transport_key(&self.identity, &info.server_id),
             created: unix_now(),
         }
-        .sign(&self.identity)?;
-        let body = RegisterAccount { invite: None, binding: B64(binding) };
-        let _: serde_json::Value = api.call(Method::POST, "/v1/accounts", Some(&body), &self.signer()).await?;
+        .seal(&self.identity, &info.server_key)?;
+        let body = RegisterAccount { invite: None, registration: B64(registration) };
+        let _: serde_json::Value = api.post_unsigned("/v2/accounts", &body, 1).await?;
+        self.server = Some(info);
         Ok(())
     }
 
@@ -121,6 +143,7 @@ impl Member {
         let create = CreatePairing { invite: invite.id, expires_at: unix_now() + 3600 };
         let _: serde_json::Value = api.call(Method::POST, "/v1/pairings", Some(&create), &self.signer()).await?;
         let c = Contact {
+            server: self.server_id(),
             mailbox: MailboxId::random()?,
             identity: SigningKey::generate()?,
             encryption: EncryptionSecret::generate()?,
@@ -172,26 +195,33 @@ impl Member {
         Ok(())
     }
 
-    /// The body of the next check-in (counter + 1).
+    /// The body of the next check-in (counter + 1): heartbeat and mode proof.
     pub fn next_checkin(&mut self, every: u64, grace: u64, duress: bool, with_sealed: bool) -> serde_json::Value {
+        self.checkin_until(unix_now() + every, grace, duress, with_sealed)
+    }
+
+    /// The body of the next check-in, due at `next_due`.
+    pub fn checkin_until(&mut self, next_due: u64, grace: u64, duress: bool, with_sealed: bool) -> serde_json::Value {
         if self.sealed.is_empty() {
             self.reseal("standing note").unwrap();
         }
         self.counter += 1;
-        let now = unix_now();
-        let c = Checkin {
+        let ph = Heartbeat {
+            server: self.server_id(),
             account: self.account,
             counter: self.counter,
-            client_time: now,
-            next_due: now + every,
+            client_time: unix_now(),
+            next_due,
             grace,
-            alert_hash: sealed_hash(&self.sealed),
-        };
+            sealed_hash: sealed_hash(&self.sealed),
+        }
+        .sign(&self.identity);
         let key = if duress { &self.duress } else { &self.normal };
+        let proof = make_proof(&ph, key, &transport_key(&self.identity, &self.server_id())).unwrap();
         if with_sealed {
-            json!({ "checkin": B64(c.sign(key)), "sealed_alert": B64(self.sealed.clone()) })
+            json!({ "heartbeat": B64(ph), "proof": B64(proof), "sealed_alert": B64(self.sealed.clone()) })
         } else {
-            json!({ "checkin": B64(c.sign(key)) })
+            json!({ "heartbeat": B64(ph), "proof": B64(proof) })
         }
     }
 
@@ -204,7 +234,7 @@ impl Member {
         duress: bool,
     ) -> Result<CheckinReply, ClientError> {
         let body = self.next_checkin(every, grace, duress, true);
-        api.call(Method::POST, "/v1/checkin", Some(&body), &self.signer()).await
+        api.post_unsigned("/v2/checkin", &body, 1).await
     }
 
     /// Fires a panic alert.

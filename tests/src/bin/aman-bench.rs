@@ -6,10 +6,8 @@
 //! `cargo run --release -p aman-tests --bin aman-bench -- [--quick] [--json]`
 
 use aman_client::api::{unix_now, ApiClient};
-use aman_protocol::alert::sealed_hash;
 use aman_protocol::api::B64;
-use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
-use aman_protocol::{AccountId, Checkin, RequestAuth, SigningKey, VerifyingKey};
+use aman_protocol::{AccountId, SigningKey, VerifyingKey};
 use aman_server::store::{AccountRecord, Op, SledStore, Store};
 use aman_tests::{Member, Receiver, ServerProcess};
 use anyhow::{bail, Context};
@@ -222,7 +220,7 @@ fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
             counter: 1,
             next_due: Some(deadline - 60),
             deadline: Some(deadline),
-            ..AccountRecord::new(VerifyingKey([1; 32]), now, now)
+            ..AccountRecord::new(VerifyingKey([1; 32]), B64(Vec::new()), now)
         };
         ops.push(Op::PutAccount(id, record));
         ops.push(Op::PutDeadline(deadline, id));
@@ -243,37 +241,19 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// A pre-signed check-in request.
+/// A prepared check-in: heartbeat and mode proof, no request signature.
 struct Prepared {
-    headers: [(String, String); 4],
     body: Vec<u8>,
 }
 
 fn prepare(m: &mut Member, count: usize) -> Vec<Prepared> {
     (0..count)
-        .map(|_| {
-            let body = serde_json::to_vec(&m.next_checkin(3600, 600, false, false)).unwrap_or_default();
-            let auth = RequestAuth::new("POST", "/v1/checkin", &body, *m.account.as_bytes(), unix_now())
-                .unwrap_or_else(|_| std::process::exit(1));
-            let h = auth.sign(&m.identity);
-            Prepared {
-                headers: [
-                    (HEADER_CALLER.into(), h.caller),
-                    (HEADER_TIME.into(), h.time),
-                    (HEADER_NONCE.into(), h.nonce),
-                    (HEADER_SIGNATURE.into(), h.signature),
-                ],
-                body,
-            }
-        })
+        .map(|_| Prepared { body: serde_json::to_vec(&m.next_checkin(3600, 600, false, false)).unwrap_or_default() })
         .collect()
 }
 
 async fn send(http: &reqwest::Client, url: &str, p: Prepared) -> anyhow::Result<f64> {
-    let mut req = http.post(url).header("content-type", "application/json");
-    for (k, v) in &p.headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
+    let req = http.post(url).header("content-type", "application/json");
     let start = Instant::now();
     let resp = req.body(p.body).send().await?;
     let status = resp.status();
@@ -319,7 +299,7 @@ async fn ingest(url: &str, queues: Vec<Vec<Prepared>>, workers: usize, secs: u64
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for mut shard in shards {
-        let (http, url, latencies, done) = (http.clone(), format!("{url}/v1/checkin"), latencies.clone(), done.clone());
+        let (http, url, latencies, done) = (http.clone(), format!("{url}/v2/checkin"), latencies.clone(), done.clone());
         set.spawn(async move {
             let mut local = Vec::new();
             'outer: while Instant::now() < stop_at {
@@ -375,7 +355,7 @@ async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) ->
     let mut set = tokio::task::JoinSet::new();
     for (i, p) in all.into_iter().enumerate() {
         tokio::time::sleep_until(start + interval * i as u32).await;
-        let (http, url) = (http.clone(), format!("{url}/v1/checkin"));
+        let (http, url) = (http.clone(), format!("{url}/v2/checkin"));
         set.spawn(async move { send(&http, &url, p).await.ok() });
     }
     let mut lat = Vec::new();
@@ -432,24 +412,9 @@ async fn alert_latency(api: &ApiClient, n: usize) -> anyhow::Result<(Vec<f64>, V
     for chunk in ms.chunks_mut(32) {
         let mut set = tokio::task::JoinSet::new();
         for m in chunk.iter_mut() {
-            m.counter += 1;
-            let c = Checkin {
-                account: m.account,
-                counter: m.counter,
-                client_time: unix_now(),
-                next_due: due,
-                grace: 1,
-                alert_hash: sealed_hash(&m.sealed),
-            };
-            let body = json!({ "checkin": B64(c.sign(&m.normal)), "sealed_alert": B64(m.sealed.clone()) });
-            let bytes = serde_json::to_vec(&body)?;
+            let body = m.checkin_until(due, 1, false, true);
             let api = api.clone();
-            let caller = *m.account.as_bytes();
-            let key = SigningKey::from_seed(m.identity.seed_bytes())?;
-            set.spawn(async move {
-                api.send(reqwest::Method::POST, "/v1/checkin", bytes, &aman_client::api::Signer { caller, key: &key })
-                    .await
-            });
+            set.spawn(async move { api.post_unsigned::<_, serde_json::Value>("/v2/checkin", &body, 1).await });
         }
         while let Some(r) = set.join_next().await {
             r??;

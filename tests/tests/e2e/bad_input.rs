@@ -31,22 +31,27 @@ async fn malformed_requests_over_http_get_stable_codes_and_the_server_stays_up()
     let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
     let addr = server.url.trim_start_matches("http://").to_owned();
     let api = ApiClient::new(&server.url, None, Duration::from_secs(10)).unwrap();
-    let m = Member::new();
+    let mut m = Member::new();
     m.register(&api).await.unwrap();
     let s = m.signer();
 
-    assert_eq!(refused(&api, Method::POST, "/v1/checkin", b"{oops".to_vec(), &s).await, (400, "malformed_json".into()));
+    assert_eq!(refused(&api, Method::POST, "/v2/checkin", b"{oops".to_vec(), &s).await, (400, "malformed_json".into()));
     assert_eq!(
-        refused(&api, Method::POST, "/v1/checkin", br#"{"checkin":"@@@"}"#.to_vec(), &s).await,
+        refused(&api, Method::POST, "/v2/checkin", br#"{"heartbeat":"@@@","proof":""}"#.to_vec(), &s).await,
         (400, "bad_encoding".into())
     );
     assert_eq!(
-        refused(&api, Method::POST, "/v1/checkin", br#"{"checkin":"AAAA"}"#.to_vec(), &s).await,
-        (400, "truncated".into())
+        refused(&api, Method::POST, "/v2/checkin", br#"{"heartbeat":"AAAA","proof":"AAAA"}"#.to_vec(), &s).await,
+        (401, "unauthorized".into())
     );
     assert_eq!(
-        refused(&api, Method::POST, "/v1/checkin", vec![b'x'; 100 * 1024], &s).await,
+        refused(&api, Method::POST, "/v2/checkin", vec![b'x'; 100 * 1024], &s).await,
         (413, "body_too_large".into())
+    );
+    // A version-1 client is told to update, not left guessing.
+    assert_eq!(
+        refused(&api, Method::POST, "/v1/checkin", br#"{"checkin":"AAAA"}"#.to_vec(), &s).await,
+        (400, "protocol_v1_unsupported".into())
     );
     assert_eq!(refused(&api, Method::GET, "/v1/pairings/zz", Vec::new(), &s).await, (400, "bad_encoding".into()));
     let stranger = Member::new();
@@ -56,7 +61,7 @@ async fn malformed_requests_over_http_get_stable_codes_and_the_server_stays_up()
     );
 
     let unsigned =
-        raw(&addr, b"POST /v1/checkin HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+        raw(&addr, b"POST /v1/panic HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
     assert!(unsigned.starts_with("HTTP/1.1 401"), "{unsigned}");
     assert!(unsigned.contains("\"code\":\"missing_auth\""), "{unsigned}");
     let garbage = raw(&addr, b"\x16\x03\x01 this is not http\r\n\r\n");
