@@ -1,17 +1,31 @@
-//! Property tests and tampering: round trips for arbitrary values, and every
-//! kind of damage (single-byte flips, truncation, trailing bytes, wrong
-//! recipient, swapped header, stale counter, low-order points, out-of-order or
-//! repeated keys) rejected.
+//! Property tests and tampering: round trips for arbitrary values of every
+//! format, and sealed alerts rejected after every kind of damage (single-byte
+//! flips, truncation, trailing bytes, wrong recipient, swapped header,
+//! low-order points). The check-in v2 formats' damage, strictness, domain
+//! separation and verification counts are in `checkin_v2.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aman_protocol::alert::{open, seal, validate_sealed, AlertBody, MAX_LOCATION_LEN, MAX_NOTE_LEN};
-use aman_protocol::encoding::{labels, Writer};
+use aman_protocol::at_rest::ServerKey;
+use aman_protocol::heartbeat::{make_proof, verify_proof, PROOF_LEN, PUBLIC_HEARTBEAT_LEN};
+use aman_protocol::registration::SEALED_REGISTRATION_LEN;
+use aman_protocol::rotation::ROTATION_LEN;
+use aman_protocol::server::SEAL_OVERHEAD;
 use aman_protocol::{
-    AccountId, Checkin, CheckinKind, DecodeError, EncryptionPublic, EncryptionSecret, Enrollment, Error, InviteCode,
-    KeyRotation, MailboxId, RequestAuth, SigningKey, VerifyingKey,
+    seal_to_server, AccountId, EncryptionPublic, EncryptionSecret, Enrollment, Error, Heartbeat, InviteCode,
+    KeyRotation, MailboxId, ProofKey, Registration, RequestAuth, ServerId, ServerIdentity, SigningKey,
 };
 use proptest::prelude::*;
+use zeroize::Zeroizing;
+
+fn key() -> SigningKey {
+    SigningKey::generate().unwrap()
+}
+
+fn server_from(file: [u8; 32]) -> ServerIdentity {
+    ServerIdentity::derive(&ServerKey::from_bytes(Zeroizing::new(file)))
+}
 
 fn body(note: &str) -> AlertBody {
     AlertBody {
@@ -77,186 +91,134 @@ fn sealed_alert_wrong_recipient_and_low_order_stanza() {
     assert_eq!(seal(&body("x"), &id, &[EncryptionPublic([0; 32])]).unwrap_err(), Error::NonContributory);
 }
 
-#[test]
-fn checkin_tampering_truncation_trailing_and_stale_counter() {
-    let n = SigningKey::generate().unwrap();
-    let d = SigningKey::generate().unwrap();
-    let c = Checkin {
-        account: AccountId::from_bytes([2; 16]),
-        counter: 10,
-        client_time: 5,
-        next_due: 6,
-        grace: 7,
-        alert_hash: [8; 32],
-    };
-    let signed = c.sign(&d);
-    let (nk, dk) = (n.verifying_key(), d.verifying_key());
-    assert_eq!(Checkin::verify(&signed, &nk, &dk).unwrap().1, CheckinKind::Duress);
-    for i in 0..signed.len() {
-        let mut t = signed.clone();
-        t[i] ^= 0x40;
-        assert!(Checkin::verify(&t, &nk, &dk).is_err(), "flip at {i}");
-    }
-    for len in 0..signed.len() {
-        assert!(Checkin::verify(&signed[..len], &nk, &dk).is_err());
-    }
-    let mut longer = signed.clone();
-    longer.push(0);
-    assert!(Checkin::verify(&longer, &nk, &dk).is_err());
-    assert_eq!(c.check_counter(10), Err(Error::StaleCounter));
-    assert_eq!(c.check_counter(11), Err(Error::StaleCounter));
-}
-
-/// A key rotation with fresh keys: `(identity, rotation)`.
-fn rotation() -> (SigningKey, KeyRotation) {
-    let id = SigningKey::generate().unwrap();
-    let k = || SigningKey::generate().unwrap().verifying_key();
-    let r = KeyRotation {
-        account: AccountId::from_bytes([4; 16]),
-        identity: id.verifying_key(),
-        successors: [(k(), k()), (k(), k())],
-        created: 1_800_000_000,
-    };
-    (id, r)
-}
-
-/// Encodes and signs a rotation by hand, with the pairs in exactly the order
-/// given and no checks, as a buggy or hostile client might.
-fn rotation_by_hand(id: &SigningKey, r: &KeyRotation) -> Vec<u8> {
-    let [(o1, n1), (o2, n2)] = r.successors;
-    let mut out = Writer::new(labels::KEY_ROTATION)
-        .fixed(r.account.as_bytes())
-        .fixed(r.identity.as_bytes())
-        .fixed(o1.as_bytes())
-        .fixed(n1.as_bytes())
-        .fixed(o2.as_bytes())
-        .fixed(n2.as_bytes())
-        .u64(r.created)
-        .finish();
-    out.extend_from_slice(&id.sign(&out).0);
-    out
-}
-
-/// `r` with its pairs in ascending order of the old key.
-fn ascending(mut r: KeyRotation) -> KeyRotation {
-    if r.successors[1].0.as_bytes() < r.successors[0].0.as_bytes() {
-        r.successors.swap(0, 1);
-    }
-    r
-}
-
-#[test]
-fn key_rotation_tampering_truncation_and_trailing() {
-    let (id, r) = rotation();
-    let signed = r.sign(&id).unwrap();
-    assert_eq!(signed.len(), labels::KEY_ROTATION.len() + 2 + 16 + 5 * 32 + 8 + 64);
-    assert_eq!(KeyRotation::verify(&signed).unwrap(), ascending(r.clone()));
-    assert_eq!(rotation_by_hand(&id, &ascending(r)), signed);
-    for i in 0..signed.len() {
-        for bit in [0x01, 0x80] {
-            let mut t = signed.clone();
-            t[i] ^= bit;
-            assert!(KeyRotation::verify(&t).is_err(), "flip {bit:#x} at {i}");
-        }
-    }
-    for len in 0..signed.len() {
-        assert!(KeyRotation::verify(&signed[..len]).is_err(), "truncated to {len}");
-    }
-    let mut longer = signed.clone();
-    longer.push(0);
-    assert!(KeyRotation::verify(&longer).is_err());
-    // A key binding is not a rotation, even with a valid signature.
-    let binding = aman_protocol::KeyBinding {
-        account: AccountId::from_bytes([4; 16]),
-        identity: id.verifying_key(),
-        normal: SigningKey::generate().unwrap().verifying_key(),
-        duress: SigningKey::generate().unwrap().verifying_key(),
-        created: 1,
-    };
-    assert_eq!(KeyRotation::verify(&binding.sign(&id).unwrap()).unwrap_err(), Error::Decode(DecodeError::WrongLabel));
-}
-
-#[test]
-fn key_rotation_pairs_in_descending_order_are_rejected() {
-    let (id, r) = rotation();
-    let asc = ascending(r);
-    let desc = KeyRotation { successors: [asc.successors[1], asc.successors[0]], ..asc.clone() };
-    assert_eq!(KeyRotation::verify(&rotation_by_hand(&id, &asc)).unwrap(), asc);
-    assert_eq!(
-        KeyRotation::verify(&rotation_by_hand(&id, &desc)).unwrap_err(),
-        Error::Decode(DecodeError::InvalidValue)
-    );
-    // sign() never produces that order.
-    assert_eq!(desc.sign(&id).unwrap(), asc.sign(&id).unwrap());
-}
-
-#[test]
-fn key_rotation_equal_keys_are_rejected() {
-    let (id, r) = rotation();
-    let r = ascending(r);
-    let [(o1, n1), (o2, n2)] = r.successors;
-    let i = r.identity;
-    // Every way two of the five keys can coincide; the ascending order of the
-    // old keys is kept wherever it still can be.
-    let cases: [(VerifyingKey, [(VerifyingKey, VerifyingKey); 2]); 10] = [
-        (o1, [(o1, n1), (o2, n2)]),
-        (n1, [(o1, n1), (o2, n2)]),
-        (o2, [(o1, n1), (o2, n2)]),
-        (n2, [(o1, n1), (o2, n2)]),
-        (i, [(o1, n1), (o1, n2)]),
-        (i, [(o1, o1), (o2, n2)]),
-        (i, [(o1, o2), (o2, n2)]),
-        (i, [(o1, n1), (o2, n1)]),
-        (i, [(o1, n1), (o2, o1)]),
-        (i, [(o1, n1), (o2, o2)]),
-    ];
-    for (n, (identity, successors)) in cases.into_iter().enumerate() {
-        let bad = KeyRotation { identity, successors, ..r.clone() };
-        // Signed with the real identity key: the keys, not the signature, are what is wrong.
-        assert_eq!(
-            KeyRotation::verify(&rotation_by_hand(&id, &bad)).unwrap_err(),
-            Error::Decode(DecodeError::InvalidValue),
-            "case {n}"
-        );
-        if identity == i {
-            assert!(matches!(bad.sign(&id), Err(Error::InvalidArgument(_))), "case {n}");
-        }
-    }
-}
-
-#[test]
-fn key_rotation_signed_by_another_identity_fails() {
-    let (_, r) = rotation();
-    let other = SigningKey::generate().unwrap();
-    assert!(matches!(r.sign(&other), Err(Error::InvalidArgument(_))));
-    // Claiming `id` but signed by `other`: the signature does not verify.
-    assert_eq!(KeyRotation::verify(&rotation_by_hand(&other, &ascending(r.clone()))).unwrap_err(), Error::BadSignature);
-    // Naming `other` as the identity and signed by it verifies, as `other`'s rotation.
-    let theirs = KeyRotation { identity: other.verifying_key(), ..r };
-    assert_eq!(KeyRotation::verify(&theirs.sign(&other).unwrap()).unwrap().identity, other.verifying_key());
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn checkin_round_trip(counter: u64, client_time: u64, next_due: u64, grace: u64, hash: [u8; 32], acct: [u8; 16]) {
-        let key = SigningKey::generate().unwrap();
-        let other = SigningKey::generate().unwrap();
-        let c = Checkin { account: AccountId::from_bytes(acct), counter, client_time, next_due, grace, alert_hash: hash };
-        let signed = c.sign(&key);
-        prop_assert_eq!(Checkin::decode(&signed).unwrap(), c.clone());
-        prop_assert_eq!(Checkin::verify(&signed, &key.verifying_key(), &other.verifying_key()).unwrap(), (c, CheckinKind::Normal));
+    fn heartbeat_sign_verify_decode_round_trip(
+        server: [u8; 16],
+        acct: [u8; 16],
+        counter: u64,
+        client_time: u64,
+        next_due: u64,
+        grace: u64,
+        hash: [u8; 32],
+        duress: bool,
+    ) {
+        let (id, n, d, stranger) = (key(), key(), key(), key());
+        let hb = Heartbeat {
+            server: ServerId::from_bytes(server),
+            account: AccountId::from_bytes(acct),
+            counter,
+            client_time,
+            next_due,
+            grace,
+            sealed_hash: hash,
+        };
+        let ph = hb.sign(&id);
+        prop_assert_eq!(ph.len(), PUBLIC_HEARTBEAT_LEN);
+        prop_assert_eq!(&Heartbeat::decode(&ph).unwrap(), &hb);
+        prop_assert_eq!(&Heartbeat::verify(&ph, &id.verifying_key()).unwrap(), &hb);
+        prop_assert_eq!(Heartbeat::verify(&ph, &stranger.verifying_key()).unwrap_err(), Error::BadSignature);
+        // The mode proof for either key opens and names the key that signed.
+        let transport = ProofKey::generate().unwrap();
+        let keys = [n.verifying_key(), d.verifying_key()];
+        let (signer, index) = if duress { (&d, 1) } else { (&n, 0) };
+        let proof = make_proof(&ph, signer, &transport).unwrap();
+        prop_assert_eq!(proof.len(), PROOF_LEN);
+        prop_assert_eq!(verify_proof(&ph, &proof, &transport, &keys), Ok(index));
     }
 
     #[test]
-    fn request_round_trip(method in "[A-Z]{1,16}", path in "/[ -~]{0,200}", caller: [u8; 16], time: u64, body: Vec<u8>) {
-        let key = SigningKey::generate().unwrap();
-        let auth = RequestAuth::new(&method, &path, &body, caller, time).unwrap();
-        prop_assert_eq!(RequestAuth::decode(&auth.encode()).unwrap(), auth.clone());
+    fn registration_seal_open_round_trip(file: [u8; 32], acct: [u8; 16], transport: [u8; 32], created: u64) {
+        let server = server_from(file);
+        let (id, n, d) = (key(), key(), key());
+        let reg = Registration {
+            server: server.id(),
+            account: AccountId::from_bytes(acct),
+            identity: id.verifying_key(),
+            normal: n.verifying_key(),
+            duress: d.verifying_key(),
+            transport: ProofKey::from_bytes(Zeroizing::new(transport)),
+            created,
+        };
+        let sealed = reg.seal(&id, &server.public()).unwrap();
+        prop_assert_eq!(sealed.len(), SEALED_REGISTRATION_LEN);
+        let back = Registration::open(&server, &sealed).unwrap();
+        prop_assert_eq!(
+            (back.server, back.account, back.identity, back.normal, back.duress, back.created),
+            (reg.server, reg.account, reg.identity, reg.normal, reg.duress, reg.created)
+        );
+        prop_assert_eq!(*back.transport.to_bytes(), transport);
+        // Sealed to this server only, and signed by the identity only.
+        let elsewhere = server_from(file.map(|b| b ^ 1));
+        prop_assert!(Registration::open(&elsewhere, &sealed).is_err());
+        prop_assert!(reg.seal(&n, &server.public()).is_err());
+    }
+
+    #[test]
+    fn key_rotation_build_sign_verify_in_either_order(
+        server: [u8; 16],
+        acct: [u8; 16],
+        generation: u64,
+        created: u64,
+    ) {
+        let (id, old_a, old_b, new_a, new_b) = (key(), key(), key(), key(), key());
+        let (server, account) = (ServerId::from_bytes(server), AccountId::from_bytes(acct));
+        let (na, nb) = (new_a.verifying_key(), new_b.verifying_key());
+        let r = KeyRotation::build(server, account, generation, created, [(&old_a, &na), (&old_b, &nb)]);
+        let swapped = KeyRotation::build(server, account, generation, created, [(&old_b, &nb), (&old_a, &na)]);
+        prop_assert_eq!(&swapped, &r);
+        prop_assert!(r.successions[0].new.0 < r.successions[1].new.0);
+        let signed = r.sign(&id).unwrap();
+        prop_assert_eq!(signed.len(), ROTATION_LEN);
+        prop_assert_eq!(&swapped.sign(&id).unwrap(), &signed);
+        prop_assert_eq!(&KeyRotation::verify(&signed, &id.verifying_key()).unwrap(), &r);
+        prop_assert_eq!(KeyRotation::verify(&signed, &key().verifying_key()).unwrap_err(), Error::BadSignature);
+        // An old key named as the identity: refused for the repeat, before any signature.
+        prop_assert!(KeyRotation::verify(&signed, &old_a.verifying_key()).is_err());
+    }
+
+    #[test]
+    fn request_round_trip(
+        server: [u8; 16],
+        method in "[A-Z]{1,16}",
+        path in "/[ -~]{0,200}",
+        caller: [u8; 16],
+        time: u64,
+        body: Vec<u8>,
+    ) {
+        let key = key();
+        let server = ServerId::from_bytes(server);
+        let auth = RequestAuth::new(server, &method, &path, &body, caller, time).unwrap();
+        let encoded = auth.encode();
+        prop_assert_eq!(&RequestAuth::decode(&encoded).unwrap(), &auth);
+        let mut longer = encoded.clone();
+        longer.push(0);
+        prop_assert!(RequestAuth::decode(&longer).is_err());
+        prop_assert!(RequestAuth::decode(&encoded[..encoded.len() - 1]).is_err());
         let headers = auth.sign(&key);
-        let (back, sig) = RequestAuth::from_headers(&method, &path, &body, &headers).unwrap();
+        let (back, sig) = RequestAuth::from_headers(server, &method, &path, &body, &headers).unwrap();
+        prop_assert_eq!(&back, &auth);
         prop_assert!(back.verify(&key.verifying_key(), &sig).is_ok());
+        // Received by any other server, the same headers do not verify.
+        let mut other = *server.as_bytes();
+        other[0] ^= 1;
+        let (there, sig) =
+            RequestAuth::from_headers(ServerId::from_bytes(other), &method, &path, &body, &headers).unwrap();
+        prop_assert_eq!(there.verify(&key.verifying_key(), &sig), Err(Error::BadSignature));
+    }
+
+    #[test]
+    fn seal_to_server_round_trip(file: [u8; 32], context in proptest::collection::vec(any::<u8>(), 0..64), message in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let server = server_from(file);
+        let sealed = seal_to_server(&server.public(), &context, &message).unwrap();
+        prop_assert_eq!(sealed.len(), message.len() + SEAL_OVERHEAD);
+        prop_assert_eq!(server.open(&context, &sealed).unwrap().to_vec(), message.clone());
+        let mut other_context = context.clone();
+        other_context.push(0);
+        prop_assert_eq!(server.open(&other_context, &sealed).unwrap_err(), Error::DecryptionFailed);
+        prop_assert_eq!(server_from(file.map(|b| b ^ 1)).open(&context, &sealed).unwrap_err(), Error::DecryptionFailed);
     }
 
     #[test]
@@ -282,25 +244,20 @@ proptest! {
     }
 
     #[test]
-    fn key_rotation_round_trip_in_either_order(acct: [u8; 16], created: u64) {
-        let (id, r) = rotation();
-        let r = KeyRotation { account: AccountId::from_bytes(acct), created, ..r };
-        let swapped = KeyRotation { successors: [r.successors[1], r.successors[0]], ..r.clone() };
-        let signed = r.sign(&id).unwrap();
-        prop_assert_eq!(&swapped.sign(&id).unwrap(), &signed);
-        prop_assert_eq!(KeyRotation::verify(&signed).unwrap(), ascending(r));
-    }
-
-    #[test]
     fn parsers_never_panic_on_garbage(bytes: Vec<u8>, text in "\\PC{0,200}") {
         let key = SigningKey::generate().unwrap().verifying_key();
         let c = EncryptionSecret::generate().unwrap();
-        let _ = Checkin::verify(&bytes, &key, &key);
+        let server = server_from([5; 32]);
+        let transport = ProofKey::from_bytes(Zeroizing::new([6; 32]));
+        let _ = Heartbeat::decode(&bytes);
+        let _ = Heartbeat::verify(&bytes, &key);
+        let _ = verify_proof(&bytes, &bytes, &transport, &[key, key]);
+        let _ = Registration::open(&server, &bytes);
+        let _ = server.open(b"", &bytes);
+        let _ = KeyRotation::verify(&bytes, &key);
         let _ = RequestAuth::decode(&bytes);
         let _ = validate_sealed(&bytes);
         let _ = open(&bytes, &c, &key);
-        let _ = aman_protocol::KeyBinding::verify(&bytes);
-        let _ = KeyRotation::verify(&bytes);
         let _ = InviteCode::parse(&text);
         let _ = text.parse::<AccountId>();
     }
