@@ -4,9 +4,12 @@
 use crate::api::{unix_now, ApiClient, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
-use crate::state::{ContactBook, Membership, NotifyEntry, Vault};
-use aman_protocol::api::{AddEndpoint, EndpointAdded, MailboxAlert, MailboxContents, PairingAnswer, B64};
-use aman_protocol::{open, safety_number, EncryptionSecret, Enrollment, InviteCode, MailboxId, SigningKey};
+use crate::proof_of_life;
+use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault};
+use aman_protocol::api::{
+    AddEndpoint, EndpointAdded, HeartbeatList, MailboxAlert, MailboxContents, NoticeKind, PairingAnswer, B64,
+};
+use aman_protocol::{open, safety_number, AccountId, EncryptionSecret, Enrollment, InviteCode, MailboxId, SigningKey};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -105,11 +108,14 @@ fn earlier_notes(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, latest
 }
 
 /// One alert, decrypted and verified (or with a warning saying why not).
-fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret) -> Value {
+/// `pol` is the member's newest heartbeat this device verified: it says
+/// whether the note is the one the member last vouched for, and whether a
+/// "checked in late" notice is backed by the member's own signature.
+fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, pol: Option<&ProofOfLife>) -> Value {
     let mut warnings = Vec::new();
-    let (note, location, sequence) = if a.sealed_alert.0.is_empty() {
+    let (note, location, sequence, written_at) = if a.sealed_alert.0.is_empty() {
         warnings.push("the member had not sealed a note".to_owned());
-        (None, None, None)
+        (None, None, None, None)
     } else {
         match open(&a.sealed_alert.0, cx, &m.member) {
             Ok(body) => {
@@ -119,18 +125,38 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret) -> Valu
                 if body.sequence < m.highest_sequence {
                     warnings.push("this note is older than one already seen".to_owned());
                 }
-                (Some(body.note.clone()), Some(body.location.clone()), Some(body.sequence))
+                let vouched = pol.map(|p| p.sealed_hash.clone());
+                let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&a.sealed_alert.0));
+                if let Some(p) = pol.filter(|p| vouched.as_deref() != Some(&this) && body.created < p.signed_at) {
+                    warnings.push(format!(
+                        "this note was written {} and is older than the member's latest check-in ({}), which vouched for another note",
+                        format_time(body.created),
+                        format_time(p.signed_at)
+                    ));
+                }
+                (Some(body.note.clone()), Some(body.location.clone()), Some(body.sequence), Some(body.created))
             }
             Err(aman_protocol::Error::BadSignature) => {
                 warnings.push("the note is NOT signed by the member: it may be forged".to_owned());
-                (None, None, None)
+                (None, None, None, None)
             }
             Err(_) => {
                 warnings.push("the note could not be decrypted with your key".to_owned());
-                (None, None, None)
+                (None, None, None, None)
             }
         }
     };
+    let notices: Vec<Value> = a
+        .notices
+        .iter()
+        .map(|n| {
+            let mut v = json!(n);
+            if n.kind == NoticeKind::CheckedInLate {
+                v["verified"] = json!(proof_of_life::late_checkin_verified(pol, a.fired_at));
+            }
+            v
+        })
+        .collect();
     let acks: Vec<Value> = a
         .acks
         .iter()
@@ -140,9 +166,9 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret) -> Valu
     json!({
         "alert": a.alert, "member": m.label, "reason": a.reason, "fired_at": a.fired_at,
         "deadline": a.deadline, "server_was_down": a.server_was_down,
-        "note": note, "location": location, "sequence": sequence, "note_received_at": a.note_received_at,
-        "earlier_notes": earlier,
-        "notices": a.notices, "acks": acks, "warnings": warnings,
+        "note": note, "location": location, "sequence": sequence, "note_written_at": written_at,
+        "note_received_at": a.note_received_at, "earlier_notes": earlier,
+        "notices": notices, "acks": acks, "warnings": warnings,
     })
 }
 
@@ -175,6 +201,9 @@ fn alert_text(v: &Value) -> String {
     }
     if let Some(n) = v["note"].as_str() {
         t.push_str(&format!("\n  note: {n}"));
+        if let Some(at) = v["note_written_at"].as_u64() {
+            t.push_str(&format!("\n  (written {})", format_time(at)));
+        }
     }
     if let Some(l) = v["location"].as_str().filter(|l| !l.is_empty()) {
         t.push_str(&format!("\n  location: {l}"));
@@ -182,7 +211,11 @@ fn alert_text(v: &Value) -> String {
     for n in v["earlier_notes"].as_array().into_iter().flatten() {
         let when = format_time(n["received_at"].as_u64().unwrap_or(0));
         if n["readable"] == true {
-            t.push_str(&format!("\n  earlier note (received {when}): {}", n["note"].as_str().unwrap_or("")));
+            let written = format_time(n["written_at"].as_u64().unwrap_or(0));
+            t.push_str(&format!(
+                "\n  earlier note (written {written}, received {when}): {}",
+                n["note"].as_str().unwrap_or("")
+            ));
             if let Some(l) = n["location"].as_str().filter(|l| !l.is_empty()) {
                 t.push_str(&format!("\n    location: {l}"));
             }
@@ -191,8 +224,15 @@ fn alert_text(v: &Value) -> String {
         }
     }
     for n in v["notices"].as_array().into_iter().flatten() {
+        let check = match n["verified"].as_bool() {
+            Some(true) => " (verified: the member's device signed a check-in after the alert)",
+            Some(false) => {
+                " (UNVERIFIED: no check-in signed by the member's device since the alert; the server's word only)"
+            }
+            None => "",
+        };
         t.push_str(&format!(
-            "\n  {} at {}",
+            "\n  {} at {}{check}",
             n["kind"].as_str().unwrap_or(""),
             format_time(n["at"].as_u64().unwrap_or(0))
         ));
@@ -221,20 +261,105 @@ async fn fetch(
     client.call::<(), _>(Method::GET, &path, None, &signer_for(client, m, key).await?).await
 }
 
+/// The member's latest public heartbeat as the server relays it.
+async fn fetch_heartbeat(client: &ApiClient, m: &Membership, key: &SigningKey) -> Result<Option<Vec<u8>>, ClientError> {
+    let list: HeartbeatList =
+        client.call::<(), _>(Method::GET, "/v2/mailbox/heartbeats", None, &signer_for(client, m, key).await?).await?;
+    Ok(list.heartbeat.map(|h| h.0))
+}
+
+/// Takes the relayed heartbeat if it passes [`proof_of_life::judge`].
+/// Returns the proof of life now in force and, if one was ignored, why.
+fn take_heartbeat(
+    m: &Membership,
+    ph: Option<&[u8]>,
+    now: u64,
+) -> (Option<ProofOfLife>, Option<AccountId>, Option<&'static str>) {
+    let Some(ph) = ph else { return (m.proof_of_life.clone(), None, None) };
+    match proof_of_life::judge(&m.member, m.account, m.proof_of_life.as_ref(), ph, now) {
+        Ok((pol, account)) => (Some(pol), Some(account), None),
+        // The same heartbeat again is the usual case, not worth a word.
+        Err(why) if m.proof_of_life.as_ref().is_some_and(|p| ph_counter(ph) == Some(p.counter)) => {
+            let _ = why;
+            (m.proof_of_life.clone(), None, None)
+        }
+        Err(why) => (m.proof_of_life.clone(), None, Some(why)),
+    }
+}
+
+fn ph_counter(ph: &[u8]) -> Option<u64> {
+    aman_protocol::Heartbeat::decode(ph).ok().map(|h| h.counter)
+}
+
+/// The warning for a member whose deadline passed with no alert to show for it.
+fn unconfirmed_entry(m: &Membership, pol: &ProofOfLife, reachable: bool) -> Value {
+    json!({
+        "member": m.label, "last_sign_of_life": pol.signed_at, "deadline": pol.deadline,
+        "server_reachable": reachable,
+    })
+}
+
+fn unconfirmed_text(v: &Value) -> String {
+    let member = v["member"].as_str().unwrap_or("");
+    let server = if v["server_reachable"] == true {
+        "the server has not confirmed an alert"
+    } else {
+        "the server cannot be reached to confirm an alert"
+    };
+    format!(
+        "WARNING: no sign of life from {member} since {}; their deadline was {} and {server}. Try to reach {member} now, and follow your plan if you cannot.",
+        format_time(v["last_sign_of_life"].as_u64().unwrap_or(0)),
+        format_time(v["deadline"].as_u64().unwrap_or(0)),
+    )
+}
+
 /// `aman alerts [--all]`: recent or unacknowledged alerts (all with `--all`).
 pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Report, ClientError> {
     let (book, _, _) = vault.contact()?;
     let mut alerts = Vec::new();
     let mut notices = Vec::new();
+    let mut unconfirmed = Vec::new();
+    let mut ignored = Vec::new();
     let mut learnt = Vec::new();
-    let week_ago = unix_now().saturating_sub(7 * 86_400);
+    let mut proofs = Vec::new();
+    let mut unreachable = None;
+    let now = unix_now();
+    let week_ago = now.saturating_sub(7 * 86_400);
     for m in &book.memberships {
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
-        let contents = fetch(&client, m, &keys.identity, 0, 0).await?;
+        let reached = match fetch(&client, m, &keys.identity, 0, 0).await {
+            Ok(contents) => {
+                let ph = fetch_heartbeat(&client, m, &keys.identity).await?;
+                Some((contents, ph))
+            }
+            Err(e @ ClientError::Unreachable { .. }) => {
+                unreachable.get_or_insert(e);
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let (pol, account, why) = take_heartbeat(m, reached.as_ref().and_then(|(_, ph)| ph.as_deref()), now);
+        if let Some(why) = why {
+            ignored.push(json!({ "member": m.label, "why": why }));
+        }
+        if let (Some(p), Some(a)) = (&pol, account) {
+            proofs.push((m.mailbox, p.clone(), a));
+        }
+        let Some((contents, _)) = reached else {
+            if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
+                unconfirmed.push(unconfirmed_entry(m, p, false));
+            }
+            continue;
+        };
+        if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
+            if !contents.alerts.iter().any(|a| proof_of_life::alert_covers(p, a.fired_at, a.deadline)) {
+                unconfirmed.push(unconfirmed_entry(m, p, true));
+            }
+        }
         for a in &contents.alerts {
             if all || a.acks.is_empty() || a.fired_at >= week_ago {
-                let v = render_alert(m, a, &keys.encryption);
+                let v = render_alert(m, a, &keys.encryption, pol.as_ref());
                 if let Some(seq) = v["sequence"].as_u64() {
                     learnt.push((m.mailbox, a.account, seq));
                 }
@@ -260,20 +385,44 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                 m.highest_sequence = m.highest_sequence.max(seq);
             }
         }
+        for (mailbox, pol, account) in proofs {
+            if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
+                m.account.get_or_insert(account);
+                m.proof_of_life = Some(pol);
+            }
+        }
         vault.save()?;
     }
-    let mut text: Vec<String> = alerts.iter().map(alert_text).collect();
+    let mut text: Vec<String> = unconfirmed.iter().map(unconfirmed_text).collect();
+    text.extend(alerts.iter().map(alert_text));
     for n in &notices {
         text.push(notice_text(n));
     }
-    if text.is_empty() {
-        text.push("No alerts.".into());
+    for i in &ignored {
+        text.push(format!(
+            "NOTE: a heartbeat relayed for {} was ignored ({}).",
+            i["member"].as_str().unwrap_or(""),
+            i["why"].as_str().unwrap_or("")
+        ));
     }
-    Ok(Report { json: json!({ "alerts": alerts, "notices": notices }), text: text.join("\n") })
+    if alerts.is_empty() && unconfirmed.is_empty() {
+        text.insert(0, "No alerts.".into());
+    }
+    let report = Report {
+        json: json!({ "alerts": alerts, "notices": notices, "unconfirmed": unconfirmed, "ignored_heartbeats": ignored }),
+        text: text.join("\n"),
+    };
+    match unreachable {
+        Some(cause) => Err(ClientError::Degraded { report: Box::new(report), cause: Box::new(cause) }),
+        None => Ok(report),
+    }
 }
 
-/// `aman alerts watch`: prints each new or changed alert as it arrives.
-/// Stops after `limit` alerts when given (for scripts and tests).
+/// `aman alerts watch`: prints each new or changed alert as it arrives,
+/// and raises a warning of its own when a member's deadline (known from the
+/// member's own signed heartbeat) passes with no alert, even while the
+/// server cannot be reached. Stops after `limit` events when given (for
+/// scripts and tests).
 pub async fn watch(
     ctx: &Ctx,
     vault: &Vault,
@@ -282,33 +431,67 @@ pub async fn watch(
 ) -> Result<(), ClientError> {
     let (book, _, _) = vault.contact()?;
     let keys = book.memberships.iter().map(|m| vault.membership_keys(m)).collect::<Result<Vec<_>, _>>()?;
-    let mut cursors: Vec<u64> = vec![0; book.memberships.len()];
+    let n = book.memberships.len();
+    let mut cursors: Vec<u64> = vec![0; n];
+    let mut proofs: Vec<Option<ProofOfLife>> = book.memberships.iter().map(|m| m.proof_of_life.clone()).collect();
+    let mut alerts_seen: Vec<Vec<(u64, Option<u64>)>> = vec![Vec::new(); n];
+    let mut raised: Vec<Option<u64>> = vec![None; n];
     let mut seen = std::collections::HashMap::new();
     let mut shown = 0usize;
     let mut first = true;
     loop {
+        let mut any_unreachable = false;
         for (i, m) in book.memberships.iter().enumerate() {
             let client = ctx.client(&m.server)?;
-            let wait = if first || book.memberships.len() > 1 { 0 } else { 25 };
-            let contents = fetch(&client, m, &keys[i].identity, cursors[i], wait).await?;
-            cursors[i] = cursors[i].max(contents.cursor_ms);
-            for a in &contents.alerts {
-                if seen.get(&a.alert) == Some(&a.updated_ms) {
-                    continue;
+            let wait = if first || n > 1 { 0 } else { 25 };
+            let mut events = Vec::new();
+            let reachable = match fetch(&client, m, &keys[i].identity, cursors[i], wait).await {
+                Ok(contents) => {
+                    cursors[i] = cursors[i].max(contents.cursor_ms);
+                    let current = Membership { proof_of_life: proofs[i].clone(), ..m.clone() };
+                    let ph = fetch_heartbeat(&client, m, &keys[i].identity).await?;
+                    if let (Some(p), _, _) = take_heartbeat(&current, ph.as_deref(), unix_now()) {
+                        proofs[i] = Some(p);
+                    }
+                    for a in &contents.alerts {
+                        alerts_seen[i].push((a.fired_at, a.deadline));
+                        if seen.get(&a.alert) == Some(&a.updated_ms) {
+                            continue;
+                        }
+                        seen.insert(a.alert, a.updated_ms);
+                        if !first {
+                            // Only what arrives from now on.
+                            let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref());
+                            let text = alert_text(&v);
+                            events.push((v, text));
+                        }
+                    }
+                    true
                 }
-                seen.insert(a.alert, a.updated_ms);
-                if first {
-                    continue; // only what arrives from now on
+                Err(ClientError::Unreachable { .. }) => {
+                    any_unreachable = true;
+                    false
                 }
-                let v = render_alert(m, a, &keys[i].encryption);
-                emit(&v, &alert_text(&v));
+                Err(e) => return Err(e),
+            };
+            if let Some(p) = proofs[i].as_ref().filter(|p| proof_of_life::overdue(p, unix_now())) {
+                let covered = alerts_seen[i].iter().any(|(at, d)| proof_of_life::alert_covers(p, *at, *d));
+                if !covered && raised[i] != Some(p.deadline) {
+                    raised[i] = Some(p.deadline);
+                    let v = json!({ "unconfirmed": unconfirmed_entry(m, p, reachable) });
+                    let text = unconfirmed_text(&v["unconfirmed"]);
+                    events.push((v, text));
+                }
+            }
+            for (v, text) in events {
+                emit(&v, &text);
                 shown += 1;
                 if limit.is_some_and(|l| shown >= l) {
                     return Ok(());
                 }
             }
         }
-        if !first && book.memberships.len() > 1 {
+        if any_unreachable || (!first && n > 1) {
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
         first = false;
@@ -431,4 +614,78 @@ pub fn verify(vault: &Vault) -> Report {
         text.push("No paired keys yet.".into());
     }
     Report { json: json!({ "safety_numbers": rows }), text: text.join("\n") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aman_protocol::alert::{seal, AlertBody};
+    use aman_protocol::api::{Notice, NoticeKind};
+    use aman_protocol::{AccountId, AlertId};
+
+    fn setup(created: u64) -> (Membership, EncryptionSecret, MailboxAlert) {
+        let member = SigningKey::generate().unwrap();
+        let cx = EncryptionSecret::generate().unwrap();
+        let account = AccountId::from_bytes([1; 16]);
+        let body = AlertBody { account, sequence: 1, created, note: "the bridge".into(), location: String::new() };
+        let sealed = seal(&body, &member, &[cx.public()]).unwrap();
+        let m = Membership {
+            label: "Noor".into(),
+            server: "http://127.0.0.1".into(),
+            mailbox: MailboxId::from_bytes([2; 16]),
+            member: member.verifying_key(),
+            account: Some(account),
+            safety_number: String::new(),
+            highest_sequence: 0,
+            own_keys: true,
+            server_id: None,
+            proof_of_life: None,
+        };
+        let alert = MailboxAlert {
+            alert: AlertId::from_bytes([3; 16]),
+            account,
+            reason: "missed".into(),
+            fired_at: 5000,
+            deadline: Some(5000),
+            server_was_down: false,
+            sealed_alert: B64(sealed),
+            note_received_at: Some(created),
+            earlier_notes: Vec::new(),
+            acks: Vec::new(),
+            notices: vec![Notice::new(NoticeKind::CheckedInLate, 5100, None)],
+            updated_ms: 0,
+        };
+        (m, cx, alert)
+    }
+
+    #[test]
+    fn a_late_check_in_notice_without_a_signed_heartbeat_is_unverified() {
+        let (m, cx, alert) = setup(1000);
+        // The newest heartbeat the contact verified was signed before the alert.
+        let before = ProofOfLife { counter: 3, signed_at: 900, deadline: 5000, sealed_hash: String::new() };
+        let v = render_alert(&m, &alert, &cx, Some(&before));
+        assert_eq!(v["notices"][0]["verified"], false);
+        assert!(alert_text(&v).contains("UNVERIFIED"), "{}", alert_text(&v));
+        let v = render_alert(&m, &alert, &cx, None);
+        assert_eq!(v["notices"][0]["verified"], false);
+        // A heartbeat signed after the alert backs it.
+        let after = ProofOfLife { counter: 4, signed_at: 5100, deadline: 9000, sealed_hash: String::new() };
+        let v = render_alert(&m, &alert, &cx, Some(&after));
+        assert_eq!(v["notices"][0]["verified"], true);
+        assert!(alert_text(&v).contains("verified: the member's device signed"));
+    }
+
+    #[test]
+    fn every_note_shows_when_it_was_written_and_an_old_one_is_flagged() {
+        let (m, cx, alert) = setup(1000);
+        let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&alert.sealed_alert.0));
+        let vouched = ProofOfLife { counter: 3, signed_at: 4000, deadline: 5000, sealed_hash: this };
+        let v = render_alert(&m, &alert, &cx, Some(&vouched));
+        assert_eq!(v["note_written_at"], 1000);
+        assert_eq!(v["warnings"], json!([]), "the note the member last vouched for");
+        assert!(alert_text(&v).contains("(written 1970-01-01 00:16:40 UTC)"));
+        let other = ProofOfLife { sealed_hash: "00".repeat(32), ..vouched };
+        let v = render_alert(&m, &alert, &cx, Some(&other));
+        assert!(v["warnings"][0].as_str().unwrap().contains("older than the member's latest check-in"), "{v}");
+    }
 }

@@ -36,6 +36,15 @@ pub enum ClientError {
     /// A protocol failure (bad code, forged alert, ...).
     #[error("{0}")]
     Protocol(#[from] aman_protocol::Error),
+    /// Part of the work was done and reported, and part failed (a server
+    /// could not be reached): the report is still shown, then the failure.
+    #[error("{cause}")]
+    Degraded {
+        /// What could be worked out anyway.
+        report: Box<crate::context::Report>,
+        /// What failed.
+        cause: Box<ClientError>,
+    },
     /// File I/O.
     #[error("{context}: {source}")]
     Io {

@@ -12,6 +12,7 @@ pub mod context;
 pub mod error;
 pub mod keystore;
 pub mod member;
+pub mod proof_of_life;
 pub mod state;
 
 pub use context::{Ctx, Report};

@@ -328,6 +328,22 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,
+        Err(ClientError::Degraded { report, cause }) => {
+            // What could be worked out without the server is shown first.
+            if cli.json {
+                let mut out = report.json.clone();
+                out["error"] = json!({ "code": error_code(&cause), "message": cause.to_string() });
+                println!("{out}");
+            } else {
+                println!("{}", report.text);
+            }
+            let code = match *cause {
+                ClientError::Unreachable { .. } => 3,
+                _ => 1,
+            };
+            eprintln!("{cause}");
+            ExitCode::from(code)
+        }
         Err(e) => {
             let (code, message) = match &e {
                 ClientError::Unreachable { url, reason } => (

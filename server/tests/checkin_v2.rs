@@ -59,8 +59,9 @@ async fn a_check_in_costs_exactly_one_verification_and_none_when_the_proof_does_
     let stranger = SigningKey::generate().unwrap();
     let wrong_transport = ProofKey::generate().unwrap();
     let now = app.now();
-    // (heartbeat, proof, verifications expected, accepted)
-    let mut cases: Vec<(Vec<u8>, Vec<u8>, u64, bool, &str)> = Vec::new();
+    // (heartbeat, proof, verifications expected, accepted, what)
+    type Case = (Vec<u8>, Vec<u8>, u64, bool, &'static str);
+    let mut cases: Vec<Case> = Vec::new();
     let ph = heartbeat_for(&mut m, id, 1, now);
     cases.push((ph.clone(), make_proof(&ph, &m.normal, &m.transport).unwrap(), 1, true, "normal"));
     let ph = heartbeat_for(&mut m, id, 2, now);

@@ -8,12 +8,18 @@ use std::process::{Command, Output, Stdio};
 /// Runs `aman --home HOME --passphrase-stdin ARGS` with `stdin` as its
 /// input (Argon2 at test costs) and returns what it printed.
 pub fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
+    aman_env(home, stdin, args, &[])
+}
+
+/// [`aman`] with extra environment variables.
+pub fn aman_env(home: &Path, stdin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(binary("aman"))
         .arg("--home")
         .arg(home)
         .arg("--passphrase-stdin")
         .args(args)
         .env("AMAN_INSECURE_TEST_KDF", "1")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -8,6 +8,8 @@
 //! - `bad_input`: malformed requests over real HTTP.
 //! - `coercion`: every observer's view, normal against duress check-in,
 //!   and duress against panic and missed alerts.
+//! - `proof_of_life`: a server killed or tampered with stops alerting; the
+//!   contact client warns from the member's own signed heartbeat.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +17,7 @@ mod bad_input;
 mod coercion;
 mod crash;
 mod lifecycle;
+mod proof_of_life;
 
 /// Settings for a server that tests can drive quickly.
 pub const FAST_SERVER: &[(&str, &str)] = &[

@@ -1,0 +1,149 @@
+//! Proof of life, judged by the contact itself.
+//!
+//! A contact fetches the member's latest public heartbeat (relayed by the
+//! server, never woken by a check-in), verifies it with the member's `ID`
+//! from pairing, and keeps the newest. From it the contact knows the
+//! member's deadline without trusting the server: once that deadline has
+//! passed with neither a newer heartbeat nor an alert, the contact client
+//! says so itself, whether or not the server answers.
+
+use crate::state::ProofOfLife;
+use aman_protocol::{AccountId, Heartbeat, VerifyingKey};
+
+/// The longest interval a heartbeat may announce: the server default's
+/// maximum (30 days) plus its clock window. A heartbeat beyond it is
+/// ignored, so a seized server cannot push the alarm out with a heartbeat a
+/// captor signed but no server accepted.
+pub const MAX_INTERVAL: u64 = 30 * 86_400 + 300;
+/// The longest grace a heartbeat may announce (the server default's maximum).
+pub const MAX_GRACE: u64 = 7 * 86_400;
+/// How far ahead of this device's clock a heartbeat may be signed.
+pub const FUTURE_SLACK: u64 = 600;
+/// How long after a deadline the server has to show its alert: the dispatch
+/// delay, the scheduler's tick and a poll. `AMAN_ALARM_SLACK` (seconds)
+/// changes it, for contacts of a server with a longer dispatch delay, and
+/// for tests.
+pub const ALARM_SLACK: u64 = 120;
+
+fn alarm_slack() -> u64 {
+    std::env::var("AMAN_ALARM_SLACK").ok().and_then(|v| v.parse().ok()).unwrap_or(ALARM_SLACK)
+}
+/// Clock difference allowed between the member's device and the server when
+/// matching an alert or a notice to a heartbeat.
+pub const CLOCK_SLACK: u64 = 300;
+
+/// Judges a relayed heartbeat. Returns the proof of life to keep (and the
+/// account it names), or why it was ignored.
+pub fn judge(
+    member: &VerifyingKey,
+    account: Option<AccountId>,
+    newest: Option<&ProofOfLife>,
+    ph: &[u8],
+    now: u64,
+) -> Result<(ProofOfLife, AccountId), &'static str> {
+    let hb = Heartbeat::verify(ph, member).map_err(|_| "not signed by the member")?;
+    if account.is_some_and(|a| a != hb.account) {
+        return Err("names another account");
+    }
+    // An equal counter is the same round seen at another server: nothing new.
+    if newest.is_some_and(|p| hb.counter <= p.counter) {
+        return Err("not newer than the one already seen");
+    }
+    if hb.client_time > now.saturating_add(FUTURE_SLACK) {
+        return Err("signed in the future");
+    }
+    if hb.next_due <= hb.client_time
+        || hb.next_due > hb.client_time.saturating_add(MAX_INTERVAL)
+        || hb.grace > MAX_GRACE
+    {
+        return Err("announces a schedule no server accepts");
+    }
+    let pol = ProofOfLife {
+        counter: hb.counter,
+        signed_at: hb.client_time,
+        deadline: hb.deadline(),
+        sealed_hash: data_encoding::HEXLOWER.encode(&hb.sealed_hash),
+    };
+    Ok((pol, hb.account))
+}
+
+/// Whether an alert answers for the deadline this proof of life announced:
+/// a missed-deadline alert for that deadline (or a later one: the number is
+/// the member's own, copied from the heartbeat), or any alert fired after
+/// the heartbeat and no earlier than that deadline (the server's clock may
+/// differ from the member's by the clock slack). An alert from before the
+/// deadline does not: an honest server fires again at the deadline.
+pub fn alert_covers(pol: &ProofOfLife, fired_at: u64, deadline: Option<u64>) -> bool {
+    deadline.is_some_and(|d| d >= pol.deadline)
+        || (fired_at >= pol.signed_at && fired_at.saturating_add(CLOCK_SLACK) >= pol.deadline)
+}
+
+/// Whether the member's deadline has passed, by this proof of life, with
+/// nothing to show for it.
+pub fn overdue(pol: &ProofOfLife, now: u64) -> bool {
+    now > pol.deadline.saturating_add(alarm_slack())
+}
+
+/// Whether a "checked in late" notice is backed by a heartbeat the member's
+/// device signed after the alert fired.
+pub fn late_checkin_verified(pol: Option<&ProofOfLife>, alert_fired_at: u64) -> bool {
+    pol.is_some_and(|p| p.signed_at.saturating_add(CLOCK_SLACK) > alert_fired_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aman_protocol::{ServerId, SigningKey};
+
+    fn hb(counter: u64, client_time: u64, next_due: u64, grace: u64) -> Heartbeat {
+        Heartbeat {
+            server: ServerId::from_bytes([1; 16]),
+            account: AccountId::from_bytes([2; 16]),
+            counter,
+            client_time,
+            next_due,
+            grace,
+            sealed_hash: [3; 32],
+        }
+    }
+
+    #[test]
+    fn acceptance_rules() {
+        let id = SigningKey::generate().unwrap();
+        let member = id.verifying_key();
+        let now = 1_000_000;
+        let good = hb(5, now, now + 3600, 600).sign(&id);
+        let (pol, account) = judge(&member, None, None, &good, now).unwrap();
+        assert_eq!((pol.counter, pol.deadline, account), (5, now + 4200, AccountId::from_bytes([2; 16])));
+
+        let stranger = SigningKey::generate().unwrap();
+        assert!(judge(&member, None, None, &hb(6, now, now + 60, 60).sign(&stranger), now).is_err());
+        let mut flipped = good.clone();
+        flipped[40] ^= 1;
+        assert!(judge(&member, None, None, &flipped, now).is_err());
+        assert!(judge(&member, Some(AccountId::from_bytes([9; 16])), None, &good, now).is_err());
+        assert!(judge(&member, None, Some(&pol), &good, now).is_err(), "same counter");
+        assert!(judge(&member, None, Some(&pol), &hb(4, now, now + 90_000, 60).sign(&id), now).is_err(), "older");
+        assert!(judge(&member, None, None, &hb(6, now + 601, now + 700, 60).sign(&id), now).is_err(), "future");
+        let far = hb(6, now, now + MAX_INTERVAL + 1, 60).sign(&id);
+        assert!(judge(&member, None, None, &far, now).is_err(), "beyond any server's interval");
+        assert!(judge(&member, None, None, &hb(6, now, now + 60, MAX_GRACE + 1).sign(&id), now).is_err());
+        assert!(judge(&member, None, Some(&pol), &hb(6, now + 10, now + 100, 60).sign(&id), now).is_ok());
+    }
+
+    #[test]
+    fn overdue_and_covered() {
+        let pol = ProofOfLife { counter: 1, signed_at: 100, deadline: 1000, sealed_hash: String::new() };
+        assert!(!overdue(&pol, 1000 + ALARM_SLACK));
+        assert!(overdue(&pol, 1001 + ALARM_SLACK));
+        assert!(alert_covers(&pol, 1000, None));
+        assert!(alert_covers(&pol, 1000 - CLOCK_SLACK, None));
+        assert!(alert_covers(&pol, 5, Some(1000)), "the missed alert for this deadline");
+        assert!(!alert_covers(&pol, 5, Some(999)), "a missed alert for an earlier deadline");
+        assert!(!alert_covers(&pol, 1000 - CLOCK_SLACK - 1, None), "an alert from before the deadline");
+        assert!(!alert_covers(&pol, 99, None), "an alert from before the heartbeat");
+        assert!(late_checkin_verified(Some(&pol), 50));
+        assert!(!late_checkin_verified(Some(&pol), 100 + CLOCK_SLACK));
+        assert!(!late_checkin_verified(None, 0));
+    }
+}
