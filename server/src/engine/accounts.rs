@@ -110,18 +110,21 @@ impl Engine {
             // the same reply, no new write, no second alert.
             return Ok((reply, self.store.durable()));
         }
-        if let Err(refusal) = self.check_checkin(&account, &checkin, sealed, now) {
-            if duress {
-                let on_record = self.store.sealed(caller)?;
-                let mut ops = Vec::new();
-                let (id, at) = self.fire_ops(caller, &mut account, Reason::Duress, None, on_record, now, &mut ops)?;
-                ops.push(Op::PutAccount(*caller, account));
-                self.store.apply_ordered(ops)?;
-                self.schedule_dispatch(at, id);
-                // Start the flush without waiting for it: a refusal that
-                // waited would take longer than a normal one's.
-                drop(self.store.durable());
-            }
+        // A replayed or stale heartbeat is refused with no trace in either
+        // mode: an old duress check-in replayed from a log alerts nobody.
+        self.check_fresh(&account, &checkin, now)?;
+        if let Err(refusal) = self.check_request(&account, &checkin, sealed, now) {
+            // A fresh check-in refused for what it asks (a schedule the
+            // policy does not allow, a note that does not match) still
+            // leaves its signal, in both modes alike: a refused duress
+            // check-in still alerts, and its refusal does the same work and
+            // reads exactly as a normal one's.
+            let mut ops = Vec::new();
+            let due = self.signal_ops(caller, checkin.counter, duress, now, &mut ops)?;
+            self.store.apply_ordered(ops)?;
+            self.schedule_signal(due, caller, checkin.counter);
+            // Start the flush without waiting for it, as for any refusal.
+            drop(self.store.durable());
             return Err(refusal);
         }
 
@@ -135,16 +138,17 @@ impl Engine {
         account.outage_extended = false;
         account.last_heartbeat = Some(B64(ph.to_vec()));
 
-        // One write path for every check-in, so a duress check-in does not
-        // take measurably longer than a normal one (a sled batch would wait
-        // for in-flight flushes). The writes are ordered so that every prefix
-        // a crash can leave is safe: the new index entry first; the sealed
-        // alert and the notes it replaces; an alert's own records (a
-        // late-check-in notice, or the whole duress alert with its dispatch
-        // entry); then the account record that points at all of them; the
-        // old index entry last. A stale index entry is ignored and removed by
-        // the scheduler, which re-reads the account; an alert whose account
-        // record was not yet updated is still dispatched from its own records.
+        // One write path for every check-in, the same ops of the same sizes
+        // whichever passphrase: a duress check-in writes no alert here, only
+        // its sealed signal, which a normal one writes too; the scheduler
+        // reads it after the dispatch delay and only then creates the alert.
+        // The writes are ordered so that every prefix a crash can leave is
+        // safe: the new index entry first; the sealed alert and the notes it
+        // replaces; a late-check-in notice; the signal; then the account
+        // record, whose stored heartbeat makes a retry answer without
+        // writing (so the signal must already be there); the old index entry
+        // last. A stale index entry is ignored and removed by the scheduler,
+        // which re-reads the account.
         let mut ops = vec![Op::PutDeadline(deadline, *caller)];
         if let Some(sealed) = sealed {
             self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
@@ -157,11 +161,7 @@ impl Engine {
                 late_notice = self.late_checkin_ops(&last, now, &mut ops)?;
             }
         }
-        let mut dispatch = None;
-        if duress {
-            let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-            dispatch = Some(self.fire_ops(caller, &mut account, Reason::Duress, None, sealed_now, now, &mut ops)?);
-        }
+        let signal = self.signal_ops(caller, checkin.counter, duress, now, &mut ops)?;
         ops.push(Op::PutAccount(*caller, account));
         if let Some(old) = old_deadline {
             ops.push(Op::DeleteDeadline(old, *caller));
@@ -169,21 +169,17 @@ impl Engine {
         self.store.apply_ordered(ops)?;
         let ticket = self.store.durable();
         self.schedule_deadline(caller, deadline);
-        for (id, at) in dispatch.into_iter().chain(late_notice) {
+        self.schedule_signal(signal, caller, checkin.counter);
+        if let Some((id, at)) = late_notice {
             self.schedule_dispatch(at, id);
         }
         self.metrics.inc(&self.metrics.checkins);
         Ok((reply, ticket))
     }
 
-    /// Every check that can refuse a verified check-in.
-    fn check_checkin(
-        &self,
-        account: &AccountRecord,
-        checkin: &Heartbeat,
-        sealed: Option<&[u8]>,
-        now: u64,
-    ) -> Result<(), EngineError> {
+    /// Whether a verified heartbeat is new: its counter above the last
+    /// (within bounds) and its time within the clock window.
+    fn check_fresh(&self, account: &AccountRecord, checkin: &Heartbeat, now: u64) -> Result<(), EngineError> {
         if checkin.counter <= account.counter {
             return Err(EngineError::protocol("checkin", aman_protocol::Error::StaleCounter));
         }
@@ -198,6 +194,18 @@ impl Engine {
         if checkin.client_time.abs_diff(now) > self.config.clock_window {
             return Err(EngineError::bad_request("clock_skew", "check-in time is too far from the server's clock"));
         }
+        Ok(())
+    }
+
+    /// Whether a fresh check-in asks for what the account allows: a
+    /// schedule within the policy, the sealed note it names.
+    fn check_request(
+        &self,
+        account: &AccountRecord,
+        checkin: &Heartbeat,
+        sealed: Option<&[u8]>,
+        now: u64,
+    ) -> Result<(), EngineError> {
         self.check_schedule(&account.policy, checkin, now)?;
         match sealed {
             Some(sealed) => {
@@ -268,7 +276,7 @@ impl Engine {
             self.replace_note_ops(caller, &mut account, s, now, &mut ops)?;
         }
         let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
-        let (id, at) = self.fire_ops(caller, &mut account, Reason::Panic, None, sealed_now, now, &mut ops)?;
+        let (id, at) = self.fire_ops(caller, &mut account, Reason::Panic, None, sealed_now, now, None, &mut ops)?;
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
         self.schedule_dispatch(at, id);

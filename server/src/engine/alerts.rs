@@ -44,7 +44,9 @@ impl Engine {
     /// that every kind of alert gets: nothing that wakes contacts or sends a
     /// notification happens inside the request that caused it. The caller
     /// arms the returned dispatch with [`Engine::schedule_dispatch`] once the
-    /// ops are applied.
+    /// ops are applied. `now` is when the alert fired (for a duress
+    /// check-in: the check-in's time, read back from its signal); `dispatch`
+    /// overrides the random delay (a signal already waited it out).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn fire_ops(
         &self,
@@ -54,6 +56,7 @@ impl Engine {
         deadline: Option<u64>,
         sealed: Option<Vec<u8>>,
         now: u64,
+        dispatch: Option<u64>,
         ops: &mut Vec<Op>,
     ) -> Result<(AlertId, u64), EngineError> {
         let id = AlertId::random().map_err(EngineError::internal)?;
@@ -66,7 +69,10 @@ impl Engine {
         let meta_sealed = self.server_key().encrypt(id.as_bytes(), &meta.encode()).map_err(EngineError::internal)?;
         let contacts: Vec<(MailboxId, u8)> =
             account.policy.contacts.iter().filter(|c| c.is_active(now)).map(|c| (c.mailbox, c.tier)).collect();
-        let dispatch_at = self.dispatch_at()?.max(now);
+        let dispatch_at = match dispatch {
+            Some(at) => at,
+            None => self.dispatch_at()?.max(now),
+        };
         let alert = AlertRecord {
             account: *account_id,
             meta_sealed: B64(meta_sealed),
@@ -96,7 +102,7 @@ impl Engine {
     /// milliseconds and rounded up to the scheduler's whole seconds. Never
     /// zero (unless configured so), so nothing an alert causes can happen
     /// while the request that caused it is still being answered.
-    fn dispatch_at(&self) -> Result<u64, EngineError> {
+    pub(super) fn dispatch_at(&self) -> Result<u64, EngineError> {
         let max_ms = self.config.dispatch_delay.saturating_mul(1000);
         if max_ms == 0 {
             return Ok(self.clock.now()); // at once (tests and benchmarks only)

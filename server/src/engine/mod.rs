@@ -16,6 +16,7 @@ mod pairing;
 mod policy;
 mod proof_of_life;
 mod schedule;
+mod signals;
 mod wake;
 
 pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_CHANNEL};

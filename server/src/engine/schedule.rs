@@ -22,6 +22,8 @@ pub struct Schedule {
     escalations: BTreeSet<(u64, AlertId)>,
     cooling: BTreeSet<(u64, AccountId)>,
     dispatches: BTreeSet<(u64, AlertId)>,
+    /// (when to read, (account, counter, the due time in its key))
+    signals: BTreeSet<(u64, (AccountId, u64, u64))>,
 }
 
 /// What one tick did.
@@ -31,6 +33,8 @@ pub struct TickReport {
     pub fired: Vec<AlertId>,
     /// Alerts whose contacts were told.
     pub dispatched: Vec<AlertId>,
+    /// Duress alerts made from check-in signals.
+    pub duress: Vec<AlertId>,
     /// Alerts escalated to a further tier.
     pub escalated: Vec<AlertId>,
     /// Accounts whose pending change applied.
@@ -55,6 +59,7 @@ impl Schedule {
             escalations: store.escalations()?.into_iter().collect(),
             cooling: store.cooling()?.into_iter().collect(),
             dispatches: store.dispatches()?.into_iter().collect(),
+            signals: store.signals()?.into_iter().map(|(due, (id, counter))| (due, (id, counter, due))).collect(),
         })
     }
 
@@ -70,6 +75,7 @@ impl Schedule {
         self.escalations.extend(loaded.escalations);
         self.cooling.extend(loaded.cooling);
         self.dispatches.extend(loaded.dispatches);
+        self.signals.extend(loaded.signals);
     }
 
     /// Arms (or moves) an account's deadline.
@@ -97,6 +103,11 @@ impl Schedule {
         self.dispatches.insert((at, id));
     }
 
+    /// Adds a check-in signal to read.
+    pub fn add_signal(&mut self, at: u64, id: AccountId, counter: u64, due: u64) {
+        self.signals.insert((at, (id, counter, due)));
+    }
+
     /// Adds a cooling-off expiry.
     pub fn add_cooling(&mut self, at: u64, id: AccountId) {
         self.cooling.insert((at, id));
@@ -109,6 +120,7 @@ impl Schedule {
             self.escalations.first().map(|d| d.0),
             self.cooling.first().map(|d| d.0),
             self.dispatches.first().map(|d| d.0),
+            self.signals.first().map(|d| d.0),
         ]
         .into_iter()
         .flatten()
@@ -186,6 +198,20 @@ impl Engine {
                 Err(_) => lock(&self.schedule).add_cooling(now + 1, id),
             }
         }
+        let signals = Schedule::take_due(&mut lock(&self.schedule).signals, now);
+        for chunk in signals.chunks(FIRE_BATCH) {
+            match self.read_signals(chunk, now) {
+                Ok(fired) => report.duress.extend(fired),
+                Err(e) => {
+                    // Never drop a signal: it may be a duress one. Try again shortly.
+                    tracing::error!(code = e.code, "reading check-in signals failed; retrying");
+                    let mut s = lock(&self.schedule);
+                    for (_, (id, counter, due)) in chunk {
+                        s.add_signal(now + 1, *id, *counter, *due);
+                    }
+                }
+            }
+        }
         // Last, so alerts fired above with no delay are dispatched in this tick.
         let dispatches = Schedule::take_due(&mut lock(&self.schedule).dispatches, now);
         for chunk in dispatches.chunks(FIRE_BATCH) {
@@ -228,7 +254,7 @@ impl Engine {
                 if !account.policy.paused {
                     let sealed = self.store.sealed(id)?;
                     let (alert, dispatch_at) =
-                        self.fire_ops(id, &mut account, Reason::Missed, Some(armed), sealed, now, &mut ops)?;
+                        self.fire_ops(id, &mut account, Reason::Missed, Some(armed), sealed, now, None, &mut ops)?;
                     fired.push(alert);
                     dispatches.push((dispatch_at, alert));
                 }

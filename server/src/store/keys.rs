@@ -41,6 +41,9 @@ pub mod prefix {
     pub const DISPATCH: u8 = b'D';
     /// account id → notes the latest one replaced (for alerts)
     pub const NOTE_HISTORY: u8 = b'h';
+    /// due u64 || account id || counter u64 → sealed check-in signal: one per
+    /// check-in whichever passphrase, read by the scheduler at `due`
+    pub const SIGNAL: u8 = b'S';
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -149,6 +152,22 @@ pub fn dispatch(at: u64, alert: &AlertId) -> Vec<u8> {
 pub fn parse_dispatch(k: &[u8]) -> Option<(u64, AlertId)> {
     let (at, id) = parse_time_id(k, prefix::DISPATCH)?;
     Some((at, AlertId::from_bytes(id)))
+}
+
+/// Key of a check-in signal.
+pub fn signal(due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
+    key(prefix::SIGNAL, &[&due.to_be_bytes(), id.as_bytes(), &counter.to_be_bytes()])
+}
+
+/// Parses a check-in signal key.
+pub fn parse_signal(k: &[u8]) -> Option<(u64, (AccountId, u64))> {
+    if k.len() != 1 + 8 + 16 + 8 || k[0] != prefix::SIGNAL {
+        return None;
+    }
+    let due = u64::from_be_bytes(k[1..9].try_into().ok()?);
+    let id = AccountId::from_slice(&k[9..25]).ok()?;
+    let counter = u64::from_be_bytes(k[25..33].try_into().ok()?);
+    Some((due, (id, counter)))
 }
 
 /// Key of an account's note history.

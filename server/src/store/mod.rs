@@ -85,6 +85,10 @@ pub enum Op {
     DeleteDispatch(u64, AlertId),
     /// Replace an account's note history.
     PutNoteHistory(AccountId, Vec<StoredNote>),
+    /// A check-in's sealed signal (due, account, counter, sealed value).
+    PutSignal(u64, AccountId, u64, Vec<u8>),
+    /// Remove a check-in signal once the scheduler has read it.
+    DeleteSignal(u64, AccountId, u64),
 }
 
 /// A queued outbox entry with its key fields.
@@ -148,6 +152,10 @@ pub trait Store: Send + Sync + 'static {
     fn cooling(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
     /// Every alert not yet dispatched to its contacts, ascending.
     fn dispatches(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
+    /// Every check-in signal not yet read by the scheduler, ascending.
+    fn signals(&self) -> Result<Vec<(u64, (AccountId, u64))>, StoreError>;
+    /// One check-in signal's sealed value.
+    fn signal(&self, due: u64, id: &AccountId, counter: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// The notes an account's latest sealed alert replaced, newest first.
     fn note_history(&self, id: &AccountId) -> Result<Vec<StoredNote>, StoreError>;
 

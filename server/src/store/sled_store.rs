@@ -63,6 +63,12 @@ impl SledStore {
         self.tree.scan_prefix([prefix]).keys().count() as u64
     }
 
+    /// Every key and value, in key order: for tests that compare what two
+    /// runs stored, byte for byte or by shape.
+    pub fn raw_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.tree.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from)).collect()
+    }
+
     /// Flushes synchronously (shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
@@ -103,6 +109,8 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::PutDispatch(at, alert) => put(keys::dispatch(at, &alert), Vec::new()),
         Op::DeleteDispatch(at, alert) => del(keys::dispatch(at, &alert)),
         Op::PutNoteHistory(id, notes) => put(keys::note_history(&id), encode(&notes)?),
+        Op::PutSignal(due, id, counter, sealed) => put(keys::signal(due, &id, counter), sealed),
+        Op::DeleteSignal(due, id, counter) => del(keys::signal(due, &id, counter)),
     })
 }
 
@@ -167,6 +175,14 @@ impl Store for SledStore {
 
     fn dispatches(&self) -> Result<Vec<(u64, AlertId)>, StoreError> {
         self.scan_keys(prefix::DISPATCH, keys::parse_dispatch)
+    }
+
+    fn signals(&self) -> Result<Vec<(u64, (AccountId, u64))>, StoreError> {
+        self.scan_keys(prefix::SIGNAL, keys::parse_signal)
+    }
+
+    fn signal(&self, due: u64, id: &AccountId, counter: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::signal(due, id, counter))?.map(|v| v.to_vec()))
     }
 
     fn note_history(&self, id: &AccountId) -> Result<Vec<StoredNote>, StoreError> {
