@@ -160,7 +160,7 @@ pub fn signal(due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
 }
 
 /// Parses a check-in signal key.
-pub fn parse_signal(k: &[u8]) -> Option<(u64, (AccountId, u64))> {
+pub fn parse_signal(k: &[u8]) -> Option<super::SignalKey> {
     if k.len() != 1 + 8 + 16 + 8 || k[0] != prefix::SIGNAL {
         return None;
     }

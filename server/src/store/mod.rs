@@ -123,6 +123,9 @@ pub struct Stats {
     pub mailboxes: u64,
 }
 
+/// A check-in signal's key fields: due time, then account and counter.
+pub type SignalKey = (u64, (AccountId, u64));
+
 /// Resolves once everything applied before it is on disk.
 pub type Durable = commit::Ticket;
 
@@ -153,7 +156,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every alert not yet dispatched to its contacts, ascending.
     fn dispatches(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
     /// Every check-in signal not yet read by the scheduler, ascending.
-    fn signals(&self) -> Result<Vec<(u64, (AccountId, u64))>, StoreError>;
+    fn signals(&self) -> Result<Vec<SignalKey>, StoreError>;
     /// One check-in signal's sealed value.
     fn signal(&self, due: u64, id: &AccountId, counter: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// The notes an account's latest sealed alert replaced, newest first.

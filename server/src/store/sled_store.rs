@@ -65,7 +65,7 @@ impl SledStore {
 
     /// Every key and value, in key order: for tests that compare what two
     /// runs stored, byte for byte or by shape.
-    pub fn raw_entries(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn raw_entries(&self) -> Result<Vec<KeyValue>, StoreError> {
         self.tree.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from)).collect()
     }
 
@@ -75,6 +75,9 @@ impl SledStore {
         Ok(())
     }
 }
+
+/// A stored key and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// A key and its new value (`None`: remove it).
 type KeyWrite = (Vec<u8>, Option<Vec<u8>>);
@@ -177,7 +180,7 @@ impl Store for SledStore {
         self.scan_keys(prefix::DISPATCH, keys::parse_dispatch)
     }
 
-    fn signals(&self) -> Result<Vec<(u64, (AccountId, u64))>, StoreError> {
+    fn signals(&self) -> Result<Vec<super::SignalKey>, StoreError> {
         self.scan_keys(prefix::SIGNAL, keys::parse_signal)
     }
 
