@@ -146,13 +146,17 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, pol: Op
             }
         }
     };
+    if a.deadline.is_some_and(|d| a.fired_at < d) {
+        warnings
+            .push("the server says this alert fired before the deadline it was for: do not trust its times".to_owned());
+    }
     let notices: Vec<Value> = a
         .notices
         .iter()
         .map(|n| {
             let mut v = json!(n);
             if n.kind == NoticeKind::CheckedInLate {
-                v["verified"] = json!(proof_of_life::late_checkin_verified(pol, a.fired_at));
+                v["verified"] = json!(proof_of_life::late_checkin_verified(pol, a.fired_at, a.deadline));
             }
             v
         })
@@ -304,7 +308,7 @@ fn unconfirmed_text(v: &Value) -> String {
     let server = if v["server_reachable"] == true {
         "the server has not confirmed an alert"
     } else {
-        "the server cannot be reached to confirm an alert"
+        "the server could not confirm an alert (it cannot be reached, or refused to answer)"
     };
     format!(
         "WARNING: no sign of life from {member} since {}; their deadline was {} and {server}. Try to reach {member} now, and follow your plan if you cannot.",
@@ -322,22 +326,27 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     let mut ignored = Vec::new();
     let mut learnt = Vec::new();
     let mut proofs = Vec::new();
-    let mut unreachable = None;
+    let mut failed = None;
     let now = unix_now();
     let week_ago = now.saturating_sub(7 * 86_400);
     for m in &book.memberships {
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
+        // Whatever one server does (unreachable, refusing, answering
+        // nonsense), the others are still read and this member's own
+        // deadline still judged from what this device verified before.
         let reached = match fetch(&client, m, &keys.identity, 0, 0).await {
-            Ok(contents) => {
-                let ph = fetch_heartbeat(&client, m, &keys.identity).await?;
-                Some((contents, ph))
-            }
-            Err(e @ ClientError::Unreachable { .. }) => {
-                unreachable.get_or_insert(e);
+            Ok(contents) => match fetch_heartbeat(&client, m, &keys.identity).await {
+                Ok(ph) => Some((contents, ph)),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    Some((contents, None))
+                }
+            },
+            Err(e) => {
+                failed.get_or_insert(e);
                 None
             }
-            Err(e) => return Err(e),
         };
         let (pol, account, why) = take_heartbeat(m, reached.as_ref().and_then(|(_, ph)| ph.as_deref()), now);
         if let Some(why) = why {
@@ -412,7 +421,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         json: json!({ "alerts": alerts, "notices": notices, "unconfirmed": unconfirmed, "ignored_heartbeats": ignored }),
         text: text.join("\n"),
     };
-    match unreachable {
+    match failed {
         Some(cause) => Err(ClientError::Degraded { report: Box::new(report), cause: Box::new(cause) }),
         None => Ok(report),
     }
@@ -449,12 +458,14 @@ pub async fn watch(
                 Ok(contents) => {
                     cursors[i] = cursors[i].max(contents.cursor_ms);
                     let current = Membership { proof_of_life: proofs[i].clone(), ..m.clone() };
-                    let ph = fetch_heartbeat(&client, m, &keys[i].identity).await?;
+                    let ph = fetch_heartbeat(&client, m, &keys[i].identity).await.ok().flatten();
                     if let (Some(p), _, _) = take_heartbeat(&current, ph.as_deref(), unix_now()) {
                         proofs[i] = Some(p);
                     }
                     for a in &contents.alerts {
-                        alerts_seen[i].push((a.fired_at, a.deadline));
+                        if !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
+                            alerts_seen[i].push((a.fired_at, a.deadline));
+                        }
                         if seen.get(&a.alert) == Some(&a.updated_ms) {
                             continue;
                         }
@@ -468,11 +479,12 @@ pub async fn watch(
                     }
                     true
                 }
-                Err(ClientError::Unreachable { .. }) => {
+                // Unreachable, refusing or answering nonsense: keep watching,
+                // and keep judging the deadline from what was verified.
+                Err(_) => {
                     any_unreachable = true;
                     false
                 }
-                Err(e) => return Err(e),
             };
             if let Some(p) = proofs[i].as_ref().filter(|p| proof_of_life::overdue(p, unix_now())) {
                 let covered = alerts_seen[i].iter().any(|(at, d)| proof_of_life::alert_covers(p, *at, *d));

@@ -191,10 +191,20 @@ pub fn unlock(path: &Path, passphrase: &[u8]) -> Result<(Unlocked, Zeroizing<Vec
 }
 
 /// The check-in key a passphrase's slot signs with at `now` (a rotation
-/// needs both slots' keys: each signs its own successor).
-pub fn slot_checkin_signing_key(path: &Path, passphrase: &[u8], now: u64) -> Result<SigningKey, ClientError> {
+/// needs both slots' keys: each signs its own successor), and a successor
+/// staged but never activated (a rotation whose reply was lost), if any.
+pub fn slot_rotation_keys(
+    path: &Path,
+    passphrase: &[u8],
+    now: u64,
+) -> Result<(SigningKey, Option<SigningKey>), ClientError> {
     let (slot, _) = unlock(path, passphrase)?;
-    Ok(SigningKey::from_seed(slot.checkin_key_at(now).seed_bytes())?)
+    let current = SigningKey::from_seed(slot.checkin_key_at(now).seed_bytes())?;
+    let staged = match &slot.next {
+        Some((key, u64::MAX)) => Some(SigningKey::from_seed(key.seed_bytes())?),
+        _ => None,
+    };
+    Ok((current, staged))
 }
 
 /// Gives both slots a new check-in key that takes over at `at` (the server

@@ -22,6 +22,11 @@ use reqwest::Method;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+/// How far a server may move this device's check-in counter forward after
+/// a `stale_counter` refusal (another device, or a lost reply, can put the
+/// server ahead; a server naming an absurd counter is not followed).
+pub const MAX_COUNTER_CATCH_UP: u64 = 1 << 20;
+
 /// How long a contact invite stays open.
 pub const INVITE_LIFETIME: u64 = 7 * 86_400;
 
@@ -446,7 +451,16 @@ pub async fn checkin(
             }
             Err(ClientError::Server { code, .. }) if code == "stale_counter" => {
                 let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
-                counter = status.counter + 1;
+                // The counter is member-wide and signed into every heartbeat
+                // contacts see: a server that names an absurd one is not
+                // followed (contacts would then refuse every later heartbeat).
+                if status.counter.saturating_sub(counter) > MAX_COUNTER_CATCH_UP {
+                    return Err(ClientError::State(format!(
+                        "the server reports check-in counter {}, far beyond this device's {}: refusing to follow it",
+                        status.counter, counter
+                    )));
+                }
+                counter = status.counter.max(counter) + 1;
             }
             Err(ClientError::Server { code, .. }) if code == "alert_hash_mismatch" && sealed.is_none() => {
                 let s = reseal(&mut updated, key)?;
@@ -457,6 +471,12 @@ pub async fn checkin(
         }
     }
     let reply = reply.ok_or_else(|| ClientError::State("the server kept refusing the check-in counter".into()))?;
+    if reply.counter != counter {
+        return Err(ClientError::State(format!(
+            "the server answered for check-in counter {} instead of {counter}",
+            reply.counter
+        )));
+    }
     updated.counter = reply.counter;
     vault.book.member = Some(updated);
     vault.save()?;
@@ -488,8 +508,8 @@ pub async fn rotate_keys(
     let vault = Vault::open(home, pass_a)?;
     let now = unix_now();
     let path = vault.path().to_owned();
-    let old_a = crate::keystore::slot_checkin_signing_key(&path, pass_a, now)?;
-    let old_b = crate::keystore::slot_checkin_signing_key(&path, pass_b, now)?;
+    let (old_a, staged_a) = crate::keystore::slot_rotation_keys(&path, pass_a, now)?;
+    let (old_b, staged_b) = crate::keystore::slot_rotation_keys(&path, pass_b, now)?;
     if old_a.verifying_key() == old_b.verifying_key() {
         return Err(ClientError::State("type both passphrases: the normal and the duress one, in any order".into()));
     }
@@ -497,8 +517,12 @@ pub async fn rotate_keys(
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
     let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)?).await?;
-    let new_a = SigningKey::generate()?;
-    let new_b = SigningKey::generate()?;
+    // Keys staged by a rotation whose answer never came are sent again: the
+    // server answers the same rotation the same way, and nothing is lost.
+    let (new_a, new_b) = match (staged_a, staged_b) {
+        (Some(a), Some(b)) => (a, b),
+        _ => (SigningKey::generate()?, SigningKey::generate()?),
+    };
     // Stage the new keys inactive first: if the server refuses, nothing changes.
     let stage = |at: u64| {
         crate::keystore::stage_rotation(&path, pass_a, pass_b, &new_a.seed_bytes(), &new_b.seed_bytes(), at, now)

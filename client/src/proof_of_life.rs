@@ -17,6 +17,9 @@ use aman_protocol::{AccountId, Heartbeat, VerifyingKey};
 pub const MAX_INTERVAL: u64 = 30 * 86_400 + 300;
 /// The longest grace a heartbeat may announce (the server default's maximum).
 pub const MAX_GRACE: u64 = 7 * 86_400;
+/// The most a heartbeat's counter may rise past the newest one seen (the
+/// server's own bound).
+pub const MAX_COUNTER_STEP: u64 = 1 << 32;
 /// How far ahead of this device's clock a heartbeat may be signed.
 pub const FUTURE_SLACK: u64 = 600;
 /// How long after a deadline the server has to show its alert: the dispatch
@@ -48,6 +51,11 @@ pub fn judge(
     // An equal counter is the same round seen at another server: nothing new.
     if newest.is_some_and(|p| hb.counter <= p.counter) {
         return Err("not newer than the one already seen");
+    }
+    // The counter rises once per check-in: a leap would make every later
+    // genuine heartbeat look old.
+    if newest.is_some_and(|p| hb.counter - p.counter > MAX_COUNTER_STEP) {
+        return Err("its counter leaps too far ahead");
     }
     if hb.client_time > now.saturating_add(FUTURE_SLACK) {
         return Err("signed in the future");
@@ -85,9 +93,12 @@ pub fn overdue(pol: &ProofOfLife, now: u64) -> bool {
 }
 
 /// Whether a "checked in late" notice is backed by a heartbeat the member's
-/// device signed after the alert fired.
-pub fn late_checkin_verified(pol: Option<&ProofOfLife>, alert_fired_at: u64) -> bool {
-    pol.is_some_and(|p| p.signed_at.saturating_add(CLOCK_SLACK) > alert_fired_at)
+/// device signed after the alert fired and after the deadline it was for:
+/// no slack, so a heartbeat from before the alert (which a seized server
+/// can always show) never vouches for a notice after it.
+pub fn late_checkin_verified(pol: Option<&ProofOfLife>, alert_fired_at: u64, alert_deadline: Option<u64>) -> bool {
+    let after = alert_fired_at.max(alert_deadline.unwrap_or(0));
+    pol.is_some_and(|p| p.signed_at > after)
 }
 
 #[cfg(test)]
@@ -129,6 +140,8 @@ mod tests {
         assert!(judge(&member, None, None, &far, now).is_err(), "beyond any server's interval");
         assert!(judge(&member, None, None, &hb(6, now, now + 60, MAX_GRACE + 1).sign(&id), now).is_err());
         assert!(judge(&member, None, Some(&pol), &hb(6, now + 10, now + 100, 60).sign(&id), now).is_ok());
+        let leap = hb(5 + MAX_COUNTER_STEP + 1, now, now + 100, 60).sign(&id);
+        assert!(judge(&member, None, Some(&pol), &leap, now).is_err(), "a leaping counter");
     }
 
     #[test]
@@ -142,8 +155,9 @@ mod tests {
         assert!(!alert_covers(&pol, 5, Some(999)), "a missed alert for an earlier deadline");
         assert!(!alert_covers(&pol, 1000 - CLOCK_SLACK - 1, None), "an alert from before the deadline");
         assert!(!alert_covers(&pol, 99, None), "an alert from before the heartbeat");
-        assert!(late_checkin_verified(Some(&pol), 50));
-        assert!(!late_checkin_verified(Some(&pol), 100 + CLOCK_SLACK));
-        assert!(!late_checkin_verified(None, 0));
+        assert!(late_checkin_verified(Some(&pol), 50, Some(40)));
+        assert!(!late_checkin_verified(Some(&pol), 100, None), "signed no later than the alert");
+        assert!(!late_checkin_verified(Some(&pol), 50, Some(100)), "signed no later than the deadline");
+        assert!(!late_checkin_verified(None, 0, None));
     }
 }

@@ -292,6 +292,18 @@ fn key_rotation_waits_out_cooling_off_and_keeps_each_role_whatever_order_the_pas
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(rotated["effective_at"].as_u64().is_some());
+        // While it waits, either passphrase sees the same status: a date, no keys.
+        let status = |pass: &str| {
+            let out = aman(&m.home, pass, &["--json", "status"]);
+            let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            for volatile in ["server_time", "time_left"] {
+                v.as_object_mut().unwrap().remove(volatile);
+            }
+            v
+        };
+        let seen = status("normal-pass\n");
+        assert_eq!(seen, status("duress-pass\n"));
+        assert_eq!(seen["pending_changes"][0]["kind"], "checkin_keys_rotation", "{seen}");
         m.json(&["checkin"]); // old keys until the server applies the rotation
         std::thread::sleep(Duration::from_millis(3500));
         m.json(&["checkin"]); // new normal key

@@ -403,15 +403,18 @@ async fn a_captor_with_one_slot_cannot_rotate_and_a_pending_rotation_is_sealed_a
 
     // A real rotation: the new keys are sealed at rest and not shown.
     let status_before = app.status_of(&m).await;
-    let (s, _) = app
-        .call(m.request(
-            "PUT",
-            "/v2/account/keys",
-            m.rotation_body(&x.verifying_key(), &y.verifying_key(), 1),
-            app.now(),
-        ))
-        .await;
+    let body = m.rotation_body(&x.verifying_key(), &y.verifying_key(), 1);
+    let (s, first) = app.call(m.request("PUT", "/v2/account/keys", body, app.now())).await;
     assert_eq!(s, StatusCode::ACCEPTED);
+    // Its reply lost, the client sends the same rotation again: the same answer.
+    let again = m.rotation_body(&x.verifying_key(), &y.verifying_key(), 2);
+    let (s, b) = app.call(m.request("PUT", "/v2/account/keys", again, app.now())).await;
+    assert_eq!((s, &b), (StatusCode::ACCEPTED, &first));
+    // A different one waits its turn.
+    let z = SigningKey::generate().unwrap();
+    let other = m.rotation_body(&z.verifying_key(), &x.verifying_key(), 3);
+    let (s, b) = app.call(m.request("PUT", "/v2/account/keys", other, app.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("rotation_pending")));
     let status = app.status_of(&m).await;
     assert_eq!(status["pending"][0], json!({ "kind": "checkin_keys_rotation", "effective_at": app.now() + 3600 }));
     assert_eq!(status["key_generation"], status_before["key_generation"]);

@@ -241,7 +241,15 @@ impl Engine {
             ));
         }
         if let Some(pending) = &account.pending_keys {
-            // A second rotation would replace keys the member's keystore has
+            // The same rotation again (its reply was lost): the same answer.
+            let (staged, _) = self.open_keys(caller, &pending.keys)?;
+            let mut asked = [rotation.successions[0].new, rotation.successions[1].new];
+            asked.sort_by_key(|k| k.0);
+            if staged == asked && rotation.generation == pending.keys.generation {
+                let reply = PolicyReply { applied: false, effective_at: pending.effective_at };
+                return Ok((reply, self.store.durable()));
+            }
+            // A different one would replace keys the member's keystore has
             // already staged: if its reply were lost, neither passphrase
             // would verify once the server switched. One at a time.
             return Err(EngineError::new(
