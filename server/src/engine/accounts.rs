@@ -122,7 +122,7 @@ impl Engine {
             let mut ops = Vec::new();
             let due = self.signal_ops(caller, checkin.counter, duress, now, &mut ops)?;
             self.store.apply_ordered(ops)?;
-            self.schedule_signal(due, caller, checkin.counter);
+            self.schedule_signal(due, caller, checkin.counter, duress);
             // Start the flush without waiting for it, as for any refusal.
             drop(self.store.durable());
             return Err(refusal);
@@ -169,7 +169,7 @@ impl Engine {
         self.store.apply_ordered(ops)?;
         let ticket = self.store.durable();
         self.schedule_deadline(caller, deadline);
-        self.schedule_signal(signal, caller, checkin.counter);
+        self.schedule_signal(signal, caller, checkin.counter, duress);
         if let Some((id, at)) = late_notice {
             self.schedule_dispatch(at, id);
         }

@@ -240,12 +240,34 @@ impl Engine {
                 "the rotation is for another account or another server",
             ));
         }
+        // Both keys in force, each naming its successor, before anything
+        // that depends on which is which: a captor holding one slot gets the
+        // same refusal whichever slot it is.
+        let olds: Vec<_> = rotation.successions.iter().map(|s| s.old).collect();
+        if !account.checkin_keys.iter().all(|k| olds.contains(k)) {
+            return Err(EngineError::bad_request(
+                "rotation_mismatch",
+                "each check-in key in use must sign its own successor",
+            ));
+        }
+        let current = self.accepted_keys(caller, &account, now)?;
+        let new_duress = rotation
+            .successions
+            .iter()
+            .find(|s| self.is_duress(caller, &current, &s.old))
+            .map(|s| s.new)
+            .ok_or_else(|| {
+                EngineError::bad_request("rotation_mismatch", "each check-in key in use must sign its own successor")
+            })?;
         if let Some(pending) = &account.pending_keys {
             // The same rotation again (its reply was lost): the same answer.
-            let (staged, _) = self.open_keys(caller, &pending.keys)?;
+            // The same keys in the same roles, that is: each succeeding the
+            // same old key.
+            let (staged, staged_tag) = self.open_keys(caller, &pending.keys)?;
             let mut asked = [rotation.successions[0].new, rotation.successions[1].new];
             asked.sort_by_key(|k| k.0);
-            if staged == asked && rotation.generation == pending.keys.generation {
+            let same_roles = self.duress_tag(caller, &new_duress) == staged_tag;
+            if staged == asked && same_roles && rotation.generation == pending.keys.generation {
                 let reply = PolicyReply { applied: false, effective_at: pending.effective_at };
                 return Ok((reply, self.store.durable()));
             }
@@ -265,21 +287,6 @@ impl Engine {
                 format!("the rotation must be for key generation {}", account.key_generation + 1),
             ));
         }
-        let olds: Vec<_> = rotation.successions.iter().map(|s| s.old).collect();
-        if !account.checkin_keys.iter().all(|k| olds.contains(k)) {
-            return Err(EngineError::bad_request(
-                "rotation_mismatch",
-                "each check-in key in use must sign its own successor",
-            ));
-        }
-        let current = self.accepted_keys(caller, &account, now)?;
-        let mut new_duress = None;
-        for s in &rotation.successions {
-            if self.is_duress(caller, &current, &s.old) {
-                new_duress = Some(s.new);
-            }
-        }
-        let new_duress = new_duress.ok_or_else(|| EngineError::internal("no duress key among the keys in use"))?;
         let new_keys = [rotation.successions[0].new, rotation.successions[1].new];
         let effective_at = now.saturating_add(self.config.cooling_off);
         let tag = self.duress_tag(caller, &new_duress);

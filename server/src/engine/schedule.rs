@@ -22,9 +22,25 @@ pub struct Schedule {
     escalations: BTreeSet<(u64, AlertId)>,
     cooling: BTreeSet<(u64, AccountId)>,
     dispatches: BTreeSet<(u64, AlertId)>,
-    /// (when to read, (account, counter, the due time in its key))
-    signals: BTreeSet<(u64, (AccountId, u64, u64))>,
+    /// (when to read, (account, counter, the due time in its key, what it holds))
+    signals: BTreeSet<(u64, SignalEntry)>,
 }
+
+/// What a check-in signal in the schedule mirror holds. The request that
+/// wrote it knows; the memory of it is lost with a restart, and then the
+/// stored signal is opened to find out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SignalMode {
+    /// A normal check-in's: deleted without being read.
+    Normal,
+    /// A duress check-in's: read, and made into the alert.
+    Duress,
+    /// Loaded from the store at start-up: read to find out.
+    Unknown,
+}
+
+/// A signal in the mirror: account, counter, the due time in its key, its mode.
+pub type SignalEntry = (AccountId, u64, u64, SignalMode);
 
 /// What one tick did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -59,7 +75,11 @@ impl Schedule {
             escalations: store.escalations()?.into_iter().collect(),
             cooling: store.cooling()?.into_iter().collect(),
             dispatches: store.dispatches()?.into_iter().collect(),
-            signals: store.signals()?.into_iter().map(|(due, (id, counter))| (due, (id, counter, due))).collect(),
+            signals: store
+                .signals()?
+                .into_iter()
+                .map(|(due, (id, counter))| (due, (id, counter, due, SignalMode::Unknown)))
+                .collect(),
         })
     }
 
@@ -104,8 +124,8 @@ impl Schedule {
     }
 
     /// Adds a check-in signal to read.
-    pub fn add_signal(&mut self, at: u64, id: AccountId, counter: u64, due: u64) {
-        self.signals.insert((at, (id, counter, due)));
+    pub fn add_signal(&mut self, at: u64, entry: SignalEntry) {
+        self.signals.insert((at, entry));
     }
 
     /// Adds a cooling-off expiry.
@@ -206,8 +226,8 @@ impl Engine {
                     // Never drop a signal: it may be a duress one. Try again shortly.
                     tracing::error!(code = e.code, "reading check-in signals failed; retrying");
                     let mut s = lock(&self.schedule);
-                    for (_, (id, counter, due)) in chunk {
-                        s.add_signal(now + 1, *id, *counter, *due);
+                    for (_, entry) in chunk {
+                        s.add_signal(now + 1, *entry);
                     }
                 }
             }

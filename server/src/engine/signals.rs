@@ -11,6 +11,7 @@
 //! stored until the signal is read.
 
 use super::error::EngineError;
+use super::schedule::{SignalEntry, SignalMode};
 use super::{lock, Engine};
 use crate::store::{AccountRecord, Op, Reason};
 use aman_protocol::{AccountId, AlertId};
@@ -45,27 +46,37 @@ impl Engine {
         Ok(due)
     }
 
-    /// Mirrors an applied signal so the scheduler reads it when due.
-    pub(super) fn schedule_signal(&self, due: u64, id: &AccountId, counter: u64) {
-        lock(&self.schedule).add_signal(due, *id, counter, due);
-        self.scheduler_wake.notify_one();
+    /// Mirrors an applied signal so the scheduler reads it when due. The
+    /// mirror, in memory only, remembers the mode, so a normal signal is
+    /// deleted without being read back.
+    pub(super) fn schedule_signal(&self, due: u64, id: &AccountId, counter: u64, duress: bool) {
+        let mode = if duress { SignalMode::Duress } else { SignalMode::Normal };
+        let earlier = {
+            let mut s = lock(&self.schedule);
+            let earlier = s.next_wake().is_none_or(|w| due < w);
+            s.add_signal(due, (*id, counter, due, mode));
+            earlier
+        };
+        // Wake the scheduler only when this is now the first thing due.
+        if earlier {
+            self.scheduler_wake.notify_one();
+        }
     }
 
     /// Reads the signals in `due`: deletes every one, and turns each duress
     /// one into its alert, to be dispatched at `now`. One write for the batch.
-    pub(super) fn read_signals(
-        &self,
-        due: &[(u64, (AccountId, u64, u64))],
-        now: u64,
-    ) -> Result<Vec<AlertId>, EngineError> {
-        let ids: Vec<AccountId> = due.iter().map(|(_, (id, _, _))| *id).collect();
+    pub(super) fn read_signals(&self, due: &[(u64, SignalEntry)], now: u64) -> Result<Vec<AlertId>, EngineError> {
+        let ids: Vec<AccountId> = due.iter().map(|(_, (id, _, _, _))| *id).collect();
         let mut ops = Vec::new();
         let mut fired = Vec::new();
         let ticket = {
             let _guards = self.lock_accounts(ids.iter());
             let mut accounts: HashMap<AccountId, AccountRecord> = HashMap::new();
-            for (_, (id, counter, at)) in due {
+            for (_, (id, counter, at, mode)) in due {
                 ops.push(Op::DeleteSignal(*at, *id, *counter));
+                if *mode == SignalMode::Normal {
+                    continue;
+                }
                 let Some(sealed) = self.store.signal(*at, id, *counter)? else { continue };
                 // A signal that does not open (a damaged disk) cannot say its
                 // mode; it must not hold up the others behind it.
@@ -92,6 +103,14 @@ impl Engine {
                 let (alert, _) =
                     self.fire_ops(id, account, Reason::Duress, None, on_record, received, Some(now), &mut ops)?;
                 fired.push(alert);
+            }
+            if fired.is_empty() {
+                // Only normal signals: deleting them need not be atomic or
+                // waited for (one left behind by a crash is read again and
+                // deleted again), and must not hold up check-ins, which a
+                // batch's exclusive lock would.
+                self.store.apply_ordered(ops)?;
+                return Ok(fired);
             }
             for (id, record) in accounts {
                 ops.push(Op::PutAccount(id, record));

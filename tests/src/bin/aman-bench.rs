@@ -32,7 +32,8 @@ struct Args {
     /// Concurrent requests in the ingest phase (default: 64).
     #[arg(long)]
     concurrency: Option<usize>,
-    /// Check-ins per second in the paced latency phase (default: 2000 quick, 5000 full).
+    /// Check-ins per second in the paced latency phase (default: half the
+    /// baseline's rate measured in the same run).
     #[arg(long)]
     paced_rate: Option<usize>,
     /// Internal: run the bare baseline server on this address and data directory.
@@ -353,10 +354,21 @@ async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) ->
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now();
     let mut set = tokio::task::JoinSet::new();
+    // At most this many in flight (a server that cannot keep up must not be
+    // buried in connections). Latency counts from the moment a check-in was
+    // due to be sent, so time spent waiting for a free slot is counted too.
+    let slots = Arc::new(tokio::sync::Semaphore::new(1024));
     for (i, p) in all.into_iter().enumerate() {
-        tokio::time::sleep_until(start + interval * i as u32).await;
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due).await;
+        let Ok(permit) = slots.clone().acquire_owned().await else { break };
         let (http, url) = (http.clone(), format!("{url}/v2/checkin"));
-        set.spawn(async move { send(&http, &url, p).await.ok() });
+        set.spawn(async move {
+            let waited = due.elapsed().as_secs_f64() * 1000.0;
+            let sent = send(&http, &url, p).await.ok();
+            drop(permit);
+            sent.map(|ms| waited + ms)
+        });
     }
     let mut lat = Vec::new();
     while let Some(r) = set.join_next().await {
@@ -527,6 +539,10 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     say("baseline: bare axum + Ed25519 + sled group commit…");
     let baseline = baseline_rate(mode.concurrency, mode.ingest_secs, mode.ingest_accounts).await?;
 
+    if args.paced_rate.is_none() {
+        // Half of what the bare baseline did on this machine, in this run.
+        mode.paced_rate = ((baseline / 2.0) as usize).max(1);
+    }
     say(&format!("paced: {} check-ins/s for {} s…", mode.paced_rate, mode.paced_secs));
     let paced_lat = paced(&server.url, paced_queues, mode.paced_rate, mode.paced_secs).await;
 
