@@ -24,8 +24,9 @@ use zeroize::Zeroizing;
 
 /// How far a server may move this device's check-in counter forward after
 /// a `stale_counter` refusal (another device, or a lost reply, can put the
-/// server ahead; a server naming an absurd counter is not followed).
-pub const MAX_COUNTER_CATCH_UP: u64 = 1 << 20;
+/// server ahead; a server naming an absurd counter is not followed). The
+/// server's own bound on one step, so whatever it accepted, the device follows.
+pub const MAX_COUNTER_CATCH_UP: u64 = 1 << 32;
 
 /// How long a contact invite stays open.
 pub const INVITE_LIFETIME: u64 = 7 * 86_400;

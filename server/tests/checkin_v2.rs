@@ -463,3 +463,69 @@ fn clone_member(m: &TestMember) -> TestMember {
         contacts: Vec::new(),
     }
 }
+
+/// What one request changed in the store: every key written or removed, by
+/// kind and length, with the length of what was written (an account record's
+/// length is left out: it carries whatever the account had before).
+fn delta(before: &[(Vec<u8>, Vec<u8>)], after: &[(Vec<u8>, Vec<u8>)]) -> Vec<(u8, usize, Option<usize>)> {
+    let old: std::collections::HashMap<_, _> = before.iter().cloned().collect();
+    let new: std::collections::HashMap<_, _> = after.iter().cloned().collect();
+    let mut out = Vec::new();
+    for (k, v) in &new {
+        if old.get(k) != Some(v) {
+            out.push((k[0], k.len(), (k[0] != b'a').then_some(v.len())));
+        }
+    }
+    for k in old.keys().filter(|k| !new.contains_key(*k)) {
+        out.push((k[0], k.len(), None));
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_late_check_in_writes_what_any_check_in_writes_and_the_notice_comes_with_its_signal() {
+    let mut deltas = Vec::new();
+    for alert_open in [false, true] {
+        let app = TestApp::new();
+        let mut m = app.member().await;
+        app.add_contact(&mut m, 1).await;
+        let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+        assert_eq!(s, StatusCode::OK);
+        app.tick();
+        if alert_open {
+            let (s, _) = app.call(m.request("POST", "/v1/panic", Value::Null, app.now())).await;
+            assert_eq!(s, StatusCode::OK);
+            app.tick();
+        }
+        app.clock.advance(10);
+        let before = app.store.raw_entries().unwrap();
+        let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+        assert_eq!(s, StatusCode::OK);
+        deltas.push(delta(&before, &app.store.raw_entries().unwrap()));
+        let report = app.tick();
+        let notices = app.mailbox(&m.contacts[0]).await["alerts"][0]["notices"].clone();
+        if alert_open {
+            assert_eq!(notices[0]["kind"], "checked_in_late", "the notice, once the signal is read");
+            assert!(report.duress.is_empty());
+        } else {
+            assert_eq!(notices, Value::Null);
+        }
+    }
+    assert_eq!(deltas[0], deltas[1], "the same writes whether or not an alert was open");
+}
+
+#[tokio::test]
+async fn a_refused_duress_check_in_replayed_in_the_window_alerts_once() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    // A schedule the server refuses (longer than its maximum interval).
+    let body = serde_json::to_vec(&m.checkin_body(true, 400 * 86_400, 600, app.now())).unwrap();
+    let (s1, b1) = app.send(unsigned("POST", "/v2/checkin", body.clone())).await;
+    let (s2, b2) = app.send(unsigned("POST", "/v2/checkin", body)).await;
+    assert_eq!(s1, StatusCode::BAD_REQUEST);
+    assert_eq!((s1, b1), (s2, b2));
+    app.tick();
+    assert_eq!(app.mailbox(&m.contacts[0]).await["alerts"].as_array().unwrap().len(), 1);
+}

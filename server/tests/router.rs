@@ -121,9 +121,12 @@ async fn exactly_one_alert_per_missed_deadline_with_an_entry_per_contact() {
     assert_eq!(app.stats().alerts, 1);
     assert_eq!(app.stats().armed_deadlines, 0);
 
-    // A late check-in adds a notice; it does not erase the alert.
+    // A late check-in adds a notice; it does not erase the alert. Like
+    // anything a check-in causes, it is added when its signal is read.
     let (s, _) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
     assert_eq!(s, StatusCode::OK);
+    assert_eq!(app.mailbox(&m.contacts[0]).await["alerts"][0]["notices"], json!([]));
+    app.tick();
     let mb = app.mailbox(&m.contacts[0]).await;
     assert_eq!(mb["alerts"][0]["notices"][0]["kind"], "checked_in_late");
 }

@@ -119,10 +119,16 @@ impl Engine {
             // leaves its signal, in both modes alike: a refused duress
             // check-in still alerts, and its refusal does the same work and
             // reads exactly as a normal one's.
+            // The same refused heartbeat again (replayed within the clock
+            // window) leaves no second signal.
+            if self.repeat_refusal(caller, ph) {
+                return Err(refusal);
+            }
+            let flags = u8::from(duress) * super::signals::DURESS;
             let mut ops = Vec::new();
-            let due = self.signal_ops(caller, checkin.counter, duress, now, &mut ops)?;
+            let due = self.signal_ops(caller, checkin.counter, flags, &checkin.sealed_hash, now, &mut ops)?;
             self.store.apply_ordered(ops)?;
-            self.schedule_signal(due, caller, checkin.counter, duress);
+            self.schedule_signal(due, caller, checkin.counter, flags);
             // Start the flush without waiting for it, as for any refusal.
             drop(self.store.durable());
             return Err(refusal);
@@ -139,12 +145,13 @@ impl Engine {
         account.last_heartbeat = Some(B64(ph.to_vec()));
 
         // One write path for every check-in, the same ops of the same sizes
-        // whichever passphrase: a duress check-in writes no alert here, only
-        // its sealed signal, which a normal one writes too; the scheduler
-        // reads it after the dispatch delay and only then creates the alert.
+        // whichever passphrase and whether or not an alert was open: a duress
+        // or late check-in writes no alert or notice here, only its sealed
+        // signal, which every check-in writes; the scheduler reads it after
+        // the dispatch delay and only then makes the alert or the notice.
         // The writes are ordered so that every prefix a crash can leave is
         // safe: the new index entry first; the sealed alert and the notes it
-        // replaces; a late-check-in notice; the signal; then the account
+        // replaces; the signal; then the account
         // record, whose stored heartbeat makes a retry answer without
         // writing (so the signal must already be there); the old index entry
         // last. A stale index entry is ignored and removed by the scheduler,
@@ -153,15 +160,10 @@ impl Engine {
         if let Some(sealed) = sealed {
             self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
         }
-        let mut late_notice = None;
-        if late {
-            // A check-in after an alert is news for the contacts, not an
-            // all-clear: it may have been coerced, so the alert stays.
-            if let Some(last) = account.alerts.last().copied() {
-                late_notice = self.late_checkin_ops(&last, now, &mut ops)?;
-            }
-        }
-        let signal = self.signal_ops(caller, checkin.counter, duress, now, &mut ops)?;
+        // What the check-in causes (a duress alert; a late-check-in notice
+        // on the open alert) is only said in its signal: flags, not work.
+        let flags = (u8::from(duress) * super::signals::DURESS) | (u8::from(late) * super::signals::LATE);
+        let signal = self.signal_ops(caller, checkin.counter, flags, &checkin.sealed_hash, now, &mut ops)?;
         ops.push(Op::PutAccount(*caller, account));
         if let Some(old) = old_deadline {
             ops.push(Op::DeleteDeadline(old, *caller));
@@ -169,12 +171,20 @@ impl Engine {
         self.store.apply_ordered(ops)?;
         let ticket = self.store.durable();
         self.schedule_deadline(caller, deadline);
-        self.schedule_signal(signal, caller, checkin.counter, duress);
-        if let Some((id, at)) = late_notice {
-            self.schedule_dispatch(at, id);
-        }
+        self.schedule_signal(signal, caller, checkin.counter, flags);
         self.metrics.inc(&self.metrics.checkins);
         Ok((reply, ticket))
+    }
+
+    /// Whether this refused heartbeat is the one last refused for the
+    /// account (remembered in memory, the same way in both modes).
+    fn repeat_refusal(&self, id: &AccountId, ph: &[u8]) -> bool {
+        let hash = sha256(ph);
+        let mut refused = lock(&self.refused);
+        if refused.len() > 100_000 {
+            refused.clear(); // bounded; a repeat after this costs one more signal
+        }
+        refused.insert(*id, hash) == Some(hash)
     }
 
     /// Whether a verified heartbeat is new: its counter above the last

@@ -239,22 +239,24 @@ impl Engine {
         Ok(escalated)
     }
 
-    /// Records a late check-in on the latest alert. Its contacts are woken
-    /// by a dispatch entry after the usual delay, not inside the check-in:
-    /// a long-poll answered right after a check-in would tell a watcher that
-    /// an alert was open. Returns that dispatch, to arm once applied.
+    /// Records a late check-in (received at `at`) on the latest alert. Runs
+    /// when the check-in's signal is read, after the dispatch delay, never
+    /// inside the check-in: neither the request's work nor a long-poll
+    /// answered right after it may tell that an alert was open. Its contacts
+    /// are woken at `wake_at`. Returns that dispatch, to arm once applied.
     pub(super) fn late_checkin_ops(
         &self,
         id: &AlertId,
-        now: u64,
+        at: u64,
+        wake_at: u64,
         ops: &mut Vec<Op>,
     ) -> Result<Option<(AlertId, u64)>, EngineError> {
         let Some(mut alert) = self.store.alert(id)? else {
             return Ok(None);
         };
-        alert.notices.push(Notice::new(NoticeKind::CheckedInLate, now, None));
+        alert.notices.push(Notice::new(NoticeKind::CheckedInLate, at, None));
         let wake = if alert.dispatched {
-            let at = self.dispatch_at()?.max(now);
+            let at = wake_at;
             alert.updated_ms = self.now_ms();
             ops.push(Op::PutDispatch(at, *id));
             Some((*id, at))

@@ -53,6 +53,9 @@ pub struct Engine {
     stripes: Vec<Mutex<()>>,
     /// Registrations consume invites: one at a time.
     registration: Mutex<()>,
+    /// The heartbeat last refused per account (hash), so a replay of it
+    /// within the clock window leaves no second signal.
+    refused: Mutex<std::collections::HashMap<AccountId, [u8; 32]>>,
     /// In-memory mirror of deadlines, escalations and cooling-off changes.
     pub schedule: Mutex<Schedule>,
     /// Wakes the scheduler when something earlier than its sleep was armed.
@@ -133,6 +136,7 @@ impl Engine {
             key,
             stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             registration: Mutex::new(()),
+            refused: Mutex::new(std::collections::HashMap::new()),
             schedule: Mutex::new(schedule),
             scheduler_wake: Notify::new(),
             delivery_wake: Notify::new(),

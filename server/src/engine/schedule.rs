@@ -31,10 +31,8 @@ pub struct Schedule {
 /// stored signal is opened to find out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SignalMode {
-    /// A normal check-in's: deleted without being read.
-    Normal,
-    /// A duress check-in's: read, and made into the alert.
-    Duress,
+    /// Written by this process: its flags (`0`: deleted without being read).
+    Known(u8),
     /// Loaded from the store at start-up: read to find out.
     Unknown,
 }
@@ -95,7 +93,13 @@ impl Schedule {
         self.escalations.extend(loaded.escalations);
         self.cooling.extend(loaded.cooling);
         self.dispatches.extend(loaded.dispatches);
-        self.signals.extend(loaded.signals);
+        // A signal written by a request while the store was being scanned
+        // may be in both: keep one, or it would be read twice.
+        let known: std::collections::HashSet<(AccountId, u64, u64)> =
+            self.signals.iter().map(|(_, (id, counter, due, _))| (*id, *counter, *due)).collect();
+        self.signals.extend(
+            loaded.signals.into_iter().filter(|(_, (id, counter, due, _))| !known.contains(&(*id, *counter, *due))),
+        );
     }
 
     /// Arms (or moves) an account's deadline.
@@ -221,7 +225,13 @@ impl Engine {
         let signals = Schedule::take_due(&mut lock(&self.schedule).signals, now);
         for chunk in signals.chunks(FIRE_BATCH) {
             match self.read_signals(chunk, now) {
-                Ok(fired) => report.duress.extend(fired),
+                Ok(read) => {
+                    report.duress.extend(read.duress);
+                    let mut s = lock(&self.schedule);
+                    for entry in read.failed {
+                        s.add_signal(now + 1, entry);
+                    }
+                }
                 Err(e) => {
                     // Never drop a signal: it may be a duress one. Try again shortly.
                     tracing::error!(code = e.code, "reading check-in signals failed; retrying");

@@ -1,28 +1,51 @@
-//! Check-in signals: how a duress check-in becomes an alert without the
-//! request that carried it doing anything a normal check-in does not.
+//! Check-in signals: how a check-in's consequences (a duress alert, a
+//! late-check-in notice) happen without the request that carried it doing
+//! anything another check-in does not.
 //!
 //! Every check-in (and every fresh one refused for what it asks) writes one
 //! signal: a fixed-size value sealed under the server key, the same size
-//! whichever passphrase, under a key with a random due time within the
-//! dispatch delay. The scheduler reads each signal when it falls due: a
-//! normal one is deleted; a duress one becomes the duress alert, dispatched
-//! at once (it has waited out the delay). So the request's writes, their
-//! sizes and its reply are the same in both modes, and so is everything
-//! stored until the signal is read.
+//! whatever it says, under a key with a random due time within the dispatch
+//! delay. The scheduler reads each signal when it falls due: one that says
+//! nothing is deleted; a duress one becomes the duress alert and a late one
+//! the late-check-in notice, both dispatched at once (the signal has waited
+//! out the delay). So the request's writes, their sizes and its reply are the
+//! same whichever passphrase, and whether or not an alert was open; and so is
+//! everything stored until the signal is read.
 
 use super::error::EngineError;
 use super::schedule::{SignalEntry, SignalMode};
 use super::{lock, Engine};
 use crate::store::{AccountRecord, Op, Reason};
+use aman_protocol::alert::sealed_hash;
 use aman_protocol::{AccountId, AlertId};
 use std::collections::HashMap;
 
-/// Plaintext of a signal: mode byte (1 = duress), then when the check-in
-/// was received (u64 BE).
-const SIGNAL_LEN: usize = 9;
+/// Flag: a duress check-in.
+pub const DURESS: u8 = 1;
+/// Flag: a check-in after an alert (the alert stays; its contacts are told).
+pub const LATE: u8 = 2;
+
+/// Plaintext of a signal: flags (u8), when the check-in was received (u64
+/// BE), and the hash of the sealed note it named (32 bytes), so a duress
+/// alert carries the note of its own check-in even if the note on record
+/// was replaced during the delay.
+const SIGNAL_LEN: usize = 1 + 8 + 32;
 
 fn signal_context(due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
     crate::store::keys::signal(due, id, counter)
+}
+
+/// What one signal caused: the duress alert made, if any, and the
+/// dispatches to arm.
+type SignalEffects = (Option<AlertId>, Vec<(AlertId, u64)>);
+
+/// What reading one batch of signals did.
+#[derive(Debug, Default)]
+pub(super) struct SignalsRead {
+    /// Duress alerts made.
+    pub duress: Vec<AlertId>,
+    /// Signals that could not be read now (a store error): to try again.
+    pub failed: Vec<SignalEntry>,
 }
 
 impl Engine {
@@ -32,14 +55,16 @@ impl Engine {
         &self,
         id: &AccountId,
         counter: u64,
-        duress: bool,
+        flags: u8,
+        note_hash: &[u8; 32],
         now: u64,
         ops: &mut Vec<Op>,
     ) -> Result<u64, EngineError> {
         let due = self.dispatch_at()?.max(now);
         let mut plain = [0u8; SIGNAL_LEN];
-        plain[0] = u8::from(duress);
-        plain[1..].copy_from_slice(&now.to_be_bytes());
+        plain[0] = flags;
+        plain[1..9].copy_from_slice(&now.to_be_bytes());
+        plain[9..].copy_from_slice(note_hash);
         let sealed =
             self.server_key().encrypt(&signal_context(due, id, counter), &plain).map_err(EngineError::internal)?;
         ops.push(Op::PutSignal(due, *id, counter, sealed));
@@ -47,14 +72,13 @@ impl Engine {
     }
 
     /// Mirrors an applied signal so the scheduler reads it when due. The
-    /// mirror, in memory only, remembers the mode, so a normal signal is
-    /// deleted without being read back.
-    pub(super) fn schedule_signal(&self, due: u64, id: &AccountId, counter: u64, duress: bool) {
-        let mode = if duress { SignalMode::Duress } else { SignalMode::Normal };
+    /// mirror, in memory only, remembers the flags, so a signal that says
+    /// nothing is deleted without being read back.
+    pub(super) fn schedule_signal(&self, due: u64, id: &AccountId, counter: u64, flags: u8) {
         let earlier = {
             let mut s = lock(&self.schedule);
             let earlier = s.next_wake().is_none_or(|w| due < w);
-            s.add_signal(due, (*id, counter, due, mode));
+            s.add_signal(due, (*id, counter, due, SignalMode::Known(flags)));
             earlier
         };
         // Wake the scheduler only when this is now the first thing due.
@@ -63,64 +87,126 @@ impl Engine {
         }
     }
 
-    /// Reads the signals in `due`: deletes every one, and turns each duress
-    /// one into its alert, to be dispatched at `now`. One write for the batch.
-    pub(super) fn read_signals(&self, due: &[(u64, SignalEntry)], now: u64) -> Result<Vec<AlertId>, EngineError> {
+    /// Reads the signals in `due`: deletes each, and acts on what it says.
+    /// One write for the batch; a signal whose reading fails is left for a
+    /// retry without holding up the others.
+    pub(super) fn read_signals(&self, due: &[(u64, SignalEntry)], now: u64) -> Result<SignalsRead, EngineError> {
         let ids: Vec<AccountId> = due.iter().map(|(_, (id, _, _, _))| *id).collect();
         let mut ops = Vec::new();
-        let mut fired = Vec::new();
+        let mut read = SignalsRead::default();
+        let mut wakes = Vec::new();
         let ticket = {
             let _guards = self.lock_accounts(ids.iter());
             let mut accounts: HashMap<AccountId, AccountRecord> = HashMap::new();
-            for (_, (id, counter, at, mode)) in due {
-                ops.push(Op::DeleteSignal(*at, *id, *counter));
-                if *mode == SignalMode::Normal {
+            for (_, entry) in due {
+                let (id, counter, at, mode) = *entry;
+                if mode == SignalMode::Known(0) {
+                    ops.push(Op::DeleteSignal(at, id, counter));
                     continue;
                 }
-                let Some(sealed) = self.store.signal(*at, id, *counter)? else { continue };
-                // A signal that does not open (a damaged disk) cannot say its
-                // mode; it must not hold up the others behind it.
-                let Ok(plain) = self.server_key().decrypt(&signal_context(*at, id, *counter), &sealed) else {
-                    tracing::error!("a check-in signal does not open; dropped");
-                    continue;
-                };
-                let (Some(&mode), Some(time)) = (plain.first(), plain.get(1..SIGNAL_LEN)) else {
-                    tracing::error!("a check-in signal has the wrong length; dropped");
-                    continue;
-                };
-                if mode != 1 {
-                    continue;
+                let before = accounts.get(&id).cloned();
+                let mut one = vec![Op::DeleteSignal(at, id, counter)];
+                match self.read_signal(entry, now, &mut accounts, &mut one) {
+                    Ok((duress, wake)) => {
+                        ops.extend(one);
+                        read.duress.extend(duress);
+                        wakes.extend(wake);
+                    }
+                    Err(e) => {
+                        tracing::error!(code = e.code, "reading a check-in signal failed; retrying");
+                        match before {
+                            Some(record) => accounts.insert(id, record),
+                            None => accounts.remove(&id),
+                        };
+                        read.failed.push(*entry);
+                    }
                 }
-                let received = u64::from_be_bytes(time.try_into().map_err(EngineError::internal)?);
-                let account = match accounts.entry(*id) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => match self.store.account(id)? {
-                        Some(record) => v.insert(record),
-                        None => continue, // deleted since
-                    },
-                };
-                let on_record = self.store.sealed(id)?;
-                let (alert, _) =
-                    self.fire_ops(id, account, Reason::Duress, None, on_record, received, Some(now), &mut ops)?;
-                fired.push(alert);
             }
-            if fired.is_empty() {
-                // Only normal signals: deleting them need not be atomic or
+            if accounts.is_empty() {
+                // Nothing to act on: deleting signals need not be atomic or
                 // waited for (one left behind by a crash is read again and
                 // deleted again), and must not hold up check-ins, which a
                 // batch's exclusive lock would.
                 self.store.apply_ordered(ops)?;
-                return Ok(fired);
+                return Ok(read);
             }
             for (id, record) in accounts {
                 ops.push(Op::PutAccount(id, record));
             }
             self.commit(ops)?
         };
-        ticket.wait_blocking()?;
-        for alert in &fired {
-            self.schedule_dispatch(now, *alert);
+        // Armed before the flush wait: if the wait fails, what was written is
+        // still dispatched (and a restart reloads it from the store anyway).
+        for (alert, at) in wakes {
+            self.schedule_dispatch(at, alert);
         }
-        Ok(fired)
+        ticket.wait_blocking()?;
+        Ok(read)
+    }
+
+    /// Reads one signal and adds what it causes to `ops`. Returns the duress
+    /// alert made, if any, and the dispatches to arm.
+    fn read_signal(
+        &self,
+        entry: &SignalEntry,
+        now: u64,
+        accounts: &mut HashMap<AccountId, AccountRecord>,
+        ops: &mut Vec<Op>,
+    ) -> Result<SignalEffects, EngineError> {
+        let (id, counter, at, _) = *entry;
+        let Some(sealed) = self.store.signal(at, &id, counter)? else { return Ok((None, Vec::new())) };
+        // A signal that does not open (a damaged disk) cannot say what it
+        // holds; it is dropped rather than retried for ever.
+        let Ok(plain) = self.server_key().decrypt(&signal_context(at, &id, counter), &sealed) else {
+            tracing::error!("a check-in signal does not open; dropped");
+            return Ok((None, Vec::new()));
+        };
+        let Ok(plain) = <[u8; SIGNAL_LEN]>::try_from(plain.as_slice()) else {
+            tracing::error!("a check-in signal has the wrong length; dropped");
+            return Ok((None, Vec::new()));
+        };
+        let flags = plain[0];
+        let received = u64::from_be_bytes(plain[1..9].try_into().map_err(EngineError::internal)?);
+        let note_hash: [u8; 32] = plain[9..].try_into().map_err(EngineError::internal)?;
+        if flags == 0 {
+            return Ok((None, Vec::new()));
+        }
+        let account = match accounts.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => match self.store.account(&id)? {
+                Some(record) => v.insert(record),
+                None => return Ok((None, Vec::new())), // deleted since
+            },
+        };
+        let mut wakes = Vec::new();
+        if flags & LATE != 0 {
+            // A check-in after an alert is news for the contacts, not an
+            // all-clear: it may have been coerced, so the alert stays.
+            if let Some(last) = account.alerts.last().copied() {
+                wakes.extend(self.late_checkin_ops(&last, received, now, ops)?);
+            }
+        }
+        let mut duress = None;
+        if flags & DURESS != 0 {
+            let note = self.note_named(&id, &note_hash)?;
+            let (alert, at) = self.fire_ops(&id, account, Reason::Duress, None, note, received, Some(now), ops)?;
+            duress = Some(alert);
+            wakes.push((alert, at));
+        }
+        Ok((duress, wakes))
+    }
+
+    /// The sealed note a check-in named: the one on record, or one it
+    /// replaced since (a captor may have replaced it during the delay).
+    fn note_named(&self, id: &AccountId, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, EngineError> {
+        let current = self.store.sealed(id)?;
+        if current.as_deref().is_some_and(|s| sealed_hash(s) == *hash) {
+            return Ok(current);
+        }
+        let earlier = self.store.note_history(id)?;
+        if let Some(n) = earlier.into_iter().find(|n| sealed_hash(&n.sealed_alert.0) == *hash) {
+            return Ok(Some(n.sealed_alert.0));
+        }
+        Ok(current)
     }
 }
