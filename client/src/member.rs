@@ -8,7 +8,7 @@ use crate::state::{ContactEntry, MemberBook, PendingInvite, PendingSchedule, Sea
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
     AccountStatus, CheckinReply, CheckinRequest, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest,
-    PendingKind, Policy, PolicyReply, RegisterAccount, SealedAlertUpdate, B64,
+    PendingKind, Policy, PolicyReply, RegisterAccount, SealedAlertUpdate, ServerInfo, B64,
 };
 use aman_protocol::derive::transport_key;
 use aman_protocol::duration::format_duration;
@@ -16,7 +16,7 @@ use aman_protocol::encoding::labels;
 use aman_protocol::heartbeat::make_proof;
 use aman_protocol::{
     safety_number, seal_to_server, AccountId, EncryptionSecret, Enrollment, Heartbeat, InviteCode, KeyRotation,
-    Registration, SigningKey,
+    Registration, ServerId, SigningKey,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -55,6 +55,7 @@ pub async fn init(
     let account = AccountId::random()?;
     let client = ctx.client(server)?;
     let info = client.server_info().await?;
+    check_server(&info, invite)?;
     let mut vault = Vault::create(&ctx.home, normal_pass, duress_pass, &normal.seed_bytes(), &duress.seed_bytes())?;
     // The one message that names the roles, sealed to the server.
     let registration = Registration {
@@ -95,6 +96,32 @@ pub async fn init(
             client.base()
         ),
     })
+}
+
+/// The server must be the one the registration invite names (an
+/// `amanreg2-` code ends with the server's id), and its id must be the hash
+/// of the key the registration is sealed to: so nobody on the path can stand
+/// in for it at `init` and read which passphrase is which.
+pub fn check_server(info: &ServerInfo, invite: Option<&str>) -> Result<(), ClientError> {
+    if aman_protocol::server::server_id(&info.server_key) != info.server_id {
+        return Err(ClientError::State(
+            "the server's id does not match its key: something is wrong, do not register here".into(),
+        ));
+    }
+    let Some(rest) = invite.and_then(|code| code.trim().strip_prefix("amanreg2-")) else {
+        return Ok(());
+    };
+    let named: ServerId = rest
+        .rsplit('-')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| ClientError::State("the invite code is damaged: ask the organizer for it again".into()))?;
+    if named != info.server_id {
+        return Err(ClientError::State(
+            "this is not the server the invite was made for: someone may be between you and it. Do not continue; tell the organizer.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `aman contact invite`.
@@ -610,4 +637,27 @@ pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
         }),
         text: text.trim_end().to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aman_protocol::at_rest::ServerKey;
+    use aman_protocol::ServerIdentity;
+
+    #[test]
+    fn init_checks_the_server_against_its_invite() {
+        let real = ServerIdentity::derive(&ServerKey::generate().unwrap());
+        let other = ServerIdentity::derive(&ServerKey::generate().unwrap());
+        let info = ServerInfo { server_id: real.id(), server_key: real.public() };
+        let code = format!("amanreg2-abcdef-{}", real.id());
+        assert!(check_server(&info, Some(&code)).is_ok());
+        assert!(check_server(&info, None).is_ok(), "an open server has no invite to check against");
+        assert!(check_server(&info, Some("amanreg1-old")).is_ok(), "older codes name no server");
+        let elsewhere = format!("amanreg2-abcdef-{}", other.id());
+        assert!(check_server(&info, Some(&elsewhere)).is_err(), "a server that is not the invite's");
+        assert!(check_server(&info, Some("amanreg2-abcdef-zz")).is_err(), "a damaged code");
+        let lying = ServerInfo { server_id: real.id(), server_key: other.public() };
+        assert!(check_server(&lying, Some(&code)).is_err(), "an id that is not its key's hash");
+    }
 }

@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::store::{InviteRecord, Op, Stats, Store, StoreError};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
+use aman_protocol::ServerId;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -78,17 +79,26 @@ pub enum AdminReply {
     },
 }
 
-/// Prefix of registration invite codes.
-pub const INVITE_CODE_PREFIX: &str = "amanreg1-";
+/// Prefix of registration invite codes. A code is
+/// `amanreg2-<secret>-<server id>`: the member's client checks that the
+/// server it reaches has that id (a hash of the key registrations are sealed
+/// to), so nobody on the path can stand in for the server at `init`.
+pub const INVITE_CODE_PREFIX: &str = "amanreg2-";
 
-/// Runs one admin request against a store and makes it durable.
-pub fn execute(store: &dyn Store, clock: &dyn Clock, req: AdminRequest) -> Result<AdminReply, StoreError> {
+/// Runs one admin request against a store and makes it durable. `server` is
+/// this server's id, written into invite codes.
+pub fn execute(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    server: ServerId,
+    req: AdminRequest,
+) -> Result<AdminReply, StoreError> {
     let now = clock.now();
     let reply = match req {
         AdminRequest::InviteCreate { uses, expires_in } => {
             let secret: [u8; 20] = random_array().map_err(|e| StoreError::Backend(e.to_string()))?;
-            let code =
-                format!("{INVITE_CODE_PREFIX}{}", data_encoding::BASE32_NOPAD.encode(&secret).to_ascii_lowercase());
+            let secret = data_encoding::BASE32_NOPAD.encode(&secret).to_ascii_lowercase();
+            let code = format!("{INVITE_CODE_PREFIX}{secret}-{server}");
             let hash = sha256(code.as_bytes());
             let id = data_encoding::HEXLOWER.encode(&hash[..6]);
             let record = InviteRecord {
@@ -131,7 +141,7 @@ pub fn execute(store: &dyn Store, clock: &dyn Clock, req: AdminRequest) -> Resul
 }
 
 /// Serves admin requests on the socket until the listener is dropped.
-pub async fn serve_socket(listener: UnixListener, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+pub async fn serve_socket(listener: UnixListener, store: Arc<dyn Store>, clock: Arc<dyn Clock>, server: ServerId) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -144,7 +154,7 @@ pub async fn serve_socket(listener: UnixListener, store: Arc<dyn Store>, clock: 
                 return;
             }
             let reply = match serde_json::from_str::<AdminRequest>(&line) {
-                Ok(req) => tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), req))
+                Ok(req) => tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), server, req))
                     .await
                     .map_err(|e| e.to_string())
                     .and_then(|r| r.map_err(|e| e.to_string()))

@@ -121,7 +121,10 @@ async fn run_admin(config: Config, req: AdminRequest) -> anyhow::Result<AdminRep
     tokio::task::spawn_blocking(move || {
         let store =
             SledStore::open(&db).context("opening the database (is a server running without its admin socket?)")?;
-        Ok(admin::execute(&store, &SystemClock, req)?)
+        // Invite codes carry the server's id, which comes from its key file.
+        let key = serve::checked_key(&config, &store)?;
+        let server = aman_protocol::ServerIdentity::derive(&key).id();
+        Ok(admin::execute(&store, &SystemClock, server, req)?)
     })
     .await?
 }

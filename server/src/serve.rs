@@ -57,7 +57,7 @@ const KEY_CHECK_LABEL: &str = "aman/v1/key-check";
 /// against the database. A missing or different key would silently make
 /// every duress check-in a normal one and every sealed value unreadable: the
 /// server refuses to start instead.
-fn checked_key(config: &Config, store: &dyn Store) -> Result<aman_protocol::at_rest::ServerKey, ServeError> {
+pub fn checked_key(config: &Config, store: &dyn Store) -> Result<aman_protocol::at_rest::ServerKey, ServeError> {
     let path = config.key_file();
     let recorded = store.meta(KEY_CHECK)?;
     if recorded.is_some() && !path.exists() {
@@ -150,7 +150,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         tokio::spawn(run_scheduler(engine.clone(), stop.subscribe())),
         tokio::spawn(run_heartbeat(engine.clone(), stop.subscribe())),
         tokio::spawn(crate::delivery::worker::run(engine.clone(), stop.subscribe())),
-        tokio::spawn(admin::serve_socket(admin_listener, store.clone() as Arc<dyn Store>, clock)),
+        tokio::spawn(admin::serve_socket(admin_listener, store.clone() as Arc<dyn Store>, clock, engine.server_id())),
     ];
     let state = AppState::new(engine.clone());
     let metrics_addr = match metrics_listener {

@@ -14,7 +14,14 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn invite(app: &TestApp, uses: u32, expires_in: Option<u64>) -> String {
-    match execute(app.store.as_ref(), app.clock.as_ref(), AdminRequest::InviteCreate { uses, expires_in }).unwrap() {
+    match execute(
+        app.store.as_ref(),
+        app.clock.as_ref(),
+        app.info().server_id,
+        AdminRequest::InviteCreate { uses, expires_in },
+    )
+    .unwrap()
+    {
         AdminReply::Invite { code, .. } => code,
         other => panic!("{other:?}"),
     }
@@ -28,7 +35,7 @@ async fn invites_valid_wrong_used_up_expired_and_revoked() {
 
     let (s, b) = app.call(TestMember::new(&app.info()).register_request(None, now)).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_required")));
-    let (s, b) = app.call(TestMember::new(&app.info()).register_request(Some("amanreg1-wrong"), now)).await;
+    let (s, b) = app.call(TestMember::new(&app.info()).register_request(Some("amanreg2-wrong"), now)).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_unknown")));
     let (s, _) = app.call(TestMember::new(&app.info()).register_request(Some(&code), now)).await;
     assert_eq!(s, StatusCode::CREATED);
@@ -41,13 +48,15 @@ async fn invites_valid_wrong_used_up_expired_and_revoked() {
     assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_expired")));
 
     let revoked = invite(&app, 5, None).await;
-    let id = match execute(app.store.as_ref(), app.clock.as_ref(), AdminRequest::InviteList).unwrap() {
+    let id = match execute(app.store.as_ref(), app.clock.as_ref(), app.info().server_id, AdminRequest::InviteList)
+        .unwrap()
+    {
         AdminReply::Invites { invites } => {
             invites.into_iter().find(|i| i.uses_left == 5 && i.expires_at.is_none()).unwrap().id
         }
         other => panic!("{other:?}"),
     };
-    execute(app.store.as_ref(), app.clock.as_ref(), AdminRequest::InviteRevoke { id }).unwrap();
+    execute(app.store.as_ref(), app.clock.as_ref(), app.info().server_id, AdminRequest::InviteRevoke { id }).unwrap();
     let (s, b) = app.call(TestMember::new(&app.info()).register_request(Some(&revoked), app.now())).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_revoked")));
     assert_eq!(app.stats().accounts, 1);

@@ -61,6 +61,14 @@ fn member_and_contacts_from_invite_to_outage() {
     // The organizer makes an invite while the server runs (through the admin socket).
     let code =
         admin(&data, &["invite", "create", "--uses", "1", "--expires", "1h"])["code"].as_str().unwrap().to_owned();
+    // The code names the server: one naming another server is refused
+    // before anything is sent (someone on the path standing in for it).
+    assert!(code.starts_with("amanreg2-"), "{code}");
+    let (secret, _) = code.rsplit_once('-').unwrap();
+    let forged = format!("{secret}-{}", "0".repeat(32));
+    let out = aman(&dir.path().join("fooled"), "a\nb\n", &["init", "--server", &server.url, "--invite", &forged]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not the server the invite was made for"));
     let member = Cli { home: dir.path().join("member"), pass: "n0rmal".into() };
     let out = aman(&member.home, "n0rmal\ndur3ss\n", &["init", "--server", &server.url, "--invite", &code]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
