@@ -118,9 +118,8 @@ impl Engine {
             // policy does not allow, a note that does not match) still
             // leaves its signal, in both modes alike: a refused duress
             // check-in still alerts, and its refusal does the same work and
-            // reads exactly as a normal one's.
-            // The same refused heartbeat again (replayed within the clock
-            // window) leaves no second signal.
+            // reads exactly as a normal one's. The same refused heartbeat
+            // again (replayed within the clock window) leaves no second one.
             if self.repeat_refusal(caller, ph) {
                 return Err(refusal);
             }
@@ -151,11 +150,10 @@ impl Engine {
         // the dispatch delay and only then makes the alert or the notice.
         // The writes are ordered so that every prefix a crash can leave is
         // safe: the new index entry first; the sealed alert and the notes it
-        // replaces; the signal; then the account
-        // record, whose stored heartbeat makes a retry answer without
-        // writing (so the signal must already be there); the old index entry
-        // last. A stale index entry is ignored and removed by the scheduler,
-        // which re-reads the account.
+        // replaces; the signal; then the account record, whose stored
+        // heartbeat makes a retry answer without writing (so the signal must
+        // already be there); the old index entry last. A stale index entry
+        // is ignored and removed by the scheduler, which re-reads the account.
         let mut ops = vec![Op::PutDeadline(deadline, *caller)];
         if let Some(sealed) = sealed {
             self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
