@@ -101,7 +101,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum KeyAction {
-    /// New check-in keys for both passphrases (asks both: normal, then duress).
+    /// New check-in keys for both passphrases (asks both, in either order).
     Rotate,
 }
 

@@ -36,7 +36,7 @@ pub struct RequestAuth {
     pub server: ServerId,
     /// HTTP method, upper case.
     pub method: String,
-    /// Path and query exactly as sent, e.g. `/v1/checkin`.
+    /// Path and query exactly as sent, e.g. `/v1/account/policy`.
     pub path: String,
     /// SHA-256 of the body bytes (of the empty string for no body).
     pub body_sha256: [u8; 32],

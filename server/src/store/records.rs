@@ -71,7 +71,7 @@ pub struct AccountRecord {
 }
 
 impl AccountRecord {
-    /// A just-registered account: keys from a binding, nothing armed yet.
+    /// A just-registered account: nothing armed yet.
     /// The check-in keys are installed by the engine (sorted, with the duress tag).
     pub fn new(identity: VerifyingKey, transport_sealed: B64, now: u64) -> Self {
         AccountRecord {

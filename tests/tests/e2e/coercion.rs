@@ -110,7 +110,7 @@ fn record(out: &Output, args: &[&str]) -> String {
 async fn scrape_public(url: &str) -> Vec<String> {
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
-    for (method, path) in [("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("POST", "/v1/checkin")]
+    for (method, path) in [("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("POST", "/v2/checkin")]
     {
         let req = match method {
             "POST" => http.post(format!("{url}{path}")).body("{}"),
