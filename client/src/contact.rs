@@ -280,7 +280,7 @@ fn take_heartbeat(
     now: u64,
 ) -> (Option<ProofOfLife>, Option<AccountId>, Option<&'static str>) {
     let Some(ph) = ph else { return (m.proof_of_life.clone(), None, None) };
-    match proof_of_life::judge(&m.member, m.account, m.proof_of_life.as_ref(), ph, now) {
+    match proof_of_life::judge(&m.member, m.account, m.server_id, m.proof_of_life.as_ref(), ph, now) {
         Ok((pol, account)) => (Some(pol), Some(account), None),
         // The same heartbeat again is the usual case, not worth a word.
         Err(why) if m.proof_of_life.as_ref().is_some_and(|p| ph_counter(ph) == Some(p.counter)) => {

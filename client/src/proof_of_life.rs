@@ -8,7 +8,7 @@
 //! says so itself, whether or not the server answers.
 
 use crate::state::ProofOfLife;
-use aman_protocol::{AccountId, Heartbeat, VerifyingKey};
+use aman_protocol::{AccountId, Heartbeat, ServerId, VerifyingKey};
 
 /// The longest interval a heartbeat may announce: the server default's
 /// maximum (30 days) plus its clock window. A heartbeat beyond it is
@@ -40,6 +40,7 @@ pub const CLOCK_SLACK: u64 = 300;
 pub fn judge(
     member: &VerifyingKey,
     account: Option<AccountId>,
+    server: Option<ServerId>,
     newest: Option<&ProofOfLife>,
     ph: &[u8],
     now: u64,
@@ -47,6 +48,11 @@ pub fn judge(
     let hb = Heartbeat::verify(ph, member).map_err(|_| "not signed by the member")?;
     if account.is_some_and(|a| a != hb.account) {
         return Err("names another account");
+    }
+    // The membership's own server: a heartbeat made for another server and
+    // relayed here is not what this server saw.
+    if server.is_some_and(|s| s != hb.server) {
+        return Err("made for another server");
     }
     // An equal counter is the same round seen at another server: nothing new.
     if newest.is_some_and(|p| hb.counter <= p.counter) {
@@ -104,7 +110,7 @@ pub fn late_checkin_verified(pol: Option<&ProofOfLife>, alert_fired_at: u64, ale
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aman_protocol::{ServerId, SigningKey};
+    use aman_protocol::SigningKey;
 
     fn hb(counter: u64, client_time: u64, next_due: u64, grace: u64) -> Heartbeat {
         Heartbeat {
@@ -124,24 +130,28 @@ mod tests {
         let member = id.verifying_key();
         let now = 1_000_000;
         let good = hb(5, now, now + 3600, 600).sign(&id);
-        let (pol, account) = judge(&member, None, None, &good, now).unwrap();
+        let (pol, account) = judge(&member, None, None, None, &good, now).unwrap();
         assert_eq!((pol.counter, pol.deadline, account), (5, now + 4200, AccountId::from_bytes([2; 16])));
 
         let stranger = SigningKey::generate().unwrap();
-        assert!(judge(&member, None, None, &hb(6, now, now + 60, 60).sign(&stranger), now).is_err());
+        assert!(judge(&member, None, None, None, &hb(6, now, now + 60, 60).sign(&stranger), now).is_err());
         let mut flipped = good.clone();
         flipped[40] ^= 1;
-        assert!(judge(&member, None, None, &flipped, now).is_err());
-        assert!(judge(&member, Some(AccountId::from_bytes([9; 16])), None, &good, now).is_err());
-        assert!(judge(&member, None, Some(&pol), &good, now).is_err(), "same counter");
-        assert!(judge(&member, None, Some(&pol), &hb(4, now, now + 90_000, 60).sign(&id), now).is_err(), "older");
-        assert!(judge(&member, None, None, &hb(6, now + 601, now + 700, 60).sign(&id), now).is_err(), "future");
+        assert!(judge(&member, None, None, None, &flipped, now).is_err());
+        let here = Some(ServerId::from_bytes([1; 16]));
+        assert!(judge(&member, None, here, None, &good, now).is_ok());
+        let elsewhere = Some(ServerId::from_bytes([7; 16]));
+        assert!(judge(&member, None, elsewhere, None, &good, now).is_err(), "another server's heartbeat");
+        assert!(judge(&member, Some(AccountId::from_bytes([9; 16])), None, None, &good, now).is_err());
+        assert!(judge(&member, None, None, Some(&pol), &good, now).is_err(), "same counter");
+        assert!(judge(&member, None, None, Some(&pol), &hb(4, now, now + 90_000, 60).sign(&id), now).is_err(), "older");
+        assert!(judge(&member, None, None, None, &hb(6, now + 601, now + 700, 60).sign(&id), now).is_err(), "future");
         let far = hb(6, now, now + MAX_INTERVAL + 1, 60).sign(&id);
-        assert!(judge(&member, None, None, &far, now).is_err(), "beyond any server's interval");
-        assert!(judge(&member, None, None, &hb(6, now, now + 60, MAX_GRACE + 1).sign(&id), now).is_err());
-        assert!(judge(&member, None, Some(&pol), &hb(6, now + 10, now + 100, 60).sign(&id), now).is_ok());
+        assert!(judge(&member, None, None, None, &far, now).is_err(), "beyond any server's interval");
+        assert!(judge(&member, None, None, None, &hb(6, now, now + 60, MAX_GRACE + 1).sign(&id), now).is_err());
+        assert!(judge(&member, None, None, Some(&pol), &hb(6, now + 10, now + 100, 60).sign(&id), now).is_ok());
         let leap = hb(5 + MAX_COUNTER_STEP + 1, now, now + 100, 60).sign(&id);
-        assert!(judge(&member, None, Some(&pol), &leap, now).is_err(), "a leaping counter");
+        assert!(judge(&member, None, None, Some(&pol), &leap, now).is_err(), "a leaping counter");
     }
 
     #[test]
