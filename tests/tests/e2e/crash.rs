@@ -165,3 +165,32 @@ async fn an_alert_reaches_a_receiver_that_was_down_across_a_kill_9() {
     assert_eq!(hits[0].body["alert"], alert.to_string());
     drop(server);
 }
+
+/// A duress check-in is acknowledged with only its sealed signal written:
+/// the alert is made when the scheduler reads the signal, after the dispatch
+/// delay. A `kill -9` right after the reply must not lose it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_duress_check_in_alerts_after_a_kill_9_before_its_signal_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", super::free_port());
+    let env = server_env(&[("AMAN_DISPATCH_DELAY", "20s")]);
+    let server = ServerProcess::start(&dir.path().join("server"), &listen, &env);
+    let client = api(&server.url);
+    let mut m = Member::new();
+    m.register(&client).await.unwrap();
+    m.add_contact(&client, 1).await.unwrap();
+    m.checkin(&client, 3600, 600, true).await.unwrap();
+    // The signal is due 10–20 s from now; the server dies at once.
+    let server = server.kill9().restart();
+    let start = std::time::Instant::now();
+    let alerts = loop {
+        let contents = m.contacts[0].mailbox(&client).await.unwrap();
+        if !contents.alerts.is_empty() || start.elapsed() > Duration::from_secs(40) {
+            break contents.alerts;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(alerts.len(), 1, "the duress alert survives the crash");
+    assert_eq!(alerts[0].reason, "duress");
+    drop(server);
+}

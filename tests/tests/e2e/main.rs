@@ -4,7 +4,8 @@
 //!   missed check-in, escalation, late check-in, outage, duress, panic.
 //! - `crash`: `kill -9` under concurrent load; nothing acknowledged is lost
 //!   and every alert reaches its webhook (quick mode here; set
-//!   `AMAN_CRASH_CYCLES=50` for the full run).
+//!   `AMAN_CRASH_CYCLES=50` for the full run); a duress check-in acknowledged
+//!   just before a `kill -9` still alerts.
 //! - `bad_input`: malformed requests over real HTTP.
 //! - `coercion`: every observer's view, normal against duress check-in,
 //!   and duress against panic and missed alerts.
