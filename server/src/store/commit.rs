@@ -13,8 +13,10 @@ use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
-/// Resolves when the flush covering a write has finished.
+/// Resolves when the flush covering a write has finished. A reply sent
+/// before it resolves would acknowledge what a crash can still lose.
 #[derive(Debug)]
+#[must_use = "wait for the ticket before acknowledging the write"]
 pub struct Ticket(Result<oneshot::Receiver<Result<(), String>>, ()>);
 
 impl Ticket {
