@@ -282,12 +282,11 @@ fn take_heartbeat(
     let Some(ph) = ph else { return (m.proof_of_life.clone(), None, None) };
     match proof_of_life::judge(&m.member, m.account, m.server_id, m.proof_of_life.as_ref(), ph, now) {
         Ok((pol, account)) => (Some(pol), Some(account), None),
-        // The same heartbeat again is the usual case, not worth a word.
-        Err(why) if m.proof_of_life.as_ref().is_some_and(|p| ph_counter(ph) == Some(p.counter)) => {
-            let _ = why;
-            (m.proof_of_life.clone(), None, None)
+        Err(why) => {
+            // The same heartbeat again is the usual case, not worth a word.
+            let same = m.proof_of_life.as_ref().is_some_and(|p| ph_counter(ph) == Some(p.counter));
+            (m.proof_of_life.clone(), None, (!same).then_some(why))
         }
-        Err(why) => (m.proof_of_life.clone(), None, Some(why)),
     }
 }
 
