@@ -508,13 +508,14 @@ pub async fn checkin(
     updated.counter = reply.counter;
     vault.book.member = Some(updated);
     vault.save()?;
-    let now = unix_now();
+    // "In" the interval asked for, counted from the check-in itself: what
+    // is printed does not depend on how long the reply and saving took.
     Ok(Report {
         json: json!({ "checked_in": true, "counter": reply.counter, "next_due": reply.next_due, "deadline": reply.deadline }),
         text: format!(
             "Checked in. Next check-in due by {} (in {}); your contacts are alerted at {} if you have not checked in.",
             format_time(reply.next_due),
-            format_duration(reply.next_due.saturating_sub(now)),
+            format_duration(every),
             format_time(reply.deadline)
         ),
     })
