@@ -49,13 +49,15 @@ fn frozen(name: &str) -> String {
         .filter_map(|l| l.split_once(" = "))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_else(|| panic!("no frozen value for {name}"))
+        .unwrap_or_default()
 }
 
+/// Compares with the frozen value. `AMAN_PRINT_KAT` also prints the value
+/// (to freeze a deliberate, versioned change), but never skips the check:
+/// a test that printed instead of comparing would pass whatever the bytes.
 fn check(name: &str, actual: &str) {
     if std::env::var_os("AMAN_PRINT_KAT").is_some() {
         println!("{name} = {actual}");
-        return;
     }
     assert_eq!(actual, frozen(name), "format drift in {name}");
 }
