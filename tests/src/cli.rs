@@ -3,7 +3,7 @@
 use crate::process::binary;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `aman --home HOME --passphrase-stdin ARGS` with `stdin` as its
 /// input (Argon2 at test costs) and returns what it printed.
@@ -13,6 +13,12 @@ pub fn aman(home: &Path, stdin: &str, args: &[&str]) -> Output {
 
 /// [`aman`] with extra environment variables.
 pub fn aman_env(home: &Path, stdin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    spawn_aman(home, stdin, args, env).wait_with_output().unwrap()
+}
+
+/// Starts `aman` as [`aman_env`] does, with `stdin` already written, and
+/// returns it running (for `aman alerts watch`).
+pub fn spawn_aman(home: &Path, stdin: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut child = Command::new(binary("aman"))
         .arg("--home")
         .arg(home)
@@ -26,5 +32,5 @@ pub fn aman_env(home: &Path, stdin: &str, args: &[&str], env: &[(&str, &str)]) -
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    child
 }

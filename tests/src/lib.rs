@@ -14,7 +14,7 @@ pub mod receiver;
 pub mod smtp;
 
 pub use actors::{Contact, Member};
-pub use cli::{aman, aman_env};
+pub use cli::{aman, aman_env, spawn_aman};
 pub use process::{binary, ServerProcess};
 pub use receiver::Receiver;
 pub use smtp::SmtpServer;

@@ -4,11 +4,10 @@
 
 use super::{free_port, server_env};
 use aman_server::store::{Op, SledStore, Store};
-use aman_tests::{aman, aman_env, binary, ServerProcess};
+use aman_tests::{aman, aman_env, spawn_aman, ServerProcess};
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// The contact client waits this long after a deadline for the server's alert.
@@ -61,18 +60,12 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
     // The server dies before the deadline. A watching contact and a contact
     // who asks later both hear it from their own client.
     let stopped = server.kill9();
-    let mut watch = Command::new(binary("aman"))
-        .arg("--home")
-        .arg(&alice)
-        .args(["--passphrase-stdin", "--json", "alerts", "watch", "--count", "1"])
-        .env("AMAN_INSECURE_TEST_KDF", "1")
-        .env("AMAN_ALARM_SLACK", SLACK)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    watch.stdin.take().unwrap().write_all(b"alice-pass\n").unwrap();
+    let mut watch = spawn_aman(
+        &alice,
+        "alice-pass\n",
+        &["--json", "alerts", "watch", "--count", "1"],
+        &[("AMAN_ALARM_SLACK", SLACK)],
+    );
     sleep_until(deadline + 4);
     let (code, seen, text) = alerts(&alice);
     assert_eq!(code, Some(3), "the server is unreachable: exit 3, and the warning is still shown");
