@@ -265,6 +265,23 @@ async fn fetch(
     client.call::<(), _>(Method::GET, &path, None, &signer_for(client, m, key).await?).await
 }
 
+/// Everything the mailbox holds, read in as many pieces as the server gives.
+async fn fetch_all(client: &ApiClient, m: &Membership, key: &SigningKey) -> Result<MailboxContents, ClientError> {
+    let mut all = fetch(client, m, key, 0, 0).await?;
+    // Bounded: a server that always says `more` cannot keep us here.
+    for _ in 0..1000 {
+        if !all.more {
+            break;
+        }
+        let next = fetch(client, m, key, all.cursor_ms, 0).await?;
+        all.alerts.extend(next.alerts);
+        all.notices.extend(next.notices);
+        all.cursor_ms = all.cursor_ms.max(next.cursor_ms);
+        all.more = next.more;
+    }
+    Ok(all)
+}
+
 /// The member's latest public heartbeat as the server relays it.
 async fn fetch_heartbeat(client: &ApiClient, m: &Membership, key: &SigningKey) -> Result<Option<Vec<u8>>, ClientError> {
     let list: HeartbeatList =
@@ -334,7 +351,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         // Whatever one server does (unreachable, refusing, answering
         // nonsense), the others are still read and this member's own
         // deadline still judged from what this device verified before.
-        let reached = match fetch(&client, m, &keys.identity, 0, 0).await {
+        let reached = match fetch_all(&client, m, &keys.identity).await {
             Ok(contents) => match fetch_heartbeat(&client, m, &keys.identity).await {
                 Ok(ph) => Some((contents, ph)),
                 Err(e) => {
@@ -441,6 +458,7 @@ pub async fn watch(
     let keys = book.memberships.iter().map(|m| vault.membership_keys(m)).collect::<Result<Vec<_>, _>>()?;
     let n = book.memberships.len();
     let mut cursors: Vec<u64> = vec![0; n];
+    let mut more: Vec<bool> = vec![false; n];
     let mut proofs: Vec<Option<ProofOfLife>> = book.memberships.iter().map(|m| m.proof_of_life.clone()).collect();
     let mut alerts_seen: Vec<Vec<(u64, Option<u64>)>> = vec![Vec::new(); n];
     let mut raised: Vec<Option<u64>> = vec![None; n];
@@ -451,10 +469,16 @@ pub async fn watch(
         let mut any_unreachable = false;
         for (i, m) in book.memberships.iter().enumerate() {
             let client = ctx.client(&m.server)?;
-            let wait = if first || n > 1 { 0 } else { 25 };
+            let wait = if first || n > 1 || more[i] { 0 } else { 25 };
             let mut events = Vec::new();
-            let reachable = match fetch(&client, m, &keys[i].identity, cursors[i], wait).await {
+            let read = if first {
+                fetch_all(&client, m, &keys[i].identity).await
+            } else {
+                fetch(&client, m, &keys[i].identity, cursors[i], wait).await
+            };
+            let reachable = match read {
                 Ok(contents) => {
+                    more[i] = contents.more;
                     cursors[i] = cursors[i].max(contents.cursor_ms);
                     let current = Membership { proof_of_life: proofs[i].clone(), ..m.clone() };
                     let ph = fetch_heartbeat(&client, m, &keys[i].identity).await.ok().flatten();

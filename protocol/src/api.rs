@@ -378,8 +378,12 @@ pub struct MailboxContents {
     pub alerts: Vec<MailboxAlert>,
     /// Account-level notices.
     pub notices: Vec<MailboxNotice>,
-    /// Pass as `since` to wait for the next change.
+    /// Pass as `since` to wait for the next change (an opaque, increasing
+    /// change stamp).
     pub cursor_ms: u64,
+    /// More changes remain after this cursor: read again at once.
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// One delivery attempt in an alert's log.

@@ -107,6 +107,25 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for built-in TLS.
     pub tls_key: Option<PathBuf>,
+    /// An acknowledged alert leaves a contact's server-side mailbox this
+    /// long after it last changed (the contact's client keeps its own copy).
+    pub mailbox_retention: u64,
+    /// Any mailbox entry or notice leaves after this long unchanged.
+    pub mailbox_max_age: u64,
+    /// Most alerts one mailbox holds; the oldest (acknowledged first) make room.
+    pub mailbox_max_entries: usize,
+    /// Most account-level notices one mailbox holds.
+    pub mailbox_max_notices: usize,
+    /// Most long-polls held at once on the whole server (503 beyond).
+    pub max_waiters: usize,
+    /// Most long-polls held at once across one member's contacts (429 beyond).
+    pub max_waiters_per_account: usize,
+    /// Most long-polls held at once on one mailbox (429 beyond).
+    pub max_waiters_per_mailbox: usize,
+    /// Most contact mailboxes one member may create by pairing.
+    pub max_mailboxes: usize,
+    /// Most pairing slots one member may have open (unanswered) at once.
+    pub max_open_pairings: usize,
 }
 
 // Redacts the SMTP URL, which may carry a password.
@@ -161,6 +180,15 @@ impl Default for Config {
             allow_private_targets: false,
             tls_cert: None,
             tls_key: None,
+            mailbox_retention: 30 * 86_400,
+            mailbox_max_age: 180 * 86_400,
+            mailbox_max_entries: 1000,
+            mailbox_max_notices: 256,
+            max_waiters: 4096,
+            max_waiters_per_account: 128,
+            max_waiters_per_mailbox: 8,
+            max_mailboxes: 32,
+            max_open_pairings: 8,
         }
     }
 }
@@ -192,6 +220,15 @@ pub const KEYS: &[&str] = &[
     "allow_private_targets",
     "tls_cert",
     "tls_key",
+    "mailbox_retention",
+    "mailbox_max_age",
+    "mailbox_max_entries",
+    "mailbox_max_notices",
+    "max_waiters",
+    "max_waiters_per_account",
+    "max_waiters_per_mailbox",
+    "max_mailboxes",
+    "max_open_pairings",
 ];
 
 impl Config {
@@ -260,6 +297,7 @@ impl Config {
         let duration =
             || parse_duration(value).map_err(|e| invalid(format!("{e} (write durations like 30s, 10m, 6h, 1d)")));
         let number = || value.trim().parse::<u64>().map_err(|e| invalid(e.to_string()));
+        let count = || value.trim().parse::<usize>().map_err(|e| invalid(e.to_string()));
         let flag = || match value.trim() {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
@@ -304,6 +342,15 @@ impl Config {
             "allow_private_targets" => self.allow_private_targets = flag()?,
             "tls_cert" => self.tls_cert = Some(PathBuf::from(value.trim())),
             "tls_key" => self.tls_key = Some(PathBuf::from(value.trim())),
+            "mailbox_retention" => self.mailbox_retention = duration()?,
+            "mailbox_max_age" => self.mailbox_max_age = duration()?,
+            "mailbox_max_entries" => self.mailbox_max_entries = count()?.max(1),
+            "mailbox_max_notices" => self.mailbox_max_notices = count()?.max(1),
+            "max_waiters" => self.max_waiters = count()?,
+            "max_waiters_per_account" => self.max_waiters_per_account = count()?,
+            "max_waiters_per_mailbox" => self.max_waiters_per_mailbox = count()?,
+            "max_mailboxes" => self.max_mailboxes = count()?,
+            "max_open_pairings" => self.max_open_pairings = count()?,
             other => return Err(ConfigError::UnknownKey(other.to_owned())),
         }
         Ok(())

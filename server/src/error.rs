@@ -18,12 +18,19 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// Sent as `Retry-After` (seconds) with a 429 or 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// A 4xx/5xx with a code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// The same error, telling the client when to try again.
+    pub fn retry_after(self, seconds: u64) -> Self {
+        ApiError { retry_after: Some(seconds), ..self }
     }
 
     // The common answers are the engine's, so that the API and the engine
@@ -71,9 +78,11 @@ impl From<EngineError> for ApiError {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Gone => StatusCode::GONE,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError { status, code: e.code, message: e.message }
+        ApiError { status, code: e.code, message: e.message, retry_after: e.retry_after }
     }
 }
 
@@ -86,6 +95,10 @@ impl From<crate::store::StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { code: self.code.to_owned(), message: self.message };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -81,6 +81,9 @@ pub fn checked_key(config: &Config, store: &dyn Store) -> Result<aman_protocol::
     }
 }
 
+/// How often mailboxes are swept of what they no longer need to hold.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
 /// How often the heartbeat is written.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
@@ -110,6 +113,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let key = checked_key(&config, store.as_ref())?;
     let config = Arc::new(config);
     let engine = Engine::new_deferred(store.clone(), clock.clone(), config.clone(), key);
+    let migrating = engine.clone();
+    tokio::task::spawn_blocking(move || migrating.migrate())
+        .await
+        .map_err(|e| ServeError::Recovery(e.to_string()))?
+        .map_err(|e| ServeError::Recovery(e.message))?;
     let recovering = engine.clone();
     let now = clock.now();
     tokio::task::spawn_blocking(move || recovering.recover_from_outage(now))
@@ -149,6 +157,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let mut background = vec![
         tokio::spawn(run_scheduler(engine.clone(), stop.subscribe())),
         tokio::spawn(run_heartbeat(engine.clone(), stop.subscribe())),
+        tokio::spawn(run_sweeper(engine.clone(), stop.subscribe())),
         tokio::spawn(crate::delivery::worker::run(engine.clone(), stop.subscribe())),
         tokio::spawn(admin::serve_socket(admin_listener, store.clone() as Arc<dyn Store>, clock, engine.server_id())),
     ];
@@ -238,6 +247,25 @@ async fn run_scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
         let now = engine.clock.now();
         if tokio::task::spawn_blocking(move || ticking.tick(now)).await.is_err() {
             tracing::error!("scheduler tick panicked");
+        }
+    }
+}
+
+/// Applies mailbox retention now and then (the first time a minute after start).
+async fn run_sweeper(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                let sweeping = engine.clone();
+                let now = engine.clock.now();
+                match tokio::task::spawn_blocking(move || sweeping.sweep_mailboxes(now)).await {
+                    Ok(Ok(report)) => tracing::info!(?report, "mailbox retention applied"),
+                    Ok(Err(e)) => tracing::error!(code = e.code, "mailbox retention failed"),
+                    Err(_) => tracing::error!("mailbox retention panicked"),
+                }
+            }
+            _ = stop.changed() => return,
         }
     }
 }

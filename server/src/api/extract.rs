@@ -35,7 +35,8 @@ impl Unverified {
 }
 
 fn too_many() -> ApiError {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
+    // The limiter's window is a minute.
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down").retry_after(60)
 }
 
 /// The body of a request that carries no request signature (registration,
@@ -114,6 +115,8 @@ impl FromRequest<AppState> for Member {
 pub struct Contact {
     /// The caller.
     pub mailbox: MailboxId,
+    /// The member whose contact the mailbox is.
+    pub member: AccountId,
     /// The exact body bytes.
     pub body: Bytes,
     /// The query string, if any.
@@ -126,9 +129,10 @@ impl FromRequest<AppState> for Contact {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let u = Unverified::from_request(req, state).await?;
         let mailbox = MailboxId::from_bytes(u.auth.caller);
-        let key = state.engine.mailbox_identity(&mailbox)?;
-        u.verify(state, key)?;
-        Ok(Contact { mailbox, body: u.body, query: u.query })
+        let found = state.engine.mailbox_identity(&mailbox)?;
+        u.verify(state, found.map(|(key, _)| key))?;
+        let member = found.map(|(_, member)| member).ok_or_else(ApiError::unauthorized)?;
+        Ok(Contact { mailbox, member, body: u.body, query: u.query })
     }
 }
 

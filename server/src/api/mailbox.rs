@@ -5,7 +5,7 @@ use super::{parse_json, AppState, Contact};
 use crate::engine::TargetReach;
 use crate::error::ApiError;
 use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
-use aman_protocol::AlertId;
+use aman_protocol::{AlertId, MailboxId};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -38,29 +38,51 @@ pub async fn heartbeats(State(state): State<AppState>, contact: Contact) -> Resu
     Ok(Json(state.engine.latest_heartbeat(&contact.mailbox)?))
 }
 
-/// `GET /v1/mailbox/alerts?since=MS&wait=S`: returns at once if anything
-/// changed after `since`, else waits up to `wait` seconds for a change.
+/// `GET /v1/mailbox/alerts?since=CURSOR&wait=S`: returns at once what
+/// changed after `since` if anything did, else waits up to `wait` seconds
+/// for a change. While it waits it holds a place among the capped waiters
+/// and nothing else; every read runs off the async workers.
 pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<Json<MailboxContents>, ApiError> {
     let since = query_u64(contact.query.as_deref(), "since")?;
     let wait = query_u64(contact.query.as_deref(), "wait")?.min(MAX_WAIT_S);
+    let contents = read_changes(&state, contact.mailbox, since).await?;
+    if wait == 0 || !contents.alerts.is_empty() || !contents.notices.is_empty() {
+        return Ok(Json(contents));
+    }
+    drop(contents);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-    let mut changes = state.engine.mailbox_wakes.subscribe(contact.mailbox);
-    let result = loop {
-        let contents = match state.engine.mailbox_contents(&contact.mailbox) {
-            Ok(c) => c,
-            Err(e) => break Err(e),
-        };
-        if contents.cursor_ms > since || wait == 0 {
-            break Ok(Json(contents));
+    let mut waiter = state.engine.wait_on_mailbox(contact.mailbox, contact.member)?;
+    // A change between the read above and the subscription would be missed:
+    // look once more now that the waiter is in place.
+    let contents = read_changes(&state, contact.mailbox, since).await?;
+    if !contents.alerts.is_empty() || !contents.notices.is_empty() {
+        return Ok(Json(contents));
+    }
+    drop(contents);
+    loop {
+        if tokio::time::timeout_at(deadline, waiter.changed()).await.is_err() {
+            drop(waiter);
+            return Ok(Json(MailboxContents {
+                alerts: Vec::new(),
+                notices: Vec::new(),
+                cursor_ms: since,
+                more: false,
+            }));
         }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => continue,
-            _ => break Ok(Json(contents)),
+        let contents = read_changes(&state, contact.mailbox, since).await?;
+        if !contents.alerts.is_empty() || !contents.notices.is_empty() {
+            return Ok(Json(contents));
         }
-    };
-    drop(changes);
-    state.engine.mailbox_wakes.release(&contact.mailbox);
-    result.map_err(ApiError::from)
+    }
+}
+
+/// One incremental mailbox read, on a blocking thread.
+async fn read_changes(state: &AppState, mailbox: MailboxId, since: u64) -> Result<MailboxContents, ApiError> {
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || engine.mailbox_changes(&mailbox, since))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
 }
 
 /// `POST /v1/mailbox/alerts/{alert}/ack`.

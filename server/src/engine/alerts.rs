@@ -2,14 +2,17 @@
 
 use super::error::EngineError;
 use super::{lock, Engine};
-use crate::store::{AccountRecord, AlertMeta, AlertRecord, DeliveryRecord, MailboxEntry, Op, OutboxEntry, Reason};
-use aman_protocol::api::{Ack, DeliveryLog, MailboxAlert, MailboxContents, Notice, NoticeKind, B64};
+use crate::store::{AccountRecord, AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxEntry, Reason};
+use aman_protocol::api::{Ack, DeliveryLog, Notice, NoticeKind, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static LOG_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Alert ids an account record keeps, newest last.
+pub const MAX_ALERTS_LISTED: usize = 16;
 
 /// The idempotency key of one (alert, mailbox, endpoint) notification: the
 /// same on every attempt and after every restart.
@@ -93,6 +96,11 @@ impl Engine {
         ops.push(Op::PutDispatch(dispatch_at, id));
         ops.push(Op::PutAlert(id, alert));
         account.alerts.push(id);
+        // Only the latest is ever read (a late check-in's notice); the list
+        // must not grow without end for a member who presses panic daily.
+        if account.alerts.len() > MAX_ALERTS_LISTED {
+            account.alerts.drain(..account.alerts.len() - MAX_ALERTS_LISTED);
+        }
         account.alert_open = true;
         Ok((id, dispatch_at))
     }
@@ -142,8 +150,13 @@ impl Engine {
                 let Some(mut alert) = self.store.alert(&id)? else { continue };
                 if alert.dispatched {
                     // A later change to show (a late check-in): wake whoever
-                    // holds the alert, after the same delay as any dispatch.
-                    told.extend(told_so_far(&alert));
+                    // holds the alert, after the same delay as any dispatch;
+                    // their next poll returns it.
+                    let stamp = self.change_stamp();
+                    for (mailbox, tier) in told_so_far_tiers(&alert) {
+                        self.stamp_entry_ops(&mailbox, &id, tier, now, stamp, &mut ops)?;
+                        told.push(mailbox);
+                    }
                     continue;
                 }
                 alert.dispatched = true;
@@ -175,10 +188,11 @@ impl Engine {
             return Ok(Vec::new());
         };
         let now_ms = self.now_ms();
+        let stamp = self.change_stamp();
         let mut told = Vec::new();
         for (mailbox, _) in alert.contacts.iter().filter(|(_, t)| *t == tier) {
             told.push(*mailbox);
-            ops.push(Op::PutMailboxEntry(*mailbox, *id, MailboxEntry { added: now, tier }));
+            self.stamp_entry_ops(mailbox, id, tier, now, stamp, ops)?;
             ops.push(log_op(id, *mailbox, "mailbox", now_ms, "delivered", ""));
             if let Some(mb) = self.store.mailbox(mailbox)? {
                 for endpoint in &mb.endpoints {
@@ -299,51 +313,6 @@ impl Engine {
         })
     }
 
-    /// A contact's mailbox: its alerts and notices.
-    pub fn mailbox_contents(&self, mailbox: &MailboxId) -> Result<MailboxContents, EngineError> {
-        let mut alerts = Vec::new();
-        let mut cursor = 0;
-        for (id, _entry) in self.store.mailbox_entries(mailbox)? {
-            let Some(alert) = self.store.alert(&id)? else {
-                continue;
-            };
-            let meta = self.alert_meta(&id, &alert)?;
-            let note_received_at = match &alert.note_received_sealed {
-                Some(t) => Some(self.open_note_time(&alert.sealed_alert.0, Some(t))?),
-                None => None,
-            };
-            cursor = cursor.max(alert.updated_ms);
-            alerts.push(MailboxAlert {
-                alert: id,
-                account: alert.account,
-                reason: meta.reason.as_str().to_owned(),
-                fired_at: meta.fired_at,
-                deadline: meta.deadline,
-                server_was_down: meta.server_was_down,
-                sealed_alert: alert.sealed_alert,
-                note_received_at,
-                earlier_notes: self.received_notes(alert.earlier_notes)?,
-                acks: alert.acks,
-                notices: alert.notices,
-                updated_ms: alert.updated_ms,
-            });
-        }
-        alerts.sort_by_key(|a| a.fired_at);
-        let notices = self.store.mailbox_notices(mailbox)?;
-        for n in &notices {
-            cursor = cursor.max(n.notice.at.saturating_mul(1000));
-        }
-        Ok(MailboxContents { alerts, notices, cursor_ms: cursor })
-    }
-
-    fn alert_for_mailbox(&self, mailbox: &MailboxId, id: &AlertId) -> Result<AlertRecord, EngineError> {
-        let placed = self.store.mailbox_entries(mailbox)?.iter().any(|(a, _)| a == id);
-        match self.store.alert(id)? {
-            Some(alert) if placed => Ok(alert),
-            _ => Err(EngineError::not_found("alert")),
-        }
-    }
-
     /// A contact acknowledges: escalation stops and the others are told.
     pub fn acknowledge(&self, mailbox: &MailboxId, id: &AlertId) -> Result<crate::store::Durable, EngineError> {
         let probe = self.alert_for_mailbox(mailbox, id)?;
@@ -357,6 +326,12 @@ impl Engine {
         alert.notices.push(Notice::new(NoticeKind::Acknowledged, now, None));
         alert.updated_ms = self.now_ms();
         let mut ops = Vec::new();
+        // Every contact holding the alert sees the acknowledgement, the one
+        // who gave it too (on another device).
+        let stamp = self.change_stamp();
+        for (held, tier) in told_so_far_tiers(&alert) {
+            self.stamp_entry_ops(&held, id, tier, now, stamp, &mut ops)?;
+        }
         let others: Vec<MailboxId> = told_so_far(&alert).into_iter().filter(|m| m != mailbox).collect();
         // Tell every other contact already holding the alert, through their channels too.
         for other in &others {
@@ -396,10 +371,15 @@ pub const NOTICE_CHANNEL: u8 = 0x40;
 
 /// The mailboxes an alert has been placed in so far.
 fn told_so_far(alert: &AlertRecord) -> Vec<MailboxId> {
+    told_so_far_tiers(alert).into_iter().map(|(m, _)| m).collect()
+}
+
+/// The mailboxes an alert has been placed in so far, with their tiers.
+fn told_so_far_tiers(alert: &AlertRecord) -> Vec<(MailboxId, u8)> {
     if !alert.dispatched {
         return Vec::new();
     }
-    alert.contacts.iter().filter(|(_, t)| *t <= alert.notified_tier).map(|(m, _)| *m).collect()
+    alert.contacts.iter().filter(|(_, t)| *t <= alert.notified_tier).copied().collect()
 }
 
 /// Tier `tier`'s escalation delay: entry `tier - 1`, else the last entry, else the default.

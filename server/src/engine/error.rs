@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Gone,
     /// Too large to accept.
     TooLarge,
+    /// Over a per-member or per-mailbox bound: retry later.
+    Busy,
+    /// Over a server-wide bound: retry later.
+    Overloaded,
     /// Our fault; the detail went to the log.
     Internal,
 }
@@ -38,12 +42,24 @@ pub struct EngineError {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// For [`ErrorKind::Busy`] and [`ErrorKind::Overloaded`]: seconds to wait.
+    pub retry_after: Option<u64>,
 }
 
 impl EngineError {
     /// An error of `kind` with a code and message.
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        EngineError { kind, code, message: message.into() }
+        EngineError { kind, code, message: message.into(), retry_after: None }
+    }
+
+    /// Over a per-member or per-mailbox bound; retry after `seconds`.
+    pub fn busy(code: &'static str, message: impl Into<String>, seconds: u64) -> Self {
+        EngineError { retry_after: Some(seconds), ..Self::new(ErrorKind::Busy, code, message) }
+    }
+
+    /// Over a server-wide bound; retry after `seconds`.
+    pub fn overloaded(code: &'static str, message: impl Into<String>, seconds: u64) -> Self {
+        EngineError { retry_after: Some(seconds), ..Self::new(ErrorKind::Overloaded, code, message) }
     }
 
     /// Malformed or out-of-bounds input.

@@ -11,6 +11,8 @@ mod alerts;
 mod endpoints;
 mod error;
 mod keys;
+mod mailbox;
+mod migrate;
 mod notes;
 mod pairing;
 mod policy;
@@ -23,8 +25,10 @@ pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_
 pub use endpoints::{secret_context, target_context, TargetReach};
 pub use error::{EngineError, ErrorKind};
 pub use keys::KEY_OVERLAP;
+pub use mailbox::{SweepReport, READ_LIMIT};
+pub use migrate::{FORMAT, FORMAT_KEY};
 pub use schedule::{Schedule, TickReport};
-pub use wake::MailboxWakes;
+pub use wake::{MailboxWakes, Waiter, WaiterLimits};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -33,7 +37,7 @@ use crate::metrics::Metrics;
 use crate::store::{Durable, Op, Store, StoreError};
 use aman_protocol::api::ServerInfo;
 use aman_protocol::at_rest::ServerKey;
-use aman_protocol::{AccountId, ServerId, ServerIdentity};
+use aman_protocol::{AccountId, MailboxId, ServerId, ServerIdentity};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -71,6 +75,8 @@ pub struct Engine {
     pub boot_time: u64,
     /// Set once the schedule mirror holds every stored entry.
     schedule_loaded: std::sync::atomic::AtomicBool,
+    /// The last mailbox change stamp given (unix ms, strictly increasing).
+    last_stamp: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -87,9 +93,9 @@ impl Engine {
         config: Arc<Config>,
         key: ServerKey,
     ) -> Result<Arc<Self>, StoreError> {
-        let schedule = Schedule::load(store.as_ref())?;
-        let engine = Self::build(store, clock, config, key, schedule);
-        engine.schedule_loaded.store(true, std::sync::atomic::Ordering::SeqCst);
+        let engine = Self::build(store, clock, config, key, Schedule::default());
+        engine.migrate().map_err(|e| StoreError::Backend(e.message))?;
+        engine.load_schedule()?;
         Ok(engine)
     }
 
@@ -144,6 +150,7 @@ impl Engine {
             metrics: Metrics::default(),
             boot_time,
             schedule_loaded: std::sync::atomic::AtomicBool::new(false),
+            last_stamp: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -192,6 +199,18 @@ impl Engine {
     /// Tells the long-polling contacts of these mailboxes to look again.
     fn mailboxes_changed(&self, mailboxes: impl IntoIterator<Item = aman_protocol::MailboxId>) {
         self.mailbox_wakes.wake(mailboxes);
+    }
+
+    /// A place for a long-poll on `mailbox` (a contact of `account`), or a
+    /// 429/503 refusal when the caps are reached.
+    pub fn wait_on_mailbox(&self, mailbox: MailboxId, account: AccountId) -> Result<Waiter, EngineError> {
+        let c = &self.config;
+        let limits = WaiterLimits {
+            total: c.max_waiters,
+            per_account: c.max_waiters_per_account,
+            per_mailbox: c.max_waiters_per_mailbox,
+        };
+        self.mailbox_wakes.wait_on(mailbox, account, limits)
     }
 
     fn now_ms(&self) -> u64 {

@@ -12,6 +12,10 @@ use aman_protocol::{AccountId, InviteId, MailboxId};
 /// Longest a pairing slot may stay open.
 pub const MAX_PAIRING_LIFETIME: u64 = 7 * 86_400;
 
+/// How long a lapsed slot is kept (so a late member still reads a clear
+/// "expired"), before the retention sweep removes it.
+pub const PAIRING_KEPT_AFTER: u64 = 7 * 86_400;
+
 impl Engine {
     /// The member opens a relay slot.
     pub fn create_pairing(
@@ -29,6 +33,23 @@ impl Engine {
         if self.store.pairing(&invite)?.is_some() {
             return Err(EngineError::new(ErrorKind::Conflict, "pairing_exists", "this invite id is already in use"));
         }
+        // Each answered slot is a mailbox the server keeps: a member (or a
+        // captor with the phone) must not be able to make the server hold
+        // mailboxes and long-polls without end.
+        let open = self
+            .store
+            .pairings()?
+            .into_iter()
+            .filter(|(_, p)| p.account == *caller && p.enrollment.is_none() && p.expires_at > now)
+            .count();
+        if open >= self.config.max_open_pairings {
+            return Err(EngineError::busy(
+                "too_many_pairings",
+                format!("at most {} invites may wait for an answer at once", self.config.max_open_pairings),
+                3600,
+            ));
+        }
+        self.check_mailbox_room(caller)?;
         let record = PairingRecord { account: *caller, expires_at, enrollment: None, mailbox: None };
         self.commit(vec![Op::PutPairing(invite, record)])
     }
@@ -61,6 +82,7 @@ impl Engine {
         if self.store.mailbox(&answer.mailbox)?.is_some() {
             return Err(EngineError::new(ErrorKind::Conflict, "mailbox_exists", "this mailbox id is taken"));
         }
+        self.check_mailbox_room(&pairing.account)?;
         let mailbox = MailboxRecord {
             identity: answer.identity,
             account: pairing.account,
@@ -73,8 +95,26 @@ impl Engine {
         self.commit(vec![Op::PutMailbox(answer.mailbox, mailbox), Op::PutPairing(*invite, pairing)])
     }
 
-    /// The identity key of a mailbox, for request verification.
-    pub fn mailbox_identity(&self, id: &MailboxId) -> Result<Option<aman_protocol::VerifyingKey>, EngineError> {
-        Ok(self.store.mailbox(id)?.map(|m| m.identity))
+    /// Refuses a pairing that would give the member more than
+    /// `max_mailboxes` contact mailboxes.
+    fn check_mailbox_room(&self, account: &AccountId) -> Result<(), EngineError> {
+        let held = self.store.mailboxes()?.into_iter().filter(|(_, owner)| owner == account).count();
+        if held >= self.config.max_mailboxes {
+            return Err(EngineError::busy(
+                "too_many_mailboxes",
+                format!("a member may pair at most {} contact mailboxes", self.config.max_mailboxes),
+                86_400,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The identity key of a mailbox, for request verification, and the
+    /// member whose contact it is.
+    pub fn mailbox_identity(
+        &self,
+        id: &MailboxId,
+    ) -> Result<Option<(aman_protocol::VerifyingKey, AccountId)>, EngineError> {
+        Ok(self.store.mailbox(id)?.map(|m| (m.identity, m.account)))
     }
 }

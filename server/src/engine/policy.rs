@@ -88,11 +88,12 @@ impl Engine {
         notice: &Notice,
     ) -> Result<Vec<Op>, EngineError> {
         let id = AlertId::random().map_err(EngineError::internal)?;
+        let stamp = self.change_stamp();
         let mut ops = Vec::new();
         for c in contacts {
             ops.push(Op::PutMailboxNotice(
                 c.mailbox,
-                notice.at,
+                stamp,
                 NOTICE_SEQ.fetch_add(1, Ordering::Relaxed),
                 MailboxNotice { account: *account_id, notice: notice.clone() },
             ));

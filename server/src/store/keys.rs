@@ -25,7 +25,8 @@ pub mod prefix {
     pub const ALERT: u8 = b'A';
     /// mailbox id || alert id → mailbox entry
     pub const MAILBOX_ENTRY: u8 = b'e';
-    /// mailbox id || at u64 || seq u64 → account-level notice
+    /// mailbox id || change stamp u64 (ms; seconds in notices written
+    /// before 0.3) || seq u64 → account-level notice
     pub const MAILBOX_NOTICE: u8 = b'n';
     /// due u64 || alert id || mailbox id || channel u8 → outbox entry
     pub const OUTBOX: u8 = b'o';
@@ -44,6 +45,10 @@ pub mod prefix {
     /// due u64 || account id || counter u64 → sealed check-in signal: one per
     /// check-in whichever passphrase, read by the scheduler at `due`
     pub const SIGNAL: u8 = b'S';
+    /// mailbox id || changed_ms u64 || alert id → (empty): the mailbox's
+    /// alerts in the order they last changed for it, so a poll reads only
+    /// what changed after its cursor
+    pub const MAILBOX_CHANGE: u8 = b'E';
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -104,6 +109,27 @@ pub fn mailbox_entry(mailbox: &MailboxId, alert: &AlertId) -> Vec<u8> {
 /// Prefix of all entries of one mailbox.
 pub fn mailbox_entries(mailbox: &MailboxId) -> Vec<u8> {
     key(prefix::MAILBOX_ENTRY, &[mailbox.as_bytes()])
+}
+
+/// Key of a mailbox change index entry.
+pub fn mailbox_change(mailbox: &MailboxId, changed_ms: u64, alert: &AlertId) -> Vec<u8> {
+    key(prefix::MAILBOX_CHANGE, &[mailbox.as_bytes(), &changed_ms.to_be_bytes(), alert.as_bytes()])
+}
+
+/// Prefix of one mailbox's change index.
+pub fn mailbox_changes(mailbox: &MailboxId) -> Vec<u8> {
+    key(prefix::MAILBOX_CHANGE, &[mailbox.as_bytes()])
+}
+
+/// Parses a mailbox change key: (mailbox, changed_ms, alert).
+pub fn parse_mailbox_change(k: &[u8]) -> Option<(MailboxId, u64, AlertId)> {
+    if k.len() != 1 + 16 + 8 + 16 || k[0] != prefix::MAILBOX_CHANGE {
+        return None;
+    }
+    let mailbox = MailboxId::from_slice(&k[1..17]).ok()?;
+    let at = u64::from_be_bytes(k[17..25].try_into().ok()?);
+    let alert = AlertId::from_slice(&k[25..41]).ok()?;
+    Some((mailbox, at, alert))
 }
 
 /// Key of an account-level notice in a mailbox.

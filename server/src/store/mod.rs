@@ -59,9 +59,19 @@ pub enum Op {
     DeletePairing(InviteId),
     /// Insert or replace an alert.
     PutAlert(AlertId, AlertRecord),
-    /// Place an alert in a mailbox.
+    /// Place an alert in a mailbox, or record that it changed there: the
+    /// entry and its change-index key (the previous key, if any, is removed
+    /// with [`Op::DeleteMailboxChange`]).
     PutMailboxEntry(MailboxId, AlertId, MailboxEntry),
-    /// An account-level notice for a mailbox.
+    /// Remove an alert's entry from a mailbox (with its change-index key).
+    DeleteMailboxEntry(MailboxId, AlertId, u64),
+    /// Remove a stale change-index key.
+    DeleteMailboxChange(MailboxId, u64, AlertId),
+    /// Remove an account-level notice from a mailbox.
+    DeleteMailboxNotice(MailboxId, u64, u64),
+    /// Remove an alert and its delivery log (retention).
+    DeleteAlert(AlertId),
+    /// An account-level notice for a mailbox (mailbox, change stamp, seq, notice).
     PutMailboxNotice(MailboxId, u64, u64, aman_protocol::api::MailboxNotice),
     /// Queue a notification.
     PutOutbox(u64, AlertId, MailboxId, u8, OutboxEntry),
@@ -175,8 +185,36 @@ pub trait Store: Send + Sync + 'static {
     fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError>;
     /// The alerts placed in a mailbox.
     fn mailbox_entries(&self, mailbox: &MailboxId) -> Result<Vec<(AlertId, MailboxEntry)>, StoreError>;
-    /// The account-level notices of a mailbox.
-    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<aman_protocol::api::MailboxNotice>, StoreError>;
+    /// One alert's entry in a mailbox.
+    fn mailbox_entry(&self, mailbox: &MailboxId, alert: &AlertId) -> Result<Option<MailboxEntry>, StoreError>;
+    /// The alerts that changed for a mailbox after `since_ms`, in change
+    /// order, at most `limit` (reads only that range of the change index).
+    fn mailbox_changes_since(
+        &self,
+        mailbox: &MailboxId,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AlertId)>, StoreError>;
+    /// Every change-index key of a mailbox, oldest change first.
+    fn mailbox_changes(&self, mailbox: &MailboxId) -> Result<Vec<(u64, AlertId)>, StoreError>;
+    /// Every mailbox change-index key on the server: (mailbox, changed_ms, alert).
+    fn all_mailbox_changes(&self) -> Result<Vec<(MailboxId, u64, AlertId)>, StoreError>;
+    /// The account-level notices of a mailbox, oldest first, with their key fields (at, seq).
+    fn mailbox_notices(
+        &self,
+        mailbox: &MailboxId,
+    ) -> Result<Vec<(u64, u64, aman_protocol::api::MailboxNotice)>, StoreError>;
+    /// The account-level notices of a mailbox stamped after `since_ms`,
+    /// with their stamps, oldest first.
+    fn mailbox_notices_after(
+        &self,
+        mailbox: &MailboxId,
+        since_ms: u64,
+    ) -> Result<Vec<(u64, aman_protocol::api::MailboxNotice)>, StoreError>;
+    /// Every mailbox id with its record's owning account.
+    fn mailboxes(&self) -> Result<Vec<(MailboxId, AccountId)>, StoreError>;
+    /// Every pairing slot.
+    fn pairings(&self) -> Result<Vec<(InviteId, PairingRecord)>, StoreError>;
     /// Outbox entries due at or before `now`, at most `limit`.
     fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError>;
     /// Earliest outbox due time.

@@ -370,6 +370,10 @@ pub struct MailboxEntry {
     pub added: u64,
     /// The contact's tier.
     pub tier: u8,
+    /// When the alert last changed for this mailbox (unix ms, strictly
+    /// increasing server-wide): its key in the change index.
+    #[serde(default)]
+    pub changed_ms: u64,
 }
 
 /// A notification waiting to be sent.

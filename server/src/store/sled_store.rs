@@ -99,7 +99,16 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::PutPairing(id, rec) => put(keys::pairing(&id), encode(&rec)?),
         Op::DeletePairing(id) => del(keys::pairing(&id)),
         Op::PutAlert(id, rec) => put(keys::alert(&id), encode(&rec)?),
-        Op::PutMailboxEntry(mb, alert, entry) => put(keys::mailbox_entry(&mb, &alert), encode(&entry)?),
+        Op::PutMailboxEntry(mb, alert, entry) => vec![
+            (keys::mailbox_change(&mb, entry.changed_ms, &alert), Some(Vec::new())),
+            (keys::mailbox_entry(&mb, &alert), Some(encode(&entry)?)),
+        ],
+        Op::DeleteMailboxEntry(mb, alert, changed_ms) => {
+            vec![(keys::mailbox_change(&mb, changed_ms, &alert), None), (keys::mailbox_entry(&mb, &alert), None)]
+        }
+        Op::DeleteMailboxChange(mb, changed_ms, alert) => del(keys::mailbox_change(&mb, changed_ms, &alert)),
+        Op::DeleteMailboxNotice(mb, at, seq) => del(keys::mailbox_notice(&mb, at, seq)),
+        Op::DeleteAlert(alert) => del(keys::alert(&alert)),
         Op::PutMailboxNotice(mb, at, seq, notice) => put(keys::mailbox_notice(&mb, at, seq), encode(&notice)?),
         Op::PutOutbox(due, alert, mb, ch, entry) => put(keys::outbox(due, &alert, &mb, ch), encode(&entry)?),
         Op::DeleteOutbox(due, alert, mb, ch) => del(keys::outbox(due, &alert, &mb, ch)),
@@ -228,8 +237,84 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<MailboxNotice>, StoreError> {
-        Ok(self.scan_values::<MailboxNotice>(&keys::mailbox_notices(mailbox))?.into_iter().map(|(_, n)| n).collect())
+    fn mailbox_entry(&self, mailbox: &MailboxId, alert: &AlertId) -> Result<Option<MailboxEntry>, StoreError> {
+        self.get(&keys::mailbox_entry(mailbox, alert))
+    }
+
+    fn mailbox_changes_since(
+        &self,
+        mailbox: &MailboxId,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AlertId)>, StoreError> {
+        let start = keys::mailbox_change(mailbox, since_ms.saturating_add(1), &AlertId::from_bytes([0; 16]));
+        let end = keys::mailbox_change(mailbox, u64::MAX, &AlertId::from_bytes([0xff; 16]));
+        self.tree
+            .range(start..=end)
+            .keys()
+            .take(limit)
+            .map(|k| keys::parse_mailbox_change(&k?).map(|(_, at, alert)| (at, alert)).ok_or(StoreError::Corrupt('E')))
+            .collect()
+    }
+
+    fn mailbox_changes(&self, mailbox: &MailboxId) -> Result<Vec<(u64, AlertId)>, StoreError> {
+        self.tree
+            .scan_prefix(keys::mailbox_changes(mailbox))
+            .keys()
+            .map(|k| keys::parse_mailbox_change(&k?).map(|(_, at, alert)| (at, alert)).ok_or(StoreError::Corrupt('E')))
+            .collect()
+    }
+
+    fn all_mailbox_changes(&self) -> Result<Vec<(MailboxId, u64, AlertId)>, StoreError> {
+        self.scan_keys(prefix::MAILBOX_CHANGE, keys::parse_mailbox_change)
+    }
+
+    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<(u64, u64, MailboxNotice)>, StoreError> {
+        self.scan_values::<MailboxNotice>(&keys::mailbox_notices(mailbox))?
+            .into_iter()
+            .map(|(k, n)| {
+                let at = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('n'))?;
+                let seq = k.get(25..33).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('n'))?;
+                Ok((u64::from_be_bytes(at), u64::from_be_bytes(seq), n))
+            })
+            .collect()
+    }
+
+    fn mailbox_notices_after(
+        &self,
+        mailbox: &MailboxId,
+        since_ms: u64,
+    ) -> Result<Vec<(u64, MailboxNotice)>, StoreError> {
+        let start = keys::mailbox_notice(mailbox, since_ms.saturating_add(1), 0);
+        let end = keys::mailbox_notice(mailbox, u64::MAX, u64::MAX);
+        self.tree
+            .range(start..=end)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let at = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('n'))?;
+                Ok((u64::from_be_bytes(at), decode(prefix::MAILBOX_NOTICE, &v)?))
+            })
+            .collect()
+    }
+
+    fn mailboxes(&self) -> Result<Vec<(MailboxId, AccountId)>, StoreError> {
+        self.scan_values::<MailboxRecord>(&[prefix::MAILBOX])?
+            .into_iter()
+            .map(|(k, rec)| {
+                let id = k.get(1..17).ok_or(StoreError::Corrupt('m'))?;
+                Ok((MailboxId::from_slice(id).map_err(|_| StoreError::Corrupt('m'))?, rec.account))
+            })
+            .collect()
+    }
+
+    fn pairings(&self) -> Result<Vec<(InviteId, PairingRecord)>, StoreError> {
+        self.scan_values::<PairingRecord>(&[prefix::PAIRING])?
+            .into_iter()
+            .map(|(k, rec)| {
+                let id = k.get(1..).ok_or(StoreError::Corrupt('p'))?;
+                Ok((InviteId::from_slice(id).map_err(|_| StoreError::Corrupt('p'))?, rec))
+            })
+            .collect()
     }
 
     fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError> {

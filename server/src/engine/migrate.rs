@@ -1,0 +1,79 @@
+//! Start-up migration of the stored format.
+//!
+//! The database records its format version under the `format` metadata key.
+//! A database without one was written by 0.2 or earlier (format 1). Each
+//! step is idempotent and the version is written last, so a crash in the
+//! middle makes the next start run the step again from the beginning.
+
+use super::error::EngineError;
+use super::Engine;
+use crate::store::{Op, StoreError};
+
+/// Name of the format version in the store's metadata.
+pub const FORMAT_KEY: &str = "format";
+
+/// The format this build writes.
+///
+/// - 1: 0.2 and earlier.
+/// - 2: mailbox entries carry a change stamp with a change index (`E`), so
+///   polls read only what changed.
+pub const FORMAT: u8 = 2;
+
+/// Ops applied per write during a migration.
+const MIGRATION_BATCH: usize = 4096;
+
+impl Engine {
+    /// The stored format version (1 when none is recorded).
+    pub fn stored_format(&self) -> Result<u8, StoreError> {
+        Ok(match self.store.meta(FORMAT_KEY)? {
+            Some(v) if v.len() == 1 => v[0],
+            Some(_) => 0,
+            None => 1,
+        })
+    }
+
+    /// Brings the database to [`FORMAT`]; refuses a database written by a
+    /// newer version. Blocking; run before serving.
+    pub fn migrate(&self) -> Result<u8, EngineError> {
+        let found = self.stored_format()?;
+        if found > FORMAT || found == 0 {
+            return Err(EngineError::new(
+                super::ErrorKind::Internal,
+                "format_unknown",
+                format!("the database has format {found}, this server reads up to {FORMAT}: run the newer server"),
+            ));
+        }
+        if found < 2 {
+            self.index_mailbox_changes()?;
+        }
+        if found < FORMAT {
+            self.commit(vec![Op::PutMeta(FORMAT_KEY, vec![FORMAT])])?.wait_blocking()?;
+            tracing::info!(from = found, to = FORMAT, "database format migrated");
+        }
+        Ok(found)
+    }
+
+    /// Format 2: every mailbox entry gets a change stamp (its alert's last
+    /// change) and a key in the mailbox's change index.
+    fn index_mailbox_changes(&self) -> Result<(), EngineError> {
+        let mut ops = Vec::new();
+        for (mailbox, _) in self.store.mailboxes()? {
+            for (alert, entry) in self.store.mailbox_entries(&mailbox)? {
+                if entry.changed_ms != 0 {
+                    continue;
+                }
+                let stamp = self.store.alert(&alert)?.map_or(entry.added.saturating_mul(1000), |a| a.updated_ms);
+                ops.push(Op::PutMailboxEntry(
+                    mailbox,
+                    alert,
+                    crate::store::MailboxEntry { changed_ms: stamp.max(1), ..entry },
+                ));
+                if ops.len() >= MIGRATION_BATCH {
+                    self.commit(std::mem::take(&mut ops))?.wait_blocking()?;
+                }
+            }
+        }
+        self.commit(ops)?.wait_blocking()?;
+        Ok(())
+    }
+}
