@@ -85,12 +85,17 @@ pub enum AdminReply {
 /// to), so nobody on the path can stand in for the server at `init`.
 pub const INVITE_CODE_PREFIX: &str = "amanreg2-";
 
+/// Counts the armed deadlines. They are sealed at rest: a running server
+/// reads its schedule, a stopped one opens every live state with the key.
+pub type ArmedCount = Arc<dyn Fn() -> Result<u64, StoreError> + Send + Sync>;
+
 /// Runs one admin request against a store and makes it durable. `server` is
 /// this server's id, written into invite codes.
 pub fn execute(
     store: &dyn Store,
     clock: &dyn Clock,
     server: ServerId,
+    armed: &ArmedCount,
     req: AdminRequest,
 ) -> Result<AdminReply, StoreError> {
     let now = clock.now();
@@ -134,19 +139,25 @@ pub fn execute(
             }
             AdminReply::Revoked { revoked }
         }
-        AdminRequest::Stats => AdminReply::Stats(store.stats()?),
+        AdminRequest::Stats => AdminReply::Stats(Stats { armed_deadlines: armed()?, ..store.stats()? }),
     };
     store.durable().wait_blocking()?;
     Ok(reply)
 }
 
 /// Serves admin requests on the socket until the listener is dropped.
-pub async fn serve_socket(listener: UnixListener, store: Arc<dyn Store>, clock: Arc<dyn Clock>, server: ServerId) {
+pub async fn serve_socket(
+    listener: UnixListener,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    server: ServerId,
+    armed: ArmedCount,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (store, clock) = (store.clone(), clock.clone());
+        let (store, clock, armed) = (store.clone(), clock.clone(), armed.clone());
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
@@ -154,11 +165,13 @@ pub async fn serve_socket(listener: UnixListener, store: Arc<dyn Store>, clock: 
                 return;
             }
             let reply = match serde_json::from_str::<AdminRequest>(&line) {
-                Ok(req) => tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), server, req))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
-                    .unwrap_or_else(|message| AdminReply::Error { message }),
+                Ok(req) => {
+                    tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), server, &armed, req))
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                        .unwrap_or_else(|message| AdminReply::Error { message })
+                }
                 Err(e) => AdminReply::Error { message: format!("bad request: {e}") },
             };
             let mut text = serde_json::to_string(&reply).unwrap_or_default();

@@ -4,8 +4,9 @@ use aman_protocol::duration::parse_duration;
 use aman_server::admin::{self, AdminReply, AdminRequest};
 use aman_server::clock::SystemClock;
 use aman_server::config::Config;
+use aman_server::engine::open_live;
 use aman_server::serve;
-use aman_server::store::SledStore;
+use aman_server::store::{SledStore, Store, StoreError};
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -124,9 +125,26 @@ async fn run_admin(config: Config, req: AdminRequest) -> anyhow::Result<AdminRep
         // Invite codes carry the server's id, which comes from its key file.
         let key = serve::checked_key(&config, &store)?;
         let server = aman_protocol::ServerIdentity::derive(&key).id();
-        Ok(admin::execute(&store, &SystemClock, server, req)?)
+        let store = Arc::new(store);
+        let armed: admin::ArmedCount = {
+            let store = store.clone();
+            Arc::new(move || count_armed(store.as_ref(), &key))
+        };
+        Ok(admin::execute(store.as_ref(), &SystemClock, server, &armed, req)?)
     })
     .await?
+}
+
+/// Counts the armed deadlines of a stopped server: they are sealed, so
+/// each live state is opened with the key.
+fn count_armed(store: &SledStore, key: &aman_protocol::at_rest::ServerKey) -> Result<u64, StoreError> {
+    let mut armed = 0u64;
+    store.scan_lives(&mut |id, sealed| {
+        if open_live(key, &id, sealed).is_some_and(|live| live.deadline.is_some()) {
+            armed += 1;
+        }
+    })?;
+    Ok(armed)
 }
 
 fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {

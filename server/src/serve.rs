@@ -159,7 +159,16 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         tokio::spawn(run_heartbeat(engine.clone(), stop.subscribe())),
         tokio::spawn(run_sweeper(engine.clone(), stop.subscribe())),
         tokio::spawn(crate::delivery::worker::run(engine.clone(), stop.subscribe())),
-        tokio::spawn(admin::serve_socket(admin_listener, store.clone() as Arc<dyn Store>, clock, engine.server_id())),
+        tokio::spawn(admin::serve_socket(
+            admin_listener,
+            store.clone() as Arc<dyn Store>,
+            clock,
+            engine.server_id(),
+            {
+                let engine = engine.clone();
+                Arc::new(move || Ok(engine.armed_deadlines()))
+            },
+        )),
     ];
     let state = AppState::new(engine.clone());
     let metrics_addr = match metrics_listener {
@@ -217,7 +226,7 @@ impl RunningServer {
             task.abort();
         }
         let _ = std::fs::remove_file(self.engine.config.admin_socket());
-        self.engine.heartbeat(self.engine.clock.now())?;
+        self.engine.heartbeat(self.engine.clock.now()).map_err(|e| StoreError::Backend(e.message))?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.flush()).await.map_err(|e| StoreError::Backend(e.to_string()))?
     }

@@ -145,7 +145,7 @@ async fn every_authentication_failure_is_one_identical_401_even_with_a_stale_cou
     for (what, b) in &answers {
         assert_eq!(b, &answers[0].1, "{what} reads like {}", answers[0].0);
     }
-    assert_eq!(app.store.account(&m.account).unwrap().unwrap().counter, 1, "nothing changed");
+    assert_eq!(app.engine.account(&m.account).unwrap().unwrap().live.counter, 1, "nothing changed");
 }
 
 #[tokio::test]

@@ -13,11 +13,16 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 
+fn no_armed() -> aman_server::admin::ArmedCount {
+    std::sync::Arc::new(|| Ok(0))
+}
+
 async fn invite(app: &TestApp, uses: u32, expires_in: Option<u64>) -> String {
     match execute(
         app.store.as_ref(),
         app.clock.as_ref(),
         app.info().server_id,
+        &no_armed(),
         AdminRequest::InviteCreate { uses, expires_in },
     )
     .unwrap()
@@ -48,15 +53,28 @@ async fn invites_valid_wrong_used_up_expired_and_revoked() {
     assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_expired")));
 
     let revoked = invite(&app, 5, None).await;
-    let id = match execute(app.store.as_ref(), app.clock.as_ref(), app.info().server_id, AdminRequest::InviteList)
-        .unwrap()
+    let id = match execute(
+        app.store.as_ref(),
+        app.clock.as_ref(),
+        app.info().server_id,
+        &no_armed(),
+        AdminRequest::InviteList,
+    )
+    .unwrap()
     {
         AdminReply::Invites { invites } => {
             invites.into_iter().find(|i| i.uses_left == 5 && i.expires_at.is_none()).unwrap().id
         }
         other => panic!("{other:?}"),
     };
-    execute(app.store.as_ref(), app.clock.as_ref(), app.info().server_id, AdminRequest::InviteRevoke { id }).unwrap();
+    execute(
+        app.store.as_ref(),
+        app.clock.as_ref(),
+        app.info().server_id,
+        &no_armed(),
+        AdminRequest::InviteRevoke { id },
+    )
+    .unwrap();
     let (s, b) = app.call(TestMember::new(&app.info()).register_request(Some(&revoked), app.now())).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::FORBIDDEN, Some("invite_revoked")));
     assert_eq!(app.stats().accounts, 1);
@@ -64,7 +82,7 @@ async fn invites_valid_wrong_used_up_expired_and_revoked() {
 
 #[tokio::test]
 async fn checkin_moves_the_deadline_durably() {
-    let app = TestApp::new();
+    let mut app = TestApp::new();
     let mut m = app.member().await;
     let now = app.now();
     let (s, b) = app.call(m.checkin_request(false, 3600, 600, now)).await;
@@ -75,7 +93,13 @@ async fn checkin_moves_the_deadline_durably() {
     assert_eq!(s, StatusCode::OK, "{b}");
     let status = app.status_of(&m).await;
     assert_eq!(status["deadline"], json!(app.now() + 7800));
-    assert_eq!(app.store.deadlines().unwrap(), vec![(app.now() + 7800, m.account)]);
+    assert_eq!(app.engine.armed_deadlines(), 1);
+    let account = app.engine.account(&m.account).unwrap().unwrap();
+    assert_eq!(account.live.deadline, Some(app.now() + 7800));
+    // Rebuilt from the sealed live state after a restart.
+    app.restart_at(app.now());
+    assert_eq!(app.engine.armed_deadlines(), 1);
+    assert_eq!(app.status_of(&m).await["deadline"], json!(app.now() + 7800));
 }
 
 #[tokio::test]
@@ -223,9 +247,9 @@ async fn outage_moves_missed_deadlines_and_the_alert_says_so() {
     app.engine.heartbeat(app.now()).unwrap();
     let (s, _) = app.call(m.checkin_request(false, 100, 100, app.now())).await;
     assert_eq!(s, StatusCode::OK);
-    // The server is down from T0 to T0 + 1000; the deadline (T0 + 200) fell inside.
+    // The server is down from T0 to T0 + 1000; the deadline (T0 + 200) fell
+    // inside. Starting again applies the outage rule as the schedule loads.
     app.restart_at(T0 + 1000);
-    assert_eq!(app.engine.recover_from_outage(app.now()).unwrap(), 1);
     assert!(app.tick().fired.is_empty(), "no backdated storm");
     assert_eq!(app.status_of(&m).await["deadline"], json!(T0 + 1000 + 600));
     app.clock.set(T0 + 1600);
@@ -380,22 +404,20 @@ async fn many_deadlines_due_together_each_fire_exactly_once() {
 }
 
 #[tokio::test]
-async fn a_stale_index_entry_left_by_a_crash_never_hides_the_real_deadline() {
-    use aman_server::store::Op;
+async fn a_deadline_rebuilt_at_start_up_fires_once() {
     let mut app = TestApp::new();
     let mut m = app.member().await;
     app.add_contact(&mut m, 1).await;
     let (s, b) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
     assert_eq!(s, StatusCode::OK);
     let real = b["deadline"].as_u64().unwrap();
-    // What a crash between a check-in's ordered writes can leave: an old entry, here a later one.
-    app.store.apply(vec![Op::PutDeadline(real + 500, m.account)]).unwrap();
     app.restart_at(app.now());
     app.clock.set(real);
     assert_eq!(app.tick().fired.len(), 1, "the real deadline fires");
+    app.restart_at(real + 1);
     app.clock.set(real + 500);
-    assert!(app.tick().fired.is_empty(), "the stale entry does not fire again");
-    assert!(app.store.deadlines().unwrap().is_empty(), "and it is cleaned up");
+    assert!(app.tick().fired.is_empty(), "it does not fire again after another restart");
+    assert_eq!(app.engine.armed_deadlines(), 0);
 }
 
 #[tokio::test]
@@ -494,16 +516,14 @@ async fn malformed_requests_on_contact_and_key_routes_get_4xx_and_store_nothing(
 
 #[tokio::test]
 async fn a_deadline_whose_entry_comes_due_late_still_fires_with_its_own_time() {
-    use aman_server::store::Op;
-    let mut app = TestApp::new();
+    let app = TestApp::new();
     let mut m = app.member().await;
     app.add_contact(&mut m, 1).await;
     let (s, b) = app.call(m.checkin_request(false, 100, 50, app.now())).await;
     assert_eq!(s, StatusCode::OK);
     let real = b["deadline"].as_u64().unwrap();
-    // What a failed write's retry leaves: the armed deadline's entry gone, a later one instead.
-    app.store.apply(vec![Op::DeleteDeadline(real, m.account), Op::PutDeadline(real + 1, m.account)]).unwrap();
-    app.restart_at(app.now());
+    // What a failed write's retry leaves: the armed deadline's entry moved a second later.
+    aman_server::engine::lock(&app.engine.schedule).set_deadline(m.account, real + 1);
     app.clock.set(real);
     assert!(app.tick().fired.is_empty());
     app.clock.set(real + 1);

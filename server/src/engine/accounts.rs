@@ -1,9 +1,10 @@
 //! Registration, check-ins, sealed-alert updates, panic and account status.
 
 use super::error::{EngineError, ErrorKind};
+use super::live::Account;
 use super::{lock, Engine};
 use crate::config::Registration;
-use crate::store::{AccountRecord, Durable, InviteRecord, Op, Reason};
+use crate::store::{AccountRecord, Durable, InviteRecord, LiveState, Op, Reason};
 use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
 use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, B64};
 use aman_protocol::hash::sha256;
@@ -55,18 +56,14 @@ impl Engine {
         keys.sort_by_key(|k| k.0);
         record.checkin_keys = keys;
         record.duress_tag = B64(self.duress_tag(&reg.account, &reg.duress).to_vec());
-        let mut ops = vec![Op::PutAccount(reg.account, record)];
+        let mut ops = Vec::new();
+        self.account_ops(&reg.account, Account { record, live: LiveState::default() }, &mut ops)?;
         if let Some((hash, mut invite)) = consumed {
             invite.uses_left -= 1;
             ops.push(Op::PutInvite(hash, invite));
         }
         self.metrics.inc(&self.metrics.registrations);
         Ok((reg.account, self.commit(ops)?))
-    }
-
-    /// Loads an account or answers as for an unknown caller.
-    pub(super) fn account_or_unauthorized(&self, id: &AccountId) -> Result<AccountRecord, EngineError> {
-        self.store.account(id)?.ok_or_else(EngineError::unauthorized)
     }
 
     fn check_sealed(&self, sealed: &[u8]) -> Result<(), EngineError> {
@@ -105,14 +102,14 @@ impl Engine {
         let key = accepted.keys.get(index).ok_or_else(|| EngineError::internal("check-in key index"))?;
         let duress = self.is_duress(caller, &accepted, key);
         let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline: checkin.deadline() };
-        if account.last_heartbeat.as_ref().is_some_and(|last| last.0 == ph) {
+        if account.live.last_heartbeat.as_deref() == Some(ph) {
             // A retry of the check-in last accepted (its reply was lost):
             // the same reply, no new write, no second alert.
             return Ok((reply, self.store.durable()));
         }
         // A replayed or stale heartbeat is refused with no trace in either
         // mode: an old duress check-in replayed from a log alerts nobody.
-        self.check_fresh(&account, &checkin, now)?;
+        self.check_fresh(&account.live, &checkin, now)?;
         if let Err(refusal) = self.check_request(&account, &checkin, sealed, now) {
             // A fresh check-in refused for what it asks (a schedule the
             // policy does not allow, a note that does not match) still
@@ -134,14 +131,15 @@ impl Engine {
         }
 
         let deadline = checkin.deadline();
-        let old_deadline = account.deadline.filter(|old| *old != deadline);
-        let late = account.alert_open;
-        account.alert_open = false;
-        account.counter = checkin.counter;
-        account.next_due = Some(checkin.next_due);
-        account.deadline = Some(deadline);
-        account.outage_extended = false;
-        account.last_heartbeat = Some(B64(ph.to_vec()));
+        let late = account.live.alert_open;
+        let live = LiveState {
+            counter: checkin.counter,
+            next_due: Some(checkin.next_due),
+            deadline: Some(deadline),
+            outage_extended: false,
+            alert_open: false,
+            last_heartbeat: Some(ph.to_vec()),
+        };
 
         // One write path for every check-in, the same ops of the same sizes
         // whichever passphrase and whether or not an alert was open: a duress
@@ -149,23 +147,22 @@ impl Engine {
         // signal, which every check-in writes; the scheduler reads it after
         // the dispatch delay and only then makes the alert or the notice.
         // The writes are ordered so that every prefix a crash can leave is
-        // safe: the new index entry first; the sealed alert and the notes it
-        // replaces; the signal; then the account record, whose stored
+        // safe: the sealed alert, the notes it replaces and the account
+        // record naming it; the signal; then the sealed live state, whose
         // heartbeat makes a retry answer without writing (so the signal must
-        // already be there); the old index entry last. A stale index entry
-        // is ignored and removed by the scheduler, which re-reads the account.
-        let mut ops = vec![Op::PutDeadline(deadline, *caller)];
+        // already be there) and whose deadline the scheduler's in-memory
+        // index is rebuilt from. Nothing else: no index entry on disk, and
+        // nothing in clear that says when.
+        let mut ops = Vec::new();
         if let Some(sealed) = sealed {
             self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
+            ops.push(Op::PutAccount(*caller, account.record));
         }
         // What the check-in causes (a duress alert; a late-check-in notice
         // on the open alert) is only said in its signal: flags, not work.
         let flags = (u8::from(duress) * super::signals::DURESS) | (u8::from(late) * super::signals::LATE);
         let signal = self.signal_ops(caller, checkin.counter, flags, &checkin.sealed_hash, now, &mut ops)?;
-        ops.push(Op::PutAccount(*caller, account));
-        if let Some(old) = old_deadline {
-            ops.push(Op::DeleteDeadline(old, *caller));
-        }
+        ops.push(self.live_op(caller, &live)?);
         self.store.apply_ordered(ops)?;
         let ticket = self.store.durable();
         self.schedule_deadline(caller, deadline);
@@ -187,7 +184,7 @@ impl Engine {
 
     /// Whether a verified heartbeat is new: its counter above the last
     /// (within bounds) and its time within the clock window.
-    fn check_fresh(&self, account: &AccountRecord, checkin: &Heartbeat, now: u64) -> Result<(), EngineError> {
+    fn check_fresh(&self, account: &LiveState, checkin: &Heartbeat, now: u64) -> Result<(), EngineError> {
         if checkin.counter <= account.counter {
             return Err(EngineError::protocol("checkin", aman_protocol::Error::StaleCounter));
         }
@@ -266,7 +263,7 @@ impl Engine {
         let mut account = self.account_or_unauthorized(caller)?;
         let mut ops = Vec::new();
         self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
-        ops.push(Op::PutAccount(*caller, account));
+        ops.push(Op::PutAccount(*caller, account.record));
         self.commit(ops)
     }
 
@@ -285,7 +282,7 @@ impl Engine {
         }
         let sealed_now = sealed.map(<[u8]>::to_vec).or(self.store.sealed(caller)?);
         let (id, at) = self.fire_ops(caller, &mut account, Reason::Panic, None, sealed_now, now, None, &mut ops)?;
-        ops.push(Op::PutAccount(*caller, account));
+        self.account_ops(caller, account, &mut ops)?;
         let ticket = self.commit(ops)?;
         self.schedule_dispatch(at, id);
         Ok((id, ticket))
@@ -314,12 +311,12 @@ impl Engine {
         }
         Ok(AccountStatus {
             account: *caller,
-            counter: account.counter,
-            next_due: account.next_due,
-            deadline: account.deadline,
-            policy: account.policy,
+            counter: account.live.counter,
+            next_due: account.live.next_due,
+            deadline: account.live.deadline,
+            key_generation: account.record.key_generation,
+            policy: account.record.policy,
             pending,
-            key_generation: account.key_generation,
             server_time: self.clock.now(),
         })
     }

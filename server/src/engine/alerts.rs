@@ -1,8 +1,9 @@
 //! Firing alerts, escalation, acknowledgements and what a mailbox shows.
 
 use super::error::EngineError;
+use super::live::Account;
 use super::{lock, Engine};
-use crate::store::{AccountRecord, AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxEntry, Reason};
+use crate::store::{AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxEntry, Reason};
 use aman_protocol::api::{Ack, DeliveryLog, Notice, NoticeKind, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
@@ -54,7 +55,7 @@ impl Engine {
     pub(super) fn fire_ops(
         &self,
         account_id: &AccountId,
-        account: &mut AccountRecord,
+        account: &mut Account,
         reason: Reason,
         deadline: Option<u64>,
         sealed: Option<Vec<u8>>,
@@ -67,7 +68,7 @@ impl Engine {
             reason,
             fired_at: now,
             deadline,
-            server_was_down: reason == Reason::Missed && account.outage_extended,
+            server_was_down: reason == Reason::Missed && account.live.outage_extended,
         };
         let meta_sealed = self.server_key().encrypt(id.as_bytes(), &meta.encode()).map_err(EngineError::internal)?;
         let contacts: Vec<(MailboxId, u8)> =
@@ -99,9 +100,10 @@ impl Engine {
         // Only the latest is ever read (a late check-in's notice); the list
         // must not grow without end for a member who presses panic daily.
         if account.alerts.len() > MAX_ALERTS_LISTED {
-            account.alerts.drain(..account.alerts.len() - MAX_ALERTS_LISTED);
+            let excess = account.alerts.len() - MAX_ALERTS_LISTED;
+            account.alerts.drain(..excess);
         }
-        account.alert_open = true;
+        account.live.alert_open = true;
         Ok((id, dispatch_at))
     }
 

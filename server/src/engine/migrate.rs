@@ -16,7 +16,9 @@ pub const FORMAT_KEY: &str = "format";
 ///
 /// - 1: 0.2 and earlier.
 /// - 2: mailbox entries carry a change stamp with a change index (`E`), so
-///   polls read only what changed.
+///   polls read only what changed; what a check-in changes (counter,
+///   deadline, heartbeat) moved out of the account record into a sealed
+///   live state (`t`); the deadline index (`d`) is gone from disk.
 pub const FORMAT: u8 = 2;
 
 /// Ops applied per write during a migration.
@@ -45,12 +47,41 @@ impl Engine {
         }
         if found < 2 {
             self.index_mailbox_changes()?;
+            self.seal_live_states()?;
         }
         if found < FORMAT {
             self.commit(vec![Op::PutMeta(FORMAT_KEY, vec![FORMAT])])?.wait_blocking()?;
             tracing::info!(from = found, to = FORMAT, "database format migrated");
         }
         Ok(found)
+    }
+
+    /// Format 2: each account's counter, deadline and heartbeat move from
+    /// its record into a sealed live state; the deadline index goes.
+    fn seal_live_states(&self) -> Result<(), EngineError> {
+        let mut ops = Vec::new();
+        for id in self.store.account_ids()? {
+            if self.store.live(&id)?.is_some() {
+                continue;
+            }
+            let _guard = self.lock_account(&id);
+            // Read through the engine: with no live state yet, it comes
+            // from the record's 0.2 fields; the record is written back
+            // without them.
+            let Some(account) = self.account(&id)? else { continue };
+            self.account_ops(&id, account, &mut ops)?;
+            if ops.len() >= MIGRATION_BATCH {
+                self.commit(std::mem::take(&mut ops))?.wait_blocking()?;
+            }
+        }
+        for (at, id) in self.store.legacy_deadlines()? {
+            ops.push(Op::DeleteLegacyDeadline(at, id));
+            if ops.len() >= MIGRATION_BATCH {
+                self.commit(std::mem::take(&mut ops))?.wait_blocking()?;
+            }
+        }
+        self.commit(ops)?.wait_blocking()?;
+        Ok(())
     }
 
     /// Format 2: every mailbox entry gets a change stamp (its alert's last

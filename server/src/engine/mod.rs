@@ -11,6 +11,7 @@ mod alerts;
 mod endpoints;
 mod error;
 mod keys;
+mod live;
 mod mailbox;
 mod migrate;
 mod notes;
@@ -25,6 +26,7 @@ pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_
 pub use endpoints::{secret_context, target_context, TargetReach};
 pub use error::{EngineError, ErrorKind};
 pub use keys::KEY_OVERLAP;
+pub use live::{open_live, seal_live, Account};
 pub use mailbox::{SweepReport, READ_LIMIT};
 pub use migrate::{FORMAT, FORMAT_KEY};
 pub use schedule::{Schedule, TickReport};
@@ -77,6 +79,9 @@ pub struct Engine {
     schedule_loaded: std::sync::atomic::AtomicBool,
     /// The last mailbox change stamp given (unix ms, strictly increasing).
     last_stamp: std::sync::atomic::AtomicU64,
+    /// (last seen up, started) when this start followed an outage: the
+    /// deadlines that fell between are moved as the schedule loads.
+    outage: Mutex<Option<(u64, u64)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -95,6 +100,7 @@ impl Engine {
     ) -> Result<Arc<Self>, StoreError> {
         let engine = Self::build(store, clock, config, key, Schedule::default());
         engine.migrate().map_err(|e| StoreError::Backend(e.message))?;
+        engine.recover_from_outage(engine.clock.now()).map_err(|e| StoreError::Backend(e.message))?;
         engine.load_schedule()?;
         Ok(engine)
     }
@@ -113,12 +119,35 @@ impl Engine {
 
     /// Loads the schedule from the store into a deferred engine. Blocking.
     pub fn load_schedule(&self) -> Result<usize, StoreError> {
-        let loaded = Schedule::load(self.store.as_ref())?;
+        let mut loaded = Schedule::load(self.store.as_ref())?;
+        let mut unreadable = 0usize;
+        let mut armed = Vec::new();
+        self.store.scan_lives(&mut |id, sealed| match self.open_live(&id, sealed) {
+            Ok(live) => armed.extend(live.deadline.map(|at| (at, id))),
+            Err(_) => unreadable += 1,
+        })?;
+        if unreadable > 0 {
+            tracing::error!(unreadable, "account live states that do not open: their deadlines are not armed");
+        }
+        for (at, id) in armed {
+            let at = self.apply_outage(&id, at).unwrap_or(at);
+            loaded.set_deadline(id, at);
+        }
+        let now = self.clock.now();
+        for (key_due, (id, counter)) in self.store.signals()? {
+            let due = if key_due != 0 { key_due } else { self.signal_due(&id, counter).unwrap_or(now) };
+            loaded.add_signal(due, (id, counter, key_due, schedule::SignalMode::Unknown));
+        }
         let count = loaded.armed();
         lock(&self.schedule).merge(loaded);
         self.schedule_loaded.store(true, std::sync::atomic::Ordering::SeqCst);
         self.scheduler_wake.notify_one();
         Ok(count)
+    }
+
+    /// Deadlines armed in the schedule.
+    pub fn armed_deadlines(&self) -> u64 {
+        lock(&self.schedule).armed() as u64
     }
 
     /// True once the schedule reflects everything in the store.
@@ -151,6 +180,7 @@ impl Engine {
             boot_time,
             schedule_loaded: std::sync::atomic::AtomicBool::new(false),
             last_stamp: std::sync::atomic::AtomicU64::new(0),
+            outage: Mutex::new(None),
         })
     }
 

@@ -164,7 +164,7 @@ impl Engine {
             account.policy = policy;
             PolicyReply { applied: true, effective_at: now }
         };
-        ops.push(Op::PutAccount(*caller, account));
+        ops.push(Op::PutAccount(*caller, account.record));
         let ticket = self.commit(ops)?;
         if !reply.applied {
             self.schedule_cooling(effective_at, caller);
@@ -190,7 +190,7 @@ impl Engine {
         }
         let effective_at = now.saturating_add(self.config.cooling_off);
         account.pending_deletion = Some(effective_at);
-        self.hold(caller, account, NoticeKind::AccountDeletion, effective_at, now)
+        self.hold(caller, account.record, NoticeKind::AccountDeletion, effective_at, now)
     }
 
     /// Writes `account` with a change held until `effective_at`: every
@@ -293,7 +293,7 @@ impl Engine {
         let tag = self.duress_tag(caller, &new_duress);
         let keys = self.seal_keys(caller, rotation.generation, new_keys, &tag, 0)?;
         account.pending_keys = Some(PendingKeys { keys, effective_at });
-        self.hold(caller, account, NoticeKind::CheckinKeysRotation, effective_at, now)
+        self.hold(caller, account.record, NoticeKind::CheckinKeysRotation, effective_at, now)
     }
 
     /// Applies every pending change whose cooling-off has passed by `at`.
@@ -303,10 +303,7 @@ impl Engine {
         if let Some(mut account) = self.store.account(id)? {
             let due = |t: u64| t <= at;
             if account.pending_deletion.is_some_and(due) {
-                if let Some(d) = account.deadline {
-                    ops.push(Op::DeleteDeadline(d, *id));
-                    lock(&self.schedule).remove_deadline(id);
-                }
+                lock(&self.schedule).remove_deadline(id);
                 ops.push(Op::DeleteAccount(*id));
                 tracing::info!("account deleted after cooling-off");
             } else {

@@ -17,10 +17,10 @@ impl Engine {
         let Some(record) = self.store.mailbox(mailbox)? else {
             return Ok(HeartbeatList { heartbeat: None });
         };
-        let Some(account) = self.store.account(&record.account)? else {
+        let Some(account) = self.account(&record.account)? else {
             return Ok(HeartbeatList { heartbeat: None });
         };
         let linked = account.policy.contacts.iter().any(|c| c.mailbox == *mailbox && c.is_active(now));
-        Ok(HeartbeatList { heartbeat: account.last_heartbeat.filter(|_| linked) })
+        Ok(HeartbeatList { heartbeat: account.live.last_heartbeat.filter(|_| linked).map(aman_protocol::api::B64) })
     }
 }

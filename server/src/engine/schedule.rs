@@ -56,28 +56,15 @@ pub struct TickReport {
 }
 
 impl Schedule {
-    /// Rebuilds the mirror from the store.
+    /// Rebuilds the mirror's stored indexes (escalations, cooling-off,
+    /// dispatches) from the store. Deadlines and check-in signals are sealed
+    /// and are added by the engine, which can open them.
     pub fn load(store: &dyn Store) -> Result<Self, StoreError> {
-        let deadlines = store.deadlines()?;
-        let mut by_account = HashMap::with_capacity(deadlines.len());
-        for (at, id) in &deadlines {
-            by_account.insert(*id, *at);
-        }
         Ok(Schedule {
-            // Every index entry is kept, even a second one for the same account
-            // (a crash between a check-in's ordered writes can leave a stale
-            // one): when it comes due the account record decides, and a stale
-            // entry is deleted. Keeping only one could drop the real deadline.
-            deadlines: deadlines.into_iter().collect(),
-            by_account,
             escalations: store.escalations()?.into_iter().collect(),
             cooling: store.cooling()?.into_iter().collect(),
             dispatches: store.dispatches()?.into_iter().collect(),
-            signals: store
-                .signals()?
-                .into_iter()
-                .map(|(due, (id, counter))| (due, (id, counter, due, SignalMode::Unknown)))
-                .collect(),
+            ..Schedule::default()
         })
     }
 
@@ -87,8 +74,12 @@ impl Schedule {
     /// kept too and resolved (as stale) when it comes due.
     pub fn merge(&mut self, loaded: Schedule) {
         for (at, id) in loaded.deadlines {
-            self.deadlines.insert((at, id));
-            self.by_account.entry(id).or_insert(at);
+            // A request's newer deadline wins; a loaded one for an account a
+            // request has re-armed since is stale and not kept.
+            if let std::collections::hash_map::Entry::Vacant(v) = self.by_account.entry(id) {
+                v.insert(at);
+                self.deadlines.insert((at, id));
+            }
         }
         self.escalations.extend(loaded.escalations);
         self.cooling.extend(loaded.cooling);
@@ -269,18 +260,12 @@ impl Engine {
         let ticket = {
             let _guards = self.lock_accounts(due.iter().map(|(_, id)| id));
             for (at, id) in due {
-                // Firing or stale (re-armed since, or left by a crash between a
-                // check-in's ordered writes), the index entry goes.
-                ops.push(Op::DeleteDeadline(*at, *id));
-                let Some(mut account) = self.store.account(id)? else { continue };
+                let Some(mut account) = self.account(id)? else { continue };
                 // The armed deadline fires when an entry at or after it comes
                 // due: its own entry, or a retry after a failed write (which is
                 // re-queued a second later). An entry before it is stale.
-                let Some(armed) = account.deadline.filter(|d| d <= at) else { continue };
-                if armed != *at {
-                    ops.push(Op::DeleteDeadline(armed, *id));
-                }
-                account.deadline = None;
+                let Some(armed) = account.live.deadline.filter(|d| d <= at) else { continue };
+                account.live.deadline = None;
                 if !account.policy.paused {
                     let sealed = self.store.sealed(id)?;
                     let (alert, dispatch_at) =
@@ -288,7 +273,7 @@ impl Engine {
                     fired.push(alert);
                     dispatches.push((dispatch_at, alert));
                 }
-                ops.push(Op::PutAccount(*id, account));
+                self.account_ops(id, account, &mut ops)?;
             }
             // Applied (and visible) under the locks; the flush wait is outside them.
             self.commit(ops)?
@@ -302,49 +287,60 @@ impl Engine {
         Ok(fired)
     }
 
-    /// Records that the server is up at `now`.
-    pub fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
-        self.store.apply(vec![Op::PutMeta(HEARTBEAT, now.to_be_bytes().to_vec())])
+    /// Records that the server is up at `now`: sealed, like every time a
+    /// seized disk could line up with a member's check-ins.
+    pub fn heartbeat(&self, now: u64) -> Result<(), EngineError> {
+        let sealed =
+            self.server_key().encrypt(HEARTBEAT.as_bytes(), &now.to_be_bytes()).map_err(EngineError::internal)?;
+        Ok(self.store.apply(vec![Op::PutMeta(HEARTBEAT, sealed)])?)
     }
 
-    /// The outage rule, run once at start-up before serving: deadlines that
-    /// fell while the server was down move to `now + outage_grace`, so members
-    /// get a chance to check in instead of a storm of backdated alerts. If
-    /// they still miss, the alert says the server had been down.
-    pub fn recover_from_outage(&self, now: u64) -> Result<usize, EngineError> {
-        let Some(bytes) = self.store.meta(HEARTBEAT)? else {
-            self.heartbeat(now)?;
-            return Ok(0);
+    /// When the server was last recorded up (an 8-byte value in clear was
+    /// written by 0.2).
+    fn last_seen(&self) -> Result<Option<u64>, EngineError> {
+        let Some(bytes) = self.store.meta(HEARTBEAT)? else { return Ok(None) };
+        let plain = match <[u8; 8]>::try_from(bytes.as_slice()) {
+            Ok(old) => old,
+            Err(_) => {
+                let opened = self.server_key().decrypt(HEARTBEAT.as_bytes(), &bytes).map_err(EngineError::internal)?;
+                <[u8; 8]>::try_from(opened.as_slice()).map_err(EngineError::internal)?
+            }
         };
-        let last_seen = <[u8; 8]>::try_from(bytes.as_slice()).map(u64::from_be_bytes).unwrap_or(0);
-        let moved_to = now.saturating_add(self.config.outage_grace);
-        let mut moved = 0;
-        for (at, id) in self.store.deadlines_until(now)? {
-            if at <= last_seen {
-                continue; // was due while we were up: fires on the first tick
-            }
-            let _guard = self.lock_account(&id);
-            let Some(mut account) = self.store.account(&id)? else {
-                continue;
-            };
-            if account.deadline != Some(at) {
-                continue;
-            }
-            account.deadline = Some(moved_to);
-            account.outage_extended = true;
-            self.store.apply(vec![
-                Op::DeleteDeadline(at, id),
-                Op::PutDeadline(moved_to, id),
-                Op::PutAccount(id, account),
-            ])?;
-            lock(&self.schedule).set_deadline(id, moved_to);
-            moved += 1;
-        }
+        Ok(Some(u64::from_be_bytes(plain)))
+    }
+
+    /// The outage rule, part one, run once at start-up before serving: notes
+    /// when the server was last up, so that loading the schedule
+    /// ([`Engine::load_schedule`]) moves the deadlines that fell while it was
+    /// down to `now + outage_grace`. Members get a chance to check in instead
+    /// of a storm of backdated alerts; if they still miss, the alert says the
+    /// server had been down. Each deadline is moved at most once, however
+    /// many restarts follow (a crash loop must not defer alerts for ever).
+    pub fn recover_from_outage(&self, now: u64) -> Result<(), EngineError> {
+        let last_seen = self.last_seen()?;
+        *lock(&self.outage) = last_seen.map(|seen| (seen, now));
         self.heartbeat(now)?;
         self.store.durable().wait_blocking()?;
-        if moved > 0 {
-            tracing::warn!(moved, outage_s = now.saturating_sub(last_seen), "deadlines moved after an outage");
+        Ok(())
+    }
+
+    /// The outage rule, part two: the deadline `at` of account `id`, loaded
+    /// from the store, moved if it fell inside the outage. Returns the
+    /// deadline to arm.
+    pub(super) fn apply_outage(&self, id: &AccountId, at: u64) -> Result<u64, EngineError> {
+        let Some((last_seen, started)) = *lock(&self.outage) else { return Ok(at) };
+        if at <= last_seen || at > started {
+            return Ok(at); // due while we were up (fires on the first tick), or still ahead
         }
-        Ok(moved)
+        let _guard = self.lock_account(id);
+        let Some(mut account) = self.account(id)? else { return Ok(at) };
+        if account.live.deadline != Some(at) || account.live.outage_extended {
+            return Ok(at);
+        }
+        let moved_to = started.saturating_add(self.config.outage_grace);
+        account.live.deadline = Some(moved_to);
+        account.live.outage_extended = true;
+        self.store.apply(vec![self.live_op(id, &account.live)?])?;
+        Ok(moved_to)
     }
 }

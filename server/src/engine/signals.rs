@@ -4,8 +4,8 @@
 //!
 //! Every check-in (and every fresh one refused for what it asks) writes one
 //! signal: a fixed-size value sealed under the server key, the same size
-//! whatever it says, under a key with a random due time within the dispatch
-//! delay. The scheduler reads each signal when it falls due: one that says
+//! whatever it says, holding a random due time within the dispatch delay
+//! (sealed too: a time in clear would date the check-in). The scheduler reads each signal when it falls due: one that says
 //! nothing is deleted; a duress one becomes the duress alert and a late one
 //! the late-check-in notice, both dispatched at once (the signal has waited
 //! out the delay). So the request's writes, their sizes and its reply are the
@@ -13,9 +13,10 @@
 //! everything stored until the signal is read.
 
 use super::error::EngineError;
+use super::live::Account;
 use super::schedule::{SignalEntry, SignalMode};
 use super::{lock, Engine};
-use crate::store::{AccountRecord, Op, Reason};
+use crate::store::{Op, Reason};
 use aman_protocol::alert::sealed_hash;
 use aman_protocol::{AccountId, AlertId};
 use std::collections::HashMap;
@@ -26,13 +27,18 @@ pub const DURESS: u8 = 1;
 pub const LATE: u8 = 2;
 
 /// Plaintext of a signal: flags (u8), when the check-in was received (u64
-/// BE), and the hash of the sealed note it named (32 bytes), so a duress
-/// alert carries the note of its own check-in even if the note on record
-/// was replaced during the delay.
-const SIGNAL_LEN: usize = 1 + 8 + 32;
+/// BE), the hash of the sealed note it named (32 bytes), so a duress alert
+/// carries the note of its own check-in even if the note on record was
+/// replaced during the delay, and when the scheduler reads it (u64 BE).
+const SIGNAL_LEN: usize = 1 + 8 + 32 + 8;
 
-fn signal_context(due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
-    crate::store::keys::signal(due, id, counter)
+/// A signal written by 0.2: the same without the due time (it was in the key).
+const LEGACY_SIGNAL_LEN: usize = 1 + 8 + 32;
+
+/// The at-rest context of a signal is its key (`key_due` 0 for every
+/// signal written now).
+fn signal_context(key_due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
+    crate::store::keys::signal(key_due, id, counter)
 }
 
 /// What one signal caused: the duress alert made, if any, and the
@@ -64,10 +70,11 @@ impl Engine {
         let mut plain = [0u8; SIGNAL_LEN];
         plain[0] = flags;
         plain[1..9].copy_from_slice(&now.to_be_bytes());
-        plain[9..].copy_from_slice(note_hash);
+        plain[9..41].copy_from_slice(note_hash);
+        plain[41..].copy_from_slice(&due.to_be_bytes());
         let sealed =
-            self.server_key().encrypt(&signal_context(due, id, counter), &plain).map_err(EngineError::internal)?;
-        ops.push(Op::PutSignal(due, *id, counter, sealed));
+            self.server_key().encrypt(&signal_context(0, id, counter), &plain).map_err(EngineError::internal)?;
+        ops.push(Op::PutSignal(0, *id, counter, sealed));
         Ok(due)
     }
 
@@ -78,7 +85,7 @@ impl Engine {
         let earlier = {
             let mut s = lock(&self.schedule);
             let earlier = s.next_wake().is_none_or(|w| due < w);
-            s.add_signal(due, (*id, counter, due, SignalMode::Known(flags)));
+            s.add_signal(due, (*id, counter, 0, SignalMode::Known(flags)));
             earlier
         };
         // Wake the scheduler only when this is now the first thing due.
@@ -97,7 +104,7 @@ impl Engine {
         let mut wakes = Vec::new();
         let ticket = {
             let _guards = self.lock_accounts(ids.iter());
-            let mut accounts: HashMap<AccountId, AccountRecord> = HashMap::new();
+            let mut accounts: HashMap<AccountId, Account> = HashMap::new();
             for (_, entry) in due {
                 let (id, counter, at, mode) = *entry;
                 if mode == SignalMode::Known(0) {
@@ -130,8 +137,8 @@ impl Engine {
                 self.store.apply_ordered(ops)?;
                 return Ok(read);
             }
-            for (id, record) in accounts {
-                ops.push(Op::PutAccount(id, record));
+            for (id, account) in accounts {
+                self.account_ops(&id, account, &mut ops)?;
             }
             self.commit(ops)?
         };
@@ -150,7 +157,7 @@ impl Engine {
         &self,
         entry: &SignalEntry,
         now: u64,
-        accounts: &mut HashMap<AccountId, AccountRecord>,
+        accounts: &mut HashMap<AccountId, Account>,
         ops: &mut Vec<Op>,
     ) -> Result<SignalEffects, EngineError> {
         let (id, counter, at, _) = *entry;
@@ -161,19 +168,19 @@ impl Engine {
             tracing::error!("a check-in signal does not open; dropped");
             return Ok((None, Vec::new()));
         };
-        let Ok(plain) = <[u8; SIGNAL_LEN]>::try_from(plain.as_slice()) else {
+        if plain.len() != SIGNAL_LEN && plain.len() != LEGACY_SIGNAL_LEN {
             tracing::error!("a check-in signal has the wrong length; dropped");
             return Ok((None, Vec::new()));
-        };
+        }
         let flags = plain[0];
         let received = u64::from_be_bytes(plain[1..9].try_into().map_err(EngineError::internal)?);
-        let note_hash: [u8; 32] = plain[9..].try_into().map_err(EngineError::internal)?;
+        let note_hash: [u8; 32] = plain[9..41].try_into().map_err(EngineError::internal)?;
         if flags == 0 {
             return Ok((None, Vec::new()));
         }
         let account = match accounts.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => match self.store.account(&id)? {
+            std::collections::hash_map::Entry::Vacant(v) => match self.account(&id)? {
                 Some(record) => v.insert(record),
                 None => return Ok((None, Vec::new())), // deleted since
             },
@@ -194,6 +201,15 @@ impl Engine {
             wakes.push((alert, at));
         }
         Ok((duress, wakes))
+    }
+
+    /// When a stored signal is due (read back at start-up: the time is
+    /// sealed inside). `None` if it is gone or does not open.
+    pub(super) fn signal_due(&self, id: &AccountId, counter: u64) -> Option<u64> {
+        let sealed = self.store.signal(0, id, counter).ok()??;
+        let plain = self.server_key().decrypt(&signal_context(0, id, counter), &sealed).ok()?;
+        let due = plain.get(41..SIGNAL_LEN)?;
+        Some(u64::from_be_bytes(due.try_into().ok()?))
     }
 
     /// The sealed note a check-in named: the one on record, or one it

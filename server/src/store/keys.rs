@@ -11,8 +11,13 @@ use aman_protocol::{AccountId, AlertId, InviteId, MailboxId};
 pub mod prefix {
     /// account id → account record
     pub const ACCOUNT: u8 = b'a';
-    /// fire_at u64 || account id → (empty): the deadline index
-    pub const DEADLINE: u8 = b'd';
+    /// fire_at u64 || account id → (empty): the deadline index of 0.2,
+    /// removed by the start-up migration (deadlines now live sealed in `t`
+    /// and the index only in memory)
+    pub const LEGACY_DEADLINE: u8 = b'd';
+    /// account id → the account's sealed live state (counter, deadline,
+    /// latest heartbeat): the one record a check-in rewrites
+    pub const LIVE: u8 = b't';
     /// account id → latest sealed alert bytes
     pub const SEALED: u8 = b's';
     /// sha256(invite code) → registration invite record
@@ -42,8 +47,9 @@ pub mod prefix {
     pub const DISPATCH: u8 = b'D';
     /// account id → notes the latest one replaced (for alerts)
     pub const NOTE_HISTORY: u8 = b'h';
-    /// due u64 || account id || counter u64 → sealed check-in signal: one per
-    /// check-in whichever passphrase, read by the scheduler at `due`
+    /// account id || counter u64 → sealed check-in signal: one per check-in
+    /// whichever passphrase, read by the scheduler at the due time sealed
+    /// inside (0.2 wrote `due u64 || account id || counter u64`, due in clear)
     pub const SIGNAL: u8 = b'S';
     /// mailbox id || changed_ms u64 || alert id → (empty): the mailbox's
     /// alerts in the order they last changed for it, so a poll reads only
@@ -65,15 +71,20 @@ pub fn account(id: &AccountId) -> Vec<u8> {
     key(prefix::ACCOUNT, &[id.as_bytes()])
 }
 
-/// Key of a deadline index entry.
-pub fn deadline(fire_at: u64, id: &AccountId) -> Vec<u8> {
-    key(prefix::DEADLINE, &[&fire_at.to_be_bytes(), id.as_bytes()])
+/// Key of a 0.2 deadline index entry.
+pub fn legacy_deadline(fire_at: u64, id: &AccountId) -> Vec<u8> {
+    key(prefix::LEGACY_DEADLINE, &[&fire_at.to_be_bytes(), id.as_bytes()])
 }
 
-/// Parses a deadline index key.
-pub fn parse_deadline(k: &[u8]) -> Option<(u64, AccountId)> {
-    let (at, id) = parse_time_id(k, prefix::DEADLINE)?;
+/// Parses a 0.2 deadline index key.
+pub fn parse_legacy_deadline(k: &[u8]) -> Option<(u64, AccountId)> {
+    let (at, id) = parse_time_id(k, prefix::LEGACY_DEADLINE)?;
     Some((at, AccountId::from_bytes(id)))
+}
+
+/// Key of an account's sealed live state.
+pub fn live(id: &AccountId) -> Vec<u8> {
+    key(prefix::LIVE, &[id.as_bytes()])
 }
 
 /// Key of an account's latest sealed alert.
@@ -180,20 +191,27 @@ pub fn parse_dispatch(k: &[u8]) -> Option<(u64, AlertId)> {
     Some((at, AlertId::from_bytes(id)))
 }
 
-/// Key of a check-in signal.
-pub fn signal(due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
-    key(prefix::SIGNAL, &[&due.to_be_bytes(), id.as_bytes(), &counter.to_be_bytes()])
+/// Key of a check-in signal. `key_due` is 0 for every signal written now;
+/// a signal 0.2 wrote carries its due time in its key.
+pub fn signal(key_due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
+    if key_due == 0 {
+        key(prefix::SIGNAL, &[id.as_bytes(), &counter.to_be_bytes()])
+    } else {
+        key(prefix::SIGNAL, &[&key_due.to_be_bytes(), id.as_bytes(), &counter.to_be_bytes()])
+    }
 }
 
-/// Parses a check-in signal key.
+/// Parses a check-in signal key (either form).
 pub fn parse_signal(k: &[u8]) -> Option<super::SignalKey> {
-    if k.len() != 1 + 8 + 16 + 8 || k[0] != prefix::SIGNAL {
+    if k.first() != Some(&prefix::SIGNAL) {
         return None;
     }
-    let due = u64::from_be_bytes(k[1..9].try_into().ok()?);
-    let id = AccountId::from_slice(&k[9..25]).ok()?;
-    let counter = u64::from_be_bytes(k[25..33].try_into().ok()?);
-    Some((due, (id, counter)))
+    let u64_at = |i: usize| k.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+    match k.len() {
+        25 => Some((0, (AccountId::from_slice(&k[1..17]).ok()?, u64_at(17)?))),
+        33 => Some((u64_at(1)?, (AccountId::from_slice(&k[9..25]).ok()?, u64_at(25)?))),
+        _ => None,
+    }
 }
 
 /// Key of an account's note history.
@@ -231,12 +249,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deadline_keys_sort_by_time_and_parse_back() {
-        let a = AccountId::from_bytes([0xff; 16]);
-        let b = AccountId::from_bytes([0x00; 16]);
-        assert!(deadline(1, &a) < deadline(2, &b));
-        assert!(deadline(255, &a) < deadline(256, &b));
-        assert_eq!(parse_deadline(&deadline(77, &a)), Some((77, a)));
-        assert_eq!(parse_deadline(&escalation(77, &AlertId::from_bytes([1; 16]))), None);
+    fn time_keys_sort_by_time_and_parse_back() {
+        let a = AlertId::from_bytes([0xff; 16]);
+        let b = AlertId::from_bytes([0x00; 16]);
+        assert!(escalation(1, &a) < escalation(2, &b));
+        assert!(escalation(255, &a) < escalation(256, &b));
+        assert_eq!(parse_escalation(&escalation(77, &a)), Some((77, a)));
+        assert_eq!(parse_escalation(&dispatch(77, &a)), None);
+        let id = AccountId::from_bytes([7; 16]);
+        assert_eq!(parse_legacy_deadline(&legacy_deadline(5, &id)), Some((5, id)));
+    }
+
+    #[test]
+    fn signal_keys_hold_no_time_and_old_ones_still_parse() {
+        let id = AccountId::from_bytes([3; 16]);
+        assert_eq!(signal(0, &id, 9).len(), 25);
+        assert_eq!(parse_signal(&signal(0, &id, 9)), Some((0, (id, 9))));
+        assert_eq!(parse_signal(&signal(1_800_000_000, &id, 9)), Some((1_800_000_000, (id, 9))));
     }
 }

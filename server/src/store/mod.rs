@@ -41,12 +41,14 @@ impl From<sled::Error> for StoreError {
 pub enum Op {
     /// Insert or replace an account.
     PutAccount(AccountId, AccountRecord),
-    /// Delete an account and its sealed alert.
+    /// Delete an account, its live state and its sealed alert.
     DeleteAccount(AccountId),
-    /// Arm a deadline in the index.
-    PutDeadline(u64, AccountId),
-    /// Disarm a deadline.
-    DeleteDeadline(u64, AccountId),
+    /// Replace an account's sealed live state.
+    PutLive(AccountId, Vec<u8>),
+    /// Remove an account's live state (its deadline and heartbeat).
+    DeleteLive(AccountId),
+    /// Remove a 0.2 deadline index entry (migration).
+    DeleteLegacyDeadline(u64, AccountId),
     /// Replace an account's sealed alert.
     PutSealed(AccountId, Vec<u8>),
     /// Insert or replace a registration invite (by code hash).
@@ -133,7 +135,8 @@ pub struct Stats {
     pub mailboxes: u64,
 }
 
-/// A check-in signal's key fields: due time, then account and counter.
+/// A check-in signal's key fields: the due time in its key (0 for every
+/// signal written now; 0.2 put it there), then account and counter.
 pub type SignalKey = (u64, (AccountId, u64));
 
 /// Resolves once everything applied before it is on disk.
@@ -155,10 +158,15 @@ pub trait Store: Send + Sync + 'static {
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
     /// An account's latest sealed alert.
     fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Every armed deadline, ascending.
-    fn deadlines(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
-    /// Armed deadlines at or before `until`, ascending (reads only that range).
-    fn deadlines_until(&self, until: u64) -> Result<Vec<(u64, AccountId)>, StoreError>;
+    /// An account's sealed live state.
+    fn live(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Visits every account's sealed live state (the start-up scan),
+    /// without collecting them.
+    fn scan_lives(&self, visit: &mut dyn FnMut(AccountId, &[u8])) -> Result<(), StoreError>;
+    /// Every account id.
+    fn account_ids(&self) -> Result<Vec<AccountId>, StoreError>;
+    /// Every 0.2 deadline index entry (migration).
+    fn legacy_deadlines(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
     /// Every pending escalation, ascending.
     fn escalations(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
     /// Every pending weakening change, ascending.

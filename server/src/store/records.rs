@@ -32,21 +32,29 @@ pub struct AccountRecord {
     /// (context `account || "/k-tr"`). Empty for a v0.1 account: it must register again.
     #[serde(default)]
     pub transport_sealed: B64,
-    /// The latest accepted public heartbeat `PH`: the same bytes for a normal
-    /// and a duress check-in, relayed to contacts as proof of life.
-    #[serde(default)]
-    pub last_heartbeat: Option<B64>,
     /// Registration time.
     pub created: u64,
-    /// Last accepted check-in counter (0 before the first).
-    pub counter: u64,
-    /// The due time of the armed deadline.
-    pub next_due: Option<u64>,
-    /// The armed deadline (`next_due + grace`) present in the deadline index.
-    pub deadline: Option<u64>,
-    /// The armed deadline was moved after an outage.
-    #[serde(default)]
-    pub outage_extended: bool,
+    /// What 0.2 kept in clear here and now lives in the sealed
+    /// [`LiveState`]: read by the start-up migration, never written.
+    /// Every check-in rewrote these, so old versions left in the data file
+    /// showed each member's check-in history.
+    #[serde(default, rename = "last_heartbeat", skip_serializing)]
+    pub legacy_last_heartbeat: Option<B64>,
+    /// See `legacy_last_heartbeat`.
+    #[serde(default, rename = "counter", skip_serializing)]
+    pub legacy_counter: u64,
+    /// See `legacy_last_heartbeat`.
+    #[serde(default, rename = "next_due", skip_serializing)]
+    pub legacy_next_due: Option<u64>,
+    /// See `legacy_last_heartbeat`.
+    #[serde(default, rename = "deadline", skip_serializing)]
+    pub legacy_deadline: Option<u64>,
+    /// See `legacy_last_heartbeat`.
+    #[serde(default, rename = "outage_extended", skip_serializing)]
+    pub legacy_outage_extended: bool,
+    /// See `legacy_last_heartbeat`.
+    #[serde(default, rename = "alert_open", skip_serializing)]
+    pub legacy_alert_open: bool,
     /// SHA-256 of the latest sealed alert.
     pub alert_hash: Option<B64>,
     /// When the latest sealed alert was received, sealed under the server
@@ -64,10 +72,92 @@ pub struct AccountRecord {
     /// When the account is deleted, if the member asked.
     #[serde(default)]
     pub pending_deletion: Option<u64>,
-    /// Alerts fired for this account, oldest first.
+    /// The latest alerts fired for this account, oldest first.
     pub alerts: Vec<AlertId>,
+}
+
+/// What every check-in changes about an account, kept apart from the
+/// account record and sealed under the server key (key `t`, context
+/// `account || "/live"`): a check-in writes only this (and its signal), and
+/// neither its current value nor the old versions sled leaves in its files
+/// show when a member checked in or is next due.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveState {
+    /// Last accepted check-in counter (0 before the first).
+    pub counter: u64,
+    /// The due time of the armed deadline.
+    pub next_due: Option<u64>,
+    /// The armed deadline (`next_due + grace`); the scheduler's in-memory
+    /// index is rebuilt from these at start-up.
+    pub deadline: Option<u64>,
+    /// The armed deadline was moved after an outage (at most once).
+    pub outage_extended: bool,
     /// The latest alert has not yet been followed by a check-in.
     pub alert_open: bool,
+    /// The latest accepted public heartbeat `PH`: the same bytes for a
+    /// normal and a duress check-in, relayed to contacts as proof of life.
+    pub last_heartbeat: Option<Vec<u8>>,
+}
+
+impl LiveState {
+    const VERSION: u8 = 1;
+    const FIXED: usize = 1 + 8 + 8 + 8 + 1 + 2;
+
+    /// The binary form sealed at rest: version, counter, next due and
+    /// deadline (u64 BE, 0 for none), flags (1: outage-extended, 2: alert
+    /// open), heartbeat length (u16 BE) and bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let hb = self.last_heartbeat.as_deref().unwrap_or_default();
+        let mut out = Vec::with_capacity(Self::FIXED + hb.len());
+        out.push(Self::VERSION);
+        out.extend_from_slice(&self.counter.to_be_bytes());
+        out.extend_from_slice(&self.next_due.unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&self.deadline.unwrap_or(0).to_be_bytes());
+        out.push(u8::from(self.outage_extended) | (u8::from(self.alert_open) << 1));
+        out.extend_from_slice(&u16::try_from(hb.len()).unwrap_or(0).to_be_bytes());
+        if hb.len() <= usize::from(u16::MAX) {
+            out.extend_from_slice(hb);
+        }
+        out
+    }
+
+    /// Parses [`LiveState::encode`]; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let u64_at = |i: usize| bytes.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+        if bytes.first() != Some(&Self::VERSION) {
+            return None;
+        }
+        let flags = *bytes.get(25)?;
+        if flags > 3 {
+            return None;
+        }
+        let hb_len = usize::from(u16::from_be_bytes(bytes.get(26..28)?.try_into().ok()?));
+        let hb = bytes.get(Self::FIXED..)?;
+        if hb.len() != hb_len {
+            return None;
+        }
+        let some = |v: u64| (v != 0).then_some(v);
+        Some(LiveState {
+            counter: u64_at(1)?,
+            next_due: some(u64_at(9)?),
+            deadline: some(u64_at(17)?),
+            outage_extended: flags & 1 != 0,
+            alert_open: flags & 2 != 0,
+            last_heartbeat: (hb_len > 0).then(|| hb.to_vec()),
+        })
+    }
+
+    /// The state 0.2 kept in the account record.
+    pub fn from_legacy(old: &AccountRecord) -> Self {
+        LiveState {
+            counter: old.legacy_counter,
+            next_due: old.legacy_next_due,
+            deadline: old.legacy_deadline,
+            outage_extended: old.legacy_outage_extended,
+            alert_open: old.legacy_alert_open,
+            last_heartbeat: old.legacy_last_heartbeat.as_ref().map(|h| h.0.clone()),
+        }
+    }
 }
 
 impl AccountRecord {
@@ -81,12 +171,13 @@ impl AccountRecord {
             key_generation: 0,
             previous_keys: None,
             transport_sealed,
-            last_heartbeat: None,
             created: now,
-            counter: 0,
-            next_due: None,
-            deadline: None,
-            outage_extended: false,
+            legacy_last_heartbeat: None,
+            legacy_counter: 0,
+            legacy_next_due: None,
+            legacy_deadline: None,
+            legacy_outage_extended: false,
+            legacy_alert_open: false,
             alert_hash: None,
             note_received_sealed: None,
             policy: Policy::default(),
@@ -94,7 +185,6 @@ impl AccountRecord {
             pending_keys: None,
             pending_deletion: None,
             alerts: Vec::new(),
-            alert_open: false,
         }
     }
 }

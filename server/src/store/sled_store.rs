@@ -89,10 +89,16 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
     Ok(match op {
         Op::PutAccount(id, rec) => put(keys::account(&id), encode(&rec)?),
         Op::DeleteAccount(id) => {
-            vec![(keys::account(&id), None), (keys::sealed(&id), None), (keys::note_history(&id), None)]
+            vec![
+                (keys::account(&id), None),
+                (keys::live(&id), None),
+                (keys::sealed(&id), None),
+                (keys::note_history(&id), None),
+            ]
         }
-        Op::PutDeadline(at, id) => put(keys::deadline(at, &id), Vec::new()),
-        Op::DeleteDeadline(at, id) => del(keys::deadline(at, &id)),
+        Op::PutLive(id, sealed) => put(keys::live(&id), sealed),
+        Op::DeleteLive(id) => del(keys::live(&id)),
+        Op::DeleteLegacyDeadline(at, id) => del(keys::legacy_deadline(at, &id)),
         Op::PutSealed(id, bytes) => put(keys::sealed(&id), bytes),
         Op::PutInvite(hash, rec) => put(keys::invite(&hash), encode(&rec)?),
         Op::PutMailbox(id, rec) => put(keys::mailbox(&id), encode(&rec)?),
@@ -167,14 +173,25 @@ impl Store for SledStore {
         Ok(self.tree.get(keys::sealed(id))?.map(|v| v.to_vec()))
     }
 
-    fn deadlines(&self) -> Result<Vec<(u64, AccountId)>, StoreError> {
-        self.scan_keys(prefix::DEADLINE, keys::parse_deadline)
+    fn live(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::live(id))?.map(|v| v.to_vec()))
     }
 
-    fn deadlines_until(&self, until: u64) -> Result<Vec<(u64, AccountId)>, StoreError> {
-        let start = keys::deadline(0, &AccountId::from_bytes([0; 16]));
-        let end = keys::deadline(until, &AccountId::from_bytes([0xff; 16]));
-        self.tree.range(start..=end).keys().map(|k| keys::parse_deadline(&k?).ok_or(StoreError::Corrupt('d'))).collect()
+    fn scan_lives(&self, visit: &mut dyn FnMut(AccountId, &[u8])) -> Result<(), StoreError> {
+        for kv in self.tree.scan_prefix([prefix::LIVE]) {
+            let (k, v) = kv?;
+            let id = k.get(1..).and_then(|b| AccountId::from_slice(b).ok()).ok_or(StoreError::Corrupt('t'))?;
+            visit(id, &v);
+        }
+        Ok(())
+    }
+
+    fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
+        self.scan_keys(prefix::ACCOUNT, |k| k.get(1..).and_then(|b| AccountId::from_slice(b).ok()))
+    }
+
+    fn legacy_deadlines(&self) -> Result<Vec<(u64, AccountId)>, StoreError> {
+        self.scan_keys(prefix::LEGACY_DEADLINE, keys::parse_legacy_deadline)
     }
 
     fn escalations(&self) -> Result<Vec<(u64, AlertId)>, StoreError> {
@@ -366,7 +383,7 @@ impl Store for SledStore {
         let alerts = self.scan_values::<AlertRecord>(&[prefix::ALERT])?;
         Ok(Stats {
             accounts: self.count(prefix::ACCOUNT),
-            armed_deadlines: self.count(prefix::DEADLINE),
+            armed_deadlines: 0, // sealed: the running server's schedule knows
             open_alerts: alerts.iter().filter(|(_, a)| a.acks.is_empty()).count() as u64,
             alerts: alerts.len() as u64,
             deliveries_pending: self.count(prefix::OUTBOX),

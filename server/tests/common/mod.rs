@@ -394,6 +394,6 @@ impl TestApp {
     }
 
     pub fn stats(&self) -> aman_server::store::Stats {
-        self.store.stats().unwrap()
+        aman_server::store::Stats { armed_deadlines: self.engine.armed_deadlines(), ..self.store.stats().unwrap() }
     }
 }

@@ -8,7 +8,9 @@
 use aman_client::api::{unix_now, ApiClient};
 use aman_protocol::api::B64;
 use aman_protocol::{AccountId, SigningKey, VerifyingKey};
-use aman_server::store::{AccountRecord, Op, SledStore, Store};
+use aman_server::config::Config;
+use aman_server::engine::{seal_live, FORMAT, FORMAT_KEY};
+use aman_server::store::{AccountRecord, LiveState, Op, SledStore, Store};
 use aman_tests::{Member, Receiver, ServerProcess};
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -207,9 +209,13 @@ fn verify_rate(secs: f64) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Writes `count` accounts with far-future armed deadlines straight into the store.
+/// Writes `count` accounts with far-future armed deadlines straight into
+/// the store, in the current format, sealed under the key the server will use.
 fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
     let store = SledStore::open(&data.join("db"))?;
+    let config = Config::load(None, Vec::new(), &[("data_dir", data.display().to_string())])?;
+    let key = aman_server::serve::checked_key(&config, &store)?;
+    store.apply(vec![Op::PutMeta(FORMAT_KEY, vec![FORMAT])])?;
     let now = unix_now();
     let mut ops = Vec::with_capacity(20_000);
     for i in 0..count {
@@ -218,13 +224,12 @@ fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
         let record = AccountRecord {
             checkin_keys: [VerifyingKey([2; 32]), VerifyingKey([3; 32])],
             duress_tag: B64(vec![0; 32]),
-            counter: 1,
-            next_due: Some(deadline - 60),
-            deadline: Some(deadline),
             ..AccountRecord::new(VerifyingKey([1; 32]), B64(Vec::new()), now)
         };
+        let live =
+            LiveState { counter: 1, next_due: Some(deadline - 60), deadline: Some(deadline), ..LiveState::default() };
+        ops.push(Op::PutLive(id, seal_live(&key, &id, &live)?));
         ops.push(Op::PutAccount(id, record));
-        ops.push(Op::PutDeadline(deadline, id));
         if ops.len() >= 20_000 {
             store.apply(std::mem::take(&mut ops))?;
         }

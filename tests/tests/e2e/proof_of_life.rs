@@ -116,11 +116,12 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
     assert_eq!(seen["alerts"][0]["notices"][0]["verified"], true, "{seen}");
     assert!(text.contains("verified: the member's device signed a check-in after the alert"), "{text}");
 
-    // A tampered server: the deadline is deleted from its store, so it never
-    // fires. It answers every request; the contact still warns.
+    // A tampered server: the deadline is deleted from its store (with the
+    // live state that holds it), so it never fires. It answers every
+    // request; the contact still warns.
     let stopped = server.stop();
     let store = SledStore::open(&data.join("db")).unwrap();
-    store.apply(vec![Op::DeleteDeadline(deadline, account)]).unwrap();
+    store.apply(vec![Op::DeleteLive(account)]).unwrap();
     store.flush().unwrap();
     drop(store);
     let server = stopped.restart();
