@@ -2,6 +2,7 @@
 
 use super::error::EngineError;
 use super::live::Account;
+use super::mailbox::Room;
 use super::{lock, Engine};
 use crate::store::{AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxEntry, Reason};
 use aman_protocol::api::{Ack, DeliveryLog, Notice, NoticeKind, B64};
@@ -141,6 +142,7 @@ impl Engine {
         let mut ops = Vec::new();
         let mut told = Vec::new();
         let mut dispatched = Vec::new();
+        let mut room = Room::default();
         let ticket = {
             let _guards = self.lock_accounts(accounts.iter());
             for (at, id, probe) in probes {
@@ -156,13 +158,13 @@ impl Engine {
                     // their next poll returns it.
                     let stamp = self.change_stamp();
                     for (mailbox, tier) in told_so_far_tiers(&alert) {
-                        self.stamp_entry_ops(&mailbox, &id, tier, now, stamp, &mut ops)?;
+                        self.stamp_entry_ops(&mailbox, &id, tier, false, stamp, &mut room, &mut ops)?;
                         told.push(mailbox);
                     }
                     continue;
                 }
                 alert.dispatched = true;
-                told.extend(self.notify_next_tier(&id, &mut alert, now, &mut ops)?);
+                told.extend(self.notify_next_tier(&id, &mut alert, now, &mut room, &mut ops)?);
                 ops.push(Op::PutAlert(id, alert));
                 dispatched.push(id);
             }
@@ -184,6 +186,7 @@ impl Engine {
         id: &AlertId,
         alert: &mut AlertRecord,
         now: u64,
+        room: &mut Room,
         ops: &mut Vec<Op>,
     ) -> Result<Vec<MailboxId>, EngineError> {
         let Some(tier) = alert.contacts.iter().map(|(_, t)| *t).filter(|t| *t > alert.notified_tier).min() else {
@@ -194,7 +197,7 @@ impl Engine {
         let mut told = Vec::new();
         for (mailbox, _) in alert.contacts.iter().filter(|(_, t)| *t == tier) {
             told.push(*mailbox);
-            self.stamp_entry_ops(mailbox, id, tier, now, stamp, ops)?;
+            self.stamp_entry_ops(mailbox, id, tier, false, stamp, room, ops)?;
             ops.push(log_op(id, *mailbox, "mailbox", now_ms, "delivered", ""));
             if let Some(mb) = self.store.mailbox(mailbox)? {
                 for endpoint in &mb.endpoints {
@@ -241,8 +244,11 @@ impl Engine {
             let _guard = self.lock_account(&probe.account);
             // Read again under the lock: an acknowledgement may have landed since.
             let mut alert = self.store.alert(id)?.unwrap_or(probe);
-            let told =
-                if alert.acks.is_empty() { self.notify_next_tier(id, &mut alert, now, &mut ops)? } else { Vec::new() };
+            let told = if alert.acks.is_empty() {
+                self.notify_next_tier(id, &mut alert, now, &mut Room::default(), &mut ops)?
+            } else {
+                Vec::new()
+            };
             ops.push(Op::PutAlert(*id, alert));
             (told, self.commit(ops)?)
         };
@@ -331,8 +337,9 @@ impl Engine {
         // Every contact holding the alert sees the acknowledgement, the one
         // who gave it too (on another device).
         let stamp = self.change_stamp();
+        let mut room = Room::default();
         for (held, tier) in told_so_far_tiers(&alert) {
-            self.stamp_entry_ops(&held, id, tier, now, stamp, &mut ops)?;
+            self.stamp_entry_ops(&held, id, tier, true, stamp, &mut room, &mut ops)?;
         }
         let others: Vec<MailboxId> = told_so_far(&alert).into_iter().filter(|m| m != mailbox).collect();
         // Tell every other contact already holding the alert, through their channels too.

@@ -14,11 +14,18 @@ use super::Engine;
 use crate::store::{AlertRecord, MailboxEntry, Op};
 use aman_protocol::api::{MailboxAlert, MailboxContents};
 use aman_protocol::{AlertId, MailboxId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 /// Most alerts one mailbox read returns; `more` says to read again.
 pub const READ_LIMIT: usize = 64;
+
+/// What one write holds in each mailbox it places alerts in (so alerts
+/// placed together in one write count against the cap together).
+#[derive(Debug, Default)]
+pub(super) struct Room {
+    held: HashMap<MailboxId, Vec<(u64, AlertId, bool)>>,
+}
 
 /// What one retention sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -47,23 +54,27 @@ impl Engine {
 
     /// Ops that place `alert` in `mailbox` (tier `tier`), or restamp it
     /// there if it is already placed, so the next poll returns it.
+    /// `acknowledged` marks that the alert has been acknowledged (the mark
+    /// stays). `room` tracks what this write holds in each mailbox.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn stamp_entry_ops(
         &self,
         mailbox: &MailboxId,
         alert: &AlertId,
         tier: u8,
-        now: u64,
+        acknowledged: bool,
         stamp: u64,
+        room: &mut Room,
         ops: &mut Vec<Op>,
     ) -> Result<(), EngineError> {
         let entry = match self.store.mailbox_entry(mailbox, alert)? {
             Some(old) => {
                 ops.push(Op::DeleteMailboxChange(*mailbox, old.changed_ms, *alert));
-                MailboxEntry { changed_ms: stamp, ..old }
+                MailboxEntry { changed_ms: stamp, acknowledged: old.acknowledged || acknowledged, ..old }
             }
             None => {
-                self.make_room_ops(mailbox, ops)?;
-                MailboxEntry { added: now, tier, changed_ms: stamp }
+                self.make_room_ops(mailbox, room, ops)?;
+                MailboxEntry { added: stamp / 1000, tier, changed_ms: stamp, acknowledged }
             }
         };
         ops.push(Op::PutMailboxEntry(*mailbox, *alert, entry));
@@ -71,26 +82,45 @@ impl Engine {
     }
 
     /// Keeps a mailbox within `mailbox_max_entries`: before a new entry is
-    /// placed, the entries that changed longest ago beyond the cap go
-    /// (acknowledged ones first). The contact's client keeps its own copy.
-    fn make_room_ops(&self, mailbox: &MailboxId, ops: &mut Vec<Op>) -> Result<(), EngineError> {
+    /// placed, the entries that changed longest ago beyond the cap go,
+    /// acknowledged ones first. (The contact's client keeps its own copy.)
+    fn make_room_ops(&self, mailbox: &MailboxId, room: &mut Room, ops: &mut Vec<Op>) -> Result<(), EngineError> {
         let cap = self.config.mailbox_max_entries.max(1);
-        let changes = self.store.mailbox_changes(mailbox)?;
-        if changes.len() < cap {
-            return Ok(());
-        }
-        let excess = changes.len() + 1 - cap;
-        let mut acknowledged = Vec::new();
-        let mut open = Vec::new();
-        for (at, id) in changes {
-            match self.store.alert(&id)? {
-                Some(a) if a.acks.is_empty() => open.push((at, id)),
-                _ => acknowledged.push((at, id)),
+        let held = match room.held.entry(*mailbox) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                // Read once per mailbox per write: the change order and each
+                // entry's mark.
+                let marks: HashMap<AlertId, bool> =
+                    self.store.mailbox_entries(mailbox)?.into_iter().map(|(id, e)| (id, e.acknowledged)).collect();
+                let held = self
+                    .store
+                    .mailbox_changes(mailbox)?
+                    .into_iter()
+                    .map(|(at, id)| (at, id, marks.get(&id).copied().unwrap_or(true)))
+                    .collect();
+                v.insert(held)
             }
+        };
+        if held.len() >= cap {
+            let excess = held.len() + 1 - cap;
+            let mut order: Vec<usize> = (0..held.len()).collect();
+            // Acknowledged first, then by the order they last changed.
+            order.sort_by_key(|&i| (!held[i].2, held[i].0));
+            let victims: HashSet<usize> = order.into_iter().take(excess).collect();
+            for &i in &victims {
+                let (at, id, _) = held[i];
+                ops.push(Op::DeleteMailboxEntry(*mailbox, id, at));
+            }
+            let mut i = 0;
+            held.retain(|_| {
+                let keep = !victims.contains(&i);
+                i += 1;
+                keep
+            });
         }
-        for (at, id) in acknowledged.into_iter().chain(open).take(excess) {
-            ops.push(Op::DeleteMailboxEntry(*mailbox, id, at));
-        }
+        // The new entry (its stamp is the newest).
+        held.push((u64::MAX, AlertId::from_bytes([0; 16]), false));
         Ok(())
     }
 

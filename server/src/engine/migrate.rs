@@ -93,11 +93,13 @@ impl Engine {
                 if entry.changed_ms != 0 {
                     continue;
                 }
-                let stamp = self.store.alert(&alert)?.map_or(entry.added.saturating_mul(1000), |a| a.updated_ms);
+                let record = self.store.alert(&alert)?;
+                let stamp = record.as_ref().map_or(entry.added.saturating_mul(1000), |a| a.updated_ms);
+                let acknowledged = record.as_ref().is_none_or(|a| !a.acks.is_empty());
                 ops.push(Op::PutMailboxEntry(
                     mailbox,
                     alert,
-                    crate::store::MailboxEntry { changed_ms: stamp.max(1), ..entry },
+                    crate::store::MailboxEntry { changed_ms: stamp.max(1), acknowledged, ..entry },
                 ));
                 if ops.len() >= MIGRATION_BATCH {
                     self.commit(std::mem::take(&mut ops))?.wait_blocking()?;

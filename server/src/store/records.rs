@@ -464,6 +464,10 @@ pub struct MailboxEntry {
     /// increasing server-wide): its key in the change index.
     #[serde(default)]
     pub changed_ms: u64,
+    /// The alert has been acknowledged (by any contact): it leaves first
+    /// when the mailbox is full, and after the retention time.
+    #[serde(default)]
+    pub acknowledged: bool,
 }
 
 /// A notification waiting to be sent.

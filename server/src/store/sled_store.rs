@@ -69,6 +69,16 @@ impl SledStore {
         self.tree.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from)).collect()
     }
 
+    /// Writes one raw key (`None`: removes it): for tests that lay out a
+    /// database as an older version wrote it, to test its migration.
+    pub fn raw_write(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.tree.insert(key, v)?,
+            None => self.tree.remove(key)?,
+        };
+        Ok(())
+    }
+
     /// Flushes synchronously (shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
