@@ -28,8 +28,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition text; `armed` is the current number of armed deadlines.
-    pub fn render(&self, armed: usize) -> String {
+    /// The exposition text; `armed` is the current number of armed
+    /// deadlines, `waiting` of long-polls held.
+    pub fn render(&self, armed: usize, waiting: usize) -> String {
         let mut out = String::new();
         let rows = [
             ("aman_checkins_total", "counter", "Accepted check-ins.", self.checkins.load(Ordering::Relaxed)),
@@ -59,6 +60,7 @@ impl Metrics {
                 self.deliveries_failed.load(Ordering::Relaxed),
             ),
             ("aman_armed_deadlines", "gauge", "Deadlines currently armed.", armed as u64),
+            ("aman_mailbox_waiters", "gauge", "Long-polls held now.", waiting as u64),
         ];
         for (name, kind, help, value) in rows {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");

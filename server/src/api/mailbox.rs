@@ -76,13 +76,17 @@ pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<J
     }
 }
 
-/// One incremental mailbox read, on a blocking thread.
+/// One incremental mailbox read, on a blocking thread, a few at a time.
 async fn read_changes(state: &AppState, mailbox: MailboxId, since: u64) -> Result<MailboxContents, ApiError> {
     let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || engine.mailbox_changes(&mailbox, since))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::from)
+    let turn = state.mailbox_reads.clone().acquire_owned().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        engine.mailbox_changes(&mailbox, since)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::from)
 }
 
 /// `POST /v1/mailbox/alerts/{alert}/ack`.

@@ -28,12 +28,24 @@ pub struct AppState {
     pub replay: Arc<ReplayCache>,
     /// Per-IP and per-caller request counts.
     pub limiter: Arc<RateLimiter>,
+    /// Mailbox reads (store reads and decryption) running at once: the
+    /// rest wait their turn holding nothing, so a burst of polls cannot
+    /// hold a burst of mailbox contents in memory.
+    pub mailbox_reads: Arc<tokio::sync::Semaphore>,
 }
+
+/// Mailbox reads that run at once.
+pub const CONCURRENT_MAILBOX_READS: usize = 4;
 
 impl AppState {
     /// State around an engine.
     pub fn new(engine: Arc<Engine>) -> Self {
-        AppState { engine, replay: Arc::new(ReplayCache::default()), limiter: Arc::new(RateLimiter::default()) }
+        AppState {
+            engine,
+            replay: Arc::new(ReplayCache::default()),
+            limiter: Arc::new(RateLimiter::default()),
+            mailbox_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_MAILBOX_READS)),
+        }
     }
 }
 

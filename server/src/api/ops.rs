@@ -53,7 +53,10 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 /// `GET /metrics`, on the metrics listener only.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let armed = lock(&state.engine.schedule).armed();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.engine.metrics.render(armed))
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.engine.metrics.render(armed, state.engine.mailbox_wakes.waiting()),
+    )
 }
 
 /// `GET /openapi.json`.

@@ -20,6 +20,11 @@ use std::sync::atomic::Ordering;
 /// Most alerts one mailbox read returns; `more` says to read again.
 pub const READ_LIMIT: usize = 64;
 
+/// A read stops adding alerts once their sealed notes reach this many
+/// bytes (it always returns at least one): a response stays small however
+/// large the notes, and `more` says to read again.
+pub const READ_BYTES: usize = 256 * 1024;
+
 /// What one write holds in each mailbox it places alerts in (so alerts
 /// placed together in one write count against the cap together).
 #[derive(Debug, Default)]
@@ -138,12 +143,19 @@ impl Engine {
     /// decryption): call off the async workers.
     pub fn mailbox_changes(&self, mailbox: &MailboxId, since_ms: u64) -> Result<MailboxContents, EngineError> {
         let changes = self.store.mailbox_changes_since(mailbox, since_ms, READ_LIMIT + 1)?;
-        let more = changes.len() > READ_LIMIT;
+        let mut more = changes.len() > READ_LIMIT;
         let mut alerts = Vec::new();
         let mut cursor = since_ms;
+        let mut bytes = 0usize;
         for (changed_ms, id) in changes.into_iter().take(READ_LIMIT) {
+            if bytes >= READ_BYTES {
+                more = true;
+                break;
+            }
             cursor = cursor.max(changed_ms);
             let Some(alert) = self.store.alert(&id)? else { continue };
+            bytes +=
+                alert.sealed_alert.0.len() + alert.earlier_notes.iter().map(|n| n.sealed_alert.0.len()).sum::<usize>();
             let meta = self.alert_meta(&id, &alert)?;
             let note_received_at = match &alert.note_received_sealed {
                 Some(t) => Some(self.open_note_time(&alert.sealed_alert.0, Some(t))?),

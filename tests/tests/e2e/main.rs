@@ -9,6 +9,8 @@
 //! - `bad_input`: malformed requests over real HTTP.
 //! - `coercion`: every observer's view, normal against duress check-in,
 //!   and duress against panic and missed alerts.
+//! - `mailboxes`: 2,000 held long-polls and a noisy member against memory
+//!   and honest check-in latency (30 s here; `AMAN_MAILBOX_SOAK_SECS` for longer).
 //! - `proof_of_life`: a server killed or tampered with stops alerting; the
 //!   contact client warns from the member's own signed heartbeat.
 
@@ -18,6 +20,7 @@ mod bad_input;
 mod coercion;
 mod crash;
 mod lifecycle;
+mod mailboxes;
 mod proof_of_life;
 
 /// Settings for a server that tests can drive quickly.
