@@ -265,7 +265,9 @@ async fn fetch(
     client.call::<(), _>(Method::GET, &path, None, &signer_for(client, m, key).await?).await
 }
 
-/// Everything the mailbox holds, read in as many pieces as the server gives.
+/// Everything the mailbox holds, read in as many pieces as the server
+/// gives. An alert that changed between two pieces comes twice; the later
+/// copy is kept.
 async fn fetch_all(client: &ApiClient, m: &Membership, key: &SigningKey) -> Result<MailboxContents, ClientError> {
     let mut all = fetch(client, m, key, 0, 0).await?;
     // Bounded: a server that always says `more` cannot keep us here.
@@ -274,11 +276,15 @@ async fn fetch_all(client: &ApiClient, m: &Membership, key: &SigningKey) -> Resu
             break;
         }
         let next = fetch(client, m, key, all.cursor_ms, 0).await?;
-        all.alerts.extend(next.alerts);
+        for alert in next.alerts {
+            all.alerts.retain(|a| a.alert != alert.alert);
+            all.alerts.push(alert);
+        }
         all.notices.extend(next.notices);
         all.cursor_ms = all.cursor_ms.max(next.cursor_ms);
         all.more = next.more;
     }
+    all.alerts.sort_by_key(|a| a.fired_at);
     Ok(all)
 }
 
@@ -474,7 +480,15 @@ pub async fn watch(
             let read = if first {
                 fetch_all(&client, m, &keys[i].identity).await
             } else {
-                fetch(&client, m, &keys[i].identity, cursors[i], wait).await
+                match fetch(&client, m, &keys[i].identity, cursors[i], wait).await {
+                    // The server holds as many long-polls as it allows: it is
+                    // there, so read without waiting (never refused) instead.
+                    Err(ClientError::Server { status: 429 | 503, .. }) if wait > 0 => {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        fetch(&client, m, &keys[i].identity, cursors[i], 0).await
+                    }
+                    other => other,
+                }
             };
             let reachable = match read {
                 Ok(contents) => {

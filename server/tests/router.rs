@@ -258,6 +258,49 @@ async fn outage_moves_missed_deadlines_and_the_alert_says_so() {
     assert_eq!(mb["alerts"][0]["server_was_down"], true);
 }
 
+#[tokio::test]
+async fn a_deadline_gets_one_outage_extension_however_many_restarts_follow() {
+    let mut app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, b) = app.call(m.checkin_request(false, 100, 100, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let deadline = b["deadline"].as_u64().unwrap();
+    // Down across the deadline: it moves by the outage grace (600 s here).
+    app.restart_at(deadline + 100);
+    assert!(app.tick().fired.is_empty());
+    assert_eq!(app.status_of(&m).await["deadline"], json!(deadline + 700));
+    // Down again, across the moved deadline, four more times: it does not move again.
+    for k in 1..=4u64 {
+        app.restart_at(deadline + 100 + k * 1000);
+        let fired = app.tick().fired;
+        if k == 1 {
+            assert_eq!(fired.len(), 1, "fires at the first tick after the second outage");
+        } else {
+            assert!(fired.is_empty(), "once");
+        }
+    }
+    let mb = app.mailbox(&m.contacts[0]).await;
+    assert_eq!(mb["alerts"].as_array().unwrap().len(), 1);
+    assert_eq!(mb["alerts"][0]["server_was_down"], true);
+}
+
+#[tokio::test]
+async fn a_start_that_dies_while_loading_keeps_the_outage_window_for_the_next() {
+    let mut app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, b) = app.call(m.checkin_request(false, 100, 100, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let deadline = b["deadline"].as_u64().unwrap();
+    // Up again after the deadline, but killed before the schedule loaded
+    // (it had written its heartbeat); then up again.
+    app.restart_deferred_at(deadline + 100);
+    app.restart_at(deadline + 200);
+    assert!(app.tick().fired.is_empty(), "no backdated alert: the first outage window still applies");
+    assert_eq!(app.status_of(&m).await["deadline"], json!(deadline + 800));
+}
+
 fn replace_byte(b64: &str, at: usize, value: u8) -> String {
     let mut raw = aman_protocol::text::b64_decode(b64, 1 << 20).unwrap();
     raw[at] = value;
@@ -489,6 +532,8 @@ async fn malformed_requests_on_contact_and_key_routes_get_4xx_and_store_nothing(
     let invite = aman_protocol::InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
     let create = json!({ "invite": invite.id, "expires_at": now + 600 });
     assert_eq!(app.call(m.request("POST", "/v1/pairings", create, now)).await.0, StatusCode::CREATED);
+    // The open slot is counted in the account record: that write is the slot's, not the answers'.
+    let before = (before.0, app.store.account(&m.account).unwrap(), before.2);
     let mailbox = aman_protocol::MailboxId::random().unwrap();
     let cid = aman_protocol::SigningKey::generate().unwrap();
     let path = format!("/v1/pairings/{}/reply", invite.id);

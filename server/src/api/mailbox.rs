@@ -5,7 +5,7 @@ use super::{parse_json, AppState, Contact};
 use crate::engine::TargetReach;
 use crate::error::ApiError;
 use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
-use aman_protocol::{AlertId, MailboxId};
+use aman_protocol::{AccountId, AlertId, MailboxId};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -45,44 +45,52 @@ pub async fn heartbeats(State(state): State<AppState>, contact: Contact) -> Resu
 pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<Json<MailboxContents>, ApiError> {
     let since = query_u64(contact.query.as_deref(), "since")?;
     let wait = query_u64(contact.query.as_deref(), "wait")?.min(MAX_WAIT_S);
-    let contents = read_changes(&state, contact.mailbox, since).await?;
-    if wait == 0 || !contents.alerts.is_empty() || !contents.notices.is_empty() {
+    let (mailbox, owner) = (contact.mailbox, contact.member);
+    let contents = read_changes(&state, mailbox, owner, since).await?;
+    if wait == 0 || news(&contents, since) {
         return Ok(Json(contents));
     }
     drop(contents);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-    let mut waiter = state.engine.wait_on_mailbox(contact.mailbox, contact.member)?;
+    let mut waiter = state.engine.wait_on_mailbox(mailbox, owner)?;
     // A change between the read above and the subscription would be missed:
     // look once more now that the waiter is in place.
-    let contents = read_changes(&state, contact.mailbox, since).await?;
-    if !contents.alerts.is_empty() || !contents.notices.is_empty() {
+    let contents = read_changes(&state, mailbox, owner, since).await?;
+    if news(&contents, since) {
         return Ok(Json(contents));
     }
     drop(contents);
     loop {
         if tokio::time::timeout_at(deadline, waiter.changed()).await.is_err() {
             drop(waiter);
-            return Ok(Json(MailboxContents {
-                alerts: Vec::new(),
-                notices: Vec::new(),
-                cursor_ms: since,
-                more: false,
-            }));
+            let nothing = MailboxContents { alerts: Vec::new(), notices: Vec::new(), cursor_ms: since, more: false };
+            return Ok(Json(nothing));
         }
-        let contents = read_changes(&state, contact.mailbox, since).await?;
-        if !contents.alerts.is_empty() || !contents.notices.is_empty() {
+        let contents = read_changes(&state, mailbox, owner, since).await?;
+        if news(&contents, since) {
             return Ok(Json(contents));
         }
     }
 }
 
+/// Whether a read has anything for the caller: contents, a cursor that
+/// moved (past entries that are gone), or more to read.
+fn news(contents: &MailboxContents, since: u64) -> bool {
+    !contents.alerts.is_empty() || !contents.notices.is_empty() || contents.more || contents.cursor_ms != since
+}
+
 /// One incremental mailbox read, on a blocking thread, a few at a time.
-async fn read_changes(state: &AppState, mailbox: MailboxId, since: u64) -> Result<MailboxContents, ApiError> {
+async fn read_changes(
+    state: &AppState,
+    mailbox: MailboxId,
+    owner: AccountId,
+    since: u64,
+) -> Result<MailboxContents, ApiError> {
     let engine = state.engine.clone();
     let turn = state.mailbox_reads.clone().acquire_owned().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        engine.mailbox_changes(&mailbox, since)
+        engine.mailbox_changes(&mailbox, &owner, since)
     })
     .await
     .map_err(ApiError::internal)?

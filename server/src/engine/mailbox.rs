@@ -13,7 +13,7 @@ use super::error::EngineError;
 use super::Engine;
 use crate::store::{AlertRecord, MailboxEntry, Op};
 use aman_protocol::api::{MailboxAlert, MailboxContents};
-use aman_protocol::{AlertId, MailboxId};
+use aman_protocol::{AccountId, AlertId, MailboxId};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
@@ -30,6 +30,9 @@ pub const READ_BYTES: usize = 256 * 1024;
 #[derive(Debug, Default)]
 pub(super) struct Room {
     held: HashMap<MailboxId, Vec<(u64, AlertId, bool)>>,
+    /// Entries this write has already put (a second change to the same
+    /// alert in one write must replace the first one's index key).
+    written: HashMap<(MailboxId, AlertId), MailboxEntry>,
 }
 
 /// What one retention sweep removed.
@@ -43,6 +46,8 @@ pub struct SweepReport {
     pub alerts: usize,
     /// Lapsed pairing slots removed.
     pub pairings: usize,
+    /// Empty, unlinked mailboxes removed.
+    pub mailboxes: usize,
 }
 
 impl Engine {
@@ -72,7 +77,11 @@ impl Engine {
         room: &mut Room,
         ops: &mut Vec<Op>,
     ) -> Result<(), EngineError> {
-        let entry = match self.store.mailbox_entry(mailbox, alert)? {
+        let existing = match room.written.get(&(*mailbox, *alert)) {
+            Some(entry) => Some(entry.clone()),
+            None => self.store.mailbox_entry(mailbox, alert)?,
+        };
+        let entry = match existing {
             Some(old) => {
                 ops.push(Op::DeleteMailboxChange(*mailbox, old.changed_ms, *alert));
                 MailboxEntry { changed_ms: stamp, acknowledged: old.acknowledged || acknowledged, ..old }
@@ -82,6 +91,7 @@ impl Engine {
                 MailboxEntry { added: stamp / 1000, tier, changed_ms: stamp, acknowledged }
             }
         };
+        room.written.insert((*mailbox, *alert), entry.clone());
         ops.push(Op::PutMailboxEntry(*mailbox, *alert, entry));
         Ok(())
     }
@@ -138,18 +148,46 @@ impl Engine {
     }
 
     /// What changed in a mailbox after `since_ms` (0: everything it holds):
-    /// at most [`READ_LIMIT`] alerts in change order, the notices after the
-    /// cursor, and the cursor to pass next time. Blocking (store reads and
-    /// decryption): call off the async workers.
-    pub fn mailbox_changes(&self, mailbox: &MailboxId, since_ms: u64) -> Result<MailboxContents, EngineError> {
-        let changes = self.store.mailbox_changes_since(mailbox, since_ms, READ_LIMIT + 1)?;
-        let mut more = changes.len() > READ_LIMIT;
+    /// alerts and notices in change order, at most [`READ_LIMIT`] of each
+    /// and about [`READ_BYTES`] of notes, and the cursor to pass next time;
+    /// `more` when the read stopped short. `owner` is the member whose
+    /// contact the mailbox is. Blocking (store reads and decryption): call
+    /// off the async workers.
+    pub fn mailbox_changes(
+        &self,
+        mailbox: &MailboxId,
+        owner: &AccountId,
+        since_ms: u64,
+    ) -> Result<MailboxContents, EngineError> {
+        // Both indexes are read under the member's lock, which every change
+        // to its contacts' mailboxes holds from taking its stamp to applying
+        // it: the two reads see the same moment, and stamps appear in order,
+        // so a cursor never passes over a change not yet visible.
+        let (changes, notices) = {
+            let _guard = self.lock_account(owner);
+            (
+                self.store.mailbox_changes_since(mailbox, since_ms, READ_LIMIT + 1)?,
+                self.store.mailbox_notices_after(mailbox, since_ms, READ_LIMIT + 1)?,
+            )
+        };
+        // Where this read stops: before the first alert or notice it cannot
+        // include (over a count, or the byte budget).
+        let mut stop = u64::MAX;
+        if let Some((stamp, _)) = changes.get(READ_LIMIT) {
+            stop = stop.min(*stamp);
+        }
+        if let Some((stamp, _)) = notices.get(READ_LIMIT) {
+            stop = stop.min(*stamp);
+        }
         let mut alerts = Vec::new();
         let mut cursor = since_ms;
         let mut bytes = 0usize;
         for (changed_ms, id) in changes.into_iter().take(READ_LIMIT) {
+            if changed_ms >= stop {
+                break;
+            }
             if bytes >= READ_BYTES {
-                more = true;
+                stop = stop.min(changed_ms);
                 break;
             }
             cursor = cursor.max(changed_ms);
@@ -177,87 +215,154 @@ impl Engine {
             });
         }
         alerts.sort_by_key(|a| a.fired_at);
-        // Notices are keyed by their change stamp too; while more alerts
-        // remain, only the notices up to the cursor are included (the rest
-        // come with the next read, so none is skipped).
-        let notices: Vec<_> = self
-            .store
-            .mailbox_notices_after(mailbox, since_ms)?
-            .into_iter()
-            .filter(|(stamp, _)| !more || *stamp <= cursor)
-            .collect();
+        let notices: Vec<_> = notices.into_iter().take(READ_LIMIT).filter(|(stamp, _)| *stamp < stop).collect();
         for (stamp, _) in &notices {
             cursor = cursor.max(*stamp);
         }
         let notices = notices.into_iter().map(|(_, n)| n).collect();
-        Ok(MailboxContents { alerts, notices, cursor_ms: cursor, more })
+        Ok(MailboxContents { alerts, notices, cursor_ms: cursor, more: stop != u64::MAX })
     }
 
     /// Removes what mailboxes no longer need to hold: entries of
-    /// acknowledged alerts unchanged for `mailbox_retention`, any entry
-    /// unchanged for `mailbox_max_age`, notices older than
-    /// `mailbox_max_age` (or beyond `mailbox_max_notices`), alert records
-    /// no mailbox holds any more (once dispatched and older than the
-    /// retention), and pairing slots that lapsed a week ago. Blocking.
+    /// acknowledged alerts unchanged for `mailbox_retention` and any entry
+    /// unchanged for `mailbox_max_age`; notices older than `mailbox_max_age`
+    /// or beyond `mailbox_max_notices` (never one announcing a change still
+    /// to come); alert records no mailbox holds any more once dispatched and
+    /// unchanged for the retention, with their delivery logs; pairing slots
+    /// that lapsed a week ago. Each mailbox is swept under its member's
+    /// lock, re-checking what it removes. Blocking.
     pub fn sweep_mailboxes(&self, now: u64) -> Result<SweepReport, EngineError> {
         let now_ms = now.saturating_mul(1000);
         let retention_ms = self.config.mailbox_retention.saturating_mul(1000);
         let max_age_ms = self.config.mailbox_max_age.saturating_mul(1000);
         let mut report = SweepReport::default();
-        let mut ops = Vec::new();
-        let mut still_held: HashSet<AlertId> = HashSet::new();
-        let mut dropped: HashSet<AlertId> = HashSet::new();
-        let mut acknowledged: std::collections::HashMap<AlertId, bool> = std::collections::HashMap::new();
+        let mut by_mailbox: HashMap<MailboxId, Vec<(u64, AlertId)>> = HashMap::new();
         for (mailbox, changed_ms, id) in self.store.all_mailbox_changes()? {
-            let age = now_ms.saturating_sub(changed_ms);
-            let acked = match acknowledged.get(&id) {
-                Some(a) => *a,
-                None => {
-                    let a = self.store.alert(&id)?.is_none_or(|a| !a.acks.is_empty());
-                    acknowledged.insert(id, a);
-                    a
-                }
-            };
-            if age > max_age_ms || (acked && age > retention_ms) {
-                ops.push(Op::DeleteMailboxEntry(mailbox, id, changed_ms));
-                dropped.insert(id);
-                report.entries += 1;
-            } else {
-                still_held.insert(id);
-            }
+            by_mailbox.entry(mailbox).or_default().push((changed_ms, id));
         }
-        for id in dropped.difference(&still_held) {
-            if let Some(alert) = self.store.alert(id)? {
-                if alert.dispatched {
-                    ops.push(Op::DeleteAlert(*id));
-                    report.alerts += 1;
+        for (mailbox, owner) in self.store.mailboxes()? {
+            let _guard = self.lock_account(&owner);
+            let mut ops = Vec::new();
+            let mut kept = 0usize;
+            for (changed_ms, id) in by_mailbox.remove(&mailbox).unwrap_or_default() {
+                let Some(entry) = self.store.mailbox_entry(&mailbox, &id)? else {
+                    ops.push(Op::DeleteMailboxChange(mailbox, changed_ms, id)); // an orphaned index key
+                    continue;
+                };
+                if entry.changed_ms != changed_ms {
+                    kept += 1;
+                    continue; // changed since the scan
+                }
+                let age = now_ms.saturating_sub(changed_ms);
+                if age > max_age_ms || (entry.acknowledged && age > retention_ms) {
+                    ops.push(Op::DeleteMailboxEntry(mailbox, id, changed_ms));
+                    report.entries += 1;
+                } else {
+                    kept += 1;
                 }
             }
-        }
-        for (mailbox, _) in self.store.mailboxes()? {
             let notices = self.store.mailbox_notices(&mailbox)?;
-            let cap = self.config.mailbox_max_notices;
-            let excess = notices.len().saturating_sub(cap);
+            let excess = notices.len().saturating_sub(self.config.mailbox_max_notices);
             for (i, (stamp, seq, notice)) in notices.into_iter().enumerate() {
+                let announced = notice.notice.effective_at.is_some_and(|at| at > now);
                 let old = now.saturating_sub(notice.notice.at) > self.config.mailbox_max_age;
-                if i < excess || old {
+                if !announced && (i < excess || old) {
                     ops.push(Op::DeleteMailboxNotice(mailbox, stamp, seq));
                     report.notices += 1;
+                } else {
+                    kept += 1;
                 }
             }
+            if kept == 0 && self.unused_mailbox(&mailbox, &owner, now, &mut ops)? {
+                report.mailboxes += 1;
+            }
+            self.commit(ops)?.wait_blocking()?;
         }
+        // Index keys of mailboxes that no longer exist.
+        let orphans: Vec<Op> = by_mailbox
+            .into_iter()
+            .flat_map(|(mb, keys)| keys.into_iter().map(move |(at, id)| Op::DeleteMailboxEntry(mb, id, at)))
+            .collect();
+        for chunk in chunks(orphans, 4096) {
+            self.commit(chunk)?.wait_blocking()?;
+        }
+        report.alerts = self.sweep_alerts(now_ms.saturating_sub(retention_ms))?;
+        let mut ops = Vec::new();
         for (invite, pairing) in self.store.pairings()? {
             if pairing.expires_at.saturating_add(super::pairing::PAIRING_KEPT_AFTER) < now {
                 ops.push(Op::DeletePairing(invite));
                 report.pairings += 1;
             }
         }
-        if !ops.is_empty() {
-            for chunk in chunks(ops, 4096) {
-                self.commit(chunk)?.wait_blocking()?;
-            }
+        for chunk in chunks(ops, 4096) {
+            self.commit(chunk)?.wait_blocking()?;
         }
         Ok(report)
+    }
+
+    /// Adds the ops that remove an empty mailbox nobody uses: not linked
+    /// (nor about to be) by its member, created longer than the retention
+    /// ago, or left by a deleted account. It frees the member's pairing
+    /// allowance, so a captor who paired mailboxes of their own cannot use
+    /// it up for good. Returns whether it is removed.
+    fn unused_mailbox(
+        &self,
+        mailbox: &MailboxId,
+        owner: &AccountId,
+        now: u64,
+        ops: &mut Vec<Op>,
+    ) -> Result<bool, EngineError> {
+        let Some(record) = self.store.mailbox(mailbox)? else { return Ok(false) };
+        let Some(mut account) = self.account(owner)? else {
+            ops.push(Op::DeleteMailbox(*mailbox));
+            return Ok(true);
+        };
+        let linked = |p: &aman_protocol::api::Policy| p.contacts.iter().any(|c| c.mailbox == *mailbox);
+        let pending = account.pending_policy.as_ref().is_some_and(|p| linked(&p.policy));
+        if linked(&account.policy) || pending || record.created.saturating_add(self.config.mailbox_retention) > now {
+            return Ok(false);
+        }
+        ops.push(Op::DeleteMailbox(*mailbox));
+        account.mailboxes.retain(|m| m != mailbox);
+        ops.push(Op::PutAccount(*owner, account.record));
+        Ok(true)
+    }
+
+    /// Whether a mailbox of the alert's contacts still holds it.
+    fn alert_held(&self, alert: &AlertRecord, id: &AlertId) -> Result<bool, EngineError> {
+        for (mailbox, _) in &alert.contacts {
+            if self.store.mailbox_entry(mailbox, id)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Removes alert records (and their delivery logs) that no mailbox
+    /// holds, that were dispatched and that have not changed since
+    /// `before_ms`: evicted by a full mailbox, swept, or never placed (a
+    /// member without contacts). Returns how many went.
+    fn sweep_alerts(&self, before_ms: u64) -> Result<usize, EngineError> {
+        let held: HashSet<AlertId> = self.store.all_mailbox_changes()?.into_iter().map(|(_, _, id)| id).collect();
+        let mut removed = 0;
+        for (id, account, dispatched, updated_ms) in self.store.alert_summaries()? {
+            if held.contains(&id) || !dispatched || updated_ms >= before_ms {
+                continue;
+            }
+            let _guard = self.lock_account(&account);
+            // Re-read under the lock: placed or changed since the scan?
+            let Some(alert) = self.store.alert(&id)? else { continue };
+            if alert.updated_ms >= before_ms || self.alert_held(&alert, &id)? {
+                continue;
+            }
+            let mut ops = vec![Op::DeleteAlert(id)];
+            for (at, seq) in self.store.delivery_log_keys(&id)? {
+                ops.push(Op::DeleteDeliveryLog(id, at, seq));
+            }
+            self.commit(ops)?.wait_blocking()?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 }
 

@@ -60,6 +60,12 @@ impl Engine {
     /// its record into a sealed live state; the deadline index goes.
     fn seal_live_states(&self) -> Result<(), EngineError> {
         let mut ops = Vec::new();
+        // The mailboxes each member's pairings made, now counted in the record.
+        let mut made: std::collections::HashMap<aman_protocol::AccountId, Vec<aman_protocol::MailboxId>> =
+            std::collections::HashMap::new();
+        for (mailbox, owner) in self.store.mailboxes()? {
+            made.entry(owner).or_default().push(mailbox);
+        }
         for id in self.store.account_ids()? {
             if self.store.live(&id)?.is_some() {
                 continue;
@@ -68,7 +74,10 @@ impl Engine {
             // Read through the engine: with no live state yet, it comes
             // from the record's 0.2 fields; the record is written back
             // without them.
-            let Some(account) = self.account(&id)? else { continue };
+            let Some(mut account) = self.account(&id)? else { continue };
+            if account.mailboxes.is_empty() {
+                account.mailboxes = made.remove(&id).unwrap_or_default();
+            }
             self.account_ops(&id, account, &mut ops)?;
             if ops.len() >= MIGRATION_BATCH {
                 self.commit(std::mem::take(&mut ops))?.wait_blocking()?;
@@ -89,6 +98,7 @@ impl Engine {
     fn index_mailbox_changes(&self) -> Result<(), EngineError> {
         let mut ops = Vec::new();
         for (mailbox, _) in self.store.mailboxes()? {
+            let mut unstamped = Vec::new();
             for (alert, entry) in self.store.mailbox_entries(&mailbox)? {
                 if entry.changed_ms != 0 {
                     continue;
@@ -96,10 +106,19 @@ impl Engine {
                 let record = self.store.alert(&alert)?;
                 let stamp = record.as_ref().map_or(entry.added.saturating_mul(1000), |a| a.updated_ms);
                 let acknowledged = record.as_ref().is_none_or(|a| !a.acks.is_empty());
+                unstamped.push((stamp, alert, acknowledged, entry));
+            }
+            // Stamps unique within the mailbox, in the order the alerts last
+            // changed: a cursor between two equal stamps would skip one.
+            unstamped.sort_by_key(|(stamp, alert, _, _)| (*stamp, *alert.as_bytes()));
+            let mut last = 0u64;
+            for (stamp, alert, acknowledged, entry) in unstamped {
+                let stamp = stamp.max(last.saturating_add(1));
+                last = stamp;
                 ops.push(Op::PutMailboxEntry(
                     mailbox,
                     alert,
-                    crate::store::MailboxEntry { changed_ms: stamp.max(1), acknowledged, ..entry },
+                    crate::store::MailboxEntry { changed_ms: stamp, acknowledged, ..entry },
                 ));
                 if ops.len() >= MIGRATION_BATCH {
                     self.commit(std::mem::take(&mut ops))?.wait_blocking()?;

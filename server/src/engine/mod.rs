@@ -129,10 +129,21 @@ impl Engine {
         if unreadable > 0 {
             tracing::error!(unreadable, "account live states that do not open: their deadlines are not armed");
         }
+        let mut outage_failed = false;
         for (at, id) in armed {
-            let at = self.apply_outage(&id, at).unwrap_or(at);
+            let at = self.apply_outage(&id, at).unwrap_or_else(|_| {
+                outage_failed = true;
+                at
+            });
             loaded.set_deadline(id, at);
         }
+        if !outage_failed {
+            // Kept for the next start otherwise, which applies it again.
+            self.outage_applied().map_err(|e| StoreError::Backend(e.message))?;
+        }
+        // Change stamps continue above every stamp already stored, whatever
+        // the clock did while the server was down.
+        self.last_stamp.fetch_max(self.store.max_change_stamp()?, std::sync::atomic::Ordering::SeqCst);
         let now = self.clock.now();
         for (key_due, (id, counter)) in self.store.signals()? {
             let due = if key_due != 0 { key_due } else { self.signal_due(&id, counter).unwrap_or(now) };

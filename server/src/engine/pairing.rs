@@ -4,7 +4,7 @@
 
 use super::error::{EngineError, ErrorKind};
 use super::{lock, Engine};
-use crate::store::{Durable, MailboxRecord, Op, PairingRecord};
+use crate::store::{AccountRecord, Durable, MailboxRecord, Op, PairingRecord};
 use aman_protocol::api::{PairingAnswer, PairingState, B64};
 use aman_protocol::invite::ENROLLMENT_LEN;
 use aman_protocol::{AccountId, InviteId, MailboxId};
@@ -25,8 +25,9 @@ impl Engine {
         expires_at: u64,
     ) -> Result<Durable, EngineError> {
         let _one_at_a_time = lock(&self.registration);
+        let _guard = self.lock_account(caller);
         let now = self.clock.now();
-        self.account_or_unauthorized(caller)?;
+        let mut account = self.account_or_unauthorized(caller)?;
         if expires_at <= now || expires_at > now + MAX_PAIRING_LIFETIME {
             return Err(EngineError::bad_request("invalid_expiry", "a pairing lasts between now and 7 days"));
         }
@@ -35,23 +36,20 @@ impl Engine {
         }
         // Each answered slot is a mailbox the server keeps: a member (or a
         // captor with the phone) must not be able to make the server hold
-        // mailboxes and long-polls without end.
-        let open = self
-            .store
-            .pairings()?
-            .into_iter()
-            .filter(|(_, p)| p.account == *caller && p.enrollment.is_none() && p.expires_at > now)
-            .count();
-        if open >= self.config.max_open_pairings {
+        // mailboxes and long-polls without end. The counts live in the
+        // account record, so checking them reads nothing else.
+        account.open_pairings.retain(|(_, lapses)| *lapses > now);
+        if account.open_pairings.len() >= self.config.max_open_pairings {
             return Err(EngineError::busy(
                 "too_many_pairings",
                 format!("at most {} invites may wait for an answer at once", self.config.max_open_pairings),
                 3600,
             ));
         }
-        self.check_mailbox_room(caller)?;
+        self.check_mailbox_room(&account)?;
+        account.open_pairings.push((invite, expires_at));
         let record = PairingRecord { account: *caller, expires_at, enrollment: None, mailbox: None };
-        self.commit(vec![Op::PutPairing(invite, record)])
+        self.commit(vec![Op::PutPairing(invite, record), Op::PutAccount(*caller, account.record)])
     }
 
     /// The member reads the slot.
@@ -82,7 +80,14 @@ impl Engine {
         if self.store.mailbox(&answer.mailbox)?.is_some() {
             return Err(EngineError::new(ErrorKind::Conflict, "mailbox_exists", "this mailbox id is taken"));
         }
-        self.check_mailbox_room(&pairing.account)?;
+        let owner = pairing.account;
+        let _guard = self.lock_account(&owner);
+        let Some(mut account) = self.account(&pairing.account)? else {
+            return Err(EngineError::not_found("pairing"));
+        };
+        self.check_mailbox_room(&account)?;
+        account.open_pairings.retain(|(id, _)| id != invite);
+        account.mailboxes.push(answer.mailbox);
         let mailbox = MailboxRecord {
             identity: answer.identity,
             account: pairing.account,
@@ -92,14 +97,17 @@ impl Engine {
         };
         pairing.enrollment = Some(B64(answer.enrollment.0.clone()));
         pairing.mailbox = Some(answer.mailbox);
-        self.commit(vec![Op::PutMailbox(answer.mailbox, mailbox), Op::PutPairing(*invite, pairing)])
+        self.commit(vec![
+            Op::PutMailbox(answer.mailbox, mailbox),
+            Op::PutPairing(*invite, pairing),
+            Op::PutAccount(owner, account.record),
+        ])
     }
 
     /// Refuses a pairing that would give the member more than
     /// `max_mailboxes` contact mailboxes.
-    fn check_mailbox_room(&self, account: &AccountId) -> Result<(), EngineError> {
-        let held = self.store.mailboxes()?.into_iter().filter(|(_, owner)| owner == account).count();
-        if held >= self.config.max_mailboxes {
+    fn check_mailbox_room(&self, account: &AccountRecord) -> Result<(), EngineError> {
+        if account.mailboxes.len() >= self.config.max_mailboxes {
             return Err(EngineError::busy(
                 "too_many_mailboxes",
                 format!("a member may pair at most {} contact mailboxes", self.config.max_mailboxes),

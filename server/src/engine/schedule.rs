@@ -14,6 +14,9 @@ pub const FIRE_BATCH: usize = 256;
 /// Name of the heartbeat in the store's metadata.
 pub const HEARTBEAT: &str = "heartbeat";
 
+/// Name of the outage window being applied (last seen up, started again).
+pub const OUTAGE: &str = "outage";
+
 /// What is due when.
 #[derive(Debug, Default)]
 pub struct Schedule {
@@ -316,12 +319,52 @@ impl Engine {
     /// of a storm of backdated alerts; if they still miss, the alert says the
     /// server had been down. Each deadline is moved at most once, however
     /// many restarts follow (a crash loop must not defer alerts for ever).
+    ///
+    /// The window is kept (sealed) until the load has moved every deadline
+    /// in it and that is on disk: a start that dies before then leaves it,
+    /// and the next start uses it again, from the same last-seen time, so no
+    /// deadline of the real outage counts as "due while we were up".
     pub fn recover_from_outage(&self, now: u64) -> Result<(), EngineError> {
-        let last_seen = self.last_seen()?;
-        *lock(&self.outage) = last_seen.map(|seen| (seen, now));
+        let window = match self.sealed_meta_pair(OUTAGE)? {
+            Some((last_seen, _)) => Some((last_seen, now)),
+            None => self.last_seen()?.map(|seen| (seen, now)),
+        };
+        if let Some((last_seen, started)) = window {
+            self.store.apply(vec![self.sealed_meta_op(OUTAGE, &[last_seen, started])?])?;
+        }
+        *lock(&self.outage) = window;
         self.heartbeat(now)?;
         self.store.durable().wait_blocking()?;
         Ok(())
+    }
+
+    /// After the load has applied the outage rule: makes the moves durable,
+    /// then forgets the window.
+    pub(super) fn outage_applied(&self) -> Result<(), EngineError> {
+        if lock(&self.outage).take().is_some() {
+            self.store.durable().wait_blocking()?;
+            self.store.apply(vec![Op::DeleteMeta(OUTAGE)])?;
+            self.store.durable().wait_blocking()?;
+        }
+        Ok(())
+    }
+
+    /// A metadata value of u64s sealed under the server key (context: its name).
+    fn sealed_meta_op(&self, name: &'static str, values: &[u64]) -> Result<Op, EngineError> {
+        let plain: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let sealed = self.server_key().encrypt(name.as_bytes(), &plain).map_err(EngineError::internal)?;
+        Ok(Op::PutMeta(name, sealed))
+    }
+
+    /// Reads a two-value sealed metadata value.
+    fn sealed_meta_pair(&self, name: &'static str) -> Result<Option<(u64, u64)>, EngineError> {
+        let Some(bytes) = self.store.meta(name)? else { return Ok(None) };
+        let plain = self.server_key().decrypt(name.as_bytes(), &bytes).map_err(EngineError::internal)?;
+        let value = |i: usize| plain.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+        match (value(0), value(8)) {
+            (Some(a), Some(b)) => Ok(Some((a, b))),
+            _ => Err(EngineError::internal("a sealed metadata value has the wrong length")),
+        }
     }
 
     /// The outage rule, part two: the deadline `at` of account `id`, loaded

@@ -55,6 +55,8 @@ pub enum Op {
     PutInvite([u8; 32], InviteRecord),
     /// Insert or replace a mailbox.
     PutMailbox(MailboxId, MailboxRecord),
+    /// Remove a mailbox.
+    DeleteMailbox(MailboxId),
     /// Insert or replace a pairing slot.
     PutPairing(InviteId, PairingRecord),
     /// Remove a pairing slot.
@@ -71,8 +73,12 @@ pub enum Op {
     DeleteMailboxChange(MailboxId, u64, AlertId),
     /// Remove an account-level notice from a mailbox.
     DeleteMailboxNotice(MailboxId, u64, u64),
-    /// Remove an alert and its delivery log (retention).
+    /// Remove an alert record (retention).
     DeleteAlert(AlertId),
+    /// Remove one delivery attempt from an alert's log (retention).
+    DeleteDeliveryLog(AlertId, u64, u64),
+    /// Remove a metadata value.
+    DeleteMeta(&'static str),
     /// An account-level notice for a mailbox (mailbox, change stamp, seq, notice).
     PutMailboxNotice(MailboxId, u64, u64, aman_protocol::api::MailboxNotice),
     /// Queue a notification.
@@ -213,12 +219,19 @@ pub trait Store: Send + Sync + 'static {
         mailbox: &MailboxId,
     ) -> Result<Vec<(u64, u64, aman_protocol::api::MailboxNotice)>, StoreError>;
     /// The account-level notices of a mailbox stamped after `since_ms`,
-    /// with their stamps, oldest first.
+    /// with their stamps, oldest first, at most `limit`.
     fn mailbox_notices_after(
         &self,
         mailbox: &MailboxId,
         since_ms: u64,
+        limit: usize,
     ) -> Result<Vec<(u64, aman_protocol::api::MailboxNotice)>, StoreError>;
+    /// The highest change stamp in any mailbox's change index or notices.
+    fn max_change_stamp(&self) -> Result<u64, StoreError>;
+    /// Every alert's id, account, whether it was dispatched and when it last changed (ms).
+    fn alert_summaries(&self) -> Result<Vec<(AlertId, AccountId, bool, u64)>, StoreError>;
+    /// The key fields (at, seq) of one alert's delivery log.
+    fn delivery_log_keys(&self, alert: &AlertId) -> Result<Vec<(u64, u64)>, StoreError>;
     /// Every mailbox id with its record's owning account.
     fn mailboxes(&self) -> Result<Vec<(MailboxId, AccountId)>, StoreError>;
     /// Every pairing slot.

@@ -74,6 +74,13 @@ pub struct AccountRecord {
     pub pending_deletion: Option<u64>,
     /// The latest alerts fired for this account, oldest first.
     pub alerts: Vec<AlertId>,
+    /// The contact mailboxes this member's pairings created (bounded by
+    /// `max_mailboxes`; the retention sweep removes unlinked, empty ones).
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxId>,
+    /// Pairing slots waiting for an answer, with when they lapse.
+    #[serde(default)]
+    pub open_pairings: Vec<(aman_protocol::InviteId, u64)>,
 }
 
 /// What every check-in changes about an account, kept apart from the
@@ -185,6 +192,8 @@ impl AccountRecord {
             pending_keys: None,
             pending_deletion: None,
             alerts: Vec::new(),
+            mailboxes: Vec::new(),
+            open_pairings: Vec::new(),
         }
     }
 }

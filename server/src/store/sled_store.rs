@@ -112,6 +112,7 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::PutSealed(id, bytes) => put(keys::sealed(&id), bytes),
         Op::PutInvite(hash, rec) => put(keys::invite(&hash), encode(&rec)?),
         Op::PutMailbox(id, rec) => put(keys::mailbox(&id), encode(&rec)?),
+        Op::DeleteMailbox(id) => del(keys::mailbox(&id)),
         Op::PutPairing(id, rec) => put(keys::pairing(&id), encode(&rec)?),
         Op::DeletePairing(id) => del(keys::pairing(&id)),
         Op::PutAlert(id, rec) => put(keys::alert(&id), encode(&rec)?),
@@ -125,6 +126,8 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::DeleteMailboxChange(mb, changed_ms, alert) => del(keys::mailbox_change(&mb, changed_ms, &alert)),
         Op::DeleteMailboxNotice(mb, at, seq) => del(keys::mailbox_notice(&mb, at, seq)),
         Op::DeleteAlert(alert) => del(keys::alert(&alert)),
+        Op::DeleteDeliveryLog(alert, at, seq) => del(keys::delivery_log(&alert, at, seq)),
+        Op::DeleteMeta(name) => del(keys::meta(name)),
         Op::PutMailboxNotice(mb, at, seq, notice) => put(keys::mailbox_notice(&mb, at, seq), encode(&notice)?),
         Op::PutOutbox(due, alert, mb, ch, entry) => put(keys::outbox(due, &alert, &mb, ch), encode(&entry)?),
         Op::DeleteOutbox(due, alert, mb, ch) => del(keys::outbox(due, &alert, &mb, ch)),
@@ -311,15 +314,53 @@ impl Store for SledStore {
         &self,
         mailbox: &MailboxId,
         since_ms: u64,
+        limit: usize,
     ) -> Result<Vec<(u64, MailboxNotice)>, StoreError> {
         let start = keys::mailbox_notice(mailbox, since_ms.saturating_add(1), 0);
         let end = keys::mailbox_notice(mailbox, u64::MAX, u64::MAX);
         self.tree
             .range(start..=end)
+            .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
                 let at = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('n'))?;
                 Ok((u64::from_be_bytes(at), decode(prefix::MAILBOX_NOTICE, &v)?))
+            })
+            .collect()
+    }
+
+    fn max_change_stamp(&self) -> Result<u64, StoreError> {
+        let mut high = 0u64;
+        for prefix in [prefix::MAILBOX_CHANGE, prefix::MAILBOX_NOTICE] {
+            for k in self.tree.scan_prefix([prefix]).keys() {
+                let k = k?;
+                let stamp = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
+                high = high.max(stamp);
+            }
+        }
+        Ok(high)
+    }
+
+    fn alert_summaries(&self) -> Result<Vec<(AlertId, AccountId, bool, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree.scan_prefix([prefix::ALERT]) {
+            let (k, v) = kv?;
+            let id = k.get(1..).and_then(|b| AlertId::from_slice(b).ok()).ok_or(StoreError::Corrupt('A'))?;
+            let alert: AlertRecord = decode(prefix::ALERT, &v)?;
+            out.push((id, alert.account, alert.dispatched, alert.updated_ms));
+        }
+        Ok(out)
+    }
+
+    fn delivery_log_keys(&self, alert: &AlertId) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.tree
+            .scan_prefix(keys::delivery_logs(alert))
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let at = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('l'))?;
+                let seq = k.get(25..33).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('l'))?;
+                Ok((u64::from_be_bytes(at), u64::from_be_bytes(seq)))
             })
             .collect()
     }
