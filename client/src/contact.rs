@@ -5,7 +5,7 @@ use crate::api::{unix_now, ApiClient, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::proof_of_life;
-use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault};
+use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
 use aman_protocol::api::{
     AddEndpoint, EndpointAdded, HeartbeatList, MailboxAlert, MailboxContents, NoticeKind, PairingAnswer, B64,
 };
@@ -58,6 +58,7 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
         own_keys: true,
         server_id: Some(server_id),
         proof_of_life: None,
+        history: Vec::new(),
     };
     if let Some(b) = vault.book.contact.as_mut() {
         b.memberships.push(membership);
@@ -265,6 +266,20 @@ async fn fetch(
     client.call::<(), _>(Method::GET, &path, None, &signer_for(client, m, key).await?).await
 }
 
+/// What this device keeps of a member's alerts: what it kept before, with
+/// each alert the server returned now replacing its older copy (the
+/// server's is newer: acknowledgements, notices), in firing order, the
+/// newest [`HISTORY_KEPT`] of them. An alert the server has let go stays.
+fn merge_history(kept: &[MailboxAlert], from_server: &[MailboxAlert]) -> Vec<MailboxAlert> {
+    let mut merged: Vec<MailboxAlert> =
+        kept.iter().filter(|k| !from_server.iter().any(|a| a.alert == k.alert)).cloned().collect();
+    merged.extend(from_server.iter().cloned());
+    merged.sort_by_key(|a| (a.fired_at, a.updated_ms));
+    let excess = merged.len().saturating_sub(HISTORY_KEPT);
+    merged.drain(..excess);
+    merged
+}
+
 /// Everything the mailbox holds, read in as many pieces as the server
 /// gives. An alert that changed between two pieces comes twice; the later
 /// copy is kept.
@@ -348,6 +363,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     let mut ignored = Vec::new();
     let mut learnt = Vec::new();
     let mut proofs = Vec::new();
+    let mut kept = Vec::new();
     let mut failed = None;
     let now = unix_now();
     let week_ago = now.saturating_sub(7 * 86_400);
@@ -377,12 +393,15 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         if let (Some(p), Some(a)) = (&pol, account) {
             proofs.push((m.mailbox, p.clone(), a));
         }
-        let Some((contents, _)) = reached else {
+        let Some((mut contents, _)) = reached else {
             if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
                 unconfirmed.push(unconfirmed_entry(m, p, false));
             }
             continue;
         };
+        let history = merge_history(&m.history, &contents.alerts);
+        contents.alerts = history.clone();
+        kept.push((m.mailbox, history));
         if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
             if !contents.alerts.iter().any(|a| proof_of_life::alert_covers(p, a.fired_at, a.deadline)) {
                 unconfirmed.push(unconfirmed_entry(m, p, true));
@@ -420,6 +439,11 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
             if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
                 m.account.get_or_insert(account);
                 m.proof_of_life = Some(pol);
+            }
+        }
+        for (mailbox, history) in kept {
+            if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
+                m.history = history;
             }
         }
         vault.save()?;
@@ -689,6 +713,7 @@ mod tests {
             own_keys: true,
             server_id: None,
             proof_of_life: None,
+            history: Vec::new(),
         };
         let alert = MailboxAlert {
             alert: AlertId::from_bytes([3; 16]),
@@ -736,5 +761,29 @@ mod tests {
         let other = ProofOfLife { sealed_hash: "00".repeat(32), ..vouched };
         let v = render_alert(&m, &alert, &cx, Some(&other));
         assert!(v["warnings"][0].as_str().unwrap().contains("older than the member's latest check-in"), "{v}");
+    }
+
+    #[test]
+    fn the_device_keeps_alerts_the_server_let_go_and_takes_the_servers_newer_copy() {
+        let (_, _, alert) = setup(1000);
+        let at = |n: u8, fired_at: u64, updated_ms: u64| MailboxAlert {
+            alert: AlertId::from_bytes([n; 16]),
+            fired_at,
+            updated_ms,
+            ..alert.clone()
+        };
+        let kept = vec![at(1, 100, 1), at(2, 200, 2)];
+        // The server let alert 1 go (retention) and has a newer copy of 2, and a new 3.
+        let mut newer = at(2, 200, 9);
+        newer.acks.push(aman_protocol::api::Ack { mailbox: MailboxId::from_bytes([7; 16]), at: 250 });
+        let merged = merge_history(&kept, &[newer, at(3, 300, 10)]);
+        let ids: Vec<u8> = merged.iter().map(|a| a.alert.as_bytes()[0]).collect();
+        assert_eq!(ids, vec![1, 2, 3], "kept, replaced, added, in firing order");
+        assert_eq!(merged[1].acks.len(), 1, "the server's newer copy wins");
+        // Bounded: the oldest go first.
+        let many: Vec<MailboxAlert> = (0..(HISTORY_KEPT as u8 + 5)).map(|n| at(n, u64::from(n), 0)).collect();
+        let merged = merge_history(&many, &[]);
+        assert_eq!(merged.len(), HISTORY_KEPT);
+        assert_eq!(merged[0].alert.as_bytes()[0], 5);
     }
 }

@@ -162,7 +162,16 @@ pub struct Membership {
     /// life that does not depend on the server's word.
     #[serde(default)]
     pub proof_of_life: Option<ProofOfLife>,
+    /// The alerts this device has read, newest last (at most
+    /// [`HISTORY_KEPT`]), kept in the encrypted keystore: the server lets
+    /// acknowledged alerts go after its retention time, this device keeps
+    /// them.
+    #[serde(default)]
+    pub history: Vec<aman_protocol::api::MailboxAlert>,
 }
+
+/// Alerts a contact's keystore keeps per member.
+pub const HISTORY_KEPT: usize = 50;
 
 /// What a contact keeps of the newest verified heartbeat.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -331,7 +331,7 @@ pub struct ReceivedNote {
 }
 
 /// One alert as a contact's mailbox shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MailboxAlert {
     /// The alert.
     pub alert: AlertId,
@@ -358,7 +358,8 @@ pub struct MailboxAlert {
     pub acks: Vec<Ack>,
     /// Late check-ins and other notices about this alert.
     pub notices: Vec<Notice>,
-    /// Last change to this alert (unix milliseconds), for `since`.
+    /// When this alert last changed for this mailbox (unix milliseconds).
+    /// To wait for the next change, pass the reply's `cursor_ms`, not this.
     pub updated_ms: u64,
 }
 

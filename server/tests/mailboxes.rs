@@ -197,7 +197,7 @@ async fn retention_and_the_size_cap_bound_a_mailbox() {
         .unwrap()
         .into_iter()
         .filter(|(id, _)| *id != ids[1])
-        .min_by_key(|(_, e)| e.changed_ms)
+        .min_by_key(|(_, e)| e.changed)
         .unwrap()
         .0;
     let more = tokio::task::block_in_place(|| panics(&app, &m, 3));

@@ -40,7 +40,7 @@ async fn a_format_1_data_directory_is_migrated_at_start_up() {
     raw(&keys::legacy_deadline(deadline, &m.account), Some(b""));
     let mailbox = m.contacts[0].mailbox;
     for (id, entry) in app.store.mailbox_entries(&mailbox).unwrap() {
-        raw(&keys::mailbox_change(&mailbox, entry.changed_ms, &id), None);
+        raw(&keys::mailbox_change(&mailbox, entry.changed, &id), None);
         let old = json!({ "added": entry.added, "tier": entry.tier });
         raw(&keys::mailbox_entry(&mailbox, &id), Some(&serde_json::to_vec(&old).unwrap()));
     }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
+pub mod soak;
 
 pub use actors::{Contact, Member};
 pub use cli::{aman, aman_env, spawn_aman};

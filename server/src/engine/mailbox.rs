@@ -3,7 +3,7 @@
 //! small (retention of acknowledged and old entries, a size cap).
 //!
 //! Every alert placed in a mailbox has an entry there and a key in the
-//! mailbox's change index (`mailbox ‖ changed_ms ‖ alert`). A change a
+//! mailbox's change index (`mailbox ‖ changed ‖ alert`). A change a
 //! contact should see (the alert placed, an acknowledgement, a late
 //! check-in) gives the entry a new stamp, so a poll reads only the index
 //! range after its cursor and the alerts in it: a mailbox with thousands of
@@ -16,6 +16,9 @@ use aman_protocol::api::{MailboxAlert, MailboxContents};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
+
+/// Change stamps are microseconds.
+pub const STAMPS_PER_SECOND: u64 = 1_000_000;
 
 /// Most alerts one mailbox read returns; `more` says to read again.
 pub const READ_LIMIT: usize = 64;
@@ -51,10 +54,11 @@ pub struct SweepReport {
 }
 
 impl Engine {
-    /// A change stamp: the time in milliseconds, strictly above every stamp
-    /// given before (two changes in one millisecond must not share a cursor).
+    /// A change stamp: the time in microseconds, strictly above every stamp
+    /// given before (two changes must never share a cursor; a burst of a
+    /// thousand changes in one millisecond runs a millisecond ahead).
     pub(super) fn change_stamp(&self) -> u64 {
-        let now = self.now_ms();
+        let now = self.now_ms().saturating_mul(1000);
         let previous = self
             .last_stamp
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last.saturating_add(1))))
@@ -83,12 +87,12 @@ impl Engine {
         };
         let entry = match existing {
             Some(old) => {
-                ops.push(Op::DeleteMailboxChange(*mailbox, old.changed_ms, *alert));
-                MailboxEntry { changed_ms: stamp, acknowledged: old.acknowledged || acknowledged, ..old }
+                ops.push(Op::DeleteMailboxChange(*mailbox, old.changed, *alert));
+                MailboxEntry { changed: stamp, acknowledged: old.acknowledged || acknowledged, ..old }
             }
             None => {
                 self.make_room_ops(mailbox, room, ops)?;
-                MailboxEntry { added: stamp / 1000, tier, changed_ms: stamp, acknowledged }
+                MailboxEntry { added: stamp / STAMPS_PER_SECOND, tier, changed: stamp, acknowledged }
             }
         };
         room.written.insert((*mailbox, *alert), entry.clone());
@@ -182,15 +186,15 @@ impl Engine {
         let mut alerts = Vec::new();
         let mut cursor = since_ms;
         let mut bytes = 0usize;
-        for (changed_ms, id) in changes.into_iter().take(READ_LIMIT) {
-            if changed_ms >= stop {
+        for (changed, id) in changes.into_iter().take(READ_LIMIT) {
+            if changed >= stop {
                 break;
             }
             if bytes >= READ_BYTES {
-                stop = stop.min(changed_ms);
+                stop = stop.min(changed);
                 break;
             }
-            cursor = cursor.max(changed_ms);
+            cursor = cursor.max(changed);
             let Some(alert) = self.store.alert(&id)? else { continue };
             bytes +=
                 alert.sealed_alert.0.len() + alert.earlier_notes.iter().map(|n| n.sealed_alert.0.len()).sum::<usize>();
@@ -211,7 +215,7 @@ impl Engine {
                 earlier_notes: self.received_notes(alert.earlier_notes)?,
                 acks: alert.acks,
                 notices: alert.notices,
-                updated_ms: changed_ms,
+                updated_ms: changed / 1000,
             });
         }
         alerts.sort_by_key(|a| a.fired_at);
@@ -232,30 +236,30 @@ impl Engine {
     /// that lapsed a week ago. Each mailbox is swept under its member's
     /// lock, re-checking what it removes. Blocking.
     pub fn sweep_mailboxes(&self, now: u64) -> Result<SweepReport, EngineError> {
-        let now_ms = now.saturating_mul(1000);
-        let retention_ms = self.config.mailbox_retention.saturating_mul(1000);
-        let max_age_ms = self.config.mailbox_max_age.saturating_mul(1000);
+        let now_stamp = now.saturating_mul(STAMPS_PER_SECOND);
+        let retention = self.config.mailbox_retention.saturating_mul(STAMPS_PER_SECOND);
+        let max_age = self.config.mailbox_max_age.saturating_mul(STAMPS_PER_SECOND);
         let mut report = SweepReport::default();
         let mut by_mailbox: HashMap<MailboxId, Vec<(u64, AlertId)>> = HashMap::new();
-        for (mailbox, changed_ms, id) in self.store.all_mailbox_changes()? {
-            by_mailbox.entry(mailbox).or_default().push((changed_ms, id));
+        for (mailbox, changed, id) in self.store.all_mailbox_changes()? {
+            by_mailbox.entry(mailbox).or_default().push((changed, id));
         }
         for (mailbox, owner) in self.store.mailboxes()? {
             let _guard = self.lock_account(&owner);
             let mut ops = Vec::new();
             let mut kept = 0usize;
-            for (changed_ms, id) in by_mailbox.remove(&mailbox).unwrap_or_default() {
+            for (changed, id) in by_mailbox.remove(&mailbox).unwrap_or_default() {
                 let Some(entry) = self.store.mailbox_entry(&mailbox, &id)? else {
-                    ops.push(Op::DeleteMailboxChange(mailbox, changed_ms, id)); // an orphaned index key
+                    ops.push(Op::DeleteMailboxChange(mailbox, changed, id)); // an orphaned index key
                     continue;
                 };
-                if entry.changed_ms != changed_ms {
+                if entry.changed != changed {
                     kept += 1;
                     continue; // changed since the scan
                 }
-                let age = now_ms.saturating_sub(changed_ms);
-                if age > max_age_ms || (entry.acknowledged && age > retention_ms) {
-                    ops.push(Op::DeleteMailboxEntry(mailbox, id, changed_ms));
+                let age = now_stamp.saturating_sub(changed);
+                if age > max_age || (entry.acknowledged && age > retention) {
+                    ops.push(Op::DeleteMailboxEntry(mailbox, id, changed));
                     report.entries += 1;
                 } else {
                     kept += 1;
@@ -286,7 +290,8 @@ impl Engine {
         for chunk in chunks(orphans, 4096) {
             self.commit(chunk)?.wait_blocking()?;
         }
-        report.alerts = self.sweep_alerts(now_ms.saturating_sub(retention_ms))?;
+        let retention_ms = self.config.mailbox_retention.saturating_mul(1000);
+        report.alerts = self.sweep_alerts(now.saturating_mul(1000).saturating_sub(retention_ms))?;
         let mut ops = Vec::new();
         for (invite, pairing) in self.store.pairings()? {
             if pairing.expires_at.saturating_add(super::pairing::PAIRING_KEPT_AFTER) < now {

@@ -100,11 +100,12 @@ impl Engine {
         for (mailbox, _) in self.store.mailboxes()? {
             let mut unstamped = Vec::new();
             for (alert, entry) in self.store.mailbox_entries(&mailbox)? {
-                if entry.changed_ms != 0 {
+                if entry.changed != 0 {
                     continue;
                 }
                 let record = self.store.alert(&alert)?;
-                let stamp = record.as_ref().map_or(entry.added.saturating_mul(1000), |a| a.updated_ms);
+                let ms = record.as_ref().map_or(entry.added.saturating_mul(1000), |a| a.updated_ms);
+                let stamp = ms.saturating_mul(1000);
                 let acknowledged = record.as_ref().is_none_or(|a| !a.acks.is_empty());
                 unstamped.push((stamp, alert, acknowledged, entry));
             }
@@ -118,7 +119,7 @@ impl Engine {
                 ops.push(Op::PutMailboxEntry(
                     mailbox,
                     alert,
-                    crate::store::MailboxEntry { changed_ms: stamp, acknowledged, ..entry },
+                    crate::store::MailboxEntry { changed: stamp, acknowledged, ..entry },
                 ));
                 if ops.len() >= MIGRATION_BATCH {
                     self.commit(std::mem::take(&mut ops))?.wait_blocking()?;

@@ -30,7 +30,7 @@ pub mod prefix {
     pub const ALERT: u8 = b'A';
     /// mailbox id || alert id → mailbox entry
     pub const MAILBOX_ENTRY: u8 = b'e';
-    /// mailbox id || change stamp u64 (ms; seconds in notices written
+    /// mailbox id || change stamp u64 (µs; seconds in notices written
     /// before 0.3) || seq u64 → account-level notice
     pub const MAILBOX_NOTICE: u8 = b'n';
     /// due u64 || alert id || mailbox id || channel u8 → outbox entry
@@ -51,7 +51,7 @@ pub mod prefix {
     /// whichever passphrase, read by the scheduler at the due time sealed
     /// inside (0.2 wrote `due u64 || account id || counter u64`, due in clear)
     pub const SIGNAL: u8 = b'S';
-    /// mailbox id || changed_ms u64 || alert id → (empty): the mailbox's
+    /// mailbox id || changed u64 || alert id → (empty): the mailbox's
     /// alerts in the order they last changed for it, so a poll reads only
     /// what changed after its cursor
     pub const MAILBOX_CHANGE: u8 = b'E';
@@ -123,8 +123,8 @@ pub fn mailbox_entries(mailbox: &MailboxId) -> Vec<u8> {
 }
 
 /// Key of a mailbox change index entry.
-pub fn mailbox_change(mailbox: &MailboxId, changed_ms: u64, alert: &AlertId) -> Vec<u8> {
-    key(prefix::MAILBOX_CHANGE, &[mailbox.as_bytes(), &changed_ms.to_be_bytes(), alert.as_bytes()])
+pub fn mailbox_change(mailbox: &MailboxId, changed: u64, alert: &AlertId) -> Vec<u8> {
+    key(prefix::MAILBOX_CHANGE, &[mailbox.as_bytes(), &changed.to_be_bytes(), alert.as_bytes()])
 }
 
 /// Prefix of one mailbox's change index.
@@ -132,7 +132,7 @@ pub fn mailbox_changes(mailbox: &MailboxId) -> Vec<u8> {
     key(prefix::MAILBOX_CHANGE, &[mailbox.as_bytes()])
 }
 
-/// Parses a mailbox change key: (mailbox, changed_ms, alert).
+/// Parses a mailbox change key: (mailbox, changed, alert).
 pub fn parse_mailbox_change(k: &[u8]) -> Option<(MailboxId, u64, AlertId)> {
     if k.len() != 1 + 16 + 8 + 16 || k[0] != prefix::MAILBOX_CHANGE {
         return None;

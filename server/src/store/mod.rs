@@ -211,7 +211,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(u64, AlertId)>, StoreError>;
     /// Every change-index key of a mailbox, oldest change first.
     fn mailbox_changes(&self, mailbox: &MailboxId) -> Result<Vec<(u64, AlertId)>, StoreError>;
-    /// Every mailbox change-index key on the server: (mailbox, changed_ms, alert).
+    /// Every mailbox change-index key on the server: (mailbox, changed, alert).
     fn all_mailbox_changes(&self) -> Result<Vec<(MailboxId, u64, AlertId)>, StoreError>;
     /// The account-level notices of a mailbox, oldest first, with their key fields (at, seq).
     fn mailbox_notices(

@@ -469,10 +469,11 @@ pub struct MailboxEntry {
     pub added: u64,
     /// The contact's tier.
     pub tier: u8,
-    /// When the alert last changed for this mailbox (unix ms, strictly
-    /// increasing server-wide): its key in the change index.
+    /// When the alert last changed for this mailbox: a change stamp (unix
+    /// microseconds, strictly increasing server-wide), its key in the
+    /// change index.
     #[serde(default)]
-    pub changed_ms: u64,
+    pub changed: u64,
     /// The alert has been acknowledged (by any contact): it leaves first
     /// when the mailbox is full, and after the retention time.
     #[serde(default)]

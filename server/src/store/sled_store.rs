@@ -117,13 +117,13 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::DeletePairing(id) => del(keys::pairing(&id)),
         Op::PutAlert(id, rec) => put(keys::alert(&id), encode(&rec)?),
         Op::PutMailboxEntry(mb, alert, entry) => vec![
-            (keys::mailbox_change(&mb, entry.changed_ms, &alert), Some(Vec::new())),
+            (keys::mailbox_change(&mb, entry.changed, &alert), Some(Vec::new())),
             (keys::mailbox_entry(&mb, &alert), Some(encode(&entry)?)),
         ],
-        Op::DeleteMailboxEntry(mb, alert, changed_ms) => {
-            vec![(keys::mailbox_change(&mb, changed_ms, &alert), None), (keys::mailbox_entry(&mb, &alert), None)]
+        Op::DeleteMailboxEntry(mb, alert, changed) => {
+            vec![(keys::mailbox_change(&mb, changed, &alert), None), (keys::mailbox_entry(&mb, &alert), None)]
         }
-        Op::DeleteMailboxChange(mb, changed_ms, alert) => del(keys::mailbox_change(&mb, changed_ms, &alert)),
+        Op::DeleteMailboxChange(mb, changed, alert) => del(keys::mailbox_change(&mb, changed, &alert)),
         Op::DeleteMailboxNotice(mb, at, seq) => del(keys::mailbox_notice(&mb, at, seq)),
         Op::DeleteAlert(alert) => del(keys::alert(&alert)),
         Op::DeleteDeliveryLog(alert, at, seq) => del(keys::delivery_log(&alert, at, seq)),

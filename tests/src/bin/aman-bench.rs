@@ -38,6 +38,11 @@ struct Args {
     /// baseline's rate measured in the same run).
     #[arg(long)]
     paced_rate: Option<usize>,
+    /// Run only the mailbox soak for this many seconds (2,000 held
+    /// long-polls, a member changing mailboxes twice a second, an honest
+    /// member checking in): server RSS and honest check-in latency.
+    #[arg(long, value_name = "SECS")]
+    mailbox_soak: Option<u64>,
     /// Internal: run the bare baseline server on this address and data directory.
     #[arg(long, num_args = 2, value_names = ["ADDR", "DIR"], hide = true)]
     baseline_server: Option<Vec<String>>,
@@ -591,6 +596,38 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// `--mailbox-soak SECS`: the mailbox soak against a server of its own.
+async fn soak(secs: u64) -> anyhow::Result<serde_json::Value> {
+    use aman_tests::soak::{mailbox_soak, raise_open_file_limit, SOAK_ENV};
+    raise_open_file_limit(8_192).map_err(anyhow::Error::msg)?;
+    let dir = tempfile::tempdir()?;
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("AMAN_METRICS_LISTEN", metrics_addr.as_str()),
+        ("AMAN_REGISTRATION", "open"),
+        ("AMAN_MIN_INTERVAL", "1s"),
+        ("AMAN_MIN_GRACE", "1s"),
+        ("AMAN_RATE_LIMIT_IP", "0"),
+        ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
+        ("AMAN_DISPATCH_DELAY", "1s"),
+    ];
+    env.extend_from_slice(SOAK_ENV);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let r = mailbox_soak(&server, &metrics_addr, secs).await?;
+    Ok(json!({
+        "mailbox_soak_secs": r.secs,
+        "held_long_polls": r.held_at_end,
+        "long_polls_refused": r.refusals,
+        "noisy_panics": r.panics,
+        "honest_checkins": r.checkins,
+        "honest_checkin_p50_ms": r.p50_ms,
+        "honest_checkin_p99_ms": r.p99_ms,
+        "honest_checkin_quiet_p99_ms": r.quiet_p99_ms,
+        "rss_start_mib": r.rss_start_mib,
+        "rss_peak_mib": r.rss_peak_mib,
+    }))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(b) = &args.baseline_server {
@@ -609,7 +646,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(&args)) {
+    let result = match args.mailbox_soak {
+        Some(secs) => rt.block_on(soak(secs)),
+        None => rt.block_on(run(&args)),
+    };
+    match result {
         Ok(v) => {
             if args.json {
                 println!("{v}");

@@ -36,7 +36,7 @@ pub const FAST_SERVER: &[(&str, &str)] = &[
 ];
 
 /// FAST_SERVER plus open registration and `extra`.
-pub fn server_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+pub fn server_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut env = FAST_SERVER.to_vec();
     env.push(("AMAN_REGISTRATION", "open"));
     env.extend_from_slice(extra);
