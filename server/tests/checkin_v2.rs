@@ -529,3 +529,37 @@ async fn a_refused_duress_check_in_replayed_in_the_window_alerts_once() {
     app.tick();
     assert_eq!(app.mailbox(&m.contacts[0]).await["alerts"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_refused_check_in_and_its_corrected_retry_keep_two_signals() {
+    // The client resends the same heartbeat (same counter) with the note
+    // after `alert_hash_mismatch`: the refusal's signal (saying nothing)
+    // must not take the accepted one's (a late check-in) with it, whichever
+    // falls due first (each draws its own delay: eight tries).
+    let app = TestApp::with_config(|c| c.dispatch_delay = 20);
+    let tick_through = |secs: u64| {
+        for _ in 0..secs {
+            app.clock.advance(1);
+            app.tick();
+        }
+    };
+    for _ in 0..8 {
+        let mut m = app.member().await;
+        app.add_contact(&mut m, 1).await;
+        let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+        assert_eq!(s, StatusCode::OK);
+        drop(app.engine.panic(&m.account, None).unwrap());
+        tick_through(25);
+        m.reseal("a new note", app.now());
+        let full = m.checkin_body(false, 3600, 600, app.now());
+        let mut bare = full.clone();
+        bare.as_object_mut().unwrap().remove("sealed_alert");
+        let (s, b) = app.call(unsigned("POST", "/v2/checkin", serde_json::to_vec(&bare).unwrap())).await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("alert_hash_mismatch")), "{b}");
+        let (s, b) = app.call(unsigned("POST", "/v2/checkin", serde_json::to_vec(&full).unwrap())).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        tick_through(25);
+        let seen = app.mailbox(&m.contacts[0]).await;
+        assert_eq!(seen["alerts"][0]["notices"][0]["kind"], "checked_in_late", "{seen}");
+    }
+}

@@ -144,10 +144,14 @@ impl Engine {
         // Change stamps continue above every stamp already stored, whatever
         // the clock did while the server was down.
         self.last_stamp.fetch_max(self.store.max_change_stamp()?, std::sync::atomic::Ordering::SeqCst);
-        let now = self.clock.now();
-        for (key_due, (id, counter)) in self.store.signals()? {
-            let due = if key_due != 0 { key_due } else { self.signal_due(&id, counter).unwrap_or(now) };
-            loaded.add_signal(due, (id, counter, key_due, schedule::SignalMode::Unknown));
+        for slot in self.store.signals()? {
+            // The due time, account and counter are sealed inside: open it.
+            match self.open_signal(&slot) {
+                Ok(Some(s)) => loaded.add_signal(s.due, (s.account, s.counter, slot, schedule::SignalMode::Unknown)),
+                Ok(None) => {} // gone, or unreadable (logged): nothing to act on
+                // Never skip a signal that may be a duress one: fail the load.
+                Err(e) => return Err(StoreError::Backend(e.message)),
+            }
         }
         let count = loaded.armed();
         lock(&self.schedule).merge(loaded);

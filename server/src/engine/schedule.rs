@@ -4,7 +4,7 @@
 
 use super::error::EngineError;
 use super::{lock, Engine};
-use crate::store::{Op, Reason, Store, StoreError};
+use crate::store::{Op, Reason, SignalSlot, Store, StoreError};
 use aman_protocol::{AccountId, AlertId};
 use std::collections::{BTreeSet, HashMap};
 
@@ -40,8 +40,8 @@ pub enum SignalMode {
     Unknown,
 }
 
-/// A signal in the mirror: account, counter, the due time in its key, its mode.
-pub type SignalEntry = (AccountId, u64, u64, SignalMode);
+/// A signal in the mirror: account, counter, where it is stored, its mode.
+pub type SignalEntry = (AccountId, u64, SignalSlot, SignalMode);
 
 /// What one tick did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -89,11 +89,9 @@ impl Schedule {
         self.dispatches.extend(loaded.dispatches);
         // A signal written by a request while the store was being scanned
         // may be in both: keep one, or it would be read twice.
-        let known: std::collections::HashSet<(AccountId, u64, u64)> =
-            self.signals.iter().map(|(_, (id, counter, due, _))| (*id, *counter, *due)).collect();
-        self.signals.extend(
-            loaded.signals.into_iter().filter(|(_, (id, counter, due, _))| !known.contains(&(*id, *counter, *due))),
-        );
+        let known: std::collections::HashSet<SignalSlot> =
+            self.signals.iter().map(|(_, (_, _, slot, _))| *slot).collect();
+        self.signals.extend(loaded.signals.into_iter().filter(|(_, (_, _, slot, _))| !known.contains(slot)));
     }
 
     /// Arms (or moves) an account's deadline.

@@ -16,8 +16,9 @@ use super::error::EngineError;
 use super::live::Account;
 use super::schedule::{SignalEntry, SignalMode};
 use super::{lock, Engine};
-use crate::store::{Op, Reason};
+use crate::store::{Op, Reason, SignalSlot};
 use aman_protocol::alert::sealed_hash;
+use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId};
 use std::collections::HashMap;
 
@@ -29,16 +30,24 @@ pub const LATE: u8 = 2;
 /// Plaintext of a signal: flags (u8), when the check-in was received (u64
 /// BE), the hash of the sealed note it named (32 bytes), so a duress alert
 /// carries the note of its own check-in even if the note on record was
-/// replaced during the delay, and when the scheduler reads it (u64 BE).
-const SIGNAL_LEN: usize = 1 + 8 + 32 + 8;
+/// replaced during the delay, when the scheduler reads it (u64 BE), the
+/// account (16 bytes) and the check-in's counter (u64 BE). The key is a
+/// random id: it says none of this.
+const SIGNAL_LEN: usize = 1 + 8 + 32 + 8 + 16 + 8;
 
-/// A signal written by 0.2: the same without the due time (it was in the key).
+/// A signal written by 0.2: flags, received and note hash only (due,
+/// account and counter were its key).
 const LEGACY_SIGNAL_LEN: usize = 1 + 8 + 32;
 
-/// The at-rest context of a signal is its key (`key_due` 0 for every
-/// signal written now).
-fn signal_context(key_due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
-    crate::store::keys::signal(key_due, id, counter)
+/// What a stored signal says.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OpenedSignal {
+    pub flags: u8,
+    pub received: u64,
+    pub note_hash: [u8; 32],
+    pub due: u64,
+    pub account: AccountId,
+    pub counter: u64,
 }
 
 /// What one signal caused: the duress alert made, if any, and the
@@ -55,8 +64,8 @@ pub(super) struct SignalsRead {
 }
 
 impl Engine {
-    /// Adds the ops of one check-in's signal; returns its due time, to arm
-    /// with [`Engine::schedule_signal`] once the ops are applied.
+    /// Adds the ops of one check-in's signal; returns its due time and
+    /// slot, to arm with [`Engine::schedule_signal`] once the ops are applied.
     pub(super) fn signal_ops(
         &self,
         id: &AccountId,
@@ -65,27 +74,67 @@ impl Engine {
         note_hash: &[u8; 32],
         now: u64,
         ops: &mut Vec<Op>,
-    ) -> Result<u64, EngineError> {
+    ) -> Result<(u64, SignalSlot), EngineError> {
         let due = self.dispatch_at()?.max(now);
+        let slot = SignalSlot::Id(random_array().map_err(EngineError::internal)?);
         let mut plain = [0u8; SIGNAL_LEN];
         plain[0] = flags;
         plain[1..9].copy_from_slice(&now.to_be_bytes());
         plain[9..41].copy_from_slice(note_hash);
-        plain[41..].copy_from_slice(&due.to_be_bytes());
-        let sealed =
-            self.server_key().encrypt(&signal_context(0, id, counter), &plain).map_err(EngineError::internal)?;
-        ops.push(Op::PutSignal(0, *id, counter, sealed));
-        Ok(due)
+        plain[41..49].copy_from_slice(&due.to_be_bytes());
+        plain[49..65].copy_from_slice(id.as_bytes());
+        plain[65..].copy_from_slice(&counter.to_be_bytes());
+        let sealed = self.server_key().encrypt(&slot.key(), &plain).map_err(EngineError::internal)?;
+        ops.push(Op::PutSignal(slot, sealed));
+        Ok((due, slot))
+    }
+
+    /// Opens a stored signal; `None` if it is gone, does not open (a
+    /// damaged disk) or has the wrong length.
+    pub(super) fn open_signal(&self, slot: &SignalSlot) -> Result<Option<OpenedSignal>, EngineError> {
+        let Some(sealed) = self.store.signal(slot)? else { return Ok(None) };
+        let Ok(plain) = self.server_key().decrypt(&slot.key(), &sealed) else {
+            tracing::error!("a check-in signal does not open; dropped");
+            return Ok(None);
+        };
+        let u64_at = |i: usize| plain.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+        let Some(note_hash) = plain.get(9..41).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
+            tracing::error!("a check-in signal has the wrong length; dropped");
+            return Ok(None);
+        };
+        let opened = match (slot, plain.len()) {
+            (SignalSlot::Id(_), SIGNAL_LEN) => OpenedSignal {
+                flags: plain[0],
+                received: u64_at(1).unwrap_or(0),
+                note_hash,
+                due: u64_at(41).unwrap_or(0),
+                account: AccountId::from_slice(&plain[49..65]).map_err(EngineError::internal)?,
+                counter: u64_at(65).unwrap_or(0),
+            },
+            (SignalSlot::Legacy { due, account, counter }, LEGACY_SIGNAL_LEN) => OpenedSignal {
+                flags: plain[0],
+                received: u64_at(1).unwrap_or(0),
+                note_hash,
+                due: *due,
+                account: *account,
+                counter: *counter,
+            },
+            _ => {
+                tracing::error!("a check-in signal has the wrong length; dropped");
+                return Ok(None);
+            }
+        };
+        Ok(Some(opened))
     }
 
     /// Mirrors an applied signal so the scheduler reads it when due. The
     /// mirror, in memory only, remembers the flags, so a signal that says
     /// nothing is deleted without being read back.
-    pub(super) fn schedule_signal(&self, due: u64, id: &AccountId, counter: u64, flags: u8) {
+    pub(super) fn schedule_signal(&self, (due, slot): (u64, SignalSlot), id: &AccountId, counter: u64, flags: u8) {
         let earlier = {
             let mut s = lock(&self.schedule);
             let earlier = s.next_wake().is_none_or(|w| due < w);
-            s.add_signal(due, (*id, counter, 0, SignalMode::Known(flags)));
+            s.add_signal(due, (*id, counter, slot, SignalMode::Known(flags)));
             earlier
         };
         // Wake the scheduler only when this is now the first thing due.
@@ -106,13 +155,13 @@ impl Engine {
             let _guards = self.lock_accounts(ids.iter());
             let mut accounts: HashMap<AccountId, Account> = HashMap::new();
             for (_, entry) in due {
-                let (id, counter, at, mode) = *entry;
+                let (id, _, slot, mode) = *entry;
                 if mode == SignalMode::Known(0) {
-                    ops.push(Op::DeleteSignal(at, id, counter));
+                    ops.push(Op::DeleteSignal(slot));
                     continue;
                 }
                 let before = accounts.get(&id).cloned();
-                let mut one = vec![Op::DeleteSignal(at, id, counter)];
+                let mut one = vec![Op::DeleteSignal(slot)];
                 match self.read_signal(entry, now, &mut accounts, &mut one) {
                     Ok((duress, wake)) => {
                         ops.extend(one);
@@ -160,21 +209,16 @@ impl Engine {
         accounts: &mut HashMap<AccountId, Account>,
         ops: &mut Vec<Op>,
     ) -> Result<SignalEffects, EngineError> {
-        let (id, counter, at, _) = *entry;
-        let Some(sealed) = self.store.signal(at, &id, counter)? else { return Ok((None, Vec::new())) };
+        let (id, _, slot, _) = *entry;
         // A signal that does not open (a damaged disk) cannot say what it
         // holds; it is dropped rather than retried for ever.
-        let Ok(plain) = self.server_key().decrypt(&signal_context(at, &id, counter), &sealed) else {
-            tracing::error!("a check-in signal does not open; dropped");
+        let Some(OpenedSignal { flags, received, note_hash, account: whose, .. }) = self.open_signal(&slot)? else {
             return Ok((None, Vec::new()));
         };
-        if plain.len() != SIGNAL_LEN && plain.len() != LEGACY_SIGNAL_LEN {
-            tracing::error!("a check-in signal has the wrong length; dropped");
+        if whose != id {
+            tracing::error!("a check-in signal names another account than its mirror; dropped");
             return Ok((None, Vec::new()));
         }
-        let flags = plain[0];
-        let received = u64::from_be_bytes(plain[1..9].try_into().map_err(EngineError::internal)?);
-        let note_hash: [u8; 32] = plain[9..41].try_into().map_err(EngineError::internal)?;
         if flags == 0 {
             return Ok((None, Vec::new()));
         }
@@ -201,15 +245,6 @@ impl Engine {
             wakes.push((alert, at));
         }
         Ok((duress, wakes))
-    }
-
-    /// When a stored signal is due (read back at start-up: the time is
-    /// sealed inside). `None` if it is gone or does not open.
-    pub(super) fn signal_due(&self, id: &AccountId, counter: u64) -> Option<u64> {
-        let sealed = self.store.signal(0, id, counter).ok()??;
-        let plain = self.server_key().decrypt(&signal_context(0, id, counter), &sealed).ok()?;
-        let due = plain.get(41..SIGNAL_LEN)?;
-        Some(u64::from_be_bytes(due.try_into().ok()?))
     }
 
     /// The sealed note a check-in named: the one on record, or one it

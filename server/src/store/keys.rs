@@ -47,9 +47,10 @@ pub mod prefix {
     pub const DISPATCH: u8 = b'D';
     /// account id → notes the latest one replaced (for alerts)
     pub const NOTE_HISTORY: u8 = b'h';
-    /// account id || counter u64 → sealed check-in signal: one per check-in
-    /// whichever passphrase, read by the scheduler at the due time sealed
-    /// inside (0.2 wrote `due u64 || account id || counter u64`, due in clear)
+    /// random id (16) → sealed check-in signal: one per check-in whichever
+    /// passphrase, read by the scheduler at the due time sealed inside with
+    /// the account and counter (0.2 wrote `due u64 || account id || counter
+    /// u64`, in clear)
     pub const SIGNAL: u8 = b'S';
     /// mailbox id || changed u64 || alert id → (empty): the mailbox's
     /// alerts in the order they last changed for it, so a poll reads only
@@ -191,25 +192,29 @@ pub fn parse_dispatch(k: &[u8]) -> Option<(u64, AlertId)> {
     Some((at, AlertId::from_bytes(id)))
 }
 
-/// Key of a check-in signal. `key_due` is 0 for every signal written now;
-/// a signal 0.2 wrote carries its due time in its key.
-pub fn signal(key_due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
-    if key_due == 0 {
-        key(prefix::SIGNAL, &[id.as_bytes(), &counter.to_be_bytes()])
-    } else {
-        key(prefix::SIGNAL, &[&key_due.to_be_bytes(), id.as_bytes(), &counter.to_be_bytes()])
-    }
+/// Key of a check-in signal.
+pub fn signal(id: &[u8; 16]) -> Vec<u8> {
+    key(prefix::SIGNAL, &[id])
+}
+
+/// Key of a check-in signal written by 0.2.
+pub fn legacy_signal(due: u64, id: &AccountId, counter: u64) -> Vec<u8> {
+    key(prefix::SIGNAL, &[&due.to_be_bytes(), id.as_bytes(), &counter.to_be_bytes()])
 }
 
 /// Parses a check-in signal key (either form).
-pub fn parse_signal(k: &[u8]) -> Option<super::SignalKey> {
+pub fn parse_signal(k: &[u8]) -> Option<super::SignalSlot> {
     if k.first() != Some(&prefix::SIGNAL) {
         return None;
     }
     let u64_at = |i: usize| k.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
     match k.len() {
-        25 => Some((0, (AccountId::from_slice(&k[1..17]).ok()?, u64_at(17)?))),
-        33 => Some((u64_at(1)?, (AccountId::from_slice(&k[9..25]).ok()?, u64_at(25)?))),
+        17 => Some(super::SignalSlot::Id(k[1..17].try_into().ok()?)),
+        33 => Some(super::SignalSlot::Legacy {
+            due: u64_at(1)?,
+            account: AccountId::from_slice(&k[9..25]).ok()?,
+            counter: u64_at(25)?,
+        }),
         _ => None,
     }
 }
@@ -261,10 +266,12 @@ mod tests {
     }
 
     #[test]
-    fn signal_keys_hold_no_time_and_old_ones_still_parse() {
-        let id = AccountId::from_bytes([3; 16]);
-        assert_eq!(signal(0, &id, 9).len(), 25);
-        assert_eq!(parse_signal(&signal(0, &id, 9)), Some((0, (id, 9))));
-        assert_eq!(parse_signal(&signal(1_800_000_000, &id, 9)), Some((1_800_000_000, (id, 9))));
+    fn signal_keys_say_nothing_and_old_ones_still_parse() {
+        use super::super::SignalSlot;
+        assert_eq!(signal(&[5; 16]).len(), 17);
+        assert_eq!(parse_signal(&signal(&[5; 16])), Some(SignalSlot::Id([5; 16])));
+        let account = AccountId::from_bytes([3; 16]);
+        let old = SignalSlot::Legacy { due: 1_800_000_000, account, counter: 9 };
+        assert_eq!(parse_signal(&old.key()), Some(old));
     }
 }

@@ -103,10 +103,10 @@ pub enum Op {
     DeleteDispatch(u64, AlertId),
     /// Replace an account's note history.
     PutNoteHistory(AccountId, Vec<StoredNote>),
-    /// A check-in's sealed signal (due, account, counter, sealed value).
-    PutSignal(u64, AccountId, u64, Vec<u8>),
+    /// A check-in's sealed signal.
+    PutSignal(SignalSlot, Vec<u8>),
     /// Remove a check-in signal once the scheduler has read it.
-    DeleteSignal(u64, AccountId, u64),
+    DeleteSignal(SignalSlot),
 }
 
 /// A queued outbox entry with its key fields.
@@ -141,9 +141,33 @@ pub struct Stats {
     pub mailboxes: u64,
 }
 
-/// A check-in signal's key fields: the due time in its key (0 for every
-/// signal written now; 0.2 put it there), then account and counter.
-pub type SignalKey = (u64, (AccountId, u64));
+/// Where a check-in signal is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SignalSlot {
+    /// A random id: the key says nothing of whose signal it is, which
+    /// check-in or when it is due (all sealed inside), and two signals
+    /// never share a key.
+    Id([u8; 16]),
+    /// A signal written by 0.2, keyed by its due time, account and counter.
+    Legacy {
+        /// When the scheduler reads it.
+        due: u64,
+        /// Whose.
+        account: AccountId,
+        /// The check-in's counter.
+        counter: u64,
+    },
+}
+
+impl SignalSlot {
+    /// The sled key.
+    pub fn key(&self) -> Vec<u8> {
+        match self {
+            SignalSlot::Id(id) => keys::signal(id),
+            SignalSlot::Legacy { due, account, counter } => keys::legacy_signal(*due, account, *counter),
+        }
+    }
+}
 
 /// Resolves once everything applied before it is on disk.
 pub type Durable = commit::Ticket;
@@ -179,10 +203,10 @@ pub trait Store: Send + Sync + 'static {
     fn cooling(&self) -> Result<Vec<(u64, AccountId)>, StoreError>;
     /// Every alert not yet dispatched to its contacts, ascending.
     fn dispatches(&self) -> Result<Vec<(u64, AlertId)>, StoreError>;
-    /// Every check-in signal not yet read by the scheduler, ascending.
-    fn signals(&self) -> Result<Vec<SignalKey>, StoreError>;
+    /// Every check-in signal not yet read by the scheduler.
+    fn signals(&self) -> Result<Vec<SignalSlot>, StoreError>;
     /// One check-in signal's sealed value.
-    fn signal(&self, due: u64, id: &AccountId, counter: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    fn signal(&self, slot: &SignalSlot) -> Result<Option<Vec<u8>>, StoreError>;
     /// The notes an account's latest sealed alert replaced, newest first.
     fn note_history(&self, id: &AccountId) -> Result<Vec<StoredNote>, StoreError>;
 

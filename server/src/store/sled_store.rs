@@ -140,8 +140,8 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::PutDispatch(at, alert) => put(keys::dispatch(at, &alert), Vec::new()),
         Op::DeleteDispatch(at, alert) => del(keys::dispatch(at, &alert)),
         Op::PutNoteHistory(id, notes) => put(keys::note_history(&id), encode(&notes)?),
-        Op::PutSignal(due, id, counter, sealed) => put(keys::signal(due, &id, counter), sealed),
-        Op::DeleteSignal(due, id, counter) => del(keys::signal(due, &id, counter)),
+        Op::PutSignal(slot, sealed) => put(slot.key(), sealed),
+        Op::DeleteSignal(slot) => del(slot.key()),
     })
 }
 
@@ -219,12 +219,12 @@ impl Store for SledStore {
         self.scan_keys(prefix::DISPATCH, keys::parse_dispatch)
     }
 
-    fn signals(&self) -> Result<Vec<super::SignalKey>, StoreError> {
+    fn signals(&self) -> Result<Vec<SignalSlot>, StoreError> {
         self.scan_keys(prefix::SIGNAL, keys::parse_signal)
     }
 
-    fn signal(&self, due: u64, id: &AccountId, counter: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(keys::signal(due, id, counter))?.map(|v| v.to_vec()))
+    fn signal(&self, slot: &SignalSlot) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(slot.key())?.map(|v| v.to_vec()))
     }
 
     fn note_history(&self, id: &AccountId) -> Result<Vec<StoredNote>, StoreError> {
