@@ -108,7 +108,8 @@ pub struct Config {
     /// PEM private key for built-in TLS.
     pub tls_key: Option<PathBuf>,
     /// An acknowledged alert leaves a contact's server-side mailbox this
-    /// long after it last changed (the contact's client keeps its own copy).
+    /// long after it last changed (`aman alerts` keeps its own copy of each
+    /// member's 50 most recent alerts in the contact's keystore).
     pub mailbox_retention: u64,
     /// Any mailbox entry or notice leaves after this long unchanged.
     pub mailbox_max_age: u64,

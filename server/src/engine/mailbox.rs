@@ -102,7 +102,8 @@ impl Engine {
 
     /// Keeps a mailbox within `mailbox_max_entries`: before a new entry is
     /// placed, the entries that changed longest ago beyond the cap go,
-    /// acknowledged ones first. (The contact's client keeps its own copy.)
+    /// acknowledged ones first. (The contact's `aman alerts` keeps its own
+    /// copy of each member's 50 most recent alerts.)
     fn make_room_ops(&self, mailbox: &MailboxId, room: &mut Room, ops: &mut Vec<Op>) -> Result<(), EngineError> {
         let cap = self.config.mailbox_max_entries.max(1);
         let held = match room.held.entry(*mailbox) {
