@@ -527,10 +527,12 @@ pub async fn watch(
                         if !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
                             alerts_seen[i].push((a.fired_at, a.deadline));
                         }
-                        if seen.get(&a.alert) == Some(&a.updated_ms) {
+                        // The same copy again (a page read twice) is not news;
+                        // any change is, however close in time.
+                        if seen.get(&a.alert) == Some(a) {
                             continue;
                         }
-                        seen.insert(a.alert, a.updated_ms);
+                        seen.insert(a.alert, a.clone());
                         if !first {
                             // Only what arrives from now on.
                             let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref());

@@ -358,8 +358,7 @@ impl Engine {
         }
         ops.push(Op::PutAlert(*id, alert));
         let ticket = self.commit(ops)?;
-        self.after_dispatch(others);
-        Ok(ticket)
+        Ok(self.wake_when_durable(ticket, others))
     }
 
     /// An alert's delivery log, for one of its contacts.

@@ -67,7 +67,7 @@ pub struct Engine {
     /// Wakes the scheduler when something earlier than its sleep was armed.
     pub scheduler_wake: Notify,
     /// Wakes the delivery worker when the outbox grew.
-    pub delivery_wake: Notify,
+    pub delivery_wake: Arc<Notify>,
     /// Per-mailbox wake-ups for long-polling contacts.
     pub mailbox_wakes: MailboxWakes,
     /// Counters for `/metrics`.
@@ -189,7 +189,7 @@ impl Engine {
             refused: Mutex::new(std::collections::HashMap::new()),
             schedule: Mutex::new(schedule),
             scheduler_wake: Notify::new(),
-            delivery_wake: Notify::new(),
+            delivery_wake: Arc::new(Notify::new()),
             mailbox_wakes: MailboxWakes::default(),
             metrics: Metrics::default(),
             boot_time,
@@ -244,6 +244,17 @@ impl Engine {
     /// Tells the long-polling contacts of these mailboxes to look again.
     fn mailboxes_changed(&self, mailboxes: impl IntoIterator<Item = aman_protocol::MailboxId>) {
         self.mailbox_wakes.wake(mailboxes);
+    }
+
+    /// The ticket of a write that changed these mailboxes (and queued
+    /// notifications): their long-polls and the delivery worker are woken
+    /// once it is durable, never before.
+    fn wake_when_durable(&self, ticket: Durable, mailboxes: Vec<aman_protocol::MailboxId>) -> Durable {
+        let (wakes, delivery) = (self.mailbox_wakes.clone(), self.delivery_wake.clone());
+        ticket.then(move || {
+            wakes.wake(mailboxes);
+            delivery.notify_one();
+        })
     }
 
     /// A place for a long-poll on `mailbox` (a contact of `account`), or a

@@ -169,8 +169,7 @@ impl Engine {
         if !reply.applied {
             self.schedule_cooling(effective_at, caller);
         }
-        self.mailboxes_changed(existing.iter().map(|c| c.mailbox));
-        self.delivery_wake.notify_one();
+        let ticket = self.wake_when_durable(ticket, existing.iter().map(|c| c.mailbox).collect());
         Ok((reply, ticket))
     }
 
@@ -210,8 +209,7 @@ impl Engine {
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;
         self.schedule_cooling(effective_at, caller);
-        self.mailboxes_changed(contacts.iter().map(|c| c.mailbox));
-        self.delivery_wake.notify_one();
+        let ticket = self.wake_when_durable(ticket, contacts.iter().map(|c| c.mailbox).collect());
         Ok((PolicyReply { applied: false, effective_at }, ticket))
     }
 

@@ -37,8 +37,9 @@ struct Waiting {
     total: usize,
 }
 
-/// The wake-up channels of the mailboxes someone is waiting on.
-#[derive(Debug, Default)]
+/// The wake-up channels of the mailboxes someone is waiting on (a handle:
+/// clones share them).
+#[derive(Debug, Default, Clone)]
 pub struct MailboxWakes {
     waiting: Arc<Mutex<Waiting>>,
 }

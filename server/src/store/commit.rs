@@ -15,34 +15,69 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 
 /// Resolves when the flush covering a write has finished. A reply sent
 /// before it resolves would acknowledge what a crash can still lose.
-#[derive(Debug)]
 #[must_use = "wait for the ticket before acknowledging the write"]
-pub struct Ticket(Result<oneshot::Receiver<Result<(), String>>, ()>);
+pub struct Ticket {
+    flushed: Result<oneshot::Receiver<Result<(), String>>, ()>,
+    /// Runs once the write is durable (waking those who should see it).
+    then: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket").field("then", &self.then.is_some()).finish_non_exhaustive()
+    }
+}
 
 impl Ticket {
+    /// The same ticket, running `then` once the write is durable (and
+    /// never if the flush fails or the ticket is dropped unwaited): a
+    /// long-polling contact must not be woken to see what a crash can
+    /// still lose.
+    pub fn then(mut self, then: impl FnOnce() + Send + 'static) -> Self {
+        let earlier = self.then.take();
+        self.then = Some(Box::new(move || {
+            if let Some(f) = earlier {
+                f();
+            }
+            then();
+        }));
+        self
+    }
+
+    fn done(then: Option<Box<dyn FnOnce() + Send>>, result: Result<(), StoreError>) -> Result<(), StoreError> {
+        if result.is_ok() {
+            if let Some(f) = then {
+                f();
+            }
+        }
+        result
+    }
+
     /// Waits asynchronously.
     pub async fn wait(self) -> Result<(), StoreError> {
-        let rx = self.0.map_err(|_| StoreError::FlusherGone)?;
-        match rx.await {
+        let rx = self.flushed.map_err(|_| StoreError::FlusherGone)?;
+        let result = match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Backend(e)),
             Err(_) => Err(StoreError::FlusherGone),
-        }
+        };
+        Self::done(self.then, result)
     }
 
     /// Waits on the current thread (scheduler, admin and start-up paths).
     /// Works inside or outside a runtime: it parks this thread until the
     /// flusher answers, without needing a reactor.
     pub fn wait_blocking(self) -> Result<(), StoreError> {
-        let rx = self.0.map_err(|_| StoreError::FlusherGone)?;
+        let rx = self.flushed.map_err(|_| StoreError::FlusherGone)?;
         // Unconstrained: inside a runtime task, tokio's cooperative budget
         // would otherwise defer the wake-up of the 128th wait in a row to a
         // yield that a parked thread never makes.
-        match park_on(tokio::task::unconstrained(rx)) {
+        let result = match park_on(tokio::task::unconstrained(rx)) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Backend(e)),
             Err(_) => Err(StoreError::FlusherGone),
-        }
+        };
+        Self::done(self.then, result)
     }
 }
 
@@ -67,7 +102,7 @@ impl GroupCommit {
     /// A ticket for everything applied before this call.
     pub fn ticket(&self) -> Ticket {
         let (tx, rx) = oneshot::channel();
-        Ticket(self.tx.send(tx).map(|_| rx).map_err(|_| ()))
+        Ticket { flushed: self.tx.send(tx).map(|_| rx).map_err(|_| ()), then: None }
     }
 }
 
