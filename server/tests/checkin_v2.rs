@@ -563,3 +563,31 @@ async fn a_refused_check_in_and_its_corrected_retry_keep_two_signals() {
         assert_eq!(seen["alerts"][0]["notices"][0]["kind"], "checked_in_late", "{seen}");
     }
 }
+
+#[tokio::test]
+async fn a_late_check_in_is_noted_on_the_alert_it_was_late_for_not_on_a_newer_one() {
+    let app = TestApp::with_config(|c| c.dispatch_delay = 20);
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let (first, _) = app.engine.panic(&m.account, None).unwrap();
+    for _ in 0..25 {
+        app.clock.advance(1);
+        app.tick();
+    }
+    // Late check-in; a second panic comes while its signal waits out the delay.
+    let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    app.clock.advance(1);
+    let (second, _) = app.engine.panic(&m.account, None).unwrap();
+    for _ in 0..25 {
+        app.clock.advance(1);
+        app.tick();
+    }
+    let seen = app.mailbox(&m.contacts[0]).await;
+    let alerts = seen["alerts"].as_array().unwrap();
+    let of = |id: aman_protocol::AlertId| alerts.iter().find(|a| a["alert"] == id.to_string()).unwrap().clone();
+    assert_eq!(of(first)["notices"][0]["kind"], "checked_in_late", "{seen}");
+    assert_eq!(of(second)["notices"], json!([]), "{seen}");
+}

@@ -40,8 +40,13 @@ pub struct SoakReport {
     pub quiet_p99_ms: f64,
     /// Panics the noisy member fired.
     pub panics: usize,
-    /// Long-polls the server held at the end (its gauge).
+    /// Long-polls the server held at the end (its gauge; lower when the
+    /// end falls on the moment the 60 s polls all time out and poll again).
     pub held_at_end: f64,
+    /// The fewest and most long-polls held, sampled every second of the load.
+    pub held_min: f64,
+    /// See `held_min`.
+    pub held_max: f64,
     /// Long-polls refused.
     pub refusals: usize,
     /// A 33rd pairing was refused with `too_many_mailboxes`.
@@ -209,12 +214,19 @@ pub async fn mailbox_soak(server: &ServerProcess, metrics_addr: &str, secs: u64)
     // The honest member checks in throughout; the server's memory is sampled.
     let mut latencies = Vec::new();
     let mut rss_peak_mib: f64 = 0.0;
+    let (mut held_min, mut held_max) = (f64::MAX, 0.0_f64);
     let run = Instant::now();
+    let mut sampled = Instant::now();
     while run.elapsed() < Duration::from_secs(secs) {
         let t = Instant::now();
         honest.checkin(&api, 3600, 600, false).await?;
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         rss_peak_mib = rss_peak_mib.max(rss_mib(server.pid()));
+        if sampled.elapsed() >= Duration::from_secs(1) {
+            let held = waiters(metrics_addr).await;
+            (held_min, held_max) = (held_min.min(held), held_max.max(held));
+            sampled = Instant::now();
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let held_at_end = waiters(metrics_addr).await;
@@ -232,6 +244,8 @@ pub async fn mailbox_soak(server: &ServerProcess, metrics_addr: &str, secs: u64)
         quiet_p99_ms,
         panics,
         held_at_end,
+        held_min,
+        held_max,
         refusals: refusals.load(Ordering::Relaxed),
         pairing_capped,
         rss_start_mib,

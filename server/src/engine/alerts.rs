@@ -341,7 +341,8 @@ impl Engine {
         for (held, tier) in told_so_far_tiers(&alert) {
             self.stamp_entry_ops(&held, id, tier, true, stamp, &mut room, &mut ops)?;
         }
-        let others: Vec<MailboxId> = told_so_far(&alert).into_iter().filter(|m| m != mailbox).collect();
+        let holders = told_so_far(&alert);
+        let others: Vec<MailboxId> = holders.iter().filter(|m| *m != mailbox).copied().collect();
         // Tell every other contact already holding the alert, through their channels too.
         for other in &others {
             if let Some(mb) = self.store.mailbox(other)? {
@@ -358,7 +359,8 @@ impl Engine {
         }
         ops.push(Op::PutAlert(*id, alert));
         let ticket = self.commit(ops)?;
-        Ok(self.wake_when_durable(ticket, others))
+        // Every holder is woken, the acknowledging contact's other devices too.
+        Ok(self.wake_when_durable(ticket, holders))
     }
 
     /// An alert's delivery log, for one of its contacts.

@@ -10,7 +10,7 @@
 //! old entries answers a poll with only the new ones.
 
 use super::error::EngineError;
-use super::Engine;
+use super::{lock, Engine};
 use crate::store::{AlertRecord, MailboxEntry, Op};
 use aman_protocol::api::{MailboxAlert, MailboxContents};
 use aman_protocol::{AccountId, AlertId, MailboxId};
@@ -241,15 +241,30 @@ impl Engine {
         let retention = self.config.mailbox_retention.saturating_mul(STAMPS_PER_SECOND);
         let max_age = self.config.mailbox_max_age.saturating_mul(STAMPS_PER_SECOND);
         let mut report = SweepReport::default();
-        let mut by_mailbox: HashMap<MailboxId, Vec<(u64, AlertId)>> = HashMap::new();
-        for (mailbox, changed, id) in self.store.all_mailbox_changes()? {
-            by_mailbox.entry(mailbox).or_default().push((changed, id));
+        // Index keys of mailboxes that no longer exist.
+        let mailboxes = self.store.mailboxes()?;
+        let existing: HashSet<MailboxId> = mailboxes.iter().map(|(m, _)| *m).collect();
+        let orphans: Vec<Op> = self
+            .store
+            .all_mailbox_changes()?
+            .into_iter()
+            .filter(|(mb, _, _)| !existing.contains(mb))
+            .map(|(mb, at, id)| Op::DeleteMailboxEntry(mb, id, at))
+            .collect();
+        for chunk in chunks(orphans, 4096) {
+            self.commit(chunk)?.wait_blocking()?;
         }
-        for (mailbox, owner) in self.store.mailboxes()? {
+        let mut pending = Vec::new();
+        for (mailbox, owner) in mailboxes {
+            // The registration lock first (the order every path takes): a
+            // mailbox removed here must not be brought back by a concurrent
+            // endpoint change.
+            let _registration = lock(&self.registration);
             let _guard = self.lock_account(&owner);
             let mut ops = Vec::new();
             let mut kept = 0usize;
-            for (changed, id) in by_mailbox.remove(&mailbox).unwrap_or_default() {
+            // Read again under the lock: what changed since is seen as it is now.
+            for (changed, id) in self.store.mailbox_changes(&mailbox)? {
                 let Some(entry) = self.store.mailbox_entry(&mailbox, &id)? else {
                     ops.push(Op::DeleteMailboxChange(mailbox, changed, id)); // an orphaned index key
                     continue;
@@ -268,8 +283,21 @@ impl Engine {
             }
             let notices = self.store.mailbox_notices(&mailbox)?;
             let excess = notices.len().saturating_sub(self.config.mailbox_max_notices);
+            // Only a notice announcing the change still pending is spared
+            // (one per kind of change): the contact must see it before it applies.
+            let still_pending = match self.account(&owner)? {
+                Some(a) => [
+                    a.pending_policy.as_ref().map(|p| p.effective_at),
+                    a.pending_keys.as_ref().map(|k| k.effective_at),
+                    a.pending_deletion,
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<u64>>(),
+                None => Vec::new(),
+            };
             for (i, (stamp, seq, notice)) in notices.into_iter().enumerate() {
-                let announced = notice.notice.effective_at.is_some_and(|at| at > now);
+                let announced = notice.notice.effective_at.is_some_and(|at| at > now && still_pending.contains(&at));
                 let old = now.saturating_sub(notice.notice.at) > self.config.mailbox_max_age;
                 if !announced && (i < excess || old) {
                     ops.push(Op::DeleteMailboxNotice(mailbox, stamp, seq));
@@ -281,15 +309,13 @@ impl Engine {
             if kept == 0 && self.unused_mailbox(&mailbox, &owner, now, &mut ops)? {
                 report.mailboxes += 1;
             }
-            self.commit(ops)?.wait_blocking()?;
+            if !ops.is_empty() {
+                // Applied under the locks; the flush is waited for after them.
+                pending.push(self.commit(ops)?);
+            }
         }
-        // Index keys of mailboxes that no longer exist.
-        let orphans: Vec<Op> = by_mailbox
-            .into_iter()
-            .flat_map(|(mb, keys)| keys.into_iter().map(move |(at, id)| Op::DeleteMailboxEntry(mb, id, at)))
-            .collect();
-        for chunk in chunks(orphans, 4096) {
-            self.commit(chunk)?.wait_blocking()?;
+        for ticket in pending {
+            ticket.wait_blocking()?;
         }
         let retention_ms = self.config.mailbox_retention.saturating_mul(1000);
         report.alerts = self.sweep_alerts(now.saturating_mul(1000).saturating_sub(retention_ms))?;
@@ -351,22 +377,29 @@ impl Engine {
     fn sweep_alerts(&self, before_ms: u64) -> Result<usize, EngineError> {
         let held: HashSet<AlertId> = self.store.all_mailbox_changes()?.into_iter().map(|(_, _, id)| id).collect();
         let mut removed = 0;
+        let mut pending = Vec::new();
         for (id, account, dispatched, updated_ms) in self.store.alert_summaries()? {
             if held.contains(&id) || !dispatched || updated_ms >= before_ms {
                 continue;
             }
             let _guard = self.lock_account(&account);
-            // Re-read under the lock: placed or changed since the scan?
+            // Re-read under the lock: placed or changed since the scan? The
+            // member's latest alert stays whatever its age: a late check-in,
+            // however late, is noted on it and told to its contacts.
             let Some(alert) = self.store.alert(&id)? else { continue };
-            if alert.updated_ms >= before_ms || self.alert_held(&alert, &id)? {
+            let latest = self.account(&account)?.is_some_and(|a| a.alerts.last() == Some(&id));
+            if latest || alert.updated_ms >= before_ms || self.alert_held(&alert, &id)? {
                 continue;
             }
             let mut ops = vec![Op::DeleteAlert(id)];
             for (at, seq) in self.store.delivery_log_keys(&id)? {
                 ops.push(Op::DeleteDeliveryLog(id, at, seq));
             }
-            self.commit(ops)?.wait_blocking()?;
+            pending.push(self.commit(ops)?);
             removed += 1;
+        }
+        for ticket in pending {
+            ticket.wait_blocking()?;
         }
         Ok(removed)
     }

@@ -77,8 +77,8 @@ pub struct Engine {
     pub boot_time: u64,
     /// Set once the schedule mirror holds every stored entry.
     schedule_loaded: std::sync::atomic::AtomicBool,
-    /// The last mailbox change stamp given (unix ms, strictly increasing).
-    last_stamp: std::sync::atomic::AtomicU64,
+    /// The last mailbox change stamp given (unix µs, strictly increasing).
+    pub(super) last_stamp: std::sync::atomic::AtomicU64,
     /// (last seen up, started) when this start followed an outage: the
     /// deadlines that fell between are moved as the schedule loads.
     outage: Mutex<Option<(u64, u64)>>,
@@ -141,9 +141,7 @@ impl Engine {
             // Kept for the next start otherwise, which applies it again.
             self.outage_applied().map_err(|e| StoreError::Backend(e.message))?;
         }
-        // Change stamps continue above every stamp already stored, whatever
-        // the clock did while the server was down.
-        self.last_stamp.fetch_max(self.store.max_change_stamp()?, std::sync::atomic::Ordering::SeqCst);
+
         for slot in self.store.signals()? {
             // The due time, account and counter are sealed inside: open it.
             match self.open_signal(&slot) {

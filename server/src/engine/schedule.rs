@@ -331,6 +331,9 @@ impl Engine {
             self.store.apply(vec![self.sealed_meta_op(OUTAGE, &[last_seen, started])?])?;
         }
         *lock(&self.outage) = window;
+        // Change stamps continue above every stamp already stored, whatever
+        // the clock did while the server was down: before anything is served.
+        self.last_stamp.fetch_max(self.store.max_change_stamp()?, std::sync::atomic::Ordering::SeqCst);
         self.heartbeat(now)?;
         self.store.durable().wait_blocking()?;
         Ok(())

@@ -154,8 +154,14 @@ impl Engine {
         let ticket = {
             let _guards = self.lock_accounts(ids.iter());
             let mut accounts: HashMap<AccountId, Account> = HashMap::new();
+            // A signal written while the store was scanned at start-up can
+            // be in the mirror twice (as written and as loaded): read once.
+            let mut seen = std::collections::HashSet::new();
             for (_, entry) in due {
                 let (id, _, slot, mode) = *entry;
+                if !seen.insert(slot) {
+                    continue;
+                }
                 if mode == SignalMode::Known(0) {
                     ops.push(Op::DeleteSignal(slot));
                     continue;
@@ -233,8 +239,10 @@ impl Engine {
         if flags & LATE != 0 {
             // A check-in after an alert is news for the contacts, not an
             // all-clear: it may have been coerced, so the alert stays.
-            if let Some(last) = account.alerts.last().copied() {
-                wakes.extend(self.late_checkin_ops(&last, received, now, ops)?);
+            // The alert it was late for: the newest that fired before it (an
+            // alert that fired during the delay is not the one it answers).
+            if let Some(open) = self.alert_before(account, received)? {
+                wakes.extend(self.late_checkin_ops(&open, received, now, ops)?);
             }
         }
         let mut duress = None;
@@ -245,6 +253,18 @@ impl Engine {
             wakes.push((alert, at));
         }
         Ok((duress, wakes))
+    }
+
+    /// The member's newest alert that fired at or before `at`.
+    fn alert_before(&self, account: &Account, at: u64) -> Result<Option<AlertId>, EngineError> {
+        for id in account.alerts.iter().rev() {
+            if let Some(alert) = self.store.alert(id)? {
+                if self.alert_meta(id, &alert)?.fired_at <= at {
+                    return Ok(Some(*id));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The sealed note a check-in named: the one on record, or one it

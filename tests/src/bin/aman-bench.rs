@@ -244,6 +244,25 @@ fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until nothing in this process holds sled's lock on `file` any
+/// more (the store's flusher thread closes the database after its last
+/// flush, which takes a while after writing a million records).
+async fn wait_for_db_lock(file: &Path) -> anyhow::Result<()> {
+    use rustix::fs::{flock, FlockOperation};
+    let start = Instant::now();
+    loop {
+        let f = std::fs::File::open(file)?;
+        if flock(&f, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            flock(&f, FlockOperation::Unlock)?;
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            bail!("the populated database is still locked");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -481,7 +500,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let populate_dir = data.clone();
     let armed = mode.armed;
     tokio::task::spawn_blocking(move || populate(&populate_dir, armed)).await??;
-    tokio::time::sleep(Duration::from_millis(500)).await; // let the store's flusher thread let go of the lock
+    wait_for_db_lock(&data.join("db").join("db")).await?;
 
     say("starting aman-server…");
     // Counters are served on their own listener, never on the public one.
@@ -616,7 +635,9 @@ async fn soak(secs: u64) -> anyhow::Result<serde_json::Value> {
     let r = mailbox_soak(&server, &metrics_addr, secs).await?;
     Ok(json!({
         "mailbox_soak_secs": r.secs,
-        "held_long_polls": r.held_at_end,
+        "held_long_polls_at_end": r.held_at_end,
+        "held_long_polls_min": r.held_min,
+        "held_long_polls_max": r.held_max,
         "long_polls_refused": r.refusals,
         "noisy_panics": r.panics,
         "honest_checkins": r.checkins,
