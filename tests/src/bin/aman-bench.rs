@@ -618,7 +618,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
 /// `--mailbox-soak SECS`: the mailbox soak against a server of its own.
 async fn soak(secs: u64) -> anyhow::Result<serde_json::Value> {
     use aman_tests::soak::{mailbox_soak, raise_open_file_limit, SOAK_ENV};
-    raise_open_file_limit(8_192).map_err(anyhow::Error::msg)?;
+    raise_open_file_limit(4_096).map_err(anyhow::Error::msg)?;
     let dir = tempfile::tempdir()?;
     let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
     let mut env: Vec<(&str, &str)> = vec![

@@ -50,6 +50,7 @@ async fn load(mut m: Member, api: ApiClient, stop: Arc<AtomicBool>, n: usize) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_acknowledged_checkin_or_alert() {
+    let _load = super::LOAD.lock().await;
     let cycles: usize = std::env::var("AMAN_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let receiver = Receiver::start("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -43,6 +43,13 @@ pub fn server_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     env
 }
 
+/// Held by the scenarios that load the machine (the crash runs, the
+/// mailbox soak) so they do not run at the same time: the soak measures
+/// latency, and the two cores are all there is.
+/// (An async mutex: each test has its own runtime, and the guard is held
+/// across its awaits.)
+pub static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A port that was free a moment ago, for servers that must come back on the same address.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
