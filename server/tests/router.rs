@@ -258,14 +258,19 @@ async fn outage_moves_missed_deadlines_and_the_alert_says_so() {
     assert_eq!(mb["alerts"][0]["server_was_down"], true);
 }
 
-#[tokio::test]
-async fn a_deadline_gets_one_outage_extension_however_many_restarts_follow() {
-    let mut app = TestApp::new();
+/// A member with one contact, checked in every 100 s with 100 s of grace.
+async fn armed_member(app: &TestApp) -> (TestMember, u64) {
     let mut m = app.member().await;
     app.add_contact(&mut m, 1).await;
     let (s, b) = app.call(m.checkin_request(false, 100, 100, app.now())).await;
     assert_eq!(s, StatusCode::OK);
-    let deadline = b["deadline"].as_u64().unwrap();
+    (m, b["deadline"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn a_deadline_gets_one_outage_extension_however_many_restarts_follow() {
+    let mut app = TestApp::new();
+    let (m, deadline) = armed_member(&app).await;
     // Down across the deadline: it moves by the outage grace (600 s here).
     app.restart_at(deadline + 100);
     assert!(app.tick().fired.is_empty());
@@ -288,11 +293,7 @@ async fn a_deadline_gets_one_outage_extension_however_many_restarts_follow() {
 #[tokio::test]
 async fn a_start_that_dies_while_loading_keeps_the_outage_window_for_the_next() {
     let mut app = TestApp::new();
-    let mut m = app.member().await;
-    app.add_contact(&mut m, 1).await;
-    let (s, b) = app.call(m.checkin_request(false, 100, 100, app.now())).await;
-    assert_eq!(s, StatusCode::OK);
-    let deadline = b["deadline"].as_u64().unwrap();
+    let (m, deadline) = armed_member(&app).await;
     // Up again after the deadline, but killed before the schedule loaded
     // (it had written its heartbeat); then up again.
     app.restart_deferred_at(deadline + 100);

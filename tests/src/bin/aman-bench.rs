@@ -505,20 +505,16 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     say("starting aman-server…");
     // Counters are served on their own listener, never on the public one.
     let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
-    let env = [
-        ("AMAN_METRICS_LISTEN", metrics_addr.as_str()),
-        ("AMAN_REGISTRATION", "open"),
-        ("AMAN_MIN_INTERVAL", "1s"),
-        ("AMAN_MIN_GRACE", "1s"),
-        ("AMAN_RATE_LIMIT_IP", "0"),
-        ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
+    let mut env = vec![("AMAN_METRICS_LISTEN", metrics_addr.as_str())];
+    env.extend_from_slice(BENCH_SERVER);
+    env.extend_from_slice(&[
         ("AMAN_ALLOW_PRIVATE_TARGETS", "true"),
         // The server's own latency: in service every alert also waits out the
         // deliberate random dispatch delay (10-20 s by default).
         ("AMAN_DISPATCH_DELAY", "0s"),
         // The server's start-up line (open and load times) goes to stderr.
         ("AMAN_LOG", "aman_server::serve=info,warn"),
-    ];
+    ]);
     let started = Instant::now();
     let server = ServerProcess::start(&data, "127.0.0.1:0", &env);
     let api = ApiClient::new(&server.url, None, Duration::from_secs(30))?;
@@ -615,21 +611,24 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// Settings every server the benchmark starts has: open registration,
+/// short schedules allowed, no rate limits (the load comes from one address).
+const BENCH_SERVER: &[(&str, &str)] = &[
+    ("AMAN_REGISTRATION", "open"),
+    ("AMAN_MIN_INTERVAL", "1s"),
+    ("AMAN_MIN_GRACE", "1s"),
+    ("AMAN_RATE_LIMIT_IP", "0"),
+    ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
+];
+
 /// `--mailbox-soak SECS`: the mailbox soak against a server of its own.
 async fn soak(secs: u64) -> anyhow::Result<serde_json::Value> {
     use aman_tests::soak::{mailbox_soak, raise_open_file_limit, SOAK_ENV};
     raise_open_file_limit(4_096).map_err(anyhow::Error::msg)?;
     let dir = tempfile::tempdir()?;
     let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("AMAN_METRICS_LISTEN", metrics_addr.as_str()),
-        ("AMAN_REGISTRATION", "open"),
-        ("AMAN_MIN_INTERVAL", "1s"),
-        ("AMAN_MIN_GRACE", "1s"),
-        ("AMAN_RATE_LIMIT_IP", "0"),
-        ("AMAN_RATE_LIMIT_ACCOUNT", "0"),
-        ("AMAN_DISPATCH_DELAY", "1s"),
-    ];
+    let mut env = vec![("AMAN_METRICS_LISTEN", metrics_addr.as_str()), ("AMAN_DISPATCH_DELAY", "1s")];
+    env.extend_from_slice(BENCH_SERVER);
     env.extend_from_slice(SOAK_ENV);
     let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
     let r = mailbox_soak(&server, &metrics_addr, secs).await?;
