@@ -3,8 +3,9 @@
 //!
 //! The live state is the only part a check-in changes. It is sealed under
 //! the server key on its own key, so a check-in rewrites one small sealed
-//! value and nothing in clear; the old versions sled leaves in its files
-//! show a seized disk nothing about when a member checked in or is due.
+//! value and nothing in clear: no value on a seized disk, current or an old
+//! version sled left in its files, says when a member checked in or is due
+//! (where a write sits in sled's log is another matter: PROTOCOL.md §1).
 //! The scheduler's deadline index exists only in memory and is rebuilt from
 //! these values at start-up.
 

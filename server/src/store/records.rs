@@ -86,8 +86,8 @@ pub struct AccountRecord {
 /// What every check-in changes about an account, kept apart from the
 /// account record and sealed under the server key (key `t`, context
 /// `account || "/live"`): a check-in writes only this (and its signal), and
-/// neither its current value nor the old versions sled leaves in its files
-/// show when a member checked in or is next due.
+/// no value of it, current or old, says when a member checked in or is next
+/// due (where the write sits in sled's log is another matter: PROTOCOL.md §1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveState {
     /// Last accepted check-in counter (0 before the first).
