@@ -27,6 +27,7 @@ async fn refused(api: &ApiClient, method: Method, path: &str, body: Vec<u8>, sig
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_over_http_get_stable_codes_and_the_server_stays_up() {
+    let _shared = super::LOAD.read().await;
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
     let addr = server.url.trim_start_matches("http://").to_owned();

@@ -409,6 +409,7 @@ fn diff(a: &[String], b: &[String]) -> String {
 
 #[test]
 fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_alerts_reason() {
+    let _shared = super::LOAD.blocking_read();
     let normal = run(Variant::Normal);
     let duress = run(Variant::Duress);
     let panic = run(Variant::Panic);

@@ -50,7 +50,7 @@ async fn load(mut m: Member, api: ApiClient, stop: Arc<AtomicBool>, n: usize) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_acknowledged_checkin_or_alert() {
-    let _load = super::LOAD.lock().await;
+    let _alone = super::LOAD.write().await;
     let cycles: usize = std::env::var("AMAN_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let receiver = Receiver::start("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -147,6 +147,7 @@ async fn kill_9_under_load_loses_no_acknowledged_checkin_or_alert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_reaches_a_receiver_that_was_down_across_a_kill_9() {
+    let _shared = super::LOAD.read().await;
     let dir = tempfile::tempdir().unwrap();
     let port = super::free_port();
     let receiver_addr = format!("127.0.0.1:{port}");
@@ -172,6 +173,7 @@ async fn an_alert_reaches_a_receiver_that_was_down_across_a_kill_9() {
 /// delay. A `kill -9` right after the reply must not lose it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acknowledged_duress_check_in_alerts_after_a_kill_9_before_its_signal_was_read() {
+    let _shared = super::LOAD.read().await;
     let dir = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{}", super::free_port());
     let env = server_env(&[("AMAN_DISPATCH_DELAY", "20s")]);

@@ -51,6 +51,7 @@ fn admin(data: &Path, args: &[&str]) -> Value {
 
 #[test]
 fn member_and_contacts_from_invite_to_outage() {
+    let _shared = super::LOAD.blocking_read();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     let listen = format!("127.0.0.1:{}", free_port());

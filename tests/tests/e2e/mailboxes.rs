@@ -7,7 +7,7 @@ use aman_tests::ServerProcess;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_long_polls_and_a_noisy_member_leave_memory_bounded_and_check_ins_fast() {
-    let _load = super::LOAD.lock().await;
+    let _alone = super::LOAD.write().await;
     raise_open_file_limit(4_096).unwrap();
     let secs: u64 = std::env::var("AMAN_MAILBOX_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let dir = tempfile::tempdir().unwrap();

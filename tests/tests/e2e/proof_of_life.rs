@@ -35,6 +35,7 @@ fn sleep_until(unix: u64) {
 
 #[test]
 fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it_alerts() {
+    let _shared = super::LOAD.blocking_read();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     let listen = format!("127.0.0.1:{}", free_port());
