@@ -97,7 +97,7 @@ async fn a_check_in_costs_exactly_one_verification_and_none_when_the_proof_does_
     for (ph, proof, expected, accepted, what) in cases {
         // The engine runs on this thread, so the thread's count is the check-in's.
         let before = verifications_on_this_thread();
-        let result = app.engine.checkin(&ph, &proof, Some(&m.sealed));
+        let result = app.engine.checkin(&ph, &proof, Some(&m.sealed), &|_| true);
         assert_eq!(verifications_on_this_thread() - before, expected, "{what}");
         assert_eq!(result.is_ok(), accepted, "{what}");
         if let Ok((_, durable)) = result {

@@ -595,3 +595,30 @@ async fn an_alert_written_by_v0_1_still_reads() {
     let meta = app.engine.alert_meta(&id, &record).unwrap();
     assert_eq!((meta.reason, meta.fired_at), (aman_server::store::Reason::Duress, 1_700_000_000));
 }
+
+#[tokio::test]
+async fn only_requests_that_authenticate_spend_a_callers_budget() {
+    let app = TestApp::with_config(|c| c.rate_limit_account = 3);
+    let mut m = app.member().await;
+    // Forged requests naming the member spend nothing of its budget.
+    let forger = aman_protocol::SigningKey::generate().unwrap();
+    for _ in 0..10 {
+        let req =
+            signed(app.info().server_id, "GET", "/v1/account", Vec::new(), *m.account.as_bytes(), &forger, app.now());
+        assert_eq!(app.call(req).await.0, StatusCode::UNAUTHORIZED);
+    }
+    // Its own check-ins do, normal and duress alike, and nothing is written beyond it.
+    for duress in [false, true, false] {
+        let (s, b) = app.call(m.checkin_request(duress, 3600, 600, app.now())).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let before = app.store.raw_entries().unwrap();
+    for duress in [false, true] {
+        let resp = tower::ServiceExt::oneshot(app.router.clone(), m.checkin_request(duress, 3600, 600, app.now()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "60");
+    }
+    assert_eq!(app.store.raw_entries().unwrap(), before, "a refused check-in writes nothing");
+}

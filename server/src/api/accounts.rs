@@ -2,6 +2,7 @@
 //! policy, status, delete.
 
 use super::{parse_json, AppState, Member, Unsigned};
+use crate::engine::ErrorKind;
 use crate::error::ApiError;
 use aman_protocol::api::{
     CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, RotateKeys, SealedAlertUpdate, ServerInfo,
@@ -19,19 +20,31 @@ pub async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
 
 /// `POST /v2/accounts`: unsigned; the sealed registration is signed by the
 /// identity it names.
-pub async fn register(State(state): State<AppState>, Unsigned(body): Unsigned) -> Result<Response, ApiError> {
-    let body: RegisterAccount = parse_json(&body)?;
-    let (account, durable) = state.engine.register(body.invite.as_deref(), &body.registration.0)?;
+pub async fn register(State(state): State<AppState>, Unsigned(body, peer): Unsigned) -> Result<Response, ApiError> {
+    let body: RegisterAccount = parse_json(&body).map_err(|e| peer.failed(&state, e))?;
+    let (account, durable) = state
+        .engine
+        .register(body.invite.as_deref(), &body.registration.0)
+        .map_err(|e| peer.failed(&state, e.into()))?;
     durable.wait().await?;
     Ok((StatusCode::CREATED, Json(json!({ "account": account }))).into_response())
 }
 
 /// `POST /v2/checkin`: no request signature (the heartbeat and its mode
 /// proof authenticate it); the reply is byte-identical for normal and duress.
-pub async fn checkin(State(state): State<AppState>, Unsigned(body): Unsigned) -> Result<Response, ApiError> {
-    let body: CheckinRequest = parse_json(&body)?;
+/// A check-in that authenticates is counted against its account (before
+/// anything is written, the same in both modes); one that does not, against
+/// its address only.
+pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsigned) -> Result<Response, ApiError> {
+    let body: CheckinRequest = parse_json(&body).map_err(|e| peer.failed(&state, e))?;
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
-    let (reply, durable) = state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed)?;
+    let (limiter, per_minute, now) = (&state.limiter, state.engine.config.rate_limit_account, state.engine.clock.now());
+    let admit = |account: &aman_protocol::AccountId| limiter.allow(account.as_bytes(), per_minute, now);
+    let (reply, durable) =
+        state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed, &admit).map_err(|e| match e.kind {
+            ErrorKind::Unauthorized => peer.failed(&state, e.into()),
+            _ => e.into(),
+        })?;
     durable.wait().await?;
     Ok(Json(reply).into_response())
 }

@@ -24,13 +24,52 @@ pub struct Unverified {
     pub body: Bytes,
     /// The query string, if any.
     pub query: Option<String>,
+    /// Where it came from.
+    pub peer: Peer,
 }
 
 impl Unverified {
-    /// Verifies with `key` (`None`: unknown caller).
+    /// Verifies with `key` (`None`: unknown caller). A request that
+    /// authenticates is counted against its caller's budget, and only
+    /// then: a forged request naming a member spends nothing of theirs. One
+    /// that does not is counted against its address only.
     pub fn verify(&self, state: &AppState, key: Option<VerifyingKey>) -> Result<(), ApiError> {
         let e = &state.engine;
-        verify(&self.auth, &self.sig, key, e.clock.now(), e.config.clock_window, e.boot_time, &state.replay)
+        let now = e.clock.now();
+        if let Err(refused) = verify(&self.auth, &self.sig, key, now, e.config.clock_window, e.boot_time, &state.replay)
+        {
+            return Err(self.peer.failed(state, refused));
+        }
+        if !state.limiter.allow(&self.auth.caller, e.config.rate_limit_account, now) {
+            return Err(too_many());
+        }
+        Ok(())
+    }
+}
+
+/// The address a request came from, used for rate limiting only: never
+/// stored, never logged.
+#[derive(Debug, Clone, Default)]
+pub struct Peer(Option<String>);
+
+impl Peer {
+    fn of(req: &Request) -> Self {
+        Peer(req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()))
+    }
+
+    /// Counts a failed authentication against the address. Within its
+    /// budget the refusal stands as it is; beyond it the address is told
+    /// to slow down. Requests that authenticate are never counted here, so
+    /// junk from an address shared with members (a reverse proxy, Tor)
+    /// cannot lock those members out.
+    pub fn failed(&self, state: &AppState, refusal: ApiError) -> ApiError {
+        let engine = &state.engine;
+        match &self.0 {
+            Some(ip) if !state.limiter.allow(ip.as_bytes(), engine.config.rate_limit_ip, engine.clock.now()) => {
+                too_many()
+            }
+            _ => refusal,
+        }
     }
 }
 
@@ -40,20 +79,14 @@ fn too_many() -> ApiError {
 }
 
 /// The body of a request that carries no request signature (registration,
-/// check-in), read with the configured limit after the per-address count.
+/// check-in), read with the configured limit, and where it came from (a
+/// failure is counted against the address by the handler).
 #[derive(Debug)]
-pub struct Unsigned(pub Bytes);
+pub struct Unsigned(pub Bytes, pub Peer);
 
-/// Counts the request against its address (used for this count only:
-/// never stored, never logged) and reads the body within the limit.
+/// Reads the body within the limit.
 async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::request::Parts, Bytes), ApiError> {
     let engine = &state.engine;
-    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let ip = addr.ip().to_string();
-        if !state.limiter.allow(ip.as_bytes(), engine.config.rate_limit_ip, engine.clock.now()) {
-            return Err(too_many());
-        }
-    }
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, engine.config.body_limit).await.map_err(|_| {
         ApiError::new(
@@ -69,7 +102,8 @@ impl FromRequest<AppState> for Unsigned {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Unsigned(limited_body(req, state).await?.1))
+        let peer = Peer::of(&req);
+        Ok(Unsigned(limited_body(req, state).await?.1, peer))
     }
 }
 
@@ -78,14 +112,12 @@ impl FromRequest<AppState> for Unverified {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let engine = &state.engine;
-        let now = engine.clock.now();
+        let peer = Peer::of(&req);
         let (parts, body) = limited_body(req, state).await?;
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
-        let (auth, sig) = parse_request(engine.server_id(), parts.method.as_str(), &path, &body, &parts.headers)?;
-        if !state.limiter.allow(&auth.caller, engine.config.rate_limit_account, now) {
-            return Err(too_many());
-        }
-        Ok(Unverified { auth, sig, body, query: parts.uri.query().map(str::to_owned) })
+        let (auth, sig) = parse_request(engine.server_id(), parts.method.as_str(), &path, &body, &parts.headers)
+            .map_err(|refused| peer.failed(state, refused))?;
+        Ok(Unverified { auth, sig, body, query: parts.uri.query().map(str::to_owned), peer })
     }
 }
 

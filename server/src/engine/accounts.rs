@@ -82,11 +82,16 @@ impl Engine {
     /// decided right then, before any check that could refuse it: a refused
     /// duress check-in still alerts, and its refusal reads exactly as a
     /// normal one's. The proof, the key and the mode are never stored.
+    ///
+    /// `admit` is asked once the check-in has authenticated, before
+    /// anything else (the caller's rate limit); a check-in it refuses
+    /// writes nothing and is answered `rate_limited`, in both modes alike.
     pub fn checkin(
         &self,
         ph: &[u8],
         proof: &[u8],
         sealed: Option<&[u8]>,
+        admit: &dyn Fn(&AccountId) -> bool,
     ) -> Result<(CheckinReply, Durable), EngineError> {
         let now = self.clock.now();
         let checkin = Heartbeat::decode(ph).map_err(|_| EngineError::unauthorized())?;
@@ -101,6 +106,9 @@ impl Engine {
         let index = verify_proof(ph, proof, &transport, &accepted.keys).map_err(|_| EngineError::unauthorized())?;
         let key = accepted.keys.get(index).ok_or_else(|| EngineError::internal("check-in key index"))?;
         let duress = self.is_duress(caller, &accepted, key);
+        if !admit(caller) {
+            return Err(EngineError::busy("rate_limited", "too many requests; slow down", 60));
+        }
         let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline: checkin.deadline() };
         if account.live.last_heartbeat.as_deref() == Some(ph) {
             // A retry of the check-in last accepted (its reply was lost):

@@ -6,6 +6,8 @@
 //!   and every alert reaches its webhook (quick mode here; set
 //!   `AMAN_CRASH_CYCLES=50` for the full run); a duress check-in acknowledged
 //!   just before a `kill -9` still alerts.
+//! - `availability`: junk and forged requests from a member's own address
+//!   do not stop its check-in or panic.
 //! - `bad_input`: malformed requests over real HTTP.
 //! - `coercion`: every observer's view, normal against duress check-in,
 //!   and duress against panic and missed alerts.
@@ -16,6 +18,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod availability;
 mod bad_input;
 mod coercion;
 mod crash;
