@@ -1,8 +1,7 @@
 //! Member routes: register, check in, update the sealed alert, panic,
 //! policy, status, delete.
 
-use super::{parse_json, AppState, Member, Unsigned};
-use crate::engine::ErrorKind;
+use super::{caller_key, parse_json, AppState, Member, Unsigned};
 use crate::error::ApiError;
 use aman_protocol::api::{
     CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, RotateKeys, SealedAlertUpdate, ServerInfo,
@@ -39,10 +38,11 @@ pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsign
     let body: CheckinRequest = parse_json(&body).map_err(|e| peer.failed(&state, e))?;
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
     let (limiter, per_minute, now) = (&state.limiter, state.engine.config.rate_limit_account, state.engine.clock.now());
-    let admit = |account: &aman_protocol::AccountId| limiter.allow(account.as_bytes(), per_minute, now);
+    let admit = |account: &aman_protocol::AccountId| limiter.allow(&caller_key(account.as_bytes()), per_minute, now);
     let (reply, durable) =
-        state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed, &admit).map_err(|e| match e.kind {
-            ErrorKind::Unauthorized => peer.failed(&state, e.into()),
+        state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed, &admit).map_err(|e| match e.code {
+            // What anyone holding an old check-in can send: its address pays.
+            "unauthorized" | "stale_counter" | "clock_skew" => peer.failed(&state, e.into()),
             _ => e.into(),
         })?;
     durable.wait().await?;

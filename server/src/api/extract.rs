@@ -40,11 +40,30 @@ impl Unverified {
         {
             return Err(self.peer.failed(state, refused));
         }
-        if !state.limiter.allow(&self.auth.caller, e.config.rate_limit_account, now) {
+        if !state.limiter.allow(&caller_key(&self.auth.caller), e.config.rate_limit_account, now) {
             return Err(too_many());
         }
         Ok(())
     }
+
+    /// Verifies with a key the request itself brings (a pairing answer,
+    /// which registers the mailbox it names): that proves nothing about
+    /// the caller id, so the request is counted against its address, never
+    /// against the id it names, whatever the outcome.
+    pub fn verify_self_keyed(&self, state: &AppState, key: VerifyingKey) -> Result<(), ApiError> {
+        let e = &state.engine;
+        let verified =
+            verify(&self.auth, &self.sig, Some(key), e.clock.now(), e.config.clock_window, e.boot_time, &state.replay);
+        self.peer.counted(state, verified)
+    }
+}
+
+/// The limiter's key for an authenticated caller (account or mailbox id).
+pub fn caller_key(caller: &[u8; 16]) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[0] = b'c';
+    k[1..].copy_from_slice(caller);
+    k
 }
 
 /// The address a request came from, used for rate limiting only: never
@@ -63,12 +82,24 @@ impl Peer {
     /// junk from an address shared with members (a reverse proxy, Tor)
     /// cannot lock those members out.
     pub fn failed(&self, state: &AppState, refusal: ApiError) -> ApiError {
+        match self.counted(state, Err(refusal)) {
+            Err(e) => e,
+            Ok(()) => too_many(), // unreachable: an error stays an error
+        }
+    }
+
+    /// Counts the request against the address whatever its outcome; beyond
+    /// the budget it is answered `rate_limited`.
+    pub fn counted(&self, state: &AppState, outcome: Result<(), ApiError>) -> Result<(), ApiError> {
         let engine = &state.engine;
-        match &self.0 {
-            Some(ip) if !state.limiter.allow(ip.as_bytes(), engine.config.rate_limit_ip, engine.clock.now()) => {
-                too_many()
-            }
-            _ => refusal,
+        let Some(ip) = &self.0 else { return outcome };
+        let mut key = Vec::with_capacity(ip.len() + 1);
+        key.push(b'i');
+        key.extend_from_slice(ip.as_bytes());
+        if state.limiter.allow(&key, engine.config.rate_limit_ip, engine.clock.now()) {
+            outcome
+        } else {
+            Err(too_many())
         }
     }
 }

@@ -7,7 +7,7 @@ mod mailbox;
 mod ops;
 mod pairing;
 
-pub use extract::{parse_json, Contact, Member, Unsigned, Unverified};
+pub use extract::{caller_key, parse_json, Contact, Member, Unsigned, Unverified};
 pub use ops::ROUTES;
 
 use crate::auth::{RateLimiter, ReplayCache};

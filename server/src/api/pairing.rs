@@ -34,12 +34,22 @@ pub async fn answer(
     Path(invite): Path<String>,
     req: Unverified,
 ) -> Result<StatusCode, ApiError> {
-    let invite = invite_id(&invite)?;
-    let body: PairingAnswer = parse_json(&req.body)?;
-    if body.mailbox.as_bytes() != &req.auth.caller {
-        return Err(ApiError::unauthorized());
-    }
-    req.verify(&state, Some(body.identity))?;
+    // Every answer, whatever its outcome, is counted against its address:
+    // its signature is by a key it brings, which says nothing of whose the
+    // mailbox id is (and so must spend nobody's budget).
+    let checked = (|| {
+        let invite = invite_id(&invite)?;
+        let body: PairingAnswer = parse_json(&req.body)?;
+        if body.mailbox.as_bytes() != &req.auth.caller {
+            return Err(ApiError::unauthorized());
+        }
+        Ok((invite, body))
+    })();
+    let (invite, body) = match checked {
+        Ok(found) => found,
+        Err(e) => return Err(req.peer.failed(&state, e)),
+    };
+    req.verify_self_keyed(&state, body.identity)?;
     state.engine.answer_pairing(&invite, &body)?.wait().await?;
     Ok(StatusCode::CREATED)
 }

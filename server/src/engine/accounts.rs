@@ -83,9 +83,11 @@ impl Engine {
     /// duress check-in still alerts, and its refusal reads exactly as a
     /// normal one's. The proof, the key and the mode are never stored.
     ///
-    /// `admit` is asked once the check-in has authenticated, before
-    /// anything else (the caller's rate limit); a check-in it refuses
-    /// writes nothing and is answered `rate_limited`, in both modes alike.
+    /// `admit` is asked once the check-in has authenticated and is fresh,
+    /// before anything is written (the caller's rate limit); a check-in it
+    /// refuses writes nothing and is answered `rate_limited`, in both modes
+    /// alike (so a rate-limited duress check-in alerts nobody: only the
+    /// phone's holder can spend the budget).
     pub fn checkin(
         &self,
         ph: &[u8],
@@ -106,9 +108,6 @@ impl Engine {
         let index = verify_proof(ph, proof, &transport, &accepted.keys).map_err(|_| EngineError::unauthorized())?;
         let key = accepted.keys.get(index).ok_or_else(|| EngineError::internal("check-in key index"))?;
         let duress = self.is_duress(caller, &accepted, key);
-        if !admit(caller) {
-            return Err(EngineError::busy("rate_limited", "too many requests; slow down", 60));
-        }
         let reply = CheckinReply { counter: checkin.counter, next_due: checkin.next_due, deadline: checkin.deadline() };
         if account.live.last_heartbeat.as_deref() == Some(ph) {
             // A retry of the check-in last accepted (its reply was lost):
@@ -118,6 +117,11 @@ impl Engine {
         // A replayed or stale heartbeat is refused with no trace in either
         // mode: an old duress check-in replayed from a log alerts nobody.
         self.check_fresh(&account.live, &checkin, now)?;
+        // Only a fresh check-in spends the member's budget: an old one
+        // replayed (anyone who captured it can) must not lock them out.
+        if !admit(caller) {
+            return Err(EngineError::busy("rate_limited", "too many requests; slow down", 60));
+        }
         if let Err(refusal) = self.check_request(&account, &checkin, sealed, now) {
             // A fresh check-in refused for what it asks (a schedule the
             // policy does not allow, a note that does not match) still
