@@ -75,11 +75,8 @@ impl Engine {
 
     /// Opens a sealed live state.
     pub(super) fn open_live(&self, id: &AccountId, sealed: &[u8]) -> Result<LiveState, EngineError> {
-        let plain = self
-            .server_key()
-            .decrypt(&live_context(id), sealed)
-            .map_err(|_| EngineError::internal("an account's live state does not open: wrong server key file?"))?;
-        LiveState::decode(&plain).ok_or_else(|| EngineError::internal("corrupt live state"))
+        open_live(self.server_key(), id, sealed)
+            .ok_or_else(|| EngineError::internal("an account's live state does not open or is corrupt"))
     }
 
     /// The op that stores a live state, sealed.

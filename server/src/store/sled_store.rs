@@ -86,6 +86,14 @@ impl SledStore {
     }
 }
 
+/// The big-endian u64 at `at` in a key of the record kind `kind`.
+fn u64_in(key: &[u8], at: usize, kind: char) -> Result<u64, StoreError> {
+    key.get(at..at + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .ok_or(StoreError::Corrupt(kind))
+}
+
 /// A stored key and its value.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
@@ -302,11 +310,7 @@ impl Store for SledStore {
     fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<(u64, u64, MailboxNotice)>, StoreError> {
         self.scan_values::<MailboxNotice>(&keys::mailbox_notices(mailbox))?
             .into_iter()
-            .map(|(k, n)| {
-                let at = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('n'))?;
-                let seq = k.get(25..33).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('n'))?;
-                Ok((u64::from_be_bytes(at), u64::from_be_bytes(seq), n))
-            })
+            .map(|(k, n)| Ok((u64_in(&k, 17, 'n')?, u64_in(&k, 25, 'n')?, n)))
             .collect()
     }
 
@@ -323,8 +327,7 @@ impl Store for SledStore {
             .take(limit)
             .map(|kv| {
                 let (k, v) = kv?;
-                let at = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('n'))?;
-                Ok((u64::from_be_bytes(at), decode(prefix::MAILBOX_NOTICE, &v)?))
+                Ok((u64_in(&k, 17, 'n')?, decode(prefix::MAILBOX_NOTICE, &v)?))
             })
             .collect()
     }
@@ -334,8 +337,7 @@ impl Store for SledStore {
         for prefix in [prefix::MAILBOX_CHANGE, prefix::MAILBOX_NOTICE] {
             for k in self.tree.scan_prefix([prefix]).keys() {
                 let k = k?;
-                let stamp = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
-                high = high.max(stamp);
+                high = high.max(u64_in(&k, 17, 'E').unwrap_or(0));
             }
         }
         Ok(high)
@@ -358,9 +360,7 @@ impl Store for SledStore {
             .keys()
             .map(|k| {
                 let k = k?;
-                let at = k.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('l'))?;
-                let seq = k.get(25..33).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or(StoreError::Corrupt('l'))?;
-                Ok((u64::from_be_bytes(at), u64::from_be_bytes(seq)))
+                Ok((u64_in(&k, 17, 'l')?, u64_in(&k, 25, 'l')?))
             })
             .collect()
     }
