@@ -33,11 +33,17 @@ pub fn parse_request(
         .map_err(|e| ApiError::decode("auth headers", e))
 }
 
-/// Nonces seen within the time window, to refuse replays.
+/// Nonces seen within the time window, to refuse replays. Only requests that
+/// authenticated and were within their caller's budget are remembered, and
+/// never more than [`REPLAY_CAPACITY`]: when it is full, new requests are
+/// refused as "overloaded" rather than the cache growing.
 #[derive(Debug, Default)]
 pub struct ReplayCache {
     inner: Mutex<ReplayInner>,
 }
+
+/// Most nonces remembered at once (about 100 bytes each).
+pub const REPLAY_CAPACITY: usize = 200_000;
 
 /// (caller, nonce)
 type NonceKey = ([u8; 16], [u8; 16]);
@@ -48,9 +54,18 @@ struct ReplayInner {
     expiry: VecDeque<(u64, NonceKey)>,
 }
 
+/// Why a nonce was not remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRemembered {
+    /// Seen before: a replay.
+    Replayed,
+    /// The cache is full.
+    Full,
+}
+
 impl ReplayCache {
-    /// Records `(caller, nonce)`; false if it was already seen.
-    pub fn check_and_insert(&self, caller: [u8; 16], nonce: [u8; 16], now: u64, window: u64) -> bool {
+    /// Records `(caller, nonce)`.
+    pub fn remember(&self, caller: [u8; 16], nonce: [u8; 16], now: u64, window: u64) -> Result<(), NotRemembered> {
         let mut inner = lock(&self.inner);
         // Entries older than twice the window can no longer pass the time check.
         while let Some((exp, key)) = inner.expiry.front().copied() {
@@ -60,27 +75,57 @@ impl ReplayCache {
             inner.expiry.pop_front();
             inner.seen.remove(&key);
         }
-        if !inner.seen.insert((caller, nonce)) {
-            return false;
+        if inner.seen.contains(&(caller, nonce)) {
+            return Err(NotRemembered::Replayed);
         }
+        if inner.seen.len() >= REPLAY_CAPACITY {
+            return Err(NotRemembered::Full);
+        }
+        inner.seen.insert((caller, nonce));
         inner.expiry.push_back((now + 2 * window + 1, (caller, nonce)));
-        true
+        Ok(())
+    }
+
+    /// The answer for a nonce that was not remembered.
+    pub fn refusal(why: NotRemembered) -> ApiError {
+        match why {
+            NotRemembered::Replayed => {
+                ApiError::new(StatusCode::CONFLICT, "replayed_request", "this request was already received")
+            }
+            NotRemembered::Full => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is busy; try again shortly")
+                    .retry_after(5)
+            }
+        }
     }
 }
 
-/// Verifies a parsed request against the caller's key and the clock.
-pub fn verify(
+/// Stands in for an unknown caller's key, so that an unknown caller costs
+/// the same verification as a known one with a bad signature and the two
+/// cannot be told apart by time (RFC 8032 test 1's public key).
+const STAND_IN_KEY: VerifyingKey = VerifyingKey([
+    0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72,
+    0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+]);
+
+/// Checks a parsed request's signature (against the caller's key, or a
+/// stand-in when the caller is unknown: the same work either way) and its
+/// time. The nonce is not remembered here: the caller does that once the
+/// request is within its budget ([`ReplayCache::remember`]).
+pub fn authenticate(
     auth: &RequestAuth,
     sig: &Signature,
     key: Option<VerifyingKey>,
     now: u64,
     window: u64,
     boot_time: u64,
-    replay: &ReplayCache,
 ) -> Result<(), ApiError> {
+    let known = key.is_some();
+    let verified = auth.verify(&key.unwrap_or(STAND_IN_KEY), sig).is_ok();
     // Unknown caller and bad signature look the same from outside.
-    let key = key.ok_or_else(ApiError::unauthorized)?;
-    auth.verify(&key, sig).map_err(|_| ApiError::unauthorized())?;
+    if !(known && verified) {
+        return Err(ApiError::unauthorized());
+    }
     if auth.time.abs_diff(now) > window {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -95,36 +140,51 @@ pub fn verify(
             "request was signed before the server started; sign it again",
         ));
     }
-    if !replay.check_and_insert(auth.caller, auth.nonce, now, window) {
-        return Err(ApiError::new(StatusCode::CONFLICT, "replayed_request", "this request was already received"));
-    }
     Ok(())
 }
 
-/// Fixed-window rate limiter per key. Keys (IP addresses, caller ids) live
-/// in memory only and are never logged or stored.
-#[derive(Debug, Default)]
+/// Fixed-window rate limiter per key: counts for the current minute only,
+/// for at most `capacity` keys. Keys (address groups, caller ids) live in
+/// memory only and are never logged or stored. When the minute turns, the
+/// counts are dropped whole (no scan); when the map is full, a key not yet
+/// counted this minute is refused rather than the map growing.
+#[derive(Debug)]
 pub struct RateLimiter {
-    windows: Mutex<HashMap<Vec<u8>, (u64, u32)>>,
+    capacity: usize,
+    window: Mutex<Window>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    minute: u64,
+    counts: HashMap<Vec<u8>, u32>,
 }
 
 impl RateLimiter {
+    /// A limiter for at most `capacity` keys a minute.
+    pub fn new(capacity: usize) -> Self {
+        RateLimiter { capacity, window: Mutex::new(Window::default()) }
+    }
+
     /// Counts one request for `key` in the current minute; false over `per_minute`.
     pub fn allow(&self, key: &[u8], per_minute: u32, now: u64) -> bool {
         if per_minute == 0 {
             return true;
         }
         let minute = now / 60;
-        let mut windows = lock(&self.windows);
-        if windows.len() > 100_000 {
-            windows.retain(|_, (m, _)| *m == minute);
+        let mut window = lock(&self.window);
+        if window.minute != minute {
+            *window = Window { minute, counts: HashMap::new() };
         }
-        let entry = windows.entry(key.to_vec()).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
+        if let Some(count) = window.counts.get_mut(key) {
+            *count = count.saturating_add(1);
+            return *count <= per_minute;
         }
-        entry.1 += 1;
-        entry.1 <= per_minute
+        if window.counts.len() >= self.capacity {
+            return false;
+        }
+        window.counts.insert(key.to_vec(), 1);
+        true
     }
 }
 
@@ -135,19 +195,34 @@ mod tests {
     #[test]
     fn replay_cache_refuses_repeats_and_forgets_after_window() {
         let c = ReplayCache::default();
-        assert!(c.check_and_insert([1; 16], [2; 16], 1000, 300));
-        assert!(!c.check_and_insert([1; 16], [2; 16], 1001, 300));
-        assert!(c.check_and_insert([3; 16], [2; 16], 1001, 300));
-        assert!(c.check_and_insert([1; 16], [2; 16], 1000 + 601 + 1, 300));
+        assert!(c.remember([1; 16], [2; 16], 1000, 300).is_ok());
+        assert_eq!(c.remember([1; 16], [2; 16], 1001, 300), Err(NotRemembered::Replayed));
+        assert!(c.remember([3; 16], [2; 16], 1001, 300).is_ok());
+        assert!(c.remember([1; 16], [2; 16], 1000 + 601 + 1, 300).is_ok());
+    }
+
+    #[test]
+    fn the_stand_in_key_is_a_valid_key() {
+        // RFC 8032 test 1: the empty message, signed by the stand-in's owner.
+        let sig = data_encoding::HEXLOWER
+            .decode(b"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+            .unwrap();
+        let sig = Signature(sig.try_into().unwrap());
+        assert!(STAND_IN_KEY.verify(b"", &sig).is_ok());
     }
 
     #[test]
     fn rate_limiter_counts_per_minute() {
-        let r = RateLimiter::default();
+        let r = RateLimiter::new(2);
         assert!(r.allow(b"k", 2, 60));
         assert!(r.allow(b"k", 2, 61));
         assert!(!r.allow(b"k", 2, 62));
         assert!(r.allow(b"other", 2, 62));
+        // Full: a third key is refused this minute, the two counted are not.
+        assert!(!r.allow(b"third", 2, 62));
+        assert!(r.allow(b"other", 2, 63));
+        // A new minute starts from nothing.
         assert!(r.allow(b"k", 2, 120));
+        assert!(r.allow(b"third", 2, 120));
     }
 }

@@ -1,6 +1,7 @@
 //! Configuration: built-in defaults, then a TOML file, then `AMAN_<KEY>`
 //! environment variables, then command-line flags. Later sources win.
 
+use crate::net::TrustedProxies;
 use aman_protocol::duration::parse_duration;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -127,6 +128,26 @@ pub struct Config {
     pub max_mailboxes: usize,
     /// Most pairing slots one member may have open (unanswered) at once.
     pub max_open_pairings: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (Caddy or nginx
+    /// on the same machine: `127.0.0.1, ::1`). Empty: the connection's peer
+    /// is the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Connections open at once (lowered to what the open-file limit allows).
+    pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 /64 counts as
+    /// one; a trusted proxy counts against the total only).
+    pub max_connections_per_address: usize,
+    /// A request's headers must arrive within this long; an idle
+    /// connection is closed after it.
+    pub header_timeout: u64,
+    /// A request's body must arrive within this long.
+    pub body_timeout: u64,
+    /// A whole request, answer included (above the 60 s long-poll).
+    pub request_timeout: u64,
+    /// A TLS handshake.
+    pub tls_handshake_timeout: u64,
+    /// How long requests in flight may finish after shutdown begins.
+    pub drain_timeout: u64,
 }
 
 // Redacts the SMTP URL, which may carry a password.
@@ -190,9 +211,21 @@ impl Default for Config {
             max_waiters_per_mailbox: 8,
             max_mailboxes: 32,
             max_open_pairings: 8,
+            trusted_proxies: TrustedProxies::default(),
+            max_connections: 1024,
+            max_connections_per_address: 64,
+            header_timeout: 10,
+            body_timeout: 20,
+            request_timeout: 90,
+            tls_handshake_timeout: 10,
+            drain_timeout: 10,
         }
     }
 }
+
+/// The longest a mailbox long-poll waits, in seconds: a whole request may
+/// take longer.
+pub const LONGEST_POLL: u64 = 60;
 
 /// Every key the configuration accepts.
 pub const KEYS: &[&str] = &[
@@ -230,6 +263,14 @@ pub const KEYS: &[&str] = &[
     "max_waiters_per_mailbox",
     "max_mailboxes",
     "max_open_pairings",
+    "trusted_proxies",
+    "max_connections",
+    "max_connections_per_address",
+    "header_timeout",
+    "body_timeout",
+    "request_timeout",
+    "tls_handshake_timeout",
+    "drain_timeout",
 ];
 
 impl Config {
@@ -282,6 +323,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "tls_cert/tls_key".into(),
                 message: "give both or neither".into(),
+            });
+        }
+        if config.request_timeout <= LONGEST_POLL {
+            return Err(ConfigError::Invalid {
+                key: "request_timeout".into(),
+                message: format!("must be above the longest long-poll ({LONGEST_POLL}s)"),
             });
         }
         if config.min_interval > config.max_interval || config.min_grace > config.max_grace {
@@ -352,6 +399,16 @@ impl Config {
             "max_waiters_per_mailbox" => self.max_waiters_per_mailbox = count()?,
             "max_mailboxes" => self.max_mailboxes = count()?,
             "max_open_pairings" => self.max_open_pairings = count()?,
+            "trusted_proxies" => {
+                self.trusted_proxies = TrustedProxies::parse(value).map_err(|e| invalid(e.to_string()))?
+            }
+            "max_connections" => self.max_connections = count()?.max(1),
+            "max_connections_per_address" => self.max_connections_per_address = count()?.max(1),
+            "header_timeout" => self.header_timeout = duration()?.max(1),
+            "body_timeout" => self.body_timeout = duration()?.max(1),
+            "request_timeout" => self.request_timeout = duration()?,
+            "tls_handshake_timeout" => self.tls_handshake_timeout = duration()?.max(1),
+            "drain_timeout" => self.drain_timeout = duration()?,
             other => return Err(ConfigError::UnknownKey(other.to_owned())),
         }
         Ok(())

@@ -20,12 +20,20 @@ pub struct ApiError {
     pub message: String,
     /// Sent as `Retry-After` (seconds) with a 429 or 503.
     pub retry_after: Option<u64>,
+    /// Close the connection after answering (the rest of the request may
+    /// still be on the wire: a body too large or too slow).
+    pub close: bool,
 }
 
 impl ApiError {
     /// A 4xx/5xx with a code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None }
+        ApiError { status, code, message: message.into(), retry_after: None, close: false }
+    }
+
+    /// The same error, closing the connection after it is sent.
+    pub fn closing(self) -> Self {
+        ApiError { close: true, ..self }
     }
 
     /// The same error, telling the client when to try again.
@@ -82,7 +90,7 @@ impl From<EngineError> for ApiError {
             ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError { status, code: e.code, message: e.message, retry_after: e.retry_after }
+        ApiError { status, code: e.code, message: e.message, retry_after: e.retry_after, close: false }
     }
 }
 
@@ -98,6 +106,10 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        if self.close {
+            let close = axum::http::HeaderValue::from_static("close");
+            response.headers_mut().insert(axum::http::header::CONNECTION, close);
         }
         response
     }

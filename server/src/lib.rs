@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod keyfile;
 pub mod metrics;
+pub mod net;
 pub mod serve;
 pub mod store;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! Counters exported at `/metrics` in the Prometheus text format. Counts
 //! only: no ids, no addresses, no labels that could identify a member.
 
+use crate::net::ConnectionCounts;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -29,8 +30,9 @@ impl Metrics {
     }
 
     /// The exposition text; `armed` is the current number of armed
-    /// deadlines, `waiting` of long-polls held.
-    pub fn render(&self, armed: usize, waiting: usize) -> String {
+    /// deadlines, `waiting` of long-polls held, `connections` the public
+    /// listener's.
+    pub fn render(&self, armed: usize, waiting: usize, connections: ConnectionCounts) -> String {
         let mut out = String::new();
         let rows = [
             ("aman_checkins_total", "counter", "Accepted check-ins.", self.checkins.load(Ordering::Relaxed)),
@@ -61,6 +63,14 @@ impl Metrics {
             ),
             ("aman_armed_deadlines", "gauge", "Deadlines currently armed.", armed as u64),
             ("aman_mailbox_waiters", "gauge", "Long-polls held now.", waiting as u64),
+            ("aman_connections_open", "gauge", "Connections open now.", connections.open as u64),
+            ("aman_connections_shed_total", "counter", "Idle connections closed to make room.", connections.shed),
+            (
+                "aman_connections_refused_total",
+                "counter",
+                "Connections closed at once: every connection was busy.",
+                connections.refused,
+            ),
         ];
         for (name, kind, help, value) in rows {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");

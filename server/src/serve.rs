@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{lock, Engine};
 use crate::keyfile;
+use crate::net::{self, Caps, Connections, Timeouts, TrustedProxies};
 use crate::store::{Op, SledStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -98,7 +99,7 @@ pub struct RunningServer {
     pub engine: Arc<Engine>,
     store: Arc<SledStore>,
     stop: watch::Sender<bool>,
-    http: JoinHandle<std::io::Result<()>>,
+    http: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -170,48 +171,37 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
             },
         )),
     ];
-    let state = AppState::new(engine.clone());
+    // The connection cap fits under the open-file limit, so a flood meets
+    // the cap (which sheds idle connections) before `accept` fails.
+    let caps = Caps {
+        total: net::connections_that_fit(config.max_connections),
+        per_group: config.max_connections_per_address,
+    };
+    let state = AppState::with_caps(engine.clone(), caps);
+    let timeouts = Timeouts {
+        handshake: Duration::from_secs(config.tls_handshake_timeout),
+        headers: Duration::from_secs(config.header_timeout),
+        request: Duration::from_secs(config.request_timeout),
+        drain: Duration::from_secs(config.drain_timeout),
+    };
     let metrics_addr = match metrics_listener {
         Some(listener) => {
             let addr = listener.local_addr().map_err(io("reading the metrics address"))?;
+            // Its own small pool: a scraper never competes with members.
+            let pool = Connections::new(Caps { total: 16, per_group: 16 }, TrustedProxies::default());
             let router = metrics_app(state.clone());
-            let mut metrics_stop = stop.subscribe();
-            background.push(tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = metrics_stop.wait_for(|s| *s).await;
-                    })
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "metrics listener failed");
-                }
-            }));
+            background.push(tokio::spawn(net::serve(listener, None, router, pool, timeouts, stop.subscribe())));
             tracing::info!(%addr, "metrics listening");
             Some(addr)
         }
         None => None,
     };
-    let router = app(state);
-    let http_stop = stop.subscribe();
-    let http = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let acceptor = crate::tls::acceptor(cert, key).map_err(ServeError::Tls)?;
-            tokio::spawn(async move {
-                crate::tls::serve(listener, acceptor, router, http_stop).await;
-                Ok(())
-            })
-        }
-        _ => {
-            let mut http_stop = http_stop;
-            tokio::spawn(async move {
-                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = http_stop.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
-        }
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key).map_err(ServeError::Tls)?),
+        _ => None,
     };
+    let connections = state.connections.clone();
+    let http = tokio::spawn(net::serve(listener, tls, app(state), connections, timeouts, stop.subscribe()));
     tracing::info!(%addr, "aman-server listening");
     Ok(RunningServer { addr, metrics_addr, engine, store, stop, http, background })
 }

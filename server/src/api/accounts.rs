@@ -19,12 +19,13 @@ pub async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
 
 /// `POST /v2/accounts`: unsigned; the sealed registration is signed by the
 /// identity it names.
+/// Every attempt is counted against its address, before any work: members
+/// register once, and opening a registration is the costliest thing an
+/// unauthenticated caller can ask for.
 pub async fn register(State(state): State<AppState>, Unsigned(body, peer): Unsigned) -> Result<Response, ApiError> {
-    let body: RegisterAccount = parse_json(&body).map_err(|e| peer.failed(&state, e))?;
-    let (account, durable) = state
-        .engine
-        .register(body.invite.as_deref(), &body.registration.0)
-        .map_err(|e| peer.failed(&state, e.into()))?;
+    peer.counted(&state, Ok(()))?;
+    let body: RegisterAccount = parse_json(&body)?;
+    let (account, durable) = state.engine.register(body.invite.as_deref(), &body.registration.0)?;
     durable.wait().await?;
     Ok((StatusCode::CREATED, Json(json!({ "account": account }))).into_response())
 }
@@ -37,7 +38,7 @@ pub async fn register(State(state): State<AppState>, Unsigned(body, peer): Unsig
 pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsigned) -> Result<Response, ApiError> {
     let body: CheckinRequest = parse_json(&body).map_err(|e| peer.failed(&state, e))?;
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
-    let (limiter, per_minute, now) = (&state.limiter, state.engine.config.rate_limit_account, state.engine.clock.now());
+    let (limiter, per_minute, now) = (&state.callers, state.engine.config.rate_limit_account, state.engine.clock.now());
     let admit = |account: &aman_protocol::AccountId| limiter.allow(&caller_key(account.as_bytes()), per_minute, now);
     let (reply, durable) =
         state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed, &admit).map_err(|e| match e.code {

@@ -3,14 +3,16 @@
 //! is anything parsed as JSON.
 
 use super::AppState;
-use crate::auth::{parse_request, verify};
+use crate::auth::{authenticate, parse_request, ReplayCache};
 use crate::error::ApiError;
+use crate::net::{AddressGroup, TrustedProxies};
 use aman_protocol::{AccountId, MailboxId, RequestAuth, Signature, VerifyingKey};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// A request whose signature has been parsed but not yet verified (the key
 /// comes from the body: pairing answers).
@@ -36,14 +38,23 @@ impl Unverified {
     pub fn verify(&self, state: &AppState, key: Option<VerifyingKey>) -> Result<(), ApiError> {
         let e = &state.engine;
         let now = e.clock.now();
-        if let Err(refused) = verify(&self.auth, &self.sig, key, now, e.config.clock_window, e.boot_time, &state.replay)
-        {
+        if let Err(refused) = authenticate(&self.auth, &self.sig, key, now, e.config.clock_window, e.boot_time) {
             return Err(self.peer.failed(state, refused));
         }
-        if !state.limiter.allow(&caller_key(&self.auth.caller), e.config.rate_limit_account, now) {
+        if !state.callers.allow(&caller_key(&self.auth.caller), e.config.rate_limit_account, now) {
             return Err(too_many());
         }
-        Ok(())
+        self.remember(state)
+    }
+
+    /// Remembers the nonce (only for requests that authenticated and are
+    /// within budget, so the cache holds nothing an outsider chose).
+    fn remember(&self, state: &AppState) -> Result<(), ApiError> {
+        let e = &state.engine;
+        state
+            .replay
+            .remember(self.auth.caller, self.auth.nonce, e.clock.now(), e.config.clock_window)
+            .map_err(ReplayCache::refusal)
     }
 
     /// Verifies with a key the request itself brings (a pairing answer,
@@ -53,8 +64,9 @@ impl Unverified {
     pub fn verify_self_keyed(&self, state: &AppState, key: VerifyingKey) -> Result<(), ApiError> {
         let e = &state.engine;
         let verified =
-            verify(&self.auth, &self.sig, Some(key), e.clock.now(), e.config.clock_window, e.boot_time, &state.replay);
-        self.peer.counted(state, verified)
+            authenticate(&self.auth, &self.sig, Some(key), e.clock.now(), e.config.clock_window, e.boot_time);
+        self.peer.counted(state, verified)?;
+        self.remember(state)
     }
 }
 
@@ -66,14 +78,18 @@ pub fn caller_key(caller: &[u8; 16]) -> [u8; 17] {
     k
 }
 
-/// The address a request came from, used for rate limiting only: never
+/// The address group a request came from (behind a trusted proxy, the
+/// client's as the proxy reports it), used for rate limiting only: never
 /// stored, never logged.
 #[derive(Debug, Clone, Default)]
-pub struct Peer(Option<String>);
+pub struct Peer(Option<AddressGroup>);
 
 impl Peer {
-    fn of(req: &Request) -> Self {
-        Peer(req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()))
+    fn of(req: &Request, proxies: &TrustedProxies) -> Self {
+        Peer(req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| {
+            let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+            AddressGroup::of(proxies.client(addr.ip(), forwarded))
+        }))
     }
 
     /// Counts a failed authentication against the address. Within its
@@ -92,11 +108,8 @@ impl Peer {
     /// the budget it is answered `rate_limited`.
     pub fn counted(&self, state: &AppState, outcome: Result<(), ApiError>) -> Result<(), ApiError> {
         let engine = &state.engine;
-        let Some(ip) = &self.0 else { return outcome };
-        let mut key = Vec::with_capacity(ip.len() + 1);
-        key.push(b'i');
-        key.extend_from_slice(ip.as_bytes());
-        if state.limiter.allow(&key, engine.config.rate_limit_ip, engine.clock.now()) {
+        let Some(group) = &self.0 else { return outcome };
+        if state.addresses.allow(&group.limiter_key(), engine.config.rate_limit_ip, engine.clock.now()) {
             outcome
         } else {
             Err(too_many())
@@ -115,26 +128,42 @@ fn too_many() -> ApiError {
 #[derive(Debug)]
 pub struct Unsigned(pub Bytes, pub Peer);
 
-/// Reads the body within the limit.
-async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::request::Parts, Bytes), ApiError> {
-    let engine = &state.engine;
+/// Reads the body within the size limit and the body timeout. A body too
+/// large or too slow is counted against its address.
+async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::request::Parts, Bytes, Peer), ApiError> {
+    let config = &state.engine.config;
+    let peer = Peer::of(&req, &config.trusted_proxies);
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, engine.config.body_limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("request body is over {} bytes", engine.config.body_limit),
-        )
-    })?;
-    Ok((parts, body))
+    let read =
+        tokio::time::timeout(Duration::from_secs(config.body_timeout), axum::body::to_bytes(body, config.body_limit));
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            let large = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body is over {} bytes", config.body_limit),
+            );
+            return Err(peer.failed(state, large.closing()));
+        }
+        Err(_) => {
+            let slow = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the request body did not arrive within {} s", config.body_timeout),
+            );
+            return Err(peer.failed(state, slow.closing()));
+        }
+    };
+    Ok((parts, body, peer))
 }
 
 impl FromRequest<AppState> for Unsigned {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let peer = Peer::of(&req);
-        Ok(Unsigned(limited_body(req, state).await?.1, peer))
+        let (_, body, peer) = limited_body(req, state).await?;
+        Ok(Unsigned(body, peer))
     }
 }
 
@@ -143,8 +172,7 @@ impl FromRequest<AppState> for Unverified {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let engine = &state.engine;
-        let peer = Peer::of(&req);
-        let (parts, body) = limited_body(req, state).await?;
+        let (parts, body, peer) = limited_body(req, state).await?;
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
         let (auth, sig) = parse_request(engine.server_id(), parts.method.as_str(), &path, &body, &parts.headers)
             .map_err(|refused| peer.failed(state, refused))?;

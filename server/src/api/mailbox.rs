@@ -12,7 +12,7 @@ use axum::Json;
 use std::time::Duration;
 
 /// Longest a long-poll waits.
-pub const MAX_WAIT_S: u64 = 60;
+pub const MAX_WAIT_S: u64 = crate::config::LONGEST_POLL;
 
 fn query_u64(query: Option<&str>, name: &str) -> Result<u64, ApiError> {
     let Some(q) = query else { return Ok(0) };

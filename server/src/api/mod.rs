@@ -12,6 +12,7 @@ pub use ops::ROUTES;
 
 use crate::auth::{RateLimiter, ReplayCache};
 use crate::engine::Engine;
+use crate::net::{Caps, Connections};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -26,25 +27,42 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Nonces seen in the time window.
     pub replay: Arc<ReplayCache>,
-    /// Per-IP and per-caller request counts.
-    pub limiter: Arc<RateLimiter>,
+    /// Requests counted against authenticated callers.
+    pub callers: Arc<RateLimiter>,
+    /// Failed or unauthenticated requests counted against address groups.
+    pub addresses: Arc<RateLimiter>,
     /// Mailbox reads (store reads and decryption) running at once: the
     /// rest wait their turn holding nothing, so a burst of polls cannot
     /// hold a burst of mailbox contents in memory.
     pub mailbox_reads: Arc<tokio::sync::Semaphore>,
+    /// The public listener's open connections, capped.
+    pub connections: Arc<Connections>,
 }
+
+/// Keys each rate limiter counts in one minute (a few tens of bytes each):
+/// beyond, new address groups are refused for the rest of the minute; only
+/// an account's or mailbox's own requests can fill the callers'.
+pub const LIMITER_CAPACITY: usize = 200_000;
 
 /// Mailbox reads that run at once.
 pub const CONCURRENT_MAILBOX_READS: usize = 4;
 
 impl AppState {
-    /// State around an engine.
+    /// State around an engine, with the connection caps as configured.
     pub fn new(engine: Arc<Engine>) -> Self {
+        let caps = Caps { total: engine.config.max_connections, per_group: engine.config.max_connections_per_address };
+        Self::with_caps(engine, caps)
+    }
+
+    /// State around an engine, with these connection caps.
+    pub fn with_caps(engine: Arc<Engine>, caps: Caps) -> Self {
         AppState {
-            engine,
             replay: Arc::new(ReplayCache::default()),
-            limiter: Arc::new(RateLimiter::default()),
+            callers: Arc::new(RateLimiter::new(LIMITER_CAPACITY)),
+            addresses: Arc::new(RateLimiter::new(LIMITER_CAPACITY)),
             mailbox_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_MAILBOX_READS)),
+            connections: Connections::new(caps, engine.config.trusted_proxies.clone()),
+            engine,
         }
     }
 }

@@ -55,7 +55,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let armed = lock(&state.engine.schedule).armed();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.engine.metrics.render(armed, state.engine.mailbox_wakes.waiting()),
+        state.engine.metrics.render(armed, state.engine.mailbox_wakes.waiting(), state.connections.counts()),
     )
 }
 

@@ -43,6 +43,9 @@ pub async fn answer(
         if body.mailbox.as_bytes() != &req.auth.caller {
             return Err(ApiError::unauthorized());
         }
+        // Cheap before costly: no signature check, no nonce remembered,
+        // for an answer to a slot that is not waiting.
+        state.engine.pairing_waits(&invite)?;
         Ok((invite, body))
     })();
     let (invite, body) = match checked {

@@ -37,7 +37,10 @@ impl Engine {
     }
 
     /// Registers a member from a registration sealed to this server.
+    /// The invite is checked first: without a usable one nothing is
+    /// decrypted or verified (junk registrations cost a hash and a read).
     pub fn register(&self, invite: Option<&str>, sealed: &[u8]) -> Result<(AccountId, Durable), EngineError> {
+        self.check_invite(invite, self.clock.now())?;
         let reg = aman_protocol::Registration::open(&self.identity, sealed).map_err(|e| match e {
             aman_protocol::Error::DecryptionFailed => EngineError::bad_request(
                 "not_sealed_to_this_server",

@@ -60,6 +60,26 @@ impl Engine {
         }
     }
 
+    /// Whether `invite` has a slot waiting for an answer: checked before an
+    /// answer's signature is verified or its nonce remembered, so answers
+    /// to nothing cost a read and no memory.
+    pub fn pairing_waits(&self, invite: &InviteId) -> Result<(), EngineError> {
+        let Some(pairing) = self.store.pairing(invite)? else {
+            return Err(EngineError::not_found("pairing"));
+        };
+        Self::check_waiting(&pairing, self.clock.now())
+    }
+
+    fn check_waiting(pairing: &PairingRecord, now: u64) -> Result<(), EngineError> {
+        if pairing.expires_at <= now {
+            return Err(EngineError::new(ErrorKind::Gone, "pairing_expired", "this invite has expired"));
+        }
+        if pairing.enrollment.is_some() {
+            return Err(EngineError::new(ErrorKind::Conflict, "pairing_answered", "this invite was already used"));
+        }
+        Ok(())
+    }
+
     /// The contact answers, registering its mailbox. The request was signed
     /// by `answer.identity` with `answer.mailbox` as caller.
     pub fn answer_pairing(&self, invite: &InviteId, answer: &PairingAnswer) -> Result<Durable, EngineError> {
@@ -71,12 +91,7 @@ impl Engine {
         let Some(mut pairing) = self.store.pairing(invite)? else {
             return Err(EngineError::not_found("pairing"));
         };
-        if pairing.expires_at <= now {
-            return Err(EngineError::new(ErrorKind::Gone, "pairing_expired", "this invite has expired"));
-        }
-        if pairing.enrollment.is_some() {
-            return Err(EngineError::new(ErrorKind::Conflict, "pairing_answered", "this invite was already used"));
-        }
+        Self::check_waiting(&pairing, now)?;
         if self.store.mailbox(&answer.mailbox)?.is_some() {
             return Err(EngineError::new(ErrorKind::Conflict, "mailbox_exists", "this mailbox id is taken"));
         }

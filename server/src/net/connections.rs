@@ -1,0 +1,230 @@
+//! The open connections, capped in total and per address group. When a cap
+//! is reached, or the process runs out of file descriptors, the oldest
+//! connection that is not in the middle of a request (one still sending its
+//! headers, or idle between requests) is shed to make room: a slow or idle
+//! connection can be taken back, a request being answered never is. Only if
+//! every connection is busy is the new one refused (closed at once; the
+//! client's retry finds room once a request ends or times out).
+
+use super::address::{AddressGroup, TrustedProxies};
+use crate::engine::lock;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// What one connection shares with the registry.
+#[derive(Debug, Default)]
+pub struct ConnectionState {
+    /// Requests being handled on it now.
+    busy: AtomicUsize,
+    /// Told when the connection is shed; its task then closes it.
+    pub shed: Notify,
+}
+
+impl ConnectionState {
+    /// Marks a request as begun; it ends when the guard is dropped.
+    pub fn begin_request(self: &Arc<Self>) -> RequestGuard {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        RequestGuard(self.clone())
+    }
+
+    fn is_idle(&self) -> bool {
+        self.busy.load(Ordering::Acquire) == 0
+    }
+}
+
+/// A request in progress on a connection.
+#[derive(Debug)]
+pub struct RequestGuard(Arc<ConnectionState>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The caps.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Connections open at once.
+    pub total: usize,
+    /// Connections open at once from one address group (a trusted proxy,
+    /// which carries everyone's, counts against the total only).
+    pub per_group: usize,
+}
+
+/// The registry of open connections.
+#[derive(Debug)]
+pub struct Connections {
+    caps: Caps,
+    proxies: TrustedProxies,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next: u64,
+    /// By age: the oldest first.
+    open: BTreeMap<u64, Slot>,
+    per_group: HashMap<AddressGroup, usize>,
+    shed: u64,
+    refused: u64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    group: Option<AddressGroup>,
+    state: Arc<ConnectionState>,
+}
+
+/// A connection's place in the registry; dropping it frees the place.
+#[derive(Debug)]
+pub struct Admitted {
+    id: u64,
+    registry: Arc<Connections>,
+    /// Shared with the connection's requests.
+    pub state: Arc<ConnectionState>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut inner = lock(&self.registry.inner);
+        if let Some(slot) = inner.open.remove(&self.id) {
+            inner.release(slot.group);
+        }
+    }
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    /// Open now.
+    pub open: usize,
+    /// Shed to make room, since start.
+    pub shed: u64,
+    /// Refused because every connection was busy, since start.
+    pub refused: u64,
+}
+
+impl Inner {
+    fn release(&mut self, group: Option<AddressGroup>) {
+        let Some(group) = group else { return };
+        if let Some(count) = self.per_group.get_mut(&group) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.per_group.remove(&group);
+            }
+        }
+    }
+
+    /// Sheds the oldest idle connection `wanted` accepts; false if none.
+    fn shed_oldest(&mut self, wanted: impl Fn(&Slot) -> bool) -> bool {
+        let Some(id) = self.open.iter().find(|(_, slot)| slot.state.is_idle() && wanted(slot)).map(|(id, _)| *id)
+        else {
+            return false;
+        };
+        if let Some(slot) = self.open.remove(&id) {
+            slot.state.shed.notify_one();
+            self.release(slot.group);
+            self.shed += 1;
+        }
+        true
+    }
+}
+
+impl Connections {
+    /// An empty registry.
+    pub fn new(caps: Caps, proxies: TrustedProxies) -> Arc<Self> {
+        Arc::new(Connections { caps, proxies, inner: Mutex::new(Inner::default()) })
+    }
+
+    /// Admits a connection from `peer`, shedding an idle one if a cap is
+    /// reached; `None` if there is no room (close it).
+    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
+        let group = (!self.proxies.trusts(peer)).then(|| AddressGroup::of(peer));
+        let mut inner = lock(&self.inner);
+        if let Some(group) = group {
+            let from_group = inner.per_group.get(&group).copied().unwrap_or(0);
+            if from_group >= self.caps.per_group && !inner.shed_oldest(|slot| slot.group == Some(group)) {
+                inner.refused += 1;
+                return None;
+            }
+        }
+        if inner.open.len() >= self.caps.total && !inner.shed_oldest(|_| true) {
+            inner.refused += 1;
+            return None;
+        }
+        let id = inner.next;
+        inner.next += 1;
+        let state = Arc::new(ConnectionState::default());
+        inner.open.insert(id, Slot { group, state: state.clone() });
+        if let Some(group) = group {
+            *inner.per_group.entry(group).or_insert(0) += 1;
+        }
+        Some(Admitted { id, registry: self.clone(), state })
+    }
+
+    /// Sheds the oldest idle connection (the process ran out of file
+    /// descriptors); false if every connection is busy.
+    pub fn shed_one(&self) -> bool {
+        lock(&self.inner).shed_oldest(|_| true)
+    }
+
+    /// What `/metrics` shows.
+    pub fn counts(&self) -> ConnectionCounts {
+        let inner = lock(&self.inner);
+        ConnectionCounts { open: inner.open.len(), shed: inner.shed, refused: inner.refused }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn caps_shed_the_oldest_idle_connection_and_spare_busy_ones() {
+        let proxies = TrustedProxies::parse("10.0.0.1").unwrap();
+        let c = Connections::new(Caps { total: 4, per_group: 2 }, proxies);
+        let a1 = c.admit(ip("192.0.2.1")).unwrap();
+        let a2 = c.admit(ip("192.0.2.1")).unwrap();
+        let busy = a1.state.begin_request();
+        // The group is full: its oldest idle connection (a2: a1 is busy) goes.
+        let a3 = c.admit(ip("192.0.2.1")).unwrap();
+        assert!(a2.state.shed.notified().now_or_never_ready());
+        assert_eq!(c.counts().open, 2);
+        let _b = a3.state.begin_request();
+        // Both of the group's are busy now: a fourth is refused.
+        assert!(c.admit(ip("192.0.2.1")).is_none());
+        // A proxy counts against the total only.
+        let p1 = c.admit(ip("10.0.0.1")).unwrap();
+        let _p2 = c.admit(ip("10.0.0.1")).unwrap();
+        // Full in total: the oldest idle one anywhere (p1) makes room.
+        let _other = c.admit(ip("192.0.2.9")).unwrap();
+        assert!(p1.state.shed.notified().now_or_never_ready());
+        drop(busy);
+        assert!(c.shed_one(), "a1 is idle again and can be shed");
+        let counts = c.counts();
+        assert_eq!((counts.shed, counts.refused), (3, 1));
+        drop((a1, a2, a3, p1));
+        assert_eq!(c.counts().open, 2);
+    }
+
+    trait NowOrNever {
+        fn now_or_never_ready(self) -> bool;
+    }
+
+    impl<F: std::future::Future> NowOrNever for F {
+        fn now_or_never_ready(self) -> bool {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let mut fut = std::pin::pin!(self);
+            fut.as_mut().poll(&mut cx).is_ready()
+        }
+    }
+}
