@@ -112,6 +112,14 @@ impl Member {
     /// Registers on an open server.
     pub async fn register(&mut self, api: &ApiClient) -> Result<(), ClientError> {
         let info = api.server_info().await?;
+        let body = self.registration(&info, None)?;
+        let _: serde_json::Value = api.post_unsigned("/v2/accounts", &body, 1).await?;
+        self.server = Some(info);
+        Ok(())
+    }
+
+    /// The body of a registration with `invite`, sealed to the server `info` describes.
+    pub fn registration(&self, info: &ServerInfo, invite: Option<String>) -> Result<RegisterAccount, ClientError> {
         let registration = Registration {
             server: info.server_id,
             account: self.account,
@@ -122,10 +130,7 @@ impl Member {
             created: unix_now(),
         }
         .seal(&self.identity, &info.server_key)?;
-        let body = RegisterAccount { invite: None, registration: B64(registration) };
-        let _: serde_json::Value = api.post_unsigned("/v2/accounts", &body, 1).await?;
-        self.server = Some(info);
-        Ok(())
+        Ok(RegisterAccount { invite, registration: B64(registration) })
     }
 
     /// Pairs a new contact at `tier` and links every contact. A contact

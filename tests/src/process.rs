@@ -39,6 +39,7 @@ pub struct ServerProcess {
     pub data_dir: PathBuf,
     env: Vec<(String, String)>,
     listen: String,
+    open_files: Option<u64>,
 }
 
 impl ServerProcess {
@@ -46,11 +47,26 @@ impl ServerProcess {
     /// for any port), with `AMAN_*` settings in `env`.
     pub fn start(data_dir: &Path, listen: &str, env: &[(&str, &str)]) -> Self {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Self::spawn(data_dir.to_owned(), listen.to_owned(), env)
+        Self::spawn(data_dir.to_owned(), listen.to_owned(), env, None)
     }
 
-    fn spawn(data_dir: PathBuf, listen: String, env: Vec<(String, String)>) -> Self {
-        let mut child = Command::new(binary("aman-server"))
+    /// Like [`ServerProcess::start`], with the process's open-file limit
+    /// (soft and hard) set to `limit` (by util-linux `prlimit`).
+    pub fn start_with_open_files(data_dir: &Path, listen: &str, env: &[(&str, &str)], limit: u64) -> Self {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::spawn(data_dir.to_owned(), listen.to_owned(), env, Some(limit))
+    }
+
+    fn spawn(data_dir: PathBuf, listen: String, env: Vec<(String, String)>, open_files: Option<u64>) -> Self {
+        let mut command = match open_files {
+            Some(limit) => {
+                let mut prlimit = Command::new("prlimit");
+                prlimit.arg(format!("--nofile={limit}:{limit}")).arg("--").arg(binary("aman-server"));
+                prlimit
+            }
+            None => Command::new(binary("aman-server")),
+        };
+        let mut child = command
             .args(["--data"])
             .arg(&data_dir)
             .args(["serve", "--listen", &listen])
@@ -68,7 +84,7 @@ impl ServerProcess {
             .strip_prefix("aman-server listening on ")
             .unwrap_or_else(|| panic!("unexpected: {line}"))
             .to_owned();
-        ServerProcess { child, url, data_dir, env, listen }
+        ServerProcess { child, url, data_dir, env, listen, open_files }
     }
 
     /// The process id.
@@ -80,7 +96,12 @@ impl ServerProcess {
     pub fn kill9(mut self) -> Restartable {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        Restartable { data_dir: self.data_dir.clone(), env: std::mem::take(&mut self.env), listen: self.listen.clone() }
+        Restartable {
+            data_dir: self.data_dir.clone(),
+            env: std::mem::take(&mut self.env),
+            listen: self.listen.clone(),
+            open_files: self.open_files,
+        }
     }
 
     /// SIGTERM and wait: a clean shutdown.
@@ -95,7 +116,12 @@ impl ServerProcess {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        Restartable { data_dir: self.data_dir.clone(), env: std::mem::take(&mut self.env), listen: self.listen.clone() }
+        Restartable {
+            data_dir: self.data_dir.clone(),
+            env: std::mem::take(&mut self.env),
+            listen: self.listen.clone(),
+            open_files: self.open_files,
+        }
     }
 }
 
@@ -112,11 +138,12 @@ pub struct Restartable {
     data_dir: PathBuf,
     env: Vec<(String, String)>,
     listen: String,
+    open_files: Option<u64>,
 }
 
 impl Restartable {
     /// Starts it again (on a new port if it had port 0).
     pub fn restart(self) -> ServerProcess {
-        ServerProcess::spawn(self.data_dir, self.listen, self.env)
+        ServerProcess::spawn(self.data_dir, self.listen, self.env, self.open_files)
     }
 }

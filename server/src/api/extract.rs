@@ -5,7 +5,7 @@
 use super::AppState;
 use crate::auth::{authenticate, parse_request, ReplayCache};
 use crate::error::ApiError;
-use crate::net::{AddressGroup, TrustedProxies};
+use crate::net::{AddressGroup, RequestProgress, TrustedProxies};
 use aman_protocol::{AccountId, MailboxId, RequestAuth, Signature, VerifyingKey};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
@@ -134,6 +134,7 @@ async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::req
     let config = &state.engine.config;
     let peer = Peer::of(&req, &config.trusted_proxies);
     let (parts, body) = req.into_parts();
+    let progress = parts.extensions.get::<RequestProgress>().cloned();
     let read =
         tokio::time::timeout(Duration::from_secs(config.body_timeout), axum::body::to_bytes(body, config.body_limit));
     let body = match read.await {
@@ -155,6 +156,9 @@ async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::req
             return Err(peer.failed(state, slow.closing()));
         }
     };
+    if let Some(progress) = progress {
+        progress.body_received();
+    }
     Ok((parts, body, peer))
 }
 

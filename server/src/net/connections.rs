@@ -1,37 +1,58 @@
 //! The open connections, capped in total and per address group. When a cap
 //! is reached, or the process runs out of file descriptors, the oldest
-//! connection that is not in the middle of a request (one still sending its
-//! headers, or idle between requests) is shed to make room: a slow or idle
-//! connection can be taken back, a request being answered never is. Only if
-//! every connection is busy is the new one refused (closed at once; the
-//! client's retry finds room once a request ends or times out).
+//! connection that is not being answered (one still sending its headers or
+//! its body, or idle between requests) is shed to make room: a slow or idle
+//! connection can be taken back, a request whose body has arrived never is.
+//! Only if every connection is being answered is the new one refused
+//! (closed at once; the client's retry finds room once a request ends).
 
 use super::address::{AddressGroup, TrustedProxies};
 use crate::engine::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-/// What one connection shares with the registry.
+/// What one connection shares with the registry and its request (HTTP/1:
+/// one request at a time).
 #[derive(Debug, Default)]
 pub struct ConnectionState {
-    /// Requests being handled on it now.
-    busy: AtomicUsize,
+    /// [`IDLE`], [`RECEIVING`] or [`ANSWERING`].
+    phase: AtomicU8,
     /// Told when the connection is shed; its task then closes it.
     pub shed: Notify,
 }
 
+/// Waiting for a request's headers (or for nothing).
+const IDLE: u8 = 0;
+/// Headers in, body still arriving.
+const RECEIVING: u8 = 1;
+/// The whole request is in and is being answered.
+const ANSWERING: u8 = 2;
+
 impl ConnectionState {
-    /// Marks a request as begun; it ends when the guard is dropped.
+    /// Marks a request as begun (its body still to come); the connection is
+    /// idle again when the guard is dropped.
     pub fn begin_request(self: &Arc<Self>) -> RequestGuard {
-        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.phase.store(RECEIVING, Ordering::Release);
         RequestGuard(self.clone())
     }
 
-    fn is_idle(&self) -> bool {
-        self.busy.load(Ordering::Acquire) == 0
+    fn can_be_shed(&self) -> bool {
+        self.phase.load(Ordering::Acquire) != ANSWERING
+    }
+}
+
+/// A request in progress on a connection; travels in the request's
+/// extensions so that the body reader can say when the body is in.
+#[derive(Debug, Clone)]
+pub struct RequestProgress(Arc<ConnectionState>);
+
+impl RequestProgress {
+    /// The body has arrived: from now on the connection is not shed.
+    pub fn body_received(&self) {
+        let _ = self.0.phase.compare_exchange(RECEIVING, ANSWERING, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
@@ -39,9 +60,16 @@ impl ConnectionState {
 #[derive(Debug)]
 pub struct RequestGuard(Arc<ConnectionState>);
 
+impl RequestGuard {
+    /// A handle for the request's extensions.
+    pub fn progress(&self) -> RequestProgress {
+        RequestProgress(self.0.clone())
+    }
+}
+
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+        self.0.phase.store(IDLE, Ordering::Release);
     }
 }
 
@@ -119,9 +147,10 @@ impl Inner {
         }
     }
 
-    /// Sheds the oldest idle connection `wanted` accepts; false if none.
+    /// Sheds the oldest connection not being answered that `wanted`
+    /// accepts; false if none.
     fn shed_oldest(&mut self, wanted: impl Fn(&Slot) -> bool) -> bool {
-        let Some(id) = self.open.iter().find(|(_, slot)| slot.state.is_idle() && wanted(slot)).map(|(id, _)| *id)
+        let Some(id) = self.open.iter().find(|(_, slot)| slot.state.can_be_shed() && wanted(slot)).map(|(id, _)| *id)
         else {
             return false;
         };
@@ -166,8 +195,8 @@ impl Connections {
         Some(Admitted { id, registry: self.clone(), state })
     }
 
-    /// Sheds the oldest idle connection (the process ran out of file
-    /// descriptors); false if every connection is busy.
+    /// Sheds the oldest connection not being answered (the process ran out
+    /// of file descriptors); false if every connection is being answered.
     pub fn shed_one(&self) -> bool {
         lock(&self.inner).shed_oldest(|_| true)
     }
@@ -194,12 +223,17 @@ mod tests {
         let a1 = c.admit(ip("192.0.2.1")).unwrap();
         let a2 = c.admit(ip("192.0.2.1")).unwrap();
         let busy = a1.state.begin_request();
-        // The group is full: its oldest idle connection (a2: a1 is busy) goes.
+        busy.progress().body_received();
+        let slow = a2.state.begin_request();
+        // The group is full: its oldest connection not being answered goes
+        // (a2, whose body is still arriving; a1 is being answered).
         let a3 = c.admit(ip("192.0.2.1")).unwrap();
         assert!(a2.state.shed.notified().now_or_never_ready());
+        drop(slow);
         assert_eq!(c.counts().open, 2);
-        let _b = a3.state.begin_request();
-        // Both of the group's are busy now: a fourth is refused.
+        let b = a3.state.begin_request();
+        b.progress().body_received();
+        // Both of the group's are being answered now: a fourth is refused.
         assert!(c.admit(ip("192.0.2.1")).is_none());
         // A proxy counts against the total only.
         let p1 = c.admit(ip("10.0.0.1")).unwrap();

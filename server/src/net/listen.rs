@@ -129,6 +129,7 @@ async fn drive<IO>(
         // The address feeds the rate limits only; never stored or logged.
         req.extensions_mut().insert(ConnectInfo(peer));
         let in_request = state.begin_request();
+        req.extensions_mut().insert(in_request.progress());
         let router = router.clone();
         async move {
             let _in_request = in_request;

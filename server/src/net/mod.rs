@@ -6,7 +6,7 @@ pub mod connections;
 pub mod listen;
 
 pub use address::{AddressGroup, AddressRange, TrustedProxies};
-pub use connections::{Caps, ConnectionCounts, Connections};
+pub use connections::{Caps, ConnectionCounts, Connections, RequestProgress};
 pub use listen::{serve, Timeouts};
 
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};

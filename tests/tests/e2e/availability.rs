@@ -72,3 +72,142 @@ async fn junk_and_forged_requests_from_the_members_address_do_not_stop_a_check_i
     let mailbox = member.contacts[0].mailbox(&api).await;
     assert!(mailbox.is_ok(), "the contact still reads its mailbox: {mailbox:?}");
 }
+
+/// Connections that send half a request line or half a body, from the
+/// members' own address, with the server's open-file limit at 256: the
+/// member's check-in still goes through, and every slow socket is closed
+/// within the configured header (or body) timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_connections_do_not_stop_a_check_in() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _shared = super::LOAD.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let timeout_s = 3;
+    let timeout = format!("{timeout_s}s");
+    let env = server_env(&[("AMAN_HEADER_TIMEOUT", &timeout), ("AMAN_BODY_TIMEOUT", &timeout)]);
+    let server = ServerProcess::start_with_open_files(&dir.path().join("server"), "127.0.0.1:0", &env, 256);
+    let api = ApiClient::new(&server.url, None, Duration::from_secs(20)).unwrap();
+    let mut member = Member::new();
+    member.register(&api).await.unwrap();
+    let addr = server.url.strip_prefix("http://").unwrap().to_owned();
+
+    let mut slow = Vec::new();
+    for i in 0..300 {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.expect("the kernel takes the connection");
+        let half: &[u8] = if i % 2 == 0 {
+            b"POST /v2/chec"
+        } else {
+            b"POST /v2/checkin HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"heartbeat\":"
+        };
+        let _ = socket.write_all(half).await; // may already be shed
+        slow.push((socket, std::time::Instant::now()));
+    }
+
+    // A member's check-in, from a new client as the `aman` command makes one.
+    let fresh = ApiClient::new(&server.url, None, Duration::from_secs(20)).unwrap();
+    member.checkin(&fresh, 3600, 600, false).await.expect("the check-in goes through");
+    assert_eq!(member.status(&fresh).await.unwrap().counter, member.counter);
+
+    // Every slow socket is closed by the server within the timeout (and a
+    // margin for a loaded machine), counted from when it was opened.
+    let margin = Duration::from_secs(3);
+    for (i, (mut socket, opened)) in slow.into_iter().enumerate() {
+        let deadline = opened + Duration::from_secs(timeout_s) + margin;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut buf = [0u8; 4096];
+        let closed = tokio::time::timeout(left, async {
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {} // a 408 before the close
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "slow connection {i} was still open {timeout_s}s (+{margin:?}) after it was opened");
+    }
+    let mut served = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    assert!(served.status().is_success());
+    served = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    assert!(served.status().is_success(), "the server still answers");
+}
+
+/// Behind a trusted proxy each client's address counts on its own (an
+/// IPv6 address by its /64); without one, `X-Forwarded-For` is anyone's
+/// words and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
+    let _shared = super::LOAD.read().await;
+    let junk_from = |http: &reqwest::Client, url: &str, forwarded: &str| {
+        http.post(format!("{url}/v2/checkin")).header("x-forwarded-for", forwarded).body("{}").send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    let http = reqwest::Client::new();
+
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_RATE_LIMIT_IP", "5"), ("AMAN_TRUSTED_PROXIES", "127.0.0.1, ::1")]);
+    let proxied = ServerProcess::start(&dir.path().join("proxied"), "127.0.0.1:0", &env);
+    for _ in 0..5 {
+        assert_eq!(status(junk_from(&http, &proxied.url, "6.6.6.6, 198.51.100.1").await.unwrap()), 400);
+    }
+    assert_eq!(status(junk_from(&http, &proxied.url, "198.51.100.1").await.unwrap()), 429, "its budget is spent");
+    assert_eq!(status(junk_from(&http, &proxied.url, "198.51.100.2").await.unwrap()), 400, "another client's is not");
+    for _ in 0..5 {
+        assert_eq!(status(junk_from(&http, &proxied.url, "2001:db8:0:7::1").await.unwrap()), 400);
+    }
+    assert_eq!(status(junk_from(&http, &proxied.url, "2001:db8:0:7::ffff").await.unwrap()), 429, "same /64");
+    assert_eq!(status(junk_from(&http, &proxied.url, "2001:db8:0:8::1").await.unwrap()), 400, "next /64");
+
+    let env = server_env(&[("AMAN_RATE_LIMIT_IP", "5")]);
+    let direct = ServerProcess::start(&dir.path().join("direct"), "127.0.0.1:0", &env);
+    for i in 0..5 {
+        assert_eq!(status(junk_from(&http, &direct.url, &format!("198.51.100.{i}")).await.unwrap()), 400);
+    }
+    assert_eq!(status(junk_from(&http, &direct.url, "198.51.100.99").await.unwrap()), 429, "one peer, one budget");
+}
+
+/// Registration attempts without a usable invite cost a hash and a read:
+/// 200,000 of them (self-signed and sealed to the server, from one address
+/// with no rate limit) leave the server's memory where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_floods_without_an_invite_do_not_grow_memory() {
+    let _alone = super::LOAD.write().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_REGISTRATION", "invite")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let api = ApiClient::new(&server.url, None, Duration::from_secs(20)).unwrap();
+    let info = api.server_info().await.unwrap();
+    let bodies: Vec<Vec<u8>> = (0..64)
+        .map(|i| {
+            let invite = (i % 2 == 1).then(|| format!("junk-invite-{i}"));
+            serde_json::to_vec(&Member::new().registration(&info, invite).unwrap()).unwrap()
+        })
+        .collect();
+    let bodies = std::sync::Arc::new(bodies);
+    let url = format!("{}/v2/accounts", server.url);
+    let send = |count: usize| {
+        let (bodies, url) = (bodies.clone(), url.clone());
+        async move {
+            let http = reqwest::Client::new();
+            let mut refused = 0usize;
+            for i in 0..count {
+                let resp = http.post(&url).body(bodies[i % bodies.len()].clone()).send().await.unwrap();
+                refused += usize::from(resp.status() == reqwest::StatusCode::FORBIDDEN);
+            }
+            refused
+        }
+    };
+    // Warm up, then measure.
+    send(2_000).await;
+    let before = aman_tests::soak::rss_mib(server.pid());
+    let (total, tasks) = (200_000, 8);
+    let runs: Vec<_> = (0..tasks).map(|_| tokio::spawn(send(total / tasks))).collect();
+    let mut refused = 0;
+    for run in runs {
+        refused += run.await.unwrap();
+    }
+    let after = aman_tests::soak::rss_mib(server.pid());
+    assert_eq!(refused, total, "every attempt is refused: no invite");
+    assert!(after - before < 50.0, "RSS grew from {before:.1} MiB to {after:.1} MiB");
+    assert!(api.server_info().await.is_ok());
+}
