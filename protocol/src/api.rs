@@ -396,9 +396,11 @@ pub struct DeliveryAttempt {
     pub channel: String,
     /// When (unix seconds).
     pub at: u64,
-    /// `delivered`, `transient_failure`, `permanent_failure`.
+    /// `delivered` or `failed` (records written before 0.4 may say
+    /// `transient_failure` or `permanent_failure`).
     pub outcome: String,
-    /// Short reason for a failure (status code or error kind; never an address).
+    /// Empty: the reason for a failure is in the organizer's log only
+    /// (records written before 0.4 may carry a short reason).
     #[serde(default)]
     pub detail: String,
 }

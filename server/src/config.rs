@@ -148,6 +148,9 @@ pub struct Config {
     pub tls_handshake_timeout: u64,
     /// How long requests in flight may finish after shutdown begins.
     pub drain_timeout: u64,
+    /// Ports a webhook or ntfy target on a public address may use (any
+    /// port for private targets, where the organizer allows those).
+    pub target_ports: Vec<u16>,
 }
 
 // Redacts the SMTP URL, which may carry a password.
@@ -219,6 +222,7 @@ impl Default for Config {
             request_timeout: 90,
             tls_handshake_timeout: 10,
             drain_timeout: 10,
+            target_ports: vec![80, 443],
         }
     }
 }
@@ -271,6 +275,7 @@ pub const KEYS: &[&str] = &[
     "request_timeout",
     "tls_handshake_timeout",
     "drain_timeout",
+    "target_ports",
 ];
 
 impl Config {
@@ -409,6 +414,13 @@ impl Config {
             "request_timeout" => self.request_timeout = duration()?,
             "tls_handshake_timeout" => self.tls_handshake_timeout = duration()?.max(1),
             "drain_timeout" => self.drain_timeout = duration()?,
+            "target_ports" => {
+                self.target_ports = value
+                    .split(|c: char| c == ',' || c.is_whitespace() || c == '[' || c == ']')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse::<u16>().map_err(|e| invalid(format!("`{p}`: {e}"))))
+                    .collect::<Result<_, _>>()?
+            }
             other => return Err(ConfigError::UnknownKey(other.to_owned())),
         }
         Ok(())

@@ -6,6 +6,7 @@ use crate::admin;
 use crate::api::{app, metrics_app, AppState};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::delivery::target::{Resolve, SystemResolver};
 use crate::engine::{lock, Engine};
 use crate::keyfile;
 use crate::net::{self, Caps, Connections, Timeouts, TrustedProxies};
@@ -103,8 +104,17 @@ pub struct RunningServer {
     background: Vec<JoinHandle<()>>,
 }
 
-/// Starts a server with the system clock.
+/// Starts a server with the system's resolver.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, ServeError> {
+    start_with_resolver(config, clock, Arc::new(SystemResolver)).await
+}
+
+/// Starts a server that resolves notification targets with `resolver`.
+pub async fn start_with_resolver(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    resolver: Arc<dyn Resolve>,
+) -> Result<RunningServer, ServeError> {
     std::fs::create_dir_all(&config.data_dir).map_err(io(format!("creating {}", config.data_dir.display())))?;
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
         .map_err(io("securing the data directory"))?;
@@ -159,7 +169,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         tokio::spawn(run_scheduler(engine.clone(), stop.subscribe())),
         tokio::spawn(run_heartbeat(engine.clone(), stop.subscribe())),
         tokio::spawn(run_sweeper(engine.clone(), stop.subscribe())),
-        tokio::spawn(crate::delivery::worker::run(engine.clone(), stop.subscribe())),
+        tokio::spawn(crate::delivery::worker::run(engine.clone(), resolver.clone(), stop.subscribe())),
         tokio::spawn(admin::serve_socket(
             admin_listener,
             store.clone() as Arc<dyn Store>,
@@ -177,7 +187,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         total: net::connections_that_fit(config.max_connections),
         per_group: config.max_connections_per_address,
     };
-    let state = AppState::with_caps(engine.clone(), caps);
+    let mut state = AppState::with_caps(engine.clone(), caps);
+    state.resolver = resolver;
     let timeouts = Timeouts {
         handshake: Duration::from_secs(config.tls_handshake_timeout),
         headers: Duration::from_secs(config.header_timeout),

@@ -10,7 +10,8 @@ use aman_protocol::api::{AddEndpoint, EndpointAdded};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_server::clock::{Clock, ManualClock, SystemClock};
 use aman_server::config::{Config, Registration};
-use aman_server::serve::{start, RunningServer};
+use aman_server::delivery::target::{Resolve, Resolving};
+use aman_server::serve::{start, start_with_resolver, RunningServer};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -148,7 +149,7 @@ async fn webhook_failing_twice_gets_the_alert_with_one_idempotency_key() {
         let expected = format!("sha256={}", data_encoding::HEXLOWER.encode(&hmac_sha256(secret.as_bytes(), body)));
         assert_eq!(headers["x-aman-signature"].to_str().unwrap(), expected);
     }
-    // The contact reads the log: two transient failures and a delivery.
+    // The contact reads the log: two failures and a delivery, and no reason.
     let c = &m.contacts[0];
     let path = format!("/v1/mailbox/alerts/{alert}/deliveries");
     let (s, log) = live.call(c.request("GET", &path, Vec::new(), live.clock.now())).await;
@@ -158,9 +159,9 @@ async fn webhook_failing_twice_gets_the_alert_with_one_idempotency_key() {
         .unwrap()
         .iter()
         .filter(|a| a["channel"] == "webhook")
-        .map(|a| a["outcome"].clone())
+        .map(|a| (a["outcome"].clone(), a["detail"].clone()))
         .collect();
-    assert_eq!(webhook, ["transient_failure", "transient_failure", "delivered"]);
+    assert_eq!(webhook, [("failed".into(), "".into()), ("failed".into(), "".into()), ("delivered".into(), "".into())]);
     assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 0);
     live.server.shutdown().await.unwrap();
 }
@@ -333,7 +334,16 @@ async fn private_targets_are_refused_unless_allowed() {
     let live = Live { server: start(cfg, clock.clone()).await.unwrap(), clock };
     let m = live.member_with_contacts(&[1]).await;
     let c = &m.contacts[0];
-    for target in ["https://127.0.0.1:8080/x", "https://10.0.0.5/x", "https://[::1]/x", "https://192.168.1.1/"] {
+    for target in [
+        "https://127.0.0.1:8080/x",
+        "https://10.0.0.5/x",
+        "https://[::1]/x",
+        "https://192.168.1.1/",
+        "https://[64:ff9b::a00:1]/x",
+        "https://[2002:a00:1::1]/x",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
+        "https://240.0.0.1/x",
+    ] {
         let body = serde_json::to_vec(&AddEndpoint { kind: "webhook".into(), target: target.into() }).unwrap();
         let req = c.request("POST", "/v1/mailbox/endpoints", body, live.clock.now());
         let (s, b) = live.call(req).await;
@@ -346,7 +356,102 @@ async fn private_targets_are_refused_unless_allowed() {
         let (s, b) = live.call(req).await;
         assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("insecure_target")), "{target}");
     }
+    // Public targets on ports other than 80 and 443 are refused: the server
+    // is nobody's port scanner.
+    let body = serde_json::to_vec(&AddEndpoint { kind: "webhook".into(), target: "https://93.184.215.14:22/".into() })
+        .unwrap();
+    let (s, b) = live.call(c.request("POST", "/v1/mailbox/endpoints", body, live.clock.now())).await;
+    assert_eq!((s, b["code"].as_str()), (StatusCode::BAD_REQUEST, Some("target_port")));
     live.server.shutdown().await.unwrap();
+}
+
+/// Answers a public address the first `public_for` times it is asked, then
+/// 127.0.0.1: a DNS-rebinding attacker's name server.
+#[derive(Debug)]
+struct Rebinding {
+    public_for: usize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Resolve for Rebinding {
+    fn resolve<'a>(&'a self, _host: &'a str) -> Resolving<'a> {
+        let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ip = if call < self.public_for { "93.184.215.14" } else { "127.0.0.1" };
+        Box::pin(async move { Ok(vec![ip.parse().unwrap()]) })
+    }
+}
+
+/// Counts the TCP connections made to it (it never answers).
+async fn connection_counter() -> (Arc<std::sync::atomic::AtomicUsize>, u16) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting = count.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (count, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_rebinds_to_loopback_is_never_connected_to() {
+    let (connections, port) = connection_counter().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.allow_private_targets = false;
+    cfg.target_ports = vec![port];
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Public when the endpoint is added and for the first attempt; loopback after.
+    let resolver = Arc::new(Rebinding { public_for: 2, calls: Default::default() });
+    let server = start_with_resolver(cfg, clock.clone(), resolver.clone()).await.unwrap();
+    let live = Live { server, clock };
+    let m = live.member_with_contacts(&[1]).await;
+    let c = &m.contacts[0];
+    let target = format!("https://hooks.rebind.test:{port}/hook");
+    let body = serde_json::to_vec(&AddEndpoint { kind: "webhook".into(), target }).unwrap();
+    let mut state = aman_server::api::AppState::new(live.server.engine.clone());
+    state.resolver = resolver.clone();
+    let added = {
+        use tower::ServiceExt;
+        let req = c.request("POST", "/v1/mailbox/endpoints", body, live.clock.now());
+        aman_server::api::app(state).oneshot(req).await.unwrap()
+    };
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let alert = live.panic(&m).await;
+
+    // The first attempt goes to the public address it vetted (unreachable
+    // here); the retry's look-up answers 127.0.0.1, which is refused.
+    let path = format!("/v1/mailbox/alerts/{alert}/deliveries");
+    let started = Instant::now();
+    let log = loop {
+        let (_, log) = live.call(c.request("GET", &path, Vec::new(), live.clock.now())).await;
+        let webhook: Vec<Value> =
+            log["attempts"].as_array().unwrap().iter().filter(|a| a["channel"] == "webhook").cloned().collect();
+        if webhook.len() >= 2 || started.elapsed() > Duration::from_secs(30) {
+            break webhook;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(log.len() >= 2, "two attempts were made: {log:?}");
+    assert!(log.iter().all(|a| a["outcome"] == "failed" && a["detail"] == ""), "{log:?}");
+    assert!(resolver.calls.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing ever connected to 127.0.0.1");
+    live.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_connects_to_the_vetted_address_and_looks_nothing_up() {
+    let (receiver, url) = Receiver::start(vec![]).await;
+    let port = url.rsplit(':').next().unwrap();
+    let sender = aman_server::delivery::http::HttpSender::new().unwrap();
+    // The name does not resolve anywhere: only the pinned address is used.
+    let vetted = [format!("127.0.0.1:{port}").parse().unwrap()];
+    let status = sender.post_to(&format!("http://name.invalid:{port}/hook"), &vetted, &[], b"{}".to_vec()).await;
+    assert_eq!(status.unwrap(), 200);
+    assert_eq!(receiver.requests().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

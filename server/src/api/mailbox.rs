@@ -2,6 +2,7 @@
 //! logs and notification endpoints.
 
 use super::{parse_json, AppState, Contact};
+use crate::delivery::target::vet;
 use crate::engine::TargetReach;
 use crate::error::ApiError;
 use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
@@ -124,8 +125,8 @@ pub async fn add_endpoint(
     let body: AddEndpoint = parse_json(&contact.body)?;
     // The DNS look-up happens here, not in the engine.
     let reach = match body.kind.as_str() {
-        "webhook" | "ntfy" => match crate::delivery::target::check_public(&body.target).await {
-            Ok(()) => TargetReach::Public,
+        "webhook" | "ntfy" => match vet(state.resolver.as_ref(), &body.target).await {
+            Ok(vetted) => vetted.reach,
             Err(why) => TargetReach::Internal(why),
         },
         _ => TargetReach::Public,

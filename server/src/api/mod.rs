@@ -11,6 +11,7 @@ pub use extract::{caller_key, parse_json, Contact, Member, Unsigned, Unverified}
 pub use ops::ROUTES;
 
 use crate::auth::{RateLimiter, ReplayCache};
+use crate::delivery::target::{Resolve, SystemResolver};
 use crate::engine::Engine;
 use crate::net::{Caps, Connections};
 use axum::extract::{Request, State};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub mailbox_reads: Arc<tokio::sync::Semaphore>,
     /// The public listener's open connections, capped.
     pub connections: Arc<Connections>,
+    /// Resolves notification targets when they are added.
+    pub resolver: Arc<dyn Resolve>,
 }
 
 /// Keys each rate limiter counts in one minute (a few tens of bytes each):
@@ -62,6 +65,7 @@ impl AppState {
             addresses: Arc::new(RateLimiter::new(LIMITER_CAPACITY)),
             mailbox_reads: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_MAILBOX_READS)),
             connections: Connections::new(caps, engine.config.trusted_proxies.clone()),
+            resolver: Arc::new(SystemResolver),
             engine,
         }
     }

@@ -6,7 +6,7 @@
 
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
-use super::target::check_public;
+use super::target::{vet, Resolve};
 use crate::engine::{log_op, secret_context, target_context, Engine, TargetReach, ACK_CHANNEL, NOTICE_CHANNEL};
 use crate::store::{Op, QueuedDelivery, StoreError};
 use aman_protocol::at_rest::hmac_sha256;
@@ -19,6 +19,11 @@ use tokio::sync::{watch, Semaphore};
 
 /// Deliveries in flight at once.
 pub const CONCURRENCY: usize = 64;
+
+/// What a contact's delivery log says of an attempt that got through.
+pub const DELIVERED: &str = "delivered";
+/// ... and of one that did not (whatever the reason, retried or not).
+pub const FAILED: &str = "failed";
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +60,7 @@ type Key = (AlertId, MailboxId, u8);
 
 struct Deliverer {
     engine: Arc<Engine>,
+    resolver: Arc<dyn Resolve>,
     http: HttpSender,
     mailer: Option<Mailer>,
     in_flight: Mutex<HashSet<Key>>,
@@ -62,7 +68,7 @@ struct Deliverer {
 }
 
 /// Runs until `stop` changes.
-pub async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+pub async fn run(engine: Arc<Engine>, resolver: Arc<dyn Resolve>, mut stop: watch::Receiver<bool>) {
     let http = match HttpSender::new() {
         Ok(h) => h,
         Err(e) => {
@@ -76,6 +82,7 @@ pub async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     });
     let d = Arc::new(Deliverer {
         engine: engine.clone(),
+        resolver,
         http,
         mailer,
         in_flight: Mutex::new(HashSet::new()),
@@ -155,16 +162,22 @@ impl Deliverer {
         }
         let outcome = match kind.as_str() {
             "webhook" | "ntfy" => {
-                // Resolved again before every attempt: DNS can change.
-                let reach = match check_public(&target).await {
-                    Ok(()) => TargetReach::Public,
-                    Err(why) => TargetReach::Internal(why),
+                // Resolved once per attempt (DNS can change between
+                // attempts), and the attempt connects to exactly the
+                // addresses vetted here.
+                let vetted = match vet(self.resolver.as_ref(), &target).await {
+                    Ok(vetted) => vetted,
+                    Err(why) => return (kind, Outcome::Transient(why)),
                 };
-                if target.starts_with("http://") && !e.plain_http_allowed(&reach) {
+                let reach = &vetted.reach;
+                if target.starts_with("http://") && !e.plain_http_allowed(reach) {
                     return (kind, Outcome::Permanent("plain http to a public address".into()));
                 }
-                if let (TargetReach::Internal(why), false) = (&reach, e.config.allow_private_targets) {
+                if let (TargetReach::Internal(why), false) = (reach, e.config.allow_private_targets) {
                     return (kind, Outcome::Permanent(why.clone()));
+                }
+                if !e.port_allowed(&target, reach) {
+                    return (kind, Outcome::Permanent("port not allowed on this server".into()));
                 }
                 let (headers, body) = if kind == "webhook" {
                     let body = serde_json::json!({
@@ -209,7 +222,7 @@ impl Deliverer {
                     ];
                     (headers, message.as_bytes().to_vec())
                 };
-                match self.http.post(&target, &headers, body).await {
+                match self.http.post_to(&target, &vetted.addrs, &headers, body).await {
                     Ok(status) => Outcome::from_status(status),
                     Err(TransportError::Invalid(_)) => Outcome::Permanent("invalid URL".into()),
                     Err(TransportError::Network(why)) => Outcome::Transient(why),
@@ -234,25 +247,29 @@ impl Deliverer {
         let now = e.clock.now();
         let now_ms = e.clock.now_ms();
         let mut ops = vec![Op::DeleteOutbox(q.due, q.alert, q.mailbox, q.channel)];
+        // The contact's log says "delivered" or "failed" and nothing more:
+        // a status code or "connect error" would make the server a probe of
+        // whatever the target points at. The organizer's log has the reason.
         match &outcome {
             Outcome::Delivered => {
                 e.metrics.inc(&e.metrics.deliveries_ok);
-                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "delivered", ""));
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, DELIVERED));
             }
             Outcome::Permanent(why) => {
                 e.metrics.inc(&e.metrics.deliveries_failed);
-                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "permanent_failure", why));
+                tracing::warn!(channel = kind, reason = %why, "notification failed; not retried");
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, FAILED));
             }
             Outcome::Transient(why) => {
                 e.metrics.inc(&e.metrics.deliveries_failed);
                 let mut entry = q.entry.clone();
                 entry.attempts += 1;
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, FAILED));
                 if now.saturating_sub(entry.first_queued) >= e.config.delivery_horizon {
-                    let detail = format!("{why}; gave up after {} attempts", entry.attempts);
-                    ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "permanent_failure", &detail));
+                    tracing::warn!(channel = kind, reason = %why, attempts = entry.attempts, "notification failed; gave up");
                 } else {
+                    tracing::info!(channel = kind, reason = %why, attempts = entry.attempts, "notification failed; will retry");
                     let due = now + backoff(entry.attempts, e.config.delivery_backoff, e.config.delivery_backoff_max);
-                    ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, "transient_failure", why));
                     ops.push(Op::PutOutbox(due, q.alert, q.mailbox, q.channel, entry));
                 }
             }

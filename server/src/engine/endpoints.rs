@@ -73,6 +73,14 @@ impl Engine {
         self.config.allow_private_targets && matches!(reach, TargetReach::Internal(_))
     }
 
+    /// Whether the URL's port may be used: any for a private target the
+    /// organizer allowed, else the configured `target_ports` (80 and 443),
+    /// so the server cannot be made to probe other services on the Internet.
+    pub fn port_allowed(&self, url: &str, reach: &TargetReach) -> bool {
+        let private_allowed = self.config.allow_private_targets && matches!(reach, TargetReach::Internal(_));
+        private_allowed || crate::urls::host_of(url).is_some_and(|(_, port)| self.config.target_ports.contains(&port))
+    }
+
     /// Adds an endpoint; a webhook's secret is returned this once.
     pub fn add_endpoint(
         &self,
@@ -91,6 +99,12 @@ impl Engine {
             if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.config.allow_private_targets {
                 return Err(EngineError::bad_request("private_target", why.clone()));
             }
+        }
+        if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.port_allowed(&add.target, reach) {
+            return Err(EngineError::bad_request(
+                "target_port",
+                format!("targets on public addresses may use ports {:?} only on this server", self.config.target_ports),
+            ));
         }
         let _guard = super::lock(&self.registration);
         let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(EngineError::unauthorized)?;
