@@ -540,3 +540,49 @@ async fn a_missing_or_different_server_key_stops_the_server_from_starting() {
     std::fs::write(&key_file, good).unwrap();
     start_again(&cfg, &clock).await.unwrap().shutdown().await.unwrap();
 }
+
+/// Accepts connections and never answers: each attempt to it holds its
+/// place until the attempt times out.
+async fn tarpit() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_members_tarpits_do_not_delay_another_members_duress_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let live = Live { server: start(config(dir.path()), clock.clone()).await.unwrap(), clock };
+    // Member A: four contacts with two tarpit webhooks each, and 30 panics:
+    // 240 notifications that each hang for the whole attempt timeout.
+    let a = live.member_with_contacts(&[1, 1, 1, 1]).await;
+    for contact in &a.contacts {
+        for _ in 0..2 {
+            live.add_endpoint(contact, "webhook", &format!("{}/slow", tarpit().await)).await;
+        }
+    }
+    let mut b = live.member_with_contacts(&[1]).await;
+    let (receiver, url) = Receiver::start(vec![]).await;
+    live.add_endpoint(&b.contacts[0], "webhook", &format!("{url}/b")).await;
+    for _ in 0..30 {
+        live.panic(&a).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await; // A's attempts are under way
+
+    // Member B checks in under duress: B's contact hears of it at once.
+    let started = Instant::now();
+    let (s, _) = live.call(b.checkin_request(true, 3600, 600, live.clock.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let seen = receiver.await_count(1, Duration::from_secs(60)).await;
+    let waited = started.elapsed();
+    assert_eq!(seen.len(), 1, "B's contact was told");
+    assert!(waited < Duration::from_secs(5), "B's alert waited {waited:?} behind A's tarpits");
+    live.server.shutdown().await.unwrap();
+}

@@ -1,6 +1,8 @@
 //! The delivery worker: drains the durable outbox. Every entry is tried in
-//! its own task (a slow or dead endpoint never delays another, and never a
-//! check-in); the result — delivered, retry later with backoff, or give up —
+//! its own task, never inside a check-in. Fairness: first attempts and
+//! retries have lanes of their own, and one mailbox (2) and one member (8)
+//! have only so many attempts going at once, so one member's slow or dead
+//! receivers cannot delay anyone else's alert; the result — delivered, retry later with backoff, or give up —
 //! is written durably with a delivery-log line before the entry leaves the
 //! outbox, so a crash at any point means another attempt, never a lost one.
 
@@ -11,14 +13,25 @@ use crate::engine::{log_op, secret_context, target_context, Engine, TargetReach,
 use crate::store::{Op, QueuedDelivery, StoreError};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
-use aman_protocol::{AlertId, MailboxId};
-use std::collections::HashSet;
+use aman_protocol::{AccountId, AlertId, MailboxId};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 
-/// Deliveries in flight at once.
-pub const CONCURRENCY: usize = 64;
+/// First attempts in flight at once: a lane of their own, so a backlog
+/// of retries to dead or slow receivers never holds up a new alert.
+pub const FIRST_ATTEMPTS: usize = 48;
+/// Retries in flight at once.
+pub const RETRIES: usize = 16;
+/// Attempts in flight (or waiting for a lane) for one mailbox...
+pub const PER_MAILBOX: usize = 2;
+/// ... and for all the mailboxes of one member: one member's tarpits
+/// occupy at most this many of the lanes, whatever they hold.
+pub const PER_ACCOUNT: usize = 8;
+/// Due entries looked at per pass (those over their caps are passed over
+/// and stay due).
+const SCAN: usize = 4096;
 
 /// What a contact's delivery log says of an attempt that got through.
 pub const DELIVERED: &str = "delivered";
@@ -58,13 +71,59 @@ pub fn backoff(attempts: u32, base: u64, max: u64) -> u64 {
 
 type Key = (AlertId, MailboxId, u8);
 
+/// The deliveries taken from the outbox and not yet recorded, counted per
+/// mailbox and per member for the caps.
+#[derive(Default)]
+struct InFlight {
+    keys: HashSet<Key>,
+    by_mailbox: HashMap<MailboxId, usize>,
+    by_owner: HashMap<Owner, usize>,
+}
+
+/// Whose a delivery is: the member the mailbox belongs to (a mailbox
+/// already gone counts on its own).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Owner {
+    Member(AccountId),
+    Orphan(MailboxId),
+}
+
+impl InFlight {
+    /// Takes `key` if it is not in flight and its mailbox and owner are under their caps.
+    fn take(&mut self, key: Key, owner: Owner) -> bool {
+        let mailbox = key.1;
+        if self.keys.contains(&key)
+            || self.by_mailbox.get(&mailbox).copied().unwrap_or(0) >= PER_MAILBOX
+            || self.by_owner.get(&owner).copied().unwrap_or(0) >= PER_ACCOUNT
+        {
+            return false;
+        }
+        self.keys.insert(key);
+        *self.by_mailbox.entry(mailbox).or_insert(0) += 1;
+        *self.by_owner.entry(owner).or_insert(0) += 1;
+        true
+    }
+
+    fn release(&mut self, key: Key, owner: Owner) {
+        self.keys.remove(&key);
+        for count in [self.by_mailbox.get_mut(&key.1), self.by_owner.get_mut(&owner)].into_iter().flatten() {
+            *count = count.saturating_sub(1);
+        }
+        self.by_mailbox.retain(|_, n| *n > 0);
+        self.by_owner.retain(|_, n| *n > 0);
+    }
+}
+
 struct Deliverer {
     engine: Arc<Engine>,
     resolver: Arc<dyn Resolve>,
     http: HttpSender,
     mailer: Option<Mailer>,
-    in_flight: Mutex<HashSet<Key>>,
-    permits: Semaphore,
+    in_flight: Mutex<InFlight>,
+    first_attempts: Semaphore,
+    retries: Semaphore,
+    /// Told when an attempt ends: entries passed over may go now.
+    finished: Notify,
 }
 
 /// Runs until `stop` changes.
@@ -85,44 +144,72 @@ pub async fn run(engine: Arc<Engine>, resolver: Arc<dyn Resolve>, mut stop: watc
         resolver,
         http,
         mailer,
-        in_flight: Mutex::new(HashSet::new()),
-        permits: Semaphore::new(CONCURRENCY),
+        in_flight: Mutex::new(InFlight::default()),
+        first_attempts: Semaphore::new(FIRST_ATTEMPTS),
+        retries: Semaphore::new(RETRIES),
+        finished: Notify::new(),
     });
     loop {
-        let now = engine.clock.now();
-        match engine.store.due_deliveries(now, 4 * CONCURRENCY) {
-            Ok(due) => {
-                for q in due {
-                    if crate::engine::lock(&d.in_flight).insert((q.alert, q.mailbox, q.channel)) {
-                        tokio::spawn(d.clone().attempt(q));
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "reading the outbox failed"),
-        }
+        let passed_over = d.start_due();
         let next_ms = match engine.store.next_delivery_due() {
             Ok(Some(due)) => due.saturating_mul(1000).saturating_sub(engine.clock.now_ms()),
             _ => 5_000,
         };
-        let wait = Duration::from_millis(next_ms.clamp(100, 5_000));
+        // Entries passed over for their caps wait for an attempt to end,
+        // not for a timer: no spinning on a member's backlog.
+        let floor = if passed_over { 1_000 } else { 100 };
+        let wait = Duration::from_millis(next_ms.clamp(floor, 5_000));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = engine.delivery_wake.notified() => {}
+            _ = d.finished.notified() => {}
             _ = stop.changed() => return,
         }
     }
 }
 
 impl Deliverer {
-    async fn attempt(self: Arc<Self>, q: QueuedDelivery) {
+    /// Starts an attempt for every due entry within its caps; true if some
+    /// were passed over for them.
+    fn start_due(self: &Arc<Self>) -> bool {
+        let e = &self.engine;
+        let due = match e.store.due_deliveries(e.clock.now(), SCAN) {
+            Ok(due) => due,
+            Err(err) => {
+                tracing::error!(error = %err, "reading the outbox failed");
+                return false;
+            }
+        };
+        let mut owners: HashMap<MailboxId, Owner> = HashMap::new();
+        let mut passed_over = false;
+        for q in due {
+            let owner = *owners.entry(q.mailbox).or_insert_with(|| match e.store.mailbox(&q.mailbox) {
+                Ok(Some(mailbox)) => Owner::Member(mailbox.account),
+                _ => Owner::Orphan(q.mailbox),
+            });
+            let key = (q.alert, q.mailbox, q.channel);
+            let mut in_flight = crate::engine::lock(&self.in_flight);
+            if in_flight.take(key, owner) {
+                drop(in_flight);
+                tokio::spawn(self.clone().attempt(q, owner));
+            } else if !in_flight.keys.contains(&key) {
+                passed_over = true;
+            }
+        }
+        passed_over
+    }
+
+    async fn attempt(self: Arc<Self>, q: QueuedDelivery, owner: Owner) {
         let key = (q.alert, q.mailbox, q.channel);
-        if let Ok(_permit) = self.permits.acquire().await {
+        let lane = if q.entry.attempts == 0 { &self.first_attempts } else { &self.retries };
+        if let Ok(_permit) = lane.acquire().await {
             let (kind, outcome) = self.deliver(&q).await;
             if let Err(e) = self.record(&q, &kind, outcome).await {
                 tracing::error!(error = %e, "recording a delivery failed; it will be retried");
             }
         }
-        crate::engine::lock(&self.in_flight).remove(&key);
+        crate::engine::lock(&self.in_flight).release(key, owner);
+        self.finished.notify_one();
     }
 
     /// Tries once. Returns the channel kind and the outcome.
