@@ -32,13 +32,60 @@ pub struct ApiClient {
     base: String,
 }
 
+/// Whether a server may be reached over plain `http://`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainHttp {
+    /// Only on this machine (loopback) or to a `.onion` address (Tor
+    /// encrypts and authenticates the path itself).
+    LoopbackAndOnion,
+    /// Anywhere (`--insecure-http`): the network can read and change everything.
+    Anywhere,
+}
+
+/// Refuses a server URL whose traffic the network could read or change:
+/// `https://` always; `http://` only to loopback, a `.onion` address, or
+/// with [`PlainHttp::Anywhere`].
+pub fn check_server_url(base: &str, plain: PlainHttp) -> Result<(), ClientError> {
+    let url = reqwest::Url::parse(base).map_err(|e| ClientError::State(format!("server URL {base}: {e}")))?;
+    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if loopback || host.ends_with(".onion") || plain == PlainHttp::Anywhere {
+                Ok(())
+            } else {
+                Err(ClientError::State(format!(
+                    "refusing plain http:// to {host}: anyone on the network could read and change what is sent. Use the server's https:// address or its .onion address (through Tor), or pass --insecure-http if you accept that risk"
+                )))
+            }
+        }
+        other => Err(ClientError::State(format!("server URL {base}: `{other}` is not http or https"))),
+    }
+}
+
 impl ApiClient {
-    /// A client for `base` (e.g. `http://127.0.0.1:8700`), optionally through a
-    /// proxy such as `socks5h://127.0.0.1:9050` (Tor; `.onion` URLs work).
+    /// A client for `base` (e.g. `https://aman.example.org`, or
+    /// `http://127.0.0.1:8700`), optionally through a proxy such as
+    /// `socks5h://127.0.0.1:9050` (Tor; `.onion` URLs work). Plain http
+    /// only to loopback or `.onion`.
     pub fn new(base: &str, proxy: Option<&str>, timeout: Duration) -> Result<Self, ClientError> {
+        Self::with_plain_http(base, proxy, timeout, PlainHttp::LoopbackAndOnion)
+    }
+
+    /// [`ApiClient::new`], saying where plain http is allowed. Redirects
+    /// are never followed: they would carry the signed headers elsewhere.
+    pub fn with_plain_http(
+        base: &str,
+        proxy: Option<&str>,
+        timeout: Duration,
+        plain: PlainHttp,
+    ) -> Result<Self, ClientError> {
+        check_server_url(base, plain)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(15)))
             .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent("aman");
         if let Some(p) = proxy {
             let proxy = reqwest::Proxy::all(p).map_err(|e| ClientError::State(format!("--proxy {p}: {e}")))?;
@@ -177,6 +224,29 @@ impl ApiClient {
                 reason: format!("health check answered {}", resp.status()),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_where_the_network_cannot_read_it() {
+        for ok in [
+            "https://aman.example.org",
+            "http://127.0.0.1:8700",
+            "http://[::1]:1",
+            "http://localhost:8700",
+            "http://abcdefghij.onion",
+        ] {
+            assert!(check_server_url(ok, PlainHttp::LoopbackAndOnion).is_ok(), "{ok}");
+        }
+        for refused in ["http://aman.example.org", "http://10.0.0.1:8700", "http://onion.example", "ftp://x/"] {
+            assert!(check_server_url(refused, PlainHttp::LoopbackAndOnion).is_err(), "{refused}");
+        }
+        assert!(check_server_url("http://aman.example.org", PlainHttp::Anywhere).is_ok());
+        assert!(check_server_url("ftp://x/", PlainHttp::Anywhere).is_err());
     }
 }
 

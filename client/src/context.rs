@@ -1,7 +1,7 @@
 //! What every command needs: where the keystore is, how to reach servers,
 //! and how results are reported.
 
-use crate::api::ApiClient;
+use crate::api::{ApiClient, PlainHttp};
 use crate::error::ClientError;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -16,12 +16,14 @@ pub struct Ctx {
     pub proxy: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Where plain `http://` servers are allowed (`--insecure-http`: anywhere).
+    pub plain_http: PlainHttp,
 }
 
 impl Ctx {
     /// A client for one server.
     pub fn client(&self, server: &str) -> Result<ApiClient, ClientError> {
-        ApiClient::new(server, self.proxy.as_deref(), self.timeout)
+        ApiClient::with_plain_http(server, self.proxy.as_deref(), self.timeout, self.plain_http)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `aman`: the member's and the trusted contact's program. A thin clap layer
 //! over the aman-client library.
 
+use aman_client::api::PlainHttp;
 use aman_client::context::{Ctx, Report};
 use aman_client::state::Vault;
 use aman_client::{contact, member, ClientError};
@@ -32,6 +33,10 @@ struct Cli {
     /// Seconds before a request gives up.
     #[arg(long, global = true, default_value_t = 30)]
     timeout: u64,
+    /// Allow plain http:// to a server that is not on this machine or a
+    /// .onion address (the network can then read and change everything).
+    #[arg(long, global = true)]
+    insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -310,7 +315,8 @@ fn main() -> ExitCode {
         }
     };
     let home = cli.home.clone().unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("aman"));
-    let ctx = Ctx { home, proxy: cli.proxy.clone(), timeout: Duration::from_secs(cli.timeout.max(1)) };
+    let plain_http = if cli.insecure_http { PlainHttp::Anywhere } else { PlainHttp::LoopbackAndOnion };
+    let ctx = Ctx { home, proxy: cli.proxy.clone(), timeout: Duration::from_secs(cli.timeout.max(1)), plain_http };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -242,6 +242,10 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
     let sign = signer(book, key)?;
     let mut completed = Vec::new();
     let mut still_pending = Vec::new();
+    // Answers that do not open with the invite's secret: whoever wrote
+    // them did not hold the invite. They are dropped (the invite is spent:
+    // its slot holds their answer) and reported; the others still link.
+    let mut forged = Vec::new();
     for p in &book.pending {
         let state: Result<PairingState, _> =
             client.call::<(), _>(Method::GET, &format!("/v1/pairings/{}", p.id), None, &sign).await;
@@ -264,7 +268,13 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
         );
         secret.copy_from_slice(raw.get(..32).ok_or_else(|| ClientError::Keystore("bad invite secret".into()))?);
         let invite = InviteCode::from_parts(p.id, secret, key.verifying_key(), &book.server)?;
-        let e = Enrollment::open(&enrollment.0, &invite)?;
+        let e = match Enrollment::open(&enrollment.0, &invite) {
+            Ok(e) => e,
+            Err(_) => {
+                forged.push(p.label.clone());
+                continue;
+            }
+        };
         completed.push(ContactEntry {
             label: p.label.clone(),
             tier: p.tier,
@@ -315,6 +325,11 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
     for p in &book.pending {
         text.push_str(&format!("{}  tier {}  invited, waiting for them to accept\n", p.label, p.tier));
     }
+    for label in &forged {
+        text.push_str(&format!(
+            "{label}  the invite was answered by someone who does not hold it (not {label}): it was dropped. Invite {label} again, and pass the new code only to them.\n"
+        ));
+    }
     if text.is_empty() {
         text = "No contacts yet. `aman contact invite --label NAME` makes an invite code.\n".into();
     }
@@ -324,7 +339,7 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
         .map(|c| json!({ "label": c.label, "tier": c.tier, "state": "linked", "removing_at": c.removing_at, "mailbox": c.mailbox, "safety_number": c.safety_number }))
         .chain(book.pending.iter().map(|p| json!({ "label": p.label, "tier": p.tier, "state": "invited" })))
         .collect();
-    Ok(Report { json: json!({ "contacts": contacts }), text: text.trim_end().to_owned() })
+    Ok(Report { json: json!({ "contacts": contacts, "dropped_invites": forged }), text: text.trim_end().to_owned() })
 }
 
 /// `aman contact remove LABEL`: a weakening change, held for the cooling-off period.

@@ -8,7 +8,7 @@ mod common;
 
 use aman_protocol::api::{Policy, B64};
 use axum::http::StatusCode;
-use common::{Api, TestApp, T0};
+use common::{Api, TestApp, TestMember, T0};
 use serde_json::{json, Value};
 
 /// A rotation in which each `(old, new)` pair is one slot's key and its
@@ -252,4 +252,26 @@ async fn status_says_nothing_a_duress_check_in_changes() {
     assert!(after.get("alerts").is_none());
     assert_eq!(before["pending"], after["pending"]);
     assert_eq!(before["policy"], after["policy"]);
+}
+
+#[tokio::test]
+async fn a_deleted_accounts_id_is_never_registered_again() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, _) = app.call(m.request("DELETE", "/v1/account", Value::Null, app.now())).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    app.clock.advance(3601);
+    app.tick();
+    let (s, _) = app.call(m.request("GET", "/v1/account", Value::Null, app.now())).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the account is gone");
+    // Someone who knows the id (every contact does) registers it with keys of their own.
+    let mut usurper = TestMember::new(&app.engine.server_info());
+    usurper.account = m.account;
+    let (s, body) = app.send(usurper.register_request(None, app.now())).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("account_exists"));
+    // Any other id still registers.
+    let fresh = TestMember::new(&app.engine.server_info());
+    assert_eq!(app.send(fresh.register_request(None, app.now())).await.0, StatusCode::CREATED);
 }

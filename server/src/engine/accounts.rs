@@ -51,7 +51,9 @@ impl Engine {
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         let consumed = self.check_invite(invite, now)?;
-        if self.store.account(&reg.account)?.is_some() {
+        // A deleted account's id is never given out again: whoever
+        // registered it would inherit its contacts' trust.
+        if self.store.account(&reg.account)?.is_some() || self.store.retired(&self.retired_tag(&reg.account))? {
             return Err(EngineError::new(ErrorKind::Conflict, "account_exists", "this account id is taken"));
         }
         let mut record = AccountRecord::new(reg.identity, self.seal_transport(&reg.account, &reg.transport)?, now);

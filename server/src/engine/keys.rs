@@ -11,6 +11,9 @@ use aman_protocol::{AccountId, ProofKey, VerifyingKey};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+/// Domain of a retired account id's tag.
+const RETIRED_LABEL: &str = "aman/v1/retired-account";
+
 /// Seconds after a rotation takes over during which the previous keys are
 /// still accepted (on top of the clock window), and before it during which
 /// the new ones already are: a client switches by its own clock.
@@ -38,6 +41,11 @@ fn transport_context(id: &AccountId) -> Vec<u8> {
 
 impl Engine {
     /// The tag that marks `key` as the account's duress key.
+    /// The keyed tag a deleted account's id is retired under.
+    pub(super) fn retired_tag(&self, id: &AccountId) -> [u8; 32] {
+        self.server_key().tag(RETIRED_LABEL, &[id.as_bytes()])
+    }
+
     pub(super) fn duress_tag(&self, id: &AccountId, key: &VerifyingKey) -> [u8; 32] {
         self.server_key().tag(DURESS_TAG_LABEL, &[id.as_bytes(), key.as_bytes()])
     }

@@ -303,6 +303,7 @@ impl Engine {
             if account.pending_deletion.is_some_and(due) {
                 lock(&self.schedule).remove_deadline(id);
                 ops.push(Op::DeleteAccount(*id));
+                ops.push(Op::PutRetired(self.retired_tag(id)));
                 tracing::info!("account deleted after cooling-off");
             } else {
                 let mut changed = false;

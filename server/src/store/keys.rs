@@ -56,6 +56,10 @@ pub mod prefix {
     /// alerts in the order they last changed for it, so a poll reads only
     /// what changed after its cursor
     pub const MAILBOX_CHANGE: u8 = b'E';
+    /// keyed tag of a deleted account's id (32) → (empty): ids that may
+    /// never be registered again (the tag, not the id, so a copy of the
+    /// data without the key file does not list who left)
+    pub const RETIRED: u8 = b'R';
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -65,6 +69,11 @@ fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
         k.extend_from_slice(p);
     }
     k
+}
+
+/// Key of a retired account id's tag.
+pub fn retired(tag: &[u8; 32]) -> Vec<u8> {
+    key(prefix::RETIRED, &[tag])
 }
 
 /// Key of an account record.

@@ -97,6 +97,8 @@ pub enum Op {
     PutDeliveryLog(AlertId, u64, u64, DeliveryRecord),
     /// Set a metadata value.
     PutMeta(&'static str, Vec<u8>),
+    /// Retire a deleted account's id (its keyed tag) for good.
+    PutRetired([u8; 32]),
     /// Schedule the moment an alert's contacts are told.
     PutDispatch(u64, AlertId),
     /// Remove a dispatch entry.
@@ -214,6 +216,9 @@ pub trait Store: Send + Sync + 'static {
     fn invite(&self, code_hash: &[u8; 32]) -> Result<Option<InviteRecord>, StoreError>;
     /// All registration invites with their code hashes.
     fn invites(&self) -> Result<Vec<([u8; 32], InviteRecord)>, StoreError>;
+
+    /// Whether an account id (its keyed tag) was retired by a deletion.
+    fn retired(&self, tag: &[u8; 32]) -> Result<bool, StoreError>;
 
     /// A mailbox.
     fn mailbox(&self, id: &MailboxId) -> Result<Option<MailboxRecord>, StoreError>;

@@ -145,6 +145,7 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::DeleteCooling(at, id) => del(keys::cooling(at, &id)),
         Op::PutDeliveryLog(alert, at, seq, rec) => put(keys::delivery_log(&alert, at, seq), encode(&rec)?),
         Op::PutMeta(name, value) => put(keys::meta(name), value),
+        Op::PutRetired(tag) => put(keys::retired(&tag), Vec::new()),
         Op::PutDispatch(at, alert) => put(keys::dispatch(at, &alert), Vec::new()),
         Op::DeleteDispatch(at, alert) => del(keys::dispatch(at, &alert)),
         Op::PutNoteHistory(id, notes) => put(keys::note_history(&id), encode(&notes)?),
@@ -241,6 +242,10 @@ impl Store for SledStore {
 
     fn invite(&self, code_hash: &[u8; 32]) -> Result<Option<InviteRecord>, StoreError> {
         self.get(&keys::invite(code_hash))
+    }
+
+    fn retired(&self, tag: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.tree.contains_key(keys::retired(tag))?)
     }
 
     fn invites(&self) -> Result<Vec<([u8; 32], InviteRecord)>, StoreError> {

@@ -211,3 +211,102 @@ async fn registration_floods_without_an_invite_do_not_grow_memory() {
     assert!(after - before < 50.0, "RSS grew from {before:.1} MiB to {after:.1} MiB");
     assert!(api.server_info().await.is_ok());
 }
+
+/// Someone who learned an invite's id answers it with junk: `aman contact
+/// list` drops that invite and says so, and the other contact still links.
+#[test]
+fn a_junk_pairing_answer_is_dropped_and_the_other_contacts_still_link() {
+    use aman_tests::aman;
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let member = dir.path().join("member");
+    let run = |home: &std::path::Path, stdin: &str, args: &[&str]| {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = aman(home, stdin, &full);
+        assert!(out.status.success(), "aman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    run(&member, "n0rmal\ndur3ss\n", &["init", "--server", &server.url]);
+    let targeted =
+        run(&member, "n0rmal\n", &["contact", "invite", "--label", "alice"])["code"].as_str().unwrap().to_owned();
+    let honest =
+        run(&member, "n0rmal\n", &["contact", "invite", "--label", "bashir"])["code"].as_str().unwrap().to_owned();
+    run(&dir.path().join("bashir"), "b-pass\nb-duress\n", &["contact", "accept", &honest, "--label", "member"]);
+
+    // The junk answer, on alice's invite id, well formed and self-signed.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let api = ApiClient::new(&server.url, None, Duration::from_secs(10)).unwrap();
+        let info = api.server_info().await.unwrap();
+        let id = aman_protocol::InviteCode::parse(&targeted).unwrap().id;
+        let forger = aman_protocol::SigningKey::generate().unwrap();
+        let mailbox = aman_protocol::MailboxId::random().unwrap();
+        let signer = Signer { server: info.server_id, caller: *mailbox.as_bytes(), key: &forger };
+        let junk = vec![7u8; aman_protocol::invite::ENROLLMENT_LEN];
+        let answer = serde_json::json!({
+            "mailbox": mailbox,
+            "identity": forger.verifying_key(),
+            "encryption": aman_protocol::EncryptionSecret::generate().unwrap().public(),
+            "enrollment": aman_protocol::api::B64(junk),
+        });
+        let path = format!("/v1/pairings/{id}/reply");
+        api.send(Method::POST, &path, serde_json::to_vec(&answer).unwrap(), &signer)
+            .await
+            .expect("the server takes it");
+    });
+
+    let list = run(&member, "n0rmal\n", &["contact", "list"]);
+    let contacts = list["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 1, "{list}");
+    assert_eq!((contacts[0]["label"].as_str(), contacts[0]["state"].as_str()), (Some("bashir"), Some("linked")));
+    assert_eq!(list["dropped_invites"], serde_json::json!(["alice"]));
+    let out = aman(&member, "n0rmal\n", &["contact", "list"]);
+    assert!(out.status.success(), "the list keeps working: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The client speaks plain http only where the network cannot read it,
+/// and never follows a redirect (it would carry signed headers elsewhere).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_refuses_plain_http_to_the_network_and_redirects() {
+    use aman_tests::aman;
+    let dir = tempfile::tempdir().unwrap();
+    let out = aman(&dir.path().join("m"), "a\nb\n", &["init", "--server", "http://aman.example.org"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing plain http://") && stderr.contains("--insecure-http"), "{stderr}");
+    // With the flag it is allowed (and fails only for want of a network here).
+    let out = aman(
+        &dir.path().join("m"),
+        "a\nb\n",
+        &["--insecure-http", "--timeout", "2", "init", "--server", "http://aman.example.invalid"],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("refusing plain http://"));
+
+    // A server that redirects every request to another listener.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}", elsewhere.local_addr().unwrap());
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = elsewhere.accept().await {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{target}{uri}");
+        async move { axum::response::Redirect::permanent(&to) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = ApiClient::new(&url, None, Duration::from_secs(5)).unwrap();
+    assert!(api.server_info().await.is_err(), "a redirect is an error, not followed");
+    let member = Member::new();
+    let signer =
+        Signer { server: aman_protocol::ServerId::from_bytes([1; 16]), caller: [2; 16], key: &member.identity };
+    assert!(api.send(Method::GET, "/v1/account", Vec::new(), &signer).await.is_err());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!reached.load(std::sync::atomic::Ordering::SeqCst), "nothing went to the redirect's target");
+}
