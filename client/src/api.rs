@@ -227,6 +227,11 @@ impl ApiClient {
     }
 }
 
+fn parse_reply<R: DeserializeOwned>(reply: Vec<u8>) -> Result<R, ClientError> {
+    let reply = if reply.is_empty() { b"null".to_vec() } else { reply };
+    serde_json::from_slice(&reply).map_err(|e| ClientError::State(format!("unexpected reply from the server: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,9 +253,4 @@ mod tests {
         assert!(check_server_url("http://aman.example.org", PlainHttp::Anywhere).is_ok());
         assert!(check_server_url("ftp://x/", PlainHttp::Anywhere).is_err());
     }
-}
-
-fn parse_reply<R: DeserializeOwned>(reply: Vec<u8>) -> Result<R, ClientError> {
-    let reply = if reply.is_empty() { b"null".to_vec() } else { reply };
-    serde_json::from_slice(&reply).map_err(|e| ClientError::State(format!("unexpected reply from the server: {e}")))
 }
