@@ -135,7 +135,7 @@ pub struct Config {
     /// Connections open at once (lowered to what the open-file limit allows).
     pub max_connections: usize,
     /// Connections open at once from one address (an IPv6 /64 counts as
-    /// one; a trusted proxy counts against the total only).
+    /// one; a trusted proxy or a loopback peer counts against the total only).
     pub max_connections_per_address: usize,
     /// A request's headers must arrive within this long; an idle
     /// connection is closed after it.

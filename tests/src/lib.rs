@@ -12,6 +12,7 @@ pub mod cli;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
+pub mod siege;
 pub mod soak;
 
 pub use actors::{Contact, Member};

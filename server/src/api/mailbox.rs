@@ -8,6 +8,8 @@ use crate::error::ApiError;
 use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use axum::extract::{Path, State};
+use axum::Extension;
+use crate::net::RequestProgress;
 use axum::http::StatusCode;
 use axum::Json;
 use std::time::Duration;
@@ -43,7 +45,11 @@ pub async fn heartbeats(State(state): State<AppState>, contact: Contact) -> Resu
 /// changed after `since` if anything did, else waits up to `wait` seconds
 /// for a change. While it waits it holds a place among the capped waiters
 /// and nothing else; every read runs off the async workers.
-pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<Json<MailboxContents>, ApiError> {
+pub async fn alerts(
+    State(state): State<AppState>,
+    progress: Option<Extension<RequestProgress>>,
+    contact: Contact,
+) -> Result<Json<MailboxContents>, ApiError> {
     let since = query_u64(contact.query.as_deref(), "since")?;
     let wait = query_u64(contact.query.as_deref(), "wait")?.min(MAX_WAIT_S);
     let (mailbox, owner) = (contact.mailbox, contact.member);
@@ -61,8 +67,13 @@ pub async fn alerts(State(state): State<AppState>, contact: Contact) -> Result<J
         return Ok(Json(contents));
     }
     drop(contents);
+    // While it waits, the connection may be shed to make room for others.
+    let progress = progress.as_ref().map(|Extension(p)| p);
     loop {
-        if tokio::time::timeout_at(deadline, waiter.changed()).await.is_err() {
+        progress.inspect(|p| p.waiting());
+        let woken = tokio::time::timeout_at(deadline, waiter.changed()).await;
+        progress.inspect(|p| p.answering());
+        if woken.is_err() {
             drop(waiter);
             let nothing = MailboxContents { alerts: Vec::new(), notices: Vec::new(), cursor_ms: since, more: false };
             return Ok(Json(nothing));

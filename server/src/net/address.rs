@@ -85,6 +85,11 @@ impl AddressGroup {
         AddressGroup(if ip.is_ipv4() { ip } else { masked(ip, 64) })
     }
 
+    /// True for this machine's own addresses (a local proxy or Tor).
+    pub fn is_loopback(&self) -> bool {
+        self.0.is_loopback()
+    }
+
     /// A key for the rate limiter: `i` and the group's address bytes.
     pub fn limiter_key(&self) -> Vec<u8> {
         let mut key = vec![b'i'];
@@ -181,6 +186,7 @@ mod tests {
         assert_ne!(AddressGroup::of(ip("2001:db8:1:2::1")), AddressGroup::of(ip("2001:db8:1:3::1")));
         assert_ne!(AddressGroup::of(ip("192.0.2.1")), AddressGroup::of(ip("192.0.2.2")));
         assert_eq!(AddressGroup::of(ip("::ffff:192.0.2.1")), AddressGroup::of(ip("192.0.2.1")));
+        assert!(AddressGroup::of(ip("::ffff:127.0.0.1")).is_loopback() && AddressGroup::of(ip("::1")).is_loopback());
         assert_ne!(AddressGroup::of(ip("192.0.2.1")).limiter_key(), AddressGroup::of(ip("2001:db8::1")).limiter_key());
     }
 

@@ -1,8 +1,9 @@
 //! The open connections, capped in total and per address group. When a cap
 //! is reached, or the process runs out of file descriptors, the oldest
 //! connection that is not being answered (one still sending its headers or
-//! its body, or idle between requests) is shed to make room: a slow or idle
-//! connection can be taken back, a request whose body has arrived never is.
+//! its body, idle between requests, or a long-poll waiting for news) is shed
+//! to make room: a slow, idle or waiting connection can be taken back, a
+//! request being answered never is.
 //! Only if every connection is being answered is the new one refused
 //! (closed at once; the client's retry finds room once a request ends).
 
@@ -18,7 +19,7 @@ use tokio::sync::Notify;
 /// one request at a time).
 #[derive(Debug, Default)]
 pub struct ConnectionState {
-    /// [`IDLE`], [`RECEIVING`] or [`ANSWERING`].
+    /// [`IDLE`], [`RECEIVING`], [`ANSWERING`] or [`WAITING`].
     phase: AtomicU8,
     /// Told when the connection is shed; its task then closes it.
     pub shed: Notify,
@@ -30,6 +31,9 @@ const IDLE: u8 = 0;
 const RECEIVING: u8 = 1;
 /// The whole request is in and is being answered.
 const ANSWERING: u8 = 2;
+/// A long-poll waiting for news: holds nothing but its socket, and its
+/// client polls again if it is shed.
+const WAITING: u8 = 3;
 
 impl ConnectionState {
     /// Marks a request as begun (its body still to come); the connection is
@@ -53,6 +57,18 @@ impl RequestProgress {
     /// The body has arrived: from now on the connection is not shed.
     pub fn body_received(&self) {
         let _ = self.0.phase.compare_exchange(RECEIVING, ANSWERING, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// A long-poll starts waiting: the connection may be shed meanwhile
+    /// (a contact's client polls again), so held polls cannot crowd out
+    /// anyone's check-in.
+    pub fn waiting(&self) {
+        let _ = self.0.phase.compare_exchange(ANSWERING, WAITING, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// The long-poll has news to answer with: no longer shed.
+    pub fn answering(&self) {
+        let _ = self.0.phase.compare_exchange(WAITING, ANSWERING, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
@@ -78,8 +94,10 @@ impl Drop for RequestGuard {
 pub struct Caps {
     /// Connections open at once.
     pub total: usize,
-    /// Connections open at once from one address group (a trusted proxy,
-    /// which carries everyone's, counts against the total only).
+    /// Connections open at once from one address group. A trusted proxy or
+    /// a loopback peer (a reverse proxy or Tor on this machine) carries
+    /// everyone's connections: it counts against the total only, or an
+    /// attacker behind it would take the members' share.
     pub per_group: usize,
 }
 
@@ -172,7 +190,8 @@ impl Connections {
     /// Admits a connection from `peer`, shedding an idle one if a cap is
     /// reached; `None` if there is no room (close it).
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
-        let group = (!self.proxies.trusts(peer)).then(|| AddressGroup::of(peer));
+        let shared = self.proxies.trusts(peer) || AddressGroup::of(peer).is_loopback();
+        let group = (!shared).then(|| AddressGroup::of(peer));
         let mut inner = lock(&self.inner);
         if let Some(group) = group {
             let from_group = inner.per_group.get(&group).copied().unwrap_or(0);
@@ -235,7 +254,17 @@ mod tests {
         b.progress().body_received();
         // Both of the group's are being answered now: a fourth is refused.
         assert!(c.admit(ip("192.0.2.1")).is_none());
-        // A proxy counts against the total only.
+        // A long-poll that waits may be shed; once it answers, not.
+        b.progress().waiting();
+        let a4 = c.admit(ip("192.0.2.1")).unwrap();
+        assert!(a3.state.shed.notified().now_or_never_ready());
+        let polled = a4.state.begin_request();
+        polled.progress().body_received();
+        polled.progress().waiting();
+        polled.progress().answering();
+        assert!(c.admit(ip("192.0.2.1")).is_none());
+        // A proxy counts against the total only, and so does loopback.
+        assert!(c.admit(ip("127.0.0.1")).is_some());
         let p1 = c.admit(ip("10.0.0.1")).unwrap();
         let _p2 = c.admit(ip("10.0.0.1")).unwrap();
         // Full in total: the oldest idle one anywhere (p1) makes room.
@@ -244,9 +273,10 @@ mod tests {
         drop(busy);
         assert!(c.shed_one(), "a1 is idle again and can be shed");
         let counts = c.counts();
-        assert_eq!((counts.shed, counts.refused), (3, 1));
+        assert_eq!((counts.shed, counts.refused), (4, 2));
         drop((a1, a2, a3, p1));
-        assert_eq!(c.counts().open, 2);
+        assert_eq!(c.counts().open, 3, "a4 (answering), p2 and the other");
+        drop((polled, a4));
     }
 
     trait NowOrNever {

@@ -310,3 +310,22 @@ async fn the_client_refuses_plain_http_to_the_network_and_redirects() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!reached.load(std::sync::atomic::Ordering::SeqCst), "nothing went to the redirect's target");
 }
+
+/// The siege (see `aman_tests::siege`), quick: 30 s, or
+/// `AMAN_SIEGE_SECS`. No honest check-in is refused, and the server's
+/// memory is flat after warm-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_siege_of_junk_slow_connections_and_long_polls_refuses_no_honest_check_in() {
+    use aman_tests::siege::{siege, SIEGE_ENV};
+    let _alone = super::LOAD.write().await;
+    let secs: u64 = std::env::var("AMAN_SIEGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(SIEGE_ENV));
+    let r = siege(&server, secs).await.unwrap();
+    eprintln!("{r:?}");
+    assert_eq!(r.honest_refused, 0, "honest check-ins refused: {r:?}");
+    assert!(r.honest_checkins as u64 >= secs * 2, "the members kept checking in: {r:?}");
+    assert!(r.junk_slowed > 0 && r.slow_opened > 100, "the siege was on: {r:?}");
+    assert!(r.polls_answered > 0, "long-polls were answered: {r:?}");
+    assert!(r.rss_end_mib - r.rss_warm_mib < 20.0, "RSS grew after warm-up: {r:?}");
+}
