@@ -44,10 +44,18 @@ pub enum PlainHttp {
 
 /// Refuses a server URL whose traffic the network could read or change:
 /// `https://` always; `http://` only to loopback, a `.onion` address, or
-/// with [`PlainHttp::Anywhere`].
-pub fn check_server_url(base: &str, plain: PlainHttp) -> Result<(), ClientError> {
+/// with [`PlainHttp::Anywhere`]. A `.onion` address is reached through Tor
+/// or not at all: without a `socks5h://` proxy its name would go to the
+/// local DNS (telling the network which service is used, and letting
+/// whoever answers stand in for it).
+pub fn check_server_url(base: &str, plain: PlainHttp, proxy: Option<&str>) -> Result<(), ClientError> {
     let url = reqwest::Url::parse(base).map_err(|e| ClientError::State(format!("server URL {base}: {e}")))?;
     let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    if host.ends_with(".onion") && !proxy.is_some_and(|p| p.starts_with("socks5h://")) {
+        return Err(ClientError::State(format!(
+            "{host} is a Tor address: pass --proxy socks5h://127.0.0.1:9050 (with Tor running) to reach it"
+        )));
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" => {
@@ -81,7 +89,7 @@ impl ApiClient {
         timeout: Duration,
         plain: PlainHttp,
     ) -> Result<Self, ClientError> {
-        check_server_url(base, plain)?;
+        check_server_url(base, plain, proxy)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(15)))
             .timeout(timeout)
@@ -238,19 +246,19 @@ mod tests {
 
     #[test]
     fn plain_http_only_where_the_network_cannot_read_it() {
-        for ok in [
-            "https://aman.example.org",
-            "http://127.0.0.1:8700",
-            "http://[::1]:1",
-            "http://localhost:8700",
-            "http://abcdefghij.onion",
-        ] {
-            assert!(check_server_url(ok, PlainHttp::LoopbackAndOnion).is_ok(), "{ok}");
+        let tor = Some("socks5h://127.0.0.1:9050");
+        for ok in ["https://aman.example.org", "http://127.0.0.1:8700", "http://[::1]:1", "http://localhost:8700"] {
+            assert!(check_server_url(ok, PlainHttp::LoopbackAndOnion, None).is_ok(), "{ok}");
         }
+        assert!(check_server_url("http://abcdefghij.onion", PlainHttp::LoopbackAndOnion, tor).is_ok());
         for refused in ["http://aman.example.org", "http://10.0.0.1:8700", "http://onion.example", "ftp://x/"] {
-            assert!(check_server_url(refused, PlainHttp::LoopbackAndOnion).is_err(), "{refused}");
+            assert!(check_server_url(refused, PlainHttp::LoopbackAndOnion, None).is_err(), "{refused}");
         }
-        assert!(check_server_url("http://aman.example.org", PlainHttp::Anywhere).is_ok());
-        assert!(check_server_url("ftp://x/", PlainHttp::Anywhere).is_err());
+        // An onion address without Tor, or through a proxy that resolves locally.
+        for proxy in [None, Some("socks5://127.0.0.1:9050"), Some("http://127.0.0.1:8080")] {
+            assert!(check_server_url("http://abcdefghij.onion", PlainHttp::Anywhere, proxy).is_err(), "{proxy:?}");
+        }
+        assert!(check_server_url("http://aman.example.org", PlainHttp::Anywhere, None).is_ok());
+        assert!(check_server_url("ftp://x/", PlainHttp::Anywhere, None).is_err());
     }
 }

@@ -34,16 +34,24 @@ pub fn parse_request(
 }
 
 /// Nonces seen within the time window, to refuse replays. Only requests that
-/// authenticated and were within their caller's budget are remembered, and
-/// never more than [`REPLAY_CAPACITY`]: when it is full, new requests are
-/// refused as "overloaded" rather than the cache growing.
+/// authenticated and were within their caller's budget are remembered. The
+/// cache is bounded: past [`REPLAY_CAPACITY`] only callers holding fewer
+/// than [`REPLAY_FAIR_SHARE`] nonces may add one (so a few busy callers, an
+/// insider's accounts, cannot fill it for everyone), and past twice the
+/// capacity nobody may: the request is refused as "overloaded" rather than
+/// the cache growing.
 #[derive(Debug, Default)]
 pub struct ReplayCache {
     inner: Mutex<ReplayInner>,
 }
 
-/// Most nonces remembered at once (about 100 bytes each).
+/// Nonces remembered at once before only light callers may add more
+/// (about 100 bytes each).
 pub const REPLAY_CAPACITY: usize = 200_000;
+
+/// Nonces a caller may hold and still add one when the cache is past its
+/// capacity: a member's or contact's ordinary use in a time window.
+pub const REPLAY_FAIR_SHARE: u32 = 64;
 
 /// (caller, nonce)
 type NonceKey = ([u8; 16], [u8; 16]);
@@ -52,6 +60,27 @@ type NonceKey = ([u8; 16], [u8; 16]);
 struct ReplayInner {
     seen: HashSet<NonceKey>,
     expiry: VecDeque<(u64, NonceKey)>,
+    per_caller: HashMap<[u8; 16], u32>,
+}
+
+impl ReplayInner {
+    /// Forgets entries older than twice the window: they can no longer
+    /// pass the time check.
+    fn expire(&mut self, now: u64) {
+        while let Some((exp, key)) = self.expiry.front().copied() {
+            if exp > now {
+                break;
+            }
+            self.expiry.pop_front();
+            self.seen.remove(&key);
+            if let Some(count) = self.per_caller.get_mut(&key.0) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_caller.remove(&key.0);
+                }
+            }
+        }
+    }
 }
 
 /// Why a nonce was not remembered.
@@ -64,24 +93,28 @@ pub enum NotRemembered {
 }
 
 impl ReplayCache {
+    /// Whether `(caller, nonce)` was seen, remembering nothing: checked
+    /// before a request spends its caller's budget, so that replaying a
+    /// captured request cannot spend it.
+    pub fn seen(&self, caller: [u8; 16], nonce: [u8; 16]) -> bool {
+        lock(&self.inner).seen.contains(&(caller, nonce))
+    }
+
     /// Records `(caller, nonce)`.
     pub fn remember(&self, caller: [u8; 16], nonce: [u8; 16], now: u64, window: u64) -> Result<(), NotRemembered> {
         let mut inner = lock(&self.inner);
-        // Entries older than twice the window can no longer pass the time check.
-        while let Some((exp, key)) = inner.expiry.front().copied() {
-            if exp > now {
-                break;
-            }
-            inner.expiry.pop_front();
-            inner.seen.remove(&key);
-        }
+        inner.expire(now);
         if inner.seen.contains(&(caller, nonce)) {
             return Err(NotRemembered::Replayed);
         }
-        if inner.seen.len() >= REPLAY_CAPACITY {
+        let held = inner.per_caller.get(&caller).copied().unwrap_or(0);
+        let full = inner.seen.len() >= REPLAY_CAPACITY
+            && (held >= REPLAY_FAIR_SHARE || inner.seen.len() >= 2 * REPLAY_CAPACITY);
+        if full {
             return Err(NotRemembered::Full);
         }
         inner.seen.insert((caller, nonce));
+        *inner.per_caller.entry(caller).or_insert(0) += 1;
         inner.expiry.push_back((now + 2 * window + 1, (caller, nonce)));
         Ok(())
     }
@@ -199,6 +232,29 @@ mod tests {
         assert_eq!(c.remember([1; 16], [2; 16], 1001, 300), Err(NotRemembered::Replayed));
         assert!(c.remember([3; 16], [2; 16], 1001, 300).is_ok());
         assert!(c.remember([1; 16], [2; 16], 1000 + 601 + 1, 300).is_ok());
+    }
+
+    #[test]
+    fn a_full_replay_cache_still_takes_light_callers() {
+        let c = ReplayCache::default();
+        let nonce = |i: usize| {
+            let mut n = [0u8; 16];
+            n[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            n
+        };
+        // Two heavy callers fill it.
+        for i in 0..REPLAY_CAPACITY {
+            assert!(c.remember([(i % 2) as u8; 16], nonce(i), 1000, 300).is_ok());
+        }
+        assert_eq!(c.remember([0; 16], nonce(usize::MAX), 1000, 300), Err(NotRemembered::Full));
+        // A member with a few requests in the window is still served.
+        for i in 0..REPLAY_FAIR_SHARE as usize {
+            assert!(c.remember([9; 16], nonce(i), 1000, 300).is_ok());
+        }
+        assert_eq!(c.remember([9; 16], nonce(999), 1000, 300), Err(NotRemembered::Full));
+        assert!(c.seen([9; 16], nonce(0)) && !c.seen([9; 16], nonce(999)));
+        // Once the window passes, all of it is forgotten.
+        assert!(c.remember([0; 16], nonce(usize::MAX), 1000 + 601, 300).is_ok());
     }
 
     #[test]

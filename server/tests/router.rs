@@ -622,3 +622,41 @@ async fn only_requests_that_authenticate_spend_a_callers_budget() {
     }
     assert_eq!(app.store.raw_entries().unwrap(), before, "a refused check-in writes nothing");
 }
+
+#[tokio::test]
+async fn a_replayed_request_spends_none_of_its_callers_budget() {
+    let app = TestApp::with_config(|c| c.rate_limit_account = 3);
+    let m = app.member().await;
+    let captured = |now| m.request("GET", "/v1/account", Value::Null, now);
+    // One request, captured on the way (a proxy's log), replayed 20 times.
+    let now = app.now();
+    let original = captured(now);
+    let (parts, _) = original.into_parts();
+    let replay = || {
+        let mut req = axum::http::Request::builder().method("GET").uri("/v1/account");
+        for (k, v) in &parts.headers {
+            req = req.header(k, v);
+        }
+        req.body(axum::body::Body::empty()).unwrap()
+    };
+    assert_eq!(app.call(replay()).await.0, StatusCode::OK);
+    for _ in 0..20 {
+        assert_eq!(app.call(replay()).await.0, StatusCode::CONFLICT);
+    }
+    // The member's own budget is whole: two more requests go through.
+    for _ in 0..2 {
+        assert_eq!(app.call(captured(app.now())).await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn a_registration_without_a_usable_invite_costs_no_signature_check() {
+    let app = TestApp::with_config(|c| c.registration = aman_server::config::Registration::Invite);
+    let m = common::TestMember::new(&app.info());
+    let before = aman_protocol::keys::verifications_on_this_thread();
+    for invite in [None, Some("amanreg2-junk")] {
+        let refused = app.engine.register(invite, &m.registration()).unwrap_err();
+        assert!(refused.code.starts_with("invite_"), "{}", refused.code);
+    }
+    assert_eq!(aman_protocol::keys::verifications_on_this_thread(), before, "nothing was opened or verified");
+}

@@ -11,8 +11,8 @@ pub mod actors;
 pub mod cli;
 pub mod process;
 pub mod receiver;
-pub mod smtp;
 pub mod siege;
+pub mod smtp;
 pub mod soak;
 
 pub use actors::{Contact, Member};

@@ -3,7 +3,7 @@
 //! is anything parsed as JSON.
 
 use super::AppState;
-use crate::auth::{authenticate, parse_request, ReplayCache};
+use crate::auth::{authenticate, parse_request, NotRemembered, ReplayCache};
 use crate::error::ApiError;
 use crate::net::{AddressGroup, RequestProgress, TrustedProxies};
 use aman_protocol::{AccountId, MailboxId, RequestAuth, Signature, VerifyingKey};
@@ -41,6 +41,11 @@ impl Unverified {
         if let Err(refused) = authenticate(&self.auth, &self.sig, key, now, e.config.clock_window, e.boot_time) {
             return Err(self.peer.failed(state, refused));
         }
+        // A replay of a captured request is refused before it can spend
+        // the caller's budget.
+        if state.replay.seen(self.auth.caller, self.auth.nonce) {
+            return Err(ReplayCache::refusal(NotRemembered::Replayed));
+        }
         if !state.callers.allow(&caller_key(&self.auth.caller), e.config.rate_limit_account, now) {
             return Err(too_many());
         }
@@ -59,13 +64,18 @@ impl Unverified {
 
     /// Verifies with a key the request itself brings (a pairing answer,
     /// which registers the mailbox it names): that proves nothing about
-    /// the caller id, so the request is counted against its address, never
-    /// against the id it names, whatever the outcome.
-    pub fn verify_self_keyed(&self, state: &AppState, key: VerifyingKey) -> Result<(), ApiError> {
+    /// the caller id, so the request is never counted against the id it
+    /// names. It is counted against `slot` (the pairing slot it answers,
+    /// already known to be waiting: only those who hold the invite can name
+    /// it), whatever the outcome, so junk from the members' shared address
+    /// cannot stop a contact from answering.
+    pub fn verify_self_keyed(&self, state: &AppState, key: VerifyingKey, slot: &[u8]) -> Result<(), ApiError> {
         let e = &state.engine;
-        let verified =
-            authenticate(&self.auth, &self.sig, Some(key), e.clock.now(), e.config.clock_window, e.boot_time);
-        self.peer.counted(state, verified)?;
+        let now = e.clock.now();
+        if !state.callers.allow(slot, e.config.rate_limit_account, now) {
+            return Err(too_many());
+        }
+        authenticate(&self.auth, &self.sig, Some(key), now, e.config.clock_window, e.boot_time)?;
         self.remember(state)
     }
 }
@@ -109,7 +119,12 @@ impl Peer {
     pub fn counted(&self, state: &AppState, outcome: Result<(), ApiError>) -> Result<(), ApiError> {
         let engine = &state.engine;
         let Some(group) = &self.0 else { return outcome };
-        if state.addresses.allow(&group.limiter_key(), engine.config.rate_limit_ip, engine.clock.now()) {
+        let (per_minute, now) = (engine.config.rate_limit_ip, engine.clock.now());
+        let mut allowed = state.addresses.allow(&group.limiter_key(), per_minute, now);
+        for (key, times) in group.wider_keys() {
+            allowed &= state.addresses.allow(&key, per_minute.saturating_mul(times), now);
+        }
+        if allowed {
             outcome
         } else {
             Err(too_many())

@@ -5,12 +5,12 @@ use super::{parse_json, AppState, Contact};
 use crate::delivery::target::vet;
 use crate::engine::TargetReach;
 use crate::error::ApiError;
+use crate::net::RequestProgress;
 use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use axum::extract::{Path, State};
-use axum::Extension;
-use crate::net::RequestProgress;
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use std::time::Duration;
 

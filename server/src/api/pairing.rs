@@ -34,9 +34,9 @@ pub async fn answer(
     Path(invite): Path<String>,
     req: Unverified,
 ) -> Result<StatusCode, ApiError> {
-    // Every answer, whatever its outcome, is counted against its address:
-    // its signature is by a key it brings, which says nothing of whose the
-    // mailbox id is (and so must spend nobody's budget).
+    // An answer to no waiting slot is counted against its address (it
+    // cost a read); one to a waiting slot against that slot (see
+    // `verify_self_keyed`).
     let checked = (|| {
         let invite = invite_id(&invite)?;
         let body: PairingAnswer = parse_json(&req.body)?;
@@ -52,7 +52,9 @@ pub async fn answer(
         Ok(found) => found,
         Err(e) => return Err(req.peer.failed(&state, e)),
     };
-    req.verify_self_keyed(&state, body.identity)?;
+    let mut slot = vec![b'p'];
+    slot.extend_from_slice(invite.as_bytes());
+    req.verify_self_keyed(&state, body.identity, &slot)?;
     state.engine.answer_pairing(&invite, &body)?.wait().await?;
     Ok(StatusCode::CREATED)
 }

@@ -21,17 +21,22 @@ use tokio::sync::{watch, Notify, Semaphore};
 
 /// First attempts in flight at once: a lane of their own, so a backlog
 /// of retries to dead or slow receivers never holds up a new alert.
-pub const FIRST_ATTEMPTS: usize = 48;
+pub const FIRST_ATTEMPTS: usize = 96;
 /// Retries in flight at once.
-pub const RETRIES: usize = 16;
+pub const RETRIES: usize = 32;
 /// Attempts in flight (or waiting for a lane) for one mailbox...
 pub const PER_MAILBOX: usize = 2;
 /// ... and for all the mailboxes of one member: one member's tarpits
 /// occupy at most this many of the lanes, whatever they hold.
 pub const PER_ACCOUNT: usize = 8;
-/// Due entries looked at per pass (those over their caps are passed over
-/// and stay due).
-const SCAN: usize = 4096;
+/// Attempts taken from the outbox at once (running, or waiting for a lane).
+const MAX_TAKEN: usize = 4096;
+
+/// Due entries looked at per pass at most. Those over their caps are
+/// passed over and stay due, and the pass goes on past them (to this many)
+/// until the lanes are full: a member's backlog, however long, cannot hide
+/// another member's new alert behind it.
+const SCAN: usize = 100_000;
 
 /// What a contact's delivery log says of an attempt that got through.
 pub const DELIVERED: &str = "delivered";
@@ -173,16 +178,10 @@ impl Deliverer {
     /// were passed over for them.
     fn start_due(self: &Arc<Self>) -> bool {
         let e = &self.engine;
-        let due = match e.store.due_deliveries(e.clock.now(), SCAN) {
-            Ok(due) => due,
-            Err(err) => {
-                tracing::error!(error = %err, "reading the outbox failed");
-                return false;
-            }
-        };
         let mut owners: HashMap<MailboxId, Owner> = HashMap::new();
-        let mut passed_over = false;
-        for q in due {
+        let (mut passed_over, mut looked_at) = (false, 0usize);
+        let scanned = e.store.scan_due(e.clock.now(), &mut |q| {
+            looked_at += 1;
             let owner = *owners.entry(q.mailbox).or_insert_with(|| match e.store.mailbox(&q.mailbox) {
                 Ok(Some(mailbox)) => Owner::Member(mailbox.account),
                 _ => Owner::Orphan(q.mailbox),
@@ -195,6 +194,11 @@ impl Deliverer {
             } else if !in_flight.keys.contains(&key) {
                 passed_over = true;
             }
+            // Tasks waiting for a lane cost little, but not nothing.
+            looked_at < SCAN && crate::engine::lock(&self.in_flight).keys.len() < MAX_TAKEN
+        });
+        if let Err(err) = scanned {
+            tracing::error!(error = %err, "reading the outbox failed");
         }
         passed_over
     }

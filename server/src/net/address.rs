@@ -51,6 +51,12 @@ impl AddressRange {
     }
 }
 
+/// True for this machine's own addresses (a local proxy or Tor), mapped
+/// IPv4 included.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    canonical(ip).is_loopback()
+}
+
 /// An IPv4-mapped IPv6 address is the IPv4 address it maps.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -85,11 +91,6 @@ impl AddressGroup {
         AddressGroup(if ip.is_ipv4() { ip } else { masked(ip, 64) })
     }
 
-    /// True for this machine's own addresses (a local proxy or Tor).
-    pub fn is_loopback(&self) -> bool {
-        self.0.is_loopback()
-    }
-
     /// A key for the rate limiter: `i` and the group's address bytes.
     pub fn limiter_key(&self) -> Vec<u8> {
         let mut key = vec![b'i'];
@@ -98,6 +99,23 @@ impl AddressGroup {
             IpAddr::V6(v6) => key.extend_from_slice(&v6.octets()[..8]),
         }
         key
+    }
+
+    /// The wider ranges an IPv6 group is also counted in, each with how
+    /// many times the group's budget it gets: its /48 (8 times) and its /32
+    /// (64 times). A tunnel broker's /48 holds 65,536 /64s: counted only by
+    /// /64, one such range would be 65,536 budgets.
+    pub fn wider_keys(&self) -> Vec<(Vec<u8>, u32)> {
+        let IpAddr::V6(v6) = self.0 else { return Vec::new() };
+        let octets = v6.octets();
+        [(6usize, 8u32, b'w'), (4, 64, b'W')]
+            .into_iter()
+            .map(|(len, times, tag)| {
+                let mut key = vec![tag];
+                key.extend_from_slice(&octets[..len]);
+                (key, times)
+            })
+            .collect()
     }
 }
 
@@ -186,7 +204,7 @@ mod tests {
         assert_ne!(AddressGroup::of(ip("2001:db8:1:2::1")), AddressGroup::of(ip("2001:db8:1:3::1")));
         assert_ne!(AddressGroup::of(ip("192.0.2.1")), AddressGroup::of(ip("192.0.2.2")));
         assert_eq!(AddressGroup::of(ip("::ffff:192.0.2.1")), AddressGroup::of(ip("192.0.2.1")));
-        assert!(AddressGroup::of(ip("::ffff:127.0.0.1")).is_loopback() && AddressGroup::of(ip("::1")).is_loopback());
+        assert!(is_loopback(ip("::ffff:127.0.0.1")) && is_loopback(ip("::1")) && !is_loopback(ip("::2")));
         assert_ne!(AddressGroup::of(ip("192.0.2.1")).limiter_key(), AddressGroup::of(ip("2001:db8::1")).limiter_key());
     }
 

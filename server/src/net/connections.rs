@@ -7,7 +7,7 @@
 //! Only if every connection is being answered is the new one refused
 //! (closed at once; the client's retry finds room once a request ends).
 
-use super::address::{AddressGroup, TrustedProxies};
+use super::address::{is_loopback, AddressGroup, TrustedProxies};
 use crate::engine::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -165,6 +165,16 @@ impl Inner {
         }
     }
 
+    /// The group with the most open connections (`None`: the shared ones,
+    /// from trusted proxies and loopback).
+    fn largest_group(&self) -> Option<AddressGroup> {
+        let shared = self.open.len().saturating_sub(self.per_group.values().sum::<usize>());
+        match self.per_group.iter().max_by_key(|(_, n)| **n) {
+            Some((group, n)) if *n > shared => Some(*group),
+            _ => None,
+        }
+    }
+
     /// Sheds the oldest connection not being answered that `wanted`
     /// accepts; false if none.
     fn shed_oldest(&mut self, wanted: impl Fn(&Slot) -> bool) -> bool {
@@ -190,7 +200,7 @@ impl Connections {
     /// Admits a connection from `peer`, shedding an idle one if a cap is
     /// reached; `None` if there is no room (close it).
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
-        let shared = self.proxies.trusts(peer) || AddressGroup::of(peer).is_loopback();
+        let shared = self.proxies.trusts(peer) || is_loopback(peer);
         let group = (!shared).then(|| AddressGroup::of(peer));
         let mut inner = lock(&self.inner);
         if let Some(group) = group {
@@ -200,9 +210,14 @@ impl Connections {
                 return None;
             }
         }
-        if inner.open.len() >= self.caps.total && !inner.shed_oldest(|_| true) {
-            inner.refused += 1;
-            return None;
+        // Full in total: room is made in the group holding the most
+        // connections (one address's flood sheds its own first), else anywhere.
+        if inner.open.len() >= self.caps.total {
+            let largest = inner.largest_group();
+            if !inner.shed_oldest(|slot| slot.group == largest) && !inner.shed_oldest(|_| true) {
+                inner.refused += 1;
+                return None;
+            }
         }
         let id = inner.next;
         inner.next += 1;
@@ -267,7 +282,8 @@ mod tests {
         assert!(c.admit(ip("127.0.0.1")).is_some());
         let p1 = c.admit(ip("10.0.0.1")).unwrap();
         let _p2 = c.admit(ip("10.0.0.1")).unwrap();
-        // Full in total: the oldest idle one anywhere (p1) makes room.
+        // Full in total: room is made in the largest group (the shared
+        // one: p1, p2 and loopback's), its oldest connection first (p1).
         let _other = c.admit(ip("192.0.2.9")).unwrap();
         assert!(p1.state.shed.notified().now_or_never_ready());
         drop(busy);

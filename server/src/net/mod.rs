@@ -11,9 +11,10 @@ pub use listen::{serve, Timeouts};
 
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
-/// File descriptors kept back from connections for the store, the
-/// listeners, the admin socket and outbound deliveries.
-const DESCRIPTORS_KEPT: u64 = 64;
+/// File descriptors kept back from connections: the store, the listeners,
+/// the admin socket and resolver (64), and every outbound delivery that may
+/// be under way at once.
+const DESCRIPTORS_KEPT: u64 = 64 + (crate::delivery::worker::FIRST_ATTEMPTS + crate::delivery::worker::RETRIES) as u64;
 
 /// Raises the open-file limit to what the system allows, and returns how
 /// many connections fit under it (`wanted` at most), so that the connection

@@ -265,8 +265,9 @@ pub trait Store: Send + Sync + 'static {
     fn mailboxes(&self) -> Result<Vec<(MailboxId, AccountId)>, StoreError>;
     /// Every pairing slot.
     fn pairings(&self) -> Result<Vec<(InviteId, PairingRecord)>, StoreError>;
-    /// Outbox entries due at or before `now`, at most `limit`.
-    fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError>;
+    /// Visits the outbox entries due at or before `now`, oldest first,
+    /// until `visit` returns false.
+    fn scan_due(&self, now: u64, visit: &mut dyn FnMut(QueuedDelivery) -> bool) -> Result<(), StoreError>;
     /// Earliest outbox due time.
     fn next_delivery_due(&self) -> Result<Option<u64>, StoreError>;
     /// One alert's delivery log, oldest first.

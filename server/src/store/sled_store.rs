@@ -390,12 +390,11 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<QueuedDelivery>, StoreError> {
-        let mut out = Vec::new();
+    fn scan_due(&self, now: u64, visit: &mut dyn FnMut(QueuedDelivery) -> bool) -> Result<(), StoreError> {
         for kv in self.tree.range(keys::outbox(0, &AlertId::from_bytes([0; 16]), &MailboxId::from_bytes([0; 16]), 0)..)
         {
             let (k, v) = kv?;
-            if k.first() != Some(&prefix::OUTBOX) || out.len() >= limit {
+            if k.first() != Some(&prefix::OUTBOX) {
                 break;
             }
             if k.len() != 1 + 8 + 16 + 16 + 1 {
@@ -405,15 +404,18 @@ impl Store for SledStore {
             if due > now {
                 break;
             }
-            out.push(QueuedDelivery {
+            let queued = QueuedDelivery {
                 due,
                 alert: AlertId::from_slice(&k[9..25]).map_err(|_| StoreError::Corrupt('o'))?,
                 mailbox: MailboxId::from_slice(&k[25..41]).map_err(|_| StoreError::Corrupt('o'))?,
                 channel: k[41],
                 entry: decode(prefix::OUTBOX, &v)?,
-            });
+            };
+            if !visit(queued) {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn next_delivery_due(&self) -> Result<Option<u64>, StoreError> {
