@@ -215,7 +215,7 @@ impl Default for Config {
             max_mailboxes: 32,
             max_open_pairings: 8,
             trusted_proxies: TrustedProxies::default(),
-            max_connections: 1024,
+            max_connections: 4096,
             max_connections_per_address: 64,
             header_timeout: 10,
             body_timeout: 20,

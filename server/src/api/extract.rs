@@ -120,10 +120,13 @@ impl Peer {
         let engine = &state.engine;
         let Some(group) = &self.0 else { return outcome };
         let (per_minute, now) = (engine.config.rate_limit_ip, engine.clock.now());
-        let mut allowed = state.addresses.allow(&group.limiter_key(), per_minute, now);
-        for (key, times) in group.wider_keys() {
-            allowed &= state.addresses.allow(&key, per_minute.saturating_mul(times), now);
-        }
+        // Widest first, stopping at the first refusal: a range over its
+        // budget adds no narrower keys to the limiter.
+        let mut keys = group.wider_keys();
+        keys.reverse();
+        keys.push((group.limiter_key(), 1));
+        let allowed =
+            keys.iter().all(|(key, times)| state.addresses.allow(key, per_minute.saturating_mul(*times), now));
         if allowed {
             outcome
         } else {

@@ -187,15 +187,17 @@ impl Deliverer {
                 _ => Owner::Orphan(q.mailbox),
             });
             let key = (q.alert, q.mailbox, q.channel);
-            let mut in_flight = crate::engine::lock(&self.in_flight);
-            if in_flight.take(key, owner) {
-                drop(in_flight);
+            let (took, taken) = {
+                let mut in_flight = crate::engine::lock(&self.in_flight);
+                let took = in_flight.take(key, owner);
+                passed_over |= !took && !in_flight.keys.contains(&key);
+                (took, in_flight.keys.len())
+            };
+            if took {
                 tokio::spawn(self.clone().attempt(q, owner));
-            } else if !in_flight.keys.contains(&key) {
-                passed_over = true;
             }
             // Tasks waiting for a lane cost little, but not nothing.
-            looked_at < SCAN && crate::engine::lock(&self.in_flight).keys.len() < MAX_TAKEN
+            looked_at < SCAN && taken < MAX_TAKEN
         });
         if let Err(err) = scanned {
             tracing::error!(error = %err, "reading the outbox failed");

@@ -43,6 +43,12 @@ struct Args {
     /// member checking in): server RSS and honest check-in latency.
     #[arg(long, value_name = "SECS")]
     mailbox_soak: Option<u64>,
+    /// Run only the availability soak for this many seconds (honest members
+    /// checking in among junk, forged requests, slow connections and held
+    /// long-polls from their own address, with the default rate limits):
+    /// refusals, latency and server RSS.
+    #[arg(long, value_name = "SECS")]
+    availability_soak: Option<u64>,
     /// Internal: run the bare baseline server on this address and data directory.
     #[arg(long, num_args = 2, value_names = ["ADDR", "DIR"], hide = true)]
     baseline_server: Option<Vec<String>>,
@@ -648,6 +654,34 @@ async fn soak(secs: u64) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// `--availability-soak SECS`: the siege against a server of its own.
+async fn siege(secs: u64) -> anyhow::Result<serde_json::Value> {
+    use aman_tests::siege::{siege, SIEGE_ENV};
+    use aman_tests::soak::raise_open_file_limit;
+    raise_open_file_limit(4_096).map_err(anyhow::Error::msg)?;
+    let dir = tempfile::tempdir()?;
+    let mut env = vec![("AMAN_REGISTRATION", "open"), ("AMAN_DISPATCH_DELAY", "1s")];
+    env.extend_from_slice(SIEGE_ENV);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let r = siege(&server, secs).await?;
+    Ok(json!({
+        "availability_soak_secs": r.secs,
+        "honest_checkins": r.honest_checkins,
+        "honest_refused": r.honest_refused,
+        "first_refusal": r.first_refusal,
+        "honest_checkin_p50_ms": r.p50_ms,
+        "honest_checkin_p99_ms": r.p99_ms,
+        "junk_sent": r.junk_sent,
+        "junk_rate_limited": r.junk_slowed,
+        "slow_connections_opened": r.slow_opened,
+        "long_polls_answered": r.polls_answered,
+        "long_polls_cut": r.polls_cut,
+        "rss_warm_mib": r.rss_warm_mib,
+        "rss_end_mib": r.rss_end_mib,
+        "rss_max_mib": r.rss_max_mib,
+    }))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(b) = &args.baseline_server {
@@ -666,9 +700,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match args.mailbox_soak {
-        Some(secs) => rt.block_on(soak(secs)),
-        None => rt.block_on(run(&args)),
+    let result = match (args.mailbox_soak, args.availability_soak) {
+        (Some(secs), _) => rt.block_on(soak(secs)),
+        (None, Some(secs)) => rt.block_on(siege(secs)),
+        (None, None) => rt.block_on(run(&args)),
     };
     match result {
         Ok(v) => {
