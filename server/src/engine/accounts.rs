@@ -107,7 +107,9 @@ impl Engine {
         }
         let caller = &checkin.account;
         let _guard = self.lock_account(caller);
-        let mut account = self.account_or_unauthorized(caller)?;
+        let Some(mut account) = self.account(caller)? else {
+            return Err(self.refuse_unknown_checkin(ph, proof, now));
+        };
         let transport = self.transport_key(caller, &account)?;
         let accepted = self.accepted_keys(caller, &account, now)?;
         let index = verify_proof(ph, proof, &transport, &accepted.keys).map_err(|_| EngineError::unauthorized())?;

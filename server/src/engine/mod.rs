@@ -20,6 +20,7 @@ mod policy;
 mod proof_of_life;
 mod schedule;
 mod signals;
+mod stand_in;
 mod wake;
 
 pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_CHANNEL};
@@ -82,6 +83,8 @@ pub struct Engine {
     /// (last seen up, started) when this start followed an outage: the
     /// deadlines that fell between are moved as the schedule loads.
     outage: Mutex<Option<(u64, u64)>>,
+    /// What a check-in for no account is checked against (made on first use).
+    stand_in: std::sync::OnceLock<Option<stand_in::StandIn>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -194,6 +197,7 @@ impl Engine {
             schedule_loaded: std::sync::atomic::AtomicBool::new(false),
             last_stamp: std::sync::atomic::AtomicU64::new(0),
             outage: Mutex::new(None),
+            stand_in: std::sync::OnceLock::new(),
         })
     }
 
