@@ -290,6 +290,31 @@ async fn a_deadline_gets_one_outage_extension_however_many_restarts_follow() {
     assert_eq!(mb["alerts"][0]["server_was_down"], true);
 }
 
+/// A crash loop: the server starts five times, 29 minutes apart, and dies
+/// each time just after its first tick, across a deadline, with the default
+/// 30-minute outage grace. The alert fires at the first start after that
+/// grace, not never.
+#[tokio::test]
+async fn five_restarts_29_minutes_apart_do_not_defer_an_alert() {
+    let mut app = TestApp::with_config(|c| c.outage_grace = 1800);
+    let (m, deadline) = armed_member(&app).await;
+    let first = deadline + 100;
+    let mut fired_at = Vec::new();
+    for k in 0..5u64 {
+        let at = first + k * 29 * 60;
+        app.restart_at(at);
+        if !app.tick().fired.is_empty() {
+            fired_at.push(k);
+        }
+        if k == 1 {
+            assert_eq!(app.status_of(&m).await["deadline"], json!(first + 1800), "moved once, by the grace");
+        }
+    }
+    assert_eq!(fired_at, [2], "fires at the first start after the grace, once");
+    let mb = app.mailbox(&m.contacts[0]).await;
+    assert_eq!(mb["alerts"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn a_start_that_dies_while_loading_keeps_the_outage_window_for_the_next() {
     let mut app = TestApp::new();
