@@ -51,6 +51,7 @@ pub enum PlainHttp {
 pub fn check_server_url(base: &str, plain: PlainHttp, proxy: Option<&str>) -> Result<(), ClientError> {
     let url = reqwest::Url::parse(base).map_err(|e| ClientError::State(format!("server URL {base}: {e}")))?;
     let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let host = host.trim_end_matches('.').to_owned(); // `x.onion.` is `x.onion`
     if host.ends_with(".onion") && !proxy.is_some_and(|p| p.starts_with("socks5h://")) {
         return Err(ClientError::State(format!(
             "{host} is a Tor address: pass --proxy socks5h://127.0.0.1:9050 (with Tor running) to reach it"
@@ -257,6 +258,7 @@ mod tests {
         // An onion address without Tor, or through a proxy that resolves locally.
         for proxy in [None, Some("socks5://127.0.0.1:9050"), Some("http://127.0.0.1:8080")] {
             assert!(check_server_url("http://abcdefghij.onion", PlainHttp::Anywhere, proxy).is_err(), "{proxy:?}");
+            assert!(check_server_url("https://abcdefghij.onion./", PlainHttp::Anywhere, proxy).is_err(), "{proxy:?}");
         }
         assert!(check_server_url("http://aman.example.org", PlainHttp::Anywhere, None).is_ok());
         assert!(check_server_url("ftp://x/", PlainHttp::Anywhere, None).is_err());

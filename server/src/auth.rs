@@ -201,22 +201,30 @@ impl RateLimiter {
 
     /// Counts one request for `key` in the current minute; false over `per_minute`.
     pub fn allow(&self, key: &[u8], per_minute: u32, now: u64) -> bool {
-        if per_minute == 0 {
-            return true;
-        }
+        self.allow_all(&[(key, per_minute)], now)
+    }
+
+    /// Counts one request against every `(key, per_minute)` at once, or
+    /// against none if any is over its budget (or is new when the map is
+    /// full): a request refused by one range spends nothing of the others'.
+    pub fn allow_all(&self, keys: &[(&[u8], u32)], now: u64) -> bool {
         let minute = now / 60;
         let mut window = lock(&self.window);
         if window.minute != minute {
             *window = Window { minute, counts: HashMap::new() };
         }
-        if let Some(count) = window.counts.get_mut(key) {
-            *count = count.saturating_add(1);
-            return *count <= per_minute;
-        }
-        if window.counts.len() >= self.capacity {
+        let counted: Vec<&(&[u8], u32)> = keys.iter().filter(|(_, per_minute)| *per_minute > 0).collect();
+        let new = counted.iter().filter(|(key, _)| !window.counts.contains_key(*key)).count();
+        if window.counts.len() + new > self.capacity {
             return false;
         }
-        window.counts.insert(key.to_vec(), 1);
+        let within = |(key, per_minute): &&(&[u8], u32)| window.counts.get(*key).copied().unwrap_or(0) < *per_minute;
+        if !counted.iter().all(within) {
+            return false;
+        }
+        for (key, _) in counted {
+            *window.counts.entry(key.to_vec()).or_insert(0) += 1;
+        }
         true
     }
 }
@@ -280,5 +288,12 @@ mod tests {
         // A new minute starts from nothing.
         assert!(r.allow(b"k", 2, 120));
         assert!(r.allow(b"third", 2, 120));
+        // Several ranges at once: one over its budget spends nothing of the others'.
+        let r = RateLimiter::new(10);
+        assert!(r.allow_all(&[(b"wide", 2), (b"narrow-a", 5)], 60));
+        assert!(r.allow_all(&[(b"wide", 2), (b"narrow-b", 5)], 60));
+        assert!(!r.allow_all(&[(b"wide", 2), (b"narrow-c", 5)], 60), "the wide range is spent");
+        assert!(r.allow_all(&[(b"narrow-c", 5)], 60), "and narrow-c was not counted there");
+        assert!(r.allow_all(&[(b"zero", 0), (b"narrow-c", 5)], 60), "a zero budget is no limit");
     }
 }

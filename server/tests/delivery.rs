@@ -557,34 +557,48 @@ async fn tarpit() -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_members_tarpits_do_not_delay_another_members_duress_alert() {
+/// Member A's contacts have `per_contact` webhooks each that accept and
+/// never answer, and A panics `panics` times; then member B checks in under
+/// duress. Returns how long B's contact waited for its notification.
+async fn tarpits_then_duress(contacts: usize, per_contact: usize, panics: usize) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let live = Live { server: start(config(dir.path()), clock.clone()).await.unwrap(), clock };
-    // Member A: four contacts with two tarpit webhooks each, and 30 panics:
-    // 240 notifications that each hang for the whole attempt timeout.
-    let a = live.member_with_contacts(&[1, 1, 1, 1]).await;
+    let a = live.member_with_contacts(&vec![1; contacts]).await;
     for contact in &a.contacts {
-        for _ in 0..2 {
+        for _ in 0..per_contact {
             live.add_endpoint(contact, "webhook", &format!("{}/slow", tarpit().await)).await;
         }
     }
     let mut b = live.member_with_contacts(&[1]).await;
     let (receiver, url) = Receiver::start(vec![]).await;
     live.add_endpoint(&b.contacts[0], "webhook", &format!("{url}/b")).await;
-    for _ in 0..30 {
+    for _ in 0..panics {
         live.panic(&a).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await; // A's attempts are under way
-
-    // Member B checks in under duress: B's contact hears of it at once.
     let started = Instant::now();
     let (s, _) = live.call(b.checkin_request(true, 3600, 600, live.clock.now())).await;
     assert_eq!(s, StatusCode::OK);
     let seen = receiver.await_count(1, Duration::from_secs(60)).await;
     let waited = started.elapsed();
     assert_eq!(seen.len(), 1, "B's contact was told");
-    assert!(waited < Duration::from_secs(5), "B's alert waited {waited:?} behind A's tarpits");
     live.server.shutdown().await.unwrap();
+    waited
+}
+
+/// 8 tarpit webhooks and 30 panics: 240 notifications that each hang for
+/// the whole attempt timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_members_tarpits_do_not_delay_another_members_duress_alert() {
+    let waited = tarpits_then_duress(4, 2, 30).await;
+    assert!(waited < Duration::from_secs(5), "B's alert waited {waited:?} behind A's tarpits");
+}
+
+/// 32 tarpit webhooks and 130 panics: a backlog longer than one pass of the
+/// worker looks at (4,160 entries, all due before B's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_longer_than_a_scan_does_not_hide_another_members_alert() {
+    let waited = tarpits_then_duress(4, 8, 130).await;
+    assert!(waited < Duration::from_secs(5), "B's alert waited {waited:?} behind A's backlog");
 }

@@ -43,8 +43,9 @@ impl Unverified {
         }
         // A replay of a captured request is refused before it can spend
         // the caller's budget.
+        // (It is counted against its address instead: it cost a verification.)
         if state.replay.seen(self.auth.caller, self.auth.nonce) {
-            return Err(ReplayCache::refusal(NotRemembered::Replayed));
+            return Err(self.peer.failed(state, ReplayCache::refusal(NotRemembered::Replayed)));
         }
         if !state.callers.allow(&caller_key(&self.auth.caller), e.config.rate_limit_account, now) {
             return Err(too_many());
@@ -120,14 +121,14 @@ impl Peer {
         let engine = &state.engine;
         let Some(group) = &self.0 else { return outcome };
         let (per_minute, now) = (engine.config.rate_limit_ip, engine.clock.now());
-        // Widest first, stopping at the first refusal: a range over its
-        // budget adds no narrower keys to the limiter.
-        let mut keys = group.wider_keys();
-        keys.reverse();
-        keys.push((group.limiter_key(), 1));
-        let allowed =
-            keys.iter().all(|(key, times)| state.addresses.allow(key, per_minute.saturating_mul(*times), now));
-        if allowed {
+        // The group and its wider ranges are counted together or not at
+        // all: a request one of them refuses spends nothing of the others'
+        // (one busy /64 cannot use up its /48's budget with refused requests).
+        let mut ranges = group.wider_keys();
+        ranges.push((group.limiter_key(), 1));
+        let budgets: Vec<(&[u8], u32)> =
+            ranges.iter().map(|(key, times)| (key.as_slice(), per_minute.saturating_mul(*times))).collect();
+        if state.addresses.allow_all(&budgets, now) {
             outcome
         } else {
             Err(too_many())

@@ -32,11 +32,15 @@ pub const PER_ACCOUNT: usize = 8;
 /// Attempts taken from the outbox at once (running, or waiting for a lane).
 const MAX_TAKEN: usize = 4096;
 
-/// Due entries looked at per pass at most. Those over their caps are
-/// passed over and stay due, and the pass goes on past them (to this many)
-/// until the lanes are full: a member's backlog, however long, cannot hide
-/// another member's new alert behind it.
-const SCAN: usize = 100_000;
+/// Due entries looked at per pass at most.
+const SCAN: usize = 4096;
+
+/// Entries of one member passed over for its caps that keep their place.
+const KEPT: usize = 2 * PER_ACCOUNT;
+
+/// Seconds the rest are put back by (about one attempt's timeout: by then
+/// one of its member's attempts has ended).
+const DEFER: u64 = 15;
 
 /// What a contact's delivery log says of an attempt that got through.
 pub const DELIVERED: &str = "delivered";
@@ -155,7 +159,9 @@ pub async fn run(engine: Arc<Engine>, resolver: Arc<dyn Resolve>, mut stop: watc
         finished: Notify::new(),
     });
     loop {
-        let passed_over = d.start_due();
+        // The scan reads the store: off the async workers.
+        let scanning = d.clone();
+        let passed_over = tokio::task::spawn_blocking(move || scanning.start_due()).await.unwrap_or(false);
         let next_ms = match engine.store.next_delivery_due() {
             Ok(Some(due)) => due.saturating_mul(1000).saturating_sub(engine.clock.now_ms()),
             _ => 5_000,
@@ -174,33 +180,61 @@ pub async fn run(engine: Arc<Engine>, resolver: Arc<dyn Resolve>, mut stop: watc
 }
 
 impl Deliverer {
-    /// Starts an attempt for every due entry within its caps; true if some
-    /// were passed over for them.
+    /// Starts an attempt for every due entry within its caps. Of a
+    /// member's entries passed over for its caps, the first KEPT stay where
+    /// they are (taken as soon as an attempt ends: an honest member's many
+    /// contacts are all told at once); the rest are put back DEFER seconds,
+    /// behind whatever is due before then, so that a backlog, however long,
+    /// moves out of the way of another member's new alert instead of
+    /// standing in front of it. True if some were passed over.
     fn start_due(self: &Arc<Self>) -> bool {
         let e = &self.engine;
+        let now = e.clock.now();
         let mut owners: HashMap<MailboxId, Owner> = HashMap::new();
-        let (mut passed_over, mut looked_at) = (false, 0usize);
-        let scanned = e.store.scan_due(e.clock.now(), &mut |q| {
+        let mut passed: HashMap<Owner, usize> = HashMap::new();
+        let mut deferred = Vec::new();
+        let mut looked_at = 0usize;
+        let scanned = e.store.scan_due(now, &mut |q| {
             looked_at += 1;
             let owner = *owners.entry(q.mailbox).or_insert_with(|| match e.store.mailbox(&q.mailbox) {
                 Ok(Some(mailbox)) => Owner::Member(mailbox.account),
                 _ => Owner::Orphan(q.mailbox),
             });
             let key = (q.alert, q.mailbox, q.channel);
-            let (took, taken) = {
+            let (took, running, taken) = {
                 let mut in_flight = crate::engine::lock(&self.in_flight);
-                let took = in_flight.take(key, owner);
-                passed_over |= !took && !in_flight.keys.contains(&key);
-                (took, in_flight.keys.len())
+                let running = in_flight.keys.contains(&key);
+                (!running && in_flight.take(key, owner), running, in_flight.keys.len())
             };
             if took {
                 tokio::spawn(self.clone().attempt(q, owner));
+            } else if !running {
+                let count = passed.entry(owner).or_insert(0);
+                *count += 1;
+                if *count > KEPT {
+                    deferred.push(q);
+                }
             }
             // Tasks waiting for a lane cost little, but not nothing.
             looked_at < SCAN && taken < MAX_TAKEN
         });
         if let Err(err) = scanned {
             tracing::error!(error = %err, "reading the outbox failed");
+        }
+        let passed_over = !passed.is_empty();
+        let ops: Vec<Op> = deferred
+            .into_iter()
+            .flat_map(|q| {
+                [
+                    Op::DeleteOutbox(q.due, q.alert, q.mailbox, q.channel),
+                    Op::PutOutbox(now + DEFER, q.alert, q.mailbox, q.channel, q.entry),
+                ]
+            })
+            .collect();
+        if !ops.is_empty() {
+            if let Err(err) = e.store.apply(ops) {
+                tracing::error!(error = %err, "deferring notifications failed");
+            }
         }
         passed_over
     }

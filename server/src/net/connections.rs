@@ -165,12 +165,17 @@ impl Inner {
         }
     }
 
-    /// The group with the most open connections (`None`: the shared ones,
-    /// from trusted proxies and loopback).
-    fn largest_group(&self) -> Option<AddressGroup> {
+    /// The group holding clearly the most connections, if one does: an
+    /// address group with more than one and more than the shared set (from
+    /// trusted proxies and loopback, `Some(None)`), or the shared set when
+    /// it holds more than one address's share. `None`: no group stands out,
+    /// and the oldest connection anywhere makes room (so many addresses
+    /// with one connection each cannot single out the proxy's users).
+    fn group_standing_out(&self, per_group: usize) -> Option<Option<AddressGroup>> {
         let shared = self.open.len().saturating_sub(self.per_group.values().sum::<usize>());
         match self.per_group.iter().max_by_key(|(_, n)| **n) {
-            Some((group, n)) if *n > shared => Some(*group),
+            Some((group, n)) if *n > 1 && *n > shared => Some(Some(*group)),
+            _ if shared > per_group => Some(None),
             _ => None,
         }
     }
@@ -213,8 +218,9 @@ impl Connections {
         // Full in total: room is made in the group holding the most
         // connections (one address's flood sheds its own first), else anywhere.
         if inner.open.len() >= self.caps.total {
-            let largest = inner.largest_group();
-            if !inner.shed_oldest(|slot| slot.group == largest) && !inner.shed_oldest(|_| true) {
+            let standing_out = inner.group_standing_out(self.caps.per_group);
+            let shed_there = standing_out.is_some_and(|group| inner.shed_oldest(|slot| slot.group == group));
+            if !shed_there && !inner.shed_oldest(|_| true) {
                 inner.refused += 1;
                 return None;
             }
@@ -282,8 +288,8 @@ mod tests {
         assert!(c.admit(ip("127.0.0.1")).is_some());
         let p1 = c.admit(ip("10.0.0.1")).unwrap();
         let _p2 = c.admit(ip("10.0.0.1")).unwrap();
-        // Full in total: room is made in the largest group (the shared
-        // one: p1, p2 and loopback's), its oldest connection first (p1).
+        // Full in total, and no group stands out (two of 192.0.2.1's, both
+        // being answered, two shared): the oldest that may be shed anywhere (p1).
         let _other = c.admit(ip("192.0.2.9")).unwrap();
         assert!(p1.state.shed.notified().now_or_never_ready());
         drop(busy);
