@@ -49,6 +49,11 @@ pub enum PlainHttp {
 /// local DNS (telling the network which service is used, and letting
 /// whoever answers stand in for it).
 pub fn check_server_url(base: &str, plain: PlainHttp, proxy: Option<&str>) -> Result<(), ClientError> {
+    if !base.contains("://") {
+        return Err(ClientError::State(format!(
+            "the server address `{base}` has no scheme: write it as https://{base} (or http://… for a .onion address)"
+        )));
+    }
     let url = reqwest::Url::parse(base).map_err(|e| ClientError::State(format!("server URL {base}: {e}")))?;
     let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
     let host = host.trim_end_matches('.').to_owned(); // `x.onion.` is `x.onion`
@@ -70,6 +75,20 @@ pub fn check_server_url(base: &str, plain: PlainHttp, proxy: Option<&str>) -> Re
             }
         }
         other => Err(ClientError::State(format!("server URL {base}: `{other}` is not http or https"))),
+    }
+}
+
+/// Refuses a proxy URL that would not be used as one (a typo such as
+/// `sock5h://` must never fall back to a direct connection, which would show
+/// the member's address to the server and the network).
+pub fn check_proxy_url(proxy: &str) -> Result<(), ClientError> {
+    let scheme = proxy.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let host_given = reqwest::Url::parse(proxy).ok().is_some_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+    match scheme.as_deref() {
+        Some("socks5h" | "socks5" | "http" | "https") if host_given => Ok(()),
+        _ => Err(ClientError::State(format!(
+            "--proxy {proxy}: not a proxy URL; for Tor write socks5h://127.0.0.1:9050 (socks5, http and https proxies work too)"
+        ))),
     }
 }
 
@@ -97,6 +116,7 @@ impl ApiClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("aman");
         if let Some(p) = proxy {
+            check_proxy_url(p)?;
             let proxy = reqwest::Proxy::all(p).map_err(|e| ClientError::State(format!("--proxy {p}: {e}")))?;
             builder = builder.proxy(proxy);
         } else {
@@ -261,6 +281,19 @@ mod tests {
             assert!(check_server_url("https://abcdefghij.onion./", PlainHttp::Anywhere, proxy).is_err(), "{proxy:?}");
         }
         assert!(check_server_url("http://aman.example.org", PlainHttp::Anywhere, None).is_ok());
+        let no_scheme = check_server_url("aman.example.org", PlainHttp::LoopbackAndOnion, None).unwrap_err();
+        assert!(no_scheme.to_string().contains("https://aman.example.org"), "{no_scheme}");
         assert!(check_server_url("ftp://x/", PlainHttp::Anywhere, None).is_err());
+    }
+
+    #[test]
+    fn a_mistyped_proxy_is_an_error_not_a_direct_connection() {
+        for ok in ["socks5h://127.0.0.1:9050", "socks5://127.0.0.1:9050", "http://proxy.example:3128"] {
+            assert!(check_proxy_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["sock5h://127.0.0.1:9050", "127.0.0.1:9050", "socks5h://", "tor"] {
+            assert!(check_proxy_url(bad).is_err(), "{bad}");
+            assert!(ApiClient::new("https://aman.example.org", Some(bad), Duration::from_secs(1)).is_err(), "{bad}");
+        }
     }
 }

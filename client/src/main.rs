@@ -27,8 +27,10 @@ struct Cli {
     /// Read passphrases as lines from stdin instead of prompting.
     #[arg(long, global = true)]
     passphrase_stdin: bool,
-    /// Proxy for every request, e.g. socks5h://127.0.0.1:9050 for Tor.
-    #[arg(long, global = true)]
+    /// Proxy for every request, e.g. socks5h://127.0.0.1:9050 for Tor
+    /// (or $AMAN_PROXY). A proxy that is not a valid URL is an error, never
+    /// a direct connection.
+    #[arg(long, global = true, env = "AMAN_PROXY")]
     proxy: Option<String>,
     /// Seconds before a request gives up.
     #[arg(long, global = true, default_value_t = 30)]

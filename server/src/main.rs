@@ -57,8 +57,8 @@ enum Command {
 enum InviteAction {
     /// Create an invite; its code is printed on the last line.
     Create {
-        /// How many members may register with it.
-        #[arg(long, default_value_t = 1)]
+        /// How many members may register with it (at least 1).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         uses: u32,
         /// How long it stays valid, e.g. 7d.
         #[arg(long)]
@@ -152,6 +152,7 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
         let value = match reply {
             AdminReply::Invite { code, id } => serde_json::json!({ "code": code, "id": id }),
             AdminReply::Invites { invites } => serde_json::json!({ "invites": invites }),
+            AdminReply::Revoked { revoked: false } => bail!("no active invite has that id (see `invite list`)"),
             AdminReply::Revoked { revoked } => serde_json::json!({ "revoked": revoked }),
             AdminReply::Stats(s) => serde_json::to_value(s)?,
             AdminReply::Error { message } => bail!("{message}"),
@@ -176,11 +177,12 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
                 } else {
                     "active"
                 };
-                let expires = i.expires_at.map_or("never".to_owned(), |t| t.to_string());
+                let expires = i.expires_at.map_or("never".to_owned(), aman_protocol::duration::format_utc);
                 println!("{}  {state}  uses left {}  expires {expires}", i.id, i.uses_left);
             }
         }
-        AdminReply::Revoked { revoked } => println!("{}", if *revoked { "revoked" } else { "no such active invite" }),
+        AdminReply::Revoked { revoked: false } => bail!("no active invite has that id (see `invite list`)"),
+        AdminReply::Revoked { .. } => println!("revoked"),
         AdminReply::Stats(s) => {
             println!("accounts            {}", s.accounts);
             println!("armed deadlines     {}", s.armed_deadlines);

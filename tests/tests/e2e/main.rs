@@ -6,8 +6,10 @@
 //!   and every alert reaches its webhook (quick mode here; set
 //!   `AMAN_CRASH_CYCLES=50` for the full run); a duress check-in acknowledged
 //!   just before a `kill -9` still alerts.
-//! - `availability`: junk and forged requests from a member's own address
-//!   do not stop its check-in or panic.
+//! - `availability`: junk, forged requests, slow connections, floods and
+//!   tarpits from a member's own address do not stop its check-in or panic;
+//!   the siege soak; the client's transport rules.
+//! - `first_use`: what a new organizer and member trip over (issue 16, in part).
 //! - `bad_input`: malformed requests over real HTTP.
 //! - `coercion`: every observer's view, normal against duress check-in,
 //!   and duress against panic and missed alerts.
@@ -22,6 +24,7 @@ mod availability;
 mod bad_input;
 mod coercion;
 mod crash;
+mod first_use;
 mod lifecycle;
 mod mailboxes;
 mod proof_of_life;
