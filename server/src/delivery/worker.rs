@@ -115,11 +115,18 @@ impl InFlight {
 
     fn release(&mut self, key: Key, owner: Owner) {
         self.keys.remove(&key);
-        for count in [self.by_mailbox.get_mut(&key.1), self.by_owner.get_mut(&owner)].into_iter().flatten() {
-            *count = count.saturating_sub(1);
+        release_one(&mut self.by_mailbox, &key.1);
+        release_one(&mut self.by_owner, &owner);
+    }
+}
+
+/// Counts one fewer for `k`, forgetting it at zero (no scan of the map).
+fn release_one<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, k: &K) {
+    if let Some(n) = counts.get_mut(k) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(k);
         }
-        self.by_mailbox.retain(|_, n| *n > 0);
-        self.by_owner.retain(|_, n| *n > 0);
     }
 }
 

@@ -50,6 +50,8 @@ impl Engine {
         })?;
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
+        // Again under the lock, for the record to consume: another
+        // registration may have used the invite up since the check above.
         let consumed = self.check_invite(invite, now)?;
         // A deleted account's id is never given out again: whoever
         // registered it would inherit its contacts' trust.

@@ -139,11 +139,6 @@ impl TrustedProxies {
         self.0.iter().any(|range| range.contains(ip))
     }
 
-    /// True if no proxy is trusted.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The client's address: the connection's peer, unless that is a trusted
     /// proxy; then the right-most `X-Forwarded-For` entry that is not itself
     /// a trusted proxy (entries further left were written by whoever sent
@@ -223,6 +218,6 @@ mod tests {
         assert_eq!(client("127.0.0.1", &[]), ip("127.0.0.1"));
         assert_eq!(client("127.0.0.1", &["6.6.6.6, junk"]), ip("127.0.0.1"));
         assert!(TrustedProxies::parse("127.0.0.1, nonsense").is_err());
-        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        assert_eq!(TrustedProxies::parse("").unwrap(), TrustedProxies::default());
     }
 }
