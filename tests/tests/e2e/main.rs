@@ -27,6 +27,7 @@ mod crash;
 mod first_use;
 mod lifecycle;
 mod mailboxes;
+mod organizer;
 mod proof_of_life;
 
 /// Settings for a server that tests can drive quickly.
