@@ -305,7 +305,9 @@ async fn tier_two_hears_nothing_when_tier_one_acknowledges_and_everything_when_n
 async fn raw_sled_files_hold_no_notification_address_in_plaintext() {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let live = Live { server: start(config(dir.path()), clock.clone()).await.unwrap(), clock };
+    // E-mail channels need a relay (none listens there: nothing is sent).
+    let cfg = Config { smtp_url: Some("smtp://127.0.0.1:9".into()), ..config(dir.path()) };
+    let live = Live { server: start(cfg, clock.clone()).await.unwrap(), clock };
     let m = live.member_with_contacts(&[1]).await;
     live.add_endpoint(&m.contacts[0], "email", "hidden.person@example.org").await;
     live.add_endpoint(&m.contacts[0], "ntfy", "http://127.0.0.1:9/secret-topic-name").await;

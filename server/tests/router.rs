@@ -516,6 +516,26 @@ async fn check_ins_while_the_schedule_loads_after_a_restart_are_not_lost() {
 }
 
 #[tokio::test]
+async fn an_email_channel_is_refused_when_the_organizer_set_no_smtp_relay() {
+    let email = br#"{"kind":"email","target":"contact@example.org"}"#;
+    for smtp in [None, Some("smtp://127.0.0.1:25")] {
+        let app = TestApp::with_config(|c| c.smtp_url = smtp.map(str::to_owned));
+        let mut m = app.member().await;
+        app.add_contact(&mut m, 1).await;
+        let c = &m.contacts[0];
+        let (s, b) = app.call(c.request("POST", "/v1/mailbox/endpoints", email.to_vec(), app.now())).await;
+        let (_, list) = app.call(c.request("GET", "/v1/mailbox/endpoints", Vec::new(), app.now())).await;
+        let stored = list["endpoints"].as_array().unwrap().len();
+        if smtp.is_none() {
+            assert_eq!((s, b["code"].as_str(), stored), (StatusCode::BAD_REQUEST, Some("email_unavailable"), 0));
+            assert!(b["message"].as_str().unwrap().contains("not configured e-mail"), "{b}");
+        } else {
+            assert_eq!((s, stored), (StatusCode::CREATED, 1), "{b}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn malformed_requests_on_contact_and_key_routes_get_4xx_and_store_nothing() {
     let app = TestApp::new();
     let mut m = app.member().await;
@@ -535,6 +555,10 @@ async fn malformed_requests_on_contact_and_key_routes_get_4xx_and_store_nothing(
         (
             contact("POST", "/v1/mailbox/endpoints", br#"{"kind":"email","target":"not an address"}"#.to_vec()),
             "invalid_target",
+        ),
+        (
+            contact("POST", "/v1/mailbox/endpoints", br#"{"kind":"email","target":"c@example.org"}"#.to_vec()),
+            "email_unavailable",
         ),
         (contact("POST", "/v1/mailbox/endpoints", vec![b' '; 70 * 1024]), "body_too_large"),
         (contact("DELETE", "/v1/mailbox/endpoints/abc", Vec::new()), "invalid_value"),

@@ -28,19 +28,42 @@ pub fn secret_context(mailbox: &MailboxId, id: u8) -> Vec<u8> {
     c
 }
 
-fn validate(kind: &str, target: &str) -> Result<(), EngineError> {
+/// The channels a contact may be woken on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// A signed JSON `POST` to an https URL.
+    Webhook,
+    /// An ntfy topic URL.
+    Ntfy,
+    /// An e-mail address, through the organizer's SMTP relay.
+    Email,
+}
+
+impl EndpointKind {
+    /// Reads the `kind` of an endpoint.
+    pub fn parse(kind: &str) -> Result<Self, EngineError> {
+        match kind {
+            "webhook" => Ok(EndpointKind::Webhook),
+            "ntfy" => Ok(EndpointKind::Ntfy),
+            "email" => Ok(EndpointKind::Email),
+            _ => Err(EngineError::bad_request("invalid_kind", "kind is webhook, ntfy or email")),
+        }
+    }
+}
+
+fn validate(kind: EndpointKind, target: &str) -> Result<(), EngineError> {
     if target.len() > 512 || target.chars().any(char::is_control) {
         return Err(EngineError::bad_request("invalid_target", "target is too long or has control characters"));
     }
     match kind {
-        "webhook" | "ntfy" => {
+        EndpointKind::Webhook | EndpointKind::Ntfy => {
             let ok = (target.starts_with("https://") || target.starts_with("http://"))
                 && crate::urls::host_of(target).is_some();
             if !ok {
                 return Err(EngineError::bad_request("invalid_target", "webhook and ntfy targets are http(s) URLs"));
             }
         }
-        "email" => {
+        EndpointKind::Email => {
             let parts: Vec<&str> = target.split('@').collect();
             if parts.len() != 2
                 || parts[0].is_empty()
@@ -50,7 +73,6 @@ fn validate(kind: &str, target: &str) -> Result<(), EngineError> {
                 return Err(EngineError::bad_request("invalid_target", "not an e-mail address"));
             }
         }
-        _ => return Err(EngineError::bad_request("invalid_kind", "kind is webhook, ntfy or email")),
     }
     Ok(())
 }
@@ -88,7 +110,16 @@ impl Engine {
         add: &AddEndpoint,
         reach: &TargetReach,
     ) -> Result<(EndpointAdded, Durable), EngineError> {
-        validate(&add.kind, &add.target)?;
+        let kind = EndpointKind::parse(&add.kind)?;
+        validate(kind, &add.target)?;
+        if kind == EndpointKind::Email && self.config.smtp_url.is_none() {
+            // Stored, it would be retried for two days and reach nobody.
+            return Err(EngineError::bad_request(
+                "email_unavailable",
+                "this server's organizer has not configured e-mail (smtp_url): use a webhook or ntfy instead",
+            ));
+        }
+        let web = matches!(kind, EndpointKind::Webhook | EndpointKind::Ntfy);
         if add.target.starts_with("http://") && !self.plain_http_allowed(reach) {
             return Err(EngineError::bad_request(
                 "insecure_target",
@@ -96,11 +127,11 @@ impl Engine {
             ));
         }
         if let TargetReach::Internal(why) = reach {
-            if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.config.allow_private_targets {
+            if web && !self.config.allow_private_targets {
                 return Err(EngineError::bad_request("private_target", why.clone()));
             }
         }
-        if matches!(add.kind.as_str(), "webhook" | "ntfy") && !self.port_allowed(&add.target, reach) {
+        if web && !self.port_allowed(&add.target, reach) {
             return Err(EngineError::bad_request(
                 "target_port",
                 format!("targets on public addresses may use ports {:?} only on this server", self.config.target_ports),
@@ -117,7 +148,7 @@ impl Engine {
         let key = self.server_key();
         let target_sealed =
             key.encrypt(&target_context(mailbox_id, id), add.target.as_bytes()).map_err(EngineError::internal)?;
-        let secret = if add.kind == "webhook" {
+        let secret = if kind == EndpointKind::Webhook {
             let raw = Zeroizing::new(random_array::<32>().map_err(EngineError::internal)?);
             Some(Zeroizing::new(b64_encode(raw.as_ref())))
         } else {

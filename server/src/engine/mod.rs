@@ -24,7 +24,7 @@ mod stand_in;
 mod wake;
 
 pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_CHANNEL};
-pub use endpoints::{secret_context, target_context, TargetReach};
+pub use endpoints::{secret_context, target_context, EndpointKind, TargetReach};
 pub use error::{EngineError, ErrorKind};
 pub use keys::KEY_OVERLAP;
 pub use live::{open_live, seal_live, Account};
