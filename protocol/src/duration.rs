@@ -3,24 +3,49 @@
 //! Shared by the server's configuration and the client's `--every`/`--grace`
 //! flags so both read the same text the same way.
 
-use crate::error::DecodeError;
+use thiserror::Error;
+
+/// Text that is not a duration. It says what was written (shortened, and
+/// escaped) and how to write one, so a flag or a configuration value that
+/// does not read tells its author the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// Not a duration at all (an unknown unit, a number without its unit
+    /// after another, nothing).
+    #[error("`{0}` is not a duration: write it like 30s, 10m, 6h or 7d")]
+    NotADuration(String),
+    /// A duration too long to count in seconds.
+    #[error("`{0}` is too long a duration: write it like 30s, 10m, 6h or 7d")]
+    TooLong(String),
+}
+
+/// What an error shows of the text: at most 40 characters, escaped.
+fn shown(text: &str) -> String {
+    let mut shown: String = text.chars().take(40).collect::<String>().escape_debug().collect();
+    if text.chars().nth(40).is_some() {
+        shown.push('…');
+    }
+    shown
+}
 
 /// Parses a duration into seconds. A bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<u64, DecodeError> {
+pub fn parse_duration(text: &str) -> Result<u64, DurationError> {
     let text = text.trim();
+    let not_one = || DurationError::NotADuration(shown(text));
+    let too_long = || DurationError::TooLong(shown(text));
     if text.is_empty() {
-        return Err(DecodeError::BadText);
+        return Err(not_one());
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().map_err(|_| DecodeError::BadText);
+        return text.parse().map_err(|_| too_long());
     }
     let mut total: u64 = 0;
     let mut number: Option<u64> = None;
     for c in text.chars() {
         if let Some(d) = c.to_digit(10) {
             let n = number.unwrap_or(0);
-            number =
-                Some(n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d))).ok_or(DecodeError::InvalidValue)?);
+            number = Some(n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d))).ok_or_else(too_long)?);
             continue;
         }
         let unit = match c {
@@ -29,13 +54,13 @@ pub fn parse_duration(text: &str) -> Result<u64, DecodeError> {
             'h' => 3600,
             'd' => 86_400,
             'w' => 604_800,
-            _ => return Err(DecodeError::BadText),
+            _ => return Err(not_one()),
         };
-        let n = number.take().ok_or(DecodeError::BadText)?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or(DecodeError::InvalidValue)?;
+        let n = number.take().ok_or_else(not_one)?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(too_long)?;
     }
     if number.is_some() {
-        return Err(DecodeError::BadText);
+        return Err(not_one());
     }
     Ok(total)
 }
@@ -89,6 +114,12 @@ mod tests {
         for bad in ["", "m", "10x", "1h30", "-5s", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_duration("7x").unwrap_err().to_string(),
+            "`7x` is not a duration: write it like 30s, 10m, 6h or 7d"
+        );
+        assert!(parse_duration("99999999999999999999d").unwrap_err().to_string().contains("too long"));
+        assert!(parse_duration(&"1x\n".repeat(30)).unwrap_err().to_string().starts_with("`1x\\n1x"));
         assert_eq!(format_duration(5400), "1h30m");
         assert_eq!(parse_duration(&format_duration(93_784)).unwrap(), 93_784);
     }

@@ -347,8 +347,7 @@ impl Config {
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { key: key.to_owned(), message };
-        let duration =
-            || parse_duration(value).map_err(|e| invalid(format!("{e} (write durations like 30s, 10m, 6h, 1d)")));
+        let duration = || parse_duration(value).map_err(|e| invalid(e.to_string()));
         let number = || value.trim().parse::<u64>().map_err(|e| invalid(e.to_string()));
         let count = || value.trim().parse::<usize>().map_err(|e| invalid(e.to_string()));
         let flag = || match value.trim() {
@@ -512,6 +511,13 @@ mod tests {
         assert_eq!(c.key_file(), std::path::PathBuf::from("/run/credentials/aman/server.key"));
         let c = Config::load(None, env, &[("server_key_file", "/k".into())]).unwrap();
         assert_eq!(c.key_file(), std::path::PathBuf::from("/k"));
+    }
+
+    #[test]
+    fn a_bad_duration_says_how_to_write_one() {
+        let env = vec![("AMAN_HEADER_TIMEOUT".to_owned(), "7x".to_owned())];
+        let e = Config::load(None, env, &[]).unwrap_err().to_string();
+        assert_eq!(e, "invalid value for `header_timeout`: `7x` is not a duration: write it like 30s, 10m, 6h or 7d");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `aman-server`: serve, and the organizer's admin commands.
 
-use aman_protocol::duration::parse_duration;
+use aman_protocol::duration::{parse_duration, DurationError};
 use aman_server::admin::{self, AdminReply, AdminRequest};
 use aman_server::clock::SystemClock;
 use aman_server::config::Config;
@@ -61,8 +61,8 @@ enum InviteAction {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         uses: u32,
         /// How long it stays valid, e.g. 7d.
-        #[arg(long)]
-        expires: Option<String>,
+        #[arg(long, value_parser = expiry)]
+        expires: Option<u64>,
     },
     /// List invites.
     List,
@@ -71,6 +71,11 @@ enum InviteAction {
         /// The id from `invite list`.
         id: String,
     },
+}
+
+/// `--expires`: a duration, or clap's usage error (exit 2) saying how to write one.
+fn expiry(text: &str) -> Result<u64, DurationError> {
+    parse_duration(text)
 }
 
 fn load_config(cli: &Cli, listen: Option<&str>) -> anyhow::Result<Config> {
@@ -201,14 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => return run_serve(load_config(&cli, None)?).await,
         Some(Command::Serve { listen, .. }) => return run_serve(load_config(&cli, listen.as_deref())?).await,
         Some(Command::Invite { action }) => match action {
-            InviteAction::Create { uses, expires } => AdminRequest::InviteCreate {
-                uses: *uses,
-                expires_in: expires
-                    .as_deref()
-                    .map(parse_duration)
-                    .transpose()
-                    .map_err(|e| anyhow!("--expires: {e} (write durations like 30m, 12h, 7d)"))?,
-            },
+            InviteAction::Create { uses, expires } => AdminRequest::InviteCreate { uses: *uses, expires_in: *expires },
             InviteAction::List => AdminRequest::InviteList,
             InviteAction::Revoke { id } => AdminRequest::InviteRevoke { id: id.clone() },
         },
