@@ -2,7 +2,7 @@
 //! environment variables, then command-line flags. Later sources win.
 
 use crate::net::TrustedProxies;
-use aman_protocol::duration::parse_duration;
+use aman_protocol::duration::{format_duration, parse_duration};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -448,6 +448,70 @@ impl Config {
         }
     }
 
+    /// Every setting as the server runs with it, in [`KEYS`] order, for
+    /// `aman-server config`: durations as they are written in the file,
+    /// the key file's path resolved (never its contents), and the password
+    /// in `smtp_url` redacted. Loading the TOML form gives the same settings
+    /// back (a redacted password aside).
+    pub fn shown(&self) -> Vec<(&'static str, Shown)> {
+        let d = |secs: u64| Shown::Text(format_duration(secs));
+        let n = |v: usize| Shown::Number(v as u64);
+        let path = |p: &Option<PathBuf>| p.as_ref().map_or(Shown::Unset, |p| Shown::Text(p.display().to_string()));
+        let shown = |key: &str| match key {
+            "listen" => Shown::Text(self.listen.to_string()),
+            "data_dir" => Shown::Text(self.data_dir.display().to_string()),
+            "server_key_file" => Shown::Text(self.key_file().display().to_string()),
+            "metrics_listen" => Shown::Text(self.metrics_listen.map_or("off".to_owned(), |a| a.to_string())),
+            "dispatch_delay" => d(self.dispatch_delay),
+            "min_interval" => d(self.min_interval),
+            "max_interval" => d(self.max_interval),
+            "min_grace" => d(self.min_grace),
+            "max_grace" => d(self.max_grace),
+            "outage_grace" => d(self.outage_grace),
+            "cooling_off" => d(self.cooling_off),
+            "escalation_delay" => d(self.escalation_delay),
+            "registration" => Shown::Text(
+                match self.registration {
+                    Registration::Invite => "invite",
+                    Registration::Open => "open",
+                }
+                .to_owned(),
+            ),
+            "body_limit" => n(self.body_limit),
+            "clock_window" => d(self.clock_window),
+            "rate_limit_ip" => Shown::Number(u64::from(self.rate_limit_ip)),
+            "rate_limit_account" => Shown::Number(u64::from(self.rate_limit_account)),
+            "delivery_horizon" => d(self.delivery_horizon),
+            "delivery_backoff" => d(self.delivery_backoff),
+            "delivery_backoff_max" => d(self.delivery_backoff_max),
+            "smtp_url" => self.smtp_url.as_deref().map_or(Shown::Unset, |u| Shown::Text(redact_url(u))),
+            "smtp_from" => Shown::Text(self.smtp_from.clone()),
+            "allow_private_targets" => Shown::Flag(self.allow_private_targets),
+            "tls_cert" => path(&self.tls_cert),
+            "tls_key" => path(&self.tls_key),
+            "mailbox_retention" => d(self.mailbox_retention),
+            "mailbox_max_age" => d(self.mailbox_max_age),
+            "mailbox_max_entries" => n(self.mailbox_max_entries),
+            "mailbox_max_notices" => n(self.mailbox_max_notices),
+            "max_waiters" => n(self.max_waiters),
+            "max_waiters_per_account" => n(self.max_waiters_per_account),
+            "max_waiters_per_mailbox" => n(self.max_waiters_per_mailbox),
+            "max_mailboxes" => n(self.max_mailboxes),
+            "max_open_pairings" => n(self.max_open_pairings),
+            "trusted_proxies" => Shown::Texts(self.trusted_proxies.ranges().iter().map(ToString::to_string).collect()),
+            "max_connections" => n(self.max_connections),
+            "max_connections_per_address" => n(self.max_connections_per_address),
+            "header_timeout" => d(self.header_timeout),
+            "body_timeout" => d(self.body_timeout),
+            "request_timeout" => d(self.request_timeout),
+            "tls_handshake_timeout" => d(self.tls_handshake_timeout),
+            "drain_timeout" => d(self.drain_timeout),
+            "target_ports" => Shown::Numbers(self.target_ports.iter().map(|p| u64::from(*p)).collect()),
+            _ => Shown::Unset,
+        };
+        KEYS.iter().map(|key| (*key, shown(key))).collect()
+    }
+
     /// Where sled keeps its files.
     pub fn db_dir(&self) -> PathBuf {
         self.data_dir.join("db")
@@ -456,6 +520,75 @@ impl Config {
     /// The admin socket.
     pub fn admin_socket(&self) -> PathBuf {
         self.data_dir.join("admin.sock")
+    }
+}
+
+/// A setting's value as `aman-server config` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// A string (addresses, paths, durations like `20s`).
+    Text(String),
+    /// A whole number.
+    Number(u64),
+    /// true or false.
+    Flag(bool),
+    /// A list of numbers (`target_ports`).
+    Numbers(Vec<u64>),
+    /// A list of strings (`trusted_proxies`).
+    Texts(Vec<String>),
+    /// Not set (TOML has no null: a comment line).
+    Unset,
+}
+
+impl Shown {
+    /// The `key = value` line, as TOML (a comment for a value not set).
+    pub fn toml_line(&self, key: &str) -> String {
+        let text = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let value = match self {
+            Shown::Text(s) => text(s),
+            Shown::Number(n) => n.to_string(),
+            Shown::Flag(b) => b.to_string(),
+            Shown::Numbers(v) => format!("[{}]", v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
+            Shown::Texts(v) => format!("[{}]", v.iter().map(|s| text(s)).collect::<Vec<_>>().join(", ")),
+            Shown::Unset => return format!("# {key} is not set"),
+        };
+        format!("{key} = {value}")
+    }
+
+    /// The value in JSON (`null` for a value not set).
+    pub fn json(&self) -> serde_json::Value {
+        match self {
+            Shown::Text(s) => s.as_str().into(),
+            Shown::Number(n) => (*n).into(),
+            Shown::Flag(b) => (*b).into(),
+            Shown::Numbers(v) => v.clone().into(),
+            Shown::Texts(v) => v.clone().into(),
+            Shown::Unset => serde_json::Value::Null,
+        }
+    }
+}
+
+/// A URL with any password in it replaced by `<redacted>`
+/// (`smtps://user:<redacted>@host:465`). A URL this cannot take apart into
+/// scheme, credentials and `host[:port]` is redacted whole.
+pub fn redact_url(url: &str) -> String {
+    const REDACTED: &str = "<redacted>";
+    let Some((scheme, rest)) = url.split_once("://") else { return REDACTED.to_owned() };
+    let (credentials, host) = match rest.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, rest),
+    };
+    let plain_host = |h: &str| h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    let scheme_ok = scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok || !plain_host(host.trim_end_matches('/')) {
+        return REDACTED.to_owned();
+    }
+    match credentials {
+        None => url.to_owned(),
+        Some(c) => match c.split_once(':') {
+            Some((user, _)) if !user.contains('/') => format!("{scheme}://{user}:{REDACTED}@{host}"),
+            _ => format!("{scheme}://{REDACTED}@{host}"),
+        },
     }
 }
 
@@ -511,6 +644,45 @@ mod tests {
         assert_eq!(c.key_file(), std::path::PathBuf::from("/run/credentials/aman/server.key"));
         let c = Config::load(None, env, &[("server_key_file", "/k".into())]).unwrap();
         assert_eq!(c.key_file(), std::path::PathBuf::from("/k"));
+    }
+
+    #[test]
+    fn the_shown_settings_load_back_as_the_same_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aman.toml");
+        let mut c = Config {
+            metrics_listen: Some("127.0.0.1:9700".parse().unwrap()),
+            trusted_proxies: TrustedProxies::parse("127.0.0.1, ::1, 10.0.0.0/8").unwrap(),
+            tls_cert: Some("/etc/aman/cert.pem".into()),
+            tls_key: Some("/etc/aman/key \"quoted\".pem".into()),
+            smtp_url: Some("smtp://127.0.0.1:25".into()),
+            target_ports: vec![443, 8443],
+            cooling_off: 90_061,
+            ..Config::default()
+        };
+        c.data_dir = dir.path().join("data");
+        let shown = c.shown();
+        assert_eq!(shown.iter().map(|(k, _)| *k).collect::<Vec<_>>(), KEYS, "every key, in order");
+        assert!(shown.iter().all(|(_, v)| *v != Shown::Unset));
+        let text: String = shown.iter().map(|(k, v)| v.toml_line(k) + "\n").collect();
+        std::fs::write(&file, &text).unwrap();
+        let back = Config::load(Some(&file), vec![], &[]).unwrap();
+        assert_eq!(back.shown(), shown, "{text}");
+        // Nothing set: a comment, and the defaults load back.
+        let text: String = Config::default().shown().iter().map(|(k, v)| v.toml_line(k) + "\n").collect();
+        assert!(text.contains("# tls_cert is not set\n") && text.contains("metrics_listen = \"off\"\n"), "{text}");
+        std::fs::write(&file, &text).unwrap();
+        assert_eq!(Config::load(Some(&file), vec![], &[]).unwrap().shown(), Config::default().shown());
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(redact_url("smtps://user:hunter2@mail.example:465"), "smtps://user:<redacted>@mail.example:465");
+        assert_eq!(redact_url("smtp://127.0.0.1:25"), "smtp://127.0.0.1:25");
+        assert_eq!(redact_url("smtps://token@mail.example"), "smtps://<redacted>@mail.example");
+        assert_eq!(redact_url("smtps://a:b@c@mail.example"), "smtps://a:<redacted>@mail.example");
+        assert_eq!(redact_url("smtps://mail.example/?password=hunter2"), "<redacted>");
+        assert_eq!(redact_url("user:hunter2@mail.example"), "<redacted>");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use aman_protocol::duration::{parse_duration, DurationError};
 use aman_server::admin::{self, AdminReply, AdminRequest};
 use aman_server::clock::SystemClock;
-use aman_server::config::Config;
+use aman_server::config::{Config, ConfigError};
 use aman_server::engine::open_live;
 use aman_server::serve;
 use aman_server::store::{SledStore, Store, StoreError};
@@ -51,6 +51,10 @@ enum Command {
     },
     /// Accounts, armed deadlines, open alerts, pending deliveries.
     Stats,
+    /// Print the configuration the server would run with (defaults, then
+    /// --config, then AMAN_<KEY>, then --data), as TOML or with --json as
+    /// one object; passwords are redacted. Exits 2 if it does not load.
+    Config,
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +205,22 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `aman-server config`: the effective settings, as TOML lines or one JSON object.
+fn print_config(config: &Config, json: bool) -> anyhow::Result<()> {
+    let shown = config.shown();
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> =
+            shown.iter().map(|(key, value)| ((*key).to_owned(), value.json())).collect();
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        println!("# aman-server's effective configuration: defaults < --config file < AMAN_<KEY> < flags");
+        for (key, value) in &shown {
+            println!("{}", value.toml_line(key));
+        }
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let req = match &cli.command {
         None => return run_serve(load_config(&cli, None)?).await,
@@ -211,6 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             InviteAction::Revoke { id } => AdminRequest::InviteRevoke { id: id.clone() },
         },
         Some(Command::Stats) => AdminRequest::Stats,
+        Some(Command::Config) => return print_config(&load_config(&cli, None)?, cli.json),
     };
     let reply = run_admin(load_config(&cli, None)?, req).await?;
     print_reply(&reply, cli.json)
@@ -236,7 +257,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // A configuration that does not load is a usage error, as a bad flag is.
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

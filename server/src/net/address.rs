@@ -43,6 +43,18 @@ impl FromStr for AddressRange {
     }
 }
 
+/// As it parses back: a bare address for a range of one, else `base/prefix`.
+impl fmt::Display for AddressRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bits = if self.base.is_ipv4() { 32 } else { 128 };
+        if self.prefix == bits {
+            write!(f, "{}", self.base)
+        } else {
+            write!(f, "{}/{}", self.base, self.prefix)
+        }
+    }
+}
+
 impl AddressRange {
     /// True if `ip` is in the range.
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -132,6 +144,11 @@ impl TrustedProxies {
             .map(str::parse)
             .collect::<Result<Vec<_>, _>>()
             .map(TrustedProxies)
+    }
+
+    /// The ranges, as `trusted_proxies` lists them.
+    pub fn ranges(&self) -> &[AddressRange] {
+        &self.0
     }
 
     /// True if `ip` is one of the trusted proxies.

@@ -1,5 +1,6 @@
-//! What an organizer trips over (issue 16, the server's side): a
-//! duration that does not read says how to write one.
+//! What an organizer trips over (issue 16, the server's side): the
+//! configuration the server would run with, shown as it is with secrets
+//! redacted; a duration that does not read says how to write one.
 
 use aman_tests::binary;
 use std::path::Path;
@@ -23,6 +24,61 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
+fn config_shows_what_the_server_would_run_with_and_never_a_password() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let file = dir.path().join("aman.toml");
+    std::fs::write(&file, "cooling_off = \"2d\"\nheader_timeout = \"30s\"\nregistration = \"open\"\n").unwrap();
+    let config = file.to_str().unwrap();
+    let env = [
+        ("AMAN_HEADER_TIMEOUT", "12s"), // the environment wins over the file
+        ("AMAN_SMTP_URL", "smtps://organizer:hunter2@mail.example.org:465"),
+        ("AMAN_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+    ];
+    let out = server_cmd(&data, &["--config", config, "config"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    for line in [
+        "header_timeout = \"12s\"",
+        "cooling_off = \"2d\"",
+        "registration = \"open\"",
+        "min_interval = \"1m\"",
+        "smtp_url = \"smtps://organizer:<redacted>@mail.example.org:465\"",
+        "trusted_proxies = [\"127.0.0.1\", \"::1\"]",
+        "target_ports = [80, 443]",
+        "# tls_cert is not set",
+        &format!("data_dir = \"{}\"", data.display()),
+        &format!("server_key_file = \"{}.key\"", data.display()),
+    ] {
+        assert!(shown.lines().any(|l| l == line), "no `{line}` in:\n{shown}");
+    }
+    assert!(!shown.contains("hunter2") && !text(&out.stderr).contains("hunter2"));
+    // It is TOML the server reads back as the same settings.
+    let again = dir.path().join("again.toml");
+    std::fs::write(&again, &shown).unwrap();
+    let reread = server_cmd(&data, &["--config", again.to_str().unwrap(), "config"], &[]);
+    assert_eq!(text(&reread.stdout), shown);
+
+    let json = server_cmd(&data, &["--config", config, "--json", "config"], &env);
+    assert_eq!(json.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["header_timeout"], "12s");
+    assert_eq!(v["body_limit"], 65536);
+    assert_eq!(v["allow_private_targets"], false);
+    assert_eq!(v["tls_key"], serde_json::Value::Null);
+    assert!(!text(&json.stdout).contains("hunter2"));
+
+    // A configuration the server would refuse: the same error, exit 2.
+    let bad = [("AMAN_HEADER_TIMEOUT", "7x")];
+    let shown = server_cmd(&data, &["config"], &bad);
+    let served = server_cmd(&data, &["serve", "--listen", "127.0.0.1:0"], &bad);
+    assert_eq!((shown.status.code(), served.status.code()), (Some(2), Some(2)));
+    assert_eq!(text(&shown.stderr), text(&served.stderr));
+    assert!(text(&shown.stderr).contains("`header_timeout`: `7x` is not a duration"), "{}", text(&shown.stderr));
+}
+
+#[test]
 fn a_duration_that_does_not_read_says_how_to_write_one() {
     let _shared = super::LOAD.blocking_read();
     let dir = tempfile::tempdir().unwrap();
@@ -33,6 +89,7 @@ fn a_duration_that_does_not_read_says_how_to_write_one() {
     assert!(said.contains("`7x` is not a duration: write it like 30s, 10m, 6h or 7d"), "{said}");
     assert!(!said.contains("malformed"), "{said}");
     // The same words for a configuration value.
-    let out = server_cmd(&data, &["stats"], &[("AMAN_MIN_INTERVAL", "5 parsecs")]);
+    let out = server_cmd(&data, &["config"], &[("AMAN_MIN_INTERVAL", "5 parsecs")]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("`min_interval`: `5 parsecs` is not a duration: write it like 30s"));
 }
