@@ -30,6 +30,8 @@ pub struct Signer<'a> {
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
+    /// The proxy every request goes through, named when it cannot be reached.
+    proxy: Option<String>,
 }
 
 /// Whether a server may be reached over plain `http://`.
@@ -109,6 +111,18 @@ impl ApiClient {
         timeout: Duration,
         plain: PlainHttp,
     ) -> Result<Self, ClientError> {
+        Self::with_options(base, proxy, timeout, plain, None)
+    }
+
+    /// [`ApiClient::with_plain_http`], also trusting the certificate
+    /// authority `ca_pem` (PEM) for a server with a private certificate.
+    pub fn with_options(
+        base: &str,
+        proxy: Option<&str>,
+        timeout: Duration,
+        plain: PlainHttp,
+        ca_pem: Option<&str>,
+    ) -> Result<Self, ClientError> {
         check_server_url(base, plain, proxy)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(15)))
@@ -122,8 +136,13 @@ impl ApiClient {
         } else {
             builder = builder.no_proxy();
         }
+        if let Some(pem) = ca_pem {
+            for cert in parse_ca(pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         let http = builder.build().map_err(|e| ClientError::State(format!("http client: {e}")))?;
-        Ok(ApiClient { http, base: base.trim_end_matches('/').to_owned() })
+        Ok(ApiClient { http, base: base.trim_end_matches('/').to_owned(), proxy: proxy.map(str::to_owned) })
     }
 
     /// The server URL.
@@ -216,12 +235,17 @@ impl ApiClient {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {
-        let reason = if e.is_timeout() {
-            "timed out".to_owned()
-        } else if e.is_connect() {
-            "connection failed".to_owned()
-        } else {
-            e.to_string()
+        let reason = match (&self.proxy, e.is_timeout(), e.is_connect()) {
+            (_, true, _) => "timed out".to_owned(),
+            (Some(proxy), false, true) => format!(
+                "connection through the proxy {proxy} failed: is the proxy (Tor) running, and is its address right? Nothing was sent without it"
+            ),
+            (None, false, true) => "connection failed".to_owned(),
+            _ if is_certificate_error(e) => format!(
+                "its certificate is not trusted ({}); for a server with a private certificate authority, pass --ca-file at `aman init` or `aman config set-ca`",
+                root_cause(e)
+            ),
+            _ => root_cause(e),
         };
         ClientError::Unreachable { url: self.base.clone(), reason }
     }
@@ -254,6 +278,32 @@ impl ApiClient {
             })
         }
     }
+}
+
+/// The certificates in a PEM text, or a clear error: a CA file that holds
+/// none would otherwise leave the server untrusted with no word why.
+pub fn parse_ca(pem: &str) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+        .map_err(|e| ClientError::State(format!("the CA file is not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(ClientError::State("the CA file holds no certificate (-----BEGIN CERTIFICATE-----)".into()));
+    }
+    Ok(certs)
+}
+
+/// The innermost cause, which says what went wrong (reqwest's own message
+/// is "error sending request").
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let text = root_cause(e).to_ascii_lowercase();
+    text.contains("certificate") || text.contains("unknownissuer")
 }
 
 fn parse_reply<R: DeserializeOwned>(reply: Vec<u8>) -> Result<R, ClientError> {

@@ -6,6 +6,7 @@ use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::proof_of_life;
 use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
+use crate::wording;
 use aman_protocol::api::{
     AddEndpoint, EndpointAdded, HeartbeatList, MailboxAlert, MailboxContents, NoticeKind, PairingAnswer, B64,
 };
@@ -15,8 +16,16 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// `aman contact accept CODE`: registers a mailbox on the member's server
-/// and sends the encrypted enrollment.
-pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str>) -> Result<Report, ClientError> {
+/// and sends the encrypted enrollment, then adds every notification
+/// channel this device already has to the new mailbox. `made` is set when
+/// this command made the keystore: whether a duress passphrase was set.
+pub async fn accept(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    code: &str,
+    label: Option<&str>,
+    made: Option<bool>,
+) -> Result<Report, ClientError> {
     let invite =
         InviteCode::parse(code).map_err(|e| ClientError::State(format!("that is not a valid invite code: {e}")))?;
     if vault.secrets.contact_identity.is_none() {
@@ -61,16 +70,80 @@ pub async fn accept(ctx: &Ctx, vault: &mut Vault, code: &str, label: Option<&str
         history: Vec::new(),
     };
     if let Some(b) = vault.book.contact.as_mut() {
-        b.memberships.push(membership);
+        b.memberships.push(membership.clone());
     }
     vault.save()?;
-    Ok(Report {
-        json: json!({ "label": label, "mailbox": mailbox, "safety_number": safety }),
-        text: format!(
-            "You are now a trusted contact of {label}.\nSafety number (compare it with theirs in person):\n{}",
-            aman_protocol::safety::format_groups(&safety)
+    let channels = add_channels_to(ctx, vault, &membership).await?;
+    let mut text = format!(
+        "You are now a trusted contact of {label}.\nSafety number (compare it with theirs in person):\n{}",
+        aman_protocol::safety::format_groups(&safety)
+    );
+    text.push_str(&channels.text);
+    match made {
+        Some(false) => text.push_str(
+            "\nThis keystore has one passphrase. (A duress passphrase matters to members, whose check-in with it silently alerts their contacts; for you it would only open this keystore too. Make one with `--duress-passphrase` if you want it.)",
         ),
+        Some(true) => text.push_str(
+            "\nYour duress passphrase opens this keystore too. It sends nothing: as a contact you have no check-ins.",
+        ),
+        None => {}
+    }
+    if vault.book.contact.as_ref().is_some_and(|b| b.notify.is_empty()) {
+        text.push_str(
+            "\nNothing will wake you when an alert comes: add a channel (`aman notify add ntfy URL`, `webhook URL` or `email ADDRESS`), or keep `aman alerts watch` running.",
+        );
+    }
+    Ok(Report {
+        json: json!({ "label": label, "mailbox": mailbox, "safety_number": safety, "channels": channels.json }),
+        text,
     })
+}
+
+/// Adds this device's notification channels to one membership's mailbox:
+/// a channel covers every member, present and future. A channel that
+/// mailbox's server refuses is reported, not fatal (the membership stands).
+async fn add_channels_to(ctx: &Ctx, vault: &mut Vault, m: &Membership) -> Result<Report, ClientError> {
+    let entries = vault.book.contact.as_ref().map(|b| b.notify.clone()).unwrap_or_default();
+    if entries.is_empty() {
+        return Ok(Report { json: json!([]), text: String::new() });
+    }
+    let client = ctx.client(&m.server)?;
+    let keys = vault.membership_keys(m)?;
+    let sign = signer_for(&client, m, &keys.identity).await?;
+    let (mut rows, mut text) = (Vec::new(), String::new());
+    let mut added = Vec::new();
+    for entry in &entries {
+        let body = AddEndpoint { kind: entry.kind.clone(), target: entry.target.clone() };
+        match client.call::<_, EndpointAdded>(Method::POST, "/v1/mailbox/endpoints", Some(&body), &sign).await {
+            Ok(endpoint) => {
+                added.push((entry.id, endpoint.id));
+                text.push_str(&format!("\nYour {} channel {} now covers {} too.", entry.kind, entry.target, m.label));
+                if let Some(secret) = &endpoint.secret {
+                    text.push_str(&format!(
+                        "\nWebhook signing secret for {} (shown once; requests carry an HMAC-SHA256 signature with it): {secret}",
+                        m.label
+                    ));
+                }
+                rows.push(json!({ "id": entry.id, "added": true, "secret": endpoint.secret }));
+            }
+            Err(e) => {
+                text.push_str(&format!(
+                    "\nWARNING: your {} channel {} could not be added for {} ({e}): it will not wake you for them.",
+                    entry.kind, entry.target, m.label
+                ));
+                rows.push(json!({ "id": entry.id, "added": false, "error": e.to_string() }));
+            }
+        }
+    }
+    if let Some(b) = vault.book.contact.as_mut() {
+        for (id, endpoint) in added {
+            if let Some(n) = b.notify.iter_mut().find(|n| n.id == id) {
+                n.endpoints.push((m.mailbox, endpoint));
+            }
+        }
+    }
+    vault.save()?;
+    Ok(Report { json: json!(rows), text })
 }
 
 /// A signer for one membership's mailbox; asks the server its id when the
@@ -112,7 +185,16 @@ fn earlier_notes(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, latest
 /// `pol` is the member's newest heartbeat this device verified: it says
 /// whether the note is the one the member last vouched for, and whether a
 /// "checked in late" notice is backed by the member's own signature.
-fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, pol: Option<&ProofOfLife>) -> Value {
+/// `newest_before` is the highest note sequence among this member's alerts
+/// that fired before this one: a note older than that is flagged (the
+/// server handed out a stale note), and nothing else is.
+fn render_alert(
+    m: &Membership,
+    a: &MailboxAlert,
+    cx: &EncryptionSecret,
+    pol: Option<&ProofOfLife>,
+    newest_before: u64,
+) -> Value {
     let mut warnings = Vec::new();
     let (note, location, sequence, written_at) = if a.sealed_alert.0.is_empty() {
         warnings.push("the member had not sealed a note".to_owned());
@@ -123,8 +205,11 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, pol: Op
                 if body.account != a.account {
                     warnings.push("the sealed note names another account: do not trust it".to_owned());
                 }
-                if body.sequence < m.highest_sequence {
-                    warnings.push("this note is older than one already seen".to_owned());
+                if body.sequence < newest_before {
+                    warnings.push(
+                        "this note is older than the note of an earlier alert: the server may be showing an old note"
+                            .to_owned(),
+                    );
                 }
                 let vouched = pol.map(|p| p.sealed_hash.clone());
                 let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&a.sealed_alert.0));
@@ -165,7 +250,10 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, pol: Op
     let acks: Vec<Value> = a
         .acks
         .iter()
-        .map(|k| json!({ "by": if k.mailbox == m.mailbox { "you" } else { "another contact" }, "at": k.at }))
+        .map(|k| {
+            let by = if k.mailbox == m.mailbox { "you".to_owned() } else { "another contact".to_owned() };
+            json!({ "by": by, "at": k.at })
+        })
         .collect();
     let earlier = earlier_notes(m, a, cx, (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or("")));
     json!({
@@ -177,55 +265,60 @@ fn render_alert(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, pol: Op
     })
 }
 
-/// A sentence for an account-level notice.
+/// A sentence for an account-level notice, with what to do.
 fn notice_text(n: &Value) -> String {
     let member = n["member"].as_str().unwrap_or("");
-    let when = format_time(n["effective_at"].as_u64().unwrap_or(0));
-    match n["kind"].as_str().unwrap_or("") {
-        "contact_linked" => {
-            let prefix: String = n["new_contact_safety_number"].as_str().unwrap_or("").chars().take(10).collect();
-            format!(
-                "NOTICE from {member}: a new contact was linked (safety number begins {prefix}). It receives nothing before {when}. If {member} did not tell you, ask them."
-            )
-        }
-        "pending_change_cancelled" => format!("NOTICE from {member}: a pending change was cancelled."),
-        kind => format!("NOTICE from {member}: {kind} (takes effect {when})"),
+    let kind = n["kind"].as_str().unwrap_or("");
+    let (what, todo) = wording::account_notice(kind);
+    let mut t = format!("NOTICE: {member} {what} ({}).", format_time(n["at"].as_u64().unwrap_or(0)));
+    if let Some(at) = n["effective_at"].as_u64() {
+        let applies = if kind == "contact_linked" { "They receive alerts from" } else { "It applies at" };
+        t.push_str(&format!(" {applies} {}.", format_time(at)));
     }
+    if let Some(safety) = n["new_contact_safety_number"].as_str() {
+        let prefix: String = safety.chars().take(10).collect();
+        t.push_str(&format!(" The new contact's safety number begins {prefix}."));
+    }
+    t.push_str(&format!("\n  What to do: {todo}"));
+    t
 }
 
 fn alert_text(v: &Value) -> String {
+    let (what, todo) = wording::reason(v["reason"].as_str().unwrap_or(""));
     let mut t = format!(
-        "ALERT {} from {}: {} at {}",
-        v["alert"].as_str().unwrap_or(""),
+        "ALERT: {} {what} (alert {}, {}).",
         v["member"].as_str().unwrap_or(""),
-        v["reason"].as_str().unwrap_or(""),
+        v["alert"].as_str().unwrap_or(""),
         format_time(v["fired_at"].as_u64().unwrap_or(0))
     );
     if v["server_was_down"] == true {
-        t.push_str(" (the server had been down before this deadline)");
+        t.push_str(" The server had been down before this deadline.");
     }
+    t.push_str(&format!("\n  What to do: {todo}"));
+    let written = v["note_written_at"].as_u64().map(format_time);
     if let Some(n) = v["note"].as_str() {
-        t.push_str(&format!("\n  note: {n}"));
-        if let Some(at) = v["note_written_at"].as_u64() {
-            t.push_str(&format!("\n  (written {})", format_time(at)));
+        let n = if n.is_empty() { "(empty)" } else { n };
+        match &written {
+            Some(at) => t.push_str(&format!("\n  Note (written {at}): {n}")),
+            None => t.push_str(&format!("\n  Note: {n}")),
         }
     }
     if let Some(l) = v["location"].as_str().filter(|l| !l.is_empty()) {
-        t.push_str(&format!("\n  location: {l}"));
+        match &written {
+            Some(at) => t.push_str(&format!("\n  Location (written {at}): {l}")),
+            None => t.push_str(&format!("\n  Location: {l}")),
+        }
     }
     for n in v["earlier_notes"].as_array().into_iter().flatten() {
         let when = format_time(n["received_at"].as_u64().unwrap_or(0));
         if n["readable"] == true {
             let written = format_time(n["written_at"].as_u64().unwrap_or(0));
-            t.push_str(&format!(
-                "\n  earlier note (written {written}, received {when}): {}",
-                n["note"].as_str().unwrap_or("")
-            ));
+            t.push_str(&format!("\n  Earlier note (written {written}): {}", n["note"].as_str().unwrap_or("")));
             if let Some(l) = n["location"].as_str().filter(|l| !l.is_empty()) {
-                t.push_str(&format!("\n    location: {l}"));
+                t.push_str(&format!("\n    Location (written {written}): {l}"));
             }
         } else {
-            t.push_str(&format!("\n  earlier note (received {when}): sealed so that you cannot open it"));
+            t.push_str(&format!("\n  Earlier note (received {when}): sealed so that you cannot open it"));
         }
     }
     for n in v["notices"].as_array().into_iter().flatten() {
@@ -236,15 +329,12 @@ fn alert_text(v: &Value) -> String {
             }
             None => "",
         };
-        t.push_str(&format!(
-            "\n  {} at {}{check}",
-            n["kind"].as_str().unwrap_or(""),
-            format_time(n["at"].as_u64().unwrap_or(0))
-        ));
+        let (what, todo) = wording::alert_notice(n["kind"].as_str().unwrap_or(""));
+        t.push_str(&format!("\n  {what} at {}{check}. {todo}", format_time(n["at"].as_u64().unwrap_or(0))));
     }
     for a in v["acks"].as_array().into_iter().flatten() {
         t.push_str(&format!(
-            "\n  acknowledged by {} at {}",
+            "\n  Acknowledged by {} at {}",
             a["by"].as_str().unwrap_or(""),
             format_time(a["at"].as_u64().unwrap_or(0))
         ));
@@ -253,6 +343,12 @@ fn alert_text(v: &Value) -> String {
         t.push_str(&format!("\n  WARNING: {}", w.as_str().unwrap_or("")));
     }
     t
+}
+
+/// The highest note sequence among `seen` (fired_at, sequence) pairs that
+/// fired before `fired_at`.
+fn newest_sequence_before(seen: &[(u64, u64)], fired_at: u64) -> u64 {
+    seen.iter().filter(|(at, _)| *at < fired_at).map(|(_, seq)| *seq).max().unwrap_or(0)
 }
 
 async fn fetch(
@@ -407,25 +503,21 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                 unconfirmed.push(unconfirmed_entry(m, p, true));
             }
         }
+        // In firing order (the history is kept so), each judged against
+        // the notes of the alerts before it.
+        let mut sequences = Vec::new();
         for a in &contents.alerts {
+            let v = render_alert(m, a, &keys.encryption, pol.as_ref(), newest_sequence_before(&sequences, a.fired_at));
+            if let Some(seq) = v["sequence"].as_u64() {
+                learnt.push((m.mailbox, a.account, seq));
+                sequences.push((a.fired_at, seq));
+            }
             if all || a.acks.is_empty() || a.fired_at >= week_ago {
-                let v = render_alert(m, a, &keys.encryption, pol.as_ref());
-                if let Some(seq) = v["sequence"].as_u64() {
-                    learnt.push((m.mailbox, a.account, seq));
-                }
                 alerts.push(v);
             }
         }
         for n in contents.notices {
-            // A new contact's safety number, as the member sees it in `aman contact list`.
-            let safety = match (n.notice.contact, n.notice.contact_encryption) {
-                (Some(cid), Some(cx)) => Some(safety_number(&m.member, &cid, &cx)),
-                _ => None,
-            };
-            notices.push(json!({
-                "member": m.label, "kind": n.notice.kind, "at": n.notice.at,
-                "effective_at": n.notice.effective_at, "new_contact_safety_number": safety,
-            }));
+            notices.push(notice_entry(m, &n.notice));
         }
     }
     if let Some(b) = vault.book.contact.as_mut() {
@@ -473,57 +565,79 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     }
 }
 
-/// `aman alerts watch`: prints each new or changed alert as it arrives,
-/// and raises a warning of its own when a member's deadline (known from the
-/// member's own signed heartbeat) passes with no alert, even while the
-/// server cannot be reached. Stops after `limit` events when given (for
-/// scripts and tests).
+/// The longest wait between two tries at a server that cannot be reached.
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// `aman alerts watch`: prints each new or changed alert and each new
+/// notice as it arrives, and raises a warning of its own when a member's
+/// deadline (known from the member's own signed heartbeat) passes with no
+/// alert, even while the server cannot be reached. It never gives up on a
+/// server: a failed read is retried with back-off, and a line every
+/// `status_every` says it is still watching. Alerts, notices and warnings
+/// go to `emit`; how the watch itself is doing (started, still watching, a
+/// server down or back) to `say`. Stops after `limit` events when given
+/// (for scripts and tests).
 pub async fn watch(
     ctx: &Ctx,
     vault: &Vault,
     limit: Option<usize>,
+    status_every: Duration,
     mut emit: impl FnMut(&Value, &str),
+    mut say: impl FnMut(&str),
 ) -> Result<(), ClientError> {
     let (book, _, _) = vault.contact()?;
     let keys = book.memberships.iter().map(|m| vault.membership_keys(m)).collect::<Result<Vec<_>, _>>()?;
+    let clients = book.memberships.iter().map(|m| ctx.client(&m.server)).collect::<Result<Vec<_>, _>>()?;
     let n = book.memberships.len();
     let mut cursors: Vec<u64> = vec![0; n];
     let mut more: Vec<bool> = vec![false; n];
+    let mut read_once: Vec<bool> = vec![false; n];
     let mut proofs: Vec<Option<ProofOfLife>> = book.memberships.iter().map(|m| m.proof_of_life.clone()).collect();
     let mut alerts_seen: Vec<Vec<(u64, Option<u64>)>> = vec![Vec::new(); n];
+    let mut sequences: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
     let mut raised: Vec<Option<u64>> = vec![None; n];
+    let mut reachable: Vec<bool> = vec![true; n];
     let mut seen = std::collections::HashMap::new();
+    let mut notices_seen = std::collections::HashSet::new();
     let mut shown = 0usize;
-    let mut first = true;
+    let mut backoff = Duration::from_secs(5);
+    let mut last_said = tokio::time::Instant::now();
+    let mut last_checked: Option<u64> = None;
+    say(&format!("Watching {n} member(s) for alerts and notices. Leave this running."));
     loop {
         let mut any_unreachable = false;
         for (i, m) in book.memberships.iter().enumerate() {
-            let client = ctx.client(&m.server)?;
+            let client = &clients[i];
+            let first = !read_once[i];
             let wait = if first || n > 1 || more[i] { 0 } else { 25 };
             let mut events = Vec::new();
             let read = if first {
-                fetch_all(&client, m, &keys[i].identity).await
+                fetch_all(client, m, &keys[i].identity).await
             } else {
-                match fetch(&client, m, &keys[i].identity, cursors[i], wait).await {
+                match fetch(client, m, &keys[i].identity, cursors[i], wait).await {
                     // The server holds as many long-polls as it allows: it is
                     // there, so read without waiting (never refused) instead.
                     Err(ClientError::Server { status: 429 | 503, .. }) if wait > 0 => {
                         tokio::time::sleep(Duration::from_secs(5)).await;
-                        fetch(&client, m, &keys[i].identity, cursors[i], 0).await
+                        fetch(client, m, &keys[i].identity, cursors[i], 0).await
                     }
                     other => other,
                 }
             };
-            let reachable = match read {
+            let was_reachable = reachable[i];
+            reachable[i] = match read {
                 Ok(contents) => {
+                    read_once[i] = true;
                     more[i] = contents.more;
                     cursors[i] = cursors[i].max(contents.cursor_ms);
                     let current = Membership { proof_of_life: proofs[i].clone(), ..m.clone() };
-                    let ph = fetch_heartbeat(&client, m, &keys[i].identity).await.ok().flatten();
+                    let ph = fetch_heartbeat(client, m, &keys[i].identity).await.ok().flatten();
                     if let (Some(p), _, _) = take_heartbeat(&current, ph.as_deref(), unix_now()) {
                         proofs[i] = Some(p);
                     }
-                    for a in &contents.alerts {
+                    let mut alerts = contents.alerts.clone();
+                    alerts.sort_by_key(|a| a.fired_at);
+                    for a in &alerts {
                         if !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
                             alerts_seen[i].push((a.fired_at, a.deadline));
                         }
@@ -533,27 +647,49 @@ pub async fn watch(
                             continue;
                         }
                         seen.insert(a.alert, a.clone());
+                        let before = newest_sequence_before(&sequences[i], a.fired_at);
+                        let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref(), before);
+                        if let Some(seq) = v["sequence"].as_u64() {
+                            sequences[i].push((a.fired_at, seq));
+                        }
                         if !first {
                             // Only what arrives from now on.
-                            let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref());
                             let text = alert_text(&v);
                             events.push((v, text));
                         }
                     }
+                    for notice in &contents.notices {
+                        let key = (m.mailbox, serde_json::to_string(&notice.notice).unwrap_or_default());
+                        if notices_seen.insert(key) && !first {
+                            let v = json!({ "notice": notice_entry(m, &notice.notice) });
+                            let text = notice_text(&v["notice"]);
+                            events.push((v, text));
+                        }
+                    }
+                    last_checked = Some(unix_now());
                     true
                 }
                 // Unreachable, refusing or answering nonsense: keep watching,
                 // and keep judging the deadline from what was verified.
-                Err(_) => {
+                Err(e) => {
                     any_unreachable = true;
+                    if was_reachable {
+                        say(&format!(
+                            "Cannot reach {}'s server ({e}). Still watching: trying again, and warning you if their deadline passes.",
+                            m.label
+                        ));
+                    }
                     false
                 }
             };
+            if reachable[i] && !was_reachable {
+                say(&format!("{}'s server answers again.", m.label));
+            }
             if let Some(p) = proofs[i].as_ref().filter(|p| proof_of_life::overdue(p, unix_now())) {
                 let covered = alerts_seen[i].iter().any(|(at, d)| proof_of_life::alert_covers(p, *at, *d));
                 if !covered && raised[i] != Some(p.deadline) {
                     raised[i] = Some(p.deadline);
-                    let v = json!({ "unconfirmed": unconfirmed_entry(m, p, reachable) });
+                    let v = json!({ "unconfirmed": unconfirmed_entry(m, p, reachable[i]) });
                     let text = unconfirmed_text(&v["unconfirmed"]);
                     events.push((v, text));
                 }
@@ -566,18 +702,79 @@ pub async fn watch(
                 }
             }
         }
-        if any_unreachable || (!first && n > 1) {
-            tokio::time::sleep(Duration::from_secs(5)).await;
+        if last_said.elapsed() >= status_every {
+            last_said = tokio::time::Instant::now();
+            let when = last_checked.map(format_time).unwrap_or_else(|| "never".to_owned());
+            let down = reachable.iter().filter(|r| !**r).count();
+            let mut text = format!("Still watching {n} member(s); last checked {when}.");
+            if down > 0 {
+                text.push_str(&format!(" {down} server(s) cannot be reached now."));
+            }
+            say(&text);
         }
-        first = false;
+        if any_unreachable {
+            tokio::time::sleep(backoff.min(status_every)).await;
+            backoff = (backoff * 2).min(WATCH_BACKOFF_MAX);
+        } else {
+            backoff = Duration::from_secs(5);
+            if n > 1 {
+                tokio::time::sleep(Duration::from_secs(5).min(status_every)).await;
+            }
+        }
     }
 }
 
-/// `aman alerts ack ID`.
+/// A notice as `alerts` and `alerts watch` show it.
+fn notice_entry(m: &Membership, n: &aman_protocol::api::Notice) -> Value {
+    // A new contact's safety number, as the member sees it in `aman contact list`.
+    let safety = match (n.contact, n.contact_encryption) {
+        (Some(cid), Some(cx)) => Some(safety_number(&m.member, &cid, &cx)),
+        _ => None,
+    };
+    json!({
+        "member": m.label, "kind": n.kind, "at": n.at,
+        "effective_at": n.effective_at, "new_contact_safety_number": safety,
+    })
+}
+
+/// The one alert whose id starts with `prefix`, among what the mailboxes
+/// hold now and what this device kept (as git takes a short commit id).
+async fn alert_by_prefix(ctx: &Ctx, vault: &Vault, prefix: &str) -> Result<aman_protocol::AlertId, ClientError> {
+    let (book, _, _) = vault.contact()?;
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.len() < 4 {
+        return Err(ClientError::State("give at least the first 4 characters of the alert id".into()));
+    }
+    let mut found: Vec<aman_protocol::AlertId> = Vec::new();
+    let mut consider = |id: aman_protocol::AlertId| {
+        if id.to_string().starts_with(&prefix) && !found.contains(&id) {
+            found.push(id);
+        }
+    };
+    for m in &book.memberships {
+        m.history.iter().for_each(|a| consider(a.alert));
+        let client = ctx.client(&m.server)?;
+        let keys = vault.membership_keys(m)?;
+        fetch_all(&client, m, &keys.identity).await?.alerts.iter().for_each(|a| consider(a.alert));
+    }
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(ClientError::State(format!("no alert id starts with `{prefix}` (`aman alerts --all` lists them)"))),
+        many => Err(ClientError::State(format!(
+            "`{prefix}` is the start of {} alert ids ({}): give more of it",
+            many.len(),
+            many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// `aman alerts ack ID`: the whole id, or any unique start of it.
 pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, ClientError> {
     let (book, _, _) = vault.contact()?;
-    let id: aman_protocol::AlertId =
-        alert.parse().map_err(|_| ClientError::State(format!("`{alert}` is not an alert id")))?;
+    let id: aman_protocol::AlertId = match alert.trim().parse() {
+        Ok(id) => id,
+        Err(_) => alert_by_prefix(ctx, vault, alert).await?,
+    };
     for m in &book.memberships {
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
@@ -638,7 +835,21 @@ pub fn notify_list(vault: &Vault) -> Result<Report, ClientError> {
     let text = if list.is_empty() {
         "No notification channels. Add one with `aman notify add webhook URL | ntfy URL | email ADDRESS`.".to_owned()
     } else {
-        book.notify.iter().map(|n| format!("{}  {}  {}", n.id, n.kind, n.target)).collect::<Vec<_>>().join("\n")
+        let members = book.memberships.len();
+        book.notify
+            .iter()
+            .map(|n| {
+                let covered =
+                    book.memberships.iter().filter(|m| n.endpoints.iter().any(|(mb, _)| *mb == m.mailbox)).count();
+                let cover = if covered == members {
+                    format!("wakes you for all {members} member(s)")
+                } else {
+                    format!("wakes you for {covered} of {members} member(s)")
+                };
+                format!("{}  {}  {}  {cover}", n.id, n.kind, n.target)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     Ok(Report { json: json!({ "channels": list }), text })
 }
@@ -739,14 +950,14 @@ mod tests {
         let (m, cx, alert) = setup(1000);
         // The newest heartbeat the contact verified was signed before the alert.
         let before = ProofOfLife { counter: 3, signed_at: 900, deadline: 5000, sealed_hash: String::new() };
-        let v = render_alert(&m, &alert, &cx, Some(&before));
+        let v = render_alert(&m, &alert, &cx, Some(&before), 0);
         assert_eq!(v["notices"][0]["verified"], false);
         assert!(alert_text(&v).contains("UNVERIFIED"), "{}", alert_text(&v));
-        let v = render_alert(&m, &alert, &cx, None);
+        let v = render_alert(&m, &alert, &cx, None, 0);
         assert_eq!(v["notices"][0]["verified"], false);
         // A heartbeat signed after the alert backs it.
         let after = ProofOfLife { counter: 4, signed_at: 5100, deadline: 9000, sealed_hash: String::new() };
-        let v = render_alert(&m, &alert, &cx, Some(&after));
+        let v = render_alert(&m, &alert, &cx, Some(&after), 0);
         assert_eq!(v["notices"][0]["verified"], true);
         assert!(alert_text(&v).contains("verified: the member's device signed"));
     }
@@ -756,12 +967,12 @@ mod tests {
         let (m, cx, alert) = setup(1000);
         let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&alert.sealed_alert.0));
         let vouched = ProofOfLife { counter: 3, signed_at: 4000, deadline: 5000, sealed_hash: this };
-        let v = render_alert(&m, &alert, &cx, Some(&vouched));
+        let v = render_alert(&m, &alert, &cx, Some(&vouched), 0);
         assert_eq!(v["note_written_at"], 1000);
         assert_eq!(v["warnings"], json!([]), "the note the member last vouched for");
         assert!(alert_text(&v).contains("(written 1970-01-01 00:16:40 UTC)"));
         let other = ProofOfLife { sealed_hash: "00".repeat(32), ..vouched };
-        let v = render_alert(&m, &alert, &cx, Some(&other));
+        let v = render_alert(&m, &alert, &cx, Some(&other), 0);
         assert!(v["warnings"][0].as_str().unwrap().contains("older than the member's latest check-in"), "{v}");
     }
 

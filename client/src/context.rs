@@ -3,6 +3,7 @@
 
 use crate::api::{ApiClient, PlainHttp};
 use crate::error::ClientError;
+use crate::state::DeviceSettings;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,12 +19,31 @@ pub struct Ctx {
     pub timeout: Duration,
     /// Where plain `http://` servers are allowed (`--insecure-http`: anywhere).
     pub plain_http: PlainHttp,
+    /// A certificate authority (PEM) to trust besides the public ones.
+    pub ca_pem: Option<String>,
 }
 
 impl Ctx {
     /// A client for one server.
     pub fn client(&self, server: &str) -> Result<ApiClient, ClientError> {
-        ApiClient::with_plain_http(server, self.proxy.as_deref(), self.timeout, self.plain_http)
+        ApiClient::with_options(server, self.proxy.as_deref(), self.timeout, self.plain_http, self.ca_pem.as_deref())
+    }
+
+    /// What `init` or a first `contact accept` stores: the proxy and CA this
+    /// command was given.
+    pub fn settings_to_store(&self) -> DeviceSettings {
+        DeviceSettings { proxy: self.proxy.clone(), ca_pem: self.ca_pem.clone() }
+    }
+
+    /// These settings, with what the keystore stores filling what the
+    /// command line and environment left unset: a proxy given once is used
+    /// for every request after.
+    pub fn with_stored(&self, stored: &DeviceSettings) -> Ctx {
+        Ctx {
+            proxy: self.proxy.clone().or_else(|| stored.proxy.clone()),
+            ca_pem: self.ca_pem.clone().or_else(|| stored.ca_pem.clone()),
+            ..self.clone()
+        }
     }
 }
 

@@ -12,8 +12,11 @@ pub mod context;
 pub mod error;
 pub mod keystore;
 pub mod member;
+pub mod passphrase;
 pub mod proof_of_life;
+pub mod settings;
 pub mod state;
+pub mod wording;
 
 pub use context::{Ctx, Report};
 pub use error::ClientError;

@@ -1,18 +1,20 @@
 //! `aman`: the member's and the trusted contact's program. A thin clap layer
 //! over the aman-client library.
 
+mod prompt;
+
 use aman_client::api::PlainHttp;
 use aman_client::context::{Ctx, Report};
+use aman_client::settings::{self, Change};
 use aman_client::state::Vault;
 use aman_client::{contact, member, ClientError};
 use aman_protocol::duration::parse_duration;
 use clap::{Parser, Subcommand};
+use prompt::{Passphrases, TextSource};
 use serde_json::json;
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use zeroize::Zeroizing;
 
 /// Aman: end-to-end encrypted check-ins and alerts.
 #[derive(Debug, Parser)]
@@ -28,10 +30,15 @@ struct Cli {
     #[arg(long, global = true)]
     passphrase_stdin: bool,
     /// Proxy for every request, e.g. socks5h://127.0.0.1:9050 for Tor
-    /// (or $AMAN_PROXY). A proxy that is not a valid URL is an error, never
-    /// a direct connection.
+    /// (or $AMAN_PROXY). Given at `init` or a first `contact accept`, it is
+    /// stored and used from then on (`aman config` changes it). A proxy
+    /// that is not a valid URL is an error, never a direct connection.
     #[arg(long, global = true, env = "AMAN_PROXY")]
     proxy: Option<String>,
+    /// A certificate authority (PEM file) to trust, for a server with a
+    /// private or self-signed certificate. Stored like --proxy.
+    #[arg(long, global = true, value_name = "PATH")]
+    ca_file: Option<PathBuf>,
     /// Seconds before a request gives up.
     #[arg(long, global = true, default_value_t = 30)]
     timeout: u64,
@@ -70,17 +77,28 @@ enum Command {
     /// Check in (asks your passphrase).
     Checkin {
         /// Replace the note your contacts read if you do not check in again.
-        #[arg(long)]
-        note: Option<String>,
-        /// Where you are or are going.
-        #[arg(long)]
-        location: Option<String>,
+        /// Without a value it is asked for (so it stays out of shell history).
+        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
+        note: Option<Option<String>>,
+        /// Read the note from a file, or `-` for stdin.
+        #[arg(long, value_name = "PATH", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
+        /// Where you are or are going (asked for without a value).
+        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
+        location: Option<Option<String>>,
+        /// Read the location from a file, or `-` for stdin.
+        #[arg(long, value_name = "PATH", conflicts_with = "location")]
+        location_file: Option<PathBuf>,
     },
     /// Alert your contacts now.
     Panic {
-        /// What they should know.
-        #[arg(long)]
-        note: Option<String>,
+        /// What they should know, added to your standing note (asked for
+        /// without a value).
+        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
+        note: Option<Option<String>>,
+        /// Read it from a file, or `-` for stdin.
+        #[arg(long, value_name = "PATH", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
     },
     /// Next deadline, time left, contacts, whether the server is reachable.
     Status,
@@ -104,6 +122,31 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// How this device reaches servers: a stored proxy, a private certificate authority.
+    Config {
+        #[command(subcommand)]
+        action: Option<ConfigAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Show the stored settings.
+    Show,
+    /// Send every request through this proxy (e.g. socks5h://127.0.0.1:9050 for Tor).
+    SetProxy {
+        /// The proxy URL.
+        url: String,
+    },
+    /// Connect directly again.
+    ClearProxy,
+    /// Trust this certificate authority (PEM file) too.
+    SetCa {
+        /// The PEM file.
+        path: PathBuf,
+    },
+    /// Trust only the public certificate authorities again.
+    ClearCa,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +180,11 @@ enum ContactAction {
         /// Your name for the member.
         #[arg(long)]
         label: Option<String>,
+        /// When this makes a new keystore: also set a duress passphrase,
+        /// which opens it too (for a captor to see). Without it only one
+        /// passphrase is asked.
+        #[arg(long)]
+        duress_passphrase: bool,
     },
 }
 
@@ -150,9 +198,13 @@ enum ScheduleAction {
         /// Grace after the due time, e.g. 30m.
         #[arg(long)]
         grace: String,
-        /// The note your contacts read if you miss a check-in.
-        #[arg(long)]
-        note: Option<String>,
+        /// The note your contacts read if you miss a check-in (asked for
+        /// without a value).
+        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
+        note: Option<Option<String>>,
+        /// Read the note from a file, or `-` for stdin.
+        #[arg(long, value_name = "PATH", conflicts_with = "note")]
+        note_file: Option<PathBuf>,
     },
     /// Show the schedule.
     Show,
@@ -162,13 +214,16 @@ enum ScheduleAction {
 enum AlertsAction {
     /// Print each new alert as it arrives.
     Watch {
-        /// Stop after this many alerts.
+        /// Stop after this many alerts and notices.
         #[arg(long)]
         count: Option<usize>,
+        /// How often to say that the watch is still running, e.g. 10m.
+        #[arg(long, default_value = "10m")]
+        status_every: String,
     },
     /// Acknowledge an alert: escalation stops and the other contacts are told.
     Ack {
-        /// The alert id.
+        /// The alert id, or any part of its start that no other alert shares.
         id: String,
     },
 }
@@ -192,47 +247,26 @@ enum NotifyAction {
     },
 }
 
-/// Reads passphrases from stdin lines or from the terminal.
-struct Passphrases {
-    stdin: bool,
-}
-
-impl Passphrases {
-    fn read(&self, prompt: &str) -> Result<Zeroizing<String>, ClientError> {
-        let line = if self.stdin {
-            let mut line = Zeroizing::new(String::new());
-            std::io::stdin().lock().read_line(&mut line).map_err(ClientError::io("reading a passphrase from stdin"))?;
-            line
-        } else {
-            Zeroizing::new(
-                rpassword::prompt_password(prompt)
-                    .map_err(ClientError::io("reading a passphrase (use --passphrase-stdin when scripting)"))?,
-            )
-        };
-        let trimmed = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned());
-        if trimmed.is_empty() {
-            return Err(ClientError::State("empty passphrase".into()));
-        }
-        Ok(trimmed)
-    }
-
-    fn new_pair(&self) -> Result<(Zeroizing<String>, Zeroizing<String>), ClientError> {
-        let normal = self.read("New passphrase: ")?;
-        let duress = self.read("Duress passphrase (a different one; using it sends a silent alert): ")?;
-        Ok((normal, duress))
-    }
-}
-
 fn duration(flag: &str, text: &str) -> Result<u64, ClientError> {
     parse_duration(text)
         .map_err(|_| ClientError::State(format!("{flag}: `{text}` is not a duration (like 30s, 10m, 6h, 1d)")))
 }
 
+/// Reads a note or location the command asked for, after the passphrase
+/// (so that on stdin the passphrase lines come first).
+fn text(inline: &Option<Option<String>>, file: &Option<PathBuf>, what: &str) -> Result<Option<String>, ClientError> {
+    TextSource::from_flags(inline.clone(), file.clone()).map(|source| source.read(what)).transpose()
+}
+
 async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
     let pass = Passphrases { stdin: cli.passphrase_stdin };
-    let unlock = || -> Result<Vault, ClientError> {
+    // Unlocks the keystore, and reaches servers the way it says (a stored
+    // proxy, a private CA) unless this command says otherwise.
+    let open = || -> Result<(Vault, Ctx), ClientError> {
         let p = pass.read("Passphrase: ")?;
-        Vault::open(&ctx.home, p.as_bytes())
+        let vault = Vault::open(&ctx.home, p.as_bytes())?;
+        let ctx = ctx.with_stored(&vault.book.settings);
+        Ok((vault, ctx))
     };
     let report = match &cli.command {
         Command::Init { server, invite, name } => {
@@ -240,60 +274,117 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             member::init(ctx, server, invite.as_deref(), name.as_deref(), n.as_bytes(), d.as_bytes()).await?
         }
         Command::Contact { action } => match action {
-            ContactAction::Invite { label, tier } => member::invite_contact(ctx, &mut unlock()?, label, *tier).await?,
-            ContactAction::List => member::list_contacts(ctx, &mut unlock()?).await?,
-            ContactAction::Remove { label } => member::remove_contact(ctx, &mut unlock()?, label).await?,
-            ContactAction::Accept { code, label } => {
-                let mut vault = if Vault::path_in(&ctx.home).exists() {
-                    unlock()?
+            ContactAction::Invite { label, tier } => {
+                let (mut vault, ctx) = open()?;
+                member::invite_contact(&ctx, &mut vault, label, *tier).await?
+            }
+            ContactAction::List => {
+                let (mut vault, ctx) = open()?;
+                member::list_contacts(&ctx, &mut vault).await?
+            }
+            ContactAction::Remove { label } => {
+                let (mut vault, ctx) = open()?;
+                member::remove_contact(&ctx, &mut vault, label).await?
+            }
+            ContactAction::Accept { code, label, duress_passphrase } => {
+                let new_keystore = !Vault::path_in(&ctx.home).exists();
+                let (mut vault, ctx) = if !new_keystore {
+                    open()?
                 } else {
-                    let (n, d) = pass.new_pair()?;
+                    let (n, d) = pass.new_for_contact(*duress_passphrase)?;
                     let seeds =
                         (aman_protocol::random::random_array::<32>()?, aman_protocol::random::random_array::<32>()?);
-                    Vault::create(&ctx.home, n.as_bytes(), d.as_bytes(), &seeds.0, &seeds.1)?
+                    let mut vault = Vault::create(&ctx.home, n.as_bytes(), d.as_bytes(), &seeds.0, &seeds.1)?;
+                    vault.book.settings = ctx.settings_to_store();
+                    (vault, ctx.clone())
                 };
-                contact::accept(ctx, &mut vault, code, label.as_deref()).await?
+                let made = new_keystore.then_some(*duress_passphrase);
+                contact::accept(&ctx, &mut vault, code, label.as_deref(), made).await?
             }
         },
         Command::Schedule { action } => match action {
-            ScheduleAction::Set { every, grace, note } => {
+            ScheduleAction::Set { every, grace, note, note_file } => {
                 let (e, g) = (duration("--every", every)?, duration("--grace", grace)?);
-                member::set_schedule(ctx, &mut unlock()?, e, g, note.as_deref()).await?
+                let (mut vault, ctx) = open()?;
+                let note = text(note, note_file, "note")?;
+                member::set_schedule(&ctx, &mut vault, e, g, note.as_deref()).await?
             }
-            ScheduleAction::Show => member::show_schedule(&unlock()?)?,
+            ScheduleAction::Show => member::show_schedule(&open()?.0)?,
         },
-        Command::Checkin { note, location } => {
-            member::checkin(ctx, &mut unlock()?, note.as_deref(), location.as_deref()).await?
+        Command::Checkin { note, note_file, location, location_file } => {
+            if note_file.as_deref() == Some(std::path::Path::new("-"))
+                && location_file.as_deref() == Some(std::path::Path::new("-"))
+            {
+                return Err(ClientError::State(
+                    "only one of --note-file and --location-file can be `-` (stdin)".into(),
+                ));
+            }
+            let (mut vault, ctx) = open()?;
+            let note = text(note, note_file, "note")?;
+            let location = text(location, location_file, "location")?;
+            member::checkin(&ctx, &mut vault, note.as_deref(), location.as_deref()).await?
         }
-        Command::Panic { note } => member::panic(ctx, &mut unlock()?, note.as_deref()).await?,
-        Command::Status => member::status(ctx, &unlock()?).await?,
+        Command::Panic { note, note_file } => {
+            let (mut vault, ctx) = open()?;
+            let note = text(note, note_file, "note")?;
+            member::panic(&ctx, &mut vault, note.as_deref()).await?
+        }
+        Command::Status => {
+            let (mut vault, ctx) = open()?;
+            member::status(&ctx, &mut vault).await?
+        }
         Command::Alerts { all, action } => match action {
-            None => contact::list_alerts(ctx, &mut unlock()?, *all).await?,
-            Some(AlertsAction::Ack { id }) => contact::ack(ctx, &unlock()?, id).await?,
-            Some(AlertsAction::Watch { count }) => {
+            None => {
+                let (mut vault, ctx) = open()?;
+                contact::list_alerts(&ctx, &mut vault, *all).await?
+            }
+            Some(AlertsAction::Ack { id }) => {
+                let (vault, ctx) = open()?;
+                contact::ack(&ctx, &vault, id).await?
+            }
+            Some(AlertsAction::Watch { count, status_every }) => {
+                let every = Duration::from_secs(duration("--status-every", status_every)?.max(1));
+                let (vault, ctx) = open()?;
                 let json = cli.json;
-                contact::watch(ctx, &unlock()?, *count, |v, text| {
+                let emit = |v: &serde_json::Value, text: &str| {
                     if json {
                         println!("{v}");
                     } else {
                         println!("{text}");
                     }
-                })
-                .await?;
+                };
+                contact::watch(&ctx, &vault, *count, every, emit, |line| eprintln!("{line}")).await?;
                 return Ok(None);
             }
         },
         Command::Notify { action } => match action {
-            NotifyAction::Add { kind, target } => contact::notify_add(ctx, &mut unlock()?, kind, target).await?,
-            NotifyAction::List => contact::notify_list(&unlock()?)?,
-            NotifyAction::Remove { id } => contact::notify_remove(ctx, &mut unlock()?, *id).await?,
+            NotifyAction::Add { kind, target } => {
+                let (mut vault, ctx) = open()?;
+                contact::notify_add(&ctx, &mut vault, kind, target).await?
+            }
+            NotifyAction::List => contact::notify_list(&open()?.0)?,
+            NotifyAction::Remove { id } => {
+                let (mut vault, ctx) = open()?;
+                contact::notify_remove(&ctx, &mut vault, *id).await?
+            }
         },
-        Command::Verify => contact::verify(&unlock()?),
+        Command::Verify => contact::verify(&open()?.0),
         Command::Key { action: KeyAction::Rotate } => {
             // Either order: each new key inherits the role of the key it replaces.
             let a = pass.read("One passphrase: ")?;
             let b = pass.read("The other passphrase: ")?;
-            member::rotate_keys(ctx, &ctx.home, a.as_bytes(), b.as_bytes()).await?
+            let stored = Vault::open(&ctx.home, a.as_bytes())?.book.settings;
+            member::rotate_keys(&ctx.with_stored(&stored), &ctx.home, a.as_bytes(), b.as_bytes()).await?
+        }
+        Command::Config { action } => {
+            let change = match action {
+                None | Some(ConfigAction::Show) => Change::None,
+                Some(ConfigAction::SetProxy { url }) => Change::SetProxy(url.clone()),
+                Some(ConfigAction::ClearProxy) => Change::ClearProxy,
+                Some(ConfigAction::SetCa { path }) => Change::SetCa(prompt::read_ca(path)?),
+                Some(ConfigAction::ClearCa) => Change::ClearCa,
+            };
+            settings::configure(&mut open()?.0, change)?
         }
     };
     Ok(Some(report))
@@ -318,7 +409,15 @@ fn main() -> ExitCode {
     };
     let home = cli.home.clone().unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("aman"));
     let plain_http = if cli.insecure_http { PlainHttp::Anywhere } else { PlainHttp::LoopbackAndOnion };
-    let ctx = Ctx { home, proxy: cli.proxy.clone(), timeout: Duration::from_secs(cli.timeout.max(1)), plain_http };
+    let ca_pem = match cli.ca_file.as_deref().map(prompt::read_ca).transpose() {
+        Ok(pem) => pem,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx =
+        Ctx { home, proxy: cli.proxy.clone(), timeout: Duration::from_secs(cli.timeout.max(1)), plain_http, ca_pem };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

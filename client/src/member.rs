@@ -4,7 +4,7 @@
 use crate::api::{unix_now, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
-use crate::state::{ContactEntry, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
+use crate::state::{ContactEntry, LastKnown, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
     AccountStatus, CheckinReply, CheckinRequest, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest,
@@ -57,6 +57,7 @@ pub async fn init(
     let info = client.server_info().await?;
     check_server(&info, invite)?;
     let mut vault = Vault::create(&ctx.home, normal_pass, duress_pass, &normal.seed_bytes(), &duress.seed_bytes())?;
+    vault.book.settings = ctx.settings_to_store();
     // The one message that names the roles, sealed to the server.
     let registration = Registration {
         server: info.server_id,
@@ -86,13 +87,14 @@ pub async fn init(
         server_id: Some(info.server_id),
         server_key: Some(info.server_key),
         sealed: None,
+        last_known: None,
     });
     vault.secrets.identity = Some(identity);
     vault.save()?;
     Ok(Report {
         json: json!({ "account": account, "server": client.base() }),
         text: format!(
-            "Account created on {}.\nNext: `aman contact invite --label NAME` for each trusted contact, then `aman schedule set --every 6h --grace 30m`.",
+            "Account created on {}.\nNo contact is linked yet: nobody will be alerted until one is.\nNext: `aman contact invite --label NAME` for each trusted contact, then `aman schedule set --every 6h --grace 30m`.",
             client.base()
         ),
     })
@@ -129,6 +131,7 @@ pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8)
     if !(1..=9).contains(&tier) {
         return Err(ClientError::State("--tier runs from 1 to 9".into()));
     }
+    let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
     if book.contacts.iter().any(|c| c.label == label) || book.pending.iter().any(|p| p.label == label) {
         return Err(ClientError::State(format!("a contact is already labelled `{label}`")));
@@ -150,13 +153,15 @@ pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8)
     }
     vault.save()?;
     let text = code.to_text();
-    Ok(Report {
+    let report = Report {
         json: json!({ "code": text.as_str(), "label": label, "tier": tier, "expires_at": expires_at }),
         text: format!(
-            "Give this code to {label} in person or over a channel you trust (valid 7 days):\n{}",
+            "Give this code to {label} in person or over a channel you trust (valid 7 days):\n{}\n{label} is linked, and alerted, once they accept it and you next use aman.",
             text.as_str()
         ),
-    })
+    };
+    let (book, _) = vault.member()?;
+    Ok(frame(report, &news, book))
 }
 
 /// The policy the member's book describes.
@@ -235,9 +240,24 @@ fn unchanged_seal(book: &MemberBook) -> Option<[u8; 32]> {
     <[u8; 32]>::try_from(bytes.as_slice()).ok()
 }
 
-/// `aman contact list`: completes answered invites, links them, lists contacts.
-pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
+/// What completing answered invites did.
+#[derive(Debug, Default)]
+pub struct Pairings {
+    /// Contacts linked now.
+    pub linked: Vec<String>,
+    /// Invites answered by someone who did not hold them (dropped).
+    pub forged: Vec<String>,
+}
+
+/// Completes every answered invite: opens the answer, links the new
+/// contact's mailbox and re-seals the standing note to them. Run at every
+/// command that talks to the server, so that a contact who accepted is
+/// protected without the member having to list contacts first.
+pub async fn complete_pairings(ctx: &Ctx, vault: &mut Vault) -> Result<Pairings, ClientError> {
     let (book, key) = vault.member()?;
+    if book.pending.is_empty() {
+        return Ok(Pairings::default());
+    }
     let client = ctx.client(&book.server)?;
     let sign = signer(book, key)?;
     let mut completed = Vec::new();
@@ -285,29 +305,88 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
             removing_at: None,
         });
     }
-    if !completed.is_empty() || still_pending.len() != book.pending.len() {
-        let mut updated = book.clone();
-        updated.contacts.extend(completed.iter().cloned());
-        updated.pending = still_pending;
-        if !completed.is_empty() {
-            // Link the new mailboxes (adding contacts strengthens: applies at once)
-            // and re-seal the standing note so the new contacts can read it.
-            let _: PolicyReply =
-                client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &sign).await?;
-            let sealed = reseal(&mut updated, key)?;
-            client
-                .send(
-                    Method::PUT,
-                    "/v1/account/sealed-alert",
-                    serde_json::to_vec(&SealedAlertUpdate { sealed_alert: B64(sealed) })
-                        .map_err(|e| ClientError::State(e.to_string()))?,
-                    &sign,
-                )
-                .await?;
-        }
-        vault.book.member = Some(updated);
-        vault.save()?;
+    if completed.is_empty() && still_pending.len() == book.pending.len() {
+        return Ok(Pairings::default());
     }
+    let mut updated = book.clone();
+    updated.contacts.extend(completed.iter().cloned());
+    updated.pending = still_pending;
+    if !completed.is_empty() {
+        // Link the new mailboxes (adding contacts strengthens: applies at once)
+        // and re-seal the standing note so the new contacts can read it.
+        let _: PolicyReply =
+            client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &sign).await?;
+        let sealed = reseal(&mut updated, key)?;
+        client
+            .send(
+                Method::PUT,
+                "/v1/account/sealed-alert",
+                serde_json::to_vec(&SealedAlertUpdate { sealed_alert: B64(sealed) })
+                    .map_err(|e| ClientError::State(e.to_string()))?,
+                &sign,
+            )
+            .await?;
+    }
+    vault.book.member = Some(updated);
+    vault.save()?;
+    Ok(Pairings { linked: completed.into_iter().map(|c| c.label).collect(), forged })
+}
+
+/// Completes answered invites before a command that relies on contacts,
+/// and says what happened. A failure here does not stop the command (a
+/// check-in or panic must still be tried); the command's own request
+/// reports an unreachable server.
+async fn complete_quietly(ctx: &Ctx, vault: &mut Vault) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Ok(p) = complete_pairings(ctx, vault).await {
+        for label in &p.linked {
+            lines.push(format!(
+                "{label} accepted your invite and is now linked (compare safety numbers: `aman verify`)."
+            ));
+        }
+        for label in &p.forged {
+            lines.push(format!(
+                "The invite for {label} was answered by someone who does not hold it: it was dropped. Invite {label} again."
+            ));
+        }
+    }
+    lines
+}
+
+/// The warning every command that arms or checks in gives while no
+/// contact is linked.
+pub const NO_CONTACT: &str =
+    "WARNING: no contact is linked: nobody will be alerted. Invite one with `aman contact invite --label NAME`; an invited contact is linked once they accept.";
+
+fn no_contact_warning(book: &MemberBook) -> Option<String> {
+    if book.linked_contacts() > 0 {
+        return None;
+    }
+    let waiting = if book.pending.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} invited, not yet accepted)", book.pending.len())
+    };
+    Some(format!("{NO_CONTACT}{waiting}"))
+}
+
+/// Puts the lines of pairing news and the no-contact warning around a report.
+fn frame(mut report: Report, news: &[String], book: &MemberBook) -> Report {
+    let warning = no_contact_warning(book);
+    let mut text: Vec<String> = warning.iter().cloned().collect();
+    text.extend(news.iter().cloned());
+    text.push(report.text);
+    report.text = text.join("\n");
+    report.json["contacts_linked"] = json!(book.linked_contacts());
+    if warning.is_some() {
+        report.json["warning"] = json!("no_contact_linked");
+    }
+    report
+}
+
+/// `aman contact list`: completes answered invites, links them, lists contacts.
+pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
+    let forged = complete_pairings(ctx, vault).await?.forged;
     let (book, _) = vault.member()?;
     let mut text = String::new();
     for c in &book.contacts {
@@ -380,6 +459,7 @@ pub async fn set_schedule(
     grace: u64,
     note: Option<&str>,
 ) -> Result<Report, ClientError> {
+    let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
     let mut wanted = book.clone();
     wanted.every = Some(every);
@@ -408,14 +488,16 @@ pub async fn set_schedule(
             format_time(reply.effective_at)
         )
     };
-    Ok(Report {
+    let report = Report {
         json: json!({ "every": every, "grace": grace, "applied": reply.applied, "effective_at": reply.effective_at }),
         text: format!(
             "Schedule: check in every {}, alert after {} more. Applies {when}.\nCheck in with `aman checkin`: nothing checks in for you.",
             format_duration(every),
             format_duration(grace)
         ),
-    })
+    };
+    let (book, _) = vault.member()?;
+    Ok(frame(report, &news, book))
 }
 
 /// `aman schedule show`.
@@ -438,6 +520,7 @@ pub async fn checkin(
     note: Option<&str>,
     location: Option<&str>,
 ) -> Result<Report, ClientError> {
+    let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
     updated.promote_pending_schedule(unix_now());
@@ -521,19 +604,24 @@ pub async fn checkin(
         )));
     }
     updated.counter = reply.counter;
+    updated.last_known =
+        Some(LastKnown { at: unix_now(), next_due: Some(reply.next_due), deadline: Some(reply.deadline) });
     vault.book.member = Some(updated);
     vault.save()?;
+    let (book, _) = vault.member()?;
+    let who = if book.linked_contacts() > 0 { "your contacts are alerted" } else { "the alert would go" };
     // "In" the interval asked for, counted from the check-in itself: what
     // is printed does not depend on how long the reply and saving took.
-    Ok(Report {
+    let report = Report {
         json: json!({ "checked_in": true, "counter": reply.counter, "next_due": reply.next_due, "deadline": reply.deadline }),
         text: format!(
-            "Checked in. Next check-in due by {} (in {}); your contacts are alerted at {} if you have not checked in.",
+            "Checked in. Next check-in due by {} (in {}); {who} at {} if you have not checked in.",
             format_time(reply.next_due),
             format_duration(every),
             format_time(reply.deadline)
         ),
-    })
+    };
+    Ok(frame(report, &news, book))
 }
 
 /// `aman key rotate`: new check-in keys for both passphrases, typed in
@@ -597,33 +685,70 @@ pub async fn rotate_keys(
 
 /// `aman panic`: alert the contacts now.
 pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<Report, ClientError> {
+    let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
     updated.promote_removals(unix_now());
-    if let Some(n) = note {
-        updated.note = n.to_owned();
-    }
-    // The note on record, unless the words or the recipients changed.
-    let sealed = match unchanged_seal(&updated) {
-        Some(_) => None,
-        None => Some(B64(reseal(&mut updated, key)?)),
+    // The panic's words are added to the standing note, for this alert: the
+    // standing note itself stays (the next check-in seals it alone again).
+    let sealed = match note.filter(|n| !n.is_empty()) {
+        Some(n) => {
+            let standing = std::mem::take(&mut updated.note);
+            updated.note = with_panic_words(&standing, n, unix_now());
+            let sealed = reseal(&mut updated, key)?;
+            updated.note = standing;
+            Some(B64(sealed))
+        }
+        // The note on record, unless the words or the recipients changed.
+        None => match unchanged_seal(&updated) {
+            Some(_) => None,
+            None => Some(B64(reseal(&mut updated, key)?)),
+        },
     };
     let client = ctx.client(&book.server)?;
     let body = PanicRequest { sealed_alert: sealed };
     let reply: PanicReply = client.call(Method::POST, "/v1/panic", Some(&body), &signer(book, key)?).await?;
     vault.book.member = Some(updated);
     vault.save()?;
-    Ok(Report {
+    let (book, _) = vault.member()?;
+    let report = Report {
         json: json!({ "alert": reply.alert }),
         text: format!("Panic alert {} sent to your contacts.", reply.alert),
-    })
+    };
+    Ok(frame(report, &news, book))
 }
 
-/// `aman status`.
-pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
+/// The standing note with a panic's words after it, marked with the time.
+pub fn with_panic_words(standing: &str, words: &str, now: u64) -> String {
+    let added = format!("PANIC ({}): {words}", format_time(now));
+    if standing.is_empty() {
+        added
+    } else {
+        format!("{standing}\n\n{added}")
+    }
+}
+
+/// `aman status`: leads with whether anyone would be alerted; when the
+/// server cannot be reached, shows the deadline it last reported.
+pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
+    let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let s: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)?).await?;
+    let reply: Result<AccountStatus, _> =
+        client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)?).await;
+    let s = match reply {
+        Ok(s) => s,
+        Err(cause @ ClientError::Unreachable { .. }) => {
+            let report = last_known_report(book);
+            return Err(ClientError::Degraded { report: Box::new(frame(report, &news, book)), cause: Box::new(cause) });
+        }
+        Err(e) => return Err(e),
+    };
+    let mut updated = book.clone();
+    updated.last_known = Some(LastKnown { at: unix_now(), next_due: s.next_due, deadline: s.deadline });
+    vault.book.member = Some(updated);
+    vault.save()?;
+    let (book, _) = vault.member()?;
     let mut text = format!("Server {} is reachable.\n", book.server);
     match s.deadline {
         Some(d) => text.push_str(&format!(
@@ -643,7 +768,7 @@ pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
         };
         text.push_str(&format!("{what} applies at {}.\n", format_time(p.effective_at)));
     }
-    Ok(Report {
+    let report = Report {
         json: json!({
             "reachable": true, "server": book.server, "account": book.account, "counter": s.counter,
             "next_due": s.next_due, "deadline": s.deadline, "server_time": s.server_time,
@@ -652,7 +777,34 @@ pub async fn status(ctx: &Ctx, vault: &Vault) -> Result<Report, ClientError> {
             "pending_changes": s.pending,
         }),
         text: text.trim_end().to_owned(),
-    })
+    };
+    Ok(frame(report, &news, book))
+}
+
+/// What `status` shows without the server: the deadline it last reported.
+fn last_known_report(book: &MemberBook) -> Report {
+    let mut text = format!("Server {} cannot be reached.\n", book.server);
+    match book.last_known {
+        Some(LastKnown { at, next_due, deadline: Some(d) }) => text.push_str(&format!(
+            "Last known (as the server said at {}): next check-in due by {}; alert at {}{}.\n",
+            format_time(at),
+            next_due.map(format_time).unwrap_or_default(),
+            format_time(d),
+            if d <= unix_now() { ", which has passed" } else { "" }
+        )),
+        Some(_) => text.push_str("Last known: not armed.\n"),
+        None => text.push_str("Nothing is known yet of the server's deadline.\n"),
+    }
+    text.push_str(&format!("{} linked contact(s), {} invited.", book.contacts.len(), book.pending.len()));
+    let last = book.last_known;
+    Report {
+        json: json!({
+            "reachable": false, "server": book.server, "account": book.account,
+            "last_known": last.map(|l| json!({ "at": l.at, "next_due": l.next_due, "deadline": l.deadline })),
+            "contacts": book.contacts.len(), "pending_invites": book.pending.len(),
+        }),
+        text,
+    }
 }
 
 #[cfg(test)]

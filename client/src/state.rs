@@ -88,6 +88,9 @@ pub struct MemberBook {
     /// identical ones would crowd out the member's own words.
     #[serde(default)]
     pub sealed: Option<SealedRef>,
+    /// The deadline the server last reported.
+    #[serde(default)]
+    pub last_known: Option<LastKnown>,
 }
 
 /// The sealed alert last sent.
@@ -111,6 +114,12 @@ pub struct PendingSchedule {
 }
 
 impl MemberBook {
+    /// Contacts the server alerts now (a contact being removed still counts
+    /// until its removal applies).
+    pub fn linked_contacts(&self) -> usize {
+        self.contacts.len()
+    }
+
     /// Drops contacts whose removal the server has applied (a second after
     /// its time, as for the schedule).
     pub fn promote_removals(&mut self, now: u64) {
@@ -216,9 +225,37 @@ pub struct ContactBook {
     pub notify: Vec<NotifyEntry>,
 }
 
+/// How this device reaches servers, kept in the encrypted keystore (a
+/// captor holding the file learns nothing of it; both passphrases see the same).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct DeviceSettings {
+    /// A proxy for every request, e.g. Tor's `socks5h://127.0.0.1:9050`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// A certificate authority (PEM) to trust besides the public ones, for
+    /// a server with a private or self-signed certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+}
+
+/// What the member last heard from the server about the deadline, shown
+/// by `aman status` when the server cannot be reached.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LastKnown {
+    /// When the server said it (this device's clock).
+    pub at: u64,
+    /// The next check-in due time.
+    pub next_due: Option<u64>,
+    /// When the contacts are alerted.
+    pub deadline: Option<u64>,
+}
+
 /// Everything non-secret in the keystore.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Book {
+    /// How to reach servers.
+    #[serde(default)]
+    pub settings: DeviceSettings,
     /// Present once `aman init` ran.
     pub member: Option<MemberBook>,
     /// Present once `aman contact accept` ran.

@@ -23,8 +23,12 @@ struct TestServer {
 
 impl TestServer {
     fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().join("data"),
             registration: Registration::Open,
@@ -35,6 +39,7 @@ impl TestServer {
             dispatch_delay: 0,
             ..Config::default()
         };
+        adjust(&mut config);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let server = runtime.block_on(start(config, Arc::new(SystemClock))).unwrap();
         let url = format!("http://{}", server.addr);
@@ -92,24 +97,27 @@ impl User {
 
 fn member(dir: &Path, server: &TestServer, name: &str) -> User {
     let home = dir.join(name);
-    let out = aman(&home, "normal-pass\nduress-pass\n", &["init", "--server", &server.url]);
+    let out = aman(&home, "normal-pass-meadow\nduress-pass-thunder\n", &["init", "--server", &server.url]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    User { home, pass: "normal-pass" }
+    User { home, pass: "normal-pass-meadow" }
 }
 
 /// Invites and accepts a contact; returns (contact, member-side safety number, contact-side).
 fn pair(dir: &Path, m: &User, name: &str, tier: &str) -> (User, String, String) {
     let code = m.json(&["contact", "invite", "--label", name, "--tier", tier])["code"].as_str().unwrap().to_owned();
     let home = dir.join(name);
-    let out =
-        aman(&home, "contact-pass\ncontact-duress\n", &["--json", "contact", "accept", &code, "--label", "member"]);
+    let out = aman(
+        &home,
+        "contact-pass-orchid\ncontact-duress-maple\n",
+        &["--json", "contact", "accept", &code, "--label", "member"],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = m.json(&["contact", "list"]);
     let ours =
         list["contacts"].as_array().unwrap().iter().find(|c| c["label"] == name).unwrap()["safety_number"].clone();
     (
-        User { home, pass: "contact-pass" },
+        User { home, pass: "contact-pass-orchid" },
         ours.as_str().unwrap().to_owned(),
         theirs["safety_number"].as_str().unwrap().to_owned(),
     )
@@ -181,7 +189,7 @@ fn duress_output_is_identical_and_the_contact_sees_a_duress_alert() {
     let (_server, _dir, m, c) = member_and_contact();
     m.json(&["schedule", "set", "--every", "1h", "--grace", "10m", "--note", "at the checkpoint"]);
     let normal = m.run(&["checkin"]);
-    let duress = aman(&m.home, "duress-pass\n", &["checkin"]);
+    let duress = aman(&m.home, "duress-pass-thunder\n", &["checkin"]);
     assert!(normal.status.success() && duress.status.success());
     // Everything printed is the same; only the clock's digits may move on.
     let mask = |b: &[u8]| {
@@ -190,7 +198,7 @@ fn duress_output_is_identical_and_the_contact_sees_a_duress_alert() {
     assert_eq!(mask(&normal.stdout), mask(&duress.stdout));
     assert_eq!(normal.stderr, duress.stderr);
     let normal_json = m.json(&["checkin"]);
-    let out = aman(&m.home, "duress-pass\n", &["--json", "checkin"]);
+    let out = aman(&m.home, "duress-pass-thunder\n", &["--json", "checkin"]);
     let duress_json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&normal_json), keys(&duress_json));
@@ -217,7 +225,7 @@ fn panic_and_an_acknowledgement_visible_to_the_other_contacts() {
     let id = panic["alert"].as_str().unwrap().to_owned();
     let seen = await_alerts(&b, |x| !x.is_empty());
     assert_eq!(seen[0]["reason"], "panic");
-    assert_eq!(seen[0]["note"], "taken from the square");
+    assert!(seen[0]["note"].as_str().unwrap().ends_with("): taken from the square"), "{seen:?}");
     a.json(&["alerts", "ack", &id]);
     let after = await_alerts(&b, |x| x.first().is_some_and(|v| !v["acks"].as_array().unwrap().is_empty()));
     assert_eq!(after[0]["acks"][0]["by"], "another contact");
@@ -238,7 +246,7 @@ fn a_wrong_passphrase_fails_before_any_request() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
     assert!(proxy.accept().is_err(), "a request was attempted");
     // The same proxy does see a request when the passphrase is right.
-    let _ = aman(&m.home, "normal-pass\n", &["--proxy", &proxy_url, "--timeout", "1", "status"]);
+    let _ = aman(&m.home, "normal-pass-meadow\n", &["--proxy", &proxy_url, "--timeout", "1", "status"]);
     assert!(proxy.accept().is_ok());
 }
 
@@ -284,10 +292,13 @@ fn key_rotation_waits_out_cooling_off_and_keeps_each_role_whatever_order_the_pas
     m.json(&["schedule", "set", "--every", "1h", "--grace", "10m"]);
     m.json(&["checkin"]);
     // Both passphrases are needed; the same one twice is refused.
-    let out = aman(&m.home, "normal-pass\nnormal-pass\n", &["key", "rotate"]);
+    let out = aman(&m.home, "normal-pass-meadow\nnormal-pass-meadow\n", &["key", "rotate"]);
     assert_eq!(out.status.code(), Some(1));
     // Typed duress first (as a captor might make the member do), then normal first.
-    for (earlier, order) in ["duress-pass\nnormal-pass\n", "normal-pass\nduress-pass\n"].into_iter().enumerate() {
+    for (earlier, order) in ["duress-pass-thunder\nnormal-pass-meadow\n", "normal-pass-meadow\nduress-pass-thunder\n"]
+        .into_iter()
+        .enumerate()
+    {
         let out = aman(&m.home, order, &["--json", "key", "rotate"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -301,15 +312,15 @@ fn key_rotation_waits_out_cooling_off_and_keeps_each_role_whatever_order_the_pas
             }
             v
         };
-        let seen = status("normal-pass\n");
-        assert_eq!(seen, status("duress-pass\n"));
+        let seen = status("normal-pass-meadow\n");
+        assert_eq!(seen, status("duress-pass-thunder\n"));
         assert_eq!(seen["pending_changes"][0]["kind"], "checkin_keys_rotation", "{seen}");
         m.json(&["checkin"]); // old keys until the server applies the rotation
         std::thread::sleep(Duration::from_millis(3500));
         m.json(&["checkin"]); // new normal key
         let alerts = c.json(&["alerts", "--all"])["alerts"].as_array().unwrap().len();
         assert_eq!(alerts, earlier, "no alert from normal check-ins ({order:?})");
-        let out = aman(&m.home, "duress-pass\n", &["checkin"]);
+        let out = aman(&m.home, "duress-pass-thunder\n", &["checkin"]);
         assert!(out.status.success());
         let alerts = await_alerts(&c, |a| a.len() == earlier + 1);
         assert!(alerts.iter().all(|a| a["reason"] == "duress"), "the rotated duress key is still the duress key");
@@ -319,15 +330,25 @@ fn key_rotation_waits_out_cooling_off_and_keeps_each_role_whatever_order_the_pas
 #[test]
 fn alerts_watch_prints_a_new_alert_and_notify_channels_can_be_managed() {
     let (_server, _dir, m, c) = member_and_contact();
-    let watch = spawn_aman(&c.home, "contact-pass\n", &["--json", "alerts", "watch", "--count", "1"]);
+    let watch = spawn_aman(&c.home, "contact-pass-orchid\n", &["--json", "alerts", "watch", "--count", "1"]);
     std::thread::sleep(Duration::from_millis(800)); // let it take its first look
     m.json(&["panic", "--note", "watch this"]);
     let out = watch.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["reason"], "panic");
-    assert_eq!(line["note"], "watch this");
+    assert!(line["note"].as_str().unwrap().ends_with("): watch this"), "{line}");
 
+    // This server has no SMTP settings: an e-mail channel is refused at
+    // once (it could never wake anyone), and nothing is stored.
+    let refused = c.run(&["notify", "add", "email", "alice@example.org"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("email_unavailable"));
+    assert_eq!(c.json(&["notify", "list"])["channels"], serde_json::json!([]));
+    let server = TestServer::start_with(|c| c.smtp_url = Some("smtp://127.0.0.1:9".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let m = member(dir.path(), &server, "member");
+    let (c, _, _) = pair(dir.path(), &m, "alice", "1");
     let added = c.json(&["notify", "add", "email", "alice@example.org"]);
     let id = added["id"].as_u64().unwrap().to_string();
     assert_eq!(c.json(&["notify", "list"])["channels"][0]["target"], "alice@example.org");
@@ -361,7 +382,11 @@ fn one_contact_of_two_members_cannot_be_linked_by_its_keys() {
     let mut identities = Vec::new();
     for (m, label) in [(&first, "first"), (&second, "second")] {
         let code = m.json(&["contact", "invite", "--label", "sara"])["code"].as_str().unwrap().to_owned();
-        let out = aman(&home, "sara-pass\nsara-duress\n", &["--json", "contact", "accept", &code, "--label", label]);
+        let out = aman(
+            &home,
+            "sara-pass-willow\nsara-duress-copper\n",
+            &["--json", "contact", "accept", &code, "--label", label],
+        );
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let accepted: Value = serde_json::from_slice(&out.stdout).unwrap();
         let mailbox: aman_protocol::MailboxId = accepted["mailbox"].as_str().unwrap().parse().unwrap();
@@ -372,13 +397,14 @@ fn one_contact_of_two_members_cannot_be_linked_by_its_keys() {
     assert_ne!(identities[0].0, identities[1].0, "one identity key per membership");
     assert_ne!(identities[0].1, identities[1].1, "one encryption key per membership");
     // Both memberships still work: each member's panic reaches Sara.
-    let sara = User { home, pass: "sara-pass" };
+    let sara = User { home, pass: "sara-pass-willow" };
     first.json(&["panic", "--note", "first"]);
     second.json(&["panic", "--note", "second"]);
     let alerts = await_alerts(&sara, |a| a.len() == 2);
-    let mut notes: Vec<_> = alerts.iter().map(|a| a["note"].as_str().unwrap().to_owned()).collect();
+    let mut notes: Vec<_> =
+        alerts.iter().map(|a| a["note"].as_str().unwrap().rsplit(": ").next().unwrap().to_owned()).collect();
     notes.sort();
-    assert_eq!(notes, ["first", "second"]);
+    assert_eq!(notes, ["first", "second"], "a panic's words follow its time");
     let id = alerts[0]["alert"].as_str().unwrap().to_owned();
     sara.json(&["alerts", "ack", &id]);
 }
@@ -398,6 +424,6 @@ fn a_contact_being_removed_can_still_read_the_alerts_it_is_sent() {
     m.json(&["panic", "--note", "taken at the checkpoint"]);
     for c in [&a, &b] {
         let alerts = await_alerts(c, |x| !x.is_empty());
-        assert_eq!(alerts[0]["note"], "taken at the checkpoint", "{alerts:?}");
+        assert!(alerts[0]["note"].as_str().unwrap().ends_with("): taken at the checkpoint"), "{alerts:?}");
     }
 }

@@ -228,11 +228,15 @@ fn a_junk_pairing_answer_is_dropped_and_the_other_contacts_still_link() {
         assert!(out.status.success(), "aman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
-    run(&member, "n0rmal\ndur3ss\n", &["init", "--server", &server.url]);
-    let targeted =
-        run(&member, "n0rmal\n", &["contact", "invite", "--label", "alice"])["code"].as_str().unwrap().to_owned();
-    let honest =
-        run(&member, "n0rmal\n", &["contact", "invite", "--label", "bashir"])["code"].as_str().unwrap().to_owned();
+    run(&member, "n0rmal-river-lamp\ndur3ss-cloud-fig\n", &["init", "--server", &server.url]);
+    let targeted = run(&member, "n0rmal-river-lamp\n", &["contact", "invite", "--label", "alice"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let honest = run(&member, "n0rmal-river-lamp\n", &["contact", "invite", "--label", "bashir"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     run(&dir.path().join("bashir"), "b-pass\nb-duress\n", &["contact", "accept", &honest, "--label", "member"]);
 
     // The junk answer, on alice's invite id, well formed and self-signed.
@@ -257,12 +261,12 @@ fn a_junk_pairing_answer_is_dropped_and_the_other_contacts_still_link() {
             .expect("the server takes it");
     });
 
-    let list = run(&member, "n0rmal\n", &["contact", "list"]);
+    let list = run(&member, "n0rmal-river-lamp\n", &["contact", "list"]);
     let contacts = list["contacts"].as_array().unwrap();
     assert_eq!(contacts.len(), 1, "{list}");
     assert_eq!((contacts[0]["label"].as_str(), contacts[0]["state"].as_str()), (Some("bashir"), Some("linked")));
     assert_eq!(list["dropped_invites"], serde_json::json!(["alice"]));
-    let out = aman(&member, "n0rmal\n", &["contact", "list"]);
+    let out = aman(&member, "n0rmal-river-lamp\n", &["contact", "list"]);
     assert!(out.status.success(), "the list keeps working: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -272,14 +276,18 @@ fn a_junk_pairing_answer_is_dropped_and_the_other_contacts_still_link() {
 async fn the_client_refuses_plain_http_to_the_network_and_redirects() {
     use aman_tests::aman;
     let dir = tempfile::tempdir().unwrap();
-    let out = aman(&dir.path().join("m"), "a\nb\n", &["init", "--server", "http://aman.example.org"]);
+    let out = aman(
+        &dir.path().join("m"),
+        "alpha-bravo-quartz\nbeta-delta-velvet\n",
+        &["init", "--server", "http://aman.example.org"],
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refusing plain http://") && stderr.contains("--insecure-http"), "{stderr}");
     // With the flag it is allowed (and fails only for want of a network here).
     let out = aman(
         &dir.path().join("m"),
-        "a\nb\n",
+        "alpha-bravo-quartz\nbeta-delta-velvet\n",
         &["--insecure-http", "--timeout", "2", "init", "--server", "http://aman.example.invalid"],
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("refusing plain http://"));

@@ -265,20 +265,21 @@ fn run(variant: Variant) -> Views {
     // The member and a contact, as people would set them up.
     let member = dir.path().join("member");
     let contact = dir.path().join("contact");
-    let normal = "normal-passphrase\n";
-    let duress = "duress-passphrase\n";
-    let out = aman(&member, "normal-passphrase\nduress-passphrase\n", &["init", "--server", &url]);
+    let normal = "normal-passphrase-quilt\n";
+    let duress = "duress-passphrase-jungle\n";
+    let out = aman(&member, "normal-passphrase-quilt\nduress-passphrase-jungle\n", &["init", "--server", &url]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = aman(&member, normal, &["--json", "contact", "invite", "--label", "sara"]);
     let code = serde_json::from_slice::<Value>(&out.stdout).unwrap()["code"].as_str().unwrap().to_owned();
-    let out = aman(&contact, "contact-pass\ncontact-duress\n", &["contact", "accept", &code, "--label", "noor"]);
+    let out =
+        aman(&contact, "contact-pass-orchid\ncontact-duress-maple\n", &["contact", "accept", &code, "--label", "noor"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for (kind, target) in [
         ("webhook", format!("{}/hook", webhook.url)),
         ("ntfy", format!("{}/aman-topic", ntfy.url)),
         ("email", "sara@example.org".to_owned()),
     ] {
-        let out = aman(&contact, "contact-pass\n", &["notify", "add", kind, &target]);
+        let out = aman(&contact, "contact-pass-orchid\n", &["notify", "add", kind, &target]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     // The captor's commands, each recorded in text and JSON.

@@ -42,18 +42,26 @@ fn a_mistyped_proxy_never_connects_directly() {
     let data = dir.path().join("server");
     let server = ServerProcess::start(&data, "127.0.0.1:0", &server_env(&[]));
     let home = dir.path().join("member");
-    let typo =
-        aman(&home, "n0rmal\ndur3ss\n", &["--proxy", "sock5h://127.0.0.1:9050", "init", "--server", &server.url]);
+    let typo = aman(
+        &home,
+        "n0rmal-river-lamp\ndur3ss-cloud-fig\n",
+        &["--proxy", "sock5h://127.0.0.1:9050", "init", "--server", &server.url],
+    );
     assert!(!typo.status.success());
     assert!(
         String::from_utf8_lossy(&typo.stderr).contains("not a proxy URL"),
         "{}",
         String::from_utf8_lossy(&typo.stderr)
     );
-    let from_env = aman_env(&home, "n0rmal\ndur3ss\n", &["init", "--server", &server.url], &[("AMAN_PROXY", "tor")]);
+    let from_env = aman_env(
+        &home,
+        "n0rmal-river-lamp\ndur3ss-cloud-fig\n",
+        &["init", "--server", &server.url],
+        &[("AMAN_PROXY", "tor")],
+    );
     assert!(!from_env.status.success(), "AMAN_PROXY is read, and checked too");
     let stats: serde_json::Value = serde_json::from_slice(&admin(&data, &["--json", "stats"]).stdout).unwrap();
     assert_eq!(stats["accounts"], 0, "nothing reached the server");
-    let no_scheme = aman(&home, "n0rmal\ndur3ss\n", &["init", "--server", "aman.example.org"]);
+    let no_scheme = aman(&home, "n0rmal-river-lamp\ndur3ss-cloud-fig\n", &["init", "--server", "aman.example.org"]);
     assert!(String::from_utf8_lossy(&no_scheme.stderr).contains("https://aman.example.org"));
 }

@@ -67,13 +67,25 @@ fn member_and_contacts_from_invite_to_outage() {
     assert!(code.starts_with("amanreg2-"), "{code}");
     let (secret, _) = code.rsplit_once('-').unwrap();
     let forged = format!("{secret}-{}", "0".repeat(32));
-    let out = aman(&dir.path().join("fooled"), "a\nb\n", &["init", "--server", &server.url, "--invite", &forged]);
+    let out = aman(
+        &dir.path().join("fooled"),
+        "alpha-bravo-quartz\nbeta-delta-velvet\n",
+        &["init", "--server", &server.url, "--invite", &forged],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not the server the invite was made for"));
-    let member = Cli { home: dir.path().join("member"), pass: "n0rmal".into() };
-    let out = aman(&member.home, "n0rmal\ndur3ss\n", &["init", "--server", &server.url, "--invite", &code]);
+    let member = Cli { home: dir.path().join("member"), pass: "n0rmal-river-lamp".into() };
+    let out = aman(
+        &member.home,
+        "n0rmal-river-lamp\ndur3ss-cloud-fig\n",
+        &["init", "--server", &server.url, "--invite", &code],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = aman(&dir.path().join("other"), "a\nb\n", &["init", "--server", &server.url, "--invite", &code]);
+    let out = aman(
+        &dir.path().join("other"),
+        "alpha-bravo-quartz\nbeta-delta-velvet\n",
+        &["init", "--server", &server.url, "--invite", &code],
+    );
     assert_eq!(out.status.code(), Some(1), "a used-up invite is refused");
 
     // Two contacts in two tiers.
@@ -117,7 +129,7 @@ fn member_and_contacts_from_invite_to_outage() {
     assert_eq!(late.len(), 1, "the alert stays");
 
     // Duress: looks like a check-in, alerts both tiers' first tier at once.
-    let out = aman(&member.home, "dur3ss\n", &["--json", "checkin"]);
+    let out = aman(&member.home, "dur3ss-cloud-fig\n", &["--json", "checkin"]);
     assert!(out.status.success());
     let duress = alice.await_alerts(|a| a.len() >= 2);
     assert_eq!(duress.iter().filter(|a| a["reason"] == "duress").count(), 1);

@@ -20,8 +20,8 @@ fn ok_json(out: &Output) -> Value {
 
 fn alerts(home: &Path) -> (Option<i32>, Value, String) {
     let env = [("AMAN_ALARM_SLACK", SLACK)];
-    let json = aman_env(home, "alice-pass\n", &["--json", "alerts", "--all"], &env);
-    let text = aman_env(home, "alice-pass\n", &["alerts", "--all"], &env);
+    let json = aman_env(home, "alice-pass-harbor\n", &["--json", "alerts", "--all"], &env);
+    let text = aman_env(home, "alice-pass-harbor\n", &["alerts", "--all"], &env);
     let value = serde_json::from_slice(&json.stdout).unwrap_or(Value::Null);
     (json.status.code(), value, String::from_utf8_lossy(&text.stdout).into_owned())
 }
@@ -42,16 +42,21 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
     let server = ServerProcess::start(&data, &listen, &server_env(&[("AMAN_OUTAGE_GRACE", "2s")]));
     let member = dir.path().join("member");
     let alice = dir.path().join("alice");
-    let out = aman(&member, "n0rmal\ndur3ss\n", &["init", "--server", &server.url]);
+    let out = aman(&member, "n0rmal-river-lamp\ndur3ss-cloud-fig\n", &["init", "--server", &server.url]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let code = ok_json(&aman(&member, "n0rmal\n", &["--json", "contact", "invite", "--label", "alice"]))["code"]
+    let code = ok_json(&aman(&member, "n0rmal-river-lamp\n", &["--json", "contact", "invite", "--label", "alice"]))
+        ["code"]
         .as_str()
         .unwrap()
         .to_owned();
-    ok_json(&aman(&alice, "alice-pass\nalice-duress\n", &["--json", "contact", "accept", &code, "--label", "Noor"]));
-    ok_json(&aman(&member, "n0rmal\n", &["--json", "contact", "list"]));
-    ok_json(&aman(&member, "n0rmal\n", &["--json", "schedule", "set", "--every", "4s", "--grace", "1s"]));
-    let deadline = ok_json(&aman(&member, "n0rmal\n", &["--json", "checkin"]))["deadline"].as_u64().unwrap();
+    ok_json(&aman(
+        &alice,
+        "alice-pass-harbor\nalice-duress-violet\n",
+        &["--json", "contact", "accept", &code, "--label", "Noor"],
+    ));
+    ok_json(&aman(&member, "n0rmal-river-lamp\n", &["--json", "contact", "list"]));
+    ok_json(&aman(&member, "n0rmal-river-lamp\n", &["--json", "schedule", "set", "--every", "4s", "--grace", "1s"]));
+    let deadline = ok_json(&aman(&member, "n0rmal-river-lamp\n", &["--json", "checkin"]))["deadline"].as_u64().unwrap();
 
     // Alice's client fetches and verifies the heartbeat while all is well.
     let (code, seen, _) = alerts(&alice);
@@ -63,7 +68,7 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
     let stopped = server.kill9();
     let mut watch = spawn_aman(
         &alice,
-        "alice-pass\n",
+        "alice-pass-harbor\n",
         &["--json", "alerts", "watch", "--count", "1"],
         &[("AMAN_ALARM_SLACK", SLACK)],
     );
@@ -100,10 +105,10 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
 
     // A late check-in is news the contact can check: the member's own
     // device signed a heartbeat after the alert.
-    let status = ok_json(&aman(&member, "n0rmal\n", &["--json", "status"]));
+    let status = ok_json(&aman(&member, "n0rmal-river-lamp\n", &["--json", "status"]));
     let account: aman_protocol::AccountId = status["account"].as_str().unwrap().parse().unwrap();
-    ok_json(&aman(&member, "n0rmal\n", &["--json", "schedule", "set", "--every", "8s", "--grace", "1s"]));
-    let deadline = ok_json(&aman(&member, "n0rmal\n", &["--json", "checkin"]))["deadline"].as_u64().unwrap();
+    ok_json(&aman(&member, "n0rmal-river-lamp\n", &["--json", "schedule", "set", "--every", "8s", "--grace", "1s"]));
+    let deadline = ok_json(&aman(&member, "n0rmal-river-lamp\n", &["--json", "checkin"]))["deadline"].as_u64().unwrap();
     // The notice comes when the check-in's signal is read (after the dispatch delay).
     let start = Instant::now();
     let (seen, text) = loop {

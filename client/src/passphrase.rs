@@ -1,0 +1,91 @@
+//! Rules for a new passphrase: strong enough that a seized keystore does
+//! not fall to a guessing run, and a duress passphrase far enough from the
+//! normal one that a typo never sends a silent alert.
+
+use crate::error::ClientError;
+use zxcvbn::Score;
+
+/// The lowest zxcvbn score accepted: below it the estimator calls a
+/// passphrase "too guessable" (fewer than about 10^6 guesses), which an
+/// Argon2id keystore on a seized phone does not survive for long.
+const MIN_SCORE: Score = Score::Two;
+
+/// Fewer edits than this between the normal and the duress passphrase is
+/// "too close": one slip of the thumb must not turn a check-in into a
+/// silent alert (or the other way round).
+const MIN_EDITS: usize = 3;
+
+/// Refuses a new passphrase the strength estimator rates very weak, saying why.
+pub fn check_strength(which: &str, passphrase: &str, context: &[&str]) -> Result<(), ClientError> {
+    let estimate = zxcvbn::zxcvbn(passphrase, context);
+    if estimate.score() >= MIN_SCORE {
+        return Ok(());
+    }
+    let mut why = format!("the {which} is too easy to guess");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            why.push_str(&format!(" ({warning})"));
+        }
+        for suggestion in feedback.suggestions() {
+            why.push_str(&format!(". {suggestion}"));
+        }
+    }
+    why.push_str(". Several unrelated words, in any language, make a strong one.");
+    Err(ClientError::State(why))
+}
+
+/// Refuses a duress passphrase that is the normal one or close to it.
+pub fn check_pair(normal: &str, duress: &str) -> Result<(), ClientError> {
+    let fold = |s: &str| s.trim().to_lowercase().chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>();
+    if edit_distance(&fold(normal), &fold(duress)) < MIN_EDITS {
+        return Err(ClientError::State(
+            "the duress passphrase is too close to the normal one: a typo could then send a silent alert. Choose one that differs in more than a few letters.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb)).min(above + 1).min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_passphrases_are_refused_and_strong_ones_taken() {
+        for weak in ["a", "password", "12345678", "n0rmal", "qwertyuiop"] {
+            assert!(check_strength("passphrase", weak, &[]).is_err(), "{weak}");
+        }
+        for strong in ["river-lamp-orchid-42", "نخلة قمر شارع بعيد", "correct horse battery staple"] {
+            assert!(check_strength("passphrase", strong, &[]).is_ok(), "{strong}");
+        }
+        let why = check_strength("duress passphrase", "a", &[]).unwrap_err().to_string();
+        assert!(why.starts_with("the duress passphrase is too easy to guess"), "{why}");
+    }
+
+    #[test]
+    fn a_duress_passphrase_close_to_the_normal_one_is_refused() {
+        let normal = "river-lamp-orchid-42";
+        for close in
+            [normal, "river-lamp-orchid-43", "River Lamp-orchid-42", "river-lamp-orchid-4", "xriver-lamp-orchid-42x"]
+        {
+            assert!(check_pair(normal, close).is_err(), "{close}");
+        }
+        assert!(check_pair(normal, "cloud-fig-tower-97").is_ok());
+        assert_eq!(edit_distance(&['a', 'b', 'c'], &['a', 'c']), 1);
+        assert_eq!(edit_distance(&[], &['x', 'y']), 2);
+    }
+}

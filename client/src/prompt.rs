@@ -1,0 +1,151 @@
+//! What the `aman` program reads from a person: passphrases (from the
+//! terminal, or lines on stdin with `--passphrase-stdin`) and notes (from a
+//! file, stdin or a prompt, so that they never sit in shell history or `ps`).
+
+use aman_client::passphrase::{check_pair, check_strength};
+use aman_client::ClientError;
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The most a note or location may hold (the protocol's own limit is
+/// larger; a file this big is a mistake, not a note).
+const MAX_TEXT: u64 = 64 * 1024;
+
+/// Reads passphrases from stdin lines or from the terminal.
+pub struct Passphrases {
+    /// Lines on stdin, one per passphrase, no confirmation lines.
+    pub stdin: bool,
+}
+
+impl Passphrases {
+    /// One passphrase.
+    pub fn read(&self, prompt: &str) -> Result<Zeroizing<String>, ClientError> {
+        let line = if self.stdin {
+            let mut line = Zeroizing::new(String::new());
+            std::io::stdin().lock().read_line(&mut line).map_err(ClientError::io("reading a passphrase from stdin"))?;
+            line
+        } else {
+            Zeroizing::new(
+                rpassword::prompt_password(prompt)
+                    .map_err(ClientError::io("reading a passphrase (use --passphrase-stdin when scripting)"))?,
+            )
+        };
+        let trimmed = Zeroizing::new(line.trim_end_matches(['\n', '\r']).to_owned());
+        if trimmed.is_empty() {
+            return Err(ClientError::State("empty passphrase".into()));
+        }
+        Ok(trimmed)
+    }
+
+    /// A new passphrase: strong enough, and typed twice at a terminal.
+    fn read_new(&self, which: &str, prompt: &str, context: &[&str]) -> Result<Zeroizing<String>, ClientError> {
+        let first = self.read(prompt)?;
+        check_strength(which, &first, context)?;
+        if !self.stdin {
+            let again = self.read(&format!("Type the {which} again: "))?;
+            if again != first {
+                return Err(ClientError::State(format!("the two {which}s you typed differ: nothing was changed")));
+            }
+        }
+        Ok(first)
+    }
+
+    /// A member's two new passphrases.
+    pub fn new_pair(&self) -> Result<(Zeroizing<String>, Zeroizing<String>), ClientError> {
+        let normal = self.read_new("passphrase", "New passphrase: ", &[])?;
+        let duress = self.read_new(
+            "duress passphrase",
+            "Duress passphrase (a different one: checking in with it looks normal but silently alerts your contacts): ",
+            &[normal.as_str()],
+        )?;
+        check_pair(&normal, &duress)?;
+        Ok((normal, duress))
+    }
+
+    /// A contact's new passphrase and, only if they asked for one, a duress
+    /// passphrase. Without one the second slot gets a random passphrase
+    /// nobody knows (the keystore's format stays the same).
+    pub fn new_for_contact(&self, want_duress: bool) -> Result<(Zeroizing<String>, Zeroizing<String>), ClientError> {
+        let normal = self.read_new("passphrase", "New passphrase for this keystore: ", &[])?;
+        if !want_duress {
+            let random = aman_protocol::random::random_array::<32>()?;
+            return Ok((normal, Zeroizing::new(data_encoding::HEXLOWER.encode(&random))));
+        }
+        let duress = self.read_new(
+            "duress passphrase",
+            "Duress passphrase (opens this keystore too, for a captor to see): ",
+            &[normal.as_str()],
+        )?;
+        check_pair(&normal, &duress)?;
+        Ok((normal, duress))
+    }
+}
+
+/// Where a note or a location comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextSource {
+    /// Typed on the command line (it then sits in shell history and `ps`).
+    Given(String),
+    /// Asked for: typed at a prompt, or the next lines of stdin.
+    Prompt,
+    /// A file, or `-` for all of stdin.
+    File(PathBuf),
+}
+
+impl TextSource {
+    /// From `--note [TEXT]` and `--note-file PATH`.
+    pub fn from_flags(inline: Option<Option<String>>, file: Option<PathBuf>) -> Option<TextSource> {
+        match (inline, file) {
+            (_, Some(path)) => Some(TextSource::File(path)),
+            (Some(Some(text)), None) => Some(TextSource::Given(text)),
+            (Some(None), None) => Some(TextSource::Prompt),
+            (None, None) => None,
+        }
+    }
+
+    /// The text: a trailing newline (as editors and `echo` add) is dropped.
+    pub fn read(&self, what: &str) -> Result<String, ClientError> {
+        let text = match self {
+            TextSource::Given(text) => text.clone(),
+            TextSource::File(path) if path == Path::new("-") => read_limited(std::io::stdin().lock(), what)?,
+            TextSource::File(path) => {
+                let file = std::fs::File::open(path).map_err(ClientError::io(format!("reading {}", path.display())))?;
+                read_limited(file, what)?
+            }
+            TextSource::Prompt => {
+                if std::io::stdin().is_terminal() {
+                    eprintln!("Type the {what}; end it with an empty line:");
+                }
+                let mut text = String::new();
+                for line in std::io::stdin().lock().lines() {
+                    let line = line.map_err(ClientError::io(format!("reading the {what}")))?;
+                    if line.is_empty() {
+                        break;
+                    }
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&line);
+                }
+                text
+            }
+        };
+        Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_owned())
+    }
+}
+
+fn read_limited(source: impl Read, what: &str) -> Result<String, ClientError> {
+    let mut bytes = Vec::new();
+    source.take(MAX_TEXT + 1).read_to_end(&mut bytes).map_err(ClientError::io(format!("reading the {what}")))?;
+    if bytes.len() as u64 > MAX_TEXT {
+        return Err(ClientError::State(format!("the {what} is longer than {} KiB", MAX_TEXT / 1024)));
+    }
+    String::from_utf8(bytes).map_err(|_| ClientError::State(format!("the {what} is not UTF-8 text")))
+}
+
+/// Reads the file `--ca-file` names.
+pub fn read_ca(path: &Path) -> Result<String, ClientError> {
+    let file = std::fs::File::open(path).map_err(ClientError::io(format!("reading {}", path.display())))?;
+    read_limited(file, "CA file")
+}
