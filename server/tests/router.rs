@@ -239,6 +239,52 @@ async fn weakening_waits_for_cooling_off_while_the_old_schedule_still_fires() {
     assert_eq!(app.policy_of(&m).await.interval, Some(86_400));
 }
 
+/// Issue 16: a member on a 6 h schedule who sets 20 s with 5 s of grace is
+/// held to it from now, not from the next check-in; and the same, whichever
+/// passphrase armed the deadline.
+#[tokio::test]
+async fn a_shorter_schedule_moves_the_armed_deadline_up_at_once_and_across_a_restart() {
+    let mut seen = Vec::new();
+    for duress in [false, true] {
+        let mut app = TestApp::new();
+        let mut m = app.member().await;
+        app.add_contact(&mut m, 1).await;
+        let t = app.now();
+        let (s, b) = app.call(m.checkin_request(duress, 6 * 3600, 1800, t)).await;
+        assert_eq!((s, b["deadline"].as_u64()), (StatusCode::OK, Some(t + 6 * 3600 + 1800)));
+        app.tick(); // the duress alert, if any, is made and told
+        app.clock.advance(10);
+        let mut policy: Policy = app.policy_of(&m).await;
+        (policy.interval, policy.grace) = (Some(20), Some(5));
+        let (s, b) =
+            app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await;
+        assert_eq!((s, b["applied"].as_bool()), (StatusCode::OK, Some(true)), "{b}");
+        let status = app.status_of(&m).await;
+        assert_eq!((status["next_due"].as_u64(), status["deadline"].as_u64()), (Some(t + 30), Some(t + 35)));
+        // The deadline is in the sealed live state: a restart arms it again.
+        app.restart_at(t + 20);
+        assert_eq!(app.engine.armed_deadlines(), 1);
+        assert_eq!(app.status_of(&m).await["deadline"], json!(t + 35));
+        app.clock.set(t + 34);
+        assert!(app.tick().fired.is_empty());
+        app.clock.set(t + 35);
+        assert_eq!(app.tick().fired.len(), 1, "the new deadline fires");
+        let alerts = app.mailbox(&m.contacts[0]).await["alerts"].as_array().unwrap().clone();
+        let missed = alerts.iter().find(|a| a["reason"] == "missed").unwrap();
+        // Fired at its deadline, not before (what a contact's client checks).
+        assert_eq!((missed["deadline"].as_u64(), missed["fired_at"].as_u64()), (Some(t + 35), Some(t + 35)));
+        // A longer schedule later moves nothing back (it waits out the cooling-off).
+        (policy.interval, policy.grace) = (Some(3600), Some(600));
+        let (s, _) =
+            app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        let status = app.status_of(&m).await;
+        let of = |k: &str| status[k].clone();
+        seen.push([of("counter"), of("next_due"), of("deadline"), of("pending")[0]["effective_at"].clone()]);
+    }
+    assert_eq!(seen[0], seen[1], "the member's status reads the same whichever passphrase armed the deadline");
+}
+
 #[tokio::test]
 async fn outage_moves_missed_deadlines_and_the_alert_says_so() {
     let mut app = TestApp::new();

@@ -5,7 +5,7 @@
 use super::error::{EngineError, ErrorKind};
 use super::{idempotency_key, NOTICE_CHANNEL};
 use super::{lock, Engine};
-use crate::store::{AccountRecord, Durable, Op, OutboxEntry, PendingKeys, PendingPolicy};
+use crate::store::{AccountRecord, Durable, LiveState, Op, OutboxEntry, PendingKeys, PendingPolicy};
 use aman_protocol::alert::MAX_RECIPIENTS;
 use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
 use aman_protocol::{AccountId, AlertId, KeyRotation};
@@ -124,6 +124,7 @@ impl Engine {
         let effective_at = now.saturating_add(c.cooling_off);
         let existing = account.policy.contacts.clone();
         let mut ops = Vec::new();
+        let mut rearmed = None;
         for link in &mut policy.contacts {
             link.active_from = match existing.iter().find(|old| old.mailbox == link.mailbox) {
                 Some(old) => old.active_from,
@@ -161,6 +162,21 @@ impl Engine {
                     ops.extend(self.notice_ops(caller, &existing, &notice)?);
                 }
             }
+            // A shorter interval or grace holds from now, not from the next
+            // check-in: the armed deadline moves up, in this same write (the
+            // sealed live state, from which the schedule is rebuilt at
+            // start-up). Whichever passphrase armed it: the live state is the
+            // same either way.
+            if shortens(&account.policy, &policy, c.max_interval, c.max_grace) {
+                let (interval, grace) =
+                    (policy.interval.unwrap_or(c.max_interval), policy.grace.unwrap_or(c.max_grace));
+                if let Some((next_due, deadline)) = tightened(&account.live, interval, grace, now) {
+                    account.live.next_due = Some(next_due);
+                    account.live.deadline = Some(deadline);
+                    ops.push(self.live_op(caller, &account.live)?);
+                    rearmed = Some(deadline);
+                }
+            }
             account.policy = policy;
             PolicyReply { applied: true, effective_at: now }
         };
@@ -168,6 +184,10 @@ impl Engine {
         let ticket = self.commit(ops)?;
         if !reply.applied {
             self.schedule_cooling(effective_at, caller);
+        }
+        if let Some(at) = rearmed {
+            // Under the account's lock, as a check-in arms its deadline.
+            self.schedule_deadline(caller, at);
         }
         let ticket = self.wake_when_durable(ticket, existing.iter().map(|c| c.mailbox).collect());
         Ok((reply, ticket))
@@ -336,6 +356,29 @@ impl Engine {
     }
 }
 
+/// True when `new` allows a shorter interval or a shorter grace than `old`
+/// (a policy that sets none allows the server's longest).
+fn shortens(old: &Policy, new: &Policy, max_interval: u64, max_grace: u64) -> bool {
+    let interval = |p: &Policy| p.interval.unwrap_or(max_interval);
+    let grace = |p: &Policy| p.grace.unwrap_or(max_grace);
+    interval(new) < interval(old) || grace(new) < grace(old)
+}
+
+/// The armed next due time and deadline under a schedule of `interval` and
+/// `grace` that applies at `now`: the next check-in is due no later than
+/// `now + interval`, and the deadline is no later than that due time (or
+/// `now`, if it has passed) plus `grace`. Never later than what was armed,
+/// and `None` when nothing is armed or nothing moves. The deadline may come
+/// before the one in the member's last signed heartbeat: the server alerts
+/// earlier, never later, than that heartbeat tells the contacts.
+fn tightened(live: &LiveState, interval: u64, grace: u64, now: u64) -> Option<(u64, u64)> {
+    let deadline = live.deadline?;
+    let next_due = live.next_due.unwrap_or(deadline);
+    let new_due = next_due.min(now.saturating_add(interval));
+    let new_deadline = deadline.min(new_due.max(now).saturating_add(grace));
+    (new_due != next_due || new_deadline != deadline).then_some((new_due, new_deadline))
+}
+
 /// Interval, grace, pause and escalation delays are the same.
 fn same_settings(a: &Policy, b: &Policy) -> bool {
     a.interval == b.interval && a.grace == b.grace && a.paused == b.paused && a.escalation_delays == b.escalation_delays
@@ -378,6 +421,27 @@ mod tests {
                 .collect(),
             escalation_delays: vec![],
         }
+    }
+
+    #[test]
+    fn a_shorter_schedule_moves_the_armed_deadline_up_never_back() {
+        let live =
+            |next_due: Option<u64>, deadline: Option<u64>| LiveState { next_due, deadline, ..LiveState::default() };
+        // Checked in at 1000 for 6 h with 30 min of grace; 20 s and 5 s from 1100.
+        let armed = live(Some(1000 + 21_600), Some(1000 + 23_400));
+        assert_eq!(tightened(&armed, 20, 5, 1100), Some((1120, 1125)));
+        // Only the grace is shorter: the member's due time stays.
+        assert_eq!(tightened(&armed, 86_400, 600, 1100), Some((1000 + 21_600, 1000 + 22_200)));
+        // Nothing shorter than what is armed: nothing moves.
+        assert_eq!(tightened(&armed, 86_400, 3600, 1100), None);
+        // Due already (inside the grace): the new grace counts from now.
+        assert_eq!(tightened(&live(Some(1000), Some(2800)), 20, 5, 1100), Some((1000, 1105)));
+        assert_eq!(tightened(&live(None, None), 20, 5, 1100), None, "nothing armed");
+        let p = |interval, grace| Policy { interval, grace, ..Policy::default() };
+        assert!(shortens(&p(None, None), &p(Some(3600), None), 86_400, 86_400), "a first schedule");
+        assert!(shortens(&p(Some(3600), Some(600)), &p(Some(3600), Some(60)), 86_400, 86_400));
+        assert!(!shortens(&p(Some(3600), Some(600)), &p(Some(3600), Some(600)), 86_400, 86_400));
+        assert!(!shortens(&p(Some(60), Some(60)), &p(None, None), 86_400, 86_400));
     }
 
     #[test]

@@ -1,10 +1,16 @@
-//! What an organizer trips over (issue 16, the server's side): the
-//! configuration the server would run with, shown as it is with secrets
-//! redacted; a duration that does not read says how to write one.
+//! What an organizer, a member and a contact trip over (issue 16, the
+//! server's side): the configuration the server would run with, shown as it
+//! is with secrets redacted; a duration that does not read says how to
+//! write one; a shorter schedule holds from now, across a `kill -9`.
 
-use aman_tests::binary;
+use super::server_env;
+use aman_client::api::{unix_now, ApiClient};
+use aman_protocol::api::{Policy, PolicyReply};
+use aman_tests::{binary, Member, Receiver, ServerProcess};
+use reqwest::Method;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 /// `aman-server --data DATA ARGS` with exactly `env` (nothing inherited but `PATH`).
 fn server_cmd(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -92,4 +98,40 @@ fn a_duration_that_does_not_read_says_how_to_write_one() {
     let out = server_cmd(&data, &["config"], &[("AMAN_MIN_INTERVAL", "5 parsecs")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("`min_interval`: `5 parsecs` is not a duration: write it like 30s"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_schedule_holds_from_now_and_survives_a_kill_9() {
+    let _shared = super::LOAD.read().await;
+    let receiver = Receiver::start("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Should the restart take longer than the new deadline, the outage rule
+    // moves it by a second only.
+    let env = server_env(&[("AMAN_OUTAGE_GRACE", "1s")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let api = ApiClient::new(&server.url, None, Duration::from_secs(10)).unwrap();
+    let mut m = Member::new();
+    m.register(&api).await.unwrap();
+    m.add_contact(&api, 1).await.unwrap();
+    m.contacts[0].add_endpoint(&api, "webhook", &format!("{}/hook", receiver.url)).await.unwrap();
+    let armed = m.checkin(&api, 6 * 3600, 1800, false).await.unwrap();
+    // The member tightens the schedule to 3 s with 2 s of grace: it applies at once...
+    let mut policy: Policy = m.status(&api).await.unwrap().policy;
+    (policy.interval, policy.grace) = (Some(3), Some(2));
+    let asked = unix_now();
+    let reply: PolicyReply = api.call(Method::PUT, "/v1/account/policy", Some(&policy), &m.signer()).await.unwrap();
+    assert!(reply.applied);
+    // ... and so does its deadline, not the 6 h one armed before.
+    let deadline = m.status(&api).await.unwrap().deadline.unwrap();
+    assert!(deadline < armed.deadline && deadline <= unix_now() + 5, "{deadline} (asked at {asked})");
+    // Killed at once: the deadline is in what was made durable before the reply.
+    let server = server.kill9().restart();
+    let hits = receiver.await_hits(Duration::from_secs(60), |h| !h.is_empty()).await;
+    assert_eq!(hits.len(), 1, "the missed deadline alerted the contact");
+    let api = ApiClient::new(&server.url, None, Duration::from_secs(10)).unwrap();
+    let mailbox = m.contacts[0].mailbox(&api).await.unwrap();
+    assert_eq!(mailbox.alerts.len(), 1);
+    assert_eq!(mailbox.alerts[0].reason, "missed");
+    let missed = mailbox.alerts[0].deadline.unwrap();
+    assert!(missed < armed.deadline && missed <= mailbox.alerts[0].fired_at, "{missed}");
 }
