@@ -235,17 +235,22 @@ impl ApiClient {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {
-        let reason = match (&self.proxy, e.is_timeout(), e.is_connect()) {
-            (_, true, _) => "timed out".to_owned(),
-            (Some(proxy), false, true) => format!(
-                "connection through the proxy {proxy} failed: is the proxy (Tor) running, and is its address right? Nothing was sent without it"
-            ),
-            (None, false, true) => "connection failed".to_owned(),
-            _ if is_certificate_error(e) => format!(
-                "its certificate is not trusted ({}); for a server with a private certificate authority, pass --ca-file at `aman init` or `aman config set-ca`",
+        let reason = if e.is_timeout() {
+            "timed out".to_owned()
+        } else if is_certificate_error(e) {
+            format!(
+                "its certificate is not trusted ({}); for a server with a private certificate authority, pass --ca-file at `aman init` or use `aman config set-ca`",
                 root_cause(e)
-            ),
-            _ => root_cause(e),
+            )
+        } else if e.is_connect() {
+            match &self.proxy {
+                Some(proxy) => format!(
+                    "connection through the proxy {proxy} failed: is the proxy (Tor) running, and is its address right? Nothing was sent without it"
+                ),
+                None => "connection failed".to_owned(),
+            }
+        } else {
+            root_cause(e)
         };
         ClientError::Unreachable { url: self.base.clone(), reason }
     }

@@ -38,10 +38,14 @@ impl Passphrases {
         Ok(trimmed)
     }
 
-    /// A new passphrase: strong enough, and typed twice at a terminal.
-    fn read_new(&self, which: &str, prompt: &str, context: &[&str]) -> Result<Zeroizing<String>, ClientError> {
+    /// A new passphrase: far enough from `normal` (for a duress one),
+    /// strong enough, and typed twice at a terminal.
+    fn read_new(&self, which: &str, prompt: &str, normal: Option<&str>) -> Result<Zeroizing<String>, ClientError> {
         let first = self.read(prompt)?;
-        check_strength(which, &first, context)?;
+        if let Some(normal) = normal {
+            check_pair(normal, &first)?;
+        }
+        check_strength(which, &first, normal.as_slice())?;
         if !self.stdin {
             let again = self.read(&format!("Type the {which} again: "))?;
             if again != first {
@@ -53,13 +57,12 @@ impl Passphrases {
 
     /// A member's two new passphrases.
     pub fn new_pair(&self) -> Result<(Zeroizing<String>, Zeroizing<String>), ClientError> {
-        let normal = self.read_new("passphrase", "New passphrase: ", &[])?;
+        let normal = self.read_new("passphrase", "New passphrase: ", None)?;
         let duress = self.read_new(
             "duress passphrase",
             "Duress passphrase (a different one: checking in with it looks normal but silently alerts your contacts): ",
-            &[normal.as_str()],
+            Some(&normal),
         )?;
-        check_pair(&normal, &duress)?;
         Ok((normal, duress))
     }
 
@@ -67,7 +70,7 @@ impl Passphrases {
     /// passphrase. Without one the second slot gets a random passphrase
     /// nobody knows (the keystore's format stays the same).
     pub fn new_for_contact(&self, want_duress: bool) -> Result<(Zeroizing<String>, Zeroizing<String>), ClientError> {
-        let normal = self.read_new("passphrase", "New passphrase for this keystore: ", &[])?;
+        let normal = self.read_new("passphrase", "New passphrase for this keystore: ", None)?;
         if !want_duress {
             let random = aman_protocol::random::random_array::<32>()?;
             return Ok((normal, Zeroizing::new(data_encoding::HEXLOWER.encode(&random))));
@@ -75,9 +78,8 @@ impl Passphrases {
         let duress = self.read_new(
             "duress passphrase",
             "Duress passphrase (opens this keystore too, for a captor to see): ",
-            &[normal.as_str()],
+            Some(&normal),
         )?;
-        check_pair(&normal, &duress)?;
         Ok((normal, duress))
     }
 }

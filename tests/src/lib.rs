@@ -13,6 +13,7 @@ pub mod process;
 pub mod receiver;
 pub mod siege;
 pub mod smtp;
+pub mod socks;
 pub mod soak;
 
 pub use actors::{Contact, Member};
@@ -20,3 +21,4 @@ pub use cli::{aman, aman_env, spawn_aman};
 pub use process::{binary, ServerProcess};
 pub use receiver::Receiver;
 pub use smtp::SmtpServer;
+pub use socks::SocksProxy;
