@@ -213,7 +213,12 @@ fn render_alert(
                 }
                 let vouched = pol.map(|p| p.sealed_hash.clone());
                 let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&a.sealed_alert.0));
-                if let Some(p) = pol.filter(|p| vouched.as_deref() != Some(&this) && body.created < p.signed_at) {
+                // Only for an alert that fired after the member vouched for
+                // another note: an earlier alert rightly carries an older one.
+                let stale = |p: &&ProofOfLife| {
+                    vouched.as_deref() != Some(&this) && body.created < p.signed_at && a.fired_at >= p.signed_at
+                };
+                if let Some(p) = pol.filter(stale) {
                     warnings.push(format!(
                         "this note was written {} and is older than the member's latest check-in ({}), which vouched for another note",
                         format_time(body.created),
@@ -974,6 +979,14 @@ mod tests {
         let other = ProofOfLife { sealed_hash: "00".repeat(32), ..vouched };
         let v = render_alert(&m, &alert, &cx, Some(&other), 0);
         assert!(v["warnings"][0].as_str().unwrap().contains("older than the member's latest check-in"), "{v}");
+        // An alert that fired before that check-in rightly carries an older note.
+        let later = ProofOfLife { signed_at: 6000, ..other.clone() };
+        let v = render_alert(&m, &alert, &cx, Some(&later), 0);
+        assert_eq!(v["warnings"], json!([]), "{v}");
+        // A note older than an earlier alert's is flagged; one as new is not.
+        let v = render_alert(&m, &alert, &cx, Some(&vouched), 2);
+        assert!(v["warnings"][0].as_str().unwrap().contains("older than the note of an earlier alert"), "{v}");
+        assert_eq!(render_alert(&m, &alert, &cx, Some(&vouched), 1)["warnings"], json!([]));
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //! - `availability`: junk, forged requests, slow connections, floods and
 //!   tarpits from a member's own address do not stop its check-in or panic;
 //!   the siege soak; the client's transport rules.
-//! - `first_use`: what a new organizer and member trip over (issue 16, in part).
+//! - `first_use`: what a new member trips over: nobody linked, a stored
+//!   proxy and CA, passphrase rules, notes kept out of shell history.
+//! - `first_contact`: channels for every member, a watch that keeps going,
+//!   alerts in plain words.
+//! - `organizer`: the server's side of first use.
 //! - `bad_input`: malformed requests over real HTTP.
 //! - `coercion`: every observer's view, normal against duress check-in,
 //!   and duress against panic and missed alerts.
@@ -24,6 +28,7 @@ mod availability;
 mod bad_input;
 mod coercion;
 mod crash;
+mod first_contact;
 mod first_use;
 mod lifecycle;
 mod mailboxes;
