@@ -196,6 +196,7 @@ fn render_alert(
     newest_before: u64,
 ) -> Value {
     let mut warnings = Vec::new();
+    let mut roster = Vec::new();
     let (note, location, sequence, written_at) = if a.sealed_alert.0.is_empty() {
         warnings.push("the member had not sealed a note".to_owned());
         (None, None, None, None)
@@ -225,6 +226,7 @@ fn render_alert(
                         format_time(p.signed_at)
                     ));
                 }
+                roster = body.contacts.clone();
                 (Some(body.note.clone()), Some(body.location.clone()), Some(body.sequence), Some(body.created))
             }
             Err(aman_protocol::Error::BadSignature) => {
@@ -256,7 +258,17 @@ fn render_alert(
         .acks
         .iter()
         .map(|k| {
-            let by = if k.mailbox == m.mailbox { "you".to_owned() } else { "another contact".to_owned() };
+            // The member's name for whoever acknowledged, from the roster
+            // sealed with the note: the server knows only a mailbox id.
+            let by = if k.mailbox == m.mailbox {
+                "you".to_owned()
+            } else {
+                roster
+                    .iter()
+                    .find(|(mailbox, _)| *mailbox == k.mailbox)
+                    .map(|(_, name)| name.clone())
+                    .unwrap_or_else(|| "another contact".to_owned())
+            };
             json!({ "by": by, "at": k.at })
         })
         .collect();
@@ -918,7 +930,14 @@ mod tests {
         let member = SigningKey::generate().unwrap();
         let cx = EncryptionSecret::generate().unwrap();
         let account = AccountId::from_bytes([1; 16]);
-        let body = AlertBody { account, sequence: 1, created, note: "the bridge".into(), location: String::new() };
+        let body = AlertBody {
+            contacts: Vec::new(),
+            account,
+            sequence: 1,
+            created,
+            note: "the bridge".into(),
+            location: String::new(),
+        };
         let sealed = seal(&body, &member, &[cx.public()]).unwrap();
         let m = Membership {
             label: "Noor".into(),

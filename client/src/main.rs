@@ -8,6 +8,7 @@ use aman_client::context::{Ctx, Report};
 use aman_client::settings::{self, Change};
 use aman_client::state::Vault;
 use aman_client::{contact, member, ClientError};
+use aman_protocol::alert::{MAX_LOCATION_LEN, MAX_NOTE_LEN};
 use aman_protocol::duration::parse_duration;
 use clap::{Parser, Subcommand};
 use prompt::{Passphrases, TextSource};
@@ -255,7 +256,8 @@ fn duration(flag: &str, text: &str) -> Result<u64, ClientError> {
 /// Reads a note or location the command asked for, after the passphrase
 /// (so that on stdin the passphrase lines come first).
 fn text(inline: &Option<Option<String>>, file: &Option<PathBuf>, what: &str) -> Result<Option<String>, ClientError> {
-    TextSource::from_flags(inline.clone(), file.clone()).map(|source| source.read(what)).transpose()
+    let max = if what == "location" { MAX_LOCATION_LEN } else { MAX_NOTE_LEN };
+    TextSource::from_flags(inline.clone(), file.clone()).map(|source| source.read(what, max)).transpose()
 }
 
 async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {

@@ -201,8 +201,24 @@ fn seal_for(
         created: unix_now(),
         note: note.to_owned(),
         location: location.to_owned(),
+        contacts: roster(book),
     };
     Ok(seal(&body, key, &recipients)?)
+}
+
+/// The member's names for the contacts, sealed with the note so that each
+/// contact can tell who acknowledged an alert (never readable by the server).
+fn roster(book: &MemberBook) -> Vec<(aman_protocol::MailboxId, String)> {
+    book.contacts.iter().map(|c| (c.mailbox, shorten(&c.label, aman_protocol::alert::MAX_CONTACT_NAME_LEN))).collect()
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn shorten(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 /// What the note is sealed from: the words and the recipients. The same
@@ -217,6 +233,12 @@ fn seal_digest(book: &MemberBook) -> String {
     recipients.sort_unstable();
     for r in recipients {
         input.extend_from_slice(&r);
+    }
+    // The names sealed with it (a note sealed before names were carries none).
+    for (mailbox, name) in roster(book) {
+        input.extend_from_slice(mailbox.as_bytes());
+        input.extend_from_slice(&(name.len() as u64).to_be_bytes());
+        input.extend_from_slice(name.as_bytes());
     }
     data_encoding::HEXLOWER.encode(&aman_protocol::hash::sha256(&input))
 }

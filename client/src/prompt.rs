@@ -8,9 +8,8 @@ use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-/// The most a note or location may hold (the protocol's own limit is
-/// larger; a file this big is a mistake, not a note).
-const MAX_TEXT: u64 = 64 * 1024;
+/// The largest CA file read.
+const MAX_CA_FILE: usize = 1024 * 1024;
 
 /// Reads passphrases from stdin lines or from the terminal.
 pub struct Passphrases {
@@ -106,14 +105,16 @@ impl TextSource {
         }
     }
 
-    /// The text: a trailing newline (as editors and `echo` add) is dropped.
-    pub fn read(&self, what: &str) -> Result<String, ClientError> {
+    /// The text, of at most `max` bytes (the protocol's limit, said here
+    /// rather than after the passphrase work): a trailing newline (as
+    /// editors and `echo` add) is dropped.
+    pub fn read(&self, what: &str, max: usize) -> Result<String, ClientError> {
         let text = match self {
             TextSource::Given(text) => text.clone(),
-            TextSource::File(path) if path == Path::new("-") => read_limited(std::io::stdin().lock(), what)?,
+            TextSource::File(path) if path == Path::new("-") => read_limited(std::io::stdin().lock(), what, max + 2)?,
             TextSource::File(path) => {
                 let file = std::fs::File::open(path).map_err(ClientError::io(format!("reading {}", path.display())))?;
-                read_limited(file, what)?
+                read_limited(file, what, max + 2)?
             }
             TextSource::Prompt => {
                 if std::io::stdin().is_terminal() {
@@ -133,15 +134,19 @@ impl TextSource {
                 text
             }
         };
-        Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_owned())
+        let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_owned();
+        if text.len() > max {
+            return Err(ClientError::State(format!("the {what} is {} bytes; it can hold at most {max}", text.len())));
+        }
+        Ok(text)
     }
 }
 
-fn read_limited(source: impl Read, what: &str) -> Result<String, ClientError> {
+fn read_limited(source: impl Read, what: &str, max: usize) -> Result<String, ClientError> {
     let mut bytes = Vec::new();
-    source.take(MAX_TEXT + 1).read_to_end(&mut bytes).map_err(ClientError::io(format!("reading the {what}")))?;
-    if bytes.len() as u64 > MAX_TEXT {
-        return Err(ClientError::State(format!("the {what} is longer than {} KiB", MAX_TEXT / 1024)));
+    source.take(max as u64 + 1).read_to_end(&mut bytes).map_err(ClientError::io(format!("reading the {what}")))?;
+    if bytes.len() > max {
+        return Err(ClientError::State(format!("the {what} is longer than {max} bytes")));
     }
     String::from_utf8(bytes).map_err(|_| ClientError::State(format!("the {what} is not UTF-8 text")))
 }
@@ -149,5 +154,5 @@ fn read_limited(source: impl Read, what: &str) -> Result<String, ClientError> {
 /// Reads the file `--ca-file` names.
 pub fn read_ca(path: &Path) -> Result<String, ClientError> {
     let file = std::fs::File::open(path).map_err(ClientError::io(format!("reading {}", path.display())))?;
-    read_limited(file, "CA file")
+    read_limited(file, "CA file", MAX_CA_FILE)
 }

@@ -19,7 +19,7 @@
 use crate::encoding::{labels, Reader, Writer};
 use crate::error::{DecodeError, Error};
 use crate::hash::{hkdf_sha256, sha256};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, MailboxId};
 use crate::keys::{split_signature, EncryptionPublic, EncryptionSecret, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -33,6 +33,8 @@ pub const MAX_NOTE_LEN: usize = 4096;
 pub const MAX_LOCATION_LEN: usize = 1024;
 /// Sizes the padded plaintext is rounded up to; a sealed alert reveals only its bucket.
 pub const PAD_BUCKETS: [usize; 4] = [1024, 2048, 4096, 8192];
+/// Longest contact name in a body's roster, in bytes of UTF-8.
+pub const MAX_CONTACT_NAME_LEN: usize = 64;
 /// Largest sealed alert this format can produce.
 pub const MAX_SEALED_LEN: usize = labels::ALERT.len() + 2 + 24 + 8 + MAX_RECIPIENTS * STANZA_LEN + 8192 + TAG_LEN;
 
@@ -55,6 +57,11 @@ pub struct AlertBody {
     pub note: String,
     /// Free text location.
     pub location: String,
+    /// The member's names for the contacts it is sealed to, by mailbox: so
+    /// that a contact can tell who acknowledged an alert (the server sees
+    /// only mailbox ids). Empty in bodies made before 0.4, and then not
+    /// encoded at all.
+    pub contacts: Vec<(MailboxId, String)>,
 }
 
 // The body is plaintext a contact reads; its Debug must not leak into logs.
@@ -76,25 +83,50 @@ impl AlertBody {
         if self.location.len() > MAX_LOCATION_LEN {
             return Err(Error::InvalidArgument("location too long"));
         }
-        Ok(Writer::new(labels::ALERT_BODY)
+        if self.contacts.len() > MAX_RECIPIENTS {
+            return Err(Error::InvalidArgument("too many contacts"));
+        }
+        if self.contacts.iter().any(|(_, name)| name.len() > MAX_CONTACT_NAME_LEN) {
+            return Err(Error::InvalidArgument("contact name too long"));
+        }
+        let mut w = Writer::new(labels::ALERT_BODY)
             .fixed(self.account.as_bytes())
             .u64(self.sequence)
             .u64(self.created)
             .var(self.note.as_bytes())
-            .var(self.location.as_bytes())
-            .finish())
+            .var(self.location.as_bytes());
+        // The roster is a trailing, optional part: a body without one is
+        // byte for byte what earlier versions made.
+        if !self.contacts.is_empty() {
+            w = w.u64(self.contacts.len() as u64);
+            for (mailbox, name) in &self.contacts {
+                w = w.fixed(mailbox.as_bytes()).var(name.as_bytes());
+            }
+        }
+        Ok(w.finish())
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes, labels::ALERT_BODY)?;
         let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_owned).map_err(|_| DecodeError::InvalidValue);
-        let body = AlertBody {
+        let mut body = AlertBody {
             account: AccountId::from_bytes(r.fixed()?),
             sequence: r.u64()?,
             created: r.u64()?,
             note: text(r.var(MAX_NOTE_LEN)?)?,
             location: text(r.var(MAX_LOCATION_LEN)?)?,
+            contacts: Vec::new(),
         };
+        if !r.is_empty() {
+            let count = r.u64()?;
+            if count == 0 || count > MAX_RECIPIENTS as u64 {
+                return Err(DecodeError::InvalidValue);
+            }
+            for _ in 0..count {
+                let mailbox = MailboxId::from_bytes(r.fixed()?);
+                body.contacts.push((mailbox, text(r.var(MAX_CONTACT_NAME_LEN)?)?));
+            }
+        }
         r.finish()?;
         Ok(body)
     }
@@ -256,12 +288,36 @@ mod tests {
 
     pub(crate) fn body() -> AlertBody {
         AlertBody {
+            contacts: Vec::new(),
             account: AccountId::from_bytes([5; 16]),
             sequence: 3,
             created: 1_700_000_000,
             note: "Meeting a journalist at the café on Rasheed St.".into(),
             location: "33.3152,44.3661".into(),
         }
+    }
+
+    #[test]
+    fn a_roster_of_contact_names_travels_sealed_and_a_body_without_one_is_unchanged() {
+        let member = SigningKey::from_seed(Zeroizing::new([1; 32])).unwrap();
+        let cx = EncryptionSecret::from_bytes(Zeroizing::new([2; 32]));
+        let plain = body();
+        let bare = plain.encode().unwrap();
+        let mut named = body();
+        named.contacts =
+            vec![(MailboxId::from_bytes([7; 16]), "Alice".into()), (MailboxId::from_bytes([8; 16]), "سارة".into())];
+        let encoded = named.encode().unwrap();
+        assert_eq!(&encoded[..bare.len()], &bare[..], "the roster only follows the old fields");
+        assert_eq!(AlertBody::decode(&encoded).unwrap(), named);
+        assert_eq!(AlertBody::decode(&bare).unwrap(), plain);
+        let sealed = seal(&named, &member, &[cx.public()]).unwrap();
+        assert_eq!(open(&sealed, &cx, &member.verifying_key()).unwrap().contacts, named.contacts);
+        // An empty roster is never written as a count of zero, so one is refused.
+        let mut zero = bare.clone();
+        zero.extend_from_slice(&0u64.to_be_bytes());
+        assert!(AlertBody::decode(&zero).is_err());
+        named.contacts[0].1 = "x".repeat(MAX_CONTACT_NAME_LEN + 1);
+        assert!(named.encode().is_err(), "a name over the limit");
     }
 
     #[test]

@@ -133,6 +133,11 @@ impl<'a> Reader<'a> {
         std::mem::take(&mut self.rest)
     }
 
+    /// Whether every byte was consumed (for a trailing optional part).
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
     /// Fails unless every byte was consumed.
     pub fn finish(self) -> Result<(), DecodeError> {
         if self.rest.is_empty() {

@@ -179,6 +179,7 @@ fn kat_contact_keys() {
 #[test]
 fn kat_sealed_alert() {
     let body = AlertBody {
+        contacts: Vec::new(),
         account: account(),
         sequence: 7,
         created: 1_800_000_000,

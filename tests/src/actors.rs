@@ -190,6 +190,7 @@ impl Member {
             recipients.push(EncryptionSecret::generate()?.public());
         }
         let body = AlertBody {
+            contacts: Vec::new(),
             account: self.account,
             sequence: self.counter + 1,
             created: unix_now(),

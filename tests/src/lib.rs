@@ -13,8 +13,8 @@ pub mod process;
 pub mod receiver;
 pub mod siege;
 pub mod smtp;
-pub mod socks;
 pub mod soak;
+pub mod socks;
 
 pub use actors::{Contact, Member};
 pub use cli::{aman, aman_env, spawn_aman};

@@ -233,6 +233,7 @@ impl TestMember {
         let recipients =
             if recipients.is_empty() { vec![EncryptionSecret::generate().unwrap().public()] } else { recipients };
         let body = AlertBody {
+            contacts: Vec::new(),
             account: self.account,
             sequence: self.counter + 1,
             created: now,

@@ -96,7 +96,9 @@ fn alerts_watch_keeps_watching_through_a_restart_and_prints_notices_in_plain_wor
     let event: Value = serde_json::from_str(printed.trim()).unwrap();
     assert_eq!(event["notice"]["kind"], "policy_weakening", "{printed}");
     assert_eq!(event["notice"]["member"], "Noor");
-    for line in ["Watching 1 member(s)", "Cannot reach Noor's server", "Noor's server answers again", "Still watching 1"] {
+    for line in
+        ["Watching 1 member(s)", "Cannot reach Noor's server", "Noor's server answers again", "Still watching 1"]
+    {
         assert!(said.contains(line), "`{line}` in: {said}");
     }
 
@@ -108,12 +110,22 @@ fn alerts_watch_keeps_watching_through_a_restart_and_prints_notices_in_plain_wor
 }
 
 #[test]
-fn alerts_read_in_plain_words_ack_takes_a_prefix_and_old_note_warnings_only_when_true() {
+fn alerts_read_in_plain_words_ack_takes_a_prefix_and_names_who_acknowledged() {
     let _shared = super::LOAD.blocking_read();
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
-    let alice = dir.path().join("alice");
+    let server =
+        ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[("AMAN_COOLING_OFF", "1s")]));
+    let (alice, bashir) = (dir.path().join("alice"), dir.path().join("bashir"));
     let member = member_and_contact(dir.path(), &server.url, "member", &alice, "Noor");
+    let code = json(&member, MEMBER, &["contact", "invite", "--label", "Bashir"])["code"].as_str().unwrap().to_owned();
+    ok(&aman(
+        &bashir,
+        "bashir-pass-lantern
+",
+        &["contact", "accept", &code, "--label", "Noor"],
+    ));
+    json(&member, MEMBER, &["contact", "list"]);
+    std::thread::sleep(Duration::from_millis(1500)); // Bashir takes part after the cooling-off
     let mut ids = Vec::new();
     for note in ["at the square", "at the bridge", "at the station"] {
         json(&member, MEMBER, &["checkin", "--note", note]);
@@ -138,10 +150,16 @@ fn alerts_read_in_plain_words_ack_takes_a_prefix_and_old_note_warnings_only_when
     assert!(shown.contains("ALERT: Noor pressed PANIC") && shown.contains("What to do: Act now"), "{shown}");
     assert!(!shown.contains("WARNING"), "{shown}");
 
-    // Acknowledge by the start of an id, as git takes a short commit id.
+    // Acknowledge by the start of an id, as git takes a short commit id;
+    // the other contact sees who, by the name the member gave them.
     let short = &ids[1][..8];
-    let acked = json(&alice, ALICE, &["alerts", "ack", short]);
+    let acked = json(&bashir, "bashir-pass-lantern\n", &["alerts", "ack", short]);
     assert_eq!(acked["acknowledged"], ids[1].as_str());
+    let alerts = json(&alice, ALICE, &["alerts", "--all"])["alerts"].as_array().unwrap().clone();
+    let acked = alerts.iter().find(|a| a["alert"] == ids[1].as_str()).unwrap();
+    assert_eq!(acked["acks"][0]["by"], "Bashir", "{acked}");
+    let shown = String::from_utf8_lossy(&aman(&alice, ALICE, &["alerts", "--all"]).stdout).into_owned();
+    assert!(shown.contains("Acknowledged by Bashir at"), "{shown}");
     let too_short = aman(&alice, ALICE, &["alerts", "ack", &ids[0][..2]]);
     assert_eq!(too_short.status.code(), Some(1));
     let unknown = aman(&alice, ALICE, &["alerts", "ack", "zzzzzzzz"]);
