@@ -7,17 +7,17 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-/// What the e-mail says: that something is waiting, and nothing else.
-pub const BODY: &str = "An Aman alert is waiting for you.\n\n\
-Open your Aman app and run `aman alerts` to read it. This message carries no content on purpose: \
-only your own device can decrypt what the member wrote.\n";
+/// The subject of every notification e-mail, an alert's or a notice's alike.
+pub const SUBJECT: &str = "Aman needs your attention";
 
-/// Subject and body of a notice about someone the contact protects (a
-/// pending change, a new contact): no content either.
-pub const NOTICE_SUBJECT: &str = "Aman: news about someone you protect";
-/// See [`NOTICE_SUBJECT`].
-pub const NOTICE_BODY: &str = "Something changed about someone you protect with Aman.\n\n\
-Open your Aman app and run `aman alerts` to read it. This message carries no content on purpose.\n";
+/// What the e-mail says: that something is waiting, and nothing else, the
+/// same words for an alert and for a notice about someone the contact
+/// protects (a pending change, a new contact), so that nobody who sees the
+/// message can tell which.
+pub const BODY: &str =
+    "Aman needs your attention now: an alert or news about someone you protect is waiting for you.\n\n\
+Open your Aman app and run `aman alerts` to read it. This message carries no content on purpose: \
+only your own device fetches and reads what is waiting.\n";
 
 /// A configured SMTP relay.
 #[derive(Clone)]
@@ -92,20 +92,17 @@ impl Mailer {
         Ok(Some(Mailer { transport: builder.build(), from: config.smtp_from.clone() }))
     }
 
-    /// Sends the content-free message to `to` (the alert one, or with
-    /// `notice` the one about a change), with a Message-ID derived from the
-    /// idempotency key so receivers can drop duplicates.
-    pub async fn send(&self, to: &str, idempotency_key: &str, notice: bool) -> Result<(), SendError> {
-        let (subject, body) =
-            if notice { (NOTICE_SUBJECT, NOTICE_BODY) } else { ("Aman: an alert is waiting for you", BODY) };
+    /// Sends the content-free message to `to`, with a Message-ID derived
+    /// from the idempotency key so receivers can drop duplicates.
+    pub async fn send(&self, to: &str, idempotency_key: &str) -> Result<(), SendError> {
         let invalid = |detail: &str| SendError { permanent: true, detail: detail.to_owned() };
         let message = Message::builder()
             .from(self.from.parse().map_err(|_| invalid("bad smtp_from"))?)
             .to(to.parse().map_err(|_| invalid("bad address"))?)
-            .subject(subject)
+            .subject(SUBJECT)
             .message_id(Some(format!("<{idempotency_key}@aman.invalid>")))
             .header(ContentType::TEXT_PLAIN)
-            .body(body.to_owned())
+            .body(BODY.to_owned())
             .map_err(|_| invalid("message build"))?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| SendError {
             permanent: e.is_permanent(),

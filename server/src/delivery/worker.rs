@@ -78,6 +78,46 @@ pub fn backoff(attempts: u32, base: u64, max: u64) -> u64 {
     delay + jitter % (delay / 4 + 1)
 }
 
+/// What a notification says. Deliberately not whether an alert or a notice
+/// is waiting: both are [`Wake::Waiting`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// An alert, or a notice about someone the contact protects.
+    Waiting,
+    /// Another contact acknowledged an alert this contact holds.
+    Acknowledged,
+}
+
+impl Wake {
+    /// The webhook's `event`.
+    fn event(self) -> &'static str {
+        match self {
+            Wake::Waiting => "alert",
+            Wake::Acknowledged => "acknowledged",
+        }
+    }
+
+    /// The webhook's `message`.
+    fn webhook_message(self) -> &'static str {
+        match self {
+            Wake::Waiting => {
+                "Aman needs your attention: an alert or news about someone you protect is waiting. Run `aman alerts`."
+            }
+            Wake::Acknowledged => "Another contact acknowledged an Aman alert. Run `aman alerts`.",
+        }
+    }
+
+    /// The ntfy message.
+    fn ntfy_message(self) -> &'static str {
+        match self {
+            Wake::Waiting => {
+                "Aman needs your attention: an alert or news about someone you protect is waiting. Open Aman and run `aman alerts`."
+            }
+            Wake::Acknowledged => "Another contact acknowledged an Aman alert. Run `aman alerts`.",
+        }
+    }
+}
+
 type Key = (AlertId, MailboxId, u8);
 
 /// The deliveries taken from the outbox and not yet recorded, counted per
@@ -264,13 +304,9 @@ impl Deliverer {
         let e = &self.engine;
         let endpoint_id = q.channel & !(ACK_CHANNEL | NOTICE_CHANNEL);
         let notice = q.channel & NOTICE_CHANNEL != 0;
-        let event = if notice {
-            "notice"
-        } else if q.channel & ACK_CHANNEL != 0 {
-            "acknowledged"
-        } else {
-            "alert"
-        };
+        // A notice wakes a contact exactly as an alert does: the same body,
+        // headers and e-mail, its own random id in place of the alert's.
+        let wake = if q.channel & ACK_CHANNEL != 0 { Wake::Acknowledged } else { Wake::Waiting };
         let mailbox = match e.store.mailbox(&q.mailbox) {
             Ok(Some(m)) => m,
             Ok(None) => return ("unknown".into(), Outcome::Permanent("mailbox gone".into())),
@@ -316,14 +352,10 @@ impl Deliverer {
                 let (headers, body) = if kind == "webhook" {
                     let body = serde_json::json!({
                         "type": "aman.notification",
-                        "event": event,
+                        "event": wake.event(),
                         "alert": q.alert,
                         "idempotency_key": q.entry.idempotency_key,
-                        "message": if notice {
-                            "Something changed about someone you protect: run `aman alerts`."
-                        } else {
-                            "An Aman alert is waiting: run `aman alerts`."
-                        },
+                        "message": wake.webhook_message(),
                     })
                     .to_string()
                     .into_bytes();
@@ -342,13 +374,9 @@ impl Deliverer {
                     ];
                     (headers, body)
                 } else {
-                    let message = match event {
-                        "alert" => "An Aman alert is waiting for you. Open Aman and run `aman alerts`.",
-                        "notice" => "Something changed about someone you protect. Open Aman and run `aman alerts`.",
-                        _ => "Another contact acknowledged an Aman alert. Run `aman alerts`.",
-                    };
+                    let message = wake.ntfy_message();
                     let headers = vec![
-                        ("title", "Aman alert".to_owned()),
+                        ("title", "Aman".to_owned()),
                         ("priority", "high".to_owned()),
                         ("tags", "rotating_light".to_owned()),
                         ("x-idempotency-key", q.entry.idempotency_key.clone()),
@@ -364,7 +392,7 @@ impl Deliverer {
             }
             "email" => match &self.mailer {
                 None => Outcome::Transient("no SMTP relay configured".into()),
-                Some(m) => match m.send(&target, &q.entry.idempotency_key, notice).await {
+                Some(m) => match m.send(&target, &q.entry.idempotency_key).await {
                     Ok(()) => Outcome::Delivered,
                     Err(err) if err.permanent => Outcome::Permanent(err.detail),
                     Err(err) => Outcome::Transient(err.detail),

@@ -80,7 +80,10 @@ impl Engine {
 
     /// Ops that tell every contact in `contacts` about something now: a
     /// mailbox notice, and a content-free notification on each of its
-    /// channels (a contact who relies on push must hear of it too).
+    /// channels (a contact who relies on push must hear of it too), queued
+    /// in the same write, in the same outbox as an alert's, due after the
+    /// same random delay and worded as an alert's is: nothing delivered
+    /// tells a notice from an alert.
     fn notice_ops(
         &self,
         account_id: &AccountId,
@@ -88,6 +91,9 @@ impl Engine {
         notice: &Notice,
     ) -> Result<Vec<Op>, EngineError> {
         let id = AlertId::random().map_err(EngineError::internal)?;
+        // Channels are told after the random delay an alert's contacts get
+        // after its cause: no timing tells a notice from an alert either.
+        let due = self.dispatch_at()?;
         let stamp = self.change_stamp();
         let mut ops = Vec::new();
         for c in contacts {
@@ -101,10 +107,12 @@ impl Engine {
                 let entry = OutboxEntry {
                     endpoint: endpoint.id,
                     attempts: 0,
-                    idempotency_key: format!("{}-notice", idempotency_key(&id, &c.mailbox, endpoint.id)),
-                    first_queued: notice.at,
+                    // Derived as an alert's is, from the notice's own random
+                    // id: nothing in the key tells the two apart.
+                    idempotency_key: idempotency_key(&id, &c.mailbox, endpoint.id),
+                    first_queued: due,
                 };
-                ops.push(Op::PutOutbox(notice.at, id, c.mailbox, endpoint.id | NOTICE_CHANNEL, entry));
+                ops.push(Op::PutOutbox(due, id, c.mailbox, endpoint.id | NOTICE_CHANNEL, entry));
             }
         }
         Ok(ops)

@@ -1,7 +1,8 @@
 //! What an organizer, a member and a contact trip over (issue 16, the
 //! server's side): the configuration the server would run with, shown as it
 //! is with secrets redacted; a duration that does not read says how to
-//! write one; a shorter schedule holds from now, across a `kill -9`.
+//! write one; a shorter schedule holds from now, across a `kill -9`; a
+//! notice's wake-up, queued with the notice, survives one too.
 
 use super::server_env;
 use aman_client::api::{unix_now, ApiClient};
@@ -134,4 +135,26 @@ async fn a_shorter_schedule_holds_from_now_and_survives_a_kill_9() {
     assert_eq!(mailbox.alerts[0].reason, "missed");
     let missed = mailbox.alerts[0].deadline.unwrap();
     assert!(missed < armed.deadline && missed <= mailbox.alerts[0].fired_at, "{missed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notices_wake_up_is_queued_with_it_and_survives_a_kill_9() {
+    let _shared = super::LOAD.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let api = ApiClient::new(&server.url, None, Duration::from_secs(10)).unwrap();
+    let mut m = Member::new();
+    m.register(&api).await.unwrap();
+    m.add_contact(&api, 1).await.unwrap();
+    // Nothing listens at the contact's webhook yet: every attempt fails.
+    let port = super::free_port();
+    m.contacts[0].add_endpoint(&api, "webhook", &format!("http://127.0.0.1:{port}/hook")).await.unwrap();
+    // A second contact linked: the first is told, in its mailbox and on its webhook.
+    m.add_contact(&api, 1).await.unwrap();
+    let server = server.kill9();
+    let receiver = Receiver::start(&format!("127.0.0.1:{port}")).await.unwrap();
+    let _server = server.restart();
+    let hits = receiver.await_hits(Duration::from_secs(60), |h| !h.is_empty()).await;
+    assert_eq!(hits.len(), 1, "the wake-up was retried after the restart");
+    assert_eq!(hits[0].body["event"], "alert", "worded as an alert's: {:?}", hits[0].body);
 }
