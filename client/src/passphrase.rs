@@ -21,17 +21,15 @@ pub fn check_strength(which: &str, passphrase: &str, context: &[&str]) -> Result
     if estimate.score() >= MIN_SCORE {
         return Ok(());
     }
-    let mut why = format!("the {which} is too easy to guess");
+    let mut sentences = vec![format!("the {which} is too easy to guess")];
     if let Some(feedback) = estimate.feedback() {
         if let Some(warning) = feedback.warning() {
-            why.push_str(&format!(" ({warning})"));
+            sentences[0].push_str(&format!(" ({})", warning.to_string().trim_end_matches('.')));
         }
-        for suggestion in feedback.suggestions() {
-            why.push_str(&format!(". {suggestion}"));
-        }
+        sentences.extend(feedback.suggestions().iter().map(|s| s.to_string().trim_end_matches('.').to_owned()));
     }
-    why.push_str(". Several unrelated words, in any language, make a strong one.");
-    Err(ClientError::State(why))
+    sentences.push("Several unrelated words, in any language, make a strong one".to_owned());
+    Err(ClientError::State(format!("{}.", sentences.join(". "))))
 }
 
 /// Refuses a duress passphrase that is the normal one or close to it.
@@ -74,6 +72,7 @@ mod tests {
         }
         let why = check_strength("duress passphrase", "a", &[]).unwrap_err().to_string();
         assert!(why.starts_with("the duress passphrase is too easy to guess"), "{why}");
+        assert!(!why.contains(".."), "{why}");
     }
 
     #[test]
