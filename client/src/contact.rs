@@ -833,7 +833,7 @@ pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: &str, target: &str) 
     }
     vault.save()?;
     let mut text =
-        format!("Added {kind} notification {id}. Notifications say only that an alert is waiting: run `aman alerts`.");
+        format!("Added {kind} notification {id}. Notifications say only that something is waiting (an alert, or news about a member): run `aman alerts`.");
     for s in &secrets {
         text.push_str(&format!(
             "\nWebhook signing secret for {} (shown once; requests carry an HMAC-SHA256 signature with it): {}",

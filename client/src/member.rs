@@ -510,13 +510,30 @@ pub async fn set_schedule(
             format_time(reply.effective_at)
         )
     };
+    let mut text = format!(
+        "Schedule: check in every {}, alert after {} more. Applies {when}.",
+        format_duration(every),
+        format_duration(grace)
+    );
+    // A shorter schedule moves an armed deadline up at once: say where it is now.
+    let mut deadline = None;
+    if reply.applied {
+        let (book, key) = vault.member()?;
+        if let Ok(s) = client.call::<(), AccountStatus>(Method::GET, "/v1/account", None, &signer(book, key)?).await {
+            if let (Some(due), Some(d)) = (s.next_due, s.deadline) {
+                text.push_str(&format!("\nNext check-in due by {}; alert at {}.", format_time(due), format_time(d)));
+            }
+            deadline = s.deadline;
+            let mut updated = book.clone();
+            updated.last_known = Some(LastKnown { at: unix_now(), next_due: s.next_due, deadline: s.deadline });
+            vault.book.member = Some(updated);
+            vault.save()?;
+        }
+    }
+    text.push_str("\nCheck in with `aman checkin`: nothing checks in for you.");
     let report = Report {
-        json: json!({ "every": every, "grace": grace, "applied": reply.applied, "effective_at": reply.effective_at }),
-        text: format!(
-            "Schedule: check in every {}, alert after {} more. Applies {when}.\nCheck in with `aman checkin`: nothing checks in for you.",
-            format_duration(every),
-            format_duration(grace)
-        ),
+        json: json!({ "every": every, "grace": grace, "applied": reply.applied, "effective_at": reply.effective_at, "deadline": deadline }),
+        text,
     };
     let (book, _) = vault.member()?;
     Ok(frame(report, &news, book))

@@ -86,9 +86,13 @@ pub fn judge(
 /// the member's own, copied from the heartbeat), or any alert fired after
 /// the heartbeat and no earlier than that deadline (the server's clock may
 /// differ from the member's by the clock slack). An alert from before the
-/// deadline does not: an honest server fires again at the deadline.
+/// deadline does not: an honest server fires again at the deadline. A
+/// missed-deadline alert for an earlier deadline covers it too when that
+/// deadline and the alert both come after the heartbeat: the member
+/// shortened the schedule since, and the server rightly held them to it
+/// (it fires once, at the shorter deadline).
 pub fn alert_covers(pol: &ProofOfLife, fired_at: u64, deadline: Option<u64>) -> bool {
-    deadline.is_some_and(|d| d >= pol.deadline)
+    deadline.is_some_and(|d| d >= pol.deadline || (d >= pol.signed_at && fired_at >= pol.signed_at))
         || (fired_at >= pol.signed_at && fired_at.saturating_add(CLOCK_SLACK) >= pol.deadline)
 }
 
@@ -163,6 +167,8 @@ mod tests {
         assert!(alert_covers(&pol, 1000 - CLOCK_SLACK, None));
         assert!(alert_covers(&pol, 5, Some(1000)), "the missed alert for this deadline");
         assert!(!alert_covers(&pol, 5, Some(999)), "a missed alert for an earlier deadline");
+        assert!(alert_covers(&pol, 600, Some(500)), "the missed alert for a schedule shortened after the heartbeat");
+        assert!(!alert_covers(&pol, 600, Some(50)), "a missed alert for a deadline before the heartbeat");
         assert!(!alert_covers(&pol, 1000 - CLOCK_SLACK - 1, None), "an alert from before the deadline");
         assert!(!alert_covers(&pol, 99, None), "an alert from before the heartbeat");
         assert!(late_checkin_verified(Some(&pol), 50, Some(40)));
