@@ -116,7 +116,10 @@ fn nobody_linked_is_said_plainly_and_an_accepted_invite_links_at_the_next_check_
     let said = String::from_utf8_lossy(&set.stdout);
     assert!(said.starts_with("WARNING: no contact is linked: nobody will be alerted"), "{said}");
     let checked = json(&member, MEMBER_PASS, &["checkin"]);
-    assert_eq!((checked["warning"].as_str(), checked["contacts_linked"].as_u64()), (Some("no_contact_linked"), Some(0)));
+    assert_eq!(
+        (checked["warning"].as_str(), checked["contacts_linked"].as_u64()),
+        (Some("no_contact_linked"), Some(0))
+    );
     let status = text(&member, MEMBER_PASS, &["status"]);
     assert!(status.starts_with("WARNING: no contact is linked"), "status leads with it: {status}");
 
@@ -200,11 +203,11 @@ fn notes_come_from_a_file_or_stdin_and_never_need_the_command_line() {
     std::fs::write(&note, "If I vanish: K. knows where I went.\nAsk at the café.\n").unwrap();
     json(&member, MEMBER_PASS, &["checkin", "--note-file", note.to_str().unwrap()]);
     // The location from stdin, after the passphrase line.
-    let out = aman(&member, &format!("{MEMBER_PASS}\nthe bridge on Rasheed Street\n"), &["checkin", "--location-file", "-"]);
+    let out =
+        aman(&member, &format!("{MEMBER_PASS}\nthe bridge on Rasheed Street\n"), &["checkin", "--location-file", "-"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // `--note` with no value asks for it (here: the next stdin lines, up to an empty one).
-    let out =
-        aman(&member, &format!("{MEMBER_PASS}\nfrom the prompt\nsecond line\n\n"), &["panic", "--note"]);
+    let out = aman(&member, &format!("{MEMBER_PASS}\nfrom the prompt\nsecond line\n\n"), &["panic", "--note"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let alerts = await_alerts(&alice, CONTACT_PASS, |a| !a.is_empty());
     let alert = &alerts[0];
