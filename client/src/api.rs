@@ -222,7 +222,12 @@ impl ApiClient {
                         code: "unknown".into(),
                         message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
                     });
-                    let e = ClientError::Server { status, code: err.code, message: err.message };
+                    // The server's words reach a terminal: nothing in them may drive it.
+                    let e = ClientError::Server {
+                        status,
+                        code: crate::wording::printable(&err.code, 64),
+                        message: crate::wording::printable(&err.message, 300),
+                    };
                     if status < 500 {
                         return Err(e);
                     }
@@ -245,7 +250,8 @@ impl ApiClient {
         } else if e.is_connect() {
             match &self.proxy {
                 Some(proxy) => format!(
-                    "connection through the proxy {proxy} failed: is the proxy (Tor) running, and is its address right? Nothing was sent without it"
+                    "connection through the proxy {} failed: is the proxy (Tor) running, and is its address right? Nothing was sent without it",
+                    without_credentials(proxy)
                 ),
                 None => "connection failed".to_owned(),
             }
@@ -282,6 +288,18 @@ impl ApiClient {
                 reason: format!("health check answered {}", resp.status()),
             })
         }
+    }
+}
+
+/// A proxy URL with any user name and password taken out, for messages.
+pub fn without_credentials(proxy: &str) -> String {
+    match reqwest::Url::parse(proxy) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string().trim_end_matches('/').to_owned()
+        }
+        _ => proxy.to_owned(),
     }
 }
 

@@ -25,6 +25,7 @@ pub async fn accept(
     code: &str,
     label: Option<&str>,
     made: Option<bool>,
+    share_channels: bool,
 ) -> Result<Report, ClientError> {
     let invite =
         InviteCode::parse(code).map_err(|e| ClientError::State(format!("that is not a valid invite code: {e}")))?;
@@ -73,7 +74,13 @@ pub async fn accept(
         b.memberships.push(membership.clone());
     }
     vault.save()?;
-    let channels = add_channels_to(ctx, vault, &membership).await?;
+    // Every channel wakes the contact for this member too, unless asked not
+    // to (the channels' addresses are then told to this member's server).
+    let channels = if share_channels {
+        add_channels_to(ctx, vault, &membership).await?
+    } else {
+        Report { json: json!([]), text: String::new() }
+    };
     let mut text = format!(
         "You are now a trusted contact of {label}.\nSafety number (compare it with theirs in person):\n{}",
         aman_protocol::safety::format_groups(&safety)
@@ -217,7 +224,9 @@ fn render_alert(
                 // Only for an alert that fired after the member vouched for
                 // another note: an earlier alert rightly carries an older one.
                 let stale = |p: &&ProofOfLife| {
-                    vouched.as_deref() != Some(&this) && body.created < p.signed_at && a.fired_at >= p.signed_at
+                    // (strictly after: times are whole seconds, and an alert
+                    // fired in the second of the check-in may precede it)
+                    vouched.as_deref() != Some(&this) && body.created < p.signed_at && a.fired_at > p.signed_at
                 };
                 if let Some(p) = pol.filter(stale) {
                     warnings.push(format!(
@@ -297,7 +306,7 @@ fn notice_text(n: &Value) -> String {
         t.push_str(&format!(" The new contact's safety number begins {prefix}."));
     }
     t.push_str(&format!("\n  What to do: {todo}"));
-    t
+    wording::printable(&t, usize::MAX)
 }
 
 fn alert_text(v: &Value) -> String {
@@ -350,16 +359,23 @@ fn alert_text(v: &Value) -> String {
         t.push_str(&format!("\n  {what} at {}{check}. {todo}", format_time(n["at"].as_u64().unwrap_or(0))));
     }
     for a in v["acks"].as_array().into_iter().flatten() {
-        t.push_str(&format!(
-            "\n  Acknowledged by {} at {}",
-            a["by"].as_str().unwrap_or(""),
-            format_time(a["at"].as_u64().unwrap_or(0))
-        ));
+        let by = a["by"].as_str().unwrap_or("");
+        let at = format_time(a["at"].as_u64().unwrap_or(0));
+        if by == "you" {
+            t.push_str(&format!("\n  Acknowledged by you at {at}"));
+        } else {
+            // Who acknowledged is the server's word (the name is the member's
+            // own, sealed; the mailbox it is matched to is not signed).
+            t.push_str(&format!(
+                "\n  Acknowledged by {by} at {at}, the server says: check with them before you stand down"
+            ));
+        }
     }
     for w in v["warnings"].as_array().into_iter().flatten() {
         t.push_str(&format!("\n  WARNING: {}", w.as_str().unwrap_or("")));
     }
-    t
+    // Notes, locations and names are the member's words, relayed by a server.
+    wording::printable(&t, usize::MAX)
 }
 
 /// The highest note sequence among `seen` (fired_at, sequence) pairs that
@@ -585,6 +601,14 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
 /// The longest wait between two tries at a server that cannot be reached.
 const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
+/// How many alerts and notices `watch` remembers having shown.
+const WATCH_REMEMBERED: usize = 10_000;
+
+/// A digest of what the server sent, to tell a changed copy from the same.
+fn digest_of(value: &impl serde::Serialize) -> [u8; 32] {
+    aman_protocol::hash::sha256(&serde_json::to_vec(value).unwrap_or_default())
+}
+
 /// `aman alerts watch`: prints each new or changed alert and each new
 /// notice as it arrives, and raises a warning of its own when a member's
 /// deadline (known from the member's own signed heartbeat) passes with no
@@ -614,8 +638,13 @@ pub async fn watch(
     let mut sequences: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
     let mut raised: Vec<Option<u64>> = vec![None; n];
     let mut reachable: Vec<bool> = vec![true; n];
-    let mut seen = std::collections::HashMap::new();
-    let mut notices_seen = std::collections::HashSet::new();
+    // What was already shown, by digest (bounded: a server inventing ids
+    // must not grow it without end; forgetting only risks a repeat).
+    let mut seen: std::collections::HashMap<aman_protocol::AlertId, [u8; 32]> = std::collections::HashMap::new();
+    let mut notices_seen: std::collections::HashSet<[u8; 32]> = std::collections::HashSet::new();
+    // A server first read late (it could not be reached when the watch
+    // began) still shows what changed since the watch began.
+    let started_ms = unix_now().saturating_mul(1000);
     let mut shown = 0usize;
     let mut backoff = Duration::from_secs(5);
     let mut last_said = tokio::time::Instant::now();
@@ -660,24 +689,32 @@ pub async fn watch(
                         }
                         // The same copy again (a page read twice) is not news;
                         // any change is, however close in time.
-                        if seen.get(&a.alert) == Some(a) {
+                        let digest = digest_of(a);
+                        if seen.get(&a.alert) == Some(&digest) {
                             continue;
                         }
-                        seen.insert(a.alert, a.clone());
+                        if seen.len() >= WATCH_REMEMBERED {
+                            seen.clear();
+                        }
+                        seen.insert(a.alert, digest);
                         let before = newest_sequence_before(&sequences[i], a.fired_at);
                         let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref(), before);
                         if let Some(seq) = v["sequence"].as_u64() {
                             sequences[i].push((a.fired_at, seq));
                         }
-                        if !first {
+                        if !first || a.updated_ms >= started_ms {
                             // Only what arrives from now on.
                             let text = alert_text(&v);
                             events.push((v, text));
                         }
                     }
                     for notice in &contents.notices {
-                        let key = (m.mailbox, serde_json::to_string(&notice.notice).unwrap_or_default());
-                        if notices_seen.insert(key) && !first {
+                        if notices_seen.len() >= WATCH_REMEMBERED {
+                            notices_seen.clear();
+                        }
+                        let key = digest_of(&(m.mailbox, &notice.notice));
+                        let new_since_start = notice.notice.at.saturating_mul(1000) >= started_ms;
+                        if notices_seen.insert(key) && (!first || new_since_start) {
                             let v = json!({ "notice": notice_entry(m, &notice.notice) });
                             let text = notice_text(&v["notice"]);
                             events.push((v, text));
@@ -692,8 +729,9 @@ pub async fn watch(
                     any_unreachable = true;
                     if was_reachable {
                         say(&format!(
-                            "Cannot reach {}'s server ({e}). Still watching: trying again, and warning you if their deadline passes.",
-                            m.label
+                            "Cannot reach {}'s server ({}). Still watching: trying again, and warning you if their deadline passes.",
+                            m.label,
+                            wording::printable(&e.to_string(), 200)
                         ));
                     }
                     false
@@ -732,6 +770,9 @@ pub async fn watch(
         if any_unreachable {
             tokio::time::sleep(backoff.min(status_every)).await;
             backoff = (backoff * 2).min(WATCH_BACKOFF_MAX);
+        } else if more.iter().any(|m| *m) {
+            // The rest of a long mailbox, but never in a tight loop.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         } else {
             backoff = Duration::from_secs(5);
             if n > 1 {
@@ -756,31 +797,47 @@ fn notice_entry(m: &Membership, n: &aman_protocol::api::Notice) -> Value {
 
 /// The one alert whose id starts with `prefix`, among what the mailboxes
 /// hold now and what this device kept (as git takes a short commit id).
-async fn alert_by_prefix(ctx: &Ctx, vault: &Vault, prefix: &str) -> Result<aman_protocol::AlertId, ClientError> {
+async fn alert_by_prefix(
+    ctx: &Ctx,
+    vault: &Vault,
+    prefix: &str,
+) -> Result<(aman_protocol::AlertId, usize), ClientError> {
     let (book, _, _) = vault.contact()?;
     let prefix = prefix.trim().to_ascii_lowercase();
     if prefix.len() < 4 {
         return Err(ClientError::State("give at least the first 4 characters of the alert id".into()));
     }
-    let mut found: Vec<aman_protocol::AlertId> = Vec::new();
-    let mut consider = |id: aman_protocol::AlertId| {
-        if id.to_string().starts_with(&prefix) && !found.contains(&id) {
-            found.push(id);
-        }
-    };
-    for m in &book.memberships {
-        m.history.iter().for_each(|a| consider(a.alert));
+    let mut found: Vec<(aman_protocol::AlertId, usize)> = Vec::new();
+    let mut unread = None;
+    for (i, m) in book.memberships.iter().enumerate() {
+        let mut ids: Vec<aman_protocol::AlertId> = m.history.iter().map(|a| a.alert).collect();
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
-        fetch_all(&client, m, &keys.identity).await?.alerts.iter().for_each(|a| consider(a.alert));
+        // A server that cannot be read now does not stop the others'.
+        match fetch_all(&client, m, &keys.identity).await {
+            Ok(contents) => ids.extend(contents.alerts.iter().map(|a| a.alert)),
+            Err(e) => {
+                unread.get_or_insert(e);
+            }
+        }
+        for id in ids {
+            if id.to_string().starts_with(&prefix) && !found.iter().any(|(f, _)| *f == id) {
+                found.push((id, i));
+            }
+        }
     }
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => Err(ClientError::State(format!("no alert id starts with `{prefix}` (`aman alerts --all` lists them)"))),
+        [] => match unread {
+            Some(e) => Err(e),
+            None => {
+                Err(ClientError::State(format!("no alert id starts with `{prefix}` (`aman alerts --all` lists them)")))
+            }
+        },
         many => Err(ClientError::State(format!(
             "`{prefix}` is the start of {} alert ids ({}): give more of it",
             many.len(),
-            many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            many.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(", ")
         ))),
     }
 }
@@ -788,11 +845,16 @@ async fn alert_by_prefix(ctx: &Ctx, vault: &Vault, prefix: &str) -> Result<aman_
 /// `aman alerts ack ID`: the whole id, or any unique start of it.
 pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, ClientError> {
     let (book, _, _) = vault.contact()?;
-    let id: aman_protocol::AlertId = match alert.trim().parse() {
-        Ok(id) => id,
-        Err(_) => alert_by_prefix(ctx, vault, alert).await?,
+    // A whole id is tried on each membership's server in turn; a prefix
+    // names the membership it was found in, and only its server is asked.
+    let (id, only) = match alert.trim().parse() {
+        Ok(id) => (id, None),
+        Err(_) => {
+            let (id, i) = alert_by_prefix(ctx, vault, alert).await?;
+            (id, Some(i))
+        }
     };
-    for m in &book.memberships {
+    for (_, m) in book.memberships.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
         let path = format!("/v1/mailbox/alerts/{id}/ack");

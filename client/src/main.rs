@@ -186,6 +186,11 @@ enum ContactAction {
         /// passphrase is asked.
         #[arg(long)]
         duress_passphrase: bool,
+        /// Do not add your notification channels to this member's mailbox
+        /// (by default each channel wakes you for every member; its address
+        /// is then told to this member's server).
+        #[arg(long)]
+        no_channels: bool,
     },
 }
 
@@ -255,9 +260,17 @@ fn duration(flag: &str, text: &str) -> Result<u64, ClientError> {
 
 /// Reads a note or location the command asked for, after the passphrase
 /// (so that on stdin the passphrase lines come first).
+/// Nothing typed at a prompt keeps what was there (an empty file or
+/// `--note ""` clears it: that is asked for).
 fn text(inline: &Option<Option<String>>, file: &Option<PathBuf>, what: &str) -> Result<Option<String>, ClientError> {
     let max = if what == "location" { MAX_LOCATION_LEN } else { MAX_NOTE_LEN };
-    TextSource::from_flags(inline.clone(), file.clone()).map(|source| source.read(what, max)).transpose()
+    let Some(source) = TextSource::from_flags(inline.clone(), file.clone()) else { return Ok(None) };
+    let read = source.read(what, max)?;
+    if source == TextSource::Prompt && read.is_empty() {
+        eprintln!("Nothing typed: the {what} stays as it was.");
+        return Ok(None);
+    }
+    Ok(Some(read))
 }
 
 async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
@@ -288,7 +301,7 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 let (mut vault, ctx) = open()?;
                 member::remove_contact(&ctx, &mut vault, label).await?
             }
-            ContactAction::Accept { code, label, duress_passphrase } => {
+            ContactAction::Accept { code, label, duress_passphrase, no_channels } => {
                 let new_keystore = !Vault::path_in(&ctx.home).exists();
                 let (mut vault, ctx) = if !new_keystore {
                     open()?
@@ -301,7 +314,7 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                     (vault, ctx.clone())
                 };
                 let made = new_keystore.then_some(*duress_passphrase);
-                contact::accept(&ctx, &mut vault, code, label.as_deref(), made).await?
+                contact::accept(&ctx, &mut vault, code, label.as_deref(), made, !no_channels).await?
             }
         },
         Command::Schedule { action } => match action {
@@ -386,7 +399,19 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 Some(ConfigAction::SetCa { path }) => Change::SetCa(prompt::read_ca(path)?),
                 Some(ConfigAction::ClearCa) => Change::ClearCa,
             };
-            settings::configure(&mut open()?.0, change)?
+            if settings::needs_both(&change) {
+                // Either order, as for `key rotate`; a keystore with no member
+                // account (a contact's, whose second slot may be random) needs one.
+                let a = pass.read("One passphrase: ")?;
+                let mut vault = Vault::open(&ctx.home, a.as_bytes())?;
+                if vault.book.member.is_some() {
+                    let b = pass.read("The other passphrase: ")?;
+                    settings::check_both(&vault, &Vault::open(&ctx.home, b.as_bytes())?)?;
+                }
+                settings::configure(&mut vault, change)?
+            } else {
+                settings::configure(&mut open()?.0, change)?
+            }
         }
     };
     Ok(Some(report))

@@ -156,7 +156,7 @@ pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8)
     let report = Report {
         json: json!({ "code": text.as_str(), "label": label, "tier": tier, "expires_at": expires_at }),
         text: format!(
-            "Give this code to {label} in person or over a channel you trust (valid 7 days):\n{}\n{label} is linked, and alerted, once they accept it and you next use aman.",
+            "Give this code to {label} in person or over a channel you trust (valid 7 days):\n{}\n{label} is linked, and alerted, once they accept it and you next use aman. Your contacts read the names you give each other (they tell who acknowledged an alert).",
             text.as_str()
         ),
     };
@@ -331,6 +331,10 @@ pub async fn complete_pairings(ctx: &Ctx, vault: &mut Vault) -> Result<Pairings,
         return Ok(Pairings::default());
     }
     let mut updated = book.clone();
+    // The policy sent must be the one in force: a weaker schedule the server
+    // has applied since is adopted first, or this would shorten it back.
+    updated.promote_pending_schedule(unix_now());
+    updated.promote_removals(unix_now());
     updated.contacts.extend(completed.iter().cloned());
     updated.pending = still_pending;
     if !completed.is_empty() {
@@ -373,6 +377,25 @@ async fn complete_quietly(ctx: &Ctx, vault: &mut Vault) -> Vec<String> {
         }
     }
     lines
+}
+
+/// Before a check-in or panic: completes answered invites first only while
+/// nobody is linked (then the request would alert nobody); otherwise the
+/// request goes first, and nothing delays it.
+async fn before_alerting(ctx: &Ctx, vault: &mut Vault) -> Vec<String> {
+    match vault.member() {
+        Ok((book, _)) if book.linked_contacts() == 0 => complete_quietly(ctx, vault).await,
+        _ => Vec::new(),
+    }
+}
+
+/// After a check-in or panic: completes answered invites (when
+/// [`before_alerting`] did not).
+async fn after_alerting(ctx: &Ctx, vault: &mut Vault) -> Vec<String> {
+    match vault.member() {
+        Ok((book, _)) if !book.pending.is_empty() => complete_quietly(ctx, vault).await,
+        _ => Vec::new(),
+    }
 }
 
 /// The warning every command that arms or checks in gives while no
@@ -450,6 +473,8 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
         return Err(ClientError::State(format!("no contact labelled `{label}`")));
     }
     let mut updated = book.clone();
+    updated.promote_pending_schedule(unix_now());
+    updated.promote_removals(unix_now());
     updated.contacts.retain(|c| c.label != label);
     let client = ctx.client(&book.server)?;
     let reply: PolicyReply =
@@ -457,6 +482,8 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     if !reply.applied {
         // Held for the cooling-off: keep sealing to them until it applies.
         updated = book.clone();
+        updated.promote_pending_schedule(unix_now());
+        updated.promote_removals(unix_now());
         for c in updated.contacts.iter_mut().filter(|c| c.label == label) {
             c.removing_at = Some(reply.effective_at);
         }
@@ -559,7 +586,7 @@ pub async fn checkin(
     note: Option<&str>,
     location: Option<&str>,
 ) -> Result<Report, ClientError> {
-    let news = complete_quietly(ctx, vault).await;
+    let mut news = before_alerting(ctx, vault).await;
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
     updated.promote_pending_schedule(unix_now());
@@ -647,6 +674,7 @@ pub async fn checkin(
         Some(LastKnown { at: unix_now(), next_due: Some(reply.next_due), deadline: Some(reply.deadline) });
     vault.book.member = Some(updated);
     vault.save()?;
+    news.extend(after_alerting(ctx, vault).await);
     let (book, _) = vault.member()?;
     let who = if book.linked_contacts() > 0 { "your contacts are alerted" } else { "the alert would go" };
     // "In" the interval asked for, counted from the check-in itself: what
@@ -723,8 +751,10 @@ pub async fn rotate_keys(
 }
 
 /// `aman panic`: alert the contacts now.
+/// Nothing here may stop the panic request itself: a note that cannot be
+/// sealed sends the panic with the note already on record.
 pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<Report, ClientError> {
-    let news = complete_quietly(ctx, vault).await;
+    let mut news = before_alerting(ctx, vault).await;
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
     updated.promote_removals(unix_now());
@@ -734,14 +764,14 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
         Some(n) => {
             let standing = std::mem::take(&mut updated.note);
             updated.note = with_panic_words(&standing, n, unix_now());
-            let sealed = reseal(&mut updated, key)?;
+            let sealed = reseal(&mut updated, key).ok();
             updated.note = standing;
-            Some(B64(sealed))
+            sealed.map(B64)
         }
         // The note on record, unless the words or the recipients changed.
         None => match unchanged_seal(&updated) {
             Some(_) => None,
-            None => Some(B64(reseal(&mut updated, key)?)),
+            None => reseal(&mut updated, key).ok().map(B64),
         },
     };
     let client = ctx.client(&book.server)?;
@@ -749,6 +779,7 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
     let reply: PanicReply = client.call(Method::POST, "/v1/panic", Some(&body), &signer(book, key)?).await?;
     vault.book.member = Some(updated);
     vault.save()?;
+    news.extend(after_alerting(ctx, vault).await);
     let (book, _) = vault.member()?;
     let report = Report {
         json: json!({ "alert": reply.alert }),
@@ -757,13 +788,16 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
     Ok(frame(report, &news, book))
 }
 
-/// The standing note with a panic's words after it, marked with the time.
+/// The standing note with a panic's words after it, marked with the time,
+/// within the protocol's limit: the panic's words are kept whole and the
+/// standing note is cut from its end to make room.
 pub fn with_panic_words(standing: &str, words: &str, now: u64) -> String {
-    let added = format!("PANIC ({}): {words}", format_time(now));
-    if standing.is_empty() {
-        added
-    } else {
-        format!("{standing}\n\n{added}")
+    let limit = aman_protocol::alert::MAX_NOTE_LEN;
+    let added = shorten(&format!("PANIC ({}): {words}", format_time(now)), limit);
+    let room = limit.saturating_sub(added.len() + 2);
+    match shorten(standing, room) {
+        kept if kept.is_empty() => added,
+        kept => format!("{kept}\n\n{added}"),
     }
 }
 
@@ -788,7 +822,11 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     vault.book.member = Some(updated);
     vault.save()?;
     let (book, _) = vault.member()?;
-    let mut text = format!("Server {} is reachable.\n", book.server);
+    let route = match &ctx.proxy {
+        Some(p) => format!(" through the proxy {}", crate::api::without_credentials(p)),
+        None => String::new(),
+    };
+    let mut text = format!("Server {} is reachable{route}.\n", book.server);
     match s.deadline {
         Some(d) => text.push_str(&format!(
             "Next check-in due by {}; alert at {} ({} left).\n",
@@ -851,6 +889,18 @@ mod tests {
     use super::*;
     use aman_protocol::at_rest::ServerKey;
     use aman_protocol::ServerIdentity;
+
+    #[test]
+    fn a_panics_words_always_fit_and_are_kept_whole() {
+        let limit = aman_protocol::alert::MAX_NOTE_LEN;
+        let standing = "ب".repeat(limit); // two bytes a letter: twice the limit
+        let note = with_panic_words(&standing, "taken at the checkpoint", 0);
+        assert!(note.len() <= limit, "{}", note.len());
+        assert!(note.ends_with("PANIC (1970-01-01 00:00:00 UTC): taken at the checkpoint"));
+        assert!(note.starts_with("بب"), "the standing note is cut from its end");
+        assert_eq!(with_panic_words("", "help", 0), "PANIC (1970-01-01 00:00:00 UTC): help");
+        assert!(with_panic_words("", &"w".repeat(limit), 0).len() <= limit);
+    }
 
     #[test]
     fn init_checks_the_server_against_its_invite() {

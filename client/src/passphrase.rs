@@ -3,6 +3,7 @@
 //! normal one that a typo never sends a silent alert.
 
 use crate::error::ClientError;
+use zeroize::Zeroizing;
 use zxcvbn::Score;
 
 /// The lowest zxcvbn score accepted: below it the estimator calls a
@@ -34,7 +35,10 @@ pub fn check_strength(which: &str, passphrase: &str, context: &[&str]) -> Result
 
 /// Refuses a duress passphrase that is the normal one or close to it.
 pub fn check_pair(normal: &str, duress: &str) -> Result<(), ClientError> {
-    let fold = |s: &str| s.trim().to_lowercase().chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>();
+    let fold = |s: &str| {
+        let lower = Zeroizing::new(s.trim().to_lowercase());
+        Zeroizing::new(lower.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>())
+    };
     if edit_distance(&fold(normal), &fold(duress)) < MIN_EDITS {
         return Err(ClientError::State(
             "the duress passphrase is too close to the normal one: a typo could then send a silent alert. Choose one that differs in more than a few letters.".into(),

@@ -71,8 +71,8 @@ impl Passphrases {
     pub fn new_for_contact(&self, want_duress: bool) -> Result<(Zeroizing<String>, Zeroizing<String>), ClientError> {
         let normal = self.read_new("passphrase", "New passphrase for this keystore: ", None)?;
         if !want_duress {
-            let random = aman_protocol::random::random_array::<32>()?;
-            return Ok((normal, Zeroizing::new(data_encoding::HEXLOWER.encode(&random))));
+            let random = Zeroizing::new(aman_protocol::random::random_array::<32>()?);
+            return Ok((normal, Zeroizing::new(data_encoding::HEXLOWER.encode(random.as_ref()))));
         }
         let duress = self.read_new(
             "duress passphrase",

@@ -23,6 +23,26 @@ pub enum Change {
     ClearCa,
 }
 
+/// Whether `change` needs both of a member's passphrases: a captor holding
+/// the phone and one passphrase must not be able to route the member's
+/// traffic through a proxy or CA of theirs (where they could watch every
+/// check-in) or off Tor, any more than rotate the check-in keys.
+pub fn needs_both(change: &Change) -> bool {
+    *change != Change::None
+}
+
+/// Checks that two unlocked vaults are the two slots of one member
+/// keystore (the same passphrase twice is not both).
+pub fn check_both(a: &Vault, b: &Vault) -> Result<(), ClientError> {
+    let now = crate::api::unix_now();
+    if a.checkin_key(now).verifying_key() == b.checkin_key(now).verifying_key() {
+        return Err(ClientError::State(
+            "changing how this device reaches the server needs both passphrases, the normal and the duress one, in any order".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Applies `change` to the keystore and shows the settings in force.
 pub fn configure(vault: &mut Vault, change: Change) -> Result<Report, ClientError> {
     let settings = &mut vault.book.settings;
@@ -46,7 +66,14 @@ pub fn configure(vault: &mut Vault, change: Change) -> Result<Report, ClientErro
 /// The stored settings, as text and JSON.
 pub fn show(settings: &DeviceSettings) -> Report {
     let proxy = match &settings.proxy {
-        Some(p) => format!("Proxy: {p} (every request goes through it; none is made without it)"),
+        Some(p) if p.starts_with("socks5://") => format!(
+            "Proxy: {} (every request goes through it, but server names are looked up by this device: use socks5h:// for Tor)",
+            crate::api::without_credentials(p)
+        ),
+        Some(p) => format!(
+            "Proxy: {} (every request goes through it; none is made without it)",
+            crate::api::without_credentials(p)
+        ),
         None => "Proxy: none (requests go directly to the server)".to_owned(),
     };
     let ca = match &settings.ca_pem {
@@ -54,7 +81,7 @@ pub fn show(settings: &DeviceSettings) -> Report {
         None => "Certificate authority: the public ones only",
     };
     Report {
-        json: json!({ "proxy": settings.proxy, "private_ca": settings.ca_pem.is_some() }),
+        json: json!({ "proxy": settings.proxy.as_deref().map(crate::api::without_credentials), "private_ca": settings.ca_pem.is_some() }),
         text: format!(
             "{proxy}\n{ca}\n(--proxy or AMAN_PROXY on one command overrides the stored proxy for that command.)"
         ),

@@ -58,9 +58,38 @@ pub fn account_notice(kind: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// `text` safe to print on a terminal, cut to `max` characters: control
+/// characters (escape sequences among them, which could rewrite or erase
+/// what is on the screen, such as the client's own warnings) and bidi
+/// overrides (which could make one line read as another) become `?`; line
+/// breaks stay, and tabs become spaces. Arabic and every other script pass
+/// unchanged.
+pub fn printable(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| match c {
+            '\n' => '\n',
+            '\t' => ' ',
+            c if c.is_control() => '?',
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => '?',
+            c => c,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_printed_can_drive_the_terminal() {
+        let hostile = "ok\u{1b}[2J\u{1b}[Hgone\r\u{9b}31m \u{202E}txt.exe\tend\nنص عربي";
+        let shown = printable(hostile, usize::MAX);
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "{shown:?}");
+        assert!(!shown.contains('\u{202E}'));
+        assert!(shown.ends_with("end\nنص عربي"), "{shown:?}");
+        assert_eq!(printable("abcdef", 3), "abc");
+    }
     use aman_protocol::api::NoticeKind;
 
     #[test]

@@ -228,7 +228,7 @@ fn panic_and_an_acknowledgement_visible_to_the_other_contacts() {
     assert!(seen[0]["note"].as_str().unwrap().ends_with("): taken from the square"), "{seen:?}");
     a.json(&["alerts", "ack", &id]);
     let after = await_alerts(&b, |x| x.first().is_some_and(|v| !v["acks"].as_array().unwrap().is_empty()));
-    assert_eq!(after[0]["acks"][0]["by"], "another contact");
+    assert_eq!(after[0]["acks"][0]["by"], "alice", "the member's name for who acknowledged");
     assert_eq!(a.json(&["alerts"])["alerts"][0]["acks"][0]["by"], "you");
 }
 

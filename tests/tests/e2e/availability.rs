@@ -237,7 +237,7 @@ fn a_junk_pairing_answer_is_dropped_and_the_other_contacts_still_link() {
         .as_str()
         .unwrap()
         .to_owned();
-    run(&dir.path().join("bashir"), "b-pass\nb-duress\n", &["contact", "accept", &honest, "--label", "member"]);
+    run(&dir.path().join("bashir"), "bashir-pass-lantern\n", &["contact", "accept", &honest, "--label", "member"]);
 
     // The junk answer, on alice's invite id, well formed and self-signed.
     let rt = tokio::runtime::Runtime::new().unwrap();

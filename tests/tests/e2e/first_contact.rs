@@ -130,6 +130,7 @@ fn alerts_read_in_plain_words_ack_takes_a_prefix_and_names_who_acknowledged() {
     for note in ["at the square", "at the bridge", "at the station"] {
         json(&member, MEMBER, &["checkin", "--note", note]);
         ids.push(json(&member, MEMBER, &["panic"])["alert"].as_str().unwrap().to_owned());
+        std::thread::sleep(Duration::from_millis(1100)); // times are whole seconds
     }
     let start = Instant::now();
     let alerts = loop {
@@ -164,4 +165,30 @@ fn alerts_read_in_plain_words_ack_takes_a_prefix_and_names_who_acknowledged() {
     assert_eq!(too_short.status.code(), Some(1));
     let unknown = aman(&alice, ALICE, &["alerts", "ack", "zzzzzzzz"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no alert id starts with"));
+}
+
+#[test]
+fn a_watch_begun_while_the_server_was_down_shows_what_came_before_its_first_read() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = ServerProcess::start(&dir.path().join("server"), &listen, &server_env(&[]));
+    let alice = dir.path().join("alice");
+    let member = member_and_contact(dir.path(), &server.url, "member", &alice, "Noor");
+    let stopped = server.kill9();
+    // The first try fails; the next comes 5 s later.
+    let watch = spawn_aman(&alice, ALICE, &["--json", "alerts", "watch", "--count", "1"], &[]);
+    std::thread::sleep(Duration::from_millis(1000));
+    let _server = stopped.restart();
+    json(&member, MEMBER, &["panic"]);
+    let start = Instant::now();
+    let mut watch = watch;
+    while watch.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = watch.kill();
+    let out = watch.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let event: Value = serde_json::from_str(printed.trim()).unwrap_or(Value::Null);
+    assert_eq!(event["reason"], "panic", "the panic that fired before the watch first read the server: {printed}");
 }

@@ -260,15 +260,25 @@ async fn a_proxy_given_at_init_carries_every_request_and_none_goes_around_it() {
 
     // The stored proxy goes away: the check-in fails, says the proxy is
     // the problem, and nothing reaches the server directly.
+    // Changing the route needs both passphrases: one, or the same one
+    // twice, is not enough (a captor with one must not reroute the member).
     let dead = format!("socks5h://127.0.0.1:{}", super::free_port());
-    assert!(aman_async(&member, &pass, &["config", "set-proxy", &dead]).await.status.success());
+    let both = MEMBER_PASSES;
+    let twice = format!("{MEMBER_PASS}\n{MEMBER_PASS}\n");
+    assert_eq!(aman_async(&member, &pass, &["config", "set-proxy", &dead]).await.status.code(), Some(1));
+    let refused = aman_async(&member, &twice, &["config", "set-proxy", &dead]).await;
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("needs both passphrases"));
+    assert!(aman_async(&member, "dur3ss-cloud-fig\nn0rmal-river-lamp\n", &["config", "set-proxy", &dead])
+        .await
+        .status
+        .success());
     let out = aman_async(&member, &pass, &["checkin"]).await;
     assert_eq!(out.status.code(), Some(3));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains(&format!("through the proxy {dead}")), "{said}");
-    let bad = aman_async(&member, &pass, &["config", "set-proxy", "sock5h://127.0.0.1:9050"]).await;
+    let bad = aman_async(&member, both, &["config", "set-proxy", "sock5h://127.0.0.1:9050"]).await;
     assert_eq!(bad.status.code(), Some(1), "a mistyped proxy is not stored");
-    assert!(aman_async(&member, &pass, &["config", "set-proxy", &proxy.url]).await.status.success());
+    assert!(aman_async(&member, both, &["config", "set-proxy", &proxy.url]).await.status.success());
     let status: serde_json::Value =
         serde_json::from_slice(&aman_async(&member, &pass, &["--json", "status"]).await.stdout).unwrap();
     assert_eq!(status["counter"], counter, "the failed check-in never reached the server");
@@ -307,6 +317,54 @@ fn a_server_with_a_private_certificate_is_trusted_with_ca_file() {
     json(&member, MEMBER_PASS, &["checkin"]);
     let not_pem = dir.path().join("not.pem");
     std::fs::write(&not_pem, "hello").unwrap();
-    let out = aman(&member, &format!("{MEMBER_PASS}\n"), &["config", "set-ca", not_pem.to_str().unwrap()]);
+    let out = aman(&member, MEMBER_PASSES, &["config", "set-ca", not_pem.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "a CA file without certificates is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CA file"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_panic_with_words_is_sent_even_beside_a_standing_note_at_the_limit() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let (member, alice) = (dir.path().join("member"), dir.path().join("alice"));
+    let code = member_with_invite(&member, &server.url, "alice");
+    assert!(aman(&alice, "alice-pass-harbor\n", &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "ن".repeat(2000)).unwrap(); // 4,000 bytes: near the protocol's 4,096
+    json(&member, MEMBER_PASS, &["schedule", "set", "--every", "1h", "--grace", "10m"]);
+    json(&member, MEMBER_PASS, &["checkin", "--note-file", note.to_str().unwrap()]);
+    let out = aman(&member, &format!("{MEMBER_PASS}\ntaken at the checkpoint\n"), &["panic", "--note-file", "-"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let alerts = await_alerts(&alice, CONTACT_PASS, |a| !a.is_empty());
+    let read = alerts[0]["note"].as_str().unwrap();
+    assert!(read.starts_with("نن") && read.ends_with("): taken at the checkpoint"), "{}", read.len());
+}
+
+#[test]
+fn completing_a_pairing_never_undoes_a_schedule_change_the_server_applied() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[("AMAN_COOLING_OFF", "2s")]));
+    let (member, alice, bashir) = (dir.path().join("member"), dir.path().join("alice"), dir.path().join("bashir"));
+    let code = member_with_invite(&member, &server.url, "alice");
+    assert!(aman(&alice, "alice-pass-harbor\n", &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    json(&member, MEMBER_PASS, &["schedule", "set", "--every", "1h", "--grace", "10m"]);
+    json(&member, MEMBER_PASS, &["checkin"]);
+    // A longer schedule waits out the cooling-off; meanwhile Bashir is invited and accepts.
+    let held = json(&member, MEMBER_PASS, &["schedule", "set", "--every", "2h", "--grace", "10m"]);
+    assert_eq!(held["applied"], false);
+    let code =
+        json(&member, MEMBER_PASS, &["contact", "invite", "--label", "bashir"])["code"].as_str().unwrap().to_owned();
+    assert!(aman(&bashir, "bashir-pass-lantern\n", &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    // `status` links Bashir (after the server applied the 2h schedule): the
+    // policy it sends must carry 2h, not the 1h the book held before.
+    let status = text(&member, MEMBER_PASS, &["status"]);
+    assert!(status.contains("bashir accepted your invite"), "{status}");
+    let checked = json(&member, MEMBER_PASS, &["checkin"]);
+    let now = aman_client::api::unix_now();
+    let due = checked["next_due"].as_u64().unwrap();
+    assert!(due > now + 3600 + 1800, "the 2h schedule holds: due in {} s", due - now);
 }
