@@ -461,3 +461,55 @@ fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_a
         assert!(duress.stored == v.stored, "stored records, duress vs {name}:\n{}", diff(&duress.stored, &v.stored));
     }
 }
+
+/// What issue 16 added around the member's commands (pairing completed by
+/// any command, the "nobody linked" warning, the deadline a schedule change
+/// sets, the stored settings) reads the same to a captor whichever
+/// passphrase every command of the sequence is given.
+fn first_use_captor_view(passphrase: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let (member, sara, bashir) = (dir.path().join("member"), dir.path().join("sara"), dir.path().join("bashir"));
+    let out = aman(&member, "normal-passphrase-quilt\nduress-passphrase-jungle\n", &["init", "--server", &server.url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut view = Vec::new();
+    let mut captor = |args: &[&str]| {
+        let out = aman(&member, passphrase, args);
+        view.push(record(&out, args));
+        out
+    };
+    let invite =
+        |out: Output| serde_json::from_slice::<Value>(&out.stdout).unwrap()["code"].as_str().unwrap().to_owned();
+    let code = invite(captor(&["--json", "contact", "invite", "--label", "sara"]));
+    assert!(aman(&sara, "contact-pass-orchid\n", &["contact", "accept", &code, "--label", "noor"]).status.success());
+    captor(&["schedule", "set", "--every", "1h", "--grace", "1h"]); // links Sara first: nobody was linked
+    captor(&["checkin"]);
+    captor(&["status"]);
+    captor(&["--json", "status"]);
+    let code = invite(captor(&["--json", "contact", "invite", "--label", "bashir"]));
+    assert!(aman(&bashir, "bashir-pass-lantern\n", &["contact", "accept", &code, "--label", "noor"]).status.success());
+    captor(&["checkin"]); // links Bashir after the check-in
+    captor(&["--json", "checkin"]);
+    captor(&["schedule", "set", "--every", "30m", "--grace", "30m"]); // shorter: the deadline moves now
+    captor(&["status"]);
+    captor(&["config"]);
+    captor(&["--json", "contact", "list"]);
+    let _stopped = server.kill9();
+    captor(&["status"]); // the last known deadline
+    captor(&["--json", "status"]);
+    view
+}
+
+#[test]
+fn first_use_reads_the_same_to_a_captor_whichever_passphrase() {
+    let _shared = super::LOAD.blocking_read();
+    let normal = first_use_captor_view("normal-passphrase-quilt\n");
+    let duress = first_use_captor_view("duress-passphrase-jungle\n");
+    assert!(normal.iter().any(|v| v.contains("sara accepted your invite")), "{normal:#?}");
+    assert!(normal.iter().any(|v| v.contains("bashir accepted your invite")), "{normal:#?}");
+    assert!(normal.iter().any(|v| v.contains("Last known")), "{normal:#?}");
+    assert_eq!(normal.len(), duress.len());
+    for (n, d) in normal.iter().zip(&duress) {
+        assert_eq!(n, d, "the captor's view differs");
+    }
+}
