@@ -98,6 +98,11 @@ pub struct Config {
     pub delivery_backoff: u64,
     /// Longest delay between two retries.
     pub delivery_backoff_max: u64,
+    /// An alert nobody has acknowledged is notified again on every channel
+    /// this often, until the delivery horizon (0 = never).
+    pub renotify_interval: u64,
+    /// Shortest "before" offset of a member's reminders.
+    pub min_reminder: u64,
     /// SMTP relay URL for e-mail notifications (`smtp://host:port`, `smtps://…`).
     pub smtp_url: Option<String>,
     /// From address of notification e-mails.
@@ -200,6 +205,8 @@ impl Default for Config {
             delivery_horizon: 48 * 3600,
             delivery_backoff: 5,
             delivery_backoff_max: 3600,
+            renotify_interval: 15 * 60,
+            min_reminder: 60,
             smtp_url: None,
             smtp_from: "aman@localhost".into(),
             allow_private_targets: false,
@@ -253,6 +260,8 @@ pub const KEYS: &[&str] = &[
     "delivery_horizon",
     "delivery_backoff",
     "delivery_backoff_max",
+    "renotify_interval",
+    "min_reminder",
     "smtp_url",
     "smtp_from",
     "allow_private_targets",
@@ -376,6 +385,8 @@ impl Config {
             "delivery_horizon" => self.delivery_horizon = duration()?,
             "delivery_backoff" => self.delivery_backoff = duration()?.max(1),
             "delivery_backoff_max" => self.delivery_backoff_max = duration()?.max(1),
+            "renotify_interval" => self.renotify_interval = duration()?,
+            "min_reminder" => self.min_reminder = duration()?.max(1),
             "clock_window" => self.clock_window = duration()?,
             "registration" => {
                 self.registration = match value.trim() {
@@ -484,6 +495,8 @@ impl Config {
             "delivery_horizon" => d(self.delivery_horizon),
             "delivery_backoff" => d(self.delivery_backoff),
             "delivery_backoff_max" => d(self.delivery_backoff_max),
+            "renotify_interval" => d(self.renotify_interval),
+            "min_reminder" => d(self.min_reminder),
             "smtp_url" => self.smtp_url.as_deref().map_or(Shown::Unset, |u| Shown::Text(redact_url(u))),
             "smtp_from" => Shown::Text(self.smtp_from.clone()),
             "allow_private_targets" => Shown::Flag(self.allow_private_targets),

@@ -27,14 +27,16 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Default)]
 struct Receiver {
     seen: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    arrived: Arc<Mutex<Vec<Instant>>>,
     script: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Receiver {
     async fn start(script: Vec<u16>) -> (Self, String) {
-        let r = Receiver { seen: Arc::default(), script: Arc::new(Mutex::new(script)) };
+        let r = Receiver { seen: Arc::default(), arrived: Arc::default(), script: Arc::new(Mutex::new(script)) };
         async fn hit(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
             r.seen.lock().unwrap().push((headers, body));
+            r.arrived.lock().unwrap().push(Instant::now());
             let mut script = r.script.lock().unwrap();
             let code = if script.is_empty() { 200 } else { script.remove(0) };
             StatusCode::from_u16(code).unwrap()
@@ -162,7 +164,8 @@ async fn webhook_failing_twice_gets_the_alert_with_one_idempotency_key() {
         .map(|a| (a["outcome"].clone(), a["detail"].clone()))
         .collect();
     assert_eq!(webhook, [("failed".into(), "".into()), ("failed".into(), "".into()), ("delivered".into(), "".into())]);
-    assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 0);
+    // Nothing left in the outbox but the re-notification `renotify_interval` on.
+    assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 1);
     live.server.shutdown().await.unwrap();
 }
 
@@ -183,7 +186,8 @@ async fn ntfy_publish_matches_the_documented_format_and_a_4xx_is_permanent() {
     // ntfy publishing: POST the message as the body to the topic URL; title,
     // priority and tags as headers.
     assert_eq!(headers["title"], "Aman");
-    assert_eq!(headers["priority"], "high");
+    // 5 ("max"): the priority that breaks through Android's Do Not Disturb.
+    assert_eq!(headers["priority"], "5");
     assert_eq!(headers["tags"], "rotating_light");
     assert_eq!(
         std::str::from_utf8(body).unwrap(),
@@ -569,14 +573,16 @@ async fn a_weakening_change_and_a_new_contact_wake_every_contact_exactly_as_an_a
     for word in ["contact_linked", "policy_weakening", "notice", "changed", "paused"] {
         assert!(!hooks[0].1.contains(word) && !topics[0].1.contains(word), "{word}");
     }
-    // Each recorded as delivered (the record follows the receiver's answer).
+    // Each recorded as delivered (the record follows the receiver's answer),
+    // leaving only the alert's next re-notification on each channel (a
+    // notice is not repeated).
     let started = Instant::now();
-    while live.server.engine.store.stats().unwrap().deliveries_pending > 0
+    while live.server.engine.store.stats().unwrap().deliveries_pending > 3
         && started.elapsed() < Duration::from_secs(10)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 0);
+    assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 3);
     live.server.shutdown().await.unwrap();
 }
 
@@ -698,4 +704,161 @@ async fn one_members_tarpits_do_not_delay_another_members_duress_alert() {
 async fn a_backlog_longer_than_a_scan_does_not_hide_another_members_alert() {
     let waited = tarpits_then_duress(4, 8, 130).await;
     assert!(waited < Duration::from_secs(5), "B's alert waited {waited:?} behind A's backlog");
+}
+
+/// The (arrival, webhook body) of every request `r` received.
+fn arrivals(r: &Receiver) -> Vec<(Instant, Value)> {
+    let times = r.arrived.lock().unwrap().clone();
+    r.requests()
+        .iter()
+        .zip(times)
+        .map(|((_, body), at)| (at, serde_json::from_slice(body).unwrap_or(Value::Null)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_is_notified_again_every_interval_until_a_contact_acknowledges() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let cfg = Config { renotify_interval: 2, ..config(dir.path()) };
+    let live = Live { server: start(cfg, clock.clone()).await.unwrap(), clock };
+    let (hook0, url0) = Receiver::start(vec![]).await;
+    let (hook1, url1) = Receiver::start(vec![]).await;
+    let (ntfy, ntfy_url) = Receiver::start(vec![]).await;
+    let m = live.member_with_contacts(&[1, 1]).await;
+    live.add_endpoint(&m.contacts[0], "webhook", &format!("{url0}/c0")).await;
+    live.add_endpoint(&m.contacts[0], "ntfy", &format!("{ntfy_url}/topic")).await;
+    live.add_endpoint(&m.contacts[1], "webhook", &format!("{url1}/c1")).await;
+    let alert = live.panic(&m).await;
+
+    // Three notifications on every channel, two seconds apart, each under a
+    // new idempotency key and otherwise the same.
+    for r in [&hook0, &hook1, &ntfy] {
+        assert_eq!(r.await_count(3, Duration::from_secs(20)).await.len(), 3);
+    }
+    let seen = arrivals(&hook0);
+    for pair in seen.windows(2) {
+        let gap = pair[1].0.duration_since(pair[0].0);
+        assert!(gap >= Duration::from_millis(1900) && gap <= Duration::from_secs(4), "{gap:?}");
+    }
+    let keys: std::collections::HashSet<_> = seen.iter().map(|(_, v)| v["idempotency_key"].clone()).collect();
+    assert_eq!(keys.len(), seen.len(), "a re-notification has a key of its own");
+    for (_, v) in &seen {
+        assert_eq!(v["event"], "alert");
+        assert_eq!(v["alert"], alert.as_str());
+        let fields: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(fields, ["alert", "event", "idempotency_key", "message", "type"]);
+        assert_eq!(v["message"], seen[0].1["message"]);
+    }
+    let topics = ntfy.requests();
+    assert!(topics.iter().all(|(h, b)| h["priority"] == "5" && b == &topics[0].1), "the same wake-up each time");
+    assert_eq!(
+        topics.iter().map(|(h, _)| h["x-idempotency-key"].clone()).collect::<std::collections::HashSet<_>>().len(),
+        topics.len()
+    );
+
+    // The second contact acknowledges: the first is told so, and nobody is
+    // woken for the alert again (one already on its way may still land).
+    let path = format!("/v1/mailbox/alerts/{alert}/ack");
+    let (s, _) = live.call(m.contacts[1].request("POST", &path, Vec::new(), live.clock.now())).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let alerts_then = |r: &Receiver| arrivals(r).iter().filter(|(_, v)| v["event"] == "alert").count();
+    let counts = [alerts_then(&hook0), alerts_then(&hook1), ntfy.requests().len()];
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        [alerts_then(&hook0), alerts_then(&hook1), ntfy.requests().len()],
+        counts,
+        "nothing after the acknowledgement"
+    );
+    assert!(arrivals(&hook0).iter().any(|(_, v)| v["event"] == "acknowledged"));
+
+    // The contact's delivery log shows every repeat as an attempt.
+    let path = format!("/v1/mailbox/alerts/{alert}/deliveries");
+    let (s, log) = live.call(m.contacts[0].request("GET", &path, Vec::new(), live.clock.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let delivered = log["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["channel"] == "webhook" && a["outcome"] == "delivered")
+        .count();
+    assert!(delivered >= counts[0], "{log}");
+    live.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_notifications_stop_at_the_delivery_horizon_and_when_switched_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // A 6 s horizon: the first notification and the re-notifications due
+    // within it (every 2 s, from a whole second), then none.
+    let cfg = Config { renotify_interval: 2, delivery_horizon: 6, ..config(dir.path()) };
+    let live = Live { server: start(cfg, clock.clone()).await.unwrap(), clock };
+    let (hook, url) = Receiver::start(vec![]).await;
+    let m = live.member_with_contacts(&[1]).await;
+    live.add_endpoint(&m.contacts[0], "webhook", &format!("{url}/c0")).await;
+    live.panic(&m).await;
+    assert!(hook.await_count(2, Duration::from_secs(20)).await.len() >= 2);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let seen = hook.requests().len();
+    assert!((2..=4).contains(&seen), "{seen}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(hook.requests().len(), seen, "nothing past the horizon");
+    assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 0);
+    live.server.shutdown().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let cfg = Config { renotify_interval: 0, ..config(dir.path()) };
+    let live = Live { server: start(cfg, clock.clone()).await.unwrap(), clock };
+    let (hook, url) = Receiver::start(vec![]).await;
+    let m = live.member_with_contacts(&[1]).await;
+    live.add_endpoint(&m.contacts[0], "webhook", &format!("{url}/c0")).await;
+    live.panic(&m).await;
+    assert_eq!(hook.await_count(1, Duration::from_secs(20)).await.len(), 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(hook.requests().len(), 1, "0 switches re-notification off");
+    live.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_notifications_carry_on_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let cfg = || Config { renotify_interval: 2, ..config(dir.path()) };
+    let live = Live { server: start(cfg(), clock.clone()).await.unwrap(), clock: clock.clone() };
+    let (hook, url) = Receiver::start(vec![]).await;
+    let m = live.member_with_contacts(&[1]).await;
+    live.add_endpoint(&m.contacts[0], "webhook", &format!("{url}/c0")).await;
+    let alert = live.panic(&m).await;
+    assert_eq!(hook.await_count(1, Duration::from_secs(20)).await.len(), 1);
+    // The next one is in the outbox, written with the first one's outcome.
+    let started = Instant::now();
+    while live.server.engine.store.stats().unwrap().deliveries_pending == 0
+        && started.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    live.server.shutdown().await.unwrap();
+    let before = hook.requests().len();
+    // The store lets go of its lock when its flusher thread ends, a moment later.
+    let mut restarted = None;
+    for _ in 0..100 {
+        match start(cfg(), clock.clone()).await {
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => {
+                restarted = Some(other.unwrap());
+                break;
+            }
+        }
+    }
+    let live = Live { server: restarted.expect("the database stayed locked"), clock };
+    let seen = hook.await_count(before + 2, Duration::from_secs(20)).await;
+    assert!(seen.len() >= before + 2, "re-notified after the restart");
+    let v: Value = serde_json::from_slice(&seen[seen.len() - 1].1).unwrap();
+    assert_eq!(v["alert"], alert.as_str());
+    live.server.shutdown().await.unwrap();
 }

@@ -9,7 +9,10 @@
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
 use super::target::{vet, Resolve};
-use crate::engine::{log_op, secret_context, target_context, Engine, TargetReach, ACK_CHANNEL, NOTICE_CHANNEL};
+use crate::engine::{
+    log_op, renotify_key, secret_context, target_context, Engine, TargetReach, ACK_CHANNEL, NOTICE_CHANNEL,
+    RENOTIFY_CHANNEL,
+};
 use crate::store::{Op, QueuedDelivery, StoreError};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
@@ -56,6 +59,9 @@ pub enum Outcome {
     Transient(String),
     /// Do not try again (4xx, refused address, endpoint gone).
     Permanent(String),
+    /// Not attempted, and not logged: a re-notification of an alert a
+    /// contact has acknowledged since it was queued.
+    Stopped,
 }
 
 impl Outcome {
@@ -77,6 +83,10 @@ pub fn backoff(attempts: u32, base: u64, max: u64) -> u64 {
     let jitter = random_array::<2>().map(|b| u64::from(u16::from_be_bytes(b))).unwrap_or(0);
     delay + jitter % (delay / 4 + 1)
 }
+
+/// ntfy's priority for an alert or a notice: 5, "max", the one that breaks
+/// through Android's Do Not Disturb. The same for both, as everything else.
+pub const NTFY_WAKE_PRIORITY: &str = "5";
 
 /// What a notification says. Deliberately not whether an alert or a notice
 /// is waiting: both are [`Wake::Waiting`].
@@ -104,6 +114,16 @@ impl Wake {
                 "Aman needs your attention: an alert or news about someone you protect is waiting. Run `aman alerts`."
             }
             Wake::Acknowledged => "Another contact acknowledged an Aman alert. Run `aman alerts`.",
+        }
+    }
+
+    /// The ntfy `Priority` header: waking for an alert (or a notice, which
+    /// must read the same); "another contact acknowledged" need not break
+    /// through Do Not Disturb.
+    fn ntfy_priority(self) -> &'static str {
+        match self {
+            Wake::Waiting => NTFY_WAKE_PRIORITY,
+            Wake::Acknowledged => "4",
         }
     }
 
@@ -302,7 +322,7 @@ impl Deliverer {
     /// Tries once. Returns the channel kind and the outcome.
     async fn deliver(&self, q: &QueuedDelivery) -> (String, Outcome) {
         let e = &self.engine;
-        let endpoint_id = q.channel & !(ACK_CHANNEL | NOTICE_CHANNEL);
+        let endpoint_id = q.channel & !(ACK_CHANNEL | NOTICE_CHANNEL | RENOTIFY_CHANNEL);
         let notice = q.channel & NOTICE_CHANNEL != 0;
         // A notice wakes a contact exactly as an alert does: the same body,
         // headers and e-mail, its own random id in place of the alert's.
@@ -325,6 +345,11 @@ impl Deliverer {
         // contact's own client, behind its mailbox signature.
         if !notice {
             match e.store.alert(&q.alert) {
+                // The acknowledgement's write stopped the re-notifications:
+                // one queued before it is dropped unsent.
+                Ok(Some(alert)) if q.channel & RENOTIFY_CHANNEL != 0 && !alert.acks.is_empty() => {
+                    return (kind, Outcome::Stopped)
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => return (kind, Outcome::Permanent("alert gone".into())),
                 Err(err) => return (kind, Outcome::Transient(format!("store: {err}"))),
@@ -377,7 +402,7 @@ impl Deliverer {
                     let message = wake.ntfy_message();
                     let headers = vec![
                         ("title", "Aman".to_owned()),
-                        ("priority", "high".to_owned()),
+                        ("priority", wake.ntfy_priority().to_owned()),
                         ("tags", "rotating_light".to_owned()),
                         ("x-idempotency-key", q.entry.idempotency_key.clone()),
                         ("content-type", "text/plain".to_owned()),
@@ -416,7 +441,9 @@ impl Deliverer {
             Outcome::Delivered => {
                 e.metrics.inc(&e.metrics.deliveries_ok);
                 ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, DELIVERED));
+                ops.extend(self.renotification(q, now)?);
             }
+            Outcome::Stopped => {}
             Outcome::Permanent(why) => {
                 e.metrics.inc(&e.metrics.deliveries_failed);
                 tracing::warn!(channel = kind, reason = %why, "notification failed; not retried");
@@ -439,6 +466,38 @@ impl Deliverer {
         e.store.apply(ops)?;
         e.store.durable().wait().await?;
         Ok(())
+    }
+
+    /// The next re-notification after an alert's notification got through,
+    /// written with its outcome (so it survives any crash): the same
+    /// channel `renotify_interval` later, unless a contact has acknowledged
+    /// the alert or the delivery horizon would have passed. The reason of
+    /// the alert plays no part: a duress, panic or missed alert repeats
+    /// alike. Notices and "acknowledged" notifications are not repeated.
+    fn renotification(&self, q: &QueuedDelivery, now: u64) -> Result<Option<Op>, StoreError> {
+        let e = &self.engine;
+        let interval = e.config.renotify_interval;
+        if interval == 0 || q.channel & (ACK_CHANNEL | NOTICE_CHANNEL) != 0 {
+            return Ok(None);
+        }
+        // Whole seconds, rounded up: never sooner than the interval.
+        let due = e.clock.now_ms().div_ceil(1000).max(now).saturating_add(interval);
+        if due.saturating_sub(q.entry.first_queued) >= e.config.delivery_horizon {
+            return Ok(None);
+        }
+        // An acknowledgement landing after this read still stops it: the
+        // entry is dropped when it comes due (`Outcome::Stopped`).
+        match e.store.alert(&q.alert)? {
+            Some(alert) if alert.acks.is_empty() => {}
+            _ => return Ok(None),
+        }
+        let entry = crate::store::OutboxEntry {
+            endpoint: q.entry.endpoint,
+            attempts: 0,
+            idempotency_key: renotify_key(&q.entry.idempotency_key),
+            first_queued: q.entry.first_queued,
+        };
+        Ok(Some(Op::PutOutbox(due, q.alert, q.mailbox, q.channel | RENOTIFY_CHANNEL, entry)))
     }
 }
 

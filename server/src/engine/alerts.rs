@@ -380,6 +380,21 @@ pub const ACK_CHANNEL: u8 = 0x80;
 /// own random id. Endpoint ids stay below this bit.
 pub const NOTICE_CHANNEL: u8 = 0x40;
 
+/// The outbox channel bit that marks a re-notification of an alert nobody
+/// has acknowledged yet (`renotify_interval`): sent exactly as the first
+/// notification, under the next key of [`renotify_key`]. Endpoint ids stay
+/// below this bit.
+pub const RENOTIFY_CHANNEL: u8 = 0x20;
+
+/// The idempotency key of the re-notification after the one keyed `key`:
+/// the same shape as every other key, new each round, and the same on every
+/// attempt of that round (derived, not drawn, so a crash resends it).
+pub fn renotify_key(key: &str) -> String {
+    let mut input = b"aman/v2/renotify\0".to_vec();
+    input.extend_from_slice(key.as_bytes());
+    data_encoding::HEXLOWER.encode(&sha256(&input)[..16])
+}
+
 /// The mailboxes an alert has been placed in so far.
 fn told_so_far(alert: &AlertRecord) -> Vec<MailboxId> {
     told_so_far_tiers(alert).into_iter().map(|(m, _)| m).collect()

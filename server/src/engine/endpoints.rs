@@ -142,7 +142,7 @@ impl Engine {
         if mailbox.endpoints.len() >= MAX_ENDPOINTS {
             return Err(EngineError::bad_request("too_many_endpoints", "at most 8 endpoints per mailbox"));
         }
-        let id = (1..super::NOTICE_CHANNEL)
+        let id = (1..super::RENOTIFY_CHANNEL)
             .find(|i| mailbox.endpoints.iter().all(|e| e.id != *i))
             .ok_or_else(|| EngineError::bad_request("too_many_endpoints", "no endpoint ids left"))?;
         let key = self.server_key();

@@ -23,7 +23,9 @@ mod signals;
 mod stand_in;
 mod wake;
 
-pub use alerts::{escalation_delay, idempotency_key, log_op, ACK_CHANNEL, NOTICE_CHANNEL};
+pub use alerts::{
+    escalation_delay, idempotency_key, log_op, renotify_key, ACK_CHANNEL, NOTICE_CHANNEL, RENOTIFY_CHANNEL,
+};
 pub use endpoints::{secret_context, target_context, EndpointKind, TargetReach};
 pub use error::{EngineError, ErrorKind};
 pub use keys::KEY_OVERLAP;

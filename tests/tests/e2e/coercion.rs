@@ -12,7 +12,7 @@
 //! | anyone who can reach the public listener | `/healthz`, `/metrics`, `/openapi.json`, an unauthenticated error | normal = duress |
 //! | another member's contact, long-polling | when its poll wakes | normal = duress = no wake |
 //! | a watcher of the server's network | connections to the receivers, and when | none after a normal check-in; never inside the request; the same delay for every kind |
-//! | webhook, ntfy and mail providers | headers and bodies, ids masked | duress = panic = missed |
+//! | webhook, ntfy and mail providers | headers and bodies of the first notification and its re-notification, ids masked; the interval | duress = panic = missed |
 //! | whoever copies the data directory | every key and value in the sled database, numbers and random bytes reduced to their shape; the raw files | duress = panic = missed; no key file, no reason in clear |
 
 use super::{free_port, server_env};
@@ -28,6 +28,13 @@ use std::time::{Duration, Instant};
 /// The dispatch delay the servers run with: every alert reaches its
 /// contacts between 1 s and 2 s after it fired.
 const DISPATCH_DELAY_S: u64 = 2;
+
+/// Re-notification every 3 s within a 5 s delivery horizon: each channel
+/// gets its first notification and exactly one re-notification (due 3 s on,
+/// from a whole second; the next would be past the horizon), so the stored
+/// records settle the same in every run.
+const RENOTIFY: (&str, &str) = ("AMAN_RENOTIFY_INTERVAL", "3s");
+const HORIZON: (&str, &str) = ("AMAN_DELIVERY_HORIZON", "5s");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
@@ -48,6 +55,8 @@ struct Views {
     other_contact_wakes: usize,
     /// From the trigger to the first notification of any kind.
     first_notification_after: Option<Duration>,
+    /// From each web channel's first notification to its re-notification.
+    renotified_after: Vec<Duration>,
     stored: Vec<String>,
     stored_raw_words: Vec<String>,
     key_file_in_data_dir: bool,
@@ -229,6 +238,8 @@ fn run(variant: Variant) -> Views {
         ("AMAN_SMTP_URL", smtp_url.as_str()),
         ("AMAN_SMTP_FROM", "alerts@aman.test"),
         ("AMAN_DISPATCH_DELAY", delay.as_str()),
+        RENOTIFY,
+        HORIZON,
     ];
     env.retain(|(k, _)| !owned.iter().any(|(o, _)| o == k));
     let mut env: Vec<(&str, &str)> = env;
@@ -343,6 +354,15 @@ fn run(variant: Variant) -> Views {
     }
     let firsts = [webhook.hits().first().map(|h| h.at), ntfy.hits().first().map(|h| h.at)];
     views.first_notification_after = firsts.into_iter().flatten().min().map(|at| at.duration_since(trigger));
+    // And the re-notification nobody acknowledged, on every channel.
+    wait_until(Duration::from_secs(20), || {
+        !alerted || (webhook.hits().len() >= 2 && ntfy.hits().len() >= 2 && smtp.messages().len() >= 2)
+    });
+    for hits in [webhook.hits(), ntfy.hits()] {
+        if let [first, second, ..] = hits.as_slice() {
+            views.renotified_after.push(second.at.duration_since(first.at));
+        }
+    }
     views.webhook = webhook.hits().iter().map(|h| shape_of_request(&h.headers, &h.raw)).collect();
     views.ntfy = ntfy.hits().iter().map(|h| shape_of_request(&h.headers, &h.raw)).collect();
     views.mail = smtp.messages().iter().map(|m| mask(m)).collect();
@@ -437,7 +457,15 @@ fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_a
         assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 10), "{name}: notified after {after:?}");
     }
 
-    // Providers: the same requests whatever the reason, and no reason in them.
+    // Providers: the same requests whatever the reason, and no reason in
+    // them; the re-notification too, as many and after the same interval.
+    for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
+        assert_eq!((v.webhook.len(), v.ntfy.len(), v.mail.len()), (2, 2, 2), "{name}: first and re-notification");
+        assert_eq!(v.renotified_after.len(), 2, "{name}");
+        for gap in &v.renotified_after {
+            assert!(*gap >= Duration::from_millis(2900) && *gap <= Duration::from_secs(5), "{name}: {gap:?}");
+        }
+    }
     for (name, v) in [("panic", &panic), ("missed", &missed)] {
         assert_eq!(duress.webhook, v.webhook, "webhook: duress vs {name}");
         assert_eq!(duress.ntfy, v.ntfy, "ntfy: duress vs {name}");
