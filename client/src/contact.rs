@@ -166,19 +166,24 @@ async fn signer_for<'a>(client: &ApiClient, m: &Membership, key: &'a SigningKey)
 /// The notes an alert carries besides the latest, newest first, each
 /// opened (or marked as one you cannot open); repeats of words already shown
 /// (a check-in re-seals the same note) are left out.
-fn earlier_notes(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, latest: (&str, &str)) -> Vec<Value> {
-    let mut shown: Vec<(String, String)> = vec![(latest.0.to_owned(), latest.1.to_owned())];
+fn earlier_notes(m: &Membership, a: &MailboxAlert, cx: &EncryptionSecret, latest: (&str, &str, &str)) -> Vec<Value> {
+    let mut shown: Vec<(String, String, String)> =
+        vec![(latest.0.to_owned(), latest.1.to_owned(), latest.2.to_owned())];
     let mut out = Vec::new();
     for n in &a.earlier_notes {
         match open(&n.sealed_alert.0, cx, &m.member) {
             Ok(body) => {
-                let words = (body.note.clone(), body.location.clone());
-                if shown.contains(&words) || (body.note.is_empty() && body.location.is_empty()) {
+                // A plan that changed is shown too: a captor replacing it
+                // cannot erase the member's own.
+                let words = (body.note.clone(), body.location.clone(), body.plan.clone());
+                let blank = body.note.is_empty() && body.location.is_empty() && body.plan.is_empty();
+                if shown.contains(&words) || blank {
                     continue;
                 }
                 shown.push(words);
                 out.push(json!({
                     "received_at": n.received_at, "note": body.note, "location": body.location,
+                    "plan": (!body.plan.is_empty()).then_some(body.plan),
                     "written_at": body.created, "readable": true,
                 }));
             }
@@ -204,6 +209,7 @@ fn render_alert(
 ) -> Value {
     let mut warnings = Vec::new();
     let mut roster = Vec::new();
+    let mut plan = None;
     let (note, location, sequence, written_at) = if a.sealed_alert.0.is_empty() {
         warnings.push("the member had not sealed a note".to_owned());
         (None, None, None, None)
@@ -236,6 +242,7 @@ fn render_alert(
                     ));
                 }
                 roster = body.contacts.clone();
+                plan = (!body.plan.is_empty()).then(|| body.plan.clone());
                 (Some(body.note.clone()), Some(body.location.clone()), Some(body.sequence), Some(body.created))
             }
             Err(aman_protocol::Error::BadSignature) => {
@@ -281,11 +288,16 @@ fn render_alert(
             json!({ "by": by, "at": k.at })
         })
         .collect();
-    let earlier = earlier_notes(m, a, cx, (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or("")));
+    let earlier = earlier_notes(
+        m,
+        a,
+        cx,
+        (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or(""), plan.as_deref().unwrap_or("")),
+    );
     json!({
         "alert": a.alert, "member": m.label, "reason": a.reason, "fired_at": a.fired_at,
         "deadline": a.deadline, "server_was_down": a.server_was_down,
-        "note": note, "location": location, "sequence": sequence, "note_written_at": written_at,
+        "note": note, "location": location, "plan": plan, "sequence": sequence, "note_written_at": written_at,
         "note_received_at": a.note_received_at, "earlier_notes": earlier,
         "notices": notices, "acks": acks, "warnings": warnings,
     })
@@ -335,6 +347,9 @@ fn alert_text(v: &Value) -> String {
             None => t.push_str(&format!("\n  Location: {l}")),
         }
     }
+    if let Some(p) = v["plan"].as_str() {
+        t.push_str(&format!("\n  Their plan:\n{}", indent(p)));
+    }
     for n in v["earlier_notes"].as_array().into_iter().flatten() {
         let when = format_time(n["received_at"].as_u64().unwrap_or(0));
         if n["readable"] == true {
@@ -342,6 +357,9 @@ fn alert_text(v: &Value) -> String {
             t.push_str(&format!("\n  Earlier note (written {written}): {}", n["note"].as_str().unwrap_or("")));
             if let Some(l) = n["location"].as_str().filter(|l| !l.is_empty()) {
                 t.push_str(&format!("\n    Location (written {written}): {l}"));
+            }
+            if let Some(p) = n["plan"].as_str() {
+                t.push_str(&format!("\n    Their plan then:\n{}", indent(p)));
             }
         } else {
             t.push_str(&format!("\n  Earlier note (received {when}): sealed so that you cannot open it"));
@@ -376,6 +394,11 @@ fn alert_text(v: &Value) -> String {
     }
     // Notes, locations and names are the member's words, relayed by a server.
     wording::printable(&t, usize::MAX)
+}
+
+/// The member's plan, each line indented under its heading.
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// The highest note sequence among `seen` (fired_at, sequence) pairs that
@@ -994,6 +1017,7 @@ mod tests {
         let account = AccountId::from_bytes([1; 16]);
         let body = AlertBody {
             contacts: Vec::new(),
+            plan: String::new(),
             account,
             sequence: 1,
             created,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod keystore;
 pub mod member;
 pub mod passphrase;
+pub mod plan;
 pub mod proof_of_life;
 pub mod settings;
 pub mod state;

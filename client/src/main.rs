@@ -1,6 +1,7 @@
 //! `aman`: the member's and the trusted contact's program. A thin clap layer
 //! over the aman-client library.
 
+mod plan_cli;
 mod prompt;
 
 use aman_client::api::PlainHttp;
@@ -103,6 +104,11 @@ enum Command {
     },
     /// Next deadline, time left, contacts, whether the server is reachable.
     Status,
+    /// Your response plan: what your contacts should do when an alert comes.
+    Plan {
+        #[command(subcommand)]
+        action: plan_cli::PlanAction,
+    },
     /// Alerts from the members who trust you.
     Alerts {
         /// Include old, acknowledged alerts.
@@ -348,6 +354,21 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             let (mut vault, ctx) = open()?;
             member::status(&ctx, &mut vault).await?
         }
+        Command::Plan { action } => match action {
+            plan_cli::PlanAction::Set { file } => {
+                let (mut vault, ctx) = open()?;
+                let plan = TextSource::File(file.clone()).read("plan", aman_protocol::alert::MAX_PLAN_LEN)?;
+                aman_client::plan::set(&ctx, &mut vault, &plan).await?
+            }
+            plan_cli::PlanAction::Show => aman_client::plan::show(&open()?.0)?,
+            plan_cli::PlanAction::Template { lang } => {
+                let text = aman_client::plan::template((*lang).into());
+                Report {
+                    json: json!({ "lang": format!("{lang:?}").to_lowercase(), "plan": text }),
+                    text: text.to_owned(),
+                }
+            }
+        },
         Command::Alerts { all, action } => match action {
             None => {
                 let (mut vault, ctx) = open()?;

@@ -31,7 +31,7 @@ pub const MAX_COUNTER_CATCH_UP: u64 = 1 << 32;
 /// How long a contact invite stays open.
 pub const INVITE_LIFETIME: u64 = 7 * 86_400;
 
-fn signer<'a>(book: &MemberBook, key: &'a SigningKey) -> Result<Signer<'a>, ClientError> {
+pub(crate) fn signer<'a>(book: &MemberBook, key: &'a SigningKey) -> Result<Signer<'a>, ClientError> {
     let server = book.server_id.ok_or_else(|| {
         ClientError::State(
             "this account was made by aman 0.1 and its server now speaks protocol version 2: make a new account with `aman init`".into(),
@@ -88,6 +88,7 @@ pub async fn init(
         server_key: Some(info.server_key),
         sealed: None,
         last_known: None,
+        plan: String::new(),
     });
     vault.secrets.identity = Some(identity);
     vault.save()?;
@@ -202,6 +203,8 @@ fn seal_for(
         note: note.to_owned(),
         location: location.to_owned(),
         contacts: roster(book),
+        // A plan is sealed only with the roster (with contacts to read it).
+        plan: if book.contacts.is_empty() { String::new() } else { book.plan.clone() },
     };
     Ok(seal(&body, key, &recipients)?)
 }
@@ -240,11 +243,18 @@ fn seal_digest(book: &MemberBook) -> String {
         input.extend_from_slice(&(name.len() as u64).to_be_bytes());
         input.extend_from_slice(name.as_bytes());
     }
+    // The response plan (nothing is added without one, so a digest made
+    // before plans still matches a book without one).
+    if !book.plan.is_empty() {
+        input.extend_from_slice(b"plan");
+        input.extend_from_slice(&(book.plan.len() as u64).to_be_bytes());
+        input.extend_from_slice(book.plan.as_bytes());
+    }
     data_encoding::HEXLOWER.encode(&aman_protocol::hash::sha256(&input))
 }
 
 /// Seals the note afresh (next sequence) and records it in the book.
-fn reseal(book: &mut MemberBook, key: &SigningKey) -> Result<Vec<u8>, ClientError> {
+pub(crate) fn reseal(book: &mut MemberBook, key: &SigningKey) -> Result<Vec<u8>, ClientError> {
     book.sequence += 1;
     let sealed = seal_for(book, key, &book.note, &book.location, book.sequence)?;
     book.sealed = Some(SealedRef {

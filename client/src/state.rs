@@ -91,6 +91,10 @@ pub struct MemberBook {
     /// The deadline the server last reported.
     #[serde(default)]
     pub last_known: Option<LastKnown>,
+    /// The response plan sealed with the note: what contacts should do
+    /// when an alert comes (`aman plan set`). Empty when there is none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plan: String,
 }
 
 /// The sealed alert last sent.

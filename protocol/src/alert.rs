@@ -32,11 +32,18 @@ pub const MAX_NOTE_LEN: usize = 4096;
 /// Longest location, in bytes of UTF-8.
 pub const MAX_LOCATION_LEN: usize = 1024;
 /// Sizes the padded plaintext is rounded up to; a sealed alert reveals only its bucket.
-pub const PAD_BUCKETS: [usize; 4] = [1024, 2048, 4096, 8192];
+/// (Only a body with a response plan can need the largest.)
+pub const PAD_BUCKETS: [usize; 5] = [1024, 2048, 4096, 8192, 16384];
 /// Longest contact name in a body's roster, in bytes of UTF-8.
 pub const MAX_CONTACT_NAME_LEN: usize = 64;
+/// Longest response plan, in bytes of UTF-8.
+pub const MAX_PLAN_LEN: usize = 4096;
 /// Largest sealed alert this format can produce.
-pub const MAX_SEALED_LEN: usize = labels::ALERT.len() + 2 + 24 + 8 + MAX_RECIPIENTS * STANZA_LEN + 8192 + TAG_LEN;
+pub const MAX_SEALED_LEN: usize = labels::ALERT.len() + 2 + 24 + 8 + MAX_RECIPIENTS * STANZA_LEN + 16384 + TAG_LEN;
+
+/// The tag byte before a response plan in a body (after the roster), so
+/// that whatever trailing part comes later can be told from it.
+const PLAN_TAG: u8 = 1;
 
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -62,6 +69,10 @@ pub struct AlertBody {
     /// only mailbox ids). Empty in bodies made before 0.4, and then not
     /// encoded at all.
     pub contacts: Vec<(MailboxId, String)>,
+    /// What the member asks contacts to do when an alert comes ("call my
+    /// lawyer on …, do not call my family's landline"). Empty when there is
+    /// none, and then not encoded at all; a plan needs a roster before it.
+    pub plan: String,
 }
 
 // The body is plaintext a contact reads; its Debug must not leak into logs.
@@ -89,6 +100,12 @@ impl AlertBody {
         if self.contacts.iter().any(|(_, name)| name.len() > MAX_CONTACT_NAME_LEN) {
             return Err(Error::InvalidArgument("contact name too long"));
         }
+        if self.plan.len() > MAX_PLAN_LEN {
+            return Err(Error::InvalidArgument("plan too long"));
+        }
+        if !self.plan.is_empty() && self.contacts.is_empty() {
+            return Err(Error::InvalidArgument("a plan is sealed only with a roster"));
+        }
         let mut w = Writer::new(labels::ALERT_BODY)
             .fixed(self.account.as_bytes())
             .u64(self.sequence)
@@ -103,6 +120,11 @@ impl AlertBody {
                 w = w.fixed(mailbox.as_bytes()).var(name.as_bytes());
             }
         }
+        // The plan follows the roster, behind its tag; a body without one
+        // ends where it did before.
+        if !self.plan.is_empty() {
+            w = w.fixed(&[PLAN_TAG]).var(self.plan.as_bytes());
+        }
         Ok(w.finish())
     }
 
@@ -116,6 +138,7 @@ impl AlertBody {
             note: text(r.var(MAX_NOTE_LEN)?)?,
             location: text(r.var(MAX_LOCATION_LEN)?)?,
             contacts: Vec::new(),
+            plan: String::new(),
         };
         if !r.is_empty() {
             let count = r.u64()?;
@@ -125,6 +148,17 @@ impl AlertBody {
             for _ in 0..count {
                 let mailbox = MailboxId::from_bytes(r.fixed()?);
                 body.contacts.push((mailbox, text(r.var(MAX_CONTACT_NAME_LEN)?)?));
+            }
+            if !r.is_empty() {
+                let [tag] = r.fixed::<1>()?;
+                if tag != PLAN_TAG {
+                    return Err(DecodeError::InvalidValue);
+                }
+                body.plan = text(r.var(MAX_PLAN_LEN)?)?;
+                // An empty plan is never written, so one is refused.
+                if body.plan.is_empty() {
+                    return Err(DecodeError::InvalidValue);
+                }
             }
         }
         r.finish()?;
@@ -289,6 +323,7 @@ mod tests {
     pub(crate) fn body() -> AlertBody {
         AlertBody {
             contacts: Vec::new(),
+            plan: String::new(),
             account: AccountId::from_bytes([5; 16]),
             sequence: 3,
             created: 1_700_000_000,
@@ -351,9 +386,65 @@ mod tests {
         max.note = "n".repeat(MAX_NOTE_LEN);
         max.location = "l".repeat(MAX_LOCATION_LEN);
         let publics: Vec<_> = (0..16).map(|_| EncryptionSecret::generate().unwrap().public()).collect();
+        // Without a plan the largest body still fits the 8192 bucket, as before plans.
+        assert_eq!(seal(&max, &id, &publics).unwrap().len(), MAX_SEALED_LEN - 8192);
+        max.contacts = (0..16u8).map(|i| (MailboxId::from_bytes([i; 16]), "c".repeat(MAX_CONTACT_NAME_LEN))).collect();
+        assert_eq!(seal(&max, &id, &publics).unwrap().len(), MAX_SEALED_LEN - 8192);
+        max.plan = "p".repeat(MAX_PLAN_LEN);
         assert_eq!(seal(&max, &id, &publics).unwrap().len(), MAX_SEALED_LEN);
+        assert_eq!(MAX_SEALED_LEN, 17727, "PROTOCOL.md §6 names this size");
         max.note.push('x');
         assert!(seal(&max, &id, &publics).is_err());
+    }
+
+    #[test]
+    fn a_plan_follows_the_roster_behind_its_tag_and_a_body_without_one_is_unchanged() {
+        let member = SigningKey::from_seed(Zeroizing::new([1; 32])).unwrap();
+        let cx = EncryptionSecret::from_bytes(Zeroizing::new([2; 32]));
+        let mut named = body();
+        named.contacts = vec![(MailboxId::from_bytes([7; 16]), "Bashir".into())];
+        let without = named.encode().unwrap();
+        let mut planned = named.clone();
+        planned.plan = "اتصل بالمحامي أولاً.\nDo not call the family landline.".into();
+        let encoded = planned.encode().unwrap();
+        assert_eq!(&encoded[..without.len()], &without[..], "the plan only follows the roster");
+        let tail = &encoded[without.len()..];
+        assert_eq!(tail[0], PLAN_TAG);
+        assert_eq!(&tail[1..5], &(planned.plan.len() as u32).to_be_bytes());
+        assert_eq!(&tail[5..], planned.plan.as_bytes());
+        assert_eq!(AlertBody::decode(&encoded).unwrap(), planned);
+        assert_eq!(AlertBody::decode(&without).unwrap(), named);
+        let sealed = seal(&planned, &member, &[cx.public()]).unwrap();
+        assert_eq!(open(&sealed, &cx, &member.verifying_key()).unwrap().plan, planned.plan);
+
+        // Bounds: at most MAX_PLAN_LEN bytes, never empty on the wire, never
+        // without a roster, and no unknown tag.
+        planned.plan = "p".repeat(MAX_PLAN_LEN);
+        assert_eq!(AlertBody::decode(&planned.encode().unwrap()).unwrap(), planned);
+        planned.plan.push('p');
+        assert!(planned.encode().is_err(), "a plan over the limit");
+        let mut over = without.clone();
+        over.push(PLAN_TAG);
+        over.extend_from_slice(&((MAX_PLAN_LEN + 1) as u32).to_be_bytes());
+        over.extend_from_slice(&vec![b'p'; MAX_PLAN_LEN + 1]);
+        assert!(AlertBody::decode(&over).is_err(), "an over-long plan is refused when read");
+        let mut empty = without.clone();
+        empty.push(PLAN_TAG);
+        empty.extend_from_slice(&0u32.to_be_bytes());
+        assert!(AlertBody::decode(&empty).is_err(), "an empty plan is never written");
+        let mut unknown = without.clone();
+        unknown.push(2);
+        unknown.extend_from_slice(&1u32.to_be_bytes());
+        unknown.push(b'x');
+        assert!(AlertBody::decode(&unknown).is_err(), "an unknown tag");
+        let mut bare = body();
+        bare.plan = "plan".into();
+        assert!(bare.encode().is_err(), "a plan needs a roster before it");
+        let mut bad_utf8 = without;
+        bad_utf8.push(PLAN_TAG);
+        bad_utf8.extend_from_slice(&1u32.to_be_bytes());
+        bad_utf8.push(0xff);
+        assert!(AlertBody::decode(&bad_utf8).is_err());
     }
 
     #[test]

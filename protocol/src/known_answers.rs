@@ -180,6 +180,7 @@ fn kat_contact_keys() {
 fn kat_sealed_alert() {
     let body = AlertBody {
         contacts: Vec::new(),
+        plan: String::new(),
         account: account(),
         sequence: 7,
         created: 1_800_000_000,

@@ -439,6 +439,7 @@ fn signatures_of_one_key_never_verify_as_another_format() {
     let contact = EncryptionSecret::from_bytes(Zeroizing::new([0x44; 32]));
     let body = AlertBody {
         contacts: Vec::new(),
+        plan: String::new(),
         account: account(),
         sequence: 1,
         created: 1_800_000_000,

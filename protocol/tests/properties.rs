@@ -30,6 +30,7 @@ fn server_from(file: [u8; 32]) -> ServerIdentity {
 fn body(note: &str) -> AlertBody {
     AlertBody {
         contacts: Vec::new(),
+        plan: String::new(),
         account: AccountId::from_bytes([1; 16]),
         sequence: 1,
         created: 1_800_000_000,
@@ -228,7 +229,7 @@ proptest! {
         prop_assume!(note.len() <= MAX_NOTE_LEN && location.len() <= MAX_LOCATION_LEN);
         let id = SigningKey::generate().unwrap();
         let c = EncryptionSecret::generate().unwrap();
-        let b = AlertBody { contacts: Vec::new(), account: AccountId::from_bytes([3; 16]), sequence: seq, created: seq / 2, note, location };
+        let b = AlertBody { contacts: Vec::new(), plan: String::new(), account: AccountId::from_bytes([3; 16]), sequence: seq, created: seq / 2, note, location };
         let sealed = seal(&b, &id, &[c.public()]).unwrap();
         prop_assert_eq!(open(&sealed, &c, &id.verifying_key()).unwrap(), b);
     }

@@ -191,6 +191,7 @@ impl Member {
         }
         let body = AlertBody {
             contacts: Vec::new(),
+            plan: String::new(),
             account: self.account,
             sequence: self.counter + 1,
             created: unix_now(),

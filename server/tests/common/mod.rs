@@ -234,6 +234,7 @@ impl TestMember {
             if recipients.is_empty() { vec![EncryptionSecret::generate().unwrap().public()] } else { recipients };
         let body = AlertBody {
             contacts: Vec::new(),
+            plan: String::new(),
             account: self.account,
             sequence: self.counter + 1,
             created: now,

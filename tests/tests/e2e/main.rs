@@ -19,6 +19,8 @@
 //!   and duress against panic and missed alerts.
 //! - `mailboxes`: 2,000 held long-polls and a noisy member against memory
 //!   and honest check-in latency (30 s here; `AMAN_MAILBOX_SOAK_SECS` for longer).
+//! - `plans`: a member's response plan, sealed with the note, shown to
+//!   contacts with every alert.
 //! - `proof_of_life`: a server killed or tampered with stops alerting; the
 //!   contact client warns from the member's own signed heartbeat.
 
@@ -33,6 +35,7 @@ mod first_use;
 mod lifecycle;
 mod mailboxes;
 mod organizer;
+mod plans;
 mod proof_of_life;
 
 /// Settings for a server that tests can drive quickly.
