@@ -17,6 +17,8 @@ pub mod plan;
 pub mod proof_of_life;
 pub mod settings;
 pub mod state;
+pub mod trip;
+pub mod when;
 pub mod wording;
 
 pub use context::{Ctx, Report};

@@ -3,12 +3,13 @@
 
 mod plan_cli;
 mod prompt;
+mod trip_cli;
 
 use aman_client::api::PlainHttp;
 use aman_client::context::{Ctx, Report};
 use aman_client::settings::{self, Change};
-use aman_client::state::Vault;
-use aman_client::{contact, member, ClientError};
+use aman_client::state::{FixedTimes, Vault};
+use aman_client::{contact, member, trip, when, ClientError};
 use aman_protocol::alert::{MAX_LOCATION_LEN, MAX_NOTE_LEN};
 use aman_protocol::duration::parse_duration;
 use clap::{Parser, Subcommand};
@@ -91,6 +92,11 @@ enum Command {
         /// Read the location from a file, or `-` for stdin.
         #[arg(long, value_name = "PATH", conflicts_with = "location")]
         location_file: Option<PathBuf>,
+    },
+    /// Trips: start one ("back by 18:00"), extend it, end it. Each is a check-in.
+    Trip {
+        #[command(subcommand)]
+        action: trip_cli::TripAction,
     },
     /// Alert your contacts now.
     Panic {
@@ -202,11 +208,18 @@ enum ContactAction {
 
 #[derive(Debug, Subcommand)]
 enum ScheduleAction {
-    /// Set how often you check in and how much grace you get.
+    /// Set how often you check in (--every 6h, or --at 09:00,21:00) and how
+    /// much grace you get.
     Set {
         /// Interval, e.g. 6h.
-        #[arg(long)]
-        every: String,
+        #[arg(long, required_unless_present = "at", conflicts_with = "at")]
+        every: Option<String>,
+        /// Fixed times of day, e.g. 09:00,21:00: each check-in is due at the next one.
+        #[arg(long, value_name = "TIMES")]
+        at: Option<String>,
+        /// The time zone of --at times, e.g. Asia/Baghdad (default: this device's).
+        #[arg(long, requires = "at")]
+        tz: Option<String>,
         /// Grace after the due time, e.g. 30m.
         #[arg(long)]
         grace: String,
@@ -218,8 +231,12 @@ enum ScheduleAction {
         #[arg(long, value_name = "PATH", conflicts_with = "note")]
         note_file: Option<PathBuf>,
     },
-    /// Show the schedule.
-    Show,
+    /// Show the schedule and when the next check-ins are due.
+    Show {
+        /// Count from this time instead of now (18:00, 2h, or an RFC 3339 time).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,13 +341,27 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             }
         },
         Command::Schedule { action } => match action {
-            ScheduleAction::Set { every, grace, note, note_file } => {
-                let (e, g) = (duration("--every", every)?, duration("--grace", grace)?);
+            ScheduleAction::Set { every, at, tz, grace, note, note_file } => {
+                let g = duration("--grace", grace)?;
+                let (e, fixed) = match (every, at) {
+                    (Some(every), _) => (duration("--every", every)?, None),
+                    (None, Some(at)) => {
+                        let times = when::parse_clock_list(at)?;
+                        let (_, tz) = when::zone(tz.as_deref())?;
+                        (when::interval_for(&times), Some(FixedTimes { times, tz }))
+                    }
+                    (None, None) => return Err(ClientError::State("give --every or --at".into())),
+                };
                 let (mut vault, ctx) = open()?;
                 let note = text(note, note_file, "note")?;
-                member::set_schedule(&ctx, &mut vault, e, g, note.as_deref()).await?
+                member::set_schedule(&ctx, &mut vault, e, g, fixed, note.as_deref()).await?
             }
-            ScheduleAction::Show => member::show_schedule(&open()?.0)?,
+            ScheduleAction::Show { from } => {
+                let (tz, _) = when::zone(None)?;
+                let from =
+                    from.as_deref().map(|t| when::parse_back_by(t, &tz, aman_client::api::unix_now())).transpose()?;
+                member::show_schedule(&open()?.0, from)?
+            }
         },
         Command::Checkin { note, note_file, location, location_file } => {
             if note_file.as_deref() == Some(std::path::Path::new("-"))
@@ -344,6 +375,21 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             let note = text(note, note_file, "note")?;
             let location = text(location, location_file, "location")?;
             member::checkin(&ctx, &mut vault, note.as_deref(), location.as_deref()).await?
+        }
+        Command::Trip { action } => {
+            let (mut vault, ctx) = open()?;
+            match action {
+                trip_cli::TripAction::Start { back_by, grace, tz, note, note_file, location, location_file } => {
+                    let (zone, _) = when::zone(tz.as_deref())?;
+                    let back_by = when::parse_back_by(back_by, &zone, aman_client::api::unix_now())?;
+                    let grace = grace.as_deref().map(|g| duration("--grace", g)).transpose()?;
+                    let note = text(note, note_file, "note")?;
+                    let location = text(location, location_file, "location")?;
+                    trip::start(&ctx, &mut vault, back_by, grace, note.as_deref(), location.as_deref()).await?
+                }
+                trip_cli::TripAction::Extend { by } => trip::extend(&ctx, &mut vault, duration("extend", by)?).await?,
+                trip_cli::TripAction::End => trip::end(&ctx, &mut vault, None, None).await?,
+            }
         }
         Command::Panic { note, note_file } => {
             let (mut vault, ctx) = open()?;

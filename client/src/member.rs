@@ -4,7 +4,7 @@
 use crate::api::{unix_now, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
-use crate::state::{ContactEntry, LastKnown, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
+use crate::state::{ContactEntry, FixedTimes, LastKnown, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
     AccountStatus, CheckinReply, CheckinRequest, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest,
@@ -88,6 +88,8 @@ pub async fn init(
         server_key: Some(info.server_key),
         sealed: None,
         last_known: None,
+        at: None,
+        trip: None,
         plan: String::new(),
     });
     vault.secrets.identity = Some(identity);
@@ -511,11 +513,14 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
 
 /// `aman schedule set`. A weaker schedule is held by the server for its
 /// cooling-off period; until then the client keeps using the old one.
+/// With `at`, the check-ins are due at fixed times of day and `every` is
+/// the longest wait they allow (what the server enforces).
 pub async fn set_schedule(
     ctx: &Ctx,
     vault: &mut Vault,
     every: u64,
     grace: u64,
+    at: Option<FixedTimes>,
     note: Option<&str>,
 ) -> Result<Report, ClientError> {
     let news = complete_quietly(ctx, vault).await;
@@ -530,9 +535,11 @@ pub async fn set_schedule(
     if reply.applied {
         updated.every = Some(every);
         updated.grace = Some(grace);
+        updated.at = at.clone();
         updated.pending_schedule = None;
     } else {
-        updated.pending_schedule = Some(PendingSchedule { every, grace, effective_at: reply.effective_at });
+        updated.pending_schedule =
+            Some(PendingSchedule { every, grace, effective_at: reply.effective_at, at: at.clone() });
     }
     if let Some(n) = note {
         updated.note = n.to_owned();
@@ -548,8 +555,8 @@ pub async fn set_schedule(
         )
     };
     let mut text = format!(
-        "Schedule: check in every {}, alert after {} more. Applies {when}.",
-        format_duration(every),
+        "Schedule: check in {}, alert after {} more. Applies {when}.",
+        describe_schedule(every, at.as_ref()),
         format_duration(grace)
     );
     // A shorter schedule moves an armed deadline up at once: say where it is now.
@@ -576,16 +583,70 @@ pub async fn set_schedule(
     Ok(frame(report, &news, book))
 }
 
-/// `aman schedule show`.
-pub fn show_schedule(vault: &Vault) -> Result<Report, ClientError> {
-    let (book, _) = vault.member()?;
-    let text = match (book.every, book.grace) {
-        (Some(e), Some(g)) => {
-            format!("Check in every {}, alert after {} more.", format_duration(e), format_duration(g))
+/// "every 6h", or "at 09:00, 21:00 (Asia/Baghdad)".
+fn describe_schedule(every: u64, at: Option<&FixedTimes>) -> String {
+    match at {
+        Some(f) => {
+            let times: Vec<String> = f.times.iter().map(|(h, m)| format!("{h:02}:{m:02}")).collect();
+            format!("at {} ({})", times.join(", "), f.tz)
         }
-        _ => "No schedule set: `aman schedule set --every 6h --grace 30m`.".into(),
+        None => format!("every {}", format_duration(every)),
+    }
+}
+
+/// When the check-in after one made at `now` is due, on the regular schedule.
+pub fn regular_due(every: u64, at: Option<&FixedTimes>, now: u64) -> Result<u64, ClientError> {
+    match at {
+        Some(f) => {
+            let (tz, _) = crate::when::zone(Some(&f.tz))?;
+            crate::when::next_at(&f.times, &tz, now, crate::when::early_allowance(&f.times))
+        }
+        None => Ok(now + every),
+    }
+}
+
+/// `aman schedule show [--from TIME]`: the schedule and, for a check-in at
+/// `from` (now by default) and each one after, when the next is due.
+pub fn show_schedule(vault: &Vault, from: Option<u64>) -> Result<Report, ClientError> {
+    let (book, _) = vault.member()?;
+    // A schedule the server has applied since is the one in force.
+    let mut book = book.clone();
+    book.promote_pending_schedule(unix_now());
+    let (Some(every), Some(grace)) = (book.every, book.grace) else {
+        return Ok(Report {
+            json: json!({ "every": null, "grace": null }),
+            text: "No schedule set: `aman schedule set --every 6h --grace 30m` (or `--at 09:00,21:00`).".into(),
+        });
     };
-    Ok(Report { json: json!({ "every": book.every, "grace": book.grace, "note": book.note }), text })
+    let mut text = format!(
+        "Check in {}, alert after {} more.",
+        describe_schedule(every, book.at.as_ref()),
+        format_duration(grace)
+    );
+    let mut dues = Vec::new();
+    let mut t = from.unwrap_or_else(unix_now);
+    for _ in 0..4 {
+        t = regular_due(every, book.at.as_ref(), t)?;
+        dues.push(t);
+    }
+    text.push_str("\nChecking in now (or at the time given), the next check-ins are due by:");
+    for d in &dues {
+        text.push_str(&format!("\n  {}", format_time(*d)));
+    }
+    if let Some(trip) = &book.trip {
+        text.push_str(&format!(
+            "\nOn a trip: back by {} (`aman trip end` returns to this schedule).",
+            format_time(trip.back_by)
+        ));
+    }
+    Ok(Report {
+        json: json!({
+            "every": every, "grace": grace, "note": book.note, "due": dues,
+            "at": book.at.as_ref().map(|f| json!({ "times": f.times.iter().map(|(h, m)| format!("{h:02}:{m:02}")).collect::<Vec<_>>(), "tz": f.tz })),
+            "trip": book.trip.as_ref().map(|t| json!({ "back_by": t.back_by, "grace": t.grace })),
+        }),
+        text,
+    })
 }
 
 /// `aman checkin`. Signs with whichever check-in key the passphrase unlocked;
@@ -596,22 +657,65 @@ pub async fn checkin(
     note: Option<&str>,
     location: Option<&str>,
 ) -> Result<Report, ClientError> {
+    checkin_with(ctx, vault, Due::Regular, |book| {
+        if let Some(n) = note {
+            book.note = n.to_owned();
+        }
+        if let Some(l) = location {
+            book.location = l.to_owned();
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// When the check-in says the next one is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// The regular schedule (`every`, or the next of the fixed times), or a
+    /// trip's return time while a trip is under way.
+    Regular,
+    /// At this time, with this grace (a trip: "back by").
+    Until {
+        /// The next due time.
+        next_due: u64,
+        /// The grace after it.
+        grace: u64,
+    },
+}
+
+/// A check-in: `adjust` changes the book first (a new note, a trip begun or
+/// ended), then the note is re-sealed if its words or recipients changed,
+/// and the heartbeat announces `due`. Everything printed is the same
+/// whichever passphrase unlocked the keystore.
+pub async fn checkin_with(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    due: Due,
+    adjust: impl FnOnce(&mut MemberBook) -> Result<(), ClientError>,
+) -> Result<Report, ClientError> {
     let mut news = before_alerting(ctx, vault).await;
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
     updated.promote_pending_schedule(unix_now());
     updated.promote_removals(unix_now());
-    let (Some(every), Some(grace)) = (updated.every, updated.grace) else {
+    let (Some(every), Some(regular_grace)) = (updated.every, updated.grace) else {
         return Err(ClientError::State("no schedule yet: run `aman schedule set --every 6h --grace 30m` first".into()));
     };
     let client = ctx.client(&book.server)?;
     let sign = signer(book, key)?;
-    if let Some(n) = note {
-        updated.note = n.to_owned();
-    }
-    if let Some(l) = location {
-        updated.location = l.to_owned();
-    }
+    adjust(&mut updated)?;
+    // A plain check-in during a trip keeps the trip's return time.
+    let due = match (due, &updated.trip) {
+        (Due::Regular, Some(trip)) if trip.back_by > unix_now() => {
+            Due::Until { next_due: trip.back_by, grace: trip.grace }
+        }
+        (due, _) => due,
+    };
+    let grace = match due {
+        Due::Until { grace, .. } => grace,
+        Due::Regular => regular_grace,
+    };
     // Re-seal only when the words or the recipients changed.
     let (mut alert_hash, mut sealed) = match unchanged_seal(&updated) {
         Some(hash) => (hash, None),
@@ -635,7 +739,10 @@ pub async fn checkin(
             account: updated.account,
             counter,
             client_time: now,
-            next_due: now + every,
+            next_due: match due {
+                Due::Until { next_due, .. } => next_due,
+                Due::Regular => regular_due(every, updated.at.as_ref(), now)?,
+            },
             grace,
             sealed_hash: alert_hash,
         }
@@ -687,16 +794,35 @@ pub async fn checkin(
     news.extend(after_alerting(ctx, vault).await);
     let (book, _) = vault.member()?;
     let who = if book.linked_contacts() > 0 { "your contacts are alerted" } else { "the alert would go" };
-    // "In" the interval asked for, counted from the check-in itself: what
-    // is printed does not depend on how long the reply and saving took.
+    // "In" counted from the time the heartbeat was signed (its next due
+    // time less the check-in's own time is what was asked for): what is
+    // printed does not depend on how long the reply and saving took.
+    let asked = match due {
+        Due::Until { .. } => None,
+        Due::Regular if book.at.is_none() => Some(every),
+        Due::Regular => None,
+    };
+    let until = match asked {
+        Some(every) => format!(" (in {})", format_duration(every)),
+        None => String::new(),
+    };
+    let mut text = format!(
+        "Checked in. Next check-in due by {}{until}; {who} at {} if you have not checked in.",
+        format_time(reply.next_due),
+        format_time(reply.deadline)
+    );
+    if let Some(trip) = &book.trip {
+        text.push_str(&format!(
+            "\nOn a trip: back by {}. `aman trip extend 30m` gives more time; `aman trip end` when you are back.",
+            format_time(trip.back_by)
+        ));
+    }
     let report = Report {
-        json: json!({ "checked_in": true, "counter": reply.counter, "next_due": reply.next_due, "deadline": reply.deadline }),
-        text: format!(
-            "Checked in. Next check-in due by {} (in {}); {who} at {} if you have not checked in.",
-            format_time(reply.next_due),
-            format_duration(every),
-            format_time(reply.deadline)
-        ),
+        json: json!({
+            "checked_in": true, "counter": reply.counter, "next_due": reply.next_due, "deadline": reply.deadline,
+            "trip": book.trip.as_ref().map(|t| json!({ "back_by": t.back_by, "grace": t.grace })),
+        }),
+        text,
     };
     Ok(frame(report, &news, book))
 }
@@ -846,6 +972,13 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         )),
         None => text.push_str("Not armed: check in to arm the switch.\n"),
     }
+    if let Some(trip) = &book.trip {
+        text.push_str(&format!(
+            "On a trip: back by {} ({} left); `aman trip end` when you are back.\n",
+            format_time(trip.back_by),
+            format_duration(trip.back_by.saturating_sub(s.server_time))
+        ));
+    }
     text.push_str(&format!("{} linked contact(s), {} invited.\n", book.contacts.len(), book.pending.len()));
     for p in &s.pending {
         let what = match p.kind {
@@ -862,6 +995,7 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
             "time_left": s.deadline.map(|d| d.saturating_sub(s.server_time)),
             "contacts": book.contacts.len(), "pending_invites": book.pending.len(),
             "pending_changes": s.pending,
+            "trip": book.trip.as_ref().map(|t| json!({ "back_by": t.back_by, "grace": t.grace, "time_left": t.back_by.saturating_sub(s.server_time) })),
         }),
         text: text.trim_end().to_owned(),
     };

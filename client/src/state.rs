@@ -91,10 +91,39 @@ pub struct MemberBook {
     /// The deadline the server last reported.
     #[serde(default)]
     pub last_known: Option<LastKnown>,
+    /// Fixed daily check-in times (`schedule set --at`), instead of "every
+    /// `every`"; `every` then holds the interval the server enforces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<FixedTimes>,
+    /// A trip under way (`aman trip start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trip: Option<Trip>,
     /// The response plan sealed with the note: what contacts should do
     /// when an alert comes (`aman plan set`). Empty when there is none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plan: String,
+}
+
+/// Check-in times of day in a time zone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FixedTimes {
+    /// Hours and minutes, sorted.
+    pub times: Vec<(i8, i8)>,
+    /// The IANA time zone name.
+    pub tz: String,
+}
+
+/// A trip: "I'm going out, I'll be back by …".
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Trip {
+    /// When the member said they would be back (unix seconds).
+    pub back_by: u64,
+    /// The grace after it.
+    pub grace: u64,
+    /// The standing note and location before the trip, put back when it ends.
+    pub standing_note: String,
+    /// See `standing_note`.
+    pub standing_location: String,
 }
 
 /// The sealed alert last sent.
@@ -107,7 +136,7 @@ pub struct SealedRef {
 }
 
 /// A schedule change waiting out the server's cooling-off period.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingSchedule {
     /// Interval (seconds).
     pub every: u64,
@@ -115,6 +144,9 @@ pub struct PendingSchedule {
     pub grace: u64,
     /// When the server applies it.
     pub effective_at: u64,
+    /// The fixed times it brings, if it is an `--at` schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<FixedTimes>,
 }
 
 impl MemberBook {
@@ -133,11 +165,13 @@ impl MemberBook {
     /// Adopts a pending schedule once the server has applied it (a second
     /// after its effective time, so the server's own tick has run).
     pub fn promote_pending_schedule(&mut self, now: u64) {
-        if let Some(p) = self.pending_schedule {
+        if let Some(p) = self.pending_schedule.take() {
             if now > p.effective_at {
                 self.every = Some(p.every);
                 self.grace = Some(p.grace);
-                self.pending_schedule = None;
+                self.at = p.at;
+            } else {
+                self.pending_schedule = Some(p);
             }
         }
     }

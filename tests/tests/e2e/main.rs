@@ -37,6 +37,7 @@ mod mailboxes;
 mod organizer;
 mod plans;
 mod proof_of_life;
+mod trips;
 
 /// Settings for a server that tests can drive quickly.
 pub const FAST_SERVER: &[(&str, &str)] = &[

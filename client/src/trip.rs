@@ -1,0 +1,135 @@
+//! Trips: "I'm going to the square, I'll be back by 18:00". Each command is
+//! a check-in (so the duress passphrase turns any of them into a silent
+//! duress alert, and prints the same), announcing the trip's return time
+//! instead of the regular schedule's next due time.
+
+use crate::api::unix_now;
+use crate::context::{format_time, Ctx, Report};
+use crate::error::ClientError;
+use crate::member::{checkin_with, Due};
+use crate::state::{Trip, Vault};
+use aman_protocol::duration::format_duration;
+
+/// How the server bounds a trip: it may last no longer than the regular
+/// schedule's interval (the server refuses a next due time further away).
+fn check_bounds(vault: &Vault, back_by: u64, grace: u64, now: u64) -> Result<(), ClientError> {
+    let (book, _) = vault.member()?;
+    let (Some(every), Some(regular_grace)) = (book.every, book.grace) else {
+        return Err(ClientError::State(
+            "set a regular schedule first (`aman schedule set --every 6h --grace 30m`): it is what `aman trip end` returns to, and it bounds how long a trip may last".into(),
+        ));
+    };
+    if back_by <= now {
+        return Err(ClientError::State(format!("{} has already passed", format_time(back_by))));
+    }
+    if back_by - now > every {
+        return Err(ClientError::State(format!(
+            "a trip can last at most your check-in interval ({}); this one would last {}. Extend it later with `aman trip extend`, or set a longer schedule",
+            format_duration(every),
+            format_duration(back_by - now)
+        )));
+    }
+    if grace > regular_grace {
+        return Err(ClientError::State(format!(
+            "--grace {} is longer than your schedule's ({}); the server would refuse it",
+            format_duration(grace),
+            format_duration(regular_grace)
+        )));
+    }
+    Ok(())
+}
+
+/// `aman trip start --back-by TIME [--grace DUR]`, with an optional note
+/// and location for the trip (the standing ones come back at `trip end`).
+pub async fn start(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    back_by: u64,
+    grace: Option<u64>,
+    note: Option<&str>,
+    location: Option<&str>,
+) -> Result<Report, ClientError> {
+    let now = unix_now();
+    let grace = match grace {
+        Some(g) => g,
+        None => vault.member()?.0.grace.unwrap_or(1800),
+    };
+    check_bounds(vault, back_by, grace, now)?;
+    let due = Due::Until { next_due: back_by, grace };
+    let report = checkin_with(ctx, vault, due, |book| {
+        // A trip started during another keeps the standing note from before both.
+        let (standing_note, standing_location) = match book.trip.take() {
+            Some(t) => (t.standing_note, t.standing_location),
+            None => (book.note.clone(), book.location.clone()),
+        };
+        if let Some(n) = note {
+            book.note = n.to_owned();
+        }
+        if let Some(l) = location {
+            book.location = l.to_owned();
+        }
+        book.trip = Some(Trip { back_by, grace, standing_note, standing_location });
+        Ok(())
+    })
+    .await?;
+    Ok(trip_report(report, "Trip started", back_by, now))
+}
+
+/// `aman trip extend DUR`: the return time moves on by `by` (from now, if
+/// it has passed).
+pub async fn extend(ctx: &Ctx, vault: &mut Vault, by: u64) -> Result<Report, ClientError> {
+    let now = unix_now();
+    let trip = vault.member()?.0.trip.clone().ok_or_else(no_trip)?;
+    let back_by = trip.back_by.max(now).saturating_add(by);
+    check_bounds(vault, back_by, trip.grace, now)?;
+    let due = Due::Until { next_due: back_by, grace: trip.grace };
+    let report = checkin_with(ctx, vault, due, |book| {
+        if let Some(t) = book.trip.as_mut() {
+            t.back_by = back_by;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(trip_report(report, "Trip extended", back_by, now))
+}
+
+/// `aman trip end`: a check-in that returns to the regular schedule and to
+/// the standing note and location (unless new ones are given).
+pub async fn end(
+    ctx: &Ctx,
+    vault: &mut Vault,
+    note: Option<&str>,
+    location: Option<&str>,
+) -> Result<Report, ClientError> {
+    vault.member()?.0.trip.as_ref().ok_or_else(no_trip)?;
+    let mut report = checkin_with(ctx, vault, Due::Regular, |book| {
+        if let Some(t) = book.trip.take() {
+            book.note = note.map(str::to_owned).unwrap_or(t.standing_note);
+            book.location = location.map(str::to_owned).unwrap_or(t.standing_location);
+        }
+        Ok(())
+    })
+    .await?;
+    report.text = format!("Trip ended: back to your regular schedule.\n{}", report.text);
+    report.json["trip_ended"] = serde_json::json!(true);
+    Ok(report)
+}
+
+fn no_trip() -> ClientError {
+    ClientError::State("no trip under way (`aman trip start --back-by 18:00` starts one)".into())
+}
+
+/// `now` is when the command began: what is printed does not depend on how
+/// long the check-in took.
+fn trip_report(mut report: Report, what: &str, back_by: u64, now: u64) -> Report {
+    let left = back_by.saturating_sub(now);
+    let first = format!("{what}: back by {} (in {}).", format_time(back_by), format_duration(left));
+    // The check-in's own lines say when the contacts are alerted; its trip
+    // line would repeat this one.
+    let lines: Vec<&str> = report.text.lines().filter(|l| !l.starts_with("On a trip:")).collect();
+    report.text = format!(
+        "{first}\n{}\n`aman trip extend 30m` gives more time; `aman trip end` when you are back.",
+        lines.join("\n")
+    );
+    report
+}

@@ -1,0 +1,157 @@
+//! Trips and fixed check-in times (issue 12), through the real binaries:
+//! a trip not ended alerts with its note, one ended does not, an extension
+//! with the duress passphrase prints what a normal one prints and alerts;
+//! `--at` schedules pick the next time across midnight and a DST change.
+
+use super::server_env;
+use aman_tests::{aman, ServerProcess};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const PASSES: &str = "n0rmal-river-lamp\ndur3ss-cloud-fig\n";
+const NORMAL: &str = "n0rmal-river-lamp\n";
+const DURESS: &str = "dur3ss-cloud-fig\n";
+const ALICE: &str = "alice-pass-harbor\n";
+
+fn json(home: &Path, pass: &str, args: &[&str]) -> Value {
+    let mut full = vec!["--json"];
+    full.extend_from_slice(args);
+    let out = aman(home, pass, &full);
+    assert!(out.status.success(), "aman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A member with Alice linked, on a regular 1h schedule.
+fn member_with_alice(dir: &Path, server: &str, name: &str) -> (PathBuf, PathBuf) {
+    let (member, alice) = (dir.join(name), dir.join(format!("{name}-alice")));
+    assert!(aman(&member, PASSES, &["init", "--server", server]).status.success());
+    let code = json(&member, NORMAL, &["contact", "invite", "--label", "alice"])["code"].as_str().unwrap().to_owned();
+    assert!(aman(&alice, ALICE, &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    json(&member, NORMAL, &["schedule", "set", "--every", "1h", "--grace", "1h", "--note", "standing note"]);
+    (member, alice)
+}
+
+fn alerts(alice: &Path) -> Vec<Value> {
+    json(alice, ALICE, &["alerts", "--all"])["alerts"].as_array().unwrap().clone()
+}
+
+fn await_alerts(alice: &Path, within: Duration, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let seen = alerts(alice);
+        if pred(&seen) || start.elapsed() > within {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Digits masked: what differs between two runs whatever the passphrase.
+fn masked(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
+}
+
+#[test]
+fn a_trip_not_ended_alerts_with_its_note_and_one_ended_does_not() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let (late, late_alice) = member_with_alice(dir.path(), &server.url, "late");
+    let (home, home_alice) = member_with_alice(dir.path(), &server.url, "home");
+
+    let started =
+        json(&late, NORMAL, &["trip", "start", "--back-by", "3s", "--grace", "1s", "--note", "at the square"]);
+    assert!(started["trip"]["back_by"].as_u64().is_some(), "{started}");
+    let status = String::from_utf8_lossy(&aman(&late, NORMAL, &["status"]).stdout).into_owned();
+    assert!(status.contains("On a trip: back by"), "status shows the trip: {status}");
+
+    json(&home, NORMAL, &["trip", "start", "--back-by", "3s", "--grace", "1s", "--note", "at the market"]);
+    let ended = json(&home, NORMAL, &["trip", "end"]);
+    assert_eq!(ended["trip_ended"], true);
+    assert!(ended["next_due"].as_u64().unwrap() > aman_client::api::unix_now() + 3000, "back on the 1h schedule");
+
+    let seen = await_alerts(&late_alice, Duration::from_secs(20), |a| !a.is_empty());
+    assert_eq!(
+        seen.first().map(|a| (a["reason"].clone(), a["note"].clone())),
+        Some(("missed".into(), "at the square".into()))
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(alerts(&home_alice).is_empty(), "an ended trip alerts nobody");
+    // The standing note came back with the end of the trip.
+    assert_eq!(json(&home, NORMAL, &["schedule", "show"])["note"], "standing note");
+}
+
+#[test]
+fn a_trip_extended_with_the_duress_passphrase_prints_the_same_and_alerts() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let mut printed = Vec::new();
+    for (name, pass) in [("calm", NORMAL), ("forced", DURESS)] {
+        let (member, alice) = member_with_alice(dir.path(), &server.url, name);
+        json(&member, NORMAL, &["trip", "start", "--back-by", "30m", "--note", "meeting K."]);
+        let text = aman(&member, pass, &["trip", "extend", "20m"]);
+        let js = aman(&member, pass, &["--json", "trip", "extend", "5m"]);
+        assert!(text.status.success() && js.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+        printed.push((masked(&text), masked(&js), String::from_utf8_lossy(&text.stderr).into_owned()));
+        let seen = await_alerts(&alice, Duration::from_secs(if pass == DURESS { 20 } else { 4 }), |a| !a.is_empty());
+        let reasons: Vec<_> = seen.iter().map(|a| a["reason"].as_str().unwrap_or("").to_owned()).collect();
+        if pass == DURESS {
+            assert_eq!(reasons, ["duress", "duress"], "each duress extension alerts");
+        } else {
+            assert!(reasons.is_empty(), "{reasons:?}");
+        }
+    }
+    assert_eq!(printed[0], printed[1], "what the captor sees is the same");
+    assert!(printed[0].0.contains("Trip extended: back by"), "{}", printed[0].0);
+}
+
+#[test]
+fn a_trip_stays_within_the_schedule_and_fixed_times_cross_midnight_and_dst() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_COOLING_OFF", "1s")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let (member, _alice) = member_with_alice(dir.path(), &server.url, "member");
+    let too_long = aman(&member, NORMAL, &["trip", "start", "--back-by", "3h"]);
+    assert_eq!(too_long.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("at most your check-in interval (1h)"));
+    assert_eq!(aman(&member, NORMAL, &["trip", "end"]).status.code(), Some(1), "no trip to end");
+
+    // 09:00 and 21:00 in Baghdad (UTC+3): a longer wait than 1h, so it
+    // waits out the (1 s here) cooling-off.
+    let set =
+        json(&member, NORMAL, &["schedule", "set", "--at", "09:00,21:00", "--tz", "Asia/Baghdad", "--grace", "30m"]);
+    assert_eq!(set["applied"], false, "{set}");
+    std::thread::sleep(Duration::from_millis(2100));
+    // Across midnight: from 23:30 the next is 09:00 (06:00Z) the next day.
+    let shown = json(&member, NORMAL, &["schedule", "show", "--from", "2026-11-27T23:30:00+03:00"]);
+    let due: Vec<u64> = shown["due"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
+    let midnight_nov_28 = 1_795_824_000; // 2026-11-28T00:00:00Z
+    assert_eq!(
+        due,
+        [
+            midnight_nov_28 + 6 * 3600,
+            midnight_nov_28 + 18 * 3600,
+            midnight_nov_28 + 30 * 3600,
+            midnight_nov_28 + 42 * 3600
+        ]
+    );
+    // A check-in now is due at the next listed time.
+    let expected = json(&member, NORMAL, &["schedule", "show"])["due"][0].as_u64().unwrap();
+    let checked = json(&member, NORMAL, &["checkin"]);
+    assert_eq!(checked["next_due"].as_u64().unwrap(), expected);
+
+    // Across New York's spring-forward (2026-03-08 02:00 EST -> 03:00 EDT):
+    // 02:30 does not exist that day and is taken as 03:30 EDT (07:30Z);
+    // the day after it is 06:30Z. (From noon the day before: more than half
+    // a day ahead, so the first 02:30 counts.)
+    json(&member, NORMAL, &["schedule", "set", "--at", "02:30", "--tz", "America/New_York", "--grace", "30m"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    let shown = json(&member, NORMAL, &["schedule", "show", "--from", "2026-03-07T12:00:00-05:00"]);
+    let march_8 = midnight_nov_28 - 265 * 86_400; // 2026-03-08T00:00:00Z
+    assert_eq!(shown["due"][0].as_u64(), Some(march_8 + 7 * 3600 + 1800), "{shown}");
+    assert_eq!(shown["due"][1].as_u64(), Some(march_8 + 86_400 + 6 * 3600 + 1800), "{shown}");
+    assert_eq!(shown["at"]["tz"], "America/New_York");
+}
