@@ -231,6 +231,19 @@ enum ScheduleAction {
         #[arg(long, value_name = "PATH", conflicts_with = "note")]
         note_file: Option<PathBuf>,
     },
+    /// No alert for a missed check-in until TIME (or until resumed). It
+    /// weakens protection: it waits out the server's cooling-off, and your
+    /// contacts are told.
+    Pause {
+        /// 18:00, a duration (3d) or an RFC 3339 time; without it, until `resume`.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// The time zone for a time of day (default: this device's).
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// End a pause now, with a check-in.
+    Resume,
     /// Show the schedule and when the next check-ins are due.
     Show {
         /// Count from this time instead of now (18:00, 2h, or an RFC 3339 time).
@@ -355,6 +368,17 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 let (mut vault, ctx) = open()?;
                 let note = text(note, note_file, "note")?;
                 member::set_schedule(&ctx, &mut vault, e, g, fixed, note.as_deref()).await?
+            }
+            ScheduleAction::Pause { until, tz } => {
+                let (zone, _) = when::zone(tz.as_deref())?;
+                let now = aman_client::api::unix_now();
+                let until = until.as_deref().map(|t| when::parse_back_by(t, &zone, now)).transpose()?;
+                let (mut vault, ctx) = open()?;
+                member::pause(&ctx, &mut vault, until).await?
+            }
+            ScheduleAction::Resume => {
+                let (mut vault, ctx) = open()?;
+                member::resume(&ctx, &mut vault).await?
             }
             ScheduleAction::Show { from } => {
                 let (tz, _) = when::zone(None)?;

@@ -91,6 +91,7 @@ pub async fn init(
         at: None,
         trip: None,
         plan: String::new(),
+        pause: None,
     });
     vault.secrets.identity = Some(identity);
     vault.save()?;
@@ -168,11 +169,17 @@ pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8)
 }
 
 /// The policy the member's book describes.
+/// The policy in force as the book knows it: a pause counts once the
+/// server has applied it (sending it earlier would restart its cooling-off),
+/// and not after its end.
 fn policy_from(book: &MemberBook) -> Policy {
+    let now = unix_now();
+    let pause = book.pause.filter(|p| now > p.effective_at && p.until.is_none_or(|u| u > now));
     Policy {
         interval: book.every,
         grace: book.grace,
-        paused: false,
+        paused: pause.is_some(),
+        paused_until: pause.and_then(|p| p.until),
         contacts: book
             .contacts
             .iter()
@@ -528,10 +535,20 @@ pub async fn set_schedule(
     let mut wanted = book.clone();
     wanted.every = Some(every);
     wanted.grace = Some(grace);
+    let mut policy = policy_from(&wanted);
+    // A pause still waiting goes with the new schedule (the server holds one
+    // weakening change at a time: this one replaces it, and waits with it).
+    let pending_pause = book.pause.filter(|p| p.effective_at > unix_now());
+    if let Some(p) = pending_pause {
+        policy.paused = true;
+        policy.paused_until = p.until;
+    }
     let client = ctx.client(&book.server)?;
-    let reply: PolicyReply =
-        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&wanted)), &signer(book, key)?).await?;
+    let reply: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&policy), &signer(book, key)?).await?;
     let mut updated = book.clone();
+    if let (Some(p), false) = (updated.pause.as_mut().filter(|_| pending_pause.is_some()), reply.applied) {
+        p.effective_at = reply.effective_at;
+    }
     if reply.applied {
         updated.every = Some(every);
         updated.grace = Some(grace);
@@ -581,6 +598,77 @@ pub async fn set_schedule(
     };
     let (book, _) = vault.member()?;
     Ok(frame(report, &news, book))
+}
+
+/// `aman schedule pause [--until TIME]`: no missed-check-in alert until
+/// then (a deadline that falls in the pause moves to its end plus the
+/// grace). It weakens protection, so the server holds it for the
+/// cooling-off and tells every contact at once.
+pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<Report, ClientError> {
+    let news = complete_quietly(ctx, vault).await;
+    let (book, key) = vault.member()?;
+    let mut book = book.clone();
+    book.promote_pending_schedule(unix_now());
+    let mut wanted = policy_from(&book);
+    wanted.paused = true;
+    wanted.paused_until = until;
+    // A weaker schedule still waiting goes with the pause (the server holds
+    // one weakening change at a time: this one replaces it).
+    if let Some(p) = &book.pending_schedule {
+        wanted.interval = Some(p.every);
+        wanted.grace = Some(p.grace);
+    }
+    let client = ctx.client(&book.server)?;
+    let reply: PolicyReply =
+        client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &signer(&book, key)?).await?;
+    let mut updated = book.clone();
+    let effective_at = if reply.applied { 0 } else { reply.effective_at };
+    updated.pause = Some(crate::state::Pause { until, effective_at });
+    if let Some(p) = updated.pending_schedule.as_mut() {
+        p.effective_at = reply.effective_at;
+    }
+    vault.book.member = Some(updated);
+    vault.save()?;
+    let end = match until {
+        Some(u) => format!("until {} (you are due then, plus your grace)", format_time(u)),
+        None => "until you run `aman schedule resume`".to_owned(),
+    };
+    let when = if reply.applied {
+        "now".to_owned()
+    } else {
+        format!(
+            "at {} (it weakens your protection, so it waits; your contacts were told)",
+            format_time(reply.effective_at)
+        )
+    };
+    let report = Report {
+        json: json!({ "paused": true, "until": until, "applied": reply.applied, "effective_at": reply.effective_at }),
+        text: format!(
+            "Pause {end}: no alert for a missed check-in. It applies {when}; until then your schedule holds."
+        ),
+    };
+    let (book, _) = vault.member()?;
+    Ok(frame(report, &news, book))
+}
+
+/// `aman schedule resume`: the pause ends now (it strengthens protection,
+/// so it applies at once), and a check-in re-arms the regular schedule.
+/// With the duress passphrase the check-in is a silent duress alert.
+pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let mut wanted = policy_from(book);
+    wanted.paused = false;
+    wanted.paused_until = None;
+    let client = ctx.client(&book.server)?;
+    let _: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &signer(book, key)?).await?;
+    let mut report = checkin_with(ctx, vault, Due::Regular, |book| {
+        book.pause = None;
+        Ok(())
+    })
+    .await?;
+    report.text = format!("Pause over: your schedule is back.\n{}", report.text);
+    report.json["resumed"] = json!(true);
+    Ok(report)
 }
 
 /// "every 6h", or "at 09:00, 21:00 (Asia/Baghdad)".
@@ -971,6 +1059,17 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
             format_duration(d.saturating_sub(s.server_time))
         )),
         None => text.push_str("Not armed: check in to arm the switch.\n"),
+    }
+    if let Some(p) = book.pause {
+        let end = p.until.map(|u| format!(" until {}", format_time(u))).unwrap_or_default();
+        let from = if p.effective_at > s.server_time {
+            format!(" from {}", format_time(p.effective_at))
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "Paused{from}{end}: no alert for a missed check-in (`aman schedule resume` ends it).\n"
+        ));
     }
     if let Some(trip) = &book.trip {
         text.push_str(&format!(

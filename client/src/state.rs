@@ -102,6 +102,19 @@ pub struct MemberBook {
     /// when an alert comes (`aman plan set`). Empty when there is none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub plan: String,
+    /// A pause asked for (`aman schedule pause`): in force from `effective_at`
+    /// (after the server's cooling-off), until `until` or until resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+}
+
+/// A pause of the switch.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pause {
+    /// When it ends (`None`: when resumed).
+    pub until: Option<u64>,
+    /// When the server applies it.
+    pub effective_at: u64,
 }
 
 /// Check-in times of day in a time zone.

@@ -152,6 +152,11 @@ pub struct Policy {
     /// A paused switch fires no missed-check-in alert.
     #[serde(default)]
     pub paused: bool,
+    /// With `paused`: when the pause ends (unix seconds). A deadline that
+    /// falls during the pause moves to this time plus the grace; after it
+    /// the switch fires as if not paused. `None`: paused until resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<u64>,
     /// The linked contacts.
     #[serde(default)]
     pub contacts: Vec<ContactLink>,

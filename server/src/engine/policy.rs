@@ -24,12 +24,20 @@ pub fn weakens(old: &Policy, new: &Policy, now: u64, max_interval: u64, max_grac
     let delay = |p: &Policy, tier: u8| super::alerts::escalation_delay(&p.escalation_delays, tier, default_delay);
     interval(new) > interval(old)
         || grace(new) > grace(old)
-        || (new.paused && !old.paused)
+        || (new.paused && (!old.paused || pause_end(new) > pause_end(old)))
         || old.contacts.iter().filter(|c| c.is_active(now)).any(|c| match tier_of(new, c.mailbox) {
             None => true,
             Some(t) => t > c.tier,
         })
         || (1..=9).any(|t| delay(new, t) > delay(old, t))
+}
+
+/// The longest pause with an end.
+const MAX_PAUSE: u64 = 366 * 86_400;
+
+/// When a pause ends, for comparing two pauses (`None`: never).
+fn pause_end(p: &Policy) -> u64 {
+    p.paused_until.unwrap_or(u64::MAX)
 }
 
 impl Engine {
@@ -48,6 +56,15 @@ impl Engine {
                 return Err(EngineError::bad_request(
                     "grace_out_of_range",
                     format!("grace must be between {}s and {}s", c.min_grace, c.max_grace),
+                ));
+            }
+        }
+        if let Some(until) = policy.paused_until {
+            let now = self.clock.now();
+            if !policy.paused || until <= now || until > now.saturating_add(MAX_PAUSE) {
+                return Err(EngineError::bad_request(
+                    "invalid_pause",
+                    "paused_until needs paused, and a time in the future at most 366 days away",
                 ));
             }
         }
@@ -389,7 +406,11 @@ fn tightened(live: &LiveState, interval: u64, grace: u64, now: u64) -> Option<(u
 
 /// Interval, grace, pause and escalation delays are the same.
 fn same_settings(a: &Policy, b: &Policy) -> bool {
-    a.interval == b.interval && a.grace == b.grace && a.paused == b.paused && a.escalation_delays == b.escalation_delays
+    a.interval == b.interval
+        && a.grace == b.grace
+        && a.paused == b.paused
+        && a.paused_until == b.paused_until
+        && a.escalation_delays == b.escalation_delays
 }
 
 /// A pending policy carried over a contacts-only change: the new contact
@@ -423,6 +444,7 @@ mod tests {
             interval: Some(interval),
             grace: Some(grace),
             paused: false,
+            paused_until: None,
             contacts: contacts
                 .iter()
                 .map(|(m, t)| ContactLink { mailbox: MailboxId::from_bytes([*m; 16]), tier: *t, active_from: None })
@@ -466,6 +488,15 @@ mod tests {
         let mut paused = base.clone();
         paused.paused = true;
         assert!(w(&paused));
+        // A pause with an end: a later end (or none) weakens; an earlier one, or resuming, does not.
+        let until = |at: Option<u64>| Policy { paused: true, paused_until: at, ..base.clone() };
+        let wp = |old: &Policy, new: &Policy| weakens(old, new, 0, 86_400, 86_400, 900);
+        assert!(w(&until(Some(500))), "pausing at all");
+        assert!(wp(&until(Some(500)), &until(Some(900))), "a longer pause");
+        assert!(wp(&until(Some(500)), &until(None)), "a pause with no end");
+        assert!(!wp(&until(Some(900)), &until(Some(500))), "a shorter pause");
+        assert!(!wp(&until(None), &until(Some(500))), "an end given to an open pause");
+        assert!(!wp(&until(Some(500)), &base), "resuming");
         let mut slower = base.clone();
         slower.escalation_delays = vec![3600];
         assert!(w(&slower));

@@ -258,6 +258,7 @@ impl Engine {
         let mut ops = Vec::with_capacity(due.len() * 6);
         let mut fired = Vec::new();
         let mut dispatches = Vec::new();
+        let mut postponed = Vec::new();
         let ticket = {
             let _guards = self.lock_accounts(due.iter().map(|(_, id)| id));
             for (at, id) in due {
@@ -267,7 +268,21 @@ impl Engine {
                 // re-queued a second later). An entry before it is stale.
                 let Some(armed) = account.live.deadline.filter(|d| d <= at) else { continue };
                 account.live.deadline = None;
-                if !account.policy.paused {
+                let policy = &account.policy;
+                // A deadline inside a pause with an end moves to that end
+                // plus the grace: the member is due when the pause ends.
+                if let Some(until) = policy.paused_until.filter(|until| policy.paused && *until > now) {
+                    let grace = policy.grace.unwrap_or(self.config.max_grace);
+                    let deadline = until.saturating_add(grace);
+                    account.live.next_due = Some(until);
+                    account.live.deadline = Some(deadline);
+                    postponed.push((*id, deadline));
+                    self.account_ops(id, account, &mut ops)?;
+                    continue;
+                }
+                // Paused with no end: nothing fires until resumed.
+                let paused = account.policy.paused && account.policy.paused_until.is_none();
+                if !paused {
                     let sealed = self.store.sealed(id)?;
                     let (alert, dispatch_at) =
                         self.fire_ops(id, &mut account, Reason::Missed, Some(armed), sealed, now, None, &mut ops)?;
@@ -283,6 +298,9 @@ impl Engine {
         // alert that nobody dispatches until the next restart.
         for (at, alert) in dispatches {
             self.schedule_dispatch(at, alert);
+        }
+        for (id, deadline) in postponed {
+            self.schedule_deadline(&id, deadline);
         }
         ticket.wait_blocking()?;
         Ok(fired)

@@ -155,3 +155,43 @@ fn a_trip_stays_within_the_schedule_and_fixed_times_cross_midnight_and_dst() {
     assert_eq!(shown["due"][1].as_u64(), Some(march_8 + 86_400 + 6 * 3600 + 1800), "{shown}");
     assert_eq!(shown["at"]["tz"], "America/New_York");
 }
+
+#[test]
+fn a_pause_moves_a_deadline_to_its_end_and_resume_checks_in() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_COOLING_OFF", "1s")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let (member, alice) = member_with_alice(dir.path(), &server.url, "member");
+    json(&member, NORMAL, &["schedule", "set", "--every", "3s", "--grace", "1s"]);
+    let deadline = json(&member, NORMAL, &["checkin"])["deadline"].as_u64().unwrap();
+    // Paused until 6 s after that deadline: it moves to the pause's end plus the grace.
+    let until = deadline + 6;
+    let paused =
+        json(&member, NORMAL, &["schedule", "pause", "--until", &format!("{}s", until - aman_client::api::unix_now())]);
+    assert_eq!(paused["applied"], false, "a pause weakens: it waits out the cooling-off");
+    let status = String::from_utf8_lossy(&aman(&member, NORMAL, &["status"]).stdout).into_owned();
+    assert!(status.contains("Paused from"), "{status}");
+    // Past the old deadline (and its dispatch): nothing.
+    let start = Instant::now();
+    while aman_client::api::unix_now() < deadline + 3 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(alerts(&alice).is_empty(), "a deadline inside the pause does not fire");
+    // After the pause's end and the grace, the member is missed.
+    let seen = await_alerts(&alice, Duration::from_secs(20), |a| !a.is_empty());
+    assert_eq!(seen.first().map(|a| a["reason"].clone()), Some("missed".into()), "{seen:?}");
+    let fired = seen[0]["fired_at"].as_u64().unwrap();
+    assert!(fired >= until, "fired at {fired}, the pause ended at {until} ({:?})", start.elapsed());
+
+    // Paused with no end, then resumed with the duress passphrase: a check-in, so a duress alert.
+    json(&member, NORMAL, &["schedule", "set", "--every", "1h", "--grace", "1h"]);
+    json(&member, NORMAL, &["schedule", "pause"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let resumed = aman(&member, DURESS, &["--json", "schedule", "resume"]);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let v: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(v["resumed"], true);
+    let seen = await_alerts(&alice, Duration::from_secs(20), |a| a.iter().any(|x| x["reason"] == "duress"));
+    assert!(seen.iter().any(|x| x["reason"] == "duress"), "{seen:?}");
+}
