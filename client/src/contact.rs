@@ -295,7 +295,7 @@ fn render_alert(
         (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or(""), plan.as_deref().unwrap_or("")),
     );
     json!({
-        "alert": a.alert, "member": m.label, "reason": a.reason, "fired_at": a.fired_at,
+        "alert": a.alert, "member": m.label, "reason": a.reason, "drill": a.reason == "drill", "fired_at": a.fired_at,
         "deadline": a.deadline, "server_was_down": a.server_was_down,
         "note": note, "location": location, "plan": plan, "sequence": sequence, "note_written_at": written_at,
         "note_received_at": a.note_received_at, "earlier_notes": earlier,
@@ -323,16 +323,20 @@ fn notice_text(n: &Value) -> String {
 
 fn alert_text(v: &Value) -> String {
     let (what, todo) = wording::reason(v["reason"].as_str().unwrap_or(""));
-    let mut t = format!(
-        "ALERT: {} {what} (alert {}, {}).",
-        v["member"].as_str().unwrap_or(""),
-        v["alert"].as_str().unwrap_or(""),
-        format_time(v["fired_at"].as_u64().unwrap_or(0))
-    );
+    let (member, id) = (v["member"].as_str().unwrap_or(""), v["alert"].as_str().unwrap_or(""));
+    let fired = format_time(v["fired_at"].as_u64().unwrap_or(0));
+    // A drill never reads as an alert: its own first line, no "what to do".
+    let mut t = if v["drill"] == true {
+        format!("{} (drill {id}, {fired}).\n  {}", wording::drill(member, id), wording::DRILL_SHOWS)
+    } else {
+        format!("ALERT: {member} {what} (alert {id}, {fired}).")
+    };
     if v["server_was_down"] == true {
         t.push_str(" The server had been down before this deadline.");
     }
-    t.push_str(&format!("\n  What to do: {todo}"));
+    if v["drill"] != true {
+        t.push_str(&format!("\n  What to do: {todo}"));
+    }
     let written = v["note_written_at"].as_u64().map(format_time);
     if let Some(n) = v["note"].as_str() {
         let n = if n.is_empty() { "(empty)" } else { n };
@@ -555,7 +559,9 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         contents.alerts = history.clone();
         kept.push((m.mailbox, history));
         if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
-            if !contents.alerts.iter().any(|a| proof_of_life::alert_covers(p, a.fired_at, a.deadline)) {
+            // A drill never stands for an alert.
+            let real = contents.alerts.iter().filter(|a| a.reason != "drill");
+            if !real.into_iter().any(|a| proof_of_life::alert_covers(p, a.fired_at, a.deadline)) {
                 unconfirmed.push(unconfirmed_entry(m, p, true));
             }
         }
@@ -707,7 +713,7 @@ pub async fn watch(
                     let mut alerts = contents.alerts.clone();
                     alerts.sort_by_key(|a| a.fired_at);
                     for a in &alerts {
-                        if !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
+                        if a.reason != "drill" && !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
                             alerts_seen[i].push((a.fired_at, a.deadline));
                         }
                         // The same copy again (a page read twice) is not news;

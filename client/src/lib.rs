@@ -9,6 +9,7 @@
 pub mod api;
 pub mod contact;
 pub mod context;
+pub mod drill;
 pub mod error;
 pub mod keystore;
 pub mod member;

@@ -1,6 +1,7 @@
 //! `aman`: the member's and the trusted contact's program. A thin clap layer
 //! over the aman-client library.
 
+mod drill_cli;
 mod plan_cli;
 mod prompt;
 mod trip_cli;
@@ -110,6 +111,12 @@ enum Command {
     },
     /// Next deadline, time left, contacts, whether the server is reachable.
     Status,
+    /// Test your safety net: a drill to every contact's mailbox and
+    /// channels, marked as a drill (`drill status`: how it went).
+    Drill {
+        #[command(subcommand)]
+        action: Option<drill_cli::DrillAction>,
+    },
     /// Your response plan: what your contacts should do when an alert comes.
     Plan {
         #[command(subcommand)]
@@ -423,6 +430,13 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
         Command::Status => {
             let (mut vault, ctx) = open()?;
             member::status(&ctx, &mut vault).await?
+        }
+        Command::Drill { action } => {
+            let (mut vault, ctx) = open()?;
+            match action {
+                None => aman_client::drill::send(&ctx, &mut vault).await?,
+                Some(drill_cli::DrillAction::Status) => aman_client::drill::status(&ctx, &mut vault).await?,
+            }
         }
         Command::Plan { action } => match action {
             plan_cli::PlanAction::Set { file } => {

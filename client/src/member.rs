@@ -275,7 +275,7 @@ pub(crate) fn reseal(book: &mut MemberBook, key: &SigningKey) -> Result<Vec<u8>,
 
 /// The hash of the sealed alert on record, when the book's note, location
 /// and recipients are still what it was sealed from.
-fn unchanged_seal(book: &MemberBook) -> Option<[u8; 32]> {
+pub(crate) fn unchanged_seal(book: &MemberBook) -> Option<[u8; 32]> {
     let sealed = book.sealed.as_ref().filter(|s| s.digest == seal_digest(book))?;
     let bytes = data_encoding::HEXLOWER.decode(sealed.alert_hash.as_bytes()).ok()?;
     <[u8; 32]>::try_from(bytes.as_slice()).ok()

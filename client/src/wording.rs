@@ -17,9 +17,23 @@ pub fn reason(reason: &str) -> (&'static str, &'static str) {
             "pressed PANIC: they asked for help now",
             "Act now: follow the plan you agreed on. Their note below says what they know.",
         ),
+        "drill" => (
+            "is testing their safety net: this is a DRILL, nothing has happened",
+            "Acknowledge it with `aman alerts ack ID` to show you would have seen it.",
+        ),
         _ => ("sent an alert of a kind this version does not know", "Update aman, and try to reach them."),
     }
 }
+
+/// The first line of a drill, which must never read as an alert.
+pub fn drill(member: &str, id: &str) -> String {
+    format!(
+        "DRILL: {member} is testing their safety net — nothing has happened. Acknowledge it with `aman alerts ack {id}` to show you would have seen it."
+    )
+}
+
+/// What a drill shows besides its first line.
+pub const DRILL_SHOWS: &str = "Below is what you would read in a real alert.";
 
 /// A sentence for a notice attached to an alert, and what to do.
 pub fn alert_notice(kind: &str) -> (&'static str, &'static str) {
@@ -109,7 +123,7 @@ mod tests {
             let label = serde_json::to_value(kind).unwrap();
             assert_ne!(alert_notice(label.as_str().unwrap()).0, alert_notice("x").0, "{label}");
         }
-        for r in ["missed", "duress", "panic"] {
+        for r in ["missed", "duress", "panic", "drill"] {
             assert_ne!(reason(r).0, reason("x").0, "{r}");
         }
     }

@@ -117,6 +117,79 @@ pub struct PanicReply {
     pub alert: AlertId,
 }
 
+/// `POST /v2/account/drills`: no fields (an empty body does as well); the
+/// drill carries the sealed alert on record.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DrillRequest {}
+
+/// Reply to `POST /v2/account/drills`: the drill sent (an alert with reason
+/// `drill`, told to every contact after the dispatch delay).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrillReply {
+    /// The drill's alert id.
+    pub drill: AlertId,
+}
+
+/// `GET /v2/account/drills/latest`: the member's latest drill, and nothing
+/// about any real alert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrillStatus {
+    /// The latest drill, if one was sent (and the server still holds it).
+    pub drill: Option<DrillReport>,
+}
+
+/// How one drill went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrillReport {
+    /// The drill's alert id.
+    pub drill: AlertId,
+    /// When it was sent (unix seconds).
+    pub sent_at: u64,
+    /// Whether its contacts have been told yet (after the dispatch delay).
+    pub dispatched: bool,
+    /// Each contact it went to.
+    pub contacts: Vec<DrillContact>,
+}
+
+/// One contact's side of a drill.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrillContact {
+    /// The contact's mailbox (the member's client names it).
+    pub mailbox: MailboxId,
+    /// The drill is in the contact's mailbox.
+    pub in_mailbox: bool,
+    /// When the contact acknowledged it.
+    pub acknowledged_at: Option<u64>,
+    /// Each notification channel kind the contact has, with how the drill's
+    /// notifications on it went.
+    pub channels: Vec<DrillChannel>,
+    /// The day the contact's client last read its mailbox, in days since
+    /// 1970-01-01 (UTC); the server keeps no finer time.
+    pub last_fetch_day: Option<u64>,
+}
+
+/// How a drill's notifications went on one kind of channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrillChannel {
+    /// `webhook`, `ntfy` or `email`.
+    pub kind: String,
+    /// What came of it.
+    pub outcome: ChannelOutcome,
+}
+
+/// What came of a drill's notifications on a channel.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelOutcome {
+    /// At least one was delivered.
+    Delivered,
+    /// Every attempt so far failed.
+    Failed,
+    /// Not tried yet.
+    Pending,
+}
+
 /// A linked contact mailbox.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

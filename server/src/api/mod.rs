@@ -2,6 +2,7 @@
 //! and one module per resource.
 
 mod accounts;
+mod drills;
 mod extract;
 mod mailbox;
 mod ops;
@@ -78,6 +79,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v2/accounts", post(accounts::register))
         .route("/v2/checkin", post(accounts::checkin))
         .route("/v2/account/keys", put(accounts::rotate_keys))
+        .route("/v2/account/drills", post(drills::send))
+        .route("/v2/account/drills/latest", get(drills::latest))
         .route("/v2/mailbox/heartbeats", get(mailbox::heartbeats))
         .route("/v1/accounts", post(accounts::v1_retired))
         .route("/v1/account", get(accounts::status).delete(accounts::delete))

@@ -23,6 +23,8 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "Check in: public heartbeat and mode proof (normal or duress; identical replies).",
     ),
     ("put", "/v2/account/keys", "member", "Replace the check-in keys by succession (after the cooling-off period)."),
+    ("post", "/v2/account/drills", "member", "Send a drill to every contact (after the dispatch delay)."),
+    ("get", "/v2/account/drills/latest", "member", "The latest drill, per contact."),
     ("get", "/v2/mailbox/heartbeats", "contact", "The member's latest public heartbeat (proof of life). Polled."),
     ("post", "/v1/accounts", "none", "Retired: 400 protocol_v1_unsupported."),
     ("get", "/v1/account", "member", "Status: counter, next deadline, policy, pending changes."),

@@ -190,15 +190,19 @@ impl Engine {
         room: &mut Room,
         ops: &mut Vec<Op>,
     ) -> Result<Vec<MailboxId>, EngineError> {
-        let Some(tier) = alert.contacts.iter().map(|(_, t)| *t).filter(|t| *t > alert.notified_tier).min() else {
+        // A drill tests every contact: all tiers at once, never escalated.
+        let drill = self.alert_meta(id, alert)?.reason == Reason::Drill;
+        let above = alert.contacts.iter().map(|(_, t)| *t).filter(|t| *t > alert.notified_tier);
+        let Some(tier) = (if drill { above.max() } else { above.min() }) else {
             return Ok(Vec::new());
         };
         let now_ms = self.now_ms();
         let stamp = self.change_stamp();
         let mut told = Vec::new();
-        for (mailbox, _) in alert.contacts.iter().filter(|(_, t)| *t == tier) {
+        let lowest = if drill { alert.notified_tier.saturating_add(1) } else { tier };
+        for (mailbox, own_tier) in alert.contacts.iter().filter(|(_, t)| (lowest..=tier).contains(t)) {
             told.push(*mailbox);
-            self.stamp_entry_ops(mailbox, id, tier, false, stamp, room, ops)?;
+            self.stamp_entry_ops(mailbox, id, *own_tier, false, stamp, room, ops)?;
             ops.push(log_op(id, *mailbox, "mailbox", now_ms, "delivered"));
             if let Some(mb) = self.store.mailbox(mailbox)? {
                 for endpoint in &mb.endpoints {

@@ -164,6 +164,9 @@ impl Engine {
         owner: &AccountId,
         since_ms: u64,
     ) -> Result<MailboxContents, EngineError> {
+        // The day of this read, for the member's drill status (outside the
+        // member's lock: it takes the registration lock, which comes first).
+        self.record_fetch(mailbox);
         // Both indexes are read under the member's lock, which every change
         // to its contacts' mailboxes holds from taking its stamp to applying
         // it: the two reads see the same moment, and stamps appear in order,

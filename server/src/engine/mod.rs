@@ -8,6 +8,7 @@
 
 mod accounts;
 mod alerts;
+mod drills;
 mod endpoints;
 mod error;
 mod keys;

@@ -81,6 +81,10 @@ pub struct AccountRecord {
     /// Pairing slots waiting for an answer, with when they lapse.
     #[serde(default)]
     pub open_pairings: Vec<(aman_protocol::InviteId, u64)>,
+    /// The member's latest drill (`aman drill status` reads it; never a real
+    /// alert, which stays out of every member-facing view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<AlertId>,
 }
 
 /// What every check-in changes about an account, kept apart from the
@@ -194,6 +198,7 @@ impl AccountRecord {
             alerts: Vec::new(),
             mailboxes: Vec::new(),
             open_pairings: Vec::new(),
+            drill: None,
         }
     }
 }
@@ -242,6 +247,9 @@ pub enum Reason {
     Duress,
     /// The member pressed panic.
     Panic,
+    /// The member tests their safety net (`aman drill`): delivered like an
+    /// alert, to every contact at once, and marked as a drill.
+    Drill,
 }
 
 impl Reason {
@@ -251,6 +259,7 @@ impl Reason {
             Reason::Missed => "missed",
             Reason::Duress => "duress",
             Reason::Panic => "panic",
+            Reason::Drill => "drill",
         }
     }
 
@@ -259,6 +268,7 @@ impl Reason {
             Reason::Missed => 1,
             Reason::Duress => 2,
             Reason::Panic => 3,
+            Reason::Drill => 4,
         }
     }
 
@@ -277,6 +287,7 @@ impl Reason {
             1 => Some(Reason::Missed),
             2 => Some(Reason::Duress),
             3 => Some(Reason::Panic),
+            4 => Some(Reason::Drill),
             _ => None,
         }
     }
@@ -433,6 +444,11 @@ pub struct MailboxRecord {
     /// Notification endpoints, each encrypted under the server key.
     #[serde(default)]
     pub endpoints: Vec<EndpointRecord>,
+    /// The day (since 1970-01-01 UTC, u64 BE) the contact's client last read
+    /// the mailbox, sealed under the server key (context mailbox ||
+    /// `/fetched`), for the member's drill status; rewritten at most daily.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_sealed: Option<B64>,
 }
 
 /// One notification endpoint of a mailbox (webhook, ntfy or e-mail).

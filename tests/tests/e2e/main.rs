@@ -9,6 +9,8 @@
 //! - `availability`: junk, forged requests, slow connections, floods and
 //!   tarpits from a member's own address do not stop its check-in or panic;
 //!   the siege soak; the client's transport rules.
+//! - `drills`: a drill through the real path, marked as a drill for the
+//!   contacts; its status per contact; a duress check-in kept out of it.
 //! - `first_use`: what a new member trips over: nobody linked, a stored
 //!   proxy and CA, passphrase rules, notes kept out of shell history.
 //! - `first_contact`: channels for every member, a watch that keeps going,
@@ -30,6 +32,7 @@ mod availability;
 mod bad_input;
 mod coercion;
 mod crash;
+mod drills;
 mod first_contact;
 mod first_use;
 mod lifecycle;
