@@ -16,6 +16,7 @@ pub mod member;
 pub mod passphrase;
 pub mod plan;
 pub mod proof_of_life;
+pub mod remind;
 pub mod settings;
 pub mod state;
 pub mod trip;

@@ -4,6 +4,7 @@
 mod drill_cli;
 mod plan_cli;
 mod prompt;
+mod remind_cli;
 mod trip_cli;
 
 use aman_client::api::PlainHttp;
@@ -121,6 +122,11 @@ enum Command {
     Plan {
         #[command(subcommand)]
         action: plan_cli::PlanAction,
+    },
+    /// Reminders to you, on your own channels, before a check-in is due.
+    Remind {
+        #[command(subcommand)]
+        action: remind_cli::RemindAction,
     },
     /// Alerts from the members who trust you.
     Alerts {
@@ -436,6 +442,26 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             match action {
                 None => aman_client::drill::send(&ctx, &mut vault).await?,
                 Some(drill_cli::DrillAction::Status) => aman_client::drill::status(&ctx, &mut vault).await?,
+            }
+        }
+        Command::Remind { action } => {
+            let (mut vault, ctx) = open()?;
+            match action {
+                remind_cli::RemindAction::Add { target } => {
+                    let (kind, target) = target.parts();
+                    aman_client::remind::add(&ctx, &mut vault, kind, target).await?
+                }
+                remind_cli::RemindAction::List => aman_client::remind::list(&ctx, &mut vault).await?,
+                remind_cli::RemindAction::Remove { id } => aman_client::remind::remove(&ctx, &mut vault, *id).await?,
+                remind_cli::RemindAction::Set { before } => {
+                    let offsets = before
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|p| duration("--before", p))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    aman_client::remind::set(&ctx, &mut vault, &offsets).await?
+                }
             }
         }
         Command::Plan { action } => match action {

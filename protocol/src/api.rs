@@ -535,3 +535,24 @@ pub struct EndpointList {
     /// The endpoints.
     pub endpoints: Vec<EndpointInfo>,
 }
+
+/// `PUT /v2/account/reminders`: when the member is reminded, in seconds
+/// before each due time and before each grace ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderSettings {
+    /// Offsets in seconds (at most 4, each at least the server's
+    /// `min_reminder` and at most the member's interval; empty: none).
+    pub before: Vec<u64>,
+}
+
+/// `GET /v2/account/reminders`: the member's reminder offsets and its own
+/// notification targets (added with `POST /v2/account/reminders/targets`,
+/// an [`AddEndpoint`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reminders {
+    /// Offsets in seconds, longest first.
+    pub before: Vec<u64>,
+    /// The targets.
+    pub targets: Vec<EndpointInfo>,
+}

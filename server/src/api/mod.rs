@@ -7,6 +7,7 @@ mod extract;
 mod mailbox;
 mod ops;
 mod pairing;
+mod reminders;
 
 pub use extract::{caller_key, parse_json, Contact, Member, Unsigned, Unverified};
 pub use ops::ROUTES;
@@ -79,6 +80,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v2/accounts", post(accounts::register))
         .route("/v2/checkin", post(accounts::checkin))
         .route("/v2/account/keys", put(accounts::rotate_keys))
+        .route("/v2/account/reminders", get(reminders::show).put(reminders::set))
+        .route("/v2/account/reminders/targets", get(reminders::list_targets).post(reminders::add_target))
+        .route("/v2/account/reminders/targets/{id}", axum::routing::delete(reminders::remove_target))
         .route("/v2/account/drills", post(drills::send))
         .route("/v2/account/drills/latest", get(drills::latest))
         .route("/v2/mailbox/heartbeats", get(mailbox::heartbeats))

@@ -95,14 +95,20 @@ impl Mailer {
     /// Sends the content-free message to `to`, with a Message-ID derived
     /// from the idempotency key so receivers can drop duplicates.
     pub async fn send(&self, to: &str, idempotency_key: &str) -> Result<(), SendError> {
+        self.send_text(to, idempotency_key, SUBJECT, BODY).await
+    }
+
+    /// Sends a plain-text message with this subject and body (a member's
+    /// reminder), as [`Mailer::send`] sends a contact's.
+    pub async fn send_text(&self, to: &str, idempotency_key: &str, subject: &str, body: &str) -> Result<(), SendError> {
         let invalid = |detail: &str| SendError { permanent: true, detail: detail.to_owned() };
         let message = Message::builder()
             .from(self.from.parse().map_err(|_| invalid("bad smtp_from"))?)
             .to(to.parse().map_err(|_| invalid("bad address"))?)
-            .subject(SUBJECT)
+            .subject(subject)
             .message_id(Some(format!("<{idempotency_key}@aman.invalid>")))
             .header(ContentType::TEXT_PLAIN)
-            .body(BODY.to_owned())
+            .body(body.to_owned())
             .map_err(|_| invalid("message build"))?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| SendError {
             permanent: e.is_permanent(),

@@ -5,5 +5,6 @@
 
 pub mod email;
 pub mod http;
+pub mod remind;
 pub mod target;
 pub mod worker;

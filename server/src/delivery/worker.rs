@@ -225,7 +225,17 @@ pub async fn run(engine: Arc<Engine>, resolver: Arc<dyn Resolve>, mut stop: watc
         retries: Semaphore::new(RETRIES),
         finished: Notify::new(),
     });
+    let reminder = super::remind::Reminder {
+        engine: engine.clone(),
+        resolver: d.resolver.clone(),
+        http: d.http.clone(),
+        mailer: d.mailer.clone(),
+    };
     loop {
+        // A member's reminders, from memory (never the outbox).
+        for account in engine.take_due_reminders() {
+            tokio::spawn(reminder.clone().send(account));
+        }
         // The scan reads the store: off the async workers.
         let scanning = d.clone();
         let passed_over = tokio::task::spawn_blocking(move || scanning.start_due()).await.unwrap_or(false);

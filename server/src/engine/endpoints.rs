@@ -103,13 +103,11 @@ impl Engine {
         private_allowed || crate::urls::host_of(url).is_some_and(|(_, port)| self.config.target_ports.contains(&port))
     }
 
-    /// Adds an endpoint; a webhook's secret is returned this once.
-    pub fn add_endpoint(
-        &self,
-        mailbox_id: &MailboxId,
-        add: &AddEndpoint,
-        reach: &TargetReach,
-    ) -> Result<(EndpointAdded, Durable), EngineError> {
+    /// The checks every new notification target passes (a contact's
+    /// endpoint, a member's reminder target): its form, e-mail only with a
+    /// relay, https unless private and allowed, no internal address unless
+    /// allowed, the allowed ports.
+    pub(super) fn check_new_target(&self, add: &AddEndpoint, reach: &TargetReach) -> Result<EndpointKind, EngineError> {
         let kind = EndpointKind::parse(&add.kind)?;
         validate(kind, &add.target)?;
         if kind == EndpointKind::Email && self.config.smtp_url.is_none() {
@@ -137,6 +135,17 @@ impl Engine {
                 format!("targets on public addresses may use ports {:?} only on this server", self.config.target_ports),
             ));
         }
+        Ok(kind)
+    }
+
+    /// Adds an endpoint; a webhook's secret is returned this once.
+    pub fn add_endpoint(
+        &self,
+        mailbox_id: &MailboxId,
+        add: &AddEndpoint,
+        reach: &TargetReach,
+    ) -> Result<(EndpointAdded, Durable), EngineError> {
+        let kind = self.check_new_target(add, reach)?;
         let _guard = super::lock(&self.registration);
         let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(EngineError::unauthorized)?;
         if mailbox.endpoints.len() >= MAX_ENDPOINTS {

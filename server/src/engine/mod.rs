@@ -19,6 +19,7 @@ mod notes;
 mod pairing;
 mod policy;
 mod proof_of_life;
+mod reminders;
 mod schedule;
 mod signals;
 mod stand_in;
@@ -33,6 +34,7 @@ pub use keys::KEY_OVERLAP;
 pub use live::{open_live, seal_live, Account};
 pub use mailbox::{SweepReport, READ_LIMIT};
 pub use migrate::{FORMAT, FORMAT_KEY};
+pub use reminders::{reminder_times, ReminderTarget, MAX_REMINDER_OFFSETS, MAX_REMINDER_TARGETS};
 pub use schedule::{Schedule, TickReport};
 pub use wake::{MailboxWakes, Waiter, WaiterLimits};
 
@@ -126,22 +128,30 @@ impl Engine {
     /// Loads the schedule from the store into a deferred engine. Blocking.
     pub fn load_schedule(&self) -> Result<usize, StoreError> {
         let mut loaded = Schedule::load(self.store.as_ref())?;
+        // Before the deadlines, so requests meanwhile arm reminders too.
+        self.load_reminder_offsets().map_err(|e| StoreError::Backend(e.message))?;
         let mut unreadable = 0usize;
         let mut armed = Vec::new();
         self.store.scan_lives(&mut |id, sealed| match self.open_live(&id, sealed) {
-            Ok(live) => armed.extend(live.deadline.map(|at| (at, id))),
+            Ok(live) => armed.extend(live.deadline.map(|at| (at, id, live.next_due))),
             Err(_) => unreadable += 1,
         })?;
         if unreadable > 0 {
             tracing::error!(unreadable, "account live states that do not open: their deadlines are not armed");
         }
         let mut outage_failed = false;
-        for (at, id) in armed {
+        let now = self.clock.now();
+        for (at, id, next_due) in armed {
             let at = self.apply_outage(&id, at).unwrap_or_else(|_| {
                 outage_failed = true;
                 at
             });
             loaded.set_deadline(id, at);
+            if let Some(offsets) = lock(&self.schedule).reminders.offsets(&id) {
+                for (when, deadline) in reminders::reminder_times(offsets, next_due, at, now) {
+                    loaded.reminders.add(id, when, deadline);
+                }
+            }
         }
         if !outage_failed {
             // Kept for the next start otherwise, which applies it again.

@@ -27,6 +27,8 @@ pub struct Schedule {
     dispatches: BTreeSet<(u64, AlertId)>,
     /// (when to read, (account, counter, the due time in its key, what it holds))
     signals: BTreeSet<(u64, SignalEntry)>,
+    /// The member's reminders, beside the deadlines they belong to.
+    pub(super) reminders: super::reminders::ReminderIndex,
 }
 
 /// What a check-in signal in the schedule mirror holds. The request that
@@ -84,6 +86,12 @@ impl Schedule {
                 self.deadlines.insert((at, id));
             }
         }
+        // A loaded reminder counts only for the deadline now armed.
+        for (at, id, deadline) in loaded.reminders.entries() {
+            if self.by_account.get(id) == Some(deadline) {
+                self.reminders.add(*id, *at, *deadline);
+            }
+        }
         self.escalations.extend(loaded.escalations);
         self.cooling.extend(loaded.cooling);
         self.dispatches.extend(loaded.dispatches);
@@ -107,6 +115,7 @@ impl Schedule {
         if let Some(old) = self.by_account.remove(id) {
             self.deadlines.remove(&(old, *id));
         }
+        self.reminders.cancel(id);
     }
 
     /// Adds an escalation check.
@@ -137,6 +146,7 @@ impl Schedule {
             self.cooling.first().map(|d| d.0),
             self.dispatches.first().map(|d| d.0),
             self.signals.first().map(|d| d.0),
+            self.reminders.next(),
         ]
         .into_iter()
         .flatten()
@@ -173,6 +183,10 @@ impl Engine {
         if earlier {
             self.scheduler_wake.notify_one();
         }
+        // The old deadline's reminders go with it; the new one's are armed.
+        if let Err(e) = self.arm_reminders(id) {
+            tracing::error!(code = e.code, "arming reminders failed");
+        }
     }
 
     /// Acts on everything due at `now`: missed deadlines fire, escalations
@@ -181,6 +195,17 @@ impl Engine {
     pub fn tick(&self, now: u64) -> TickReport {
         let (deadlines, escalations, cooling) = {
             let mut s = lock(&self.schedule);
+            // Reminders first: each only while its deadline is still the armed one.
+            let mut reminded = false;
+            for (_, id, deadline) in s.reminders.take_due(now) {
+                if s.by_account.get(&id) == Some(&deadline) {
+                    s.reminders.ready(id);
+                    reminded = true;
+                }
+            }
+            if reminded {
+                self.delivery_wake.notify_one();
+            }
             let deadlines = Schedule::take_due(&mut s.deadlines, now);
             for (_, id) in &deadlines {
                 s.by_account.remove(id);

@@ -60,6 +60,10 @@ pub mod prefix {
     /// never be registered again (the tag, not the id, so a copy of the
     /// data without the key file does not list who left)
     pub const RETIRED: u8 = b'R';
+    /// account id → the member's own reminder settings: "before" offsets
+    /// and notification targets (sealed under the server key). Nothing in
+    /// it changes with a check-in: reminder times live in memory only.
+    pub const REMINDERS: u8 = b'r';
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -95,6 +99,11 @@ pub fn parse_legacy_deadline(k: &[u8]) -> Option<(u64, AccountId)> {
 /// Key of an account's sealed live state.
 pub fn live(id: &AccountId) -> Vec<u8> {
     key(prefix::LIVE, &[id.as_bytes()])
+}
+
+/// Key of a member's reminder settings.
+pub fn reminders(id: &AccountId) -> Vec<u8> {
+    key(prefix::REMINDERS, &[id.as_bytes()])
 }
 
 /// Key of an account's latest sealed alert.

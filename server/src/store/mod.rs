@@ -109,6 +109,10 @@ pub enum Op {
     PutSignal(SignalSlot, Vec<u8>),
     /// Remove a check-in signal once the scheduler has read it.
     DeleteSignal(SignalSlot),
+    /// Replace a member's reminder settings.
+    PutReminders(AccountId, ReminderRecord),
+    /// Remove a member's reminder settings.
+    DeleteReminders(AccountId),
 }
 
 /// A queued outbox entry with its key fields.
@@ -276,4 +280,8 @@ pub trait Store: Send + Sync + 'static {
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Counts for the organizer.
     fn stats(&self) -> Result<Stats, StoreError>;
+    /// A member's reminder settings.
+    fn reminders(&self, id: &AccountId) -> Result<Option<ReminderRecord>, StoreError>;
+    /// Every member's reminder settings (start-up).
+    fn all_reminders(&self) -> Result<Vec<(AccountId, ReminderRecord)>, StoreError>;
 }

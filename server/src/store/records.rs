@@ -465,6 +465,17 @@ pub struct EndpointRecord {
     pub secret_sealed: Option<B64>,
 }
 
+/// A member's reminders: when before each due time and grace end, and
+/// where (its own channels, sealed as a contact's endpoints are, under
+/// contexts of their own).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReminderRecord {
+    /// Seconds before the due time and before the grace ends, longest first.
+    pub before: Vec<u64>,
+    /// The member's own notification targets.
+    pub targets: Vec<EndpointRecord>,
+}
+
 /// A pairing relay slot.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PairingRecord {

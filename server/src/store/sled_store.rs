@@ -112,6 +112,7 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
                 (keys::live(&id), None),
                 (keys::sealed(&id), None),
                 (keys::note_history(&id), None),
+                (keys::reminders(&id), None),
             ]
         }
         Op::PutLive(id, sealed) => put(keys::live(&id), sealed),
@@ -151,6 +152,8 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::PutNoteHistory(id, notes) => put(keys::note_history(&id), encode(&notes)?),
         Op::PutSignal(slot, sealed) => put(slot.key(), sealed),
         Op::DeleteSignal(slot) => del(slot.key()),
+        Op::PutReminders(id, rec) => put(keys::reminders(&id), encode(&rec)?),
+        Op::DeleteReminders(id) => del(keys::reminders(&id)),
     })
 }
 
@@ -189,6 +192,20 @@ impl Store for SledStore {
 
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
         self.get(&keys::account(id))
+    }
+
+    fn reminders(&self, id: &AccountId) -> Result<Option<ReminderRecord>, StoreError> {
+        self.get(&keys::reminders(id))
+    }
+
+    fn all_reminders(&self) -> Result<Vec<(AccountId, ReminderRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree.scan_prefix([prefix::REMINDERS]) {
+            let (k, v) = kv?;
+            let id = k.get(1..).and_then(|b| AccountId::from_slice(b).ok()).ok_or(StoreError::Corrupt('r'))?;
+            out.push((id, decode(prefix::REMINDERS, &v)?));
+        }
+        Ok(out)
     }
 
     fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError> {

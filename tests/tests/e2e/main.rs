@@ -40,6 +40,7 @@ mod mailboxes;
 mod organizer;
 mod plans;
 mod proof_of_life;
+mod reminders;
 mod trips;
 
 /// Settings for a server that tests can drive quickly.

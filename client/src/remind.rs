@@ -1,0 +1,106 @@
+//! `aman remind`: the member's own reminders. The server tells the member's
+//! channels (ntfy, webhook, e-mail) shortly before a check-in is due and
+//! before the grace ends, so a forgotten check-in is not a false alarm.
+//! A reminder carries nothing but "an Aman check-in is due soon".
+
+use crate::context::{Ctx, Report};
+use crate::error::ClientError;
+use crate::member::signer;
+use crate::state::Vault;
+use aman_protocol::api::{AddEndpoint, EndpointAdded, ReminderSettings, Reminders};
+use aman_protocol::duration::format_duration;
+use reqwest::Method;
+use serde_json::json;
+
+/// The kinds of channel a reminder goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// An ntfy topic URL.
+    Ntfy,
+    /// A webhook URL (signed JSON).
+    Webhook,
+    /// An e-mail address (the server needs a relay).
+    Email,
+}
+
+impl TargetKind {
+    /// The kind as the server names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Ntfy => "ntfy",
+            TargetKind::Webhook => "webhook",
+            TargetKind::Email => "email",
+        }
+    }
+}
+
+/// `aman remind add KIND TARGET`.
+pub async fn add(ctx: &Ctx, vault: &mut Vault, kind: TargetKind, target: &str) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let client = ctx.client(&book.server)?;
+    let body = AddEndpoint { kind: kind.as_str().to_owned(), target: target.to_owned() };
+    let added: EndpointAdded =
+        client.call(Method::POST, "/v2/account/reminders/targets", Some(&body), &signer(book, key)?).await?;
+    let mut text = format!(
+        "Added {} reminder target {}. Set when you are reminded with `aman remind set --before 30m,5m`.",
+        kind.as_str(),
+        added.id
+    );
+    if let Some(secret) = &added.secret {
+        text.push_str(&format!(
+            "\nWebhook signing secret (shown once; requests carry an HMAC-SHA256 signature with it): {secret}"
+        ));
+    }
+    Ok(Report { json: json!({ "id": added.id, "kind": kind.as_str(), "secret": added.secret }), text })
+}
+
+/// `aman remind list`.
+pub async fn list(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let client = ctx.client(&book.server)?;
+    let r: Reminders = client.call::<(), _>(Method::GET, "/v2/account/reminders", None, &signer(book, key)?).await?;
+    let mut lines = Vec::new();
+    if r.before.is_empty() {
+        lines.push("No reminder times: set them with `aman remind set --before 30m,5m`.".to_owned());
+    } else {
+        let before: Vec<String> = r.before.iter().map(|b| format_duration(*b)).collect();
+        lines.push(format!("Reminded {} before each check-in is due and before the grace ends.", before.join(", ")));
+    }
+    if r.targets.is_empty() {
+        lines
+            .push("No reminder targets: add one with `aman remind add ntfy URL | webhook URL | email ADDRESS`.".into());
+    }
+    for t in &r.targets {
+        lines.push(format!("{}  {}  {}", t.id, t.kind, crate::wording::printable(&t.target, 512)));
+    }
+    let targets: Vec<_> = r.targets.iter().map(|t| json!({ "id": t.id, "kind": t.kind, "target": t.target })).collect();
+    Ok(Report { json: json!({ "before": r.before, "targets": targets }), text: lines.join("\n") })
+}
+
+/// `aman remind remove ID`.
+pub async fn remove(ctx: &Ctx, vault: &mut Vault, id: u8) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let client = ctx.client(&book.server)?;
+    let path = format!("/v2/account/reminders/targets/{id}");
+    client.send(Method::DELETE, &path, Vec::new(), &signer(book, key)?).await?;
+    Ok(Report { json: json!({ "removed": id }), text: format!("Removed reminder target {id}.") })
+}
+
+/// `aman remind set --before 30m,5m` (seconds; empty: no reminders).
+pub async fn set(ctx: &Ctx, vault: &mut Vault, before: &[u64]) -> Result<Report, ClientError> {
+    let (book, key) = vault.member()?;
+    let client = ctx.client(&book.server)?;
+    let body = ReminderSettings { before: before.to_vec() };
+    let bytes = serde_json::to_vec(&body).map_err(|e| ClientError::State(e.to_string()))?;
+    client.send(Method::PUT, "/v2/account/reminders", bytes, &signer(book, key)?).await?;
+    let mut sorted = before.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    let text = if sorted.is_empty() {
+        "Reminders off.".to_owned()
+    } else {
+        let shown: Vec<String> = sorted.iter().map(|b| format_duration(*b)).collect();
+        format!("You will be reminded {} before each check-in is due and before the grace ends.", shown.join(", "))
+    };
+    Ok(Report { json: json!({ "before": sorted }), text })
+}

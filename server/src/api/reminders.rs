@@ -1,0 +1,58 @@
+//! The member's reminders: its own notification targets and when, before
+//! each due time and grace end, it is reminded.
+
+use super::{parse_json, AppState, Member};
+use crate::delivery::target::vet;
+use crate::engine::TargetReach;
+use crate::error::ApiError;
+use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointList, ReminderSettings, Reminders};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+/// `GET /v2/account/reminders`.
+pub async fn show(State(state): State<AppState>, member: Member) -> Result<Json<Reminders>, ApiError> {
+    Ok(Json(state.engine.reminders(&member.account)?))
+}
+
+/// `PUT /v2/account/reminders`.
+pub async fn set(State(state): State<AppState>, member: Member) -> Result<StatusCode, ApiError> {
+    let body: ReminderSettings = parse_json(&member.body)?;
+    state.engine.set_reminders(&member.account, &body.before)?.wait().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v2/account/reminders/targets`.
+pub async fn list_targets(State(state): State<AppState>, member: Member) -> Result<Json<EndpointList>, ApiError> {
+    Ok(Json(EndpointList { endpoints: state.engine.reminders(&member.account)?.targets }))
+}
+
+/// `POST /v2/account/reminders/targets`: vetted as a contact's endpoint.
+pub async fn add_target(
+    State(state): State<AppState>,
+    member: Member,
+) -> Result<(StatusCode, Json<EndpointAdded>), ApiError> {
+    let body: AddEndpoint = parse_json(&member.body)?;
+    // The DNS look-up happens here, not in the engine.
+    let reach = match body.kind.as_str() {
+        "webhook" | "ntfy" => match vet(state.resolver.as_ref(), &body.target).await {
+            Ok(vetted) => vetted.reach,
+            Err(why) => TargetReach::Internal(why),
+        },
+        _ => TargetReach::Public,
+    };
+    let (added, durable) = state.engine.add_reminder_target(&member.account, &body, &reach)?;
+    durable.wait().await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// `DELETE /v2/account/reminders/targets/{id}`.
+pub async fn remove_target(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    member: Member,
+) -> Result<StatusCode, ApiError> {
+    let id: u8 = id.parse().map_err(|_| ApiError::bad_request("invalid_value", "target id is a number"))?;
+    state.engine.remove_reminder_target(&member.account, id)?.wait().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
