@@ -325,10 +325,12 @@ impl Engine {
     }
 
     /// A member's reminder targets, opened to send a reminder; none when
-    /// the account is gone or its switch is paused.
+    /// the account is gone or its switch is paused with no end (a pause
+    /// with an end moves the deadline to it: the member is then due, and
+    /// reminded, as usual).
     pub fn reminder_targets(&self, account: &AccountId) -> Result<Vec<ReminderTarget>, EngineError> {
         match self.store.account(account)? {
-            Some(a) if !a.policy.paused => {}
+            Some(a) if !a.policy.paused || a.policy.paused_until.is_some() => {}
             _ => return Ok(Vec::new()),
         }
         let record = self.store.reminders(account)?.unwrap_or_default();

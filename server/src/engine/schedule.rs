@@ -317,15 +317,23 @@ impl Engine {
                 self.account_ops(id, account, &mut ops)?;
             }
             // Applied (and visible) under the locks; the flush wait is outside them.
-            self.commit(ops)?
+            let ticket = self.commit(ops)?;
+            // A deadline moved by a pause is armed under its account's lock,
+            // as a check-in arms one: a check-in right after must not have
+            // its newer deadline overwritten in the index by this one.
+            for (id, deadline) in postponed {
+                self.schedule_deadline(&id, deadline);
+                // Its reminders follow it (one that fails to arm is not worth failing the write for).
+                if let Err(e) = self.arm_reminders(&id) {
+                    tracing::warn!(code = e.code, "arming reminders for a deadline moved by a pause failed");
+                }
+            }
+            ticket
         };
         // Armed as soon as applied: a failed flush wait must not leave an
         // alert that nobody dispatches until the next restart.
         for (at, alert) in dispatches {
             self.schedule_dispatch(at, alert);
-        }
-        for (id, deadline) in postponed {
-            self.schedule_deadline(&id, deadline);
         }
         ticket.wait_blocking()?;
         Ok(fired)
