@@ -656,17 +656,33 @@ pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<R
 /// With the duress passphrase the check-in is a silent duress alert.
 pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
-    let mut wanted = policy_from(book);
-    wanted.paused = false;
-    wanted.paused_until = None;
+    let mut book = book.clone();
+    book.promote_pending_schedule(unix_now());
     let client = ctx.client(&book.server)?;
-    let _: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &signer(book, key)?).await?;
-    let mut report = checkin_with(ctx, vault, Due::Regular, |book| {
-        book.pause = None;
+    let sign = signer(&book, key)?;
+    let mut also = String::new();
+    if book.pause.is_some_and(|p| p.effective_at > unix_now()) {
+        // Still waiting out its cooling-off: drop it (with the schedule
+        // change that waits with it) rather than send a policy that the
+        // server would take for a contacts-only change.
+        let _: PolicyReply = client.call::<(), _>(Method::DELETE, "/v1/account/policy/pending", None, &sign).await?;
+        if book.pending_schedule.take().is_some() {
+            also = " The schedule change that was waiting with it is dropped too.".to_owned();
+        }
+    } else {
+        let mut wanted = policy_from(&book);
+        wanted.paused = false;
+        wanted.paused_until = None;
+        let _: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &sign).await?;
+    }
+    let pending = book.pending_schedule.clone();
+    let mut report = checkin_with(ctx, vault, Due::Regular, |b| {
+        b.pause = None;
+        b.pending_schedule = pending;
         Ok(())
     })
     .await?;
-    report.text = format!("Pause over: your schedule is back.\n{}", report.text);
+    report.text = format!("Pause over: your schedule is back.{also}\n{}", report.text);
     report.json["resumed"] = json!(true);
     Ok(report)
 }
@@ -689,7 +705,7 @@ pub fn regular_due(every: u64, at: Option<&FixedTimes>, now: u64) -> Result<u64,
             let (tz, _) = crate::when::zone(Some(&f.tz))?;
             crate::when::next_at(&f.times, &tz, now, crate::when::early_allowance(&f.times))
         }
-        None => Ok(now + every),
+        None => Ok(now.saturating_add(every)),
     }
 }
 

@@ -99,14 +99,18 @@ pub fn next_at(times: &[ClockTime], tz: &TimeZone, now: u64, ahead: u64) -> Resu
 }
 
 /// How early a check-in may come and still count for the next listed
-/// time: half the shortest gap between two listed times.
+/// time: half an hour (less if two listed times are closer). Earlier than
+/// that, the next listed time is the one due: never a slot skipped.
 pub fn early_allowance(times: &[ClockTime]) -> u64 {
-    gaps(times).into_iter().min().unwrap_or(86_400) / 2
+    (gaps(times).into_iter().min().unwrap_or(86_400) / 2).min(EARLY_MAX)
 }
 
+/// The most a check-in may come before a listed time and count for it.
+const EARLY_MAX: u64 = 1800;
+
 /// The longest wait a listed schedule allows, as the server's interval:
-/// the longest gap, plus the early allowance (a check-in that early is
-/// due a gap and a half later), plus an hour for a daylight-saving change.
+/// the longest gap, plus the early allowance (a check-in that early is due
+/// that much more than a gap later), plus an hour for a daylight-saving change.
 pub fn interval_for(times: &[ClockTime]) -> u64 {
     let longest = gaps(times).into_iter().max().unwrap_or(86_400);
     longest + early_allowance(times) + 3600
@@ -181,18 +185,22 @@ mod tests {
         let tz = TimeZone::get("Asia/Baghdad").unwrap(); // UTC+3, no daylight saving
         let times = parse_clock_list("09:00,21:00").unwrap();
         let ahead = early_allowance(&times);
-        assert_eq!(ahead, 6 * 3600);
+        assert_eq!(ahead, 1800);
         // 23:30 Baghdad: the next is 09:00 tomorrow.
         let now = at("2026-11-27T20:30:00Z");
         assert_eq!(next_at(&times, &tz, now, ahead).unwrap(), at("2026-11-28T06:00:00Z"));
         // 08:50: checking in just before 09:00 counts for it; the next is 21:00.
         let now = at("2026-11-28T05:50:00Z");
         assert_eq!(next_at(&times, &tz, now, ahead).unwrap(), at("2026-11-28T18:00:00Z"));
-        // 02:00: 09:00 is 7 h away, more than the allowance: it is the next.
-        let now = at("2026-11-27T23:00:00Z");
+        // 08:20: more than half an hour early, so 09:00 is still the next (no slot skipped).
+        let now = at("2026-11-28T05:20:00Z");
         assert_eq!(next_at(&times, &tz, now, ahead).unwrap(), at("2026-11-28T06:00:00Z"));
-        assert_eq!(interval_for(&times), 12 * 3600 + 6 * 3600 + 3600);
-        assert_eq!(interval_for(&[(9, 0)]), 86_400 + 43_200 + 3600);
+        // 15:01: the next is 21:00 the same day, not 09:00 the next.
+        let now = at("2026-11-28T12:01:00Z");
+        assert_eq!(next_at(&times, &tz, now, ahead).unwrap(), at("2026-11-28T18:00:00Z"));
+        assert_eq!(interval_for(&times), 12 * 3600 + 1800 + 3600);
+        assert_eq!(interval_for(&[(9, 0)]), 86_400 + 1800 + 3600);
+        assert_eq!(early_allowance(&[(9, 0), (9, 20)]), 600, "two close times");
     }
 
     #[test]

@@ -489,7 +489,7 @@ async fn every_documented_route_is_served() {
     let (s, b) = app.call(Request::get("/v1/nope").body(Body::empty()).unwrap()).await;
     assert_eq!((s, b["code"].as_str()), (StatusCode::NOT_FOUND, Some("no_route")));
     let (_, doc) = app.call(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 27);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 28);
     // Counters live on their own listener, never on the public API.
     let (s, _) = app.call(Request::get("/metrics").body(Body::empty()).unwrap()).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -84,6 +84,14 @@ pub async fn set_policy(State(state): State<AppState>, member: Member) -> Result
     Ok((status, Json(reply)).into_response())
 }
 
+/// `DELETE /v1/account/policy/pending`: drops the policy change waiting
+/// out its cooling-off (it strengthens, so it applies at once).
+pub async fn cancel_pending_policy(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
+    let (reply, durable) = state.engine.cancel_pending_policy(&member.account)?;
+    durable.wait().await?;
+    Ok((StatusCode::OK, Json(reply)).into_response())
+}
+
 /// `PUT /v2/account/keys`: new check-in keys, after the cooling-off period.
 pub async fn rotate_keys(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
     let body: RotateKeys = parse_json(&member.body)?;

@@ -89,6 +89,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/accounts", post(accounts::v1_retired))
         .route("/v1/account", get(accounts::status).delete(accounts::delete))
         .route("/v1/account/policy", put(accounts::set_policy))
+        .route("/v1/account/policy/pending", axum::routing::delete(accounts::cancel_pending_policy))
         .route("/v1/account/sealed-alert", put(accounts::update_sealed))
         .route("/v1/account/keys", put(accounts::v1_retired))
         .route("/v1/checkin", post(accounts::v1_retired))

@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/v1/account", "member", "Status: counter, next deadline, policy, pending changes."),
     ("delete", "/v1/account", "member", "Delete the account after the cooling-off period."),
     ("put", "/v1/account/policy", "member", "Set interval, grace, pause, contacts and escalation delays."),
+    ("delete", "/v1/account/policy/pending", "member", "Drop the policy change waiting out its cooling-off."),
     ("put", "/v1/account/sealed-alert", "member", "Replace the sealed alert on record."),
     ("put", "/v1/account/keys", "none", "Retired: 400 protocol_v1_unsupported."),
     ("post", "/v1/checkin", "none", "Retired: 400 protocol_v1_unsupported."),

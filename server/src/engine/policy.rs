@@ -202,6 +202,14 @@ impl Engine {
                     rearmed = Some(deadline);
                 }
             }
+            // An end given to a pause (or an earlier one): the member is due
+            // at it, even if the open pause had let the deadline go.
+            if let Some((next_due, deadline)) = due_at_pause_end(&account.live, &policy, c.max_grace) {
+                account.live.next_due = Some(next_due);
+                account.live.deadline = Some(deadline);
+                ops.push(self.live_op(caller, &account.live)?);
+                rearmed = Some(deadline);
+            }
             account.policy = policy;
             PolicyReply { applied: true, effective_at: now }
         };
@@ -225,6 +233,25 @@ impl Engine {
 
     /// Schedules the account's deletion after the cooling-off period (asking
     /// again does not move it).
+    /// Drops the policy change waiting out its cooling-off (a pause asked
+    /// for, a weaker schedule): protection stays as it is, so it applies at
+    /// once, and every contact is told. Nothing waiting: nothing changes.
+    pub fn cancel_pending_policy(&self, caller: &AccountId) -> Result<(PolicyReply, Durable), EngineError> {
+        let now = self.clock.now();
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        let mut ops = Vec::new();
+        let existing = account.policy.contacts.clone();
+        if account.pending_policy.take().is_some() {
+            let notice = Notice::new(NoticeKind::PendingChangeCancelled, now, None);
+            ops.extend(self.notice_ops(caller, &existing, &notice)?);
+            ops.push(Op::PutAccount(*caller, account.record));
+        }
+        let ticket = self.commit(ops)?;
+        let ticket = self.wake_when_durable(ticket, existing.iter().map(|c| c.mailbox).collect());
+        Ok((PolicyReply { applied: true, effective_at: now }, ticket))
+    }
+
     pub fn request_delete(&self, caller: &AccountId) -> Result<(PolicyReply, Durable), EngineError> {
         let now = self.clock.now();
         let _guard = self.lock_account(caller);
@@ -343,6 +370,7 @@ impl Engine {
     pub(super) fn apply_cooling(&self, id: &AccountId, at: u64) -> Result<(), EngineError> {
         let guard = self.lock_account(id);
         let mut ops = vec![Op::DeleteCooling(at, *id)];
+        let mut rearm = None;
         if let Some(mut account) = self.store.account(id)? {
             let due = |t: u64| t <= at;
             if account.pending_deletion.is_some_and(due) {
@@ -368,6 +396,17 @@ impl Engine {
                 if let Some(pending) = account.pending_policy.take_if(|p| due(p.effective_at)) {
                     account.policy = pending.policy;
                     changed = true;
+                    if let Some(sealed) = self.store.live(id)? {
+                        let mut live = self.open_live(id, &sealed)?;
+                        if let Some((next_due, deadline)) =
+                            due_at_pause_end(&live, &account.policy, self.config.max_grace)
+                        {
+                            live.next_due = Some(next_due);
+                            live.deadline = Some(deadline);
+                            ops.push(self.live_op(id, &live)?);
+                            rearm = Some(deadline);
+                        }
+                    }
                 }
                 if changed {
                     ops.push(Op::PutAccount(*id, account));
@@ -375,6 +414,10 @@ impl Engine {
             }
         }
         let ticket = self.commit(ops)?;
+        if let Some(deadline) = rearm {
+            // Under the account's lock, as a check-in arms its deadline.
+            self.schedule_deadline(id, deadline);
+        }
         drop(guard); // the flush wait happens outside the lock
         ticket.wait_blocking()?;
         Ok(())
@@ -402,6 +445,19 @@ fn tightened(live: &LiveState, interval: u64, grace: u64, now: u64) -> Option<(u
     let new_due = next_due.min(now.saturating_add(interval));
     let new_deadline = deadline.min(new_due.max(now).saturating_add(grace));
     (new_due != next_due || new_deadline != deadline).then_some((new_due, new_deadline))
+}
+
+/// Under a pause with an end: the member is due at the end, and the
+/// deadline is no later than the end plus the grace (`None` when nothing
+/// moves). A deadline before the end stays: when it falls, the pause moves
+/// it (`fire_missed`).
+fn due_at_pause_end(live: &LiveState, policy: &Policy, max_grace: u64) -> Option<(u64, u64)> {
+    let until = policy.paused_until.filter(|_| policy.paused)?;
+    let at_end = until.saturating_add(policy.grace.unwrap_or(max_grace));
+    match live.deadline {
+        Some(d) if d <= at_end => None,
+        _ => Some((until, at_end)),
+    }
 }
 
 /// Interval, grace, pause and escalation delays are the same.

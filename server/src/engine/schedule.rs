@@ -322,11 +322,7 @@ impl Engine {
             // as a check-in arms one: a check-in right after must not have
             // its newer deadline overwritten in the index by this one.
             for (id, deadline) in postponed {
-                self.schedule_deadline(&id, deadline);
-                // Its reminders follow it (one that fails to arm is not worth failing the write for).
-                if let Err(e) = self.arm_reminders(&id) {
-                    tracing::warn!(code = e.code, "arming reminders for a deadline moved by a pause failed");
-                }
+                self.schedule_deadline(&id, deadline); // its reminders follow it
             }
             ticket
         };

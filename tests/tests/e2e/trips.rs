@@ -145,8 +145,7 @@ fn a_trip_stays_within_the_schedule_and_fixed_times_cross_midnight_and_dst() {
 
     // Across New York's spring-forward (2026-03-08 02:00 EST -> 03:00 EDT):
     // 02:30 does not exist that day and is taken as 03:30 EDT (07:30Z);
-    // the day after it is 06:30Z. (From noon the day before: more than half
-    // a day ahead, so the first 02:30 counts.)
+    // the day after it is 06:30Z.
     json(&member, NORMAL, &["schedule", "set", "--at", "02:30", "--tz", "America/New_York", "--grace", "30m"]);
     std::thread::sleep(Duration::from_millis(2100));
     let shown = json(&member, NORMAL, &["schedule", "show", "--from", "2026-03-07T12:00:00-05:00"]);
@@ -194,4 +193,36 @@ fn a_pause_moves_a_deadline_to_its_end_and_resume_checks_in() {
     assert_eq!(v["resumed"], true);
     let seen = await_alerts(&alice, Duration::from_secs(20), |a| a.iter().any(|x| x["reason"] == "duress"));
     assert!(seen.iter().any(|x| x["reason"] == "duress"), "{seen:?}");
+}
+
+#[test]
+fn resume_drops_a_pause_still_waiting_and_an_end_given_to_an_open_pause_arms_it() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_COOLING_OFF", "2s")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+
+    // A pause still waiting out its cooling-off, then resume: the pause is
+    // dropped (the contacts are told), and a missed deadline still alerts.
+    let (member, alice) = member_with_alice(dir.path(), &server.url, "waiting");
+    json(&member, NORMAL, &["schedule", "set", "--every", "3s", "--grace", "1s"]);
+    assert_eq!(json(&member, NORMAL, &["schedule", "pause"])["applied"], false);
+    let resumed = json(&member, NORMAL, &["schedule", "resume"]);
+    assert_eq!(resumed["resumed"], true);
+    let status = json(&member, NORMAL, &["status"]);
+    assert_eq!(status["pending_changes"], serde_json::json!([]), "{status}");
+    let seen = await_alerts(&alice, Duration::from_secs(20), |a| a.iter().any(|x| x["reason"] == "missed"));
+    assert!(seen.iter().any(|x| x["reason"] == "missed"), "not paused after all: {seen:?}");
+
+    // An open pause lets a deadline go; giving it an end arms the member at that end.
+    let (member, alice) = member_with_alice(dir.path(), &server.url, "open");
+    json(&member, NORMAL, &["schedule", "set", "--every", "3s", "--grace", "1s"]);
+    json(&member, NORMAL, &["checkin"]);
+    json(&member, NORMAL, &["schedule", "pause"]);
+    std::thread::sleep(Duration::from_secs(7)); // in force, and the deadline passed unfired
+    assert!(alerts(&alice).is_empty());
+    let ended = json(&member, NORMAL, &["schedule", "pause", "--until", "2s"]);
+    assert_eq!(ended["applied"], true, "an earlier end strengthens: {ended}");
+    let seen = await_alerts(&alice, Duration::from_secs(20), |a| !a.is_empty());
+    assert_eq!(seen.first().map(|a| a["reason"].clone()), Some("missed".into()), "due at the pause's end: {seen:?}");
 }
