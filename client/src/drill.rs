@@ -2,8 +2,11 @@
 //! through the real path (every contact's mailbox and channels, marked as a
 //! drill); `aman drill status` shows, per contact, whether it reached them,
 //! how each channel fared, whether they acknowledged, and the day their
-//! client last read its mailbox. The server builds that view from the drill
-//! alone: nothing about a real alert (a duress one least of all) is in it.
+//! client first fetched the drill. The server builds that view from the
+//! drill alone, and freezes it when the drill's window closes (a day after
+//! it reached the contacts, by default): nothing about a real alert (a
+//! duress one least of all) is in it, and nothing that happens after the
+//! window moves it. One drill at a time: a new one waits for the window.
 
 use crate::api::unix_now;
 use crate::context::{format_time, Ctx, Report};
@@ -37,7 +40,13 @@ pub async fn send(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
         vault.save()?;
     }
     let (book, key) = vault.member()?;
-    let reply: DrillReply = client.call::<(), _>(Method::POST, "/v2/account/drills", None, &signer(book, key)?).await?;
+    let sent = client.call::<(), DrillReply>(Method::POST, "/v2/account/drills", None, &signer(book, key)?).await;
+    let reply = match sent {
+        Err(ClientError::Server { status: 409, code, .. }) if code == "drill_open" => {
+            return Err(ClientError::State(drill_open(ctx, vault).await));
+        }
+        other => other?,
+    };
     let contacts = book.linked_contacts();
     let mut text: Vec<String> = linked
         .iter()
@@ -47,6 +56,27 @@ pub async fn send(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
         "Drill sent to your {contacts} contact(s): after the server's dispatch delay (under a minute by default) it reaches each one's mailbox and every channel, marked as a drill, with the note and plan they would read in an alert. Ask them to acknowledge it; `aman drill status` shows how it went."
     ));
     Ok(Report { json: json!({ "drill": reply.drill, "contacts": contacts, "linked": linked }), text: text.join("\n") })
+}
+
+/// Why a drill was refused while the latest one is open, with when it
+/// closes if the server says.
+async fn drill_open(ctx: &Ctx, vault: &Vault) -> String {
+    let closes = async {
+        let (book, key) = vault.member().ok()?;
+        let client = ctx.client(&book.server).ok()?;
+        let auth = signer(book, key).ok()?;
+        let status: DrillStatus =
+            client.call::<(), _>(Method::GET, "/v2/account/drills/latest", None, &auth).await.ok()?;
+        status.drill?.window_closes
+    }
+    .await;
+    let until = match closes {
+        Some(at) => format!("until {}", format_time(at)),
+        None => "until a day after it reaches your contacts".to_owned(),
+    };
+    format!(
+        "Your latest drill is still open ({until}): one drill at a time, so that drills cannot be used to flood your contacts. `aman drill status` shows how it is going; send the next one after that."
+    )
 }
 
 /// A day number (days since 1970-01-01) as `YYYY-MM-DD`.
@@ -77,11 +107,20 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     };
     let mut contacts = Vec::new();
     let mut lines = vec![format!("Drill {} sent {}.", d.drill, format_time(d.sent_at))];
-    if !d.dispatched {
-        lines.push(format!(
+    let now = unix_now();
+    match d.window_closes {
+        None => lines.push(format!(
             "Your contacts have not been told yet: the server waits a random dispatch delay first (now {}).",
-            format_time(unix_now())
-        ));
+            format_time(now)
+        )),
+        Some(at) if at <= now => lines.push(format!(
+            "Its window closed {}: this is how it stood then; nothing after it is shown.",
+            format_time(at)
+        )),
+        Some(at) => lines.push(format!(
+            "Its window is open until {}: what your contacts do until then is shown, nothing after it.",
+            format_time(at)
+        )),
     }
     for c in &d.contacts {
         let label = book
@@ -95,7 +134,7 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         contacts.push(json!({
             "label": label, "mailbox": c.mailbox, "in_mailbox": c.in_mailbox,
             "acknowledged": c.acknowledged_at.is_some(), "acknowledged_at": c.acknowledged_at,
-            "channels": channels, "last_fetch_day": c.last_fetch_day.map(day),
+            "channels": channels, "first_fetch_day": c.first_fetch_day.map(day),
         }));
         let mut parts = vec![if c.in_mailbox { "in their mailbox" } else { "not in their mailbox yet" }.to_owned()];
         parts.push(match c.acknowledged_at {
@@ -108,15 +147,16 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         for ch in &c.channels {
             parts.push(format!("{} {}", ch.kind, outcome(ch.outcome)));
         }
-        parts.push(match c.last_fetch_day {
-            Some(d) => format!("their client last read its mailbox on {}", day(d)),
-            None => "their client has never read its mailbox".to_owned(),
+        parts.push(match c.first_fetch_day {
+            Some(d) => format!("their client fetched it on {}", day(d)),
+            None => "their client did not fetch it in its window".to_owned(),
         });
         lines.push(format!("  {label}: {}.", parts.join("; ")));
     }
     Ok(Report {
         json: json!({
-            "drill": d.drill, "sent_at": d.sent_at, "dispatched": d.dispatched, "contacts": contacts,
+            "drill": d.drill, "sent_at": d.sent_at, "dispatched": d.dispatched,
+            "window_closes": d.window_closes, "contacts": contacts,
         }),
         text: crate::wording::printable(&lines.join("\n"), usize::MAX),
     })

@@ -6,6 +6,7 @@ use clap::Subcommand;
 #[derive(Debug, Subcommand)]
 pub enum DrillAction {
     /// How the latest drill went, per contact: mailbox, channels,
-    /// acknowledgement, the day their client last read its mailbox.
+    /// acknowledgement, the day their client first fetched it (as it stood
+    /// when its window closed).
     Status,
 }

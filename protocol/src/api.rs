@@ -148,6 +148,11 @@ pub struct DrillReport {
     pub sent_at: u64,
     /// Whether its contacts have been told yet (after the dispatch delay).
     pub dispatched: bool,
+    /// When its window closes (unix seconds; absent until it is told):
+    /// its dispatch plus the server's `drill_window`. The report counts
+    /// only what happened before then, and no new drill is accepted until.
+    #[serde(default)]
+    pub window_closes: Option<u64>,
     /// Each contact it went to.
     pub contacts: Vec<DrillContact>,
 }
@@ -164,9 +169,10 @@ pub struct DrillContact {
     /// Each notification channel kind the contact has, with how the drill's
     /// notifications on it went.
     pub channels: Vec<DrillChannel>,
-    /// The day the contact's client last read its mailbox, in days since
-    /// 1970-01-01 (UTC); the server keeps no finer time.
-    pub last_fetch_day: Option<u64>,
+    /// The day the contact's client first fetched this drill, within its
+    /// window, in days since 1970-01-01 (UTC); the server keeps no finer
+    /// time, and nothing about the contact's other reads.
+    pub first_fetch_day: Option<u64>,
 }
 
 /// How a drill's notifications went on one kind of channel.

@@ -103,6 +103,10 @@ pub struct Config {
     pub renotify_interval: u64,
     /// Shortest "before" offset of a member's reminders.
     pub min_reminder: u64,
+    /// A drill's window, from its dispatch: the member's drill view counts
+    /// only contacts' fetches, acknowledgements and notifications within
+    /// it, and no new drill is accepted while it is open.
+    pub drill_window: u64,
     /// SMTP relay URL for e-mail notifications (`smtp://host:port`, `smtps://…`).
     pub smtp_url: Option<String>,
     /// From address of notification e-mails.
@@ -207,6 +211,7 @@ impl Default for Config {
             delivery_backoff_max: 3600,
             renotify_interval: 15 * 60,
             min_reminder: 60,
+            drill_window: 86_400,
             smtp_url: None,
             smtp_from: "aman@localhost".into(),
             allow_private_targets: false,
@@ -262,6 +267,7 @@ pub const KEYS: &[&str] = &[
     "delivery_backoff_max",
     "renotify_interval",
     "min_reminder",
+    "drill_window",
     "smtp_url",
     "smtp_from",
     "allow_private_targets",
@@ -387,6 +393,7 @@ impl Config {
             "delivery_backoff_max" => self.delivery_backoff_max = duration()?.max(1),
             "renotify_interval" => self.renotify_interval = duration()?,
             "min_reminder" => self.min_reminder = duration()?.max(1),
+            "drill_window" => self.drill_window = duration()?.max(1),
             "clock_window" => self.clock_window = duration()?,
             "registration" => {
                 self.registration = match value.trim() {
@@ -497,6 +504,7 @@ impl Config {
             "delivery_backoff_max" => d(self.delivery_backoff_max),
             "renotify_interval" => d(self.renotify_interval),
             "min_reminder" => d(self.min_reminder),
+            "drill_window" => d(self.drill_window),
             "smtp_url" => self.smtp_url.as_deref().map_or(Shown::Unset, |u| Shown::Text(redact_url(u))),
             "smtp_from" => Shown::Text(self.smtp_from.clone()),
             "allow_private_targets" => Shown::Flag(self.allow_private_targets),

@@ -93,6 +93,7 @@ impl Engine {
             acks: Vec::new(),
             notices: Vec::new(),
             updated_ms: dispatch_at.saturating_mul(1000),
+            drill: None,
         };
         // The dispatch entry first: a crash between the two leaves an entry
         // for a missing alert (deleted when due), never an alert nobody tells.
@@ -217,6 +218,11 @@ impl Engine {
             }
         }
         alert.notified_tier = tier;
+        if drill && alert.drill.is_none() {
+            // The drill's window runs from its dispatch (§10, Drills).
+            let window_closes = now.saturating_add(self.config.drill_window);
+            alert.drill = Some(crate::store::DrillRecord { window_closes, fetched: Vec::new() });
+        }
         if alert.contacts.iter().any(|(_, t)| *t > tier) {
             let delay = escalation_delay(&alert.escalation_delays, tier, self.config.escalation_delay);
             let at = now.saturating_add(delay);

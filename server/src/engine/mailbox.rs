@@ -164,9 +164,6 @@ impl Engine {
         owner: &AccountId,
         since_ms: u64,
     ) -> Result<MailboxContents, EngineError> {
-        // The day of this read, for the member's drill status (outside the
-        // member's lock: it takes the registration lock, which comes first).
-        self.record_fetch(mailbox);
         // Both indexes are read under the member's lock, which every change
         // to its contacts' mailboxes holds from taking its stamp to applying
         // it: the two reads see the same moment, and stamps appear in order,
@@ -190,6 +187,8 @@ impl Engine {
         let mut alerts = Vec::new();
         let mut cursor = since_ms;
         let mut bytes = 0usize;
+        // Drills this read returns in their window, fetched for the first time.
+        let mut drills = Vec::new();
         for (changed, id) in changes.into_iter().take(READ_LIMIT) {
             if changed >= stop {
                 break;
@@ -200,6 +199,9 @@ impl Engine {
             }
             cursor = cursor.max(changed);
             let Some(alert) = self.store.alert(&id)? else { continue };
+            if self.drill_fetch_due(mailbox, &alert) {
+                drills.push((id, alert.account));
+            }
             bytes +=
                 alert.sealed_alert.0.len() + alert.earlier_notes.iter().map(|n| n.sealed_alert.0.len()).sum::<usize>();
             let meta = self.alert_meta(&id, &alert)?;
@@ -228,6 +230,8 @@ impl Engine {
             cursor = cursor.max(*stamp);
         }
         let notices = notices.into_iter().map(|(_, n)| n).collect();
+        // Outside the member's lock taken above (this takes it again).
+        self.record_drill_fetches(mailbox, &drills);
         Ok(MailboxContents { alerts, notices, cursor_ms: cursor, more: stop != u64::MAX })
     }
 

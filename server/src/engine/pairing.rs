@@ -109,7 +109,6 @@ impl Engine {
             encryption: answer.encryption,
             created: now,
             endpoints: Vec::new(),
-            fetched_sealed: None,
         };
         pairing.enrollment = Some(B64(answer.enrollment.0.clone()));
         pairing.mailbox = Some(answer.mailbox);

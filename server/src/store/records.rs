@@ -380,6 +380,34 @@ pub struct AlertRecord {
     pub notices: Vec<Notice>,
     /// Last change visible to contacts (unix ms).
     pub updated_ms: u64,
+    /// What only a drill holds, from its dispatch on (absent on every other
+    /// alert, and on a drill not yet told or written before windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillRecord>,
+}
+
+/// A drill's own record: its window, and which contacts fetched it in it.
+/// The member's drill view counts only what happened before the window
+/// closed, so nothing later (a duress alert that sends every contact to
+/// their mailbox) can move it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DrillRecord {
+    /// When the window closes (unix seconds): the drill's dispatch plus
+    /// `drill_window`, fixed at dispatch.
+    pub window_closes: u64,
+    /// Each contact whose client fetched the drill within the window.
+    #[serde(default)]
+    pub fetched: Vec<DrillFetch>,
+}
+
+/// A contact's first fetch of a drill, within its window.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DrillFetch {
+    /// The contact's mailbox.
+    pub mailbox: MailboxId,
+    /// The day of the first fetch (u64 BE, days since 1970-01-01 UTC),
+    /// sealed under the server key (context alert || `/fetched/` || mailbox).
+    pub day_sealed: B64,
 }
 
 fn told_at_once() -> bool {
@@ -444,11 +472,8 @@ pub struct MailboxRecord {
     /// Notification endpoints, each encrypted under the server key.
     #[serde(default)]
     pub endpoints: Vec<EndpointRecord>,
-    /// The day (since 1970-01-01 UTC, u64 BE) the contact's client last read
-    /// the mailbox, sealed under the server key (context mailbox ||
-    /// `/fetched`), for the member's drill status; rewritten at most daily.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fetched_sealed: Option<B64>,
+    // A mailbox keeps no read time: the `fetched_sealed` day an earlier
+    // version wrote is ignored when read and dropped when rewritten.
 }
 
 /// One notification endpoint of a mailbox (webhook, ntfy or e-mail).

@@ -2,14 +2,15 @@
 //! contact's mailbox and channels, all tiers at once) marked as a drill
 //! wherever a contact reads it, with the note and plan they would read in
 //! an alert; `aman drill status` shows each contact's acknowledgement,
-//! channels and last read day; and nothing about a real alert, a duress one
-//! above all, enters it.
+//! channels and the day they first fetched it; nothing about a real alert,
+//! a duress one above all, enters it, and nothing after the drill's window
+//! moves it; and a drill in its window refuses another.
 
 use super::plans::{member_and_alice, PLAN};
 use super::server_env;
 use aman_tests::{aman, Receiver, ServerProcess};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -128,9 +129,14 @@ async fn a_drill_reaches_every_contacts_mailbox_and_channels_marked_as_a_drill_w
     .await;
 
     let (m, before) = (member.clone(), webhook.hits().len());
-    let sent = blocking(move || json(&m, MEMBER, &["drill"])).await;
+    let (sent, again) = blocking(move || (json(&m, MEMBER, &["drill"]), aman(&m, MEMBER, &["drill"]))).await;
     assert_eq!(sent["contacts"], 2, "{sent}");
     let drill = sent["drill"].as_str().unwrap().to_owned();
+    // One drill at a time: the next waits for this one's window.
+    let refused = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{refused}");
+    assert!(refused.contains("Your latest drill is still open (until"), "{refused}");
+    assert!(refused.contains("one drill at a time"), "{refused}");
     // Every channel of every contact, as an alert's would.
     let hits = webhook.await_hits(Duration::from_secs(20), |h| h.len() > before).await;
     assert!(hits.len() > before, "Alice's webhook");
@@ -181,15 +187,17 @@ async fn a_drill_reaches_every_contacts_mailbox_and_channels_marked_as_a_drill_w
     assert_eq!(alice_row["in_mailbox"], true);
     assert_eq!(channel(alice_row, "webhook"), "delivered", "{status}");
     let today = aman_protocol::duration::format_utc(aman_client::api::unix_now());
-    assert_eq!(alice_row["last_fetch_day"], &today[..10], "{status}");
+    assert_eq!(alice_row["first_fetch_day"], &today[..10], "{status}");
     assert_eq!(bashir_row["in_mailbox"], true);
     assert_eq!(bashir_row["acknowledged"], false);
-    assert_eq!(bashir_row["last_fetch_day"], &today[..10], "Bashir read his mailbox above: {status}");
+    assert_eq!(bashir_row["first_fetch_day"], &today[..10], "Bashir fetched it above: {status}");
     let m = member.clone();
     let text = blocking(move || printed(&m, MEMBER, &["drill", "status"])).await;
     assert!(text.contains("Alice: in their mailbox; acknowledged"), "{text}");
     assert!(text.contains("webhook delivered; ntfy delivered"), "{text}");
     assert!(text.contains("Bashir: in their mailbox; NOT acknowledged; webhook failed"), "{text}");
+    assert!(text.contains("Its window is open until"), "{text}");
+    assert!(text.contains(&format!("their client fetched it on {}", &today[..10])), "{text}");
 
     // What the provider sees of a drill is what it sees of a real alert.
     let drill_hook = provider_view(&webhook.hits()[before]);
@@ -281,4 +289,92 @@ async fn a_duress_check_in_before_a_drill_does_not_appear_in_drill_status() {
     let duress = drill_after_checkin(DURESS).await;
     assert_eq!(normal, duress, "the member's drill view is the same after a duress check-in");
     assert!(normal.iter().any(|v| v.contains("\"acknowledged\":true")), "{normal:?}");
+}
+
+/// Member, Alice (with a webhook) and Bashir (no channel, linked beside
+/// Alice: the server's cooling-off is 1 s), with a schedule and a note.
+fn member_alice_and_bashir(root: &Path, url: &str, hook: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (member, alice, bashir) = (root.join("member"), root.join("alice"), root.join("bashir"));
+    ok(&aman(&member, &format!("{MEMBER}{DURESS}"), &["init", "--server", url]));
+    for (home, pass, label) in [(&alice, ALICE, "Alice"), (&bashir, BASHIR, "Bashir")] {
+        let code = json(&member, MEMBER, &["contact", "invite", "--label", label])["code"].as_str().unwrap().to_owned();
+        ok(&aman(home, pass, &["contact", "accept", &code, "--label", "Noor"]));
+    }
+    json(&member, MEMBER, &["contact", "list"]);
+    json(&member, MEMBER, &["schedule", "set", "--every", "1h", "--grace", "10m", "--note", "At the square"]);
+    json(&alice, ALICE, &["notify", "add", "webhook", hook]);
+    std::thread::sleep(Duration::from_secs(2));
+    (member, alice, bashir)
+}
+
+/// One run: a drill Alice fetches and acknowledges in its window; the
+/// window passes; then a check-in with `pass`. After a duress one, both
+/// contacts are woken: they read their mailboxes and acknowledge what is
+/// in them (Bashir, who had not looked at the drill, acknowledges it too);
+/// after a normal one Alice reads hers and Bashir does nothing. What the
+/// member's drill views show afterwards.
+async fn drill_window_then_checkin(pass: &'static str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let window = "12s";
+    let env = server_env(&[("AMAN_DRILL_WINDOW", window), ("AMAN_COOLING_OFF", "1s")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let webhook = Receiver::start("127.0.0.1:0").await.unwrap();
+    let (root, url, hook) = (dir.path().to_owned(), server.url.clone(), format!("{}/hook", webhook.url));
+    let (member, alice, bashir) = blocking(move || member_alice_and_bashir(&root, &url, &hook)).await;
+    let (m, a) = (member.clone(), alice.clone());
+    let (drill, closes) = blocking(move || {
+        let drill = json(&m, MEMBER, &["drill"])["drill"].as_str().unwrap().to_owned();
+        alerts_when(&a, ALICE, |alerts| alerts.iter().any(|x| x["alert"] == drill.as_str()));
+        json(&a, ALICE, &["alerts", "ack", &drill]);
+        let status = status_when(&m, MEMBER, |s| {
+            contact(s, "Alice")["acknowledged"] == true && channel(contact(s, "Alice"), "webhook") == "delivered"
+        });
+        (drill, status["window_closes"].as_u64().unwrap())
+    })
+    .await;
+    // The window passes.
+    let wait = closes.saturating_sub(aman_client::api::unix_now()) + 1;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let m = member.clone();
+    let checkin = blocking(move || aman(&m, pass, &["--json", "checkin"])).await;
+    ok(&checkin);
+    let (a, b, d) = (alice.clone(), bashir.clone(), drill.clone());
+    blocking(move || {
+        let ack_all = |home: &Path, key: &str, alerts: &[Value]| {
+            for x in alerts {
+                json(home, key, &["alerts", "ack", x["alert"].as_str().unwrap()]);
+            }
+        };
+        if pass == DURESS {
+            let duress = |alerts: &[Value]| alerts.iter().any(|x| x["reason"] == "duress");
+            let alerts = alerts_when(&a, ALICE, duress);
+            ack_all(&a, ALICE, &alerts);
+            let alerts = alerts_when(&b, BASHIR, duress);
+            assert!(alerts.iter().any(|x| x["alert"] == d.as_str()), "Bashir holds the drill too");
+            ack_all(&b, BASHIR, &alerts);
+        } else {
+            std::thread::sleep(Duration::from_secs(3)); // as long as a duress alert would take
+            json(&a, ALICE, &["alerts", "--all"]);
+        }
+    })
+    .await;
+    let m = member.clone();
+    let (status, text) =
+        blocking(move || (json(&m, pass, &["drill", "status"]), printed(&m, pass, &["drill", "status"]))).await;
+    assert_eq!(status["drill"], drill.as_str());
+    assert!(text.contains("Its window closed"), "{text}");
+    vec![format!("drill status {}", mask(&status)), format!("drill status text {}", mask_text(&text))]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_drills_window_a_duress_check_in_and_the_contacts_reaction_do_not_move_drill_status() {
+    let _shared = super::LOAD.read().await;
+    let normal = drill_window_then_checkin(MEMBER).await;
+    let duress = drill_window_then_checkin(DURESS).await;
+    assert_eq!(normal, duress, "the drill's view after its window is the same after a duress check-in");
+    // The day fields compared above are set (masked) or not: Alice fetched
+    // the drill in its window, Bashir did not.
+    assert!(normal[0].contains("\"first_fetch_day\":\"<v>\""), "{normal:?}");
+    assert!(normal[0].contains("\"first_fetch_day\":null"), "{normal:?}");
+    assert!(normal[1].contains("Bashir: in their mailbox; NOT acknowledged; no channel"), "{normal:?}");
 }
