@@ -157,12 +157,7 @@ impl Engine {
         let key = self.server_key();
         let target_sealed =
             key.encrypt(&target_context(mailbox_id, id), add.target.as_bytes()).map_err(EngineError::internal)?;
-        let secret = if kind == EndpointKind::Webhook {
-            let raw = Zeroizing::new(random_array::<32>().map_err(EngineError::internal)?);
-            Some(Zeroizing::new(b64_encode(raw.as_ref())))
-        } else {
-            None
-        };
+        let secret = webhook_secret(kind)?;
         let secret_sealed = match &secret {
             Some(s) => {
                 Some(B64(key.encrypt(&secret_context(mailbox_id, id), s.as_bytes()).map_err(EngineError::internal)?))
@@ -210,4 +205,14 @@ impl Engine {
         }
         self.commit(vec![Op::PutMailbox(*mailbox_id, mailbox)])
     }
+}
+
+/// A new signing secret for a webhook (shown once to whoever adds it), or
+/// none for the other kinds.
+pub(super) fn webhook_secret(kind: EndpointKind) -> Result<Option<Zeroizing<String>>, EngineError> {
+    if kind != EndpointKind::Webhook {
+        return Ok(None);
+    }
+    let raw = Zeroizing::new(random_array::<32>().map_err(EngineError::internal)?);
+    Ok(Some(Zeroizing::new(b64_encode(raw.as_ref()))))
 }

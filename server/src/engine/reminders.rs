@@ -17,8 +17,6 @@ use super::error::EngineError;
 use super::{lock, EndpointKind, Engine, TargetReach};
 use crate::store::{Durable, EndpointRecord, Op, ReminderRecord};
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, Reminders, B64};
-use aman_protocol::random::random_array;
-use aman_protocol::text::b64_encode;
 use aman_protocol::AccountId;
 use std::collections::{BTreeSet, HashMap};
 use zeroize::Zeroizing;
@@ -184,12 +182,7 @@ impl Engine {
         let key = self.server_key();
         let target_sealed =
             key.encrypt(&reminder_target_context(account, id), add.target.as_bytes()).map_err(EngineError::internal)?;
-        let secret = if kind == EndpointKind::Webhook {
-            let raw = Zeroizing::new(random_array::<32>().map_err(EngineError::internal)?);
-            Some(Zeroizing::new(b64_encode(raw.as_ref())))
-        } else {
-            None
-        };
+        let secret = super::endpoints::webhook_secret(kind)?;
         let secret_sealed = match &secret {
             Some(s) => Some(B64(key
                 .encrypt(&reminder_secret_context(account, id), s.as_bytes())

@@ -6,29 +6,16 @@
 //! a duress one above all, enters it, and nothing after the drill's window
 //! moves it; and a drill in its window refuses another.
 
+use super::pass::{ALICE, DURESS, NORMAL as MEMBER};
 use super::plans::{member_and_alice, PLAN};
 use super::server_env;
+use super::{aman_json as json, ok};
 use aman_tests::{aman, Receiver, ServerProcess};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-const MEMBER: &str = "n0rmal-river-lamp\n";
-const DURESS: &str = "dur3ss-cloud-fig\n";
-const ALICE: &str = "alice-pass-harbor\n";
 const BASHIR: &str = "bashir-pass-quarry\n";
-
-fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
-fn json(home: &Path, stdin: &str, args: &[&str]) -> Value {
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
-    ok(&aman(home, stdin, &full))
-}
 
 fn printed(home: &Path, stdin: &str, args: &[&str]) -> String {
     let out = aman(home, stdin, args);

@@ -2,27 +2,13 @@
 //! channel that wakes them for every member, a watch that keeps going and
 //! says so, and alerts in plain words.
 
+use super::pass::{ALICE, MEMBER_PASSES, NORMAL as MEMBER};
+use super::{aman_json as json, ok};
 use super::{free_port, server_env};
 use aman_tests::{aman, spawn_aman, Receiver, ServerProcess};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-const MEMBER_PASSES: &str = "n0rmal-river-lamp\ndur3ss-cloud-fig\n";
-const MEMBER: &str = "n0rmal-river-lamp\n";
-const ALICE: &str = "alice-pass-harbor\n";
-
-fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
-fn json(home: &Path, pass: &str, args: &[&str]) -> Value {
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
-    ok(&aman(home, pass, &full))
-}
 
 /// A member on `server` with `contact` linked (labelling the member `label`).
 fn member_and_contact(dir: &Path, server: &str, name: &str, contact: &Path, label: &str) -> PathBuf {

@@ -74,3 +74,29 @@ pub static LOAD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// The passphrases the scenarios type (strong enough for `aman`'s rules),
+/// as lines for `--passphrase-stdin`.
+pub mod pass {
+    /// A member's `init`: the normal, then the duress passphrase.
+    pub const MEMBER_PASSES: &str = "n0rmal-river-lamp\ndur3ss-cloud-fig\n";
+    /// The member's normal passphrase.
+    pub const NORMAL: &str = "n0rmal-river-lamp\n";
+    /// The member's duress passphrase.
+    pub const DURESS: &str = "dur3ss-cloud-fig\n";
+    /// Alice, a contact.
+    pub const ALICE: &str = "alice-pass-harbor\n";
+}
+
+/// What `aman` printed as JSON, after checking it succeeded.
+pub fn ok(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// `aman --json ARGS` with `stdin` (passphrase lines), checked and parsed.
+pub fn aman_json(home: &std::path::Path, stdin: &str, args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["--json"];
+    full.extend_from_slice(args);
+    ok(&aman_tests::aman(home, stdin, &full))
+}

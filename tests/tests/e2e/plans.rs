@@ -1,32 +1,17 @@
 //! The member's response plan (issue 12): sealed to the contacts with the
 //! note, shown to them with every alert (and, in `drills`, with a drill).
 
+use super::pass::{ALICE, MEMBER_PASSES, NORMAL as MEMBER};
 use super::server_env;
+use super::{aman_json as json, ok};
 use aman_tests::{aman, ServerProcess};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Output;
-
-const MEMBER_PASSES: &str = "n0rmal-river-lamp\ndur3ss-cloud-fig\n";
-const MEMBER: &str = "n0rmal-river-lamp\n";
-const ALICE: &str = "alice-pass-harbor\n";
-
-fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
 
 /// What `aman` printed, after checking it succeeded.
 fn printed(home: &Path, stdin: &str, args: &[&str]) -> String {
     let out = aman(home, stdin, args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(home: &Path, stdin: &str, args: &[&str]) -> Value {
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
-    ok(&aman(home, stdin, &full))
 }
 
 /// A member with Alice linked (she calls the member Noor).

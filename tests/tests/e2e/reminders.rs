@@ -4,23 +4,13 @@
 //! name); a check-in that moves the deadline cancels the old deadline's
 //! reminders; after a duress check-in the reminders are the same.
 
+use super::aman_json as json;
+use super::pass::{DURESS, MEMBER_PASSES as PASSES, NORMAL};
 use super::server_env;
 use aman_tests::{aman, Receiver, ServerProcess};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
-
-const PASSES: &str = "n0rmal-river-lamp\ndur3ss-cloud-fig\n";
-const NORMAL: &str = "n0rmal-river-lamp\n";
-const DURESS: &str = "dur3ss-cloud-fig\n";
-
-fn json(home: &Path, pass: &str, args: &[&str]) -> Value {
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
-    let out = aman(home, pass, &full);
-    assert!(out.status.success(), "aman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// (next_due, deadline) of a check-in's reply.
 fn checkin(home: &Path, pass: &str) -> (u64, u64) {

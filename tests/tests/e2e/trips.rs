@@ -3,24 +3,13 @@
 //! with the duress passphrase prints what a normal one prints and alerts;
 //! `--at` schedules pick the next time across midnight and a DST change.
 
+use super::aman_json as json;
+use super::pass::{ALICE, DURESS, MEMBER_PASSES as PASSES, NORMAL};
 use super::server_env;
 use aman_tests::{aman, ServerProcess};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const PASSES: &str = "n0rmal-river-lamp\ndur3ss-cloud-fig\n";
-const NORMAL: &str = "n0rmal-river-lamp\n";
-const DURESS: &str = "dur3ss-cloud-fig\n";
-const ALICE: &str = "alice-pass-harbor\n";
-
-fn json(home: &Path, pass: &str, args: &[&str]) -> Value {
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
-    let out = aman(home, pass, &full);
-    assert!(out.status.success(), "aman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// A member with Alice linked, on a regular 1h schedule.
 fn member_with_alice(dir: &Path, server: &str, name: &str) -> (PathBuf, PathBuf) {
