@@ -12,7 +12,6 @@ use aman_client::context::{Ctx, Report};
 use aman_client::settings::{self, Change};
 use aman_client::state::{FixedTimes, Vault};
 use aman_client::{contact, member, trip, when, ClientError};
-use aman_protocol::alert::{MAX_LOCATION_LEN, MAX_NOTE_LEN};
 use aman_protocol::duration::parse_duration;
 use clap::{Parser, Subcommand};
 use prompt::{Passphrases, TextSource};
@@ -81,19 +80,8 @@ enum Command {
     },
     /// Check in (asks your passphrase).
     Checkin {
-        /// Replace the note your contacts read if you do not check in again.
-        /// Without a value it is asked for (so it stays out of shell history).
-        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
-        note: Option<Option<String>>,
-        /// Read the note from a file, or `-` for stdin.
-        #[arg(long, value_name = "PATH", conflicts_with = "note")]
-        note_file: Option<PathBuf>,
-        /// Where you are or are going (asked for without a value).
-        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
-        location: Option<Option<String>>,
-        /// Read the location from a file, or `-` for stdin.
-        #[arg(long, value_name = "PATH", conflicts_with = "location")]
-        location_file: Option<PathBuf>,
+        #[command(flatten)]
+        words: prompt::Words,
     },
     /// Trips: start one ("back by 18:00"), extend it, end it. Each is a check-in.
     Trip {
@@ -307,21 +295,6 @@ fn duration(flag: &str, text: &str) -> Result<u64, ClientError> {
         .map_err(|_| ClientError::State(format!("{flag}: `{text}` is not a duration (like 30s, 10m, 6h, 1d)")))
 }
 
-/// Reads a note or location the command asked for, after the passphrase
-/// (so that on stdin the passphrase lines come first).
-/// Nothing typed at a prompt keeps what was there (an empty file or
-/// `--note ""` clears it: that is asked for).
-fn text(inline: &Option<Option<String>>, file: &Option<PathBuf>, what: &str) -> Result<Option<String>, ClientError> {
-    let max = if what == "location" { MAX_LOCATION_LEN } else { MAX_NOTE_LEN };
-    let Some(source) = TextSource::from_flags(inline.clone(), file.clone()) else { return Ok(None) };
-    let read = source.read(what, max)?;
-    if source == TextSource::Prompt && read.is_empty() {
-        eprintln!("Nothing typed: the {what} stays as it was.");
-        return Ok(None);
-    }
-    Ok(Some(read))
-}
-
 async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
     let pass = Passphrases { stdin: cli.passphrase_stdin };
     // Unlocks the keystore, and reaches servers the way it says (a stored
@@ -379,7 +352,7 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                     (None, None) => return Err(ClientError::State("give --every or --at".into())),
                 };
                 let (mut vault, ctx) = open()?;
-                let note = text(note, note_file, "note")?;
+                let note = prompt::text(note, note_file, "note")?;
                 member::set_schedule(&ctx, &mut vault, e, g, fixed, note.as_deref()).await?
             }
             ScheduleAction::Pause { until, tz } => {
@@ -400,28 +373,19 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 member::show_schedule(&open()?.0, from)?
             }
         },
-        Command::Checkin { note, note_file, location, location_file } => {
-            if note_file.as_deref() == Some(std::path::Path::new("-"))
-                && location_file.as_deref() == Some(std::path::Path::new("-"))
-            {
-                return Err(ClientError::State(
-                    "only one of --note-file and --location-file can be `-` (stdin)".into(),
-                ));
-            }
+        Command::Checkin { words } => {
             let (mut vault, ctx) = open()?;
-            let note = text(note, note_file, "note")?;
-            let location = text(location, location_file, "location")?;
+            let (note, location) = words.read()?;
             member::checkin(&ctx, &mut vault, note.as_deref(), location.as_deref()).await?
         }
         Command::Trip { action } => {
             let (mut vault, ctx) = open()?;
             match action {
-                trip_cli::TripAction::Start { back_by, grace, tz, note, note_file, location, location_file } => {
+                trip_cli::TripAction::Start { back_by, grace, tz, words } => {
                     let (zone, _) = when::zone(tz.as_deref())?;
                     let back_by = when::parse_back_by(back_by, &zone, aman_client::api::unix_now())?;
                     let grace = grace.as_deref().map(|g| duration("--grace", g)).transpose()?;
-                    let note = text(note, note_file, "note")?;
-                    let location = text(location, location_file, "location")?;
+                    let (note, location) = words.read()?;
                     trip::start(&ctx, &mut vault, back_by, grace, note.as_deref(), location.as_deref()).await?
                 }
                 trip_cli::TripAction::Extend { by } => trip::extend(&ctx, &mut vault, duration("extend", by)?).await?,
@@ -430,7 +394,7 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
         }
         Command::Panic { note, note_file } => {
             let (mut vault, ctx) = open()?;
-            let note = text(note, note_file, "note")?;
+            let note = prompt::text(note, note_file, "note")?;
             member::panic(&ctx, &mut vault, note.as_deref()).await?
         }
         Command::Status => {

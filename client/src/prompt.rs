@@ -4,6 +4,7 @@
 
 use aman_client::passphrase::{check_pair, check_strength};
 use aman_client::ClientError;
+use aman_protocol::alert::{MAX_LOCATION_LEN, MAX_NOTE_LEN};
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -155,4 +156,53 @@ fn read_limited(source: impl Read, what: &str, max: usize) -> Result<String, Cli
 pub fn read_ca(path: &Path) -> Result<String, ClientError> {
     let file = std::fs::File::open(path).map_err(ClientError::io(format!("reading {}", path.display())))?;
     read_limited(file, "CA file", MAX_CA_FILE)
+}
+
+/// `--note [TEXT]`, `--note-file PATH|-`, `--location [TEXT]`,
+/// `--location-file PATH|-`: the words a check-in (or a trip) seals.
+#[derive(Debug, clap::Args)]
+pub struct Words {
+    /// Replace the note your contacts read if you do not check in again.
+    /// Without a value it is asked for (so it stays out of shell history).
+    #[arg(long, num_args = 0..=1, value_name = "TEXT")]
+    note: Option<Option<String>>,
+    /// Read the note from a file, or `-` for stdin.
+    #[arg(long, value_name = "PATH", conflicts_with = "note")]
+    note_file: Option<PathBuf>,
+    /// Where you are or are going (asked for without a value).
+    #[arg(long, num_args = 0..=1, value_name = "TEXT")]
+    location: Option<Option<String>>,
+    /// Read the location from a file, or `-` for stdin.
+    #[arg(long, value_name = "PATH", conflicts_with = "location")]
+    location_file: Option<PathBuf>,
+}
+
+impl Words {
+    /// The note and location given, read after the passphrase (so that on
+    /// stdin the passphrase lines come first).
+    pub fn read(&self) -> Result<(Option<String>, Option<String>), ClientError> {
+        let stdin = Some(Path::new("-"));
+        if self.note_file.as_deref() == stdin && self.location_file.as_deref() == stdin {
+            return Err(ClientError::State("only one of --note-file and --location-file can be `-` (stdin)".into()));
+        }
+        Ok((text(&self.note, &self.note_file, "note")?, text(&self.location, &self.location_file, "location")?))
+    }
+}
+
+/// A note or location the command asked for. Nothing typed at a prompt
+/// keeps what was there (an empty file or `--note ""` clears it: that is
+/// asked for).
+pub fn text(
+    inline: &Option<Option<String>>,
+    file: &Option<PathBuf>,
+    what: &str,
+) -> Result<Option<String>, ClientError> {
+    let max = if what == "location" { MAX_LOCATION_LEN } else { MAX_NOTE_LEN };
+    let Some(source) = TextSource::from_flags(inline.clone(), file.clone()) else { return Ok(None) };
+    let read = source.read(what, max)?;
+    if source == TextSource::Prompt && read.is_empty() {
+        eprintln!("Nothing typed: the {what} stays as it was.");
+        return Ok(None);
+    }
+    Ok(Some(read))
 }

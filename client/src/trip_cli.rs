@@ -1,7 +1,6 @@
 //! `aman trip …`: the clap side (the work is in `aman_client::trip`).
 
 use clap::Subcommand;
-use std::path::PathBuf;
 
 /// Trips: "I'm going out, I'll be back by 18:00".
 #[derive(Debug, Subcommand)]
@@ -19,19 +18,10 @@ pub enum TripAction {
         /// The time zone for a time of day (default: this device's).
         #[arg(long)]
         tz: Option<String>,
-        /// The note for this trip (asked for without a value); your standing
-        /// note comes back when it ends.
-        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
-        note: Option<Option<String>>,
-        /// Read the note from a file, or `-` for stdin.
-        #[arg(long, value_name = "PATH", conflicts_with = "note")]
-        note_file: Option<PathBuf>,
-        /// Where you are going (asked for without a value).
-        #[arg(long, num_args = 0..=1, value_name = "TEXT")]
-        location: Option<Option<String>>,
-        /// Read the location from a file, or `-` for stdin.
-        #[arg(long, value_name = "PATH", conflicts_with = "location")]
-        location_file: Option<PathBuf>,
+        /// The note and location for this trip (your standing ones come
+        /// back when it ends).
+        #[command(flatten)]
+        words: crate::prompt::Words,
     },
     /// More time (a check-in): the return time moves on by this much.
     Extend {

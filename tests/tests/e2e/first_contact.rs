@@ -3,7 +3,7 @@
 //! says so, and alerts in plain words.
 
 use super::pass::{ALICE, MEMBER_PASSES, NORMAL as MEMBER};
-use super::{aman_json as json, ok};
+use super::{aman_json as json, finish_within, ok};
 use super::{free_port, server_env};
 use aman_tests::{aman, spawn_aman, Receiver, ServerProcess};
 use serde_json::Value;
@@ -70,13 +70,7 @@ fn alerts_watch_keeps_watching_through_a_restart_and_prints_notices_in_plain_wor
     // A change that weakens the member's protection: every contact is told.
     let set = json(&member, MEMBER, &["schedule", "set", "--every", "12h", "--grace", "1h"]);
     assert_eq!(set["applied"], false, "{set}");
-    let start = Instant::now();
-    let mut watch = watch;
-    while watch.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = watch.kill();
-    let out = watch.wait_with_output().unwrap();
+    let out = finish_within(watch, Duration::from_secs(30));
     let (printed, said) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the watch outlived the restart and stopped after one event: {said}");
     let event: Value = serde_json::from_str(printed.trim()).unwrap();
@@ -167,13 +161,7 @@ fn a_watch_begun_while_the_server_was_down_shows_what_came_before_its_first_read
     std::thread::sleep(Duration::from_millis(1000));
     let _server = stopped.restart();
     json(&member, MEMBER, &["panic"]);
-    let start = Instant::now();
-    let mut watch = watch;
-    while watch.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = watch.kill();
-    let out = watch.wait_with_output().unwrap();
+    let out = finish_within(watch, Duration::from_secs(30));
     let printed = String::from_utf8_lossy(&out.stdout);
     let event: Value = serde_json::from_str(printed.trim()).unwrap_or(Value::Null);
     assert_eq!(event["reason"], "panic", "the panic that fired before the watch first read the server: {printed}");

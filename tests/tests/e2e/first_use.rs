@@ -92,6 +92,13 @@ fn member_with_invite(home: &Path, server: &str, label: &str) -> String {
     json(home, MEMBER_PASS, &["contact", "invite", "--label", label])["code"].as_str().unwrap().to_owned()
 }
 
+/// A member on `server` with Alice's accepted invite (linked at the member's next command).
+fn member_with_alice(member: &Path, alice: &Path, server: &str) {
+    let code = member_with_invite(member, server, "alice");
+    let out = aman(alice, "alice-pass-harbor\n", &["contact", "accept", &code, "--label", "Noor"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn await_alerts(home: &Path, pass: &str, pred: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
     let start = std::time::Instant::now();
     loop {
@@ -195,8 +202,7 @@ fn notes_come_from_a_file_or_stdin_and_never_need_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
     let (member, alice) = (dir.path().join("member"), dir.path().join("alice"));
-    let code = member_with_invite(&member, &server.url, "alice");
-    assert!(aman(&alice, "alice-pass-harbor\n", &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    member_with_alice(&member, &alice, &server.url);
     json(&member, MEMBER_PASS, &["contact", "list"]);
     json(&member, MEMBER_PASS, &["schedule", "set", "--every", "1h", "--grace", "10m"]);
     let note = dir.path().join("note.txt");
@@ -328,8 +334,7 @@ fn a_panic_with_words_is_sent_even_beside_a_standing_note_at_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
     let (member, alice) = (dir.path().join("member"), dir.path().join("alice"));
-    let code = member_with_invite(&member, &server.url, "alice");
-    assert!(aman(&alice, "alice-pass-harbor\n", &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    member_with_alice(&member, &alice, &server.url);
     let note = dir.path().join("note.txt");
     std::fs::write(&note, "ن".repeat(2000)).unwrap(); // 4,000 bytes: near the protocol's 4,096
     json(&member, MEMBER_PASS, &["schedule", "set", "--every", "1h", "--grace", "10m"]);
@@ -348,8 +353,7 @@ fn completing_a_pairing_never_undoes_a_schedule_change_the_server_applied() {
     let server =
         ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[("AMAN_COOLING_OFF", "2s")]));
     let (member, alice, bashir) = (dir.path().join("member"), dir.path().join("alice"), dir.path().join("bashir"));
-    let code = member_with_invite(&member, &server.url, "alice");
-    assert!(aman(&alice, "alice-pass-harbor\n", &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    member_with_alice(&member, &alice, &server.url);
     json(&member, MEMBER_PASS, &["schedule", "set", "--every", "1h", "--grace", "10m"]);
     json(&member, MEMBER_PASS, &["checkin"]);
     // A longer schedule waits out the cooling-off; meanwhile Bashir is invited and accepts.

@@ -100,3 +100,14 @@ pub fn aman_json(home: &std::path::Path, stdin: &str, args: &[&str]) -> serde_js
     full.extend_from_slice(args);
     ok(&aman_tests::aman(home, stdin, &full))
 }
+
+/// Waits up to `within` for a spawned `aman` (such as `alerts watch
+/// --count N`) to stop by itself, stops it otherwise, and returns what it printed.
+pub fn finish_within(mut child: std::process::Child, within: std::time::Duration) -> std::process::Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && start.elapsed() < within {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}

@@ -66,7 +66,7 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
     // The server dies before the deadline. A watching contact and a contact
     // who asks later both hear it from their own client.
     let stopped = server.kill9();
-    let mut watch = spawn_aman(
+    let watch = spawn_aman(
         &alice,
         "alice-pass-harbor\n",
         &["--json", "alerts", "watch", "--count", "1"],
@@ -79,12 +79,7 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
     assert_eq!(seen["unconfirmed"][0]["server_reachable"], false);
     assert_eq!(seen["unconfirmed"][0]["deadline"], deadline);
     assert!(text.contains("no sign of life from Noor since"), "{text}");
-    let start = Instant::now();
-    while watch.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = watch.kill();
-    let watched = watch.wait_with_output().unwrap();
+    let watched = super::finish_within(watch, Duration::from_secs(20));
     let line: Value = serde_json::from_slice(&watched.stdout).unwrap_or(Value::Null);
     assert_eq!(line["unconfirmed"]["member"], "Noor", "{}", String::from_utf8_lossy(&watched.stdout));
 
