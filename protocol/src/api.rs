@@ -236,6 +236,11 @@ pub struct Policy {
     /// the switch fires as if not paused. `None`: paused until resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_until: Option<u64>,
+    /// Trips only: between trips no check-in is due, and a check-in may
+    /// stand down (a heartbeat with `next_due` and `grace` 0) to arm
+    /// nothing; `interval` then bounds how long one trip may last.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trips_only: bool,
     /// The linked contacts.
     #[serde(default)]
     pub contacts: Vec<ContactLink>,

@@ -46,7 +46,8 @@ pub struct Heartbeat {
     pub counter: u64,
     /// The client's clock (unix seconds) when it signed.
     pub client_time: u64,
-    /// The next deadline the member asks for (unix seconds).
+    /// The next deadline the member asks for (unix seconds); 0 with a
+    /// grace of 0: a stand-down, no check-in due (see [`Heartbeat::stands_down`]).
     pub next_due: u64,
     /// Seconds of grace after `next_due` before the alert fires.
     pub grace: u64,
@@ -72,9 +73,18 @@ impl Heartbeat {
         identity.sign_appended(self.encode_unsigned())
     }
 
-    /// The deadline this heartbeat asks for: `next_due + grace`.
+    /// The deadline this heartbeat asks for: `next_due + grace` (0 for a
+    /// stand-down, which asks for none).
     pub fn deadline(&self) -> u64 {
         self.next_due.saturating_add(self.grace)
+    }
+
+    /// A stand-down: `next_due` and `grace` both 0, "no check-in is due
+    /// until I arm again". Only an account whose schedule is trips only may
+    /// send one (a member back from a trip); it is still a check-in, the same
+    /// bytes whichever passphrase, so a duress stand-down alerts.
+    pub fn stands_down(&self) -> bool {
+        self.next_due == 0 && self.grace == 0
     }
 
     /// Parses `PH` strictly without verifying `sig_id` (the server does not

@@ -15,7 +15,7 @@ use aman_protocol::text::b64_encode;
 use aman_protocol::{Heartbeat, ProofKey, ServerId, SigningKey};
 use aman_server::store::Store;
 use axum::http::StatusCode;
-use common::{unsigned, Api, TestApp, TestMember};
+use common::{delta, unsigned, Api, TestApp, TestMember};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -462,25 +462,6 @@ fn clone_member(m: &TestMember) -> TestMember {
         sealed: m.sealed.clone(),
         contacts: Vec::new(),
     }
-}
-
-/// What one request changed in the store: every key written or removed, by
-/// kind and length, with the length of what was written (an account record's
-/// length is left out: it carries whatever the account had before).
-fn delta(before: &[(Vec<u8>, Vec<u8>)], after: &[(Vec<u8>, Vec<u8>)]) -> Vec<(u8, usize, Option<usize>)> {
-    let old: std::collections::HashMap<_, _> = before.iter().cloned().collect();
-    let new: std::collections::HashMap<_, _> = after.iter().cloned().collect();
-    let mut out = Vec::new();
-    for (k, v) in &new {
-        if old.get(k) != Some(v) {
-            out.push((k[0], k.len(), (k[0] != b'a').then_some(v.len())));
-        }
-    }
-    for k in old.keys().filter(|k| !new.contains_key(*k)) {
-        out.push((k[0], k.len(), None));
-    }
-    out.sort();
-    out
 }
 
 #[tokio::test]

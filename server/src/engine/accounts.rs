@@ -151,12 +151,13 @@ impl Engine {
             return Err(refusal);
         }
 
-        let deadline = checkin.deadline();
+        // A stand-down (trips only, back from a trip) disarms: no deadline.
+        let armed = (!checkin.stands_down()).then(|| (checkin.next_due, checkin.deadline()));
         let late = account.live.alert_open;
         let live = LiveState {
             counter: checkin.counter,
-            next_due: Some(checkin.next_due),
-            deadline: Some(deadline),
+            next_due: armed.map(|(due, _)| due),
+            deadline: armed.map(|(_, deadline)| deadline),
             outage_extended: false,
             alert_open: false,
             last_heartbeat: Some(ph.to_vec()),
@@ -186,7 +187,10 @@ impl Engine {
         ops.push(self.live_op(caller, &live)?);
         self.store.apply_ordered(ops)?;
         let ticket = self.store.durable();
-        self.schedule_deadline(caller, deadline);
+        match armed {
+            Some((_, deadline)) => self.schedule_deadline(caller, deadline),
+            None => self.disarm_deadline(caller),
+        }
         self.schedule_signal(signal, caller, checkin.counter, flags);
         self.metrics.inc(&self.metrics.checkins);
         Ok((reply, ticket))
@@ -260,6 +264,16 @@ impl Engine {
         let c = &self.config;
         let max_interval = policy.interval.unwrap_or(c.max_interval);
         let max_grace = policy.grace.unwrap_or(c.max_grace);
+        if checkin.stands_down() {
+            // Whichever key: a refused duress stand-down still alerts.
+            return match policy.trips_only {
+                true => Ok(()),
+                false => Err(EngineError::bad_request(
+                    "stand_down_refused",
+                    "only a trips-only schedule lets a check-in arm nothing; this account's schedule is regular",
+                )),
+            };
+        }
         if checkin.next_due <= now || checkin.next_due > now.saturating_add(max_interval).saturating_add(c.clock_window)
         {
             return Err(EngineError::bad_request(

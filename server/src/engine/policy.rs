@@ -25,6 +25,7 @@ pub fn weakens(old: &Policy, new: &Policy, now: u64, max_interval: u64, max_grac
     interval(new) > interval(old)
         || grace(new) > grace(old)
         || (new.paused && (!old.paused || pause_end(new) > pause_end(old)))
+        || (new.trips_only && !old.trips_only)
         || old.contacts.iter().filter(|c| c.is_active(now)).any(|c| match tier_of(new, c.mailbox) {
             None => true,
             Some(t) => t > c.tier,
@@ -201,6 +202,16 @@ impl Engine {
                     ops.push(self.live_op(caller, &account.live)?);
                     rearmed = Some(deadline);
                 }
+            }
+            // Back to a regular schedule from trips only: a member who stood
+            // down is due again from now.
+            if let Some((next_due, deadline)) =
+                due_again(&account.live, &account.policy, &policy, c.max_interval, c.max_grace, now)
+            {
+                account.live.next_due = Some(next_due);
+                account.live.deadline = Some(deadline);
+                ops.push(self.live_op(caller, &account.live)?);
+                rearmed = Some(deadline);
             }
             // An end given to a pause (or an earlier one): the member is due
             // at it, even if the open pause had let the deadline go.
@@ -456,13 +467,33 @@ fn due_at_pause_end(live: &LiveState, policy: &Policy, max_grace: u64) -> Option
     let at_end = until.saturating_add(policy.grace.unwrap_or(max_grace));
     match live.deadline {
         Some(d) if d <= at_end => None,
+        // A trips-only member who stood down owes nothing at the end.
+        None if policy.trips_only => None,
         _ => Some((until, at_end)),
     }
 }
 
-/// Interval, grace, pause and escalation delays are the same.
+/// Leaving trips only with nothing armed (the member stood down after a
+/// check-in): due within the interval from `now`, as after a check-in.
+fn due_again(
+    live: &LiveState,
+    old: &Policy,
+    new: &Policy,
+    max_interval: u64,
+    max_grace: u64,
+    now: u64,
+) -> Option<(u64, u64)> {
+    if !old.trips_only || new.trips_only || live.deadline.is_some() || live.counter == 0 {
+        return None;
+    }
+    let next_due = now.saturating_add(new.interval.unwrap_or(max_interval));
+    Some((next_due, next_due.saturating_add(new.grace.unwrap_or(max_grace))))
+}
+
+/// Interval, grace, pause, trips only and escalation delays are the same.
 fn same_settings(a: &Policy, b: &Policy) -> bool {
-    a.interval == b.interval
+    a.trips_only == b.trips_only
+        && a.interval == b.interval
         && a.grace == b.grace
         && a.paused == b.paused
         && a.paused_until == b.paused_until

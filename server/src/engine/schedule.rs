@@ -189,6 +189,11 @@ impl Engine {
         }
     }
 
+    /// Drops an account's armed deadline and its reminders (a stand-down).
+    pub(super) fn disarm_deadline(&self, id: &AccountId) {
+        lock(&self.schedule).remove_deadline(id);
+    }
+
     /// Acts on everything due at `now`: missed deadlines fire, escalations
     /// run, cooling-off changes apply. Each action is durable before the
     /// next. Blocking: call from a blocking context.

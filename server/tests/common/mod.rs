@@ -399,3 +399,22 @@ impl TestApp {
         aman_server::store::Stats { armed_deadlines: self.engine.armed_deadlines(), ..self.store.stats().unwrap() }
     }
 }
+
+/// What one request changed in the store: every key written or removed, by
+/// kind and length, with the length of what was written (an account record's
+/// length is left out: it carries whatever the account had before).
+pub fn delta(before: &[(Vec<u8>, Vec<u8>)], after: &[(Vec<u8>, Vec<u8>)]) -> Vec<(u8, usize, Option<usize>)> {
+    let old: std::collections::HashMap<_, _> = before.iter().cloned().collect();
+    let new: std::collections::HashMap<_, _> = after.iter().cloned().collect();
+    let mut out = Vec::new();
+    for (k, v) in &new {
+        if old.get(k) != Some(v) {
+            out.push((k[0], k.len(), (k[0] != b'a').then_some(v.len())));
+        }
+    }
+    for k in old.keys().filter(|k| !new.contains_key(*k)) {
+        out.push((k[0], k.len(), None));
+    }
+    out.sort();
+    out
+}
