@@ -1,10 +1,11 @@
 //! Member routes: register, check in, update the sealed alert, panic,
 //! policy, status, delete.
 
-use super::{caller_key, parse_json, AppState, Member, Unsigned};
+use super::{caller_key, parse_json, AppState, Confirmed, Member, Unsigned};
 use crate::error::ApiError;
 use aman_protocol::api::{
-    CheckinRequest, PanicReply, PanicRequest, Policy, RegisterAccount, RotateKeys, SealedAlertUpdate, ServerInfo,
+    CheckinReply, CheckinRequest, PanicReply, PanicRequest, Policy, PolicyReply, RegisterAccount, RotateKeys,
+    SealedAlertUpdate, ServerInfo,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,12 +23,14 @@ pub async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
 /// Every attempt is counted against its address, before any work: members
 /// register once, and opening a registration is the costliest thing an
 /// unauthenticated caller can ask for.
-pub async fn register(State(state): State<AppState>, Unsigned(body, peer): Unsigned) -> Result<Response, ApiError> {
+pub async fn register(
+    State(state): State<AppState>,
+    Unsigned(body, peer): Unsigned,
+) -> Confirmed<(StatusCode, Json<serde_json::Value>)> {
     peer.counted(&state, Ok(()))?;
     let body: RegisterAccount = parse_json(&body)?;
     let (account, durable) = state.engine.register(body.invite.as_deref(), &body.registration.0)?;
-    durable.wait().await?;
-    Ok((StatusCode::CREATED, Json(json!({ "account": account }))).into_response())
+    Ok(durable.confirmed((StatusCode::CREATED, Json(json!({ "account": account })))).await?)
 }
 
 /// `POST /v2/checkin`: no request signature (the heartbeat and its mode
@@ -35,7 +38,7 @@ pub async fn register(State(state): State<AppState>, Unsigned(body, peer): Unsig
 /// A check-in that authenticates is counted against its account (before
 /// anything is written, the same in both modes); one that does not, against
 /// its address only.
-pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsigned) -> Result<Response, ApiError> {
+pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsigned) -> Confirmed<Json<CheckinReply>> {
     let body: CheckinRequest = parse_json(&body).map_err(|e| peer.failed(&state, e))?;
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
     let (limiter, per_minute, now) = (&state.callers, state.engine.config.rate_limit_account, state.engine.clock.now());
@@ -46,8 +49,7 @@ pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsign
             "unauthorized" | "stale_counter" | "clock_skew" => peer.failed(&state, e.into()),
             _ => e.into(),
         })?;
-    durable.wait().await?;
-    Ok(Json(reply).into_response())
+    Ok(durable.confirmed(Json(reply)).await?)
 }
 
 /// The version-1 routes whose formats version 2 replaced: a clear 400 with
@@ -60,44 +62,39 @@ pub async fn v1_retired() -> ApiError {
 }
 
 /// `PUT /v1/account/sealed-alert`.
-pub async fn update_sealed(State(state): State<AppState>, member: Member) -> Result<StatusCode, ApiError> {
+pub async fn update_sealed(State(state): State<AppState>, member: Member) -> Confirmed<StatusCode> {
     let body: SealedAlertUpdate = parse_json(&member.body)?;
-    state.engine.update_sealed(&member.account, &body.sealed_alert.0)?.wait().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(state.engine.update_sealed(&member.account, &body.sealed_alert.0)?.confirmed(StatusCode::NO_CONTENT).await?)
 }
 
 /// `POST /v1/panic`.
-pub async fn panic(State(state): State<AppState>, member: Member) -> Result<Json<PanicReply>, ApiError> {
+pub async fn panic(State(state): State<AppState>, member: Member) -> Confirmed<Json<PanicReply>> {
     let body: PanicRequest = if member.body.is_empty() { PanicRequest::default() } else { parse_json(&member.body)? };
     let sealed = body.sealed_alert.as_ref().map(|s| s.0.as_slice());
     let (alert, durable) = state.engine.panic(&member.account, sealed)?;
-    durable.wait().await?;
-    Ok(Json(PanicReply { alert }))
+    Ok(durable.confirmed(Json(PanicReply { alert })).await?)
 }
 
 /// `PUT /v1/account/policy`.
-pub async fn set_policy(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
+pub async fn set_policy(State(state): State<AppState>, member: Member) -> Confirmed<(StatusCode, Json<PolicyReply>)> {
     let policy: Policy = parse_json(&member.body)?;
     let (reply, durable) = state.engine.set_policy(&member.account, policy)?;
-    durable.wait().await?;
     let status = if reply.applied { StatusCode::OK } else { StatusCode::ACCEPTED };
-    Ok((status, Json(reply)).into_response())
+    Ok(durable.confirmed((status, Json(reply))).await?)
 }
 
 /// `DELETE /v1/account/policy/pending`: drops the policy change waiting
 /// out its cooling-off (it strengthens, so it applies at once).
-pub async fn cancel_pending_policy(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
+pub async fn cancel_pending_policy(State(state): State<AppState>, member: Member) -> Confirmed<Json<PolicyReply>> {
     let (reply, durable) = state.engine.cancel_pending_policy(&member.account)?;
-    durable.wait().await?;
-    Ok((StatusCode::OK, Json(reply)).into_response())
+    Ok(durable.confirmed(Json(reply)).await?)
 }
 
 /// `PUT /v2/account/keys`: new check-in keys, after the cooling-off period.
-pub async fn rotate_keys(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
+pub async fn rotate_keys(State(state): State<AppState>, member: Member) -> Confirmed<(StatusCode, Json<PolicyReply>)> {
     let body: RotateKeys = parse_json(&member.body)?;
     let (reply, durable) = state.engine.rotate_keys(&member.account, &body.rotation.0)?;
-    durable.wait().await?;
-    Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
+    Ok(durable.confirmed((StatusCode::ACCEPTED, Json(reply))).await?)
 }
 
 /// `GET /v1/account`.
@@ -106,8 +103,7 @@ pub async fn status(State(state): State<AppState>, member: Member) -> Result<Res
 }
 
 /// `DELETE /v1/account`: applies after the cooling-off period.
-pub async fn delete(State(state): State<AppState>, member: Member) -> Result<Response, ApiError> {
+pub async fn delete(State(state): State<AppState>, member: Member) -> Confirmed<(StatusCode, Json<PolicyReply>)> {
     let (reply, durable) = state.engine.request_delete(&member.account)?;
-    durable.wait().await?;
-    Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
+    Ok(durable.confirmed((StatusCode::ACCEPTED, Json(reply))).await?)
 }

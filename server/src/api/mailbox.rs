@@ -1,7 +1,7 @@
 //! Contact routes: the mailbox (with long-poll), acknowledgements, delivery
 //! logs and notification endpoints.
 
-use super::{parse_json, AppState, Contact};
+use super::{parse_json, AppState, Confirmed, Contact};
 use crate::delivery::target::vet;
 use crate::engine::TargetReach;
 use crate::error::ApiError;
@@ -110,13 +110,8 @@ async fn read_changes(
 }
 
 /// `POST /v1/mailbox/alerts/{alert}/ack`.
-pub async fn ack(
-    State(state): State<AppState>,
-    Path(alert): Path<String>,
-    contact: Contact,
-) -> Result<StatusCode, ApiError> {
-    state.engine.acknowledge(&contact.mailbox, &alert_id(&alert)?)?.wait().await?;
-    Ok(StatusCode::NO_CONTENT)
+pub async fn ack(State(state): State<AppState>, Path(alert): Path<String>, contact: Contact) -> Confirmed<StatusCode> {
+    Ok(state.engine.acknowledge(&contact.mailbox, &alert_id(&alert)?)?.confirmed(StatusCode::NO_CONTENT).await?)
 }
 
 /// `GET /v1/mailbox/alerts/{alert}/deliveries`.
@@ -132,7 +127,7 @@ pub async fn deliveries(
 pub async fn add_endpoint(
     State(state): State<AppState>,
     contact: Contact,
-) -> Result<(StatusCode, Json<EndpointAdded>), ApiError> {
+) -> Confirmed<(StatusCode, Json<EndpointAdded>)> {
     let body: AddEndpoint = parse_json(&contact.body)?;
     // The DNS look-up happens here, not in the engine.
     let reach = match body.kind.as_str() {
@@ -143,8 +138,7 @@ pub async fn add_endpoint(
         _ => TargetReach::Public,
     };
     let (added, durable) = state.engine.add_endpoint(&contact.mailbox, &body, &reach)?;
-    durable.wait().await?;
-    Ok((StatusCode::CREATED, Json(added)))
+    Ok(durable.confirmed((StatusCode::CREATED, Json(added))).await?)
 }
 
 /// `GET /v1/mailbox/endpoints`.
@@ -157,8 +151,7 @@ pub async fn remove_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
     contact: Contact,
-) -> Result<StatusCode, ApiError> {
+) -> Confirmed<StatusCode> {
     let id: u8 = id.parse().map_err(|_| ApiError::bad_request("invalid_value", "endpoint id is a number"))?;
-    state.engine.remove_endpoint(&contact.mailbox, id)?.wait().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(state.engine.remove_endpoint(&contact.mailbox, id)?.confirmed(StatusCode::NO_CONTENT).await?)
 }

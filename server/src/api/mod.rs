@@ -15,10 +15,11 @@ pub use ops::ROUTES;
 use crate::auth::{RateLimiter, ReplayCache};
 use crate::delivery::target::{Resolve, SystemResolver};
 use crate::engine::Engine;
+use crate::error::ApiError;
 use crate::net::{Caps, Connections};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use std::sync::Arc;
@@ -42,6 +43,17 @@ pub struct AppState {
     pub connections: Arc<Connections>,
     /// Resolves notification targets when they are added.
     pub resolver: Arc<dyn Resolve>,
+}
+
+/// What a handler that writes returns: its reply, built by
+/// `Durable::confirmed` once the write is on disk, so that a reply before
+/// the flush does not compile (ARCHITECTURE.md, invariant 7).
+pub type Confirmed<R> = Result<crate::store::Confirmed<R>, ApiError>;
+
+impl<R: IntoResponse> IntoResponse for crate::store::Confirmed<R> {
+    fn into_response(self) -> Response {
+        self.into_inner().into_response()
+    }
 }
 
 /// Keys each rate limiter counts in one minute (a few tens of bytes each):

@@ -1,6 +1,6 @@
 //! Pairing relay routes.
 
-use super::{parse_json, AppState, Member, Unverified};
+use super::{parse_json, AppState, Confirmed, Member, Unverified};
 use crate::error::ApiError;
 use aman_protocol::api::{CreatePairing, PairingAnswer, PairingState};
 use aman_protocol::InviteId;
@@ -13,10 +13,10 @@ fn invite_id(text: &str) -> Result<InviteId, ApiError> {
 }
 
 /// `POST /v1/pairings` (member).
-pub async fn create(State(state): State<AppState>, member: Member) -> Result<StatusCode, ApiError> {
+pub async fn create(State(state): State<AppState>, member: Member) -> Confirmed<StatusCode> {
     let body: CreatePairing = parse_json(&member.body)?;
-    state.engine.create_pairing(&member.account, body.invite, body.expires_at)?.wait().await?;
-    Ok(StatusCode::CREATED)
+    let durable = state.engine.create_pairing(&member.account, body.invite, body.expires_at)?;
+    Ok(durable.confirmed(StatusCode::CREATED).await?)
 }
 
 /// `GET /v1/pairings/{invite}` (member).
@@ -33,7 +33,7 @@ pub async fn answer(
     State(state): State<AppState>,
     Path(invite): Path<String>,
     req: Unverified,
-) -> Result<StatusCode, ApiError> {
+) -> Confirmed<StatusCode> {
     // An answer to no waiting slot is counted against its address (it
     // cost a read); one to a waiting slot against that slot (see
     // `verify_self_keyed`).
@@ -55,6 +55,5 @@ pub async fn answer(
     let mut slot = vec![b'p'];
     slot.extend_from_slice(invite.as_bytes());
     req.verify_self_keyed(&state, body.identity, &slot)?;
-    state.engine.answer_pairing(&invite, &body)?.wait().await?;
-    Ok(StatusCode::CREATED)
+    Ok(state.engine.answer_pairing(&invite, &body)?.confirmed(StatusCode::CREATED).await?)
 }

@@ -1,7 +1,7 @@
 //! The member's reminders: its own notification targets and when, before
 //! each due time and grace end, it is reminded.
 
-use super::{parse_json, AppState, Member};
+use super::{parse_json, AppState, Confirmed, Member};
 use crate::delivery::target::vet;
 use crate::engine::TargetReach;
 use crate::error::ApiError;
@@ -16,10 +16,9 @@ pub async fn show(State(state): State<AppState>, member: Member) -> Result<Json<
 }
 
 /// `PUT /v2/account/reminders`.
-pub async fn set(State(state): State<AppState>, member: Member) -> Result<StatusCode, ApiError> {
+pub async fn set(State(state): State<AppState>, member: Member) -> Confirmed<StatusCode> {
     let body: ReminderSettings = parse_json(&member.body)?;
-    state.engine.set_reminders(&member.account, &body.before)?.wait().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(state.engine.set_reminders(&member.account, &body.before)?.confirmed(StatusCode::NO_CONTENT).await?)
 }
 
 /// `GET /v2/account/reminders/targets`.
@@ -28,10 +27,7 @@ pub async fn list_targets(State(state): State<AppState>, member: Member) -> Resu
 }
 
 /// `POST /v2/account/reminders/targets`: vetted as a contact's endpoint.
-pub async fn add_target(
-    State(state): State<AppState>,
-    member: Member,
-) -> Result<(StatusCode, Json<EndpointAdded>), ApiError> {
+pub async fn add_target(State(state): State<AppState>, member: Member) -> Confirmed<(StatusCode, Json<EndpointAdded>)> {
     let body: AddEndpoint = parse_json(&member.body)?;
     // The DNS look-up happens here, not in the engine.
     let reach = match body.kind.as_str() {
@@ -42,8 +38,7 @@ pub async fn add_target(
         _ => TargetReach::Public,
     };
     let (added, durable) = state.engine.add_reminder_target(&member.account, &body, &reach)?;
-    durable.wait().await?;
-    Ok((StatusCode::CREATED, Json(added)))
+    Ok(durable.confirmed((StatusCode::CREATED, Json(added))).await?)
 }
 
 /// `DELETE /v2/account/reminders/targets/{id}`.
@@ -51,8 +46,7 @@ pub async fn remove_target(
     State(state): State<AppState>,
     Path(id): Path<String>,
     member: Member,
-) -> Result<StatusCode, ApiError> {
+) -> Confirmed<StatusCode> {
     let id: u8 = id.parse().map_err(|_| ApiError::bad_request("invalid_value", "target id is a number"))?;
-    state.engine.remove_reminder_target(&member.account, id)?.wait().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(state.engine.remove_reminder_target(&member.account, id)?.confirmed(StatusCode::NO_CONTENT).await?)
 }

@@ -53,7 +53,20 @@ impl Ticket {
         result
     }
 
-    /// Waits asynchronously.
+    /// Waits for the flush, then hands back `reply` as one that may be sent.
+    ///
+    /// This is the only way to build a [`Confirmed`], and an API handler that
+    /// writes returns one: it cannot answer before its ticket has resolved,
+    /// because it has nothing to answer with until then (ARCHITECTURE.md,
+    /// invariant 7). A ticket dropped unwaited is a `must_use` warning,
+    /// denied in CI.
+    pub async fn confirmed<T>(self, reply: T) -> Result<Confirmed<T>, StoreError> {
+        self.wait().await?;
+        Ok(Confirmed(reply))
+    }
+
+    /// Waits asynchronously (the delivery worker, tests). API handlers use
+    /// [`Ticket::confirmed`] instead.
     pub async fn wait(self) -> Result<(), StoreError> {
         let rx = self.flushed.map_err(|_| StoreError::FlusherGone)?;
         let result = match rx.await {
@@ -78,6 +91,22 @@ impl Ticket {
             Err(_) => Err(StoreError::FlusherGone),
         };
         Self::done(self.then, result)
+    }
+}
+
+/// A reply whose writes are durable: what an API handler that writes
+/// returns. Its field is private to this module, so the only way to get one
+/// is [`Ticket::confirmed`], after the flush, and "replying before the write
+/// is on disk" is a type error rather than a review comment. (The API makes
+/// it a response when `T` is one.)
+#[must_use = "a confirmed reply is meant to be sent"]
+#[derive(Debug)]
+pub struct Confirmed<T>(T);
+
+impl<T> Confirmed<T> {
+    /// The reply.
+    pub fn into_inner(self) -> T {
+        self.0
     }
 }
 

@@ -175,8 +175,11 @@ impl SignalSlot {
     }
 }
 
-/// Resolves once everything applied before it is on disk.
+/// Resolves once everything applied before it is on disk. `#[must_use]`;
+/// an API handler turns it and its reply into a [`Confirmed`] reply, the
+/// only kind a writing handler can return.
 pub type Durable = commit::Ticket;
+pub use commit::Confirmed;
 
 /// The storage backend.
 pub trait Store: Send + Sync + 'static {
