@@ -1065,14 +1065,16 @@ mod tests {
     fn a_late_check_in_notice_without_a_signed_heartbeat_is_unverified() {
         let (m, cx, alert) = setup(1000);
         // The newest heartbeat the contact verified was signed before the alert.
-        let before = ProofOfLife { counter: 3, signed_at: 900, deadline: 5000, sealed_hash: String::new() };
+        let before =
+            ProofOfLife { counter: 3, signed_at: 900, deadline: 5000, stood_down: false, sealed_hash: String::new() };
         let v = render_alert(&m, &alert, &cx, Some(&before), 0);
         assert_eq!(v["notices"][0]["verified"], false);
         assert!(alert_text(&v).contains("UNVERIFIED"), "{}", alert_text(&v));
         let v = render_alert(&m, &alert, &cx, None, 0);
         assert_eq!(v["notices"][0]["verified"], false);
         // A heartbeat signed after the alert backs it.
-        let after = ProofOfLife { counter: 4, signed_at: 5100, deadline: 9000, sealed_hash: String::new() };
+        let after =
+            ProofOfLife { counter: 4, signed_at: 5100, deadline: 9000, stood_down: false, sealed_hash: String::new() };
         let v = render_alert(&m, &alert, &cx, Some(&after), 0);
         assert_eq!(v["notices"][0]["verified"], true);
         assert!(alert_text(&v).contains("verified: the member's device signed"));
@@ -1082,7 +1084,7 @@ mod tests {
     fn every_note_shows_when_it_was_written_and_an_old_one_is_flagged() {
         let (m, cx, alert) = setup(1000);
         let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&alert.sealed_alert.0));
-        let vouched = ProofOfLife { counter: 3, signed_at: 4000, deadline: 5000, sealed_hash: this };
+        let vouched = ProofOfLife { counter: 3, signed_at: 4000, deadline: 5000, stood_down: false, sealed_hash: this };
         let v = render_alert(&m, &alert, &cx, Some(&vouched), 0);
         assert_eq!(v["note_written_at"], 1000);
         assert_eq!(v["warnings"], json!([]), "the note the member last vouched for");

@@ -213,8 +213,16 @@ enum ScheduleAction {
     /// much grace you get.
     Set {
         /// Interval, e.g. 6h.
-        #[arg(long, required_unless_present = "at", conflicts_with = "at")]
+        #[arg(long, required_unless_present_any = ["at", "trips_only"], conflicts_with_all = ["at", "trips_only"])]
         every: Option<String>,
+        /// No check-in due between trips: only `aman trip start` arms the
+        /// switch, and `aman trip end` disarms it. It weakens protection, so
+        /// it waits out the server's cooling-off and your contacts are told.
+        #[arg(long, conflicts_with = "at")]
+        trips_only: bool,
+        /// With --trips-only: the longest one trip may last (default 24h).
+        #[arg(long, requires = "trips_only", value_name = "DUR")]
+        max_trip: Option<String>,
         /// Fixed times of day, e.g. 09:00,21:00: each check-in is due at the next one.
         #[arg(long, value_name = "TIMES")]
         at: Option<String>,
@@ -340,20 +348,23 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             }
         },
         Command::Schedule { action } => match action {
-            ScheduleAction::Set { every, at, tz, grace, note, note_file } => {
+            ScheduleAction::Set { every, at, trips_only, max_trip, tz, grace, note, note_file } => {
                 let g = duration("--grace", grace)?;
-                let (e, fixed) = match (every, at) {
-                    (Some(every), _) => (duration("--every", every)?, None),
-                    (None, Some(at)) => {
+                let (e, cadence) = match (every, at, trips_only) {
+                    (_, _, true) => {
+                        (duration("--max-trip", max_trip.as_deref().unwrap_or("24h"))?, member::Cadence::TripsOnly)
+                    }
+                    (Some(every), _, false) => (duration("--every", every)?, member::Cadence::Every),
+                    (None, Some(at), false) => {
                         let times = when::parse_clock_list(at)?;
                         let (_, tz) = when::zone(tz.as_deref())?;
-                        (when::interval_for(&times), Some(FixedTimes { times, tz }))
+                        (when::interval_for(&times), member::Cadence::At(FixedTimes { times, tz }))
                     }
-                    (None, None) => return Err(ClientError::State("give --every or --at".into())),
+                    (None, None, false) => return Err(ClientError::State("give --every, --at or --trips-only".into())),
                 };
                 let (mut vault, ctx) = open()?;
                 let note = prompt::text(note, note_file, "note")?;
-                member::set_schedule(&ctx, &mut vault, e, g, fixed, note.as_deref()).await?
+                member::set_schedule(&ctx, &mut vault, e, g, cadence, note.as_deref()).await?
             }
             ScheduleAction::Pause { until, tz } => {
                 let (zone, _) = when::zone(tz.as_deref())?;

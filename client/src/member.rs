@@ -89,6 +89,7 @@ pub async fn init(
         sealed: None,
         last_known: None,
         at: None,
+        trips_only: false,
         trip: None,
         plan: String::new(),
         pause: None,
@@ -180,6 +181,7 @@ fn policy_from(book: &MemberBook) -> Policy {
         grace: book.grace,
         paused: pause.is_some(),
         paused_until: pause.and_then(|p| p.until),
+        trips_only: book.trips_only,
         contacts: book
             .contacts
             .iter()
@@ -518,16 +520,44 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     })
 }
 
-/// `aman schedule set`. A weaker schedule is held by the server for its
-/// cooling-off period; until then the client keeps using the old one.
-/// With `at`, the check-ins are due at fixed times of day and `every` is
-/// the longest wait they allow (what the server enforces).
+/// How check-ins fall due when no trip is under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cadence {
+    /// Every interval, counted from each check-in.
+    Every,
+    /// At fixed times of day; the interval is the longest wait they allow.
+    At(FixedTimes),
+    /// Only on trips: nothing is due between them, and the interval bounds
+    /// how long one trip may last.
+    TripsOnly,
+}
+
+impl Cadence {
+    fn at(&self) -> Option<FixedTimes> {
+        match self {
+            Cadence::At(f) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    fn of(book: &MemberBook) -> Cadence {
+        match (&book.at, book.trips_only) {
+            (_, true) => Cadence::TripsOnly,
+            (Some(f), false) => Cadence::At(f.clone()),
+            (None, false) => Cadence::Every,
+        }
+    }
+}
+
+/// `aman schedule set`. A weaker schedule (trips only among them) is held
+/// by the server for its cooling-off period; until then the client keeps
+/// using the old one. `every` is the interval the server enforces.
 pub async fn set_schedule(
     ctx: &Ctx,
     vault: &mut Vault,
     every: u64,
     grace: u64,
-    at: Option<FixedTimes>,
+    cadence: Cadence,
     note: Option<&str>,
 ) -> Result<Report, ClientError> {
     let news = complete_quietly(ctx, vault).await;
@@ -535,6 +565,8 @@ pub async fn set_schedule(
     let mut wanted = book.clone();
     wanted.every = Some(every);
     wanted.grace = Some(grace);
+    wanted.trips_only = cadence == Cadence::TripsOnly;
+    let at = cadence.at();
     let mut policy = policy_from(&wanted);
     // A pause still waiting goes with the new schedule (the server holds one
     // weakening change at a time: this one replaces it, and waits with it).
@@ -552,11 +584,12 @@ pub async fn set_schedule(
     if reply.applied {
         updated.every = Some(every);
         updated.grace = Some(grace);
-        updated.at = at.clone();
+        updated.at = at;
+        updated.trips_only = wanted.trips_only;
         updated.pending_schedule = None;
     } else {
         updated.pending_schedule =
-            Some(PendingSchedule { every, grace, effective_at: reply.effective_at, at: at.clone() });
+            Some(PendingSchedule { every, grace, effective_at: reply.effective_at, at, trips_only: wanted.trips_only });
     }
     if let Some(n) = note {
         updated.note = n.to_owned();
@@ -571,11 +604,7 @@ pub async fn set_schedule(
             format_time(reply.effective_at)
         )
     };
-    let mut text = format!(
-        "Schedule: check in {}, alert after {} more. Applies {when}.",
-        describe_schedule(every, at.as_ref()),
-        format_duration(grace)
-    );
+    let mut text = format!("Schedule: {}. Applies {when}.", describe_schedule(every, grace, &cadence));
     // A shorter schedule moves an armed deadline up at once: say where it is now.
     let mut deadline = None;
     if reply.applied {
@@ -593,7 +622,10 @@ pub async fn set_schedule(
     }
     text.push_str("\nCheck in with `aman checkin`: nothing checks in for you.");
     let report = Report {
-        json: json!({ "every": every, "grace": grace, "applied": reply.applied, "effective_at": reply.effective_at, "deadline": deadline }),
+        json: json!({
+            "every": every, "grace": grace, "trips_only": cadence == Cadence::TripsOnly,
+            "applied": reply.applied, "effective_at": reply.effective_at, "deadline": deadline,
+        }),
         text,
     };
     let (book, _) = vault.member()?;
@@ -617,6 +649,7 @@ pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<R
     if let Some(p) = &book.pending_schedule {
         wanted.interval = Some(p.every);
         wanted.grace = Some(p.grace);
+        wanted.trips_only = p.trips_only;
     }
     let client = ctx.client(&book.server)?;
     let reply: PolicyReply =
@@ -688,13 +721,18 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
 }
 
 /// "every 6h", or "at 09:00, 21:00 (Asia/Baghdad)".
-fn describe_schedule(every: u64, at: Option<&FixedTimes>) -> String {
-    match at {
-        Some(f) => {
+fn describe_schedule(every: u64, grace: u64, cadence: &Cadence) -> String {
+    let grace = format_duration(grace);
+    match cadence {
+        Cadence::At(f) => {
             let times: Vec<String> = f.times.iter().map(|(h, m)| format!("{h:02}:{m:02}")).collect();
-            format!("at {} ({})", times.join(", "), f.tz)
+            format!("check in at {} ({}), alert after {grace} more", times.join(", "), f.tz)
         }
-        None => format!("every {}", format_duration(every)),
+        Cadence::Every => format!("check in every {}, alert after {grace} more", format_duration(every)),
+        Cadence::TripsOnly => format!(
+            "trips only: no check-in is due between trips, a trip lasts at most {}, alert {grace} after its return time",
+            format_duration(every)
+        ),
     }
 }
 
@@ -722,20 +760,21 @@ pub fn show_schedule(vault: &Vault, from: Option<u64>) -> Result<Report, ClientE
             text: "No schedule set: `aman schedule set --every 6h --grace 30m` (or `--at 09:00,21:00`).".into(),
         });
     };
-    let mut text = format!(
-        "Check in {}, alert after {} more.",
-        describe_schedule(every, book.at.as_ref()),
-        format_duration(grace)
-    );
+    let cadence = Cadence::of(&book);
+    let mut text = format!("Schedule: {}.", describe_schedule(every, grace, &cadence));
     let mut dues = Vec::new();
-    let mut t = from.unwrap_or_else(unix_now);
-    for _ in 0..4 {
-        t = regular_due(every, book.at.as_ref(), t)?;
-        dues.push(t);
-    }
-    text.push_str("\nChecking in now (or at the time given), the next check-ins are due by:");
-    for d in &dues {
-        text.push_str(&format!("\n  {}", format_time(*d)));
+    if cadence == Cadence::TripsOnly {
+        text.push_str("\n`aman trip start --back-by 18:00` starts one; `aman trip end` when you are back.");
+    } else {
+        let mut t = from.unwrap_or_else(unix_now);
+        for _ in 0..4 {
+            t = regular_due(every, book.at.as_ref(), t)?;
+            dues.push(t);
+        }
+        text.push_str("\nChecking in now (or at the time given), the next check-ins are due by:");
+        for d in &dues {
+            text.push_str(&format!("\n  {}", format_time(*d)));
+        }
     }
     if let Some(trip) = &book.trip {
         text.push_str(&format!(
@@ -745,7 +784,7 @@ pub fn show_schedule(vault: &Vault, from: Option<u64>) -> Result<Report, ClientE
     }
     Ok(Report {
         json: json!({
-            "every": every, "grace": grace, "note": book.note, "due": dues,
+            "every": every, "grace": grace, "trips_only": book.trips_only, "note": book.note, "due": dues,
             "at": book.at.as_ref().map(|f| json!({ "times": f.times.iter().map(|(h, m)| format!("{h:02}:{m:02}")).collect::<Vec<_>>(), "tz": f.tz })),
             "trip": book.trip.as_ref().map(|t| json!({ "back_by": t.back_by, "grace": t.grace })),
         }),
@@ -816,8 +855,12 @@ pub async fn checkin_with(
         }
         (due, _) => due,
     };
+    // Trips only, with no trip under way: the heartbeat stands down (a
+    // next due time and grace of 0), and nothing is armed.
+    let stand_down = matches!(due, Due::Regular) && updated.trips_only;
     let grace = match due {
         Due::Until { grace, .. } => grace,
+        Due::Regular if stand_down => 0,
         Due::Regular => regular_grace,
     };
     // Re-seal only when the words or the recipients changed.
@@ -845,6 +888,7 @@ pub async fn checkin_with(
             client_time: now,
             next_due: match due {
                 Due::Until { next_due, .. } => next_due,
+                Due::Regular if stand_down => 0,
                 Due::Regular => regular_due(every, updated.at.as_ref(), now)?,
             },
             grace,
@@ -891,8 +935,9 @@ pub async fn checkin_with(
         )));
     }
     updated.counter = reply.counter;
-    updated.last_known =
-        Some(LastKnown { at: unix_now(), next_due: Some(reply.next_due), deadline: Some(reply.deadline) });
+    // A stand-down's reply names no due time (0).
+    let armed = (!stand_down).then_some((reply.next_due, reply.deadline));
+    updated.last_known = Some(LastKnown { at: unix_now(), next_due: armed.map(|a| a.0), deadline: armed.map(|a| a.1) });
     vault.book.member = Some(updated);
     vault.save()?;
     news.extend(after_alerting(ctx, vault).await);
@@ -910,11 +955,14 @@ pub async fn checkin_with(
         Some(every) => format!(" (in {})", format_duration(every)),
         None => String::new(),
     };
-    let mut text = format!(
-        "Checked in. Next check-in due by {}{until}; {who} at {} if you have not checked in.",
-        format_time(reply.next_due),
-        format_time(reply.deadline)
-    );
+    let mut text = match armed {
+        Some((next_due, deadline)) => format!(
+            "Checked in. Next check-in due by {}{until}; {who} at {} if you have not checked in.",
+            format_time(next_due),
+            format_time(deadline)
+        ),
+        None => "Checked in. No check-in is due until your next trip (`aman trip start --back-by 18:00`).".to_owned(),
+    };
     if let Some(trip) = &book.trip {
         text.push_str(&format!(
             "\nOn a trip: back by {}. `aman trip extend 30m` gives more time; `aman trip end` when you are back.",
@@ -923,7 +971,8 @@ pub async fn checkin_with(
     }
     let report = Report {
         json: json!({
-            "checked_in": true, "counter": reply.counter, "next_due": reply.next_due, "deadline": reply.deadline,
+            "checked_in": true, "counter": reply.counter,
+            "next_due": armed.map(|a| a.0), "deadline": armed.map(|a| a.1),
             "trip": book.trip.as_ref().map(|t| json!({ "back_by": t.back_by, "grace": t.grace })),
         }),
         text,
@@ -1074,6 +1123,8 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
             format_time(d),
             format_duration(d.saturating_sub(s.server_time))
         )),
+        None if s.policy.trips_only => text
+            .push_str("No check-in is due: trips only, and no trip under way (`aman trip start --back-by 18:00`).\n"),
         None => text.push_str("Not armed: check in to arm the switch.\n"),
     }
     if let Some(p) = book.pause {

@@ -66,9 +66,12 @@ pub fn judge(
     if hb.client_time > now.saturating_add(FUTURE_SLACK) {
         return Err("signed in the future");
     }
-    if hb.next_due <= hb.client_time
-        || hb.next_due > hb.client_time.saturating_add(MAX_INTERVAL)
-        || hb.grace > MAX_GRACE
+    // A stand-down (trips only, back from a trip) announces no deadline:
+    // the member says nothing is due, so there is nothing to miss.
+    if !hb.stands_down()
+        && (hb.next_due <= hb.client_time
+            || hb.next_due > hb.client_time.saturating_add(MAX_INTERVAL)
+            || hb.grace > MAX_GRACE)
     {
         return Err("announces a schedule no server accepts");
     }
@@ -76,6 +79,7 @@ pub fn judge(
         counter: hb.counter,
         signed_at: hb.client_time,
         deadline: hb.deadline(),
+        stood_down: hb.stands_down(),
         sealed_hash: data_encoding::HEXLOWER.encode(&hb.sealed_hash),
     };
     Ok((pol, hb.account))
@@ -97,9 +101,9 @@ pub fn alert_covers(pol: &ProofOfLife, fired_at: u64, deadline: Option<u64>) -> 
 }
 
 /// Whether the member's deadline has passed, by this proof of life, with
-/// nothing to show for it.
+/// nothing to show for it (a stand-down has none).
 pub fn overdue(pol: &ProofOfLife, now: u64) -> bool {
-    now > pol.deadline.saturating_add(alarm_slack())
+    !pol.stood_down && now > pol.deadline.saturating_add(alarm_slack())
 }
 
 /// Whether a "checked in late" notice is backed by a heartbeat the member's
@@ -156,11 +160,19 @@ mod tests {
         assert!(judge(&member, None, None, Some(&pol), &hb(6, now + 10, now + 100, 60).sign(&id), now).is_ok());
         let leap = hb(5 + MAX_COUNTER_STEP + 1, now, now + 100, 60).sign(&id);
         assert!(judge(&member, None, None, Some(&pol), &leap, now).is_err(), "a leaping counter");
+        // A stand-down: nothing due, so never overdue; a due time of 0 with
+        // a grace is no stand-down, and is refused.
+        let (down, _) = judge(&member, None, None, Some(&pol), &hb(6, now, 0, 0).sign(&id), now).unwrap();
+        assert!(down.stood_down && !overdue(&down, u64::MAX));
+        assert!(judge(&member, None, None, Some(&pol), &hb(6, now, 0, 60).sign(&id), now).is_err());
+        assert!(judge(&member, None, None, Some(&down), &hb(7, now, now + 100, 60).sign(&id), now)
+            .is_ok_and(|(p, _)| !p.stood_down));
     }
 
     #[test]
     fn overdue_and_covered() {
-        let pol = ProofOfLife { counter: 1, signed_at: 100, deadline: 1000, sealed_hash: String::new() };
+        let pol =
+            ProofOfLife { counter: 1, signed_at: 100, deadline: 1000, stood_down: false, sealed_hash: String::new() };
         assert!(!overdue(&pol, 1000 + ALARM_SLACK));
         assert!(overdue(&pol, 1001 + ALARM_SLACK));
         assert!(alert_covers(&pol, 1000, None));

@@ -95,6 +95,10 @@ pub struct MemberBook {
     /// `every`"; `every` then holds the interval the server enforces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<FixedTimes>,
+    /// Trips only (`schedule set --trips-only`): no check-in is due
+    /// between trips, and `every` bounds how long one trip may last.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trips_only: bool,
     /// A trip under way (`aman trip start`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trip: Option<Trip>,
@@ -160,6 +164,9 @@ pub struct PendingSchedule {
     /// The fixed times it brings, if it is an `--at` schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<FixedTimes>,
+    /// Whether it is trips only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trips_only: bool,
 }
 
 impl MemberBook {
@@ -183,6 +190,7 @@ impl MemberBook {
                 self.every = Some(p.every);
                 self.grace = Some(p.grace);
                 self.at = p.at;
+                self.trips_only = p.trips_only;
             } else {
                 self.pending_schedule = Some(p);
             }
@@ -240,8 +248,12 @@ pub struct ProofOfLife {
     pub counter: u64,
     /// When the member's device signed it (the member's clock).
     pub signed_at: u64,
-    /// The deadline it announced: `next_due + grace`.
+    /// The deadline it announced: `next_due + grace` (0 for a stand-down).
     pub deadline: u64,
+    /// A stand-down: the member said no check-in is due (trips only, back
+    /// from a trip), so no deadline can pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stood_down: bool,
     /// The sealed note it vouched for (hex SHA-256).
     pub sealed_hash: String,
 }

@@ -13,10 +13,10 @@ use aman_protocol::duration::format_duration;
 /// How the server bounds a trip: it may last no longer than the regular
 /// schedule's interval (the server refuses a next due time further away).
 fn check_bounds(vault: &Vault, back_by: u64, grace: u64, now: u64) -> Result<(), ClientError> {
-    let (book, _) = vault.member()?;
-    let (Some(every), Some(regular_grace)) = (book.every, book.grace) else {
+    let (every, regular_grace) = schedule_in_force(vault, now)?;
+    let (Some(every), Some(regular_grace)) = (every, regular_grace) else {
         return Err(ClientError::State(
-            "set a regular schedule first (`aman schedule set --every 6h --grace 30m`): it is what `aman trip end` returns to, and it bounds how long a trip may last".into(),
+            "set a schedule first (`aman schedule set --every 6h --grace 30m`, or `--trips-only --max-trip 12h --grace 30m` for none between trips): it is what `aman trip end` returns to, and it bounds how long a trip may last".into(),
         ));
     };
     if back_by <= now {
@@ -24,7 +24,7 @@ fn check_bounds(vault: &Vault, back_by: u64, grace: u64, now: u64) -> Result<(),
     }
     if back_by - now > every {
         return Err(ClientError::State(format!(
-            "a trip can last at most your check-in interval ({}); this one would last {}. Extend it later with `aman trip extend`, or set a longer schedule",
+            "a trip can last at most your schedule's interval ({}); this one would last {}. Extend it later with `aman trip extend`, or set a longer schedule",
             format_duration(every),
             format_duration(back_by - now)
         )));
@@ -52,7 +52,7 @@ pub async fn start(
     let now = unix_now();
     let grace = match grace {
         Some(g) => g,
-        None => vault.member()?.0.grace.unwrap_or(1800),
+        None => schedule_in_force(vault, now)?.1.unwrap_or(1800),
     };
     check_bounds(vault, back_by, grace, now)?;
     let due = Due::Until { next_due: back_by, grace };
@@ -93,8 +93,9 @@ pub async fn extend(ctx: &Ctx, vault: &mut Vault, by: u64) -> Result<Report, Cli
     Ok(trip_report(report, "Trip extended", back_by, now))
 }
 
-/// `aman trip end`: a check-in that returns to the regular schedule and to
-/// the standing note and location (unless new ones are given).
+/// `aman trip end`: a check-in that returns to the regular schedule (or,
+/// trips only, stands down: nothing armed) and to the standing note and
+/// location (unless new ones are given).
 pub async fn end(
     ctx: &Ctx,
     vault: &mut Vault,
@@ -110,9 +111,22 @@ pub async fn end(
         Ok(())
     })
     .await?;
-    report.text = format!("Trip ended: back to your regular schedule.\n{}", report.text);
+    // Trips only: the check-in's own line says that nothing is due now.
+    let back_to = match vault.member()?.0.trips_only {
+        true => "",
+        false => " back to your regular schedule.",
+    };
+    report.text = format!("Trip ended.{back_to}\n{}", report.text);
     report.json["trip_ended"] = serde_json::json!(true);
     Ok(report)
+}
+
+/// The interval and grace in force at `now`: a schedule change the server
+/// held for its cooling-off counts once that has passed.
+fn schedule_in_force(vault: &Vault, now: u64) -> Result<(Option<u64>, Option<u64>), ClientError> {
+    let mut book = vault.member()?.0.clone();
+    book.promote_pending_schedule(now);
+    Ok((book.every, book.grace))
 }
 
 fn no_trip() -> ClientError {

@@ -96,6 +96,53 @@ fn a_trip_extended_with_the_duress_passphrase_prints_the_same_and_alerts() {
     assert!(printed[0].0.contains("Trip extended: back by"), "{}", printed[0].0);
 }
 
+/// Trips only: `trip end` returns to no schedule at all. The member's
+/// stand-down arms nothing, and the contact's own client takes the signed
+/// stand-down and warns of nothing; with the duress passphrase it prints
+/// the same and alerts.
+#[test]
+fn trip_end_on_trips_only_arms_nothing_and_a_duress_end_reads_the_same_and_alerts() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_COOLING_OFF", "1s")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let alarm = [("AMAN_ALARM_SLACK", "0")];
+    let mut printed = Vec::new();
+    for (name, pass) in [("calm", NORMAL), ("forced", DURESS)] {
+        let (member, alice) = member_with_alice(dir.path(), &server.url, name);
+        json(&member, NORMAL, &["checkin"]);
+        let set = json(&member, NORMAL, &["schedule", "set", "--trips-only", "--max-trip", "1h", "--grace", "1s"]);
+        assert_eq!(set["applied"], false, "trips only weakens: it waits out the cooling-off: {set}");
+        let told = json(&alice, ALICE, &["alerts"]);
+        assert_eq!(told["notices"][0]["kind"], "policy_weakening", "Alice is told at once: {told}");
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(json(&member, NORMAL, &["schedule", "show"])["trips_only"], true);
+
+        json(&member, NORMAL, &["trip", "start", "--back-by", "2s", "--note", "at the square"]);
+        let text = aman(&member, pass, &["trip", "end"]);
+        assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+        printed.push((masked(&text), String::from_utf8_lossy(&text.stderr).into_owned()));
+        let status = String::from_utf8_lossy(&aman(&member, pass, &["status"]).stdout).into_owned();
+        assert!(status.contains("No check-in is due: trips only"), "{status}");
+
+        // Well past the trip's return time and grace, and the 1h the old schedule had armed.
+        std::thread::sleep(Duration::from_secs(5));
+        let seen = aman_tests::aman_env(&alice, ALICE, &["--json", "alerts", "--all"], &alarm);
+        assert!(seen.status.success(), "{}", String::from_utf8_lossy(&seen.stderr));
+        let seen: Value = serde_json::from_slice(&seen.stdout).unwrap();
+        assert_eq!(seen["unconfirmed"], serde_json::json!([]), "the contact's client takes the stand-down: {seen}");
+        assert_eq!(seen["ignored_heartbeats"], serde_json::json!([]), "{seen}");
+        let reasons: Vec<_> = seen["alerts"].as_array().unwrap().iter().map(|a| a["reason"].clone()).collect();
+        if pass == DURESS {
+            assert_eq!(reasons, ["duress"], "a duress trip end alerts");
+        } else {
+            assert!(reasons.is_empty(), "an ended trip on trips only alerts nobody: {reasons:?}");
+        }
+    }
+    assert_eq!(printed[0], printed[1], "what the captor sees is the same");
+    assert!(printed[0].0.contains("No check-in is due until your next trip"), "{}", printed[0].0);
+}
+
 #[test]
 fn a_trip_stays_within_the_schedule_and_fixed_times_cross_midnight_and_dst() {
     let _shared = super::LOAD.blocking_read();
@@ -105,7 +152,7 @@ fn a_trip_stays_within_the_schedule_and_fixed_times_cross_midnight_and_dst() {
     let (member, _alice) = member_with_alice(dir.path(), &server.url, "member");
     let too_long = aman(&member, NORMAL, &["trip", "start", "--back-by", "3h"]);
     assert_eq!(too_long.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&too_long.stderr).contains("at most your check-in interval (1h)"));
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("at most your schedule's interval (1h)"));
     assert_eq!(aman(&member, NORMAL, &["trip", "end"]).status.code(), Some(1), "no trip to end");
 
     // 09:00 and 21:00 in Baghdad (UTC+3): a longer wait than 1h, so it
