@@ -20,5 +20,6 @@ pub mod metrics;
 pub mod net;
 pub mod serve;
 pub mod store;
+pub mod target_policy;
 pub mod tls;
 pub mod urls;

@@ -7,8 +7,8 @@
 
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
-use super::target::{vet, Resolve};
-use crate::engine::{EndpointKind, Engine, ReminderTarget, TargetReach};
+use super::target::{vet_for_send, Resolve};
+use crate::engine::{EndpointKind, Engine, ReminderTarget};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::AccountId;
@@ -87,17 +87,7 @@ impl Reminder {
                     .map_err(|err| (err.detail, err.permanent))
             }
             EndpointKind::Webhook | EndpointKind::Ntfy => {
-                let vetted = vet(self.resolver.as_ref(), &t.target).await.map_err(|why| (why, false))?;
-                let reach = &vetted.reach;
-                if t.target.starts_with("http://") && !e.plain_http_allowed(reach) {
-                    return Err(("plain http to a public address".into(), true));
-                }
-                if let (TargetReach::Internal(why), false) = (reach, e.config.allow_private_targets) {
-                    return Err((why.clone(), true));
-                }
-                if !e.port_allowed(&t.target, reach) {
-                    return Err(("port not allowed on this server".into(), true));
-                }
+                let vetted = vet_for_send(self.resolver.as_ref(), e.target_policy(), &t.target).await?;
                 let (headers, body) = if t.kind == EndpointKind::Webhook {
                     let body = serde_json::json!({
                         "type": "aman.reminder",

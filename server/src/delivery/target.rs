@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::engine::TargetReach;
+use crate::target_policy::{Refusal, TargetPolicy, TargetReach};
 pub use crate::urls::host_of;
 
 /// How long a name may take to resolve.
@@ -68,6 +68,27 @@ pub async fn vet(resolver: &dyn Resolve, url: &str) -> Result<Vetted, String> {
         TargetReach::Public
     };
     Ok(Vetted { addrs: ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(), reach })
+}
+
+/// One attempt's look-up: resolves and vets `url` (`vet`), then applies the
+/// organizer's policy to the addresses found. `Ok` holds the only addresses
+/// the attempt may connect to; `Err((why, permanent))` otherwise (a look-up
+/// that fails may work next time; a refusal will not).
+pub async fn vet_for_send(
+    resolver: &dyn Resolve,
+    policy: TargetPolicy<'_>,
+    url: &str,
+) -> Result<Vetted, (String, bool)> {
+    let vetted = vet(resolver, url).await.map_err(|why| (why, false))?;
+    policy.check(url, &vetted.reach).map_err(|refusal| {
+        let why = match refusal {
+            Refusal::PlainHttp => "plain http to a public address".into(),
+            Refusal::Internal(why) => why,
+            Refusal::Port => "port not allowed on this server".into(),
+        };
+        (why, true)
+    })?;
+    Ok(vetted)
 }
 
 /// True for every address that is not globally reachable unicast: the

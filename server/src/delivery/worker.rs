@@ -8,10 +8,9 @@
 
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
-use super::target::{vet, Resolve};
+use super::target::{vet_for_send, Resolve};
 use crate::engine::{
-    log_op, renotify_key, secret_context, target_context, Engine, TargetReach, ACK_CHANNEL, NOTICE_CHANNEL,
-    RENOTIFY_CHANNEL,
+    log_op, renotify_key, secret_context, target_context, Engine, ACK_CHANNEL, NOTICE_CHANNEL, RENOTIFY_CHANNEL,
 };
 use crate::store::{Op, QueuedDelivery, StoreError};
 use aman_protocol::at_rest::hmac_sha256;
@@ -370,20 +369,11 @@ impl Deliverer {
                 // Resolved once per attempt (DNS can change between
                 // attempts), and the attempt connects to exactly the
                 // addresses vetted here.
-                let vetted = match vet(self.resolver.as_ref(), &target).await {
+                let vetted = match vet_for_send(self.resolver.as_ref(), e.target_policy(), &target).await {
                     Ok(vetted) => vetted,
-                    Err(why) => return (kind, Outcome::Transient(why)),
+                    Err((why, true)) => return (kind, Outcome::Permanent(why)),
+                    Err((why, false)) => return (kind, Outcome::Transient(why)),
                 };
-                let reach = &vetted.reach;
-                if target.starts_with("http://") && !e.plain_http_allowed(reach) {
-                    return (kind, Outcome::Permanent("plain http to a public address".into()));
-                }
-                if let (TargetReach::Internal(why), false) = (reach, e.config.allow_private_targets) {
-                    return (kind, Outcome::Permanent(why.clone()));
-                }
-                if !e.port_allowed(&target, reach) {
-                    return (kind, Outcome::Permanent("port not allowed on this server".into()));
-                }
                 let (headers, body) = if kind == "webhook" {
                     let body = serde_json::json!({
                         "type": "aman.notification",

@@ -3,6 +3,7 @@
 use super::error::EngineError;
 use super::Engine;
 use crate::store::{Durable, EndpointRecord, Op};
+use crate::target_policy::{Refusal, TargetPolicy, TargetReach};
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, B64};
 use aman_protocol::random::random_array;
 use aman_protocol::text::b64_encode;
@@ -77,30 +78,10 @@ fn validate(kind: EndpointKind, target: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Where a webhook or ntfy target resolves, as the caller found out: the
-/// engine does no DNS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetReach {
-    /// Every address is public (or the target is not a URL: an e-mail address).
-    Public,
-    /// It resolves to an internal address, or does not resolve: why.
-    Internal(String),
-}
-
 impl Engine {
-    /// Plain `http://` exposes even a content-free notification's timing and
-    /// idempotency key to the path: only for a private target the organizer
-    /// allowed (a relay on the same host or network).
-    pub fn plain_http_allowed(&self, reach: &TargetReach) -> bool {
-        self.config.allow_private_targets && matches!(reach, TargetReach::Internal(_))
-    }
-
-    /// Whether the URL's port may be used: any for a private target the
-    /// organizer allowed, else the configured `target_ports` (80 and 443),
-    /// so the server cannot be made to probe other services on the Internet.
-    pub fn port_allowed(&self, url: &str, reach: &TargetReach) -> bool {
-        let private_allowed = self.config.allow_private_targets && matches!(reach, TargetReach::Internal(_));
-        private_allowed || crate::urls::host_of(url).is_some_and(|(_, port)| self.config.target_ports.contains(&port))
+    /// The organizer's rules for notification targets, from the configuration.
+    pub fn target_policy(&self) -> TargetPolicy<'_> {
+        TargetPolicy { allow_private: self.config.allow_private_targets, ports: &self.config.target_ports }
     }
 
     /// The checks every new notification target passes (a contact's
@@ -118,24 +99,20 @@ impl Engine {
             ));
         }
         let web = matches!(kind, EndpointKind::Webhook | EndpointKind::Ntfy);
-        if add.target.starts_with("http://") && !self.plain_http_allowed(reach) {
-            return Err(EngineError::bad_request(
+        // An e-mail address's reach is public and its "port" none: only the
+        // plain-http rule can refuse one.
+        match self.target_policy().check(&add.target, reach) {
+            Err(Refusal::PlainHttp) => Err(EngineError::bad_request(
                 "insecure_target",
                 "webhook and ntfy targets must be https:// (plain http:// only for private targets the organizer allowed)",
-            ));
-        }
-        if let TargetReach::Internal(why) = reach {
-            if web && !self.config.allow_private_targets {
-                return Err(EngineError::bad_request("private_target", why.clone()));
-            }
-        }
-        if web && !self.port_allowed(&add.target, reach) {
-            return Err(EngineError::bad_request(
+            )),
+            Err(Refusal::Internal(why)) if web => Err(EngineError::bad_request("private_target", why)),
+            Err(Refusal::Port) if web => Err(EngineError::bad_request(
                 "target_port",
                 format!("targets on public addresses may use ports {:?} only on this server", self.config.target_ports),
-            ));
+            )),
+            _ => Ok(kind),
         }
-        Ok(kind)
     }
 
     /// Adds an endpoint; a webhook's secret is returned this once.
