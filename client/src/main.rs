@@ -58,7 +58,7 @@ struct Cli {
 enum Command {
     /// Create your keys and keystore and register with a server.
     Init {
-        /// The server, e.g. https://aman.example.org or http://xyz.onion
+        /// The server, e.g. `https://aman.example.org` or `http://xyz.onion`
         #[arg(long)]
         server: String,
         /// The registration invite from the organizer.

@@ -159,3 +159,28 @@ async fn leaving_trips_only_applies_at_once_and_arms_a_member_who_stood_down() {
     app.clock.advance(4201);
     assert_eq!(app.tick().fired.len(), 1);
 }
+
+#[tokio::test]
+async fn leaving_trips_only_for_a_longer_schedule_waits_and_then_arms_a_member_who_stood_down() {
+    let app = TestApp::new();
+    let mut m = armed_member(&app).await;
+    make_trips_only(&app, &m).await;
+    app.clock.advance(3601);
+    app.tick();
+    let (s, b) = app.call(stand_down(&mut m, false, app.now())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // A longer interval than the trips-only bound: it weakens, so it waits.
+    let mut policy = app.policy_of(&m).await;
+    policy.trips_only = false;
+    policy.interval = Some(7200);
+    let (s, b) =
+        app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    app.clock.advance(3601);
+    assert_eq!(app.tick().applied, vec![m.account]);
+    let status = app.status_of(&m).await;
+    let applied_at = b["effective_at"].as_u64().unwrap();
+    assert_eq!(status["deadline"], applied_at + 7200 + 600, "due within the new interval from when it applied");
+    app.clock.advance(7801);
+    assert_eq!(app.tick().fired.len(), 1, "and missed, it fires");
+}

@@ -405,12 +405,17 @@ impl Engine {
                     tracing::info!("check-in keys rotated after cooling-off");
                 }
                 if let Some(pending) = account.pending_policy.take_if(|p| due(p.effective_at)) {
-                    account.policy = pending.policy;
+                    let before = std::mem::replace(&mut account.policy, pending.policy);
                     changed = true;
                     if let Some(sealed) = self.store.live(id)? {
                         let mut live = self.open_live(id, &sealed)?;
+                        let c = &self.config;
+                        // Out of trips only (to a longer schedule, so it was
+                        // held): a member who stood down is due again from
+                        // now. Else a pause's end may arm the deadline.
                         if let Some((next_due, deadline)) =
-                            due_at_pause_end(&live, &account.policy, self.config.max_grace)
+                            due_again(&live, &before, &account.policy, c.max_interval, c.max_grace, at)
+                                .or_else(|| due_at_pause_end(&live, &account.policy, c.max_grace))
                         {
                             live.next_due = Some(next_due);
                             live.deadline = Some(deadline);
@@ -532,6 +537,7 @@ mod tests {
             grace: Some(grace),
             paused: false,
             paused_until: None,
+            trips_only: false,
             contacts: contacts
                 .iter()
                 .map(|(m, t)| ContactLink { mailbox: MailboxId::from_bytes([*m; 16]), tier: *t, active_from: None })
@@ -562,6 +568,21 @@ mod tests {
     }
 
     #[test]
+    fn leaving_trips_only_arms_a_member_who_stood_down_and_nobody_else() {
+        let trips = Policy { trips_only: true, ..p(3600, 600, &[]) };
+        let regular = p(7200, 900, &[]);
+        let stood_down = LiveState { counter: 4, ..LiveState::default() };
+        assert_eq!(due_again(&stood_down, &trips, &regular, 86_400, 86_400, 1000), Some((8200, 9100)));
+        let armed = LiveState { next_due: Some(5000), deadline: Some(5600), ..stood_down.clone() };
+        assert_eq!(due_again(&armed, &trips, &regular, 86_400, 86_400, 1000), None, "on a trip: its deadline holds");
+        assert_eq!(due_again(&LiveState::default(), &trips, &regular, 86_400, 86_400, 1000), None, "never checked in");
+        assert_eq!(due_again(&stood_down, &regular, &regular, 86_400, 86_400, 1000), None, "was not trips only");
+        assert_eq!(due_again(&stood_down, &trips, &trips, 86_400, 86_400, 1000), None, "still trips only");
+        let paused = Policy { paused: true, paused_until: Some(5000), ..trips.clone() };
+        assert_eq!(due_at_pause_end(&stood_down, &paused, 86_400), None, "a pause's end arms no stood-down member");
+    }
+
+    #[test]
     fn what_weakens() {
         let base = p(3600, 600, &[(1, 1), (2, 2)]);
         let w = |new: &Policy| weakens(&base, new, 0, 86_400, 86_400, 900);
@@ -587,6 +608,10 @@ mod tests {
         let mut slower = base.clone();
         slower.escalation_delays = vec![3600];
         assert!(w(&slower));
+        let trips_only = Policy { trips_only: true, ..base.clone() };
+        assert!(w(&trips_only), "trips only weakens");
+        assert!(!wp(&trips_only, &base), "leaving trips only strengthens");
+        assert!(!same_settings(&trips_only, &base), "trips only is never a contacts-only change");
         assert!(!weakens(&Policy::default(), &base, 0, 86_400, 86_400, 900), "first schedule strengthens");
         let mut linking = p(3600, 600, &[(1, 1), (2, 2), (3, 1)]);
         linking.contacts[2].active_from = Some(500);
