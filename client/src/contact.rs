@@ -492,7 +492,7 @@ fn ph_counter(ph: &[u8]) -> Option<u64> {
 fn unconfirmed_entry(m: &Membership, pol: &ProofOfLife, reachable: bool) -> Value {
     json!({
         "member": m.label, "last_sign_of_life": pol.signed_at, "deadline": pol.deadline,
-        "server_reachable": reachable,
+        "server_reachable": reachable, "stood_down": pol.stood_down,
     })
 }
 
@@ -503,8 +503,14 @@ fn unconfirmed_text(v: &Value) -> String {
     } else {
         "the server could not confirm an alert (it cannot be reached, or refused to answer)"
     };
+    // A stand-down said nothing was due; it vouches for no longer than the
+    // longest schedule any server allows.
+    let deadline = match v["stood_down"] == true {
+        true => "they said no check-in was due (between trips), but that vouches for them only until",
+        false => "their deadline was",
+    };
     format!(
-        "WARNING: no sign of life from {member} since {}; their deadline was {} and {server}. Try to reach {member} now, and follow your plan if you cannot.",
+        "WARNING: no sign of life from {member} since {}; {deadline} {} and {server}. Try to reach {member} now, and follow your plan if you cannot.",
         format_time(v["last_sign_of_life"].as_u64().unwrap_or(0)),
         format_time(v["deadline"].as_u64().unwrap_or(0)),
     )

@@ -498,15 +498,31 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     updated.promote_removals(unix_now());
     updated.contacts.retain(|c| c.label != label);
     let client = ctx.client(&book.server)?;
-    let reply: PolicyReply =
-        client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &signer(book, key)?).await?;
+    // A schedule change or pause still waiting goes with the removal: the
+    // server holds one waiting change, and this request becomes it.
+    let now = unix_now();
+    let mut policy = policy_from(&updated);
+    if let Some(p) = &updated.pending_schedule {
+        (policy.interval, policy.grace, policy.trips_only) = (Some(p.every), Some(p.grace), p.trips_only);
+    }
+    if let Some(p) = updated.pause.filter(|p| p.effective_at > now) {
+        (policy.paused, policy.paused_until) = (true, p.until);
+    }
+    let reply: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&policy), &signer(book, key)?).await?;
     if !reply.applied {
-        // Held for the cooling-off: keep sealing to them until it applies.
+        // Held for the cooling-off: keep sealing to them until it applies;
+        // what waited with it now waits as long.
         updated = book.clone();
-        updated.promote_pending_schedule(unix_now());
-        updated.promote_removals(unix_now());
+        updated.promote_pending_schedule(now);
+        updated.promote_removals(now);
         for c in updated.contacts.iter_mut().filter(|c| c.label == label) {
             c.removing_at = Some(reply.effective_at);
+        }
+        if let Some(p) = updated.pending_schedule.as_mut() {
+            p.effective_at = reply.effective_at;
+        }
+        if let Some(p) = updated.pause.as_mut().filter(|p| p.effective_at > now) {
+            p.effective_at = reply.effective_at;
         }
     }
     vault.book.member = Some(updated);
@@ -576,6 +592,19 @@ pub async fn set_schedule(
         policy.paused_until = p.until;
     }
     let client = ctx.client(&book.server)?;
+    // The schedule in force asked for again while a change waits: the
+    // server would take it for a contacts-only change and keep the waiting
+    // one, so it is dropped first (every contact is told).
+    let mut in_force = book.clone();
+    in_force.promote_pending_schedule(unix_now());
+    let same = policy_from(&in_force);
+    if in_force.pending_schedule.is_some()
+        && (same.interval, same.grace, same.trips_only, same.paused)
+            == (policy.interval, policy.grace, policy.trips_only, policy.paused)
+    {
+        let _: PolicyReply =
+            client.call::<(), _>(Method::DELETE, "/v1/account/policy/pending", None, &signer(book, key)?).await?;
+    }
     let reply: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&policy), &signer(book, key)?).await?;
     let mut updated = book.clone();
     if let (Some(p), false) = (updated.pause.as_mut().filter(|_| pending_pause.is_some()), reply.applied) {
@@ -800,7 +829,13 @@ pub async fn checkin(
     note: Option<&str>,
     location: Option<&str>,
 ) -> Result<Report, ClientError> {
-    checkin_with(ctx, vault, Due::Regular, |book| {
+    let mut ended = false;
+    let mut report = checkin_with(ctx, vault, Due::Regular, |book| {
+        // A trip whose return time has passed ends with a check-in (the
+        // member is back, and late): its note gives way to the standing one.
+        if let Some(trip) = book.trip.take_if(|t| t.back_by <= unix_now()) {
+            (book.note, book.location, ended) = (trip.standing_note, trip.standing_location, true);
+        }
         if let Some(n) = note {
             book.note = n.to_owned();
         }
@@ -809,7 +844,12 @@ pub async fn checkin(
         }
         Ok(())
     })
-    .await
+    .await?;
+    if ended {
+        report.text = format!("Your trip's return time had passed: this check-in ends it.\n{}", report.text);
+        report.json["trip_ended"] = json!(true);
+    }
+    Ok(report)
 }
 
 /// When the check-in says the next one is due.
@@ -842,7 +882,7 @@ pub async fn checkin_with(
     let mut updated = book.clone();
     updated.promote_pending_schedule(unix_now());
     updated.promote_removals(unix_now());
-    let (Some(every), Some(regular_grace)) = (updated.every, updated.grace) else {
+    let (Some(mut every), Some(regular_grace)) = (updated.every, updated.grace) else {
         return Err(ClientError::State("no schedule yet: run `aman schedule set --every 6h --grace 30m` first".into()));
     };
     let client = ctx.client(&book.server)?;
@@ -857,8 +897,8 @@ pub async fn checkin_with(
     };
     // Trips only, with no trip under way: the heartbeat stands down (a
     // next due time and grace of 0), and nothing is armed.
-    let stand_down = matches!(due, Due::Regular) && updated.trips_only;
-    let grace = match due {
+    let mut stand_down = matches!(due, Due::Regular) && updated.trips_only;
+    let mut grace = match due {
         Due::Until { grace, .. } => grace,
         Due::Regular if stand_down => 0,
         Due::Regular => regular_grace,
@@ -923,6 +963,21 @@ pub async fn checkin_with(
                 let s = reseal(&mut updated, key)?;
                 alert_hash = sealed_hash(&s);
                 sealed = Some(s);
+            }
+            Err(ClientError::Server { code, .. }) if code == "stand_down_refused" && stand_down && !book.trips_only => {
+                // Trips only is waiting still at the server (its cooling-off
+                // ends by the server's clock, and is applied on its next
+                // tick): check in on the schedule it holds, and keep trips
+                // only waiting. (A refused duress stand-down has alerted.)
+                let (Some(e), Some(g)) = (book.every, book.grace) else {
+                    return Err(ClientError::State("no schedule yet".into()));
+                };
+                (every, grace, stand_down) = (e, g, false);
+                updated.every = book.every;
+                updated.grace = book.grace;
+                updated.at = book.at.clone();
+                updated.trips_only = false;
+                updated.pending_schedule = book.pending_schedule.clone();
             }
             Err(e) => return Err(e),
         }

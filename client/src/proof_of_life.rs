@@ -66,8 +66,11 @@ pub fn judge(
     if hb.client_time > now.saturating_add(FUTURE_SLACK) {
         return Err("signed in the future");
     }
-    // A stand-down (trips only, back from a trip) announces no deadline:
-    // the member says nothing is due, so there is nothing to miss.
+    // A stand-down (trips only, back from a trip) announces no deadline.
+    // It is trusted no further than any heartbeat: a contact cannot check
+    // that the member's schedule is trips only, and a seized server could
+    // keep one a captor signed, so it counts as due at the longest interval
+    // and grace any server accepts (below).
     if !hb.stands_down()
         && (hb.next_due <= hb.client_time
             || hb.next_due > hb.client_time.saturating_add(MAX_INTERVAL)
@@ -78,7 +81,10 @@ pub fn judge(
     let pol = ProofOfLife {
         counter: hb.counter,
         signed_at: hb.client_time,
-        deadline: hb.deadline(),
+        deadline: match hb.stands_down() {
+            true => hb.client_time.saturating_add(MAX_INTERVAL).saturating_add(MAX_GRACE),
+            false => hb.deadline(),
+        },
         stood_down: hb.stands_down(),
         sealed_hash: data_encoding::HEXLOWER.encode(&hb.sealed_hash),
     };
@@ -101,9 +107,9 @@ pub fn alert_covers(pol: &ProofOfLife, fired_at: u64, deadline: Option<u64>) -> 
 }
 
 /// Whether the member's deadline has passed, by this proof of life, with
-/// nothing to show for it (a stand-down has none).
+/// nothing to show for it (for a stand-down, the longest any server allows).
 pub fn overdue(pol: &ProofOfLife, now: u64) -> bool {
-    !pol.stood_down && now > pol.deadline.saturating_add(alarm_slack())
+    now > pol.deadline.saturating_add(alarm_slack())
 }
 
 /// Whether a "checked in late" notice is backed by a heartbeat the member's
@@ -160,10 +166,12 @@ mod tests {
         assert!(judge(&member, None, None, Some(&pol), &hb(6, now + 10, now + 100, 60).sign(&id), now).is_ok());
         let leap = hb(5 + MAX_COUNTER_STEP + 1, now, now + 100, 60).sign(&id);
         assert!(judge(&member, None, None, Some(&pol), &leap, now).is_err(), "a leaping counter");
-        // A stand-down: nothing due, so never overdue; a due time of 0 with
-        // a grace is no stand-down, and is refused.
+        // A stand-down: nothing due, but trusted no longer than the longest
+        // schedule any server accepts; a due time of 0 with a grace is no
+        // stand-down, and is refused.
         let (down, _) = judge(&member, None, None, Some(&pol), &hb(6, now, 0, 0).sign(&id), now).unwrap();
-        assert!(down.stood_down && !overdue(&down, u64::MAX));
+        assert!(down.stood_down && !overdue(&down, now + MAX_INTERVAL + MAX_GRACE));
+        assert!(overdue(&down, now + MAX_INTERVAL + MAX_GRACE + ALARM_SLACK + 1), "not for ever");
         assert!(judge(&member, None, None, Some(&pol), &hb(6, now, 0, 60).sign(&id), now).is_err());
         assert!(judge(&member, None, None, Some(&down), &hb(7, now, now + 100, 60).sign(&id), now)
             .is_ok_and(|(p, _)| !p.stood_down));

@@ -248,10 +248,11 @@ pub struct ProofOfLife {
     pub counter: u64,
     /// When the member's device signed it (the member's clock).
     pub signed_at: u64,
-    /// The deadline it announced: `next_due + grace` (0 for a stand-down).
+    /// The deadline it announced: `next_due + grace` (for a stand-down, the
+    /// longest interval and grace any server accepts, from its signing).
     pub deadline: u64,
     /// A stand-down: the member said no check-in is due (trips only, back
-    /// from a trip), so no deadline can pass.
+    /// from a trip).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stood_down: bool,
     /// The sealed note it vouched for (hex SHA-256).
