@@ -13,6 +13,7 @@ use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::member::{complete_pairings, reseal, signer, unchanged_seal};
 use crate::state::Vault;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{ChannelOutcome, DrillReply, DrillStatus, SealedAlertUpdate, B64};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -42,7 +43,7 @@ pub async fn send(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let sent = client.call::<(), DrillReply>(Method::POST, "/v2/account/drills", None, &signer(book, key)?).await;
     let reply = match sent {
-        Err(ClientError::Server { status: 409, code, .. }) if code == "drill_open" => {
+        Err(ClientError::Server { status: 409, code, .. }) if code == ErrorCode::DrillOpen.as_str() => {
             return Err(ClientError::State(drill_open(ctx, vault).await));
         }
         other => other?,

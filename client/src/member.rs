@@ -6,6 +6,7 @@ use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::state::{ContactEntry, FixedTimes, LastKnown, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{
     AccountStatus, CheckinReply, CheckinRequest, ContactLink, CreatePairing, PairingState, PanicReply, PanicRequest,
     PendingKind, Policy, PolicyReply, RegisterAccount, SealedAlertUpdate, ServerInfo, B64,
@@ -946,7 +947,7 @@ pub async fn checkin_with(
                 reply = Some(r);
                 break;
             }
-            Err(ClientError::Server { code, .. }) if code == "stale_counter" => {
+            Err(ClientError::Server { code, .. }) if code == ErrorCode::StaleCounter.as_str() => {
                 let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
                 // The counter is member-wide and signed into every heartbeat
                 // contacts see: a server that names an absurd one is not
@@ -959,12 +960,16 @@ pub async fn checkin_with(
                 }
                 counter = status.counter.max(counter) + 1;
             }
-            Err(ClientError::Server { code, .. }) if code == "alert_hash_mismatch" && sealed.is_none() => {
+            Err(ClientError::Server { code, .. })
+                if code == ErrorCode::AlertHashMismatch.as_str() && sealed.is_none() =>
+            {
                 let s = reseal(&mut updated, key)?;
                 alert_hash = sealed_hash(&s);
                 sealed = Some(s);
             }
-            Err(ClientError::Server { code, .. }) if code == "stand_down_refused" && stand_down && !book.trips_only => {
+            Err(ClientError::Server { code, .. })
+                if code == ErrorCode::StandDownRefused.as_str() && stand_down && !book.trips_only =>
+            {
                 // Trips only is waiting still at the server (its cooling-off
                 // ends by the server's clock, and is applied on its next
                 // tick): check in on the schedule it holds, and keep trips

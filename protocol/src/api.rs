@@ -3,6 +3,7 @@
 //! ([`B64`]) and are decoded into the canonical formats of this crate, which
 //! are what gets verified. PROTOCOL.md lists each route with its envelope.
 
+pub use crate::error_code::ErrorCode;
 use crate::ids::{AccountId, AlertId, InviteId, MailboxId, ServerId};
 use crate::keys::{EncryptionPublic, VerifyingKey};
 use crate::text::{b64_decode, b64_encode};
@@ -24,17 +25,30 @@ impl Serialize for B64 {
 impl<'de> Deserialize<'de> for B64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        b64_decode(&s, MAX_B64_FIELD).map(B64).map_err(serde::de::Error::custom)
+        b64_decode(&s, MAX_B64_FIELD).map(B64).map_err(|e| serde::de::Error::custom(e.tagged()))
     }
 }
 
 /// Every 4xx/5xx body.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ErrorBody {
-    /// Stable, machine-readable code, e.g. `stale_counter`.
+    /// Stable, machine-readable code, e.g. `stale_counter`: an
+    /// [`ErrorCode`], kept as a string so a newer server's code still parses.
     pub code: String,
     /// A sentence for humans.
     pub message: String,
+}
+
+impl ErrorBody {
+    /// The body of a refusal with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody { code: code.as_str().to_owned(), message: message.into() }
+    }
+
+    /// The code, if this version knows it.
+    pub fn known_code(&self) -> Option<ErrorCode> {
+        ErrorCode::from_code(&self.code)
+    }
 }
 
 /// `GET /v2/server`: who this server is. Unsigned; a member checks the id

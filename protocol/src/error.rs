@@ -4,6 +4,7 @@
 //! attacker *why* something failed to open (wrong recipient, tampered header,
 //! tampered body) is an oracle we do not want to offer.
 
+use crate::error_code::ErrorCode;
 use thiserror::Error;
 
 /// Why a canonical encoding was rejected.
@@ -34,6 +35,37 @@ pub enum DecodeError {
     /// A text form (base32, base64url, hex) is malformed.
     #[error("malformed text encoding")]
     BadText,
+}
+
+impl DecodeError {
+    /// The stable code a refusal of this input carries, by variant (never by text).
+    pub fn code(self) -> ErrorCode {
+        match self {
+            DecodeError::Truncated => ErrorCode::Truncated,
+            DecodeError::TrailingBytes => ErrorCode::TrailingBytes,
+            DecodeError::WrongLabel => ErrorCode::WrongLabel,
+            DecodeError::UnknownVersion(_) => ErrorCode::UnknownVersion,
+            DecodeError::TooLong => ErrorCode::TooLong,
+            DecodeError::WrongLength => ErrorCode::WrongLength,
+            DecodeError::InvalidValue => ErrorCode::InvalidValue,
+            DecodeError::BadText => ErrorCode::BadEncoding,
+        }
+    }
+
+    /// The message a JSON field's deserializer fails with: led by the code
+    /// in brackets, so that whoever parses a whole body can still name the
+    /// code (`[wrong_length] wrong length`) whatever the wording after it.
+    pub fn tagged(self) -> String {
+        format!("[{}] {self}", self.code())
+    }
+
+    /// The code a [`DecodeError::tagged`] message carries, found anywhere in
+    /// `text` (a JSON parser wraps the message in its own words).
+    pub fn code_in(text: &str) -> Option<ErrorCode> {
+        let start = text.find('[')? + 1;
+        let end = start + text[start..].find(']')?;
+        ErrorCode::from_code(&text[start..end])
+    }
 }
 
 /// Errors from the protocol crate.

@@ -75,7 +75,7 @@ macro_rules! define_id {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                s.parse().map_err(|e: DecodeError| serde::de::Error::custom(e.tagged()))
             }
         }
     };

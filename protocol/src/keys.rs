@@ -46,7 +46,7 @@ macro_rules! define_public {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                b64_decode_array(&s).map(Self).map_err(serde::de::Error::custom)
+                b64_decode_array(&s).map(Self).map_err(|e| serde::de::Error::custom(e.tagged()))
             }
         }
     };

@@ -16,6 +16,7 @@ pub mod derive;
 pub mod duration;
 pub mod encoding;
 pub mod error;
+pub mod error_code;
 pub mod hash;
 pub mod heartbeat;
 pub mod ids;

@@ -3,6 +3,7 @@
 
 use crate::engine::lock;
 use crate::error::ApiError;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::request::{AuthHeaders, RequestAuth, HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
 use aman_protocol::{ServerId, Signature, VerifyingKey};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,12 +18,11 @@ pub fn parse_request(
     body: &[u8],
     headers: &HeaderMap,
 ) -> Result<(RequestAuth, Signature), ApiError> {
-    let get =
-        |name: &str| -> Result<String, ApiError> {
-            headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "missing_auth", format!("missing header {name}"))
-            })
-        };
+    let get = |name: &str| -> Result<String, ApiError> {
+        headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::MissingAuth, format!("missing header {name}"))
+        })
+    };
     let auth_headers = AuthHeaders {
         caller: get(HEADER_CALLER)?,
         time: get(HEADER_TIME)?,
@@ -123,12 +123,14 @@ impl ReplayCache {
     pub fn refusal(why: NotRemembered) -> ApiError {
         match why {
             NotRemembered::Replayed => {
-                ApiError::new(StatusCode::CONFLICT, "replayed_request", "this request was already received")
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::ReplayedRequest, "this request was already received")
             }
-            NotRemembered::Full => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is busy; try again shortly")
-                    .retry_after(5)
-            }
+            NotRemembered::Full => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Overloaded,
+                "the server is busy; try again shortly",
+            )
+            .retry_after(5),
         }
     }
 }
@@ -162,14 +164,14 @@ pub fn authenticate(
     if auth.time.abs_diff(now) > window {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "request_expired",
+            ErrorCode::RequestExpired,
             "request time is outside the accepted window; check the clock",
         ));
     }
     if auth.time < boot_time {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "request_expired",
+            ErrorCode::RequestExpired,
             "request was signed before the server started; sign it again",
         ));
     }

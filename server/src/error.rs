@@ -1,9 +1,10 @@
 //! API errors: an HTTP status, a stable machine-readable code and a sentence.
 //!
-//! 5xx bodies are generic; the detail goes to the log only.
+//! 5xx bodies are generic; the detail goes to the log only, when the answer
+//! is made (the one place a refused request is handled).
 
 use crate::engine::{EngineError, ErrorKind};
-use aman_protocol::api::ErrorBody;
+use aman_protocol::api::{ErrorBody, ErrorCode};
 use aman_protocol::{DecodeError, Error as ProtocolError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,7 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable code, e.g. `stale_counter`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
     /// Sent as `Retry-After` (seconds) with a 429 or 503.
@@ -23,12 +24,14 @@ pub struct ApiError {
     /// Close the connection after answering (the rest of the request may
     /// still be on the wire: a body too large or too slow).
     pub close: bool,
+    /// For a 500: what went wrong, logged when the answer is made.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
     /// A 4xx/5xx with a code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None, close: false }
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), retry_after: None, close: false, detail: None }
     }
 
     /// The same error, closing the connection after it is sent.
@@ -46,7 +49,7 @@ impl ApiError {
     // must read the same wherever they are refused).
 
     /// 400 with a code.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         EngineError::bad_request(code, message).into()
     }
 
@@ -90,7 +93,14 @@ impl From<EngineError> for ApiError {
             ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError { status, code: e.code, message: e.message, retry_after: e.retry_after, close: false }
+        ApiError {
+            status,
+            code: e.code,
+            message: e.message,
+            retry_after: e.retry_after,
+            close: false,
+            detail: e.detail,
+        }
     }
 }
 
@@ -102,7 +112,12 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code.to_owned(), message: self.message };
+        if self.status.is_server_error() {
+            if let Some(detail) = &self.detail {
+                tracing::error!(code = %self.code, %detail, "internal error");
+            }
+        }
+        let body = ErrorBody::new(self.code, self.message);
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));

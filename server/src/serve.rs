@@ -128,13 +128,13 @@ pub async fn start_with_resolver(
     tokio::task::spawn_blocking(move || migrating.migrate())
         .await
         .map_err(|e| ServeError::Recovery(e.to_string()))?
-        .map_err(|e| ServeError::Recovery(e.message))?;
+        .map_err(|e| ServeError::Recovery(e.to_string()))?;
     let recovering = engine.clone();
     let now = clock.now();
     tokio::task::spawn_blocking(move || recovering.recover_from_outage(now))
         .await
         .map_err(|e| ServeError::Recovery(e.to_string()))?
-        .map_err(|e| ServeError::Recovery(e.message))?;
+        .map_err(|e| ServeError::Recovery(e.to_string()))?;
     // The schedule mirror loads while the server already answers; the
     // scheduler's first tick waits for it.
     let loading = engine.clone();
@@ -227,7 +227,7 @@ impl RunningServer {
             task.abort();
         }
         let _ = std::fs::remove_file(self.engine.config.admin_socket());
-        self.engine.heartbeat(self.engine.clock.now()).map_err(|e| StoreError::Backend(e.message))?;
+        self.engine.heartbeat(self.engine.clock.now()).map_err(|e| StoreError::Backend(e.to_string()))?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.flush()).await.map_err(|e| StoreError::Backend(e.to_string()))?
     }
@@ -271,7 +271,7 @@ async fn run_sweeper(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
                 let now = engine.clock.now();
                 match tokio::task::spawn_blocking(move || sweeping.sweep_mailboxes(now)).await {
                     Ok(Ok(report)) => tracing::info!(?report, "mailbox retention applied"),
-                    Ok(Err(e)) => tracing::error!(code = e.code, "mailbox retention failed"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "mailbox retention failed"),
                     Err(_) => tracing::error!("mailbox retention panicked"),
                 }
             }

@@ -770,7 +770,7 @@ async fn a_registration_without_a_usable_invite_costs_no_signature_check() {
     let before = aman_protocol::keys::verifications_on_this_thread();
     for invite in [None, Some("amanreg2-junk")] {
         let refused = app.engine.register(invite, &m.registration()).unwrap_err();
-        assert!(refused.code.starts_with("invite_"), "{}", refused.code);
+        assert!(refused.code.as_str().starts_with("invite_"), "{}", refused.code);
     }
     assert_eq!(aman_protocol::keys::verifications_on_this_thread(), before, "nothing was opened or verified");
 }

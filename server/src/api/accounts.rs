@@ -3,6 +3,7 @@
 
 use super::{caller_key, parse_json, AppState, Confirmed, Member, Unsigned};
 use crate::error::ApiError;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{
     CheckinReply, CheckinRequest, PanicReply, PanicRequest, Policy, PolicyReply, RegisterAccount, RotateKeys,
     SealedAlertUpdate, ServerInfo,
@@ -46,7 +47,7 @@ pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsign
     let (reply, durable) =
         state.engine.checkin(&body.heartbeat.0, &body.proof.0, sealed, &admit).map_err(|e| match e.code {
             // What anyone holding an old check-in can send: its address pays.
-            "unauthorized" | "stale_counter" | "clock_skew" => peer.failed(&state, e.into()),
+            ErrorCode::Unauthorized | ErrorCode::StaleCounter | ErrorCode::ClockSkew => peer.failed(&state, e.into()),
             _ => e.into(),
         })?;
     Ok(durable.confirmed(Json(reply)).await?)
@@ -56,7 +57,7 @@ pub async fn checkin(State(state): State<AppState>, Unsigned(body, peer): Unsign
 /// one stable code, so an old client says "update" instead of guessing.
 pub async fn v1_retired() -> ApiError {
     ApiError::bad_request(
-        "protocol_v1_unsupported",
+        ErrorCode::ProtocolV1Unsupported,
         "this server speaks Aman protocol version 2 (POST /v2/checkin, /v2/accounts, PUT /v2/account/keys); update the aman client",
     )
 }

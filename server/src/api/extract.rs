@@ -6,6 +6,8 @@ use super::AppState;
 use crate::auth::{authenticate, parse_request, NotRemembered, ReplayCache};
 use crate::error::ApiError;
 use crate::net::{AddressGroup, RequestProgress, TrustedProxies};
+use aman_protocol::api::ErrorCode;
+use aman_protocol::DecodeError;
 use aman_protocol::{AccountId, MailboxId, RequestAuth, Signature, VerifyingKey};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
@@ -138,7 +140,7 @@ impl Peer {
 
 fn too_many() -> ApiError {
     // The limiter's window is a minute.
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down").retry_after(60)
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, "too many requests; slow down").retry_after(60)
 }
 
 /// The body of a request that carries no request signature (registration,
@@ -161,7 +163,7 @@ async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::req
         Ok(Err(_)) => {
             let large = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 format!("request body is over {} bytes", config.body_limit),
             );
             return Err(peer.failed(state, large.closing()));
@@ -169,7 +171,7 @@ async fn limited_body(req: Request, state: &AppState) -> Result<(axum::http::req
         Err(_) => {
             let slow = ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
+                ErrorCode::BodyTimeout,
                 format!("the request body did not arrive within {} s", config.body_timeout),
             );
             return Err(peer.failed(state, slow.closing()));
@@ -254,20 +256,15 @@ impl FromRequest<AppState> for Contact {
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // Every envelope is an object; serde would otherwise accept `[a, b]` for a struct.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::bad_request("malformed_json", "the request body must be a JSON object"));
+        return Err(ApiError::bad_request(ErrorCode::MalformedJson, "the request body must be a JSON object"));
     }
     serde_json::from_slice(body).map_err(|e| {
         let text = e.to_string();
-        let code = if !e.is_data() {
-            "malformed_json"
-        } else if text.starts_with("wrong length") {
-            "wrong_length"
-        } else if text.starts_with("malformed text encoding") {
-            "bad_encoding"
-        } else if text.starts_with("field too long") {
-            "too_long"
-        } else {
-            "invalid_field"
+        // A field's own decoder names its code in the message it fails
+        // with (`DecodeError::tagged`), so no wording is matched here.
+        let code = match e.is_data() {
+            false => ErrorCode::MalformedJson,
+            true => DecodeError::code_in(&text).unwrap_or(ErrorCode::InvalidField),
         };
         ApiError::bad_request(code, format!("request body: {text}"))
     })

@@ -6,6 +6,7 @@ use crate::delivery::target::vet;
 use crate::engine::TargetReach;
 use crate::error::ApiError;
 use crate::net::RequestProgress;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use axum::extract::{Path, State};
@@ -22,9 +23,9 @@ fn query_u64(query: Option<&str>, name: &str) -> Result<u64, ApiError> {
     for pair in q.split('&') {
         if let Some((k, v)) = pair.split_once('=') {
             if k == name {
-                return v
-                    .parse()
-                    .map_err(|_| ApiError::bad_request("invalid_query", format!("{name} must be a whole number")));
+                return v.parse().map_err(|_| {
+                    ApiError::bad_request(ErrorCode::InvalidQuery, format!("{name} must be a whole number"))
+                });
             }
         }
     }
@@ -152,6 +153,6 @@ pub async fn remove_endpoint(
     Path(id): Path<String>,
     contact: Contact,
 ) -> Confirmed<StatusCode> {
-    let id: u8 = id.parse().map_err(|_| ApiError::bad_request("invalid_value", "endpoint id is a number"))?;
+    let id: u8 = id.parse().map_err(|_| ApiError::bad_request(ErrorCode::InvalidValue, "endpoint id is a number"))?;
     Ok(state.engine.remove_endpoint(&contact.mailbox, id)?.confirmed(StatusCode::NO_CONTENT).await?)
 }

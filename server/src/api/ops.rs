@@ -3,6 +3,7 @@
 use super::AppState;
 use crate::engine::lock;
 use crate::error::ApiError;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::Health;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -110,5 +111,5 @@ pub async fn openapi() -> Json<Value> {
 
 /// Anything else.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route")
+    ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NoRoute, "no such route")
 }

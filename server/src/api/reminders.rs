@@ -5,6 +5,7 @@ use super::{parse_json, AppState, Confirmed, Member};
 use crate::delivery::target::vet;
 use crate::engine::TargetReach;
 use crate::error::ApiError;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointList, ReminderSettings, Reminders};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -47,6 +48,6 @@ pub async fn remove_target(
     Path(id): Path<String>,
     member: Member,
 ) -> Confirmed<StatusCode> {
-    let id: u8 = id.parse().map_err(|_| ApiError::bad_request("invalid_value", "target id is a number"))?;
+    let id: u8 = id.parse().map_err(|_| ApiError::bad_request(ErrorCode::InvalidValue, "target id is a number"))?;
     Ok(state.engine.remove_reminder_target(&member.account, id)?.confirmed(StatusCode::NO_CONTENT).await?)
 }

@@ -43,7 +43,7 @@ impl Reminder {
         let targets = match self.engine.reminder_targets(&account) {
             Ok(t) => t,
             Err(e) => {
-                tracing::error!(code = e.code, "reading reminder targets failed");
+                tracing::error!(error = %e, "reading reminder targets failed");
                 return;
             }
         };

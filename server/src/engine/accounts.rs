@@ -6,6 +6,7 @@ use super::{lock, Engine};
 use crate::config::Registration;
 use crate::store::{AccountRecord, Durable, InviteRecord, LiveState, Op, Reason};
 use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::heartbeat::verify_proof;
@@ -18,20 +19,28 @@ impl Engine {
             return Ok(None);
         }
         let code = code.ok_or_else(|| {
-            EngineError::new(ErrorKind::Forbidden, "invite_required", "this server registers members by invite only")
+            EngineError::new(
+                ErrorKind::Forbidden,
+                ErrorCode::InviteRequired,
+                "this server registers members by invite only",
+            )
         })?;
         let hash = sha256(code.trim().as_bytes());
         let Some(invite) = self.store.invite(&hash)? else {
-            return Err(EngineError::new(ErrorKind::Forbidden, "invite_unknown", "no such invite"));
+            return Err(EngineError::new(ErrorKind::Forbidden, ErrorCode::InviteUnknown, "no such invite"));
         };
         if invite.revoked {
-            return Err(EngineError::new(ErrorKind::Forbidden, "invite_revoked", "this invite was revoked"));
+            return Err(EngineError::new(ErrorKind::Forbidden, ErrorCode::InviteRevoked, "this invite was revoked"));
         }
         if invite.uses_left == 0 {
-            return Err(EngineError::new(ErrorKind::Forbidden, "invite_used_up", "this invite has no uses left"));
+            return Err(EngineError::new(
+                ErrorKind::Forbidden,
+                ErrorCode::InviteUsedUp,
+                "this invite has no uses left",
+            ));
         }
         if invite.expires_at.is_some_and(|t| t <= now) {
-            return Err(EngineError::new(ErrorKind::Forbidden, "invite_expired", "this invite has expired"));
+            return Err(EngineError::new(ErrorKind::Forbidden, ErrorCode::InviteExpired, "this invite has expired"));
         }
         Ok(Some((hash, invite)))
     }
@@ -43,7 +52,7 @@ impl Engine {
         self.check_invite(invite, self.clock.now())?;
         let reg = aman_protocol::Registration::open(&self.identity, sealed).map_err(|e| match e {
             aman_protocol::Error::DecryptionFailed => EngineError::bad_request(
-                "not_sealed_to_this_server",
+                ErrorCode::NotSealedToThisServer,
                 "the registration does not open with this server's key: seal it to the key GET /v2/server names",
             ),
             other => EngineError::protocol("registration", other),
@@ -56,7 +65,7 @@ impl Engine {
         // A deleted account's id is never given out again: whoever
         // registered it would inherit its contacts' trust.
         if self.store.account(&reg.account)?.is_some() || self.store.retired(&self.retired_tag(&reg.account))? {
-            return Err(EngineError::new(ErrorKind::Conflict, "account_exists", "this account id is taken"));
+            return Err(EngineError::new(ErrorKind::Conflict, ErrorCode::AccountExists, "this account id is taken"));
         }
         let mut record = AccountRecord::new(reg.identity, self.seal_transport(&reg.account, &reg.transport)?, now);
         let mut keys = [reg.normal, reg.duress];
@@ -75,7 +84,7 @@ impl Engine {
 
     fn check_sealed(&self, sealed: &[u8]) -> Result<(), EngineError> {
         if sealed.len() > MAX_SEALED_LEN {
-            return Err(EngineError::new(ErrorKind::TooLarge, "alert_too_large", "sealed alert too large"));
+            return Err(EngineError::new(ErrorKind::TooLarge, ErrorCode::AlertTooLarge, "sealed alert too large"));
         }
         validate_sealed(sealed).map_err(|e| EngineError::decode("sealed_alert", e))
     }
@@ -129,7 +138,7 @@ impl Engine {
         // Only a fresh check-in spends the member's budget: an old one
         // replayed (anyone who captured it can) must not lock them out.
         if !admit(caller) {
-            return Err(EngineError::busy("rate_limited", "too many requests; slow down", 60));
+            return Err(EngineError::busy(ErrorCode::RateLimited, "too many requests; slow down", 60));
         }
         if let Err(refusal) = self.check_request(&account, &checkin, sealed, now) {
             // A fresh check-in refused for what it asks (a schedule the
@@ -217,12 +226,15 @@ impl Engine {
             // A counter near u64::MAX would make every later check-in stale.
             return Err(EngineError::new(
                 ErrorKind::Conflict,
-                "counter_jump",
+                ErrorCode::CounterJump,
                 format!("check-in counter may rise by at most {MAX_COUNTER_STEP} at a time"),
             ));
         }
         if checkin.client_time.abs_diff(now) > self.config.clock_window {
-            return Err(EngineError::bad_request("clock_skew", "check-in time is too far from the server's clock"));
+            return Err(EngineError::bad_request(
+                ErrorCode::ClockSkew,
+                "check-in time is too far from the server's clock",
+            ));
         }
         Ok(())
     }
@@ -242,7 +254,7 @@ impl Engine {
                 self.check_sealed(sealed)?;
                 if sealed_hash(sealed) != checkin.sealed_hash {
                     return Err(EngineError::bad_request(
-                        "alert_hash_mismatch",
+                        ErrorCode::AlertHashMismatch,
                         "sealed alert does not match the check-in's hash",
                     ));
                 }
@@ -250,7 +262,7 @@ impl Engine {
             None => {
                 if account.alert_hash.as_ref().map(|h| h.0.as_slice()) != Some(&checkin.sealed_hash[..]) {
                     return Err(EngineError::bad_request(
-                        "alert_hash_mismatch",
+                        ErrorCode::AlertHashMismatch,
                         "check-in does not reference the sealed alert on record; send it with the check-in",
                     ));
                 }
@@ -269,7 +281,7 @@ impl Engine {
             return match policy.trips_only {
                 true => Ok(()),
                 false => Err(EngineError::bad_request(
-                    "stand_down_refused",
+                    ErrorCode::StandDownRefused,
                     "only a trips-only schedule lets a check-in arm nothing; this account's schedule is regular",
                 )),
             };
@@ -277,13 +289,13 @@ impl Engine {
         if checkin.next_due <= now || checkin.next_due > now.saturating_add(max_interval).saturating_add(c.clock_window)
         {
             return Err(EngineError::bad_request(
-                "interval_out_of_range",
+                ErrorCode::IntervalOutOfRange,
                 format!("next due time must be in the future and at most {max_interval}s away"),
             ));
         }
         if checkin.grace < c.min_grace || checkin.grace > max_grace {
             return Err(EngineError::bad_request(
-                "grace_out_of_range",
+                ErrorCode::GraceOutOfRange,
                 format!("grace must be between {}s and {max_grace}s", c.min_grace),
             ));
         }

@@ -24,6 +24,7 @@
 use super::error::{EngineError, ErrorKind};
 use super::Engine;
 use crate::store::{AccountRecord, AlertMeta, AlertRecord, DrillFetch, Durable, Op, Reason};
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{ChannelOutcome, DrillChannel, DrillContact, DrillReport, DrillStatus, B64};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 
@@ -50,7 +51,7 @@ impl Engine {
             if now < self.window_closes(&alert, &meta) {
                 return Err(EngineError::new(
                     ErrorKind::Conflict,
-                    "drill_open",
+                    ErrorCode::DrillOpen,
                     "the latest drill is still open: one drill at a time, until its window closes",
                 ));
             }

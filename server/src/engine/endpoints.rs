@@ -4,6 +4,7 @@ use super::error::EngineError;
 use super::Engine;
 use crate::store::{Durable, EndpointRecord, Op};
 use crate::target_policy::{Refusal, TargetPolicy, TargetReach};
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, B64};
 use aman_protocol::random::random_array;
 use aman_protocol::text::b64_encode;
@@ -47,21 +48,24 @@ impl EndpointKind {
             "webhook" => Ok(EndpointKind::Webhook),
             "ntfy" => Ok(EndpointKind::Ntfy),
             "email" => Ok(EndpointKind::Email),
-            _ => Err(EngineError::bad_request("invalid_kind", "kind is webhook, ntfy or email")),
+            _ => Err(EngineError::bad_request(ErrorCode::InvalidKind, "kind is webhook, ntfy or email")),
         }
     }
 }
 
 fn validate(kind: EndpointKind, target: &str) -> Result<(), EngineError> {
     if target.len() > 512 || target.chars().any(char::is_control) {
-        return Err(EngineError::bad_request("invalid_target", "target is too long or has control characters"));
+        return Err(EngineError::bad_request(ErrorCode::InvalidTarget, "target is too long or has control characters"));
     }
     match kind {
         EndpointKind::Webhook | EndpointKind::Ntfy => {
             let ok = (target.starts_with("https://") || target.starts_with("http://"))
                 && crate::urls::host_of(target).is_some();
             if !ok {
-                return Err(EngineError::bad_request("invalid_target", "webhook and ntfy targets are http(s) URLs"));
+                return Err(EngineError::bad_request(
+                    ErrorCode::InvalidTarget,
+                    "webhook and ntfy targets are http(s) URLs",
+                ));
             }
         }
         EndpointKind::Email => {
@@ -71,7 +75,7 @@ fn validate(kind: EndpointKind, target: &str) -> Result<(), EngineError> {
                 || !parts[1].contains('.')
                 || target.contains(char::is_whitespace)
             {
-                return Err(EngineError::bad_request("invalid_target", "not an e-mail address"));
+                return Err(EngineError::bad_request(ErrorCode::InvalidTarget, "not an e-mail address"));
             }
         }
     }
@@ -94,7 +98,7 @@ impl Engine {
         if kind == EndpointKind::Email && self.config.smtp_url.is_none() {
             // Stored, it would be retried for two days and reach nobody.
             return Err(EngineError::bad_request(
-                "email_unavailable",
+                ErrorCode::EmailUnavailable,
                 "this server's organizer has not configured e-mail (smtp_url): use a webhook or ntfy instead",
             ));
         }
@@ -103,12 +107,12 @@ impl Engine {
         // plain-http rule can refuse one.
         match self.target_policy().check(&add.target, reach) {
             Err(Refusal::PlainHttp) => Err(EngineError::bad_request(
-                "insecure_target",
+                ErrorCode::InsecureTarget,
                 "webhook and ntfy targets must be https:// (plain http:// only for private targets the organizer allowed)",
             )),
-            Err(Refusal::Internal(why)) if web => Err(EngineError::bad_request("private_target", why)),
+            Err(Refusal::Internal(why)) if web => Err(EngineError::bad_request(ErrorCode::PrivateTarget, why)),
             Err(Refusal::Port) if web => Err(EngineError::bad_request(
-                "target_port",
+                ErrorCode::TargetPort,
                 format!("targets on public addresses may use ports {:?} only on this server", self.config.target_ports),
             )),
             _ => Ok(kind),
@@ -126,11 +130,11 @@ impl Engine {
         let _guard = super::lock(&self.registration);
         let mut mailbox = self.store.mailbox(mailbox_id)?.ok_or_else(EngineError::unauthorized)?;
         if mailbox.endpoints.len() >= MAX_ENDPOINTS {
-            return Err(EngineError::bad_request("too_many_endpoints", "at most 8 endpoints per mailbox"));
+            return Err(EngineError::bad_request(ErrorCode::TooManyEndpoints, "at most 8 endpoints per mailbox"));
         }
         let id = (1..super::RENOTIFY_CHANNEL)
             .find(|i| mailbox.endpoints.iter().all(|e| e.id != *i))
-            .ok_or_else(|| EngineError::bad_request("too_many_endpoints", "no endpoint ids left"))?;
+            .ok_or_else(|| EngineError::bad_request(ErrorCode::TooManyEndpoints, "no endpoint ids left"))?;
         let key = self.server_key();
         let target_sealed =
             key.encrypt(&target_context(mailbox_id, id), add.target.as_bytes()).map_err(EngineError::internal)?;

@@ -3,8 +3,9 @@
 //! each kind to a status (`crate::error`).
 
 use crate::store::StoreError;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::{DecodeError, Error as ProtocolError};
-use thiserror::Error;
+use std::fmt;
 
 /// What kind of refusal an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,84 +33,100 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// A refused or failed engine operation.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{code}: {message}")]
+/// A refused or failed engine operation. It is logged where it is
+/// handled (the API's answer, the scheduler's loop), never where it is made:
+/// its `Display` is for the log and carries the detail of an internal
+/// error, which no answer does.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineError {
     /// What kind of refusal.
     pub kind: ErrorKind,
     /// Stable code, e.g. `stale_counter`.
-    pub code: &'static str,
-    /// Human-readable explanation.
+    pub code: ErrorCode,
+    /// Human-readable explanation, sent to the caller.
     pub message: String,
     /// For [`ErrorKind::Busy`] and [`ErrorKind::Overloaded`]: seconds to wait.
     pub retry_after: Option<u64>,
+    /// For [`ErrorKind::Internal`]: what went wrong, for the log only.
+    pub detail: Option<String>,
 }
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        match &self.detail {
+            Some(detail) => write!(f, " ({detail})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
 
 impl EngineError {
     /// An error of `kind` with a code and message.
-    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        EngineError { kind, code, message: message.into(), retry_after: None }
+    pub fn new(kind: ErrorKind, code: ErrorCode, message: impl Into<String>) -> Self {
+        EngineError { kind, code, message: message.into(), retry_after: None, detail: None }
     }
 
     /// Over a per-member or per-mailbox bound; retry after `seconds`.
-    pub fn busy(code: &'static str, message: impl Into<String>, seconds: u64) -> Self {
+    pub fn busy(code: ErrorCode, message: impl Into<String>, seconds: u64) -> Self {
         EngineError { retry_after: Some(seconds), ..Self::new(ErrorKind::Busy, code, message) }
     }
 
     /// Over a server-wide bound; retry after `seconds`.
-    pub fn overloaded(code: &'static str, message: impl Into<String>, seconds: u64) -> Self {
+    pub fn overloaded(code: ErrorCode, message: impl Into<String>, seconds: u64) -> Self {
         EngineError { retry_after: Some(seconds), ..Self::new(ErrorKind::Overloaded, code, message) }
     }
 
     /// Malformed or out-of-bounds input.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, code, message)
     }
 
     /// The one answer for an unknown caller or a bad signature.
     pub fn unauthorized() -> Self {
-        Self::new(ErrorKind::Unauthorized, "unauthorized", "the request signature did not verify for this caller")
+        Self::new(
+            ErrorKind::Unauthorized,
+            ErrorCode::Unauthorized,
+            "the request signature did not verify for this caller",
+        )
     }
 
     /// Nothing of that name here.
     pub fn not_found(what: &str) -> Self {
-        Self::new(ErrorKind::NotFound, "not_found", format!("{what} not found"))
+        Self::new(ErrorKind::NotFound, ErrorCode::NotFound, format!("{what} not found"))
     }
 
-    /// Our fault; `detail` is logged, not sent.
+    /// Our fault; `detail` goes to the log where the error is handled, and
+    /// is never sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(%detail, "internal error");
-        Self::new(ErrorKind::Internal, "internal", "internal server error")
+        EngineError {
+            detail: Some(detail.to_string()),
+            ..Self::new(ErrorKind::Internal, ErrorCode::Internal, "internal server error")
+        }
     }
 
     /// Maps a malformed binary field to a stable code, by variant (never by text).
     pub fn decode(field: &str, e: DecodeError) -> Self {
-        let code = match e {
-            DecodeError::Truncated => "truncated",
-            DecodeError::TrailingBytes => "trailing_bytes",
-            DecodeError::WrongLabel => "wrong_label",
-            DecodeError::UnknownVersion(_) => "unknown_version",
-            DecodeError::TooLong => "too_long",
-            DecodeError::WrongLength => "wrong_length",
-            DecodeError::InvalidValue => "invalid_value",
-            DecodeError::BadText => "bad_encoding",
-            _ => "malformed",
-        };
-        Self::bad_request(code, format!("{field}: {e}"))
+        Self::bad_request(e.code(), format!("{field}: {e}"))
     }
 
     /// Maps a protocol error on a client-supplied field.
     pub fn protocol(field: &str, e: ProtocolError) -> Self {
         match e {
             ProtocolError::Decode(d) => Self::decode(field, d),
-            ProtocolError::BadSignature => {
-                Self::new(ErrorKind::Unauthorized, "bad_signature", format!("{field}: signature did not verify"))
-            }
-            ProtocolError::StaleCounter => {
-                Self::new(ErrorKind::Conflict, "stale_counter", "check-in counter must be greater than the last one")
-            }
-            other => Self::bad_request("invalid", format!("{field}: {other}")),
+            ProtocolError::BadSignature => Self::new(
+                ErrorKind::Unauthorized,
+                ErrorCode::BadSignature,
+                format!("{field}: signature did not verify"),
+            ),
+            ProtocolError::StaleCounter => Self::new(
+                ErrorKind::Conflict,
+                ErrorCode::StaleCounter,
+                "check-in counter must be greater than the last one",
+            ),
+            other => Self::bad_request(ErrorCode::InvalidValue, format!("{field}: {other}")),
         }
     }
 }

@@ -39,11 +39,9 @@ impl Engine {
     pub fn migrate(&self) -> Result<u8, EngineError> {
         let found = self.stored_format()?;
         if found > FORMAT || found == 0 {
-            return Err(EngineError::new(
-                super::ErrorKind::Internal,
-                "format_unknown",
-                format!("the database has format {found}, this server reads up to {FORMAT}: run the newer server"),
-            ));
+            return Err(EngineError::internal(format!(
+                "the database has format {found}, this server reads up to {FORMAT}: run the newer server"
+            )));
         }
         if found < 2 {
             self.index_mailbox_changes()?;

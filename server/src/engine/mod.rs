@@ -108,8 +108,8 @@ impl Engine {
         key: ServerKey,
     ) -> Result<Arc<Self>, StoreError> {
         let engine = Self::build(store, clock, config, key, Schedule::default());
-        engine.migrate().map_err(|e| StoreError::Backend(e.message))?;
-        engine.recover_from_outage(engine.clock.now()).map_err(|e| StoreError::Backend(e.message))?;
+        engine.migrate().map_err(|e| StoreError::Backend(e.to_string()))?;
+        engine.recover_from_outage(engine.clock.now()).map_err(|e| StoreError::Backend(e.to_string()))?;
         engine.load_schedule()?;
         Ok(engine)
     }
@@ -130,7 +130,7 @@ impl Engine {
     pub fn load_schedule(&self) -> Result<usize, StoreError> {
         let mut loaded = Schedule::load(self.store.as_ref())?;
         // Before the deadlines, so requests meanwhile arm reminders too.
-        self.load_reminder_offsets().map_err(|e| StoreError::Backend(e.message))?;
+        self.load_reminder_offsets().map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut unreadable = 0usize;
         let mut armed = Vec::new();
         self.store.scan_lives(&mut |id, sealed| match self.open_live(&id, sealed) {
@@ -156,7 +156,7 @@ impl Engine {
         }
         if !outage_failed {
             // Kept for the next start otherwise, which applies it again.
-            self.outage_applied().map_err(|e| StoreError::Backend(e.message))?;
+            self.outage_applied().map_err(|e| StoreError::Backend(e.to_string()))?;
         }
 
         for slot in self.store.signals()? {
@@ -165,7 +165,7 @@ impl Engine {
                 Ok(Some(s)) => loaded.add_signal(s.due, (s.account, s.counter, slot, schedule::SignalMode::Unknown)),
                 Ok(None) => {} // gone, or unreadable (logged): nothing to act on
                 // Never skip a signal that may be a duress one: fail the load.
-                Err(e) => return Err(StoreError::Backend(e.message)),
+                Err(e) => return Err(StoreError::Backend(e.to_string())),
             }
         }
         let count = loaded.armed();

@@ -5,6 +5,7 @@
 use super::error::{EngineError, ErrorKind};
 use super::{lock, Engine};
 use crate::store::{AccountRecord, Durable, MailboxRecord, Op, PairingRecord};
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{PairingAnswer, PairingState, B64};
 use aman_protocol::invite::ENROLLMENT_LEN;
 use aman_protocol::{AccountId, InviteId, MailboxId};
@@ -29,10 +30,14 @@ impl Engine {
         let now = self.clock.now();
         let mut account = self.account_or_unauthorized(caller)?;
         if expires_at <= now || expires_at > now + MAX_PAIRING_LIFETIME {
-            return Err(EngineError::bad_request("invalid_expiry", "a pairing lasts between now and 7 days"));
+            return Err(EngineError::bad_request(ErrorCode::InvalidExpiry, "a pairing lasts between now and 7 days"));
         }
         if self.store.pairing(&invite)?.is_some() {
-            return Err(EngineError::new(ErrorKind::Conflict, "pairing_exists", "this invite id is already in use"));
+            return Err(EngineError::new(
+                ErrorKind::Conflict,
+                ErrorCode::PairingExists,
+                "this invite id is already in use",
+            ));
         }
         // Each answered slot is a mailbox the server keeps: a member (or a
         // captor with the phone) must not be able to make the server hold
@@ -41,7 +46,7 @@ impl Engine {
         account.open_pairings.retain(|(_, lapses)| *lapses > now);
         if account.open_pairings.len() >= self.config.max_open_pairings {
             return Err(EngineError::busy(
-                "too_many_pairings",
+                ErrorCode::TooManyPairings,
                 format!("at most {} invites may wait for an answer at once", self.config.max_open_pairings),
                 3600,
             ));
@@ -72,10 +77,14 @@ impl Engine {
 
     fn check_waiting(pairing: &PairingRecord, now: u64) -> Result<(), EngineError> {
         if pairing.expires_at <= now {
-            return Err(EngineError::new(ErrorKind::Gone, "pairing_expired", "this invite has expired"));
+            return Err(EngineError::new(ErrorKind::Gone, ErrorCode::PairingExpired, "this invite has expired"));
         }
         if pairing.enrollment.is_some() {
-            return Err(EngineError::new(ErrorKind::Conflict, "pairing_answered", "this invite was already used"));
+            return Err(EngineError::new(
+                ErrorKind::Conflict,
+                ErrorCode::PairingAnswered,
+                "this invite was already used",
+            ));
         }
         Ok(())
     }
@@ -86,14 +95,17 @@ impl Engine {
         let _one_at_a_time = lock(&self.registration);
         let now = self.clock.now();
         if answer.enrollment.0.len() != ENROLLMENT_LEN {
-            return Err(EngineError::bad_request("wrong_length", format!("enrollment must be {ENROLLMENT_LEN} bytes")));
+            return Err(EngineError::bad_request(
+                ErrorCode::WrongLength,
+                format!("enrollment must be {ENROLLMENT_LEN} bytes"),
+            ));
         }
         let Some(mut pairing) = self.store.pairing(invite)? else {
             return Err(EngineError::not_found("pairing"));
         };
         Self::check_waiting(&pairing, now)?;
         if self.store.mailbox(&answer.mailbox)?.is_some() {
-            return Err(EngineError::new(ErrorKind::Conflict, "mailbox_exists", "this mailbox id is taken"));
+            return Err(EngineError::new(ErrorKind::Conflict, ErrorCode::MailboxExists, "this mailbox id is taken"));
         }
         let owner = pairing.account;
         let _guard = self.lock_account(&owner);
@@ -124,7 +136,7 @@ impl Engine {
     fn check_mailbox_room(&self, account: &AccountRecord) -> Result<(), EngineError> {
         if account.mailboxes.len() >= self.config.max_mailboxes {
             return Err(EngineError::busy(
-                "too_many_mailboxes",
+                ErrorCode::TooManyMailboxes,
                 format!("a member may pair at most {} contact mailboxes", self.config.max_mailboxes),
                 86_400,
             ));

@@ -7,6 +7,7 @@ use super::{idempotency_key, NOTICE_CHANNEL};
 use super::{lock, Engine};
 use crate::store::{AccountRecord, Durable, LiveState, Op, OutboxEntry, PendingKeys, PendingPolicy};
 use aman_protocol::alert::MAX_RECIPIENTS;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
 use aman_protocol::{AccountId, AlertId, KeyRotation};
 use std::collections::HashSet;
@@ -47,7 +48,7 @@ impl Engine {
         if let Some(i) = policy.interval {
             if i < c.min_interval || i > c.max_interval {
                 return Err(EngineError::bad_request(
-                    "interval_out_of_range",
+                    ErrorCode::IntervalOutOfRange,
                     format!("interval must be between {}s and {}s", c.min_interval, c.max_interval),
                 ));
             }
@@ -55,7 +56,7 @@ impl Engine {
         if let Some(g) = policy.grace {
             if g < c.min_grace || g > c.max_grace {
                 return Err(EngineError::bad_request(
-                    "grace_out_of_range",
+                    ErrorCode::GraceOutOfRange,
                     format!("grace must be between {}s and {}s", c.min_grace, c.max_grace),
                 ));
             }
@@ -64,30 +65,30 @@ impl Engine {
             let now = self.clock.now();
             if !policy.paused || until <= now || until > now.saturating_add(MAX_PAUSE) {
                 return Err(EngineError::bad_request(
-                    "invalid_pause",
+                    ErrorCode::InvalidPause,
                     "paused_until needs paused, and a time in the future at most 366 days away",
                 ));
             }
         }
         if policy.contacts.len() > MAX_RECIPIENTS {
-            return Err(EngineError::bad_request("too_many_contacts", "at most 16 contacts"));
+            return Err(EngineError::bad_request(ErrorCode::TooManyContacts, "at most 16 contacts"));
         }
         if policy.escalation_delays.len() > 9 || policy.escalation_delays.iter().any(|d| *d > 7 * 86_400) {
-            return Err(EngineError::bad_request("invalid_escalation", "at most 9 delays of at most 7 days"));
+            return Err(EngineError::bad_request(ErrorCode::InvalidEscalation, "at most 9 delays of at most 7 days"));
         }
         let mut seen = HashSet::new();
         for link in &policy.contacts {
             if !(1..=9).contains(&link.tier) {
-                return Err(EngineError::bad_request("invalid_tier", "tiers run from 1 to 9"));
+                return Err(EngineError::bad_request(ErrorCode::InvalidTier, "tiers run from 1 to 9"));
             }
             if !seen.insert(link.mailbox) {
-                return Err(EngineError::bad_request("duplicate_contact", "a mailbox is linked twice"));
+                return Err(EngineError::bad_request(ErrorCode::DuplicateContact, "a mailbox is linked twice"));
             }
             match self.store.mailbox(&link.mailbox)? {
                 Some(mb) if mb.account == *account => {}
                 _ => {
                     return Err(EngineError::bad_request(
-                        "unknown_mailbox",
+                        ErrorCode::UnknownMailbox,
                         "a linked mailbox did not pair with this account",
                     ))
                 }
@@ -307,7 +308,7 @@ impl Engine {
         let signed =
             self.identity.open(aman_protocol::encoding::labels::KEY_ROTATION.as_bytes(), sealed).map_err(|_| {
                 EngineError::bad_request(
-                    "not_sealed_to_this_server",
+                    ErrorCode::NotSealedToThisServer,
                     "the rotation does not open with this server's key: seal it to the key GET /v2/server names",
                 )
             })?;
@@ -318,7 +319,7 @@ impl Engine {
             KeyRotation::verify(&signed, &account.identity).map_err(|e| EngineError::protocol("rotation", e))?;
         if rotation.account != *caller || rotation.server != self.identity.id() {
             return Err(EngineError::bad_request(
-                "rotation_mismatch",
+                ErrorCode::RotationMismatch,
                 "the rotation is for another account or another server",
             ));
         }
@@ -328,19 +329,20 @@ impl Engine {
         let olds: Vec<_> = rotation.successions.iter().map(|s| s.old).collect();
         if !account.checkin_keys.iter().all(|k| olds.contains(k)) {
             return Err(EngineError::bad_request(
-                "rotation_mismatch",
+                ErrorCode::RotationMismatch,
                 "each check-in key in use must sign its own successor",
             ));
         }
         let current = self.accepted_keys(caller, &account, now)?;
-        let new_duress = rotation
-            .successions
-            .iter()
-            .find(|s| self.is_duress(caller, &current, &s.old))
-            .map(|s| s.new)
-            .ok_or_else(|| {
-                EngineError::bad_request("rotation_mismatch", "each check-in key in use must sign its own successor")
-            })?;
+        let new_duress =
+            rotation.successions.iter().find(|s| self.is_duress(caller, &current, &s.old)).map(|s| s.new).ok_or_else(
+                || {
+                    EngineError::bad_request(
+                        ErrorCode::RotationMismatch,
+                        "each check-in key in use must sign its own successor",
+                    )
+                },
+            )?;
         if let Some(pending) = &account.pending_keys {
             // The same rotation again (its reply was lost): the same answer.
             // The same keys in the same roles, that is: each succeeding the
@@ -358,14 +360,14 @@ impl Engine {
             // would verify once the server switched. One at a time.
             return Err(EngineError::new(
                 ErrorKind::Conflict,
-                "rotation_pending",
+                ErrorCode::RotationPending,
                 format!("a key rotation is already waiting until {}", pending.effective_at),
             ));
         }
         if rotation.generation != account.key_generation + 1 {
             return Err(EngineError::new(
                 ErrorKind::Conflict,
-                "stale_generation",
+                ErrorCode::StaleGeneration,
                 format!("the rotation must be for key generation {}", account.key_generation + 1),
             ));
         }

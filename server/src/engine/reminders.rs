@@ -16,6 +16,7 @@
 use super::error::EngineError;
 use super::{lock, EndpointKind, Engine, TargetReach};
 use crate::store::{Durable, EndpointRecord, Op, ReminderRecord};
+use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, Reminders, B64};
 use aman_protocol::AccountId;
 use std::collections::{BTreeSet, HashMap};
@@ -174,11 +175,11 @@ impl Engine {
         self.store.account(account)?.ok_or_else(EngineError::unauthorized)?;
         let mut record = self.store.reminders(account)?.unwrap_or_default();
         if record.targets.len() >= MAX_REMINDER_TARGETS {
-            return Err(EngineError::bad_request("too_many_targets", "at most 4 reminder targets"));
+            return Err(EngineError::bad_request(ErrorCode::TooManyTargets, "at most 4 reminder targets"));
         }
         let id = (1..=u8::MAX)
             .find(|i| record.targets.iter().all(|t| t.id != *i))
-            .ok_or_else(|| EngineError::bad_request("too_many_targets", "no target ids left"))?;
+            .ok_or_else(|| EngineError::bad_request(ErrorCode::TooManyTargets, "no target ids left"))?;
         let key = self.server_key();
         let target_sealed =
             key.encrypt(&reminder_target_context(account, id), add.target.as_bytes()).map_err(EngineError::internal)?;
@@ -219,13 +220,13 @@ impl Engine {
         let _guard = self.lock_account(account);
         let found = self.account(account)?.ok_or_else(EngineError::unauthorized)?;
         if before.len() > MAX_REMINDER_OFFSETS {
-            return Err(EngineError::bad_request("invalid_reminders", "at most 4 reminder offsets"));
+            return Err(EngineError::bad_request(ErrorCode::InvalidReminders, "at most 4 reminder offsets"));
         }
         let longest = found.policy.interval.unwrap_or(self.config.max_interval);
         let min = self.config.min_reminder;
         if let Some(bad) = before.iter().find(|b| **b < min || **b > longest) {
             return Err(EngineError::bad_request(
-                "invalid_reminders",
+                ErrorCode::InvalidReminders,
                 format!("{bad} s: a reminder offset is between {min} s and the check-in interval ({longest} s)"),
             ));
         }

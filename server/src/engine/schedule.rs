@@ -185,7 +185,7 @@ impl Engine {
         }
         // The old deadline's reminders go with it; the new one's are armed.
         if let Err(e) = self.arm_reminders(id) {
-            tracing::error!(code = e.code, "arming reminders failed");
+            tracing::error!(error = %e, "arming reminders failed");
         }
     }
 
@@ -223,7 +223,7 @@ impl Engine {
                 Ok(fired) => report.fired.extend(fired),
                 Err(e) => {
                     // Never drop a deadline: try again shortly.
-                    tracing::error!(code = e.code, "firing missed deadlines failed; retrying");
+                    tracing::error!(error = %e, "firing missed deadlines failed; retrying");
                     let mut s = lock(&self.schedule);
                     for (_, id) in chunk {
                         s.set_deadline(*id, now + 1);
@@ -235,13 +235,19 @@ impl Engine {
             match self.escalate(&id, at, now) {
                 Ok(true) => report.escalated.push(id),
                 Ok(false) => {}
-                Err(_) => lock(&self.schedule).add_escalation(now + 1, id),
+                Err(e) => {
+                    tracing::error!(error = %e, "escalating an alert failed; retrying");
+                    lock(&self.schedule).add_escalation(now + 1, id)
+                }
             }
         }
         for (at, id) in cooling {
             match self.apply_cooling(&id, at) {
                 Ok(()) => report.applied.push(id),
-                Err(_) => lock(&self.schedule).add_cooling(now + 1, id),
+                Err(e) => {
+                    tracing::error!(error = %e, "applying a change after its cooling-off failed; retrying");
+                    lock(&self.schedule).add_cooling(now + 1, id)
+                }
             }
         }
         let signals = Schedule::take_due(&mut lock(&self.schedule).signals, now);
@@ -256,7 +262,7 @@ impl Engine {
                 }
                 Err(e) => {
                     // Never drop a signal: it may be a duress one. Try again shortly.
-                    tracing::error!(code = e.code, "reading check-in signals failed; retrying");
+                    tracing::error!(error = %e, "reading check-in signals failed; retrying");
                     let mut s = lock(&self.schedule);
                     for (_, entry) in chunk {
                         s.add_signal(now + 1, *entry);
@@ -270,7 +276,7 @@ impl Engine {
             match self.dispatch_due(chunk, now) {
                 Ok(done) => report.dispatched.extend(done),
                 Err(e) => {
-                    tracing::error!(code = e.code, "dispatching alerts failed; retrying");
+                    tracing::error!(error = %e, "dispatching alerts failed; retrying");
                     let mut s = lock(&self.schedule);
                     for (_, id) in chunk {
                         s.add_dispatch(now + 1, *id);

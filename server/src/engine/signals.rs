@@ -175,7 +175,7 @@ impl Engine {
                         wakes.extend(wake);
                     }
                     Err(e) => {
-                        tracing::error!(code = e.code, "reading a check-in signal failed; retrying");
+                        tracing::error!(error = %e, "reading a check-in signal failed; retrying");
                         match before {
                             Some(record) => accounts.insert(id, record),
                             None => accounts.remove(&id),

@@ -38,7 +38,9 @@ impl Engine {
     /// Refuses a check-in for an account that does not exist, after the
     /// work a known account's wrong proof costs.
     pub(super) fn refuse_unknown_checkin(&self, ph: &[u8], proof: &[u8], now: u64) -> EngineError {
-        if let Some(s) = self.stand_in.get_or_init(|| StandIn::new(self).ok()) {
+        if let Some(s) = self.stand_in.get_or_init(|| {
+            StandIn::new(self).map_err(|e| tracing::error!(error = %e, "no stand-in for unknown check-ins")).ok()
+        }) {
             let record = s.record.clone();
             let live = self.open_live(&s.id, &s.live).unwrap_or_default();
             let account = Account { record, live };

@@ -11,6 +11,7 @@
 
 use super::error::EngineError;
 use super::lock;
+use aman_protocol::api::ErrorCode;
 use aman_protocol::{AccountId, MailboxId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -86,21 +87,21 @@ impl MailboxWakes {
         let mut w = lock(&self.waiting);
         if w.total >= limits.total {
             return Err(EngineError::overloaded(
-                "too_many_waiters",
+                ErrorCode::TooManyWaiters,
                 "the server holds as many long-polls as it allows; poll again shortly",
                 WAITER_RETRY_AFTER,
             ));
         }
         if w.per_account.get(&account).copied().unwrap_or(0) >= limits.per_account {
             return Err(EngineError::busy(
-                "too_many_waiters",
+                ErrorCode::TooManyWaiters,
                 "this member's contacts hold as many long-polls as the server allows; poll again shortly",
                 WAITER_RETRY_AFTER,
             ));
         }
         if w.senders.get(&mailbox).map_or(0, |(_, n)| *n) >= limits.per_mailbox {
             return Err(EngineError::busy(
-                "too_many_waiters",
+                ErrorCode::TooManyWaiters,
                 "this mailbox holds as many long-polls as the server allows; poll again shortly",
                 WAITER_RETRY_AFTER,
             ));

@@ -5,6 +5,7 @@
 
 use super::connections::{Admitted, Connections};
 use crate::error::ApiError;
+use aman_protocol::api::ErrorCode;
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -160,7 +161,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 fn timed_out() -> axum::response::Response {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "the request took too long; try again")
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::RequestTimeout, "the request took too long; try again")
         .retry_after(5)
         .closing()
         .into_response()
