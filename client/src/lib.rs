@@ -20,6 +20,7 @@ pub mod remind;
 pub mod settings;
 pub mod state;
 pub mod trip;
+pub mod waiting;
 pub mod when;
 pub mod wording;
 

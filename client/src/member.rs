@@ -5,6 +5,7 @@ use crate::api::{unix_now, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::state::{ContactEntry, FixedTimes, LastKnown, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
+use crate::waiting;
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{
@@ -503,12 +504,7 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     // server holds one waiting change, and this request becomes it.
     let now = unix_now();
     let mut policy = policy_from(&updated);
-    if let Some(p) = &updated.pending_schedule {
-        (policy.interval, policy.grace, policy.trips_only) = (Some(p.every), Some(p.grace), p.trips_only);
-    }
-    if let Some(p) = updated.pause.filter(|p| p.effective_at > now) {
-        (policy.paused, policy.paused_until) = (true, p.until);
-    }
+    waiting::carry(&mut policy, &updated, now);
     let reply: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&policy), &signer(book, key)?).await?;
     if !reply.applied {
         // Held for the cooling-off: keep sealing to them until it applies;
@@ -519,12 +515,7 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
         for c in updated.contacts.iter_mut().filter(|c| c.label == label) {
             c.removing_at = Some(reply.effective_at);
         }
-        if let Some(p) = updated.pending_schedule.as_mut() {
-            p.effective_at = reply.effective_at;
-        }
-        if let Some(p) = updated.pause.as_mut().filter(|p| p.effective_at > now) {
-            p.effective_at = reply.effective_at;
-        }
+        waiting::retime(&mut updated, reply.effective_at, now);
     }
     vault.book.member = Some(updated);
     vault.save()?;
@@ -579,7 +570,27 @@ pub async fn set_schedule(
 ) -> Result<Report, ClientError> {
     let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
-    let mut wanted = book.clone();
+    let now = unix_now();
+    let mut updated = book.clone();
+    let client = ctx.client(&book.server)?;
+    // The schedule in force asked for again while a change waits: the
+    // server would take it for a contacts-only change and keep the waiting
+    // one, so it is dropped first (every contact is told), and with it any
+    // removal that waited with it (said below).
+    let mut in_force = book.clone();
+    in_force.promote_pending_schedule(now);
+    let pending_pause = waiting::pause(book, now);
+    let asks_what_holds = in_force.every == Some(every)
+        && in_force.grace == Some(grace)
+        && in_force.trips_only == (cadence == Cadence::TripsOnly)
+        && pending_pause.is_none();
+    let mut kept = Vec::new();
+    if in_force.pending_schedule.is_some() && asks_what_holds {
+        let _: PolicyReply =
+            client.call::<(), _>(Method::DELETE, "/v1/account/policy/pending", None, &signer(book, key)?).await?;
+        kept = waiting::drop_removals(&mut updated, now);
+    }
+    let mut wanted = updated.clone();
     wanted.every = Some(every);
     wanted.grace = Some(grace);
     wanted.trips_only = cadence == Cadence::TripsOnly;
@@ -587,29 +598,13 @@ pub async fn set_schedule(
     let mut policy = policy_from(&wanted);
     // A pause still waiting goes with the new schedule (the server holds one
     // weakening change at a time: this one replaces it, and waits with it).
-    let pending_pause = book.pause.filter(|p| p.effective_at > unix_now());
     if let Some(p) = pending_pause {
         policy.paused = true;
         policy.paused_until = p.until;
     }
-    let client = ctx.client(&book.server)?;
-    // The schedule in force asked for again while a change waits: the
-    // server would take it for a contacts-only change and keep the waiting
-    // one, so it is dropped first (every contact is told).
-    let mut in_force = book.clone();
-    in_force.promote_pending_schedule(unix_now());
-    let same = policy_from(&in_force);
-    if in_force.pending_schedule.is_some()
-        && (same.interval, same.grace, same.trips_only, same.paused)
-            == (policy.interval, policy.grace, policy.trips_only, policy.paused)
-    {
-        let _: PolicyReply =
-            client.call::<(), _>(Method::DELETE, "/v1/account/policy/pending", None, &signer(book, key)?).await?;
-    }
     let reply: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&policy), &signer(book, key)?).await?;
-    let mut updated = book.clone();
-    if let (Some(p), false) = (updated.pause.as_mut().filter(|_| pending_pause.is_some()), reply.applied) {
-        p.effective_at = reply.effective_at;
+    if !reply.applied {
+        waiting::retime(&mut updated, reply.effective_at, now);
     }
     if reply.applied {
         updated.every = Some(every);
@@ -634,7 +629,11 @@ pub async fn set_schedule(
             format_time(reply.effective_at)
         )
     };
-    let mut text = format!("Schedule: {}. Applies {when}.", describe_schedule(every, grace, &cadence));
+    let mut text = format!(
+        "Schedule: {}. Applies {when}.{}",
+        describe_schedule(every, grace, &cadence),
+        waiting::kept_sentence(&kept)
+    );
     // A shorter schedule moves an armed deadline up at once: say where it is now.
     let mut deadline = None;
     if reply.applied {
@@ -676,20 +675,18 @@ pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<R
     wanted.paused_until = until;
     // A weaker schedule still waiting goes with the pause (the server holds
     // one weakening change at a time: this one replaces it).
-    if let Some(p) = &book.pending_schedule {
-        wanted.interval = Some(p.every);
-        wanted.grace = Some(p.grace);
-        wanted.trips_only = p.trips_only;
-    }
+    let now = unix_now();
+    waiting::carry(&mut wanted, &book, now);
+    (wanted.paused, wanted.paused_until) = (true, until);
     let client = ctx.client(&book.server)?;
     let reply: PolicyReply =
         client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &signer(&book, key)?).await?;
     let mut updated = book.clone();
+    if !reply.applied {
+        waiting::retime(&mut updated, reply.effective_at, now);
+    }
     let effective_at = if reply.applied { 0 } else { reply.effective_at };
     updated.pause = Some(crate::state::Pause { until, effective_at });
-    if let Some(p) = updated.pending_schedule.as_mut() {
-        p.effective_at = reply.effective_at;
-    }
     vault.book.member = Some(updated);
     vault.save()?;
     let end = match until {
@@ -724,11 +721,13 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     let client = ctx.client(&book.server)?;
     let sign = signer(&book, key)?;
     let mut also = String::new();
+    let mut dropped = false;
     if book.pause.is_some_and(|p| p.effective_at > unix_now()) {
         // Still waiting out its cooling-off: drop it (with the schedule
-        // change that waits with it) rather than send a policy that the
-        // server would take for a contacts-only change.
+        // change and removals that wait with it) rather than send a policy
+        // that the server would take for a contacts-only change.
         let _: PolicyReply = client.call::<(), _>(Method::DELETE, "/v1/account/policy/pending", None, &sign).await?;
+        dropped = true;
         if book.pending_schedule.take().is_some() {
             also = " The schedule change that was waiting with it is dropped too.".to_owned();
         }
@@ -739,12 +738,17 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         let _: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &sign).await?;
     }
     let pending = book.pending_schedule.clone();
+    let mut kept = Vec::new();
     let mut report = checkin_with(ctx, vault, Due::Regular, |b| {
         b.pause = None;
         b.pending_schedule = pending;
+        if dropped {
+            kept = waiting::drop_removals(b, unix_now());
+        }
         Ok(())
     })
     .await?;
+    also.push_str(&waiting::kept_sentence(&kept));
     report.text = format!("Pause over: your schedule is back.{also}\n{}", report.text);
     report.json["resumed"] = json!(true);
     Ok(report)
@@ -982,7 +986,11 @@ pub async fn checkin_with(
                 updated.grace = book.grace;
                 updated.at = book.at.clone();
                 updated.trips_only = false;
-                updated.pending_schedule = book.pending_schedule.clone();
+                // Kept only if the server still holds a change waiting (it
+                // may have been dropped meanwhile): else it never comes.
+                let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
+                let waits = status.pending.iter().any(|p| p.kind == PendingKind::PolicyWeakening);
+                updated.pending_schedule = book.pending_schedule.clone().filter(|_| waits);
             }
             Err(e) => return Err(e),
         }

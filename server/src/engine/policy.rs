@@ -381,6 +381,9 @@ impl Engine {
 
     /// Applies every pending change whose cooling-off has passed by `at`.
     pub(super) fn apply_cooling(&self, id: &AccountId, at: u64) -> Result<(), EngineError> {
+        // Applied late (the server was down at `at`): a re-armed member is
+        // due from now, not from a moment already past.
+        let now = self.clock.now();
         let guard = self.lock_account(id);
         let mut ops = vec![Op::DeleteCooling(at, *id)];
         let mut rearm = None;
@@ -416,7 +419,7 @@ impl Engine {
                         // held): a member who stood down is due again from
                         // now. Else a pause's end may arm the deadline.
                         if let Some((next_due, deadline)) =
-                            due_again(&live, &before, &account.policy, c.max_interval, c.max_grace, at)
+                            due_again(&live, &before, &account.policy, c.max_interval, c.max_grace, at.max(now))
                                 .or_else(|| due_at_pause_end(&live, &account.policy, c.max_grace))
                         {
                             live.next_due = Some(next_due);
