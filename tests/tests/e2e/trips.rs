@@ -269,3 +269,38 @@ fn resume_drops_a_pause_still_waiting_and_an_end_given_to_an_open_pause_arms_it(
     let seen = await_alerts(&alice, Duration::from_secs(20), |a| !a.is_empty());
     assert_eq!(seen.first().map(|a| a["reason"].clone()), Some("missed".into()), "due at the pause's end: {seen:?}");
 }
+
+/// The server holds one waiting change: a removal asked for while a pause
+/// waits waits with it, and resuming the waiting pause drops both. The
+/// member's book follows: the contact stays linked, and the member is told.
+#[test]
+fn a_removal_waits_with_a_pause_and_resuming_drops_both_and_says_so() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_COOLING_OFF", "1h")]);
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
+    let member = dir.path().join("member");
+    assert!(aman(&member, PASSES, &["init", "--server", &server.url]).status.success());
+    // Both accept before the member links either: they count at once, together.
+    for label in ["alice", "bashir"] {
+        let code = json(&member, NORMAL, &["contact", "invite", "--label", label])["code"].as_str().unwrap().to_owned();
+        let home = dir.path().join(label);
+        assert!(aman(&home, ALICE, &["contact", "accept", &code, "--label", "Noor"]).status.success());
+    }
+    json(&member, NORMAL, &["schedule", "set", "--every", "1h", "--grace", "1h"]);
+    assert_eq!(json(&member, NORMAL, &["schedule", "pause"])["applied"], false, "a pause waits");
+    let removed = json(&member, NORMAL, &["contact", "remove", "bashir"]);
+    assert_eq!(removed["applied"], false, "removing an active contact waits: {removed}");
+    let status = json(&member, NORMAL, &["status"]);
+    assert_eq!(status["pending_changes"].as_array().map(Vec::len), Some(1), "one waiting change: {status}");
+    assert_eq!(status["pending_changes"][0]["policy"]["paused"], true, "the pause waits with the removal: {status}");
+
+    let out = aman(&member, NORMAL, &["schedule", "resume"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Removing bashir waited with it and is dropped too"), "{text}");
+    let list = json(&member, NORMAL, &["contact", "list"]);
+    let bashir = list["contacts"].as_array().unwrap().iter().find(|c| c["label"] == "bashir").cloned();
+    assert_eq!(bashir.map(|c| c["removing_at"].clone()), Some(Value::Null), "bashir stays, as at the server: {list}");
+    assert_eq!(json(&member, NORMAL, &["status"])["pending_changes"], serde_json::json!([]));
+}
