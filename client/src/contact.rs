@@ -8,7 +8,8 @@ use crate::proof_of_life;
 use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
 use crate::wording;
 use aman_protocol::api::{
-    AddEndpoint, EndpointAdded, HeartbeatList, MailboxAlert, MailboxContents, NoticeKind, PairingAnswer, B64,
+    AddEndpoint, AlertReason, ChannelKind, EndpointAdded, HeartbeatList, MailboxAlert, MailboxContents, NoticeKind,
+    PairingAnswer, B64,
 };
 use aman_protocol::{open, safety_number, AccountId, EncryptionSecret, Enrollment, InviteCode, MailboxId, SigningKey};
 use reqwest::Method;
@@ -120,7 +121,7 @@ async fn add_channels_to(ctx: &Ctx, vault: &mut Vault, m: &Membership) -> Result
     let (mut rows, mut text) = (Vec::new(), String::new());
     let mut added = Vec::new();
     for entry in &entries {
-        let body = AddEndpoint { kind: entry.kind.clone(), target: entry.target.clone() };
+        let body = AddEndpoint { kind: entry.kind, target: entry.target.clone() };
         match client.call::<_, EndpointAdded>(Method::POST, "/v1/mailbox/endpoints", Some(&body), &sign).await {
             Ok(endpoint) => {
                 added.push((entry.id, endpoint.id));
@@ -295,7 +296,7 @@ fn render_alert(
         (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or(""), plan.as_deref().unwrap_or("")),
     );
     json!({
-        "alert": a.alert, "member": m.label, "reason": a.reason, "drill": a.reason == "drill", "fired_at": a.fired_at,
+        "alert": a.alert, "member": m.label, "reason": a.reason, "drill": a.reason == AlertReason::Drill, "fired_at": a.fired_at,
         "deadline": a.deadline, "server_was_down": a.server_was_down,
         "note": note, "location": location, "plan": plan, "sequence": sequence, "note_written_at": written_at,
         "note_received_at": a.note_received_at, "earlier_notes": earlier,
@@ -566,7 +567,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         kept.push((m.mailbox, history));
         if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
             // A drill never stands for an alert.
-            let real = contents.alerts.iter().filter(|a| a.reason != "drill");
+            let real = contents.alerts.iter().filter(|a| a.reason != AlertReason::Drill);
             if !real.into_iter().any(|a| proof_of_life::alert_covers(p, a.fired_at, a.deadline)) {
                 unconfirmed.push(unconfirmed_entry(m, p, true));
             }
@@ -719,7 +720,7 @@ pub async fn watch(
                     let mut alerts = contents.alerts.clone();
                     alerts.sort_by_key(|a| a.fired_at);
                     for a in &alerts {
-                        if a.reason != "drill" && !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
+                        if a.reason != AlertReason::Drill && !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
                             alerts_seen[i].push((a.fired_at, a.deadline));
                         }
                         // The same copy again (a page read twice) is not news;
@@ -908,14 +909,14 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
 }
 
 /// `aman notify add KIND TARGET`: adds the channel to every mailbox.
-pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: &str, target: &str) -> Result<Report, ClientError> {
+pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target: &str) -> Result<Report, ClientError> {
     let (book, _, _) = vault.contact()?;
     let mut endpoints = Vec::new();
     let mut secrets = Vec::new();
     for m in &book.memberships {
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
-        let body = AddEndpoint { kind: kind.to_owned(), target: target.to_owned() };
+        let body = AddEndpoint { kind, target: target.to_owned() };
         let added: EndpointAdded = client
             .call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &signer_for(&client, m, &keys.identity).await?)
             .await?;
@@ -926,7 +927,7 @@ pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: &str, target: &str) 
     }
     let id = book.notify.iter().map(|n| n.id).max().unwrap_or(0) + 1;
     if let Some(b) = vault.book.contact.as_mut() {
-        b.notify.push(NotifyEntry { id, kind: kind.to_owned(), target: target.to_owned(), endpoints });
+        b.notify.push(NotifyEntry { id, kind, target: target.to_owned(), endpoints });
     }
     vault.save()?;
     let mut text =
@@ -1053,7 +1054,7 @@ mod tests {
         let alert = MailboxAlert {
             alert: AlertId::from_bytes([3; 16]),
             account,
-            reason: "missed".into(),
+            reason: AlertReason::Missed,
             fired_at: 5000,
             deadline: Some(5000),
             server_was_down: false,

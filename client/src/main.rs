@@ -12,6 +12,7 @@ use aman_client::context::{Ctx, Report};
 use aman_client::settings::{self, Change};
 use aman_client::state::{FixedTimes, Vault};
 use aman_client::{contact, member, trip, when, ClientError};
+use aman_protocol::api::ChannelKind;
 use aman_protocol::duration::parse_duration;
 use clap::{Parser, Subcommand};
 use prompt::{Passphrases, TextSource};
@@ -481,7 +482,7 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
         Command::Notify { action } => match action {
             NotifyAction::Add { kind, target } => {
                 let (mut vault, ctx) = open()?;
-                contact::notify_add(&ctx, &mut vault, kind, target).await?
+                contact::notify_add(&ctx, &mut vault, ChannelKind::parse(kind), target).await?
             }
             NotifyAction::List => contact::notify_list(&open()?.0)?,
             NotifyAction::Remove { id } => {

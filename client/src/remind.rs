@@ -7,38 +7,16 @@ use crate::context::{Ctx, Report};
 use crate::error::ClientError;
 use crate::member::signer;
 use crate::state::Vault;
-use aman_protocol::api::{AddEndpoint, EndpointAdded, ReminderSettings, Reminders};
+use aman_protocol::api::{AddEndpoint, ChannelKind, EndpointAdded, ReminderSettings, Reminders};
 use aman_protocol::duration::format_duration;
 use reqwest::Method;
 use serde_json::json;
 
-/// The kinds of channel a reminder goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    /// An ntfy topic URL.
-    Ntfy,
-    /// A webhook URL (signed JSON).
-    Webhook,
-    /// An e-mail address (the server needs a relay).
-    Email,
-}
-
-impl TargetKind {
-    /// The kind as the server names it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Ntfy => "ntfy",
-            TargetKind::Webhook => "webhook",
-            TargetKind::Email => "email",
-        }
-    }
-}
-
 /// `aman remind add KIND TARGET`.
-pub async fn add(ctx: &Ctx, vault: &mut Vault, kind: TargetKind, target: &str) -> Result<Report, ClientError> {
+pub async fn add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target: &str) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let body = AddEndpoint { kind: kind.as_str().to_owned(), target: target.to_owned() };
+    let body = AddEndpoint { kind, target: target.to_owned() };
     let added: EndpointAdded =
         client.call(Method::POST, "/v2/account/reminders/targets", Some(&body), &signer(book, key)?).await?;
     let mut text = format!(

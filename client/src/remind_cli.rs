@@ -1,6 +1,6 @@
 //! `aman remind`: reminders to the member before a check-in is due.
 
-use aman_client::remind::TargetKind;
+use aman_protocol::api::ChannelKind;
 use clap::Subcommand;
 
 /// `aman remind …`.
@@ -48,11 +48,11 @@ pub enum RemindTarget {
 
 impl RemindTarget {
     /// The kind and the target.
-    pub fn parts(&self) -> (TargetKind, &str) {
+    pub fn parts(&self) -> (ChannelKind, &str) {
         match self {
-            RemindTarget::Ntfy { url } => (TargetKind::Ntfy, url),
-            RemindTarget::Webhook { url } => (TargetKind::Webhook, url),
-            RemindTarget::Email { address } => (TargetKind::Email, address),
+            RemindTarget::Ntfy { url } => (ChannelKind::Ntfy, url),
+            RemindTarget::Webhook { url } => (ChannelKind::Webhook, url),
+            RemindTarget::Email { address } => (ChannelKind::Email, address),
         }
     }
 }

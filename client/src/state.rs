@@ -4,6 +4,7 @@
 
 use crate::error::ClientError;
 use crate::keystore::{self, Unlocked};
+use aman_protocol::api::ChannelKind;
 use aman_protocol::{
     AccountId, EncryptionPublic, EncryptionSecret, InviteId, MailboxId, ServerId, SigningKey, VerifyingKey,
 };
@@ -273,7 +274,7 @@ pub struct NotifyEntry {
     /// Local id for `notify remove`.
     pub id: u32,
     /// webhook, ntfy or email.
-    pub kind: String,
+    pub kind: ChannelKind,
     /// The URL or address.
     pub target: String,
     /// The endpoint id in each mailbox.

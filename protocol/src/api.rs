@@ -6,6 +6,7 @@
 pub use crate::error_code::ErrorCode;
 use crate::ids::{AccountId, AlertId, InviteId, MailboxId, ServerId};
 use crate::keys::{EncryptionPublic, VerifyingKey};
+pub use crate::kinds::{AlertReason, ChannelKind, DeliveryChannel, DeliveryOutcome, NoticeKind};
 use crate::text::{b64_decode, b64_encode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -192,8 +193,8 @@ pub struct DrillContact {
 /// How a drill's notifications went on one kind of channel.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrillChannel {
-    /// `webhook`, `ntfy` or `email`.
-    pub kind: String,
+    /// The channel's kind.
+    pub kind: ChannelKind,
     /// What came of it.
     pub outcome: ChannelOutcome,
 }
@@ -377,26 +378,6 @@ pub struct Ack {
     pub at: u64,
 }
 
-/// What a notice is about.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    /// The member checked in after the alert fired (it may have been forced).
-    CheckedInLate,
-    /// Another contact acknowledged the alert.
-    Acknowledged,
-    /// A weakening policy change is pending.
-    PolicyWeakening,
-    /// The account will be deleted.
-    AccountDeletion,
-    /// New check-in keys are pending.
-    CheckinKeysRotation,
-    /// A new contact was linked; it takes part from `effective_at`.
-    ContactLinked,
-    /// A pending change was cancelled or replaced before it applied.
-    PendingChangeCancelled,
-}
-
 /// Something the server tells contacts besides the alert itself.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Notice {
@@ -440,8 +421,8 @@ pub struct MailboxAlert {
     pub alert: AlertId,
     /// The member's account.
     pub account: AccountId,
-    /// `missed`, `duress` or `panic`.
-    pub reason: String,
+    /// Why it fired.
+    pub reason: AlertReason,
     /// When it fired (unix seconds).
     pub fired_at: u64,
     /// The missed deadline, for `missed`.
@@ -495,13 +476,13 @@ pub struct MailboxContents {
 pub struct DeliveryAttempt {
     /// Which mailbox's channel.
     pub mailbox: MailboxId,
-    /// `mailbox`, `webhook`, `ntfy` or `email`.
-    pub channel: String,
+    /// The mailbox, or which kind of channel.
+    pub channel: DeliveryChannel,
     /// When (unix seconds).
     pub at: u64,
     /// `delivered` or `failed` (records written before 0.4 may say
     /// `transient_failure` or `permanent_failure`).
-    pub outcome: String,
+    pub outcome: DeliveryOutcome,
     /// Empty: the reason for a failure is in the organizer's log only
     /// (records written before 0.4 may carry a short reason).
     #[serde(default)]
@@ -528,8 +509,9 @@ pub struct Health {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddEndpoint {
-    /// `webhook`, `ntfy` or `email`.
-    pub kind: String,
+    /// `webhook`, `ntfy` or `email` (a server refuses any other word,
+    /// [`ChannelKind::Unknown`], as `invalid_kind`).
+    pub kind: ChannelKind,
     /// The URL (webhook, ntfy topic) or e-mail address.
     pub target: String,
 }
@@ -548,8 +530,9 @@ pub struct EndpointAdded {
 pub struct EndpointInfo {
     /// Id for removal.
     pub id: u8,
-    /// `webhook`, `ntfy` or `email`.
-    pub kind: String,
+    /// `webhook`, `ntfy` or `email` (a server refuses any other word,
+    /// [`ChannelKind::Unknown`], as `invalid_kind`).
+    pub kind: ChannelKind,
     /// The URL or address.
     pub target: String,
 }

@@ -22,6 +22,7 @@ pub mod heartbeat;
 pub mod ids;
 pub mod invite;
 pub mod keys;
+pub mod kinds;
 pub mod random;
 pub mod registration;
 pub mod request;

@@ -7,7 +7,9 @@ use crate::engine::TargetReach;
 use crate::error::ApiError;
 use crate::net::RequestProgress;
 use aman_protocol::api::ErrorCode;
-use aman_protocol::api::{AddEndpoint, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents};
+use aman_protocol::api::{
+    AddEndpoint, ChannelKind, DeliveryLog, EndpointAdded, EndpointList, HeartbeatList, MailboxContents,
+};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -130,16 +132,22 @@ pub async fn add_endpoint(
     contact: Contact,
 ) -> Confirmed<(StatusCode, Json<EndpointAdded>)> {
     let body: AddEndpoint = parse_json(&contact.body)?;
-    // The DNS look-up happens here, not in the engine.
-    let reach = match body.kind.as_str() {
-        "webhook" | "ntfy" => match vet(state.resolver.as_ref(), &body.target).await {
+    let reach = target_reach(&state, &body).await;
+    let (added, durable) = state.engine.add_endpoint(&contact.mailbox, &body, &reach)?;
+    Ok(durable.confirmed((StatusCode::CREATED, Json(added))).await?)
+}
+
+/// Where a new notification target reaches (a contact's endpoint, a
+/// member's reminder target). The DNS look-up happens here, not in the
+/// engine; an e-mail address (or a kind the engine will refuse) is public.
+pub(super) async fn target_reach(state: &AppState, add: &AddEndpoint) -> TargetReach {
+    match add.kind {
+        ChannelKind::Webhook | ChannelKind::Ntfy => match vet(state.resolver.as_ref(), &add.target).await {
             Ok(vetted) => vetted.reach,
             Err(why) => TargetReach::Internal(why),
         },
-        _ => TargetReach::Public,
-    };
-    let (added, durable) = state.engine.add_endpoint(&contact.mailbox, &body, &reach)?;
-    Ok(durable.confirmed((StatusCode::CREATED, Json(added))).await?)
+        ChannelKind::Email | ChannelKind::Unknown => TargetReach::Public,
+    }
 }
 
 /// `GET /v1/mailbox/endpoints`.

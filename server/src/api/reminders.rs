@@ -2,8 +2,6 @@
 //! each due time and grace end, it is reminded.
 
 use super::{parse_json, AppState, Confirmed, Member};
-use crate::delivery::target::vet;
-use crate::engine::TargetReach;
 use crate::error::ApiError;
 use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointList, ReminderSettings, Reminders};
@@ -30,14 +28,7 @@ pub async fn list_targets(State(state): State<AppState>, member: Member) -> Resu
 /// `POST /v2/account/reminders/targets`: vetted as a contact's endpoint.
 pub async fn add_target(State(state): State<AppState>, member: Member) -> Confirmed<(StatusCode, Json<EndpointAdded>)> {
     let body: AddEndpoint = parse_json(&member.body)?;
-    // The DNS look-up happens here, not in the engine.
-    let reach = match body.kind.as_str() {
-        "webhook" | "ntfy" => match vet(state.resolver.as_ref(), &body.target).await {
-            Ok(vetted) => vetted.reach,
-            Err(why) => TargetReach::Internal(why),
-        },
-        _ => TargetReach::Public,
-    };
+    let reach = super::mailbox::target_reach(&state, &body).await;
     let (added, durable) = state.engine.add_reminder_target(&member.account, &body, &reach)?;
     Ok(durable.confirmed((StatusCode::CREATED, Json(added))).await?)
 }

@@ -12,7 +12,8 @@ use super::target::{vet_for_send, Resolve};
 use crate::engine::{
     log_op, renotify_key, secret_context, target_context, Engine, ACK_CHANNEL, NOTICE_CHANNEL, RENOTIFY_CHANNEL,
 };
-use crate::store::{Op, QueuedDelivery, StoreError};
+use crate::store::{EndpointKind, Op, QueuedDelivery, StoreError};
+use aman_protocol::api::{DeliveryChannel, DeliveryOutcome};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId, MailboxId};
@@ -43,11 +44,6 @@ const KEPT: usize = 2 * PER_ACCOUNT;
 /// Seconds the rest are put back by (about one attempt's timeout: by then
 /// one of its member's attempts has ended).
 const DEFER: u64 = 15;
-
-/// What a contact's delivery log says of an attempt that got through.
-pub const DELIVERED: &str = "delivered";
-/// ... and of one that did not (whatever the reason, retried or not).
-pub const FAILED: &str = "failed";
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,7 +316,7 @@ impl Deliverer {
         let lane = if q.entry.attempts == 0 { &self.first_attempts } else { &self.retries };
         if let Ok(_permit) = lane.acquire().await {
             let (kind, outcome) = self.deliver(&q).await;
-            if let Err(e) = self.record(&q, &kind, outcome).await {
+            if let Err(e) = self.record(&q, kind, outcome).await {
                 tracing::error!(error = %e, "recording a delivery failed; it will be retried");
             }
         }
@@ -328,8 +324,9 @@ impl Deliverer {
         self.finished.notify_one();
     }
 
-    /// Tries once. Returns the channel kind and the outcome.
-    async fn deliver(&self, q: &QueuedDelivery) -> (String, Outcome) {
+    /// Tries once. Returns the channel kind (`unknown` when the endpoint is
+    /// gone) and the outcome.
+    async fn deliver(&self, q: &QueuedDelivery) -> (DeliveryChannel, Outcome) {
         let e = &self.engine;
         let endpoint_id = q.channel & !(ACK_CHANNEL | NOTICE_CHANNEL | RENOTIFY_CHANNEL);
         let notice = q.channel & NOTICE_CHANNEL != 0;
@@ -338,13 +335,13 @@ impl Deliverer {
         let wake = if q.channel & ACK_CHANNEL != 0 { Wake::Acknowledged } else { Wake::Waiting };
         let mailbox = match e.store.mailbox(&q.mailbox) {
             Ok(Some(m)) => m,
-            Ok(None) => return ("unknown".into(), Outcome::Permanent("mailbox gone".into())),
-            Err(err) => return ("unknown".into(), Outcome::Transient(format!("store: {err}"))),
+            Ok(None) => return (DeliveryChannel::Unknown, Outcome::Permanent("mailbox gone".into())),
+            Err(err) => return (DeliveryChannel::Unknown, Outcome::Transient(format!("store: {err}"))),
         };
         let Some(endpoint) = mailbox.endpoints.iter().find(|ep| ep.id == endpoint_id) else {
-            return ("unknown".into(), Outcome::Permanent("endpoint removed".into()));
+            return (DeliveryChannel::Unknown, Outcome::Permanent("endpoint removed".into()));
         };
-        let kind = endpoint.kind.clone();
+        let kind = DeliveryChannel::from(endpoint.kind);
         let Ok(target) = e.server_key().decrypt(&target_context(&q.mailbox, endpoint_id), &endpoint.target_sealed.0)
         else {
             return (kind, Outcome::Transient("endpoint does not decrypt (server key?)".into()));
@@ -364,8 +361,8 @@ impl Deliverer {
                 Err(err) => return (kind, Outcome::Transient(format!("store: {err}"))),
             }
         }
-        let outcome = match kind.as_str() {
-            "webhook" | "ntfy" => {
+        let outcome = match endpoint.kind {
+            EndpointKind::Webhook | EndpointKind::Ntfy => {
                 // Resolved once per attempt (DNS can change between
                 // attempts), and the attempt connects to exactly the
                 // addresses vetted here.
@@ -374,7 +371,7 @@ impl Deliverer {
                     Err((why, true)) => return (kind, Outcome::Permanent(why)),
                     Err((why, false)) => return (kind, Outcome::Transient(why)),
                 };
-                let (headers, body) = if kind == "webhook" {
+                let (headers, body) = if endpoint.kind == EndpointKind::Webhook {
                     let body = serde_json::json!({
                         "type": "aman.notification",
                         "event": wake.event(),
@@ -415,7 +412,7 @@ impl Deliverer {
                     Err(TransportError::Network(why)) => Outcome::Transient(why),
                 }
             }
-            "email" => match &self.mailer {
+            EndpointKind::Email => match &self.mailer {
                 None => Outcome::Transient("no SMTP relay configured".into()),
                 Some(m) => match m.send(&target, &q.entry.idempotency_key).await {
                     Ok(()) => Outcome::Delivered,
@@ -423,13 +420,12 @@ impl Deliverer {
                     Err(err) => Outcome::Transient(err.detail),
                 },
             },
-            _ => Outcome::Permanent("unknown channel".into()),
         };
         (kind, outcome)
     }
 
     /// Makes the outcome durable: delete, reschedule or give up, with a log line.
-    async fn record(&self, q: &QueuedDelivery, kind: &str, outcome: Outcome) -> Result<(), StoreError> {
+    async fn record(&self, q: &QueuedDelivery, kind: DeliveryChannel, outcome: Outcome) -> Result<(), StoreError> {
         let e = &self.engine;
         let now = e.clock.now();
         let now_ms = e.clock.now_ms();
@@ -440,24 +436,24 @@ impl Deliverer {
         match &outcome {
             Outcome::Delivered => {
                 e.metrics.inc(&e.metrics.deliveries_ok);
-                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, DELIVERED));
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, DeliveryOutcome::Delivered));
                 ops.extend(self.renotification(q, now)?);
             }
             Outcome::Stopped => {}
             Outcome::Permanent(why) => {
                 e.metrics.inc(&e.metrics.deliveries_failed);
-                tracing::warn!(channel = kind, reason = %why, "notification failed; not retried");
-                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, FAILED));
+                tracing::warn!(channel = %kind, reason = %why, "notification failed; not retried");
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, DeliveryOutcome::Failed));
             }
             Outcome::Transient(why) => {
                 e.metrics.inc(&e.metrics.deliveries_failed);
                 let mut entry = q.entry.clone();
                 entry.attempts += 1;
-                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, FAILED));
+                ops.push(log_op(&q.alert, q.mailbox, kind, now_ms, DeliveryOutcome::Failed));
                 if now.saturating_sub(entry.first_queued) >= e.config.delivery_horizon {
-                    tracing::warn!(channel = kind, reason = %why, attempts = entry.attempts, "notification failed; gave up");
+                    tracing::warn!(channel = %kind, reason = %why, attempts = entry.attempts, "notification failed; gave up");
                 } else {
-                    tracing::info!(channel = kind, reason = %why, attempts = entry.attempts, "notification failed; will retry");
+                    tracing::info!(channel = %kind, reason = %why, attempts = entry.attempts, "notification failed; will retry");
                     let due = now + backoff(entry.attempts, e.config.delivery_backoff, e.config.delivery_backoff_max);
                     ops.push(Op::PutOutbox(due, q.alert, q.mailbox, q.channel, entry));
                 }

@@ -5,7 +5,7 @@ use super::live::Account;
 use super::mailbox::Room;
 use super::{lock, Engine};
 use crate::store::{AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxEntry, Reason};
-use aman_protocol::api::{Ack, DeliveryLog, Notice, NoticeKind, B64};
+use aman_protocol::api::{Ack, DeliveryChannel, DeliveryLog, DeliveryOutcome, Notice, NoticeKind, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId, MailboxId};
@@ -28,18 +28,18 @@ pub fn idempotency_key(alert: &AlertId, mailbox: &MailboxId, endpoint: u8) -> St
 
 /// A delivery-log op with a unique key. It records no reason: a contact
 /// reads this log, and the reason for a failure is the organizer's.
-pub fn log_op(alert: &AlertId, mailbox: MailboxId, channel: &str, at_ms: u64, outcome: &str) -> Op {
+pub fn log_op(
+    alert: &AlertId,
+    mailbox: MailboxId,
+    channel: DeliveryChannel,
+    at_ms: u64,
+    outcome: DeliveryOutcome,
+) -> Op {
     Op::PutDeliveryLog(
         *alert,
         at_ms,
         LOG_SEQ.fetch_add(1, Ordering::Relaxed),
-        DeliveryRecord {
-            mailbox,
-            channel: channel.to_owned(),
-            at: at_ms / 1000,
-            outcome: outcome.to_owned(),
-            detail: String::new(),
-        },
+        DeliveryRecord { mailbox, channel, at: at_ms / 1000, outcome, detail: String::new() },
     )
 }
 
@@ -204,7 +204,7 @@ impl Engine {
         for (mailbox, own_tier) in alert.contacts.iter().filter(|(_, t)| (lowest..=tier).contains(t)) {
             told.push(*mailbox);
             self.stamp_entry_ops(mailbox, id, *own_tier, false, stamp, room, ops)?;
-            ops.push(log_op(id, *mailbox, "mailbox", now_ms, "delivered"));
+            ops.push(log_op(id, *mailbox, DeliveryChannel::Mailbox, now_ms, DeliveryOutcome::Delivered));
             if let Some(mb) = self.store.mailbox(mailbox)? {
                 for endpoint in &mb.endpoints {
                     let entry = OutboxEntry {

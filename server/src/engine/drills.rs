@@ -25,7 +25,10 @@ use super::error::{EngineError, ErrorKind};
 use super::Engine;
 use crate::store::{AccountRecord, AlertMeta, AlertRecord, DrillFetch, Durable, Op, Reason};
 use aman_protocol::api::ErrorCode;
-use aman_protocol::api::{ChannelOutcome, DrillChannel, DrillContact, DrillReport, DrillStatus, B64};
+use aman_protocol::api::{
+    ChannelKind, ChannelOutcome, DeliveryChannel, DeliveryOutcome, DrillChannel, DrillContact, DrillReport,
+    DrillStatus, B64,
+};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 
 /// Seconds in a day: a first fetch is kept to the day only.
@@ -111,26 +114,27 @@ impl Engine {
         let mut contacts = Vec::with_capacity(alert.contacts.len());
         for (mailbox, _) in &alert.contacts {
             let attempts: Vec<_> = log.iter().filter(|a| a.mailbox == *mailbox).collect();
-            let mut kinds: Vec<String> = Vec::new();
+            let mut kinds: Vec<ChannelKind> = Vec::new();
             if !closed {
                 // While it is open: every channel the contact has, tried or not.
                 let record = self.store.mailbox(mailbox)?;
-                for kind in record.iter().flat_map(|m| m.endpoints.iter().map(|e| e.kind.clone())) {
+                for kind in record.iter().flat_map(|m| m.endpoints.iter().map(|e| ChannelKind::from(e.kind))) {
                     if !kinds.contains(&kind) {
                         kinds.push(kind);
                     }
                 }
             }
             for a in &attempts {
-                if a.channel != "mailbox" && !kinds.contains(&a.channel) {
-                    kinds.push(a.channel.clone()); // tried (a channel since removed, or the window closed)
+                match a.channel.kind() {
+                    Some(kind) if !kinds.contains(&kind) => kinds.push(kind), // tried (a channel since removed, or the window closed)
+                    _ => {}
                 }
             }
             let channels = kinds
                 .into_iter()
                 .map(|kind| {
-                    let tried: Vec<_> = attempts.iter().filter(|a| a.channel == kind).collect();
-                    let outcome = if tried.iter().any(|a| a.outcome == "delivered") {
+                    let tried: Vec<_> = attempts.iter().filter(|a| a.channel.kind() == Some(kind)).collect();
+                    let outcome = if tried.iter().any(|a| a.outcome == DeliveryOutcome::Delivered) {
                         ChannelOutcome::Delivered
                     } else if tried.is_empty() {
                         ChannelOutcome::Pending
@@ -143,7 +147,7 @@ impl Engine {
             let first_fetch = alert.drill.as_ref().and_then(|d| d.fetched.iter().find(|f| f.mailbox == *mailbox));
             contacts.push(DrillContact {
                 mailbox: *mailbox,
-                in_mailbox: attempts.iter().any(|a| a.channel == "mailbox"),
+                in_mailbox: attempts.iter().any(|a| a.channel == DeliveryChannel::Mailbox),
                 acknowledged_at: alert.acks.iter().find(|a| a.mailbox == *mailbox && counts(a.at)).map(|a| a.at),
                 channels,
                 first_fetch_day: first_fetch.and_then(|f| self.fetched_day(&id, f)),

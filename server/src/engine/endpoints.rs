@@ -4,8 +4,8 @@ use super::error::EngineError;
 use super::Engine;
 use crate::store::{Durable, EndpointRecord, Op};
 use crate::target_policy::{Refusal, TargetPolicy, TargetReach};
-use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, B64};
+use aman_protocol::api::{ChannelKind, ErrorCode};
 use aman_protocol::random::random_array;
 use aman_protocol::text::b64_encode;
 use aman_protocol::MailboxId;
@@ -30,27 +30,13 @@ pub fn secret_context(mailbox: &MailboxId, id: u8) -> Vec<u8> {
     c
 }
 
-/// The channels a contact may be woken on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointKind {
-    /// A signed JSON `POST` to an https URL.
-    Webhook,
-    /// An ntfy topic URL.
-    Ntfy,
-    /// An e-mail address, through the organizer's SMTP relay.
-    Email,
-}
+pub use crate::store::EndpointKind;
 
-impl EndpointKind {
-    /// Reads the `kind` of an endpoint.
-    pub fn parse(kind: &str) -> Result<Self, EngineError> {
-        match kind {
-            "webhook" => Ok(EndpointKind::Webhook),
-            "ntfy" => Ok(EndpointKind::Ntfy),
-            "email" => Ok(EndpointKind::Email),
-            _ => Err(EngineError::bad_request(ErrorCode::InvalidKind, "kind is webhook, ntfy or email")),
-        }
-    }
+/// Reads the `kind` of a new endpoint: a word this server does not know is
+/// `invalid_kind`.
+fn endpoint_kind(kind: ChannelKind) -> Result<EndpointKind, EngineError> {
+    EndpointKind::known(kind)
+        .ok_or_else(|| EngineError::bad_request(ErrorCode::InvalidKind, "kind is webhook, ntfy or email"))
 }
 
 fn validate(kind: EndpointKind, target: &str) -> Result<(), EngineError> {
@@ -93,7 +79,7 @@ impl Engine {
     /// relay, https unless private and allowed, no internal address unless
     /// allowed, the allowed ports.
     pub(super) fn check_new_target(&self, add: &AddEndpoint, reach: &TargetReach) -> Result<EndpointKind, EngineError> {
-        let kind = EndpointKind::parse(&add.kind)?;
+        let kind = endpoint_kind(add.kind)?;
         validate(kind, &add.target)?;
         if kind == EndpointKind::Email && self.config.smtp_url.is_none() {
             // Stored, it would be retried for two days and reach nobody.
@@ -145,12 +131,7 @@ impl Engine {
             }
             None => None,
         };
-        mailbox.endpoints.push(EndpointRecord {
-            id,
-            kind: add.kind.clone(),
-            target_sealed: B64(target_sealed),
-            secret_sealed,
-        });
+        mailbox.endpoints.push(EndpointRecord { id, kind, target_sealed: B64(target_sealed), secret_sealed });
         let ticket = self.commit(vec![Op::PutMailbox(*mailbox_id, mailbox)])?;
         Ok((EndpointAdded { id, secret: secret.map(|s| s.to_string()) }, ticket))
     }
@@ -168,7 +149,7 @@ impl Engine {
                     .map_err(|_| EngineError::internal("endpoint does not decrypt: wrong server key file?"))?;
                 Ok(EndpointInfo {
                     id: e.id,
-                    kind: e.kind.clone(),
+                    kind: e.kind.into(),
                     target: String::from_utf8_lossy(&target).into_owned(),
                 })
             })

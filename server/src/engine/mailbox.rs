@@ -212,7 +212,7 @@ impl Engine {
             alerts.push(MailboxAlert {
                 alert: id,
                 account: alert.account,
-                reason: meta.reason.as_str().to_owned(),
+                reason: meta.reason.into(),
                 fired_at: meta.fired_at,
                 deadline: meta.deadline,
                 server_was_down: meta.server_was_down,

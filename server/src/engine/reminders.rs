@@ -190,12 +190,7 @@ impl Engine {
                 .map_err(EngineError::internal)?)),
             None => None,
         };
-        record.targets.push(EndpointRecord {
-            id,
-            kind: add.kind.clone(),
-            target_sealed: B64(target_sealed),
-            secret_sealed,
-        });
+        record.targets.push(EndpointRecord { id, kind, target_sealed: B64(target_sealed), secret_sealed });
         let ticket = self.put_reminders(account, record)?;
         Ok((EndpointAdded { id, secret: secret.map(|s| s.to_string()) }, ticket))
     }
@@ -252,7 +247,7 @@ impl Engine {
                     .map_err(|_| EngineError::internal("reminder target does not decrypt: wrong server key file?"))?;
                 Ok(EndpointInfo {
                     id: t.id,
-                    kind: t.kind.clone(),
+                    kind: t.kind.into(),
                     target: String::from_utf8_lossy(&target).into_owned(),
                 })
             })
@@ -331,7 +326,6 @@ impl Engine {
         let key = self.server_key();
         let mut out = Vec::new();
         for t in &record.targets {
-            let Ok(kind) = EndpointKind::parse(&t.kind) else { continue };
             let target = key
                 .decrypt(&reminder_target_context(account, t.id), &t.target_sealed.0)
                 .map_err(|_| EngineError::internal("reminder target does not decrypt: wrong server key file?"))?;
@@ -343,7 +337,7 @@ impl Engine {
                 )),
                 None => None,
             };
-            out.push(ReminderTarget { kind, target: String::from_utf8_lossy(&target).into_owned(), secret });
+            out.push(ReminderTarget { kind: t.kind, target: String::from_utf8_lossy(&target).into_owned(), secret });
         }
         Ok(out)
     }

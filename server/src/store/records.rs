@@ -5,7 +5,7 @@
 //! reveal (which check-in key is the duress key, an alert's reason,
 //! notification addresses) is kept encrypted or tagged under the server key.
 
-use aman_protocol::api::{Ack, Notice, Policy, B64};
+use aman_protocol::api::{Ack, AlertReason, ChannelKind, DeliveryChannel, Notice, Policy, B64};
 use aman_protocol::{AccountId, AlertId, MailboxId, VerifyingKey};
 
 use serde::{Deserialize, Serialize};
@@ -253,14 +253,9 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// The stable text form.
+    /// The stable text form (the API's word).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Missed => "missed",
-            Reason::Duress => "duress",
-            Reason::Panic => "panic",
-            Reason::Drill => "drill",
-        }
+        AlertReason::from(self).as_str()
     }
 
     fn code(self) -> u8 {
@@ -289,6 +284,17 @@ impl Reason {
             3 => Some(Reason::Panic),
             4 => Some(Reason::Drill),
             _ => None,
+        }
+    }
+}
+
+impl From<Reason> for AlertReason {
+    fn from(reason: Reason) -> Self {
+        match reason {
+            Reason::Missed => AlertReason::Missed,
+            Reason::Duress => AlertReason::Duress,
+            Reason::Panic => AlertReason::Panic,
+            Reason::Drill => AlertReason::Drill,
         }
     }
 }
@@ -476,13 +482,57 @@ pub struct MailboxRecord {
     // version wrote is ignored when read and dropped when rewritten.
 }
 
+/// The kind of a stored notification endpoint: the channels a contact (or a
+/// member, for its reminders) may be woken on. A closed set, unlike the
+/// API's [`ChannelKind`], which reads words from newer servers too: the
+/// server stores only kinds it checked, so a stored word it does not know is
+/// a corrupt record.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointKind {
+    /// A signed JSON `POST` to an https URL.
+    Webhook,
+    /// An ntfy topic URL.
+    Ntfy,
+    /// An e-mail address, through the organizer's SMTP relay.
+    Email,
+}
+
+impl EndpointKind {
+    /// The kind an API word names, if this server knows it.
+    pub fn known(kind: ChannelKind) -> Option<Self> {
+        match kind {
+            ChannelKind::Webhook => Some(EndpointKind::Webhook),
+            ChannelKind::Ntfy => Some(EndpointKind::Ntfy),
+            ChannelKind::Email => Some(EndpointKind::Email),
+            ChannelKind::Unknown => None,
+        }
+    }
+}
+
+impl From<EndpointKind> for ChannelKind {
+    fn from(kind: EndpointKind) -> Self {
+        match kind {
+            EndpointKind::Webhook => ChannelKind::Webhook,
+            EndpointKind::Ntfy => ChannelKind::Ntfy,
+            EndpointKind::Email => ChannelKind::Email,
+        }
+    }
+}
+
+impl From<EndpointKind> for DeliveryChannel {
+    fn from(kind: EndpointKind) -> Self {
+        ChannelKind::from(kind).into()
+    }
+}
+
 /// One notification endpoint of a mailbox (webhook, ntfy or e-mail).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EndpointRecord {
     /// Short id the contact uses to remove it.
     pub id: u8,
-    /// `webhook`, `ntfy` or `email`.
-    pub kind: String,
+    /// Its kind (stored as the word: `webhook`, `ntfy` or `email`).
+    pub kind: EndpointKind,
     /// The URL or address, encrypted under the server key.
     pub target_sealed: B64,
     /// For webhooks: the HMAC secret, encrypted under the server key.
