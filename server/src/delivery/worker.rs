@@ -9,10 +9,8 @@
 use super::email::Mailer;
 use super::http::{HttpSender, TransportError};
 use super::target::{vet_for_send, Resolve};
-use crate::engine::{
-    log_op, renotify_key, secret_context, target_context, Engine, ACK_CHANNEL, NOTICE_CHANNEL, RENOTIFY_CHANNEL,
-};
-use crate::store::{EndpointKind, Op, QueuedDelivery, StoreError};
+use crate::engine::{log_op, renotify_key, secret_context, target_context, Engine};
+use crate::store::{EndpointKind, Op, OutboxChannel, Purpose, QueuedDelivery, StoreError};
 use aman_protocol::api::{DeliveryChannel, DeliveryOutcome};
 use aman_protocol::at_rest::hmac_sha256;
 use aman_protocol::random::random_array;
@@ -133,7 +131,7 @@ impl Wake {
     }
 }
 
-type Key = (AlertId, MailboxId, u8);
+type Key = (AlertId, MailboxId, OutboxChannel);
 
 /// The deliveries taken from the outbox and not yet recorded, counted per
 /// mailbox and per member for the caps.
@@ -328,11 +326,12 @@ impl Deliverer {
     /// gone) and the outcome.
     async fn deliver(&self, q: &QueuedDelivery) -> (DeliveryChannel, Outcome) {
         let e = &self.engine;
-        let endpoint_id = q.channel & !(ACK_CHANNEL | NOTICE_CHANNEL | RENOTIFY_CHANNEL);
-        let notice = q.channel & NOTICE_CHANNEL != 0;
+        let endpoint_id = q.channel.endpoint();
+        let purpose = q.channel.purpose();
+        let notice = purpose == Purpose::Notice;
         // A notice wakes a contact exactly as an alert does: the same body,
         // headers and e-mail, its own random id in place of the alert's.
-        let wake = if q.channel & ACK_CHANNEL != 0 { Wake::Acknowledged } else { Wake::Waiting };
+        let wake = if purpose == Purpose::Ack { Wake::Acknowledged } else { Wake::Waiting };
         let mailbox = match e.store.mailbox(&q.mailbox) {
             Ok(Some(m)) => m,
             Ok(None) => return (DeliveryChannel::Unknown, Outcome::Permanent("mailbox gone".into())),
@@ -353,7 +352,7 @@ impl Deliverer {
             match e.store.alert(&q.alert) {
                 // The acknowledgement's write stopped the re-notifications:
                 // one queued before it is dropped unsent.
-                Ok(Some(alert)) if q.channel & RENOTIFY_CHANNEL != 0 && !alert.acks.is_empty() => {
+                Ok(Some(alert)) if purpose == Purpose::Renotify && !alert.acks.is_empty() => {
                     return (kind, Outcome::Stopped)
                 }
                 Ok(Some(_)) => {}
@@ -473,7 +472,7 @@ impl Deliverer {
     fn renotification(&self, q: &QueuedDelivery, now: u64) -> Result<Option<Op>, StoreError> {
         let e = &self.engine;
         let interval = e.config.renotify_interval;
-        if interval == 0 || q.channel & (ACK_CHANNEL | NOTICE_CHANNEL) != 0 {
+        if interval == 0 || matches!(q.channel.purpose(), Purpose::Ack | Purpose::Notice) {
             return Ok(None);
         }
         // Whole seconds, rounded up: never sooner than the interval.
@@ -493,7 +492,7 @@ impl Deliverer {
             idempotency_key: renotify_key(&q.entry.idempotency_key),
             first_queued: q.entry.first_queued,
         };
-        Ok(Some(Op::PutOutbox(due, q.alert, q.mailbox, q.channel | RENOTIFY_CHANNEL, entry)))
+        Ok(Some(Op::PutOutbox(due, q.alert, q.mailbox, q.channel.with_purpose(Purpose::Renotify), entry)))
     }
 }
 

@@ -4,7 +4,7 @@ use super::error::EngineError;
 use super::live::Account;
 use super::mailbox::Room;
 use super::{lock, Engine};
-use crate::store::{AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxEntry, Reason};
+use crate::store::{AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxChannel, OutboxEntry, Purpose, Reason};
 use aman_protocol::api::{Ack, DeliveryChannel, DeliveryLog, DeliveryOutcome, Notice, NoticeKind, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
@@ -213,7 +213,7 @@ impl Engine {
                         idempotency_key: idempotency_key(id, mailbox, endpoint.id),
                         first_queued: now,
                     };
-                    ops.push(Op::PutOutbox(now, *id, *mailbox, endpoint.id, entry));
+                    ops.push(Op::PutOutbox(now, *id, *mailbox, outbox_channel(endpoint.id, Purpose::Alert)?, entry));
                 }
             }
         }
@@ -364,7 +364,7 @@ impl Engine {
                         idempotency_key: format!("{}-ack", idempotency_key(id, other, endpoint.id)),
                         first_queued: now,
                     };
-                    ops.push(Op::PutOutbox(now, *id, *other, endpoint.id | ACK_CHANNEL, entry));
+                    ops.push(Op::PutOutbox(now, *id, *other, outbox_channel(endpoint.id, Purpose::Ack)?, entry));
                 }
             }
         }
@@ -381,20 +381,11 @@ impl Engine {
     }
 }
 
-/// The outbox channel bit that marks an "another contact acknowledged"
-/// notification rather than the alert itself.
-pub const ACK_CHANNEL: u8 = 0x80;
-
-/// The outbox channel bit that marks a notification of an account-level
-/// notice (a pending change, a new contact); its "alert id" is the notice's
-/// own random id. Endpoint ids stay below this bit.
-pub const NOTICE_CHANNEL: u8 = 0x40;
-
-/// The outbox channel bit that marks a re-notification of an alert nobody
-/// has acknowledged yet (`renotify_interval`): sent exactly as the first
-/// notification, under the next key of [`renotify_key`]. Endpoint ids stay
-/// below this bit.
-pub const RENOTIFY_CHANNEL: u8 = 0x20;
+/// The outbox channel of a stored endpoint for `purpose` (a stored id
+/// always fits: [`Engine::add_endpoint`] gives ids below the limit).
+pub(super) fn outbox_channel(endpoint: u8, purpose: Purpose) -> Result<OutboxChannel, EngineError> {
+    OutboxChannel::new(endpoint, purpose).ok_or_else(|| EngineError::internal("corrupt endpoint id"))
+}
 
 /// The idempotency key of the re-notification after the one keyed `key`:
 /// the same shape as every other key, new each round, and the same on every

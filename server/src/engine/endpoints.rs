@@ -2,7 +2,7 @@
 
 use super::error::EngineError;
 use super::Engine;
-use crate::store::{Durable, EndpointRecord, Op};
+use crate::store::{Durable, EndpointRecord, Op, OutboxChannel};
 use crate::target_policy::{Refusal, TargetPolicy, TargetReach};
 use aman_protocol::api::{AddEndpoint, EndpointAdded, EndpointInfo, B64};
 use aman_protocol::api::{ChannelKind, ErrorCode};
@@ -118,7 +118,7 @@ impl Engine {
         if mailbox.endpoints.len() >= MAX_ENDPOINTS {
             return Err(EngineError::bad_request(ErrorCode::TooManyEndpoints, "at most 8 endpoints per mailbox"));
         }
-        let id = (1..super::RENOTIFY_CHANNEL)
+        let id = (1..OutboxChannel::ENDPOINT_LIMIT)
             .find(|i| mailbox.endpoints.iter().all(|e| e.id != *i))
             .ok_or_else(|| EngineError::bad_request(ErrorCode::TooManyEndpoints, "no endpoint ids left"))?;
         let key = self.server_key();

@@ -26,9 +26,7 @@ mod stand_in;
 mod wake;
 
 pub use crate::target_policy::TargetReach;
-pub use alerts::{
-    escalation_delay, idempotency_key, log_op, renotify_key, ACK_CHANNEL, NOTICE_CHANNEL, RENOTIFY_CHANNEL,
-};
+pub use alerts::{escalation_delay, idempotency_key, log_op, renotify_key};
 pub use endpoints::{secret_context, target_context, EndpointKind};
 pub use error::{EngineError, ErrorKind};
 pub use keys::KEY_OVERLAP;

@@ -2,10 +2,11 @@
 //! waits out `cooling_off` (and every contact is told at once); a change that
 //! strengthens it applies at once.
 
+use super::alerts::outbox_channel;
 use super::error::{EngineError, ErrorKind};
-use super::{idempotency_key, NOTICE_CHANNEL};
+use super::idempotency_key;
 use super::{lock, Engine};
-use crate::store::{AccountRecord, Durable, LiveState, Op, OutboxEntry, PendingKeys, PendingPolicy};
+use crate::store::{AccountRecord, Durable, LiveState, Op, OutboxEntry, PendingKeys, PendingPolicy, Purpose};
 use aman_protocol::alert::MAX_RECIPIENTS;
 use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
@@ -131,7 +132,7 @@ impl Engine {
                     idempotency_key: idempotency_key(&id, &c.mailbox, endpoint.id),
                     first_queued: due,
                 };
-                ops.push(Op::PutOutbox(due, id, c.mailbox, endpoint.id | NOTICE_CHANNEL, entry));
+                ops.push(Op::PutOutbox(due, id, c.mailbox, outbox_channel(endpoint.id, Purpose::Notice)?, entry));
             }
         }
         Ok(ops)

@@ -173,8 +173,89 @@ pub fn mailbox_notices(mailbox: &MailboxId) -> Vec<u8> {
 }
 
 /// Key of an outbox entry.
-pub fn outbox(due: u64, alert: &AlertId, mailbox: &MailboxId, channel: u8) -> Vec<u8> {
-    key(prefix::OUTBOX, &[&due.to_be_bytes(), alert.as_bytes(), mailbox.as_bytes(), &[channel]])
+pub fn outbox(due: u64, alert: &AlertId, mailbox: &MailboxId, channel: OutboxChannel) -> Vec<u8> {
+    key(prefix::OUTBOX, &[&due.to_be_bytes(), alert.as_bytes(), mailbox.as_bytes(), &[channel.to_byte()]])
+}
+
+/// What an outbox entry sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// The alert itself, the first time.
+    Alert,
+    /// "Another contact acknowledged the alert".
+    Ack,
+    /// An account-level notice (a pending change, a new contact); the
+    /// entry's "alert id" is the notice's own random id.
+    Notice,
+    /// A re-notification of an alert nobody has acknowledged yet
+    /// (`renotify_interval`), sent exactly as the first.
+    Renotify,
+}
+
+/// The last byte of an outbox key: which endpoint of the mailbox, and what
+/// for. The byte is the endpoint id (below [`OutboxChannel::ENDPOINT_LIMIT`])
+/// with one bit for the purpose (an alert has none): `0x80` an
+/// acknowledgement, `0x40` a notice, `0x20` a re-notification. Stored keys
+/// hold this byte, so the encoding never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OutboxChannel {
+    endpoint: u8,
+    purpose: Purpose,
+}
+
+impl OutboxChannel {
+    /// Endpoint ids are below this (they share the byte with the purpose).
+    pub const ENDPOINT_LIMIT: u8 = 0x20;
+    /// The lowest key byte (0): where a scan of the outbox starts.
+    pub const MIN: OutboxChannel = OutboxChannel { endpoint: 0, purpose: Purpose::Alert };
+    const ACK: u8 = 0x80;
+    const NOTICE: u8 = 0x40;
+    const RENOTIFY: u8 = 0x20;
+
+    /// The channel of `endpoint` for `purpose`; `None` for an endpoint id
+    /// that does not fit.
+    pub fn new(endpoint: u8, purpose: Purpose) -> Option<Self> {
+        (endpoint < Self::ENDPOINT_LIMIT).then_some(OutboxChannel { endpoint, purpose })
+    }
+
+    /// The endpoint id within the mailbox.
+    pub fn endpoint(self) -> u8 {
+        self.endpoint
+    }
+
+    /// What the entry sends.
+    pub fn purpose(self) -> Purpose {
+        self.purpose
+    }
+
+    /// The same endpoint for another purpose.
+    pub fn with_purpose(self, purpose: Purpose) -> Self {
+        OutboxChannel { purpose, ..self }
+    }
+
+    /// The key byte.
+    pub fn to_byte(self) -> u8 {
+        self.endpoint
+            | match self.purpose {
+                Purpose::Alert => 0,
+                Purpose::Ack => Self::ACK,
+                Purpose::Notice => Self::NOTICE,
+                Purpose::Renotify => Self::RENOTIFY,
+            }
+    }
+
+    /// Reads a key byte; `None` for a byte this server never writes (more
+    /// than one purpose bit).
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        let purpose = match byte & !(Self::ENDPOINT_LIMIT - 1) {
+            0 => Purpose::Alert,
+            Self::ACK => Purpose::Ack,
+            Self::NOTICE => Purpose::Notice,
+            Self::RENOTIFY => Purpose::Renotify,
+            _ => return None,
+        };
+        Some(OutboxChannel { endpoint: byte & (Self::ENDPOINT_LIMIT - 1), purpose })
+    }
 }
 
 /// Key of a pending escalation.
@@ -291,5 +372,29 @@ mod tests {
         let account = AccountId::from_bytes([3; 16]);
         let old = SignalSlot::Legacy { due: 1_800_000_000, account, counter: 9 };
         assert_eq!(parse_signal(&old.key()), Some(old));
+    }
+
+    #[test]
+    fn outbox_channel_bytes_are_those_stored_before() {
+        // The bytes 0.3 wrote: endpoint id, | 0x80 ack, | 0x40 notice, | 0x20 renotify.
+        for (byte, endpoint, purpose) in [
+            (0x03, 3, Purpose::Alert),
+            (0x83, 3, Purpose::Ack),
+            (0x45, 5, Purpose::Notice),
+            (0x21, 1, Purpose::Renotify),
+            (0x1f, 31, Purpose::Alert),
+        ] {
+            let channel = OutboxChannel::new(endpoint, purpose).unwrap();
+            assert_eq!(channel.to_byte(), byte);
+            assert_eq!(OutboxChannel::from_byte(byte), Some(channel));
+        }
+        assert_eq!(OutboxChannel::new(OutboxChannel::ENDPOINT_LIMIT, Purpose::Alert), None);
+        assert_eq!(OutboxChannel::from_byte(0xc1), None);
+        assert_eq!(OutboxChannel::from_byte(0xa1), None);
+        for byte in 0..=u8::MAX {
+            if let Some(channel) = OutboxChannel::from_byte(byte) {
+                assert_eq!(channel.to_byte(), byte);
+            }
+        }
     }
 }

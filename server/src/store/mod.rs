@@ -10,6 +10,7 @@ pub mod records;
 mod sled_store;
 
 use aman_protocol::{AccountId, AlertId, InviteId, MailboxId};
+pub use keys::{OutboxChannel, Purpose};
 pub use records::*;
 pub use sled_store::SledStore;
 use thiserror::Error;
@@ -82,9 +83,9 @@ pub enum Op {
     /// An account-level notice for a mailbox (mailbox, change stamp, seq, notice).
     PutMailboxNotice(MailboxId, u64, u64, aman_protocol::api::MailboxNotice),
     /// Queue a notification.
-    PutOutbox(u64, AlertId, MailboxId, u8, OutboxEntry),
+    PutOutbox(u64, AlertId, MailboxId, OutboxChannel, OutboxEntry),
     /// Remove a queued notification.
-    DeleteOutbox(u64, AlertId, MailboxId, u8),
+    DeleteOutbox(u64, AlertId, MailboxId, OutboxChannel),
     /// Schedule an escalation check.
     PutEscalation(u64, AlertId),
     /// Remove an escalation check.
@@ -124,8 +125,8 @@ pub struct QueuedDelivery {
     pub alert: AlertId,
     /// The mailbox.
     pub mailbox: MailboxId,
-    /// Channel slot.
-    pub channel: u8,
+    /// Which endpoint, and what for.
+    pub channel: OutboxChannel,
     /// The entry.
     pub entry: OutboxEntry,
 }

@@ -408,8 +408,9 @@ impl Store for SledStore {
     }
 
     fn scan_due(&self, now: u64, visit: &mut dyn FnMut(QueuedDelivery) -> bool) -> Result<(), StoreError> {
-        for kv in self.tree.range(keys::outbox(0, &AlertId::from_bytes([0; 16]), &MailboxId::from_bytes([0; 16]), 0)..)
-        {
+        for kv in self.tree.range(
+            keys::outbox(0, &AlertId::from_bytes([0; 16]), &MailboxId::from_bytes([0; 16]), OutboxChannel::MIN)..,
+        ) {
             let (k, v) = kv?;
             if k.first() != Some(&prefix::OUTBOX) {
                 break;
@@ -425,7 +426,7 @@ impl Store for SledStore {
                 due,
                 alert: AlertId::from_slice(&k[9..25]).map_err(|_| StoreError::Corrupt('o'))?,
                 mailbox: MailboxId::from_slice(&k[25..41]).map_err(|_| StoreError::Corrupt('o'))?,
-                channel: k[41],
+                channel: OutboxChannel::from_byte(k[41]).ok_or(StoreError::Corrupt('o'))?,
                 entry: decode(prefix::OUTBOX, &v)?,
             };
             if !visit(queued) {
