@@ -989,7 +989,7 @@ pub async fn checkin_with(
                 // Kept only if the server still holds a change waiting (it
                 // may have been dropped meanwhile): else it never comes.
                 let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
-                let waits = status.pending.iter().any(|p| p.kind == PendingKind::PolicyWeakening);
+                let waits = status.pending.iter().any(|p| p.kind() == Some(PendingKind::PolicyWeakening));
                 updated.pending_schedule = book.pending_schedule.clone().filter(|_| waits);
             }
             Err(e) => return Err(e),
@@ -1215,12 +1215,16 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     }
     text.push_str(&format!("{} linked contact(s), {} invited.\n", book.contacts.len(), book.pending.len()));
     for p in &s.pending {
-        let what = match p.kind {
-            PendingKind::PolicyWeakening => "A change weakening your protection",
-            PendingKind::CheckinKeysRotation => "New check-in keys",
-            PendingKind::AccountDeletion => "Deleting this account",
+        let what = match p.kind() {
+            Some(PendingKind::PolicyWeakening) => "A change weakening your protection",
+            Some(PendingKind::CheckinKeysRotation) => "New check-in keys",
+            Some(PendingKind::AccountDeletion) => "Deleting this account",
+            None => "A change this version of aman does not know",
         };
-        text.push_str(&format!("{what} applies at {}.\n", format_time(p.effective_at)));
+        match p.effective_at() {
+            Some(at) => text.push_str(&format!("{what} applies at {}.\n", format_time(at))),
+            None => text.push_str(&format!("{what} is waiting.\n")),
+        }
     }
     let report = Report {
         json: json!({

@@ -288,17 +288,60 @@ pub enum PendingKind {
 }
 
 /// A change that waits out the cooling-off period, as the member sees it.
-/// It names the kind and the time only: never the keys of a rotation, whose
-/// order would tell which passphrase is the duress one.
+/// It names the kind and the time (and, for a weaker policy, that policy)
+/// only: never the keys of a rotation, whose order would tell which
+/// passphrase is the duress one.
+///
+/// On the wire `{"kind": …, "effective_at": …}`, with `"policy"` for a
+/// policy weakening and only then: the variants say which change carries
+/// what. A kind this version does not know (from a newer server) reads as
+/// [`PendingChange::Unknown`], so the rest of the status still reads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PendingChange {
-    /// Which kind of change.
-    pub kind: PendingKind,
-    /// When it applies (unix seconds).
-    pub effective_at: u64,
-    /// For a policy change: the policy that will apply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<Policy>,
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PendingChange {
+    /// A weaker schedule, a pause, a removed or demoted contact, slower escalation.
+    PolicyWeakening {
+        /// When it applies (unix seconds).
+        effective_at: u64,
+        /// The policy that will apply.
+        policy: Policy,
+    },
+    /// New check-in keys.
+    CheckinKeysRotation {
+        /// When they take over (unix seconds).
+        effective_at: u64,
+    },
+    /// Deleting the account.
+    AccountDeletion {
+        /// When the account is deleted (unix seconds).
+        effective_at: u64,
+    },
+    /// A kind of change this version does not know (read only).
+    #[serde(other)]
+    Unknown,
+}
+
+impl PendingChange {
+    /// Which kind of change; `None` for one this version does not know.
+    pub fn kind(&self) -> Option<PendingKind> {
+        match self {
+            PendingChange::PolicyWeakening { .. } => Some(PendingKind::PolicyWeakening),
+            PendingChange::CheckinKeysRotation { .. } => Some(PendingKind::CheckinKeysRotation),
+            PendingChange::AccountDeletion { .. } => Some(PendingKind::AccountDeletion),
+            PendingChange::Unknown => None,
+        }
+    }
+
+    /// When it applies (unix seconds); `None` for a kind this version does
+    /// not know.
+    pub fn effective_at(&self) -> Option<u64> {
+        match self {
+            PendingChange::PolicyWeakening { effective_at, .. }
+            | PendingChange::CheckinKeysRotation { effective_at }
+            | PendingChange::AccountDeletion { effective_at } => Some(*effective_at),
+            PendingChange::Unknown => None,
+        }
+    }
 }
 
 /// `PUT /v2/account/keys`: replace the check-in keys (after cooling-off).
@@ -563,4 +606,31 @@ pub struct Reminders {
     pub before: Vec<u64>,
     /// The targets.
     pub targets: Vec<EndpointInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_change_carries_a_policy_only_when_it_is_one() {
+        let weaker = PendingChange::PolicyWeakening { effective_at: 7, policy: Policy::default() };
+        let keys = PendingChange::CheckinKeysRotation { effective_at: 8 };
+        let deletion = PendingChange::AccountDeletion { effective_at: 9 };
+        // The bytes the struct with an optional policy wrote.
+        let policy = r#"{"interval":null,"grace":null,"paused":false,"contacts":[],"escalation_delays":[]}"#;
+        for (change, json) in [
+            (&weaker, format!(r#"{{"kind":"policy_weakening","effective_at":7,"policy":{policy}}}"#)),
+            (&keys, r#"{"kind":"checkin_keys_rotation","effective_at":8}"#.to_owned()),
+            (&deletion, r#"{"kind":"account_deletion","effective_at":9}"#.to_owned()),
+        ] {
+            assert_eq!(serde_json::to_string(change).unwrap(), json);
+            assert_eq!(&serde_json::from_str::<PendingChange>(&json).unwrap(), change);
+        }
+        assert_eq!(weaker.kind(), Some(PendingKind::PolicyWeakening));
+        assert_eq!(deletion.effective_at(), Some(9));
+        let newer: PendingChange = serde_json::from_str(r#"{"kind":"server_move","effective_at":1}"#).unwrap();
+        assert_eq!((newer.kind(), newer.effective_at()), (None, None));
+        assert!(serde_json::from_str::<PendingChange>(r#"{"kind":"policy_weakening","effective_at":1}"#).is_err());
+    }
 }

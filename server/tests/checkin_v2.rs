@@ -572,3 +572,20 @@ async fn a_late_check_in_is_noted_on_the_alert_it_was_late_for_not_on_a_newer_on
     assert_eq!(of(first)["notices"][0]["kind"], "checked_in_late", "{seen}");
     assert_eq!(of(second)["notices"], json!([]), "{seen}");
 }
+
+#[tokio::test]
+async fn a_corrupt_duress_tag_is_an_internal_error_never_a_normal_check_in() {
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let mut record = app.store.account(&m.account).unwrap().unwrap();
+    record.duress_tag.0.pop();
+    app.store.apply(vec![aman_server::store::Op::PutAccount(m.account, record)]).unwrap();
+    let before = app.stats();
+    for duress in [true, false] {
+        let (s, b) = app.call(m.checkin_request(duress, 3600, 600, app.now())).await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("internal")), "duress: {duress}");
+    }
+    assert_eq!(app.stats(), before, "nothing written");
+    assert_eq!(app.tick().duress, Vec::new());
+}

@@ -7,7 +7,7 @@ use crate::config::Registration;
 use crate::store::{AccountRecord, Durable, InviteRecord, LiveState, Op, Reason};
 use aman_protocol::alert::{sealed_hash, validate_sealed, MAX_SEALED_LEN};
 use aman_protocol::api::ErrorCode;
-use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, PendingKind, Policy, B64};
+use aman_protocol::api::{AccountStatus, CheckinReply, PendingChange, Policy, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::heartbeat::verify_proof;
 use aman_protocol::{AccountId, AlertId, Heartbeat};
@@ -340,21 +340,13 @@ impl Engine {
         let account = self.account_or_unauthorized(caller)?;
         let mut pending = Vec::new();
         if let Some(p) = &account.pending_policy {
-            pending.push(PendingChange {
-                kind: PendingKind::PolicyWeakening,
-                effective_at: p.effective_at,
-                policy: Some(p.policy.clone()),
-            });
+            pending.push(PendingChange::PolicyWeakening { effective_at: p.effective_at, policy: p.policy.clone() });
         }
         if let Some(k) = &account.pending_keys {
-            pending.push(PendingChange {
-                kind: PendingKind::CheckinKeysRotation,
-                effective_at: k.effective_at,
-                policy: None,
-            });
+            pending.push(PendingChange::CheckinKeysRotation { effective_at: k.effective_at });
         }
         if let Some(at) = account.pending_deletion {
-            pending.push(PendingChange { kind: PendingKind::AccountDeletion, effective_at: at, policy: None });
+            pending.push(PendingChange::AccountDeletion { effective_at: at });
         }
         Ok(AccountStatus {
             account: *caller,
