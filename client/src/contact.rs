@@ -670,7 +670,16 @@ pub async fn watch(
     let mut more: Vec<bool> = vec![false; n];
     let mut read_once: Vec<bool> = vec![false; n];
     let mut proofs: Vec<Option<ProofOfLife>> = book.memberships.iter().map(|m| m.proof_of_life.clone()).collect();
-    let mut alerts_seen: Vec<Vec<(u64, Option<u64>)>> = vec![Vec::new(); n];
+    // The real alerts each member's history kept from earlier reads: an
+    // alert the server has since pruned still covers a deadline, as it does
+    // for `aman alerts`.
+    let mut alerts_seen: Vec<Vec<(u64, Option<u64>)>> = book
+        .memberships
+        .iter()
+        .map(|m| {
+            m.history.iter().filter(|a| a.reason != AlertReason::Drill).map(|a| (a.fired_at, a.deadline)).collect()
+        })
+        .collect();
     let mut sequences: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
     let mut raised: Vec<Option<u64>> = vec![None; n];
     let mut reachable: Vec<bool> = vec![true; n];
