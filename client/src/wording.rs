@@ -52,7 +52,7 @@ pub fn alert_notice(kind: &str) -> (&'static str, &'static str) {
 pub fn account_notice(kind: &str) -> (&'static str, &'static str) {
     match kind {
         "policy_weakening" => (
-            "asked for a change that weakens their protection (a longer schedule, a contact removed, or alerts paused)",
+            "asked for a change that weakens their protection (a longer schedule, checking in only on trips, a contact removed, or alerts paused)",
             "If they did not tell you about it, ask them in person: someone may be forcing them. It waits until the time shown, so there is time to act.",
         ),
         "checkin_keys_rotation" => (
