@@ -4,8 +4,10 @@ use super::error::EngineError;
 use super::live::Account;
 use super::mailbox::Room;
 use super::{lock, Engine};
-use crate::store::{AlertMeta, AlertRecord, DeliveryRecord, Op, OutboxChannel, OutboxEntry, Purpose, Reason};
-use aman_protocol::api::{Ack, DeliveryChannel, DeliveryLog, DeliveryOutcome, Notice, NoticeKind, B64};
+use crate::store::{
+    AckRecord, AlertMeta, AlertRecord, DeliveryRecord, NoticeRecord, Op, OutboxChannel, OutboxEntry, Purpose, Reason,
+};
+use aman_protocol::api::{DeliveryChannel, DeliveryLog, DeliveryOutcome, NoticeKind, B64};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId, MailboxId};
@@ -287,7 +289,7 @@ impl Engine {
         let Some(mut alert) = self.store.alert(id)? else {
             return Ok(None);
         };
-        alert.notices.push(Notice::new(NoticeKind::CheckedInLate, at, None));
+        alert.notices.push(NoticeRecord::new(NoticeKind::CheckedInLate, at, None));
         let wake = if alert.dispatched {
             let at = wake_at;
             alert.updated_ms = self.now_ms();
@@ -341,8 +343,8 @@ impl Engine {
         if alert.acks.iter().any(|a| a.mailbox == *mailbox) {
             return self.commit(Vec::new());
         }
-        alert.acks.push(Ack { mailbox: *mailbox, at: now });
-        alert.notices.push(Notice::new(NoticeKind::Acknowledged, now, None));
+        alert.acks.push(AckRecord { mailbox: *mailbox, at: now });
+        alert.notices.push(NoticeRecord::new(NoticeKind::Acknowledged, now, None));
         alert.updated_ms = self.now_ms();
         let mut ops = Vec::new();
         // Every contact holding the alert sees the acknowledgement, the one
@@ -377,7 +379,7 @@ impl Engine {
     /// An alert's delivery log, for one of its contacts.
     pub fn delivery_log(&self, mailbox: &MailboxId, id: &AlertId) -> Result<DeliveryLog, EngineError> {
         self.alert_for_mailbox(mailbox, id)?;
-        Ok(DeliveryLog { attempts: self.store.delivery_log(id)? })
+        Ok(DeliveryLog { attempts: self.store.delivery_log(id)?.into_iter().map(Into::into).collect() })
     }
 }
 

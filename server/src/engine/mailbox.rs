@@ -12,7 +12,7 @@
 use super::error::EngineError;
 use super::{lock, Engine};
 use crate::store::{AlertRecord, MailboxEntry, Op};
-use aman_protocol::api::{MailboxAlert, MailboxContents};
+use aman_protocol::api::{Ack, MailboxAlert, MailboxContents, Notice};
 use aman_protocol::{AccountId, AlertId, MailboxId};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -219,8 +219,8 @@ impl Engine {
                 sealed_alert: alert.sealed_alert,
                 note_received_at,
                 earlier_notes: self.received_notes(alert.earlier_notes)?,
-                acks: alert.acks,
-                notices: alert.notices,
+                acks: alert.acks.iter().map(Ack::from).collect(),
+                notices: alert.notices.iter().map(Notice::from).collect(),
                 updated_ms: changed / 1000,
             });
         }
@@ -229,7 +229,7 @@ impl Engine {
         for (stamp, _) in &notices {
             cursor = cursor.max(*stamp);
         }
-        let notices = notices.into_iter().map(|(_, n)| n).collect();
+        let notices = notices.into_iter().map(|(_, n)| n.into()).collect();
         // Outside the member's lock taken above (this takes it again).
         self.record_drill_fetches(mailbox, &drills);
         Ok(MailboxContents { alerts, notices, cursor_ms: cursor, more: stop != u64::MAX })

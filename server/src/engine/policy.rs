@@ -6,10 +6,13 @@ use super::alerts::outbox_channel;
 use super::error::{EngineError, ErrorKind};
 use super::idempotency_key;
 use super::{lock, Engine};
-use crate::store::{AccountRecord, Durable, LiveState, Op, OutboxEntry, PendingKeys, PendingPolicy, Purpose};
+use crate::store::{
+    AccountRecord, Durable, LiveState, MailboxNoticeRecord, NoticeRecord, Op, OutboxEntry, PendingKeys, PendingPolicy,
+    Purpose,
+};
 use aman_protocol::alert::MAX_RECIPIENTS;
 use aman_protocol::api::ErrorCode;
-use aman_protocol::api::{ContactLink, MailboxNotice, Notice, NoticeKind, Policy, PolicyReply, B64};
+use aman_protocol::api::{ContactLink, NoticeKind, Policy, PolicyReply, B64};
 use aman_protocol::{AccountId, AlertId, KeyRotation};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,7 +111,7 @@ impl Engine {
         &self,
         account_id: &AccountId,
         contacts: &[ContactLink],
-        notice: &Notice,
+        notice: &NoticeRecord,
     ) -> Result<Vec<Op>, EngineError> {
         let id = AlertId::random().map_err(EngineError::internal)?;
         // Channels are told after the random delay an alert's contacts get
@@ -121,7 +124,7 @@ impl Engine {
                 c.mailbox,
                 stamp,
                 NOTICE_SEQ.fetch_add(1, Ordering::Relaxed),
-                MailboxNotice { account: *account_id, notice: notice.clone() },
+                MailboxNoticeRecord { account: *account_id, notice: notice.clone() },
             ));
             for endpoint in self.store.mailbox(&c.mailbox)?.map(|m| m.endpoints).unwrap_or_default() {
                 let entry = OutboxEntry {
@@ -159,7 +162,7 @@ impl Engine {
                 None if existing.is_empty() => None, // a member's first contacts count at once
                 None => {
                     let mailbox = self.store.mailbox(&link.mailbox)?;
-                    let notice = Notice {
+                    let notice = NoticeRecord {
                         kind: NoticeKind::ContactLinked,
                         at: now,
                         effective_at: Some(effective_at),
@@ -172,7 +175,7 @@ impl Engine {
             };
         }
         let reply = if weakens(&account.policy, &policy, now, c.max_interval, c.max_grace, c.escalation_delay) {
-            let notice = Notice::new(NoticeKind::PolicyWeakening, now, Some(effective_at));
+            let notice = NoticeRecord::new(NoticeKind::PolicyWeakening, now, Some(effective_at));
             ops.extend(self.notice_ops(caller, &existing, &notice)?);
             ops.push(Op::PutCooling(effective_at, *caller));
             account.pending_policy = Some(PendingPolicy { policy, effective_at });
@@ -186,7 +189,7 @@ impl Engine {
                 } else {
                     // The member chose other settings: the pending weakening is
                     // dropped (protection stays stronger), and everyone is told.
-                    let notice = Notice::new(NoticeKind::PendingChangeCancelled, now, None);
+                    let notice = NoticeRecord::new(NoticeKind::PendingChangeCancelled, now, None);
                     ops.extend(self.notice_ops(caller, &existing, &notice)?);
                 }
             }
@@ -256,7 +259,7 @@ impl Engine {
         let mut ops = Vec::new();
         let existing = account.policy.contacts.clone();
         if account.pending_policy.take().is_some() {
-            let notice = Notice::new(NoticeKind::PendingChangeCancelled, now, None);
+            let notice = NoticeRecord::new(NoticeKind::PendingChangeCancelled, now, None);
             ops.extend(self.notice_ops(caller, &existing, &notice)?);
             ops.push(Op::PutAccount(*caller, account.record));
         }
@@ -289,7 +292,7 @@ impl Engine {
         now: u64,
     ) -> Result<(PolicyReply, Durable), EngineError> {
         let contacts = account.policy.contacts.clone();
-        let mut ops = self.notice_ops(caller, &contacts, &Notice::new(kind, now, Some(effective_at)))?;
+        let mut ops = self.notice_ops(caller, &contacts, &NoticeRecord::new(kind, now, Some(effective_at)))?;
         ops.push(Op::PutCooling(effective_at, *caller));
         ops.push(Op::PutAccount(*caller, account));
         let ticket = self.commit(ops)?;

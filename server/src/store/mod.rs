@@ -81,7 +81,7 @@ pub enum Op {
     /// Remove a metadata value.
     DeleteMeta(&'static str),
     /// An account-level notice for a mailbox (mailbox, change stamp, seq, notice).
-    PutMailboxNotice(MailboxId, u64, u64, aman_protocol::api::MailboxNotice),
+    PutMailboxNotice(MailboxId, u64, u64, MailboxNoticeRecord),
     /// Queue a notification.
     PutOutbox(u64, AlertId, MailboxId, OutboxChannel, OutboxEntry),
     /// Remove a queued notification.
@@ -251,10 +251,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every mailbox change-index key on the server: (mailbox, changed, alert).
     fn all_mailbox_changes(&self) -> Result<Vec<(MailboxId, u64, AlertId)>, StoreError>;
     /// The account-level notices of a mailbox, oldest first, with their key fields (at, seq).
-    fn mailbox_notices(
-        &self,
-        mailbox: &MailboxId,
-    ) -> Result<Vec<(u64, u64, aman_protocol::api::MailboxNotice)>, StoreError>;
+    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<(u64, u64, MailboxNoticeRecord)>, StoreError>;
     /// The account-level notices of a mailbox stamped after `since_ms`,
     /// with their stamps, oldest first, at most `limit`.
     fn mailbox_notices_after(
@@ -262,7 +259,7 @@ pub trait Store: Send + Sync + 'static {
         mailbox: &MailboxId,
         since_ms: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, aman_protocol::api::MailboxNotice)>, StoreError>;
+    ) -> Result<Vec<(u64, MailboxNoticeRecord)>, StoreError>;
     /// The highest change stamp in any mailbox's change index or notices.
     fn max_change_stamp(&self) -> Result<u64, StoreError>;
     /// Every alert's id, account, whether it was dispatched and when it last changed (ms).

@@ -4,8 +4,22 @@
 //! server only ever has sealed alert bytes. What a seized database must not
 //! reveal (which check-in key is the duress key, an alert's reason,
 //! notification addresses) is kept encrypted or tagged under the server key.
+//!
+//! Records are types of their own, not the API's envelopes: an alert's
+//! acknowledgements and notices, a mailbox's notices and a delivery log are
+//! stored as [`AckRecord`], [`NoticeRecord`], [`MailboxNoticeRecord`] and
+//! [`DeliveryRecord`] and turned into the API's types (`From`) when a reply
+//! is built, so a change to the API does not change what is on disk. Their
+//! JSON is the bytes the envelopes wrote before, so stored data reads as it
+//! is; a change to these bytes is a new `format` (`engine/migrate.rs`). They
+//! hold the API's closed sets of words (`NoticeKind`, `DeliveryChannel`,
+//! `DeliveryOutcome`) as they are: the words are fixed by PROTOCOL.md. The
+//! member's [`Policy`] is still the API's envelope.
 
-use aman_protocol::api::{Ack, AlertReason, ChannelKind, DeliveryChannel, Notice, Policy, B64};
+use aman_protocol::api::{
+    Ack, AlertReason, ChannelKind, DeliveryAttempt, DeliveryChannel, DeliveryOutcome, MailboxNotice, Notice,
+    NoticeKind, Policy, B64,
+};
 use aman_protocol::{AccountId, AlertId, MailboxId, VerifyingKey};
 
 use serde::{Deserialize, Serialize};
@@ -381,9 +395,9 @@ pub struct AlertRecord {
     /// Escalation delays in force when it fired.
     pub escalation_delays: Vec<u64>,
     /// Acknowledgements.
-    pub acks: Vec<Ack>,
+    pub acks: Vec<AckRecord>,
     /// Late check-ins and acknowledgements, for the contacts.
-    pub notices: Vec<Notice>,
+    pub notices: Vec<NoticeRecord>,
     /// Last change visible to contacts (unix ms).
     pub updated_ms: u64,
     /// What only a drill holds, from its dispatch on (absent on every other
@@ -595,5 +609,130 @@ pub struct OutboxEntry {
     pub first_queued: u64,
 }
 
-/// One recorded delivery attempt.
-pub type DeliveryRecord = aman_protocol::api::DeliveryAttempt;
+/// One recorded delivery attempt, as a contact's delivery log shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Which mailbox's channel.
+    pub mailbox: MailboxId,
+    /// The mailbox itself, or which kind of channel (`unknown` for an
+    /// endpoint removed before the attempt).
+    pub channel: DeliveryChannel,
+    /// When (unix seconds).
+    pub at: u64,
+    /// `delivered` or `failed` (before 0.4 also `transient_failure` or
+    /// `permanent_failure`).
+    pub outcome: DeliveryOutcome,
+    /// Empty since 0.4 (records written before may carry a short reason).
+    #[serde(default)]
+    pub detail: String,
+}
+
+impl From<DeliveryRecord> for DeliveryAttempt {
+    fn from(r: DeliveryRecord) -> Self {
+        DeliveryAttempt { mailbox: r.mailbox, channel: r.channel, at: r.at, outcome: r.outcome, detail: r.detail }
+    }
+}
+
+/// An acknowledgement of an alert, as stored on the alert.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AckRecord {
+    /// Which mailbox acknowledged.
+    pub mailbox: MailboxId,
+    /// When (unix seconds).
+    pub at: u64,
+}
+
+impl From<&AckRecord> for Ack {
+    fn from(r: &AckRecord) -> Self {
+        Ack { mailbox: r.mailbox, at: r.at }
+    }
+}
+
+/// A notice for contacts, as stored: on an alert (a late check-in, an
+/// acknowledgement) or in a mailbox ([`MailboxNoticeRecord`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NoticeRecord {
+    /// What it is about (the words PROTOCOL.md gives, stored as they are sent).
+    pub kind: NoticeKind,
+    /// When (unix seconds).
+    pub at: u64,
+    /// For pending changes and new contacts: when the change takes effect.
+    #[serde(default)]
+    pub effective_at: Option<u64>,
+    /// For `contact_linked`: the new contact's identity key `CID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<VerifyingKey>,
+    /// For `contact_linked`: the new contact's encryption key `CX`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_encryption: Option<aman_protocol::EncryptionPublic>,
+}
+
+impl NoticeRecord {
+    /// A notice of `kind` at `at`, about a change effective at `effective_at`.
+    pub fn new(kind: NoticeKind, at: u64, effective_at: Option<u64>) -> Self {
+        NoticeRecord { kind, at, effective_at, contact: None, contact_encryption: None }
+    }
+}
+
+impl From<&NoticeRecord> for Notice {
+    fn from(r: &NoticeRecord) -> Self {
+        Notice {
+            kind: r.kind,
+            at: r.at,
+            effective_at: r.effective_at,
+            contact: r.contact,
+            contact_encryption: r.contact_encryption,
+        }
+    }
+}
+
+/// An account-level notice in a mailbox (key `n`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MailboxNoticeRecord {
+    /// The member the notice is about.
+    pub account: AccountId,
+    /// The notice.
+    pub notice: NoticeRecord,
+}
+
+impl From<MailboxNoticeRecord> for MailboxNotice {
+    fn from(r: MailboxNoticeRecord) -> Self {
+        MailboxNotice { account: r.account, notice: Notice::from(&r.notice) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// These records used to be the API's envelopes: they must write the
+    /// same bytes, so what earlier versions stored reads as it is.
+    #[test]
+    fn records_write_the_bytes_the_envelopes_they_replace_wrote() {
+        fn same<R: Serialize, A: Serialize>(record: &R, api: &A) {
+            assert_eq!(serde_json::to_string(record).unwrap(), serde_json::to_string(api).unwrap());
+        }
+        let mailbox = MailboxId::from_bytes([4; 16]);
+        let ack = AckRecord { mailbox, at: 5 };
+        same(&ack, &Ack::from(&ack));
+        let mut notice = NoticeRecord::new(NoticeKind::ContactLinked, 6, Some(7));
+        same(&notice, &Notice::from(&notice));
+        notice.contact = Some(VerifyingKey([8; 32]));
+        same(&notice, &Notice::from(&notice));
+        let in_mailbox = MailboxNoticeRecord { account: AccountId::from_bytes([9; 16]), notice };
+        same(&in_mailbox, &MailboxNotice::from(in_mailbox.clone()));
+        let log = DeliveryRecord {
+            mailbox,
+            channel: DeliveryChannel::Ntfy,
+            at: 10,
+            outcome: DeliveryOutcome::Failed,
+            detail: String::new(),
+        };
+        same(&log, &DeliveryAttempt::from(log.clone()));
+        let id = serde_json::to_string(&mailbox).unwrap();
+        let old =
+            format!(r#"{{"mailbox":{id},"channel":"webhook","at":1,"outcome":"transient_failure","detail":"503"}}"#);
+        let read: DeliveryRecord = serde_json::from_str(&old).unwrap();
+        assert_eq!((read.channel, read.outcome), (DeliveryChannel::Webhook, DeliveryOutcome::TransientFailure));
+    }
+}

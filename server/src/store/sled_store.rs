@@ -3,7 +3,6 @@
 use super::commit::{GroupCommit, Ticket};
 use super::keys::{self, prefix};
 use super::*;
-use aman_protocol::api::MailboxNotice;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
@@ -329,8 +328,8 @@ impl Store for SledStore {
         self.scan_keys(prefix::MAILBOX_CHANGE, keys::parse_mailbox_change)
     }
 
-    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<(u64, u64, MailboxNotice)>, StoreError> {
-        self.scan_values::<MailboxNotice>(&keys::mailbox_notices(mailbox))?
+    fn mailbox_notices(&self, mailbox: &MailboxId) -> Result<Vec<(u64, u64, MailboxNoticeRecord)>, StoreError> {
+        self.scan_values::<MailboxNoticeRecord>(&keys::mailbox_notices(mailbox))?
             .into_iter()
             .map(|(k, n)| Ok((u64_in(&k, 17, 'n')?, u64_in(&k, 25, 'n')?, n)))
             .collect()
@@ -341,7 +340,7 @@ impl Store for SledStore {
         mailbox: &MailboxId,
         since_ms: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, MailboxNotice)>, StoreError> {
+    ) -> Result<Vec<(u64, MailboxNoticeRecord)>, StoreError> {
         let start = keys::mailbox_notice(mailbox, since_ms.saturating_add(1), 0);
         let end = keys::mailbox_notice(mailbox, u64::MAX, u64::MAX);
         self.tree
