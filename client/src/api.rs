@@ -4,10 +4,10 @@
 use crate::error::ClientError;
 use aman_protocol::api::{ErrorBody, ServerInfo};
 use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
+use aman_protocol::routes::{self, NoBody, Route};
 use aman_protocol::{RequestAuth, ServerId, SigningKey};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch on this device.
@@ -150,7 +150,39 @@ impl ApiClient {
         &self.base
     }
 
-    /// Sends a signed request and returns the status and body of a 2xx.
+    /// Sends route `R`'s request signed by `signer` and reads its reply;
+    /// a read (`GET`) is retried when the server is unreachable or failing.
+    pub async fn call<R: Route>(
+        &self,
+        route: &R,
+        body: &R::Request,
+        signer: &Signer<'_>,
+    ) -> Result<R::Reply, ClientError> {
+        debug_assert!(R::AUTH.signed(), "{} is not signed", R::PATH);
+        let attempts = if R::METHOD == routes::Method::Get { 3 } else { 1 };
+        let (_, reply) =
+            self.send_with(method(R::METHOD), &route.path(), encode::<R>(body)?, Some(signer), attempts).await?;
+        parse_reply(reply)
+    }
+
+    /// Sends route `R`'s unsigned request (server id, registration,
+    /// check-in) and reads its reply; retries `attempts` times when the
+    /// server is unreachable or failing: only for bodies the server treats
+    /// idempotently.
+    pub async fn call_unsigned<R: Route>(
+        &self,
+        route: &R,
+        body: &R::Request,
+        attempts: u64,
+    ) -> Result<R::Reply, ClientError> {
+        debug_assert!(!R::AUTH.signed(), "{} is signed", R::PATH);
+        let (_, reply) = self.send_with(method(R::METHOD), &route.path(), encode::<R>(body)?, None, attempts).await?;
+        parse_reply(reply)
+    }
+
+    /// Sends a signed request as given, whatever its path and body, and
+    /// returns the status and body of a 2xx: for tests that send what the
+    /// route table would not. Everything else uses [`ApiClient::call`].
     pub async fn send(
         &self,
         method: Method,
@@ -162,24 +194,9 @@ impl ApiClient {
         self.send_with(method, path, body, Some(signer), attempts).await
     }
 
-    /// Sends an unsigned JSON body (registration, check-in); retries
-    /// `attempts` times when the server is unreachable or failing: only for
-    /// bodies the server treats idempotently.
-    pub async fn post_unsigned<B: Serialize, R: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-        attempts: u64,
-    ) -> Result<R, ClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::State(e.to_string()))?;
-        let (_, reply) = self.send_with(Method::POST, path, bytes, None, attempts).await?;
-        parse_reply(reply)
-    }
-
     /// `GET /v2/server`: the server's id and the key to seal to.
     pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
-        let (_, reply) = self.send_with(Method::GET, "/v2/server", Vec::new(), None, 3).await?;
-        parse_reply(reply)
+        self.call_unsigned(&routes::GetServer, &NoBody, 3).await
     }
 
     async fn send_with(
@@ -261,25 +278,14 @@ impl ApiClient {
         ClientError::Unreachable { url: self.base.clone(), reason }
     }
 
-    /// Signed JSON request with a JSON reply.
-    pub async fn call<B: Serialize, R: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-        signer: &Signer<'_>,
-    ) -> Result<R, ClientError> {
-        let bytes = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::State(e.to_string()))?,
-            None => Vec::new(),
-        };
-        let (_, reply) = self.send(method, path, bytes, signer).await?;
-        parse_reply(reply)
-    }
-
     /// `GET /healthz`: is the server there at all?
     pub async fn health(&self) -> Result<(), ClientError> {
-        let resp = self.http.get(format!("{}/healthz", self.base)).send().await.map_err(|e| self.unreachable(&e))?;
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, routes::Healthz::PATH))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -327,6 +333,24 @@ fn root_cause(e: &reqwest::Error) -> String {
 fn is_certificate_error(e: &reqwest::Error) -> bool {
     let text = root_cause(e).to_ascii_lowercase();
     text.contains("certificate") || text.contains("unknownissuer")
+}
+
+/// The method of the table as reqwest names it.
+fn method(method: routes::Method) -> Method {
+    match method {
+        routes::Method::Get => Method::GET,
+        routes::Method::Put => Method::PUT,
+        routes::Method::Post => Method::POST,
+        routes::Method::Delete => Method::DELETE,
+    }
+}
+
+/// A request's bytes: its envelope as JSON, or nothing for [`NoBody`].
+fn encode<R: Route>(body: &R::Request) -> Result<Vec<u8>, ClientError> {
+    if !R::has_body() {
+        return Ok(Vec::new());
+    }
+    serde_json::to_vec(body).map_err(|e| ClientError::State(e.to_string()))
 }
 
 fn parse_reply<R: DeserializeOwned>(reply: Vec<u8>) -> Result<R, ClientError> {

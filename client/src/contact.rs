@@ -8,11 +8,10 @@ use crate::proof_of_life;
 use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
 use crate::wording;
 use aman_protocol::api::{
-    AddEndpoint, AlertReason, ChannelKind, EndpointAdded, HeartbeatList, MailboxAlert, MailboxContents, NoticeKind,
-    PairingAnswer, B64,
+    AddEndpoint, AlertReason, ChannelKind, MailboxAlert, MailboxContents, NoticeKind, PairingAnswer, B64,
 };
+use aman_protocol::routes::{self, NoBody};
 use aman_protocol::{open, safety_number, AccountId, EncryptionSecret, Enrollment, InviteCode, MailboxId, SigningKey};
-use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -55,8 +54,7 @@ pub async fn accept(
         enrollment: B64(sealed),
     };
     let signer = Signer { server: server_id, caller: *mailbox.as_bytes(), key: identity };
-    let body = serde_json::to_vec(&answer).map_err(|e| ClientError::State(e.to_string()))?;
-    client.send(Method::POST, &format!("/v1/pairings/{}/reply", invite.id), body, &signer).await?;
+    client.call(&routes::AnswerPairing { invite: invite.id }, &answer, &signer).await?;
     let safety = safety_number(&invite.member, &identity.verifying_key(), &encryption.public());
     let membership = Membership {
         label: label.clone(),
@@ -122,7 +120,7 @@ async fn add_channels_to(ctx: &Ctx, vault: &mut Vault, m: &Membership) -> Result
     let mut added = Vec::new();
     for entry in &entries {
         let body = AddEndpoint { kind: entry.kind, target: entry.target.clone() };
-        match client.call::<_, EndpointAdded>(Method::POST, "/v1/mailbox/endpoints", Some(&body), &sign).await {
+        match client.call(&routes::AddEndpoint, &body, &sign).await {
             Ok(endpoint) => {
                 added.push((entry.id, endpoint.id));
                 text.push_str(&format!("\nYour {} channel {} now covers {} too.", entry.kind, entry.target, m.label));
@@ -419,8 +417,7 @@ async fn fetch(
     since: u64,
     wait: u64,
 ) -> Result<MailboxContents, ClientError> {
-    let path = format!("/v1/mailbox/alerts?since={since}&wait={wait}");
-    client.call::<(), _>(Method::GET, &path, None, &signer_for(client, m, key).await?).await
+    client.call(&routes::MailboxAlerts { poll: Some((since, wait)) }, &NoBody, &signer_for(client, m, key).await?).await
 }
 
 /// What this device keeps of a member's alerts: what it kept before, with
@@ -462,8 +459,7 @@ async fn fetch_all(client: &ApiClient, m: &Membership, key: &SigningKey) -> Resu
 
 /// The member's latest public heartbeat as the server relays it.
 async fn fetch_heartbeat(client: &ApiClient, m: &Membership, key: &SigningKey) -> Result<Option<Vec<u8>>, ClientError> {
-    let list: HeartbeatList =
-        client.call::<(), _>(Method::GET, "/v2/mailbox/heartbeats", None, &signer_for(client, m, key).await?).await?;
+    let list = client.call(&routes::Heartbeats, &NoBody, &signer_for(client, m, key).await?).await?;
     Ok(list.heartbeat.map(|h| h.0))
 }
 
@@ -902,8 +898,10 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
     for (_, m) in book.memberships.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
-        let path = format!("/v1/mailbox/alerts/{id}/ack");
-        match client.send(Method::POST, &path, Vec::new(), &signer_for(&client, m, &keys.identity).await?).await {
+        match client
+            .call(&routes::AckAlert { alert: id }, &NoBody, &signer_for(&client, m, &keys.identity).await?)
+            .await
+        {
             Ok(_) => {
                 return Ok(Report {
                     json: json!({ "acknowledged": id, "member": m.label }),
@@ -926,9 +924,7 @@ pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target:
         let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
         let body = AddEndpoint { kind, target: target.to_owned() };
-        let added: EndpointAdded = client
-            .call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &signer_for(&client, m, &keys.identity).await?)
-            .await?;
+        let added = client.call(&routes::AddEndpoint, &body, &signer_for(&client, m, &keys.identity).await?).await?;
         endpoints.push((m.mailbox, added.id));
         if let Some(s) = added.secret {
             secrets.push(json!({ "member": m.label, "secret": s }));
@@ -990,8 +986,8 @@ pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Repo
         if let Some(m) = book.memberships.iter().find(|m| m.mailbox == *mailbox) {
             let client = ctx.client(&m.server)?;
             let keys = vault.membership_keys(m)?;
-            let path = format!("/v1/mailbox/endpoints/{endpoint}");
-            match client.send(Method::DELETE, &path, Vec::new(), &signer_for(&client, m, &keys.identity).await?).await {
+            let route = routes::RemoveEndpoint { id: *endpoint };
+            match client.call(&route, &NoBody, &signer_for(&client, m, &keys.identity).await?).await {
                 Ok(_) | Err(ClientError::Server { status: 404, .. }) => {}
                 Err(e) => return Err(e),
             }

@@ -14,8 +14,8 @@ use crate::error::ClientError;
 use crate::member::{complete_pairings, reseal, signer, unchanged_seal};
 use crate::state::Vault;
 use aman_protocol::api::ErrorCode;
-use aman_protocol::api::{ChannelOutcome, DrillReply, DrillStatus, SealedAlertUpdate, B64};
-use reqwest::Method;
+use aman_protocol::api::{ChannelOutcome, SealedAlertUpdate, B64};
+use aman_protocol::routes::{self, NoBody};
 use serde_json::{json, Value};
 
 /// `aman drill`: completes answered invites, makes sure the sealed alert on
@@ -34,14 +34,13 @@ pub async fn send(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     if unchanged_seal(book).is_none() {
         let mut updated = book.clone();
         let sealed = reseal(&mut updated, key)?;
-        let body = serde_json::to_vec(&SealedAlertUpdate { sealed_alert: B64(sealed) })
-            .map_err(|e| ClientError::State(e.to_string()))?;
-        client.send(Method::PUT, "/v1/account/sealed-alert", body, &signer(&updated, key)?).await?;
+        let body = SealedAlertUpdate { sealed_alert: B64(sealed) };
+        client.call(&routes::UpdateSealedAlert, &body, &signer(&updated, key)?).await?;
         vault.book.member = Some(updated);
         vault.save()?;
     }
     let (book, key) = vault.member()?;
-    let sent = client.call::<(), DrillReply>(Method::POST, "/v2/account/drills", None, &signer(book, key)?).await;
+    let sent = client.call(&routes::SendDrill, &NoBody, &signer(book, key)?).await;
     let reply = match sent {
         Err(ClientError::Server { status: 409, code, .. }) if code == ErrorCode::DrillOpen.as_str() => {
             return Err(ClientError::State(drill_open(ctx, vault).await));
@@ -66,8 +65,7 @@ async fn drill_open(ctx: &Ctx, vault: &Vault) -> String {
         let (book, key) = vault.member().ok()?;
         let client = ctx.client(&book.server).ok()?;
         let auth = signer(book, key).ok()?;
-        let status: DrillStatus =
-            client.call::<(), _>(Method::GET, "/v2/account/drills/latest", None, &auth).await.ok()?;
+        let status = client.call(&routes::LatestDrill, &NoBody, &auth).await.ok()?;
         status.drill?.window_closes
     }
     .await;
@@ -98,8 +96,7 @@ fn outcome(o: ChannelOutcome) -> &'static str {
 pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let reply: DrillStatus =
-        client.call::<(), _>(Method::GET, "/v2/account/drills/latest", None, &signer(book, key)?).await?;
+    let reply = client.call(&routes::LatestDrill, &NoBody, &signer(book, key)?).await?;
     let Some(d) = reply.drill else {
         return Ok(Report {
             json: json!({ "drill": null }),

@@ -16,11 +16,11 @@ use aman_protocol::derive::transport_key;
 use aman_protocol::duration::format_duration;
 use aman_protocol::encoding::labels;
 use aman_protocol::heartbeat::make_proof;
+use aman_protocol::routes::{self, NoBody};
 use aman_protocol::{
     safety_number, seal_to_server, AccountId, EncryptionSecret, Enrollment, Heartbeat, InviteCode, KeyRotation,
     Registration, ServerId, SigningKey,
 };
-use reqwest::Method;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -72,7 +72,7 @@ pub async fn init(
     }
     .seal(&identity, &info.server_key)?;
     let body = RegisterAccount { invite: invite.map(str::to_owned), registration: B64(registration) };
-    let _: serde_json::Value = client.post_unsigned("/v2/accounts", &body, 1).await?;
+    client.call_unsigned(&routes::Register, &body, 1).await?;
     vault.book.member = Some(MemberBook {
         server: client.base().to_owned(),
         account,
@@ -147,7 +147,7 @@ pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8)
     let expires_at = unix_now() + INVITE_LIFETIME;
     let client = ctx.client(&book.server)?;
     let body = CreatePairing { invite: code.id, expires_at };
-    let _: serde_json::Value = client.call(Method::POST, "/v1/pairings", Some(&body), &signer(book, key)?).await?;
+    client.call(&routes::CreatePairing, &body, &signer(book, key)?).await?;
     let pending = PendingInvite {
         id: code.id,
         secret: data_encoding::HEXLOWER.encode(code.secret_bytes().as_ref()),
@@ -312,8 +312,7 @@ pub async fn complete_pairings(ctx: &Ctx, vault: &mut Vault) -> Result<Pairings,
     // its slot holds their answer) and reported; the others still link.
     let mut forged = Vec::new();
     for p in &book.pending {
-        let state: Result<PairingState, _> =
-            client.call::<(), _>(Method::GET, &format!("/v1/pairings/{}", p.id), None, &sign).await;
+        let state: Result<PairingState, _> = client.call(&routes::GetPairing { invite: p.id }, &NoBody, &sign).await;
         let enrollment = match state {
             Ok(PairingState { enrollment: Some(e) }) => e,
             Ok(_) => {
@@ -363,18 +362,9 @@ pub async fn complete_pairings(ctx: &Ctx, vault: &mut Vault) -> Result<Pairings,
     if !completed.is_empty() {
         // Link the new mailboxes (adding contacts strengthens: applies at once)
         // and re-seal the standing note so the new contacts can read it.
-        let _: PolicyReply =
-            client.call(Method::PUT, "/v1/account/policy", Some(&policy_from(&updated)), &sign).await?;
+        let _: PolicyReply = client.call(&routes::SetPolicy, &policy_from(&updated), &sign).await?;
         let sealed = reseal(&mut updated, key)?;
-        client
-            .send(
-                Method::PUT,
-                "/v1/account/sealed-alert",
-                serde_json::to_vec(&SealedAlertUpdate { sealed_alert: B64(sealed) })
-                    .map_err(|e| ClientError::State(e.to_string()))?,
-                &sign,
-            )
-            .await?;
+        client.call(&routes::UpdateSealedAlert, &SealedAlertUpdate { sealed_alert: B64(sealed) }, &sign).await?;
     }
     vault.book.member = Some(updated);
     vault.save()?;
@@ -505,7 +495,7 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     let now = unix_now();
     let mut policy = policy_from(&updated);
     waiting::carry(&mut policy, &updated, now);
-    let reply: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&policy), &signer(book, key)?).await?;
+    let reply: PolicyReply = client.call(&routes::SetPolicy, &policy, &signer(book, key)?).await?;
     if !reply.applied {
         // Held for the cooling-off: keep sealing to them until it applies;
         // what waited with it now waits as long.
@@ -586,8 +576,7 @@ pub async fn set_schedule(
         && pending_pause.is_none();
     let mut kept = Vec::new();
     if in_force.pending_schedule.is_some() && asks_what_holds {
-        let _: PolicyReply =
-            client.call::<(), _>(Method::DELETE, "/v1/account/policy/pending", None, &signer(book, key)?).await?;
+        let _: PolicyReply = client.call(&routes::CancelPendingPolicy, &NoBody, &signer(book, key)?).await?;
         kept = waiting::drop_removals(&mut updated, now);
     }
     let mut wanted = updated.clone();
@@ -602,7 +591,7 @@ pub async fn set_schedule(
         policy.paused = true;
         policy.paused_until = p.until;
     }
-    let reply: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&policy), &signer(book, key)?).await?;
+    let reply: PolicyReply = client.call(&routes::SetPolicy, &policy, &signer(book, key)?).await?;
     if !reply.applied {
         waiting::retime(&mut updated, reply.effective_at, now);
     }
@@ -638,7 +627,7 @@ pub async fn set_schedule(
     let mut deadline = None;
     if reply.applied {
         let (book, key) = vault.member()?;
-        if let Ok(s) = client.call::<(), AccountStatus>(Method::GET, "/v1/account", None, &signer(book, key)?).await {
+        if let Ok(s) = client.call(&routes::GetAccount, &NoBody, &signer(book, key)?).await {
             if let (Some(due), Some(d)) = (s.next_due, s.deadline) {
                 text.push_str(&format!("\nNext check-in due by {}; alert at {}.", format_time(due), format_time(d)));
             }
@@ -679,8 +668,7 @@ pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<R
     waiting::carry(&mut wanted, &book, now);
     (wanted.paused, wanted.paused_until) = (true, until);
     let client = ctx.client(&book.server)?;
-    let reply: PolicyReply =
-        client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &signer(&book, key)?).await?;
+    let reply: PolicyReply = client.call(&routes::SetPolicy, &wanted, &signer(&book, key)?).await?;
     let mut updated = book.clone();
     if !reply.applied {
         waiting::retime(&mut updated, reply.effective_at, now);
@@ -726,7 +714,7 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         // Still waiting out its cooling-off: drop it (with the schedule
         // change and removals that wait with it) rather than send a policy
         // that the server would take for a contacts-only change.
-        let _: PolicyReply = client.call::<(), _>(Method::DELETE, "/v1/account/policy/pending", None, &sign).await?;
+        let _: PolicyReply = client.call(&routes::CancelPendingPolicy, &NoBody, &sign).await?;
         dropped = true;
         if book.pending_schedule.take().is_some() {
             also = " The schedule change that was waiting with it is dropped too.".to_owned();
@@ -735,7 +723,7 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         let mut wanted = policy_from(&book);
         wanted.paused = false;
         wanted.paused_until = None;
-        let _: PolicyReply = client.call(Method::PUT, "/v1/account/policy", Some(&wanted), &sign).await?;
+        let _: PolicyReply = client.call(&routes::SetPolicy, &wanted, &sign).await?;
     }
     let pending = book.pending_schedule.clone();
     let mut kept = Vec::new();
@@ -946,13 +934,13 @@ pub async fn checkin_with(
             proof: B64(proof),
             sealed_alert: sealed.as_ref().map(|s| B64(s.clone())),
         };
-        match client.post_unsigned("/v2/checkin", &body, 3).await {
+        match client.call_unsigned(&routes::Checkin, &body, 3).await {
             Ok(r) => {
                 reply = Some(r);
                 break;
             }
             Err(ClientError::Server { code, .. }) if code == ErrorCode::StaleCounter.as_str() => {
-                let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
+                let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &sign).await?;
                 // The counter is member-wide and signed into every heartbeat
                 // contacts see: a server that names an absurd one is not
                 // followed (contacts would then refuse every later heartbeat).
@@ -988,7 +976,7 @@ pub async fn checkin_with(
                 updated.trips_only = false;
                 // Kept only if the server still holds a change waiting (it
                 // may have been dropped meanwhile): else it never comes.
-                let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &sign).await?;
+                let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &sign).await?;
                 let waits = status.pending.iter().any(|p| p.kind() == Some(PendingKind::PolicyWeakening));
                 updated.pending_schedule = book.pending_schedule.clone().filter(|_| waits);
             }
@@ -1072,7 +1060,7 @@ pub async fn rotate_keys(
     let (server_id, server_key) = vault.member_server()?;
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let status: AccountStatus = client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)?).await?;
+    let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &signer(book, key)?).await?;
     // Keys staged by a rotation whose answer never came are sent again: the
     // server answers the same rotation the same way, and nothing is lost.
     let (new_a, new_b) = match (staged_a, staged_b) {
@@ -1096,7 +1084,7 @@ pub async fn rotate_keys(
     .sign(key)?;
     let sealed = seal_to_server(&server_key, labels::KEY_ROTATION.as_bytes(), &rotation)?;
     let body = aman_protocol::api::RotateKeys { rotation: B64(sealed) };
-    let reply: PolicyReply = client.call(Method::PUT, "/v2/account/keys", Some(&body), &signer(book, key)?).await?;
+    let reply: PolicyReply = client.call(&routes::RotateKeys, &body, &signer(book, key)?).await?;
     stage(reply.effective_at)?;
     Ok(Report {
         json: json!({ "rotated": true, "effective_at": reply.effective_at }),
@@ -1133,7 +1121,7 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
     };
     let client = ctx.client(&book.server)?;
     let body = PanicRequest { sealed_alert: sealed };
-    let reply: PanicReply = client.call(Method::POST, "/v1/panic", Some(&body), &signer(book, key)?).await?;
+    let reply: PanicReply = client.call(&routes::Panic, &body, &signer(book, key)?).await?;
     vault.book.member = Some(updated);
     vault.save()?;
     news.extend(after_alerting(ctx, vault).await);
@@ -1164,8 +1152,7 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let reply: Result<AccountStatus, _> =
-        client.call::<(), _>(Method::GET, "/v1/account", None, &signer(book, key)?).await;
+    let reply: Result<AccountStatus, _> = client.call(&routes::GetAccount, &NoBody, &signer(book, key)?).await;
     let s = match reply {
         Ok(s) => s,
         Err(cause @ ClientError::Unreachable { .. }) => {

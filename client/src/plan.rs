@@ -9,7 +9,7 @@ use crate::member::{complete_pairings, reseal, signer};
 use crate::state::Vault;
 use aman_protocol::alert::MAX_PLAN_LEN;
 use aman_protocol::api::{SealedAlertUpdate, B64};
-use reqwest::Method;
+use aman_protocol::routes;
 use serde_json::json;
 
 /// The languages `aman plan template` writes in.
@@ -106,9 +106,8 @@ pub async fn set(ctx: &Ctx, vault: &mut Vault, plan: &str) -> Result<Report, Cli
         let mut updated = book.clone();
         let sealed = reseal(&mut updated, key)?;
         let client = ctx.client(&updated.server)?;
-        let body = serde_json::to_vec(&SealedAlertUpdate { sealed_alert: B64(sealed) })
-            .map_err(|e| ClientError::State(e.to_string()))?;
-        client.send(Method::PUT, "/v1/account/sealed-alert", body, &signer(&updated, key)?).await?;
+        let body = SealedAlertUpdate { sealed_alert: B64(sealed) };
+        client.call(&routes::UpdateSealedAlert, &body, &signer(&updated, key)?).await?;
         vault.book.member = Some(updated);
         vault.save()?;
     }

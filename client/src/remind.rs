@@ -7,9 +7,9 @@ use crate::context::{Ctx, Report};
 use crate::error::ClientError;
 use crate::member::signer;
 use crate::state::Vault;
-use aman_protocol::api::{AddEndpoint, ChannelKind, EndpointAdded, ReminderSettings, Reminders};
+use aman_protocol::api::{AddEndpoint, ChannelKind, ReminderSettings};
 use aman_protocol::duration::format_duration;
-use reqwest::Method;
+use aman_protocol::routes::{self, NoBody};
 use serde_json::json;
 
 /// `aman remind add KIND TARGET`.
@@ -17,8 +17,7 @@ pub async fn add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target: &str) 
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
     let body = AddEndpoint { kind, target: target.to_owned() };
-    let added: EndpointAdded =
-        client.call(Method::POST, "/v2/account/reminders/targets", Some(&body), &signer(book, key)?).await?;
+    let added = client.call(&routes::AddReminderTarget, &body, &signer(book, key)?).await?;
     let mut text = format!(
         "Added {} reminder target {}. Set when you are reminded with `aman remind set --before 30m,5m`.",
         kind.as_str(),
@@ -36,7 +35,7 @@ pub async fn add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target: &str) 
 pub async fn list(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let r: Reminders = client.call::<(), _>(Method::GET, "/v2/account/reminders", None, &signer(book, key)?).await?;
+    let r = client.call(&routes::GetReminders, &NoBody, &signer(book, key)?).await?;
     let mut lines = Vec::new();
     if r.before.is_empty() {
         lines.push("No reminder times: set them with `aman remind set --before 30m,5m`.".to_owned());
@@ -59,8 +58,7 @@ pub async fn list(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
 pub async fn remove(ctx: &Ctx, vault: &mut Vault, id: u8) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
-    let path = format!("/v2/account/reminders/targets/{id}");
-    client.send(Method::DELETE, &path, Vec::new(), &signer(book, key)?).await?;
+    client.call(&routes::RemoveReminderTarget { id }, &NoBody, &signer(book, key)?).await?;
     Ok(Report { json: json!({ "removed": id }), text: format!("Removed reminder target {id}.") })
 }
 
@@ -69,8 +67,7 @@ pub async fn set(ctx: &Ctx, vault: &mut Vault, before: &[u64]) -> Result<Report,
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
     let body = ReminderSettings { before: before.to_vec() };
-    let bytes = serde_json::to_vec(&body).map_err(|e| ClientError::State(e.to_string()))?;
-    client.send(Method::PUT, "/v2/account/reminders", bytes, &signer(book, key)?).await?;
+    client.call(&routes::SetReminders, &body, &signer(book, key)?).await?;
     let mut sorted = before.to_vec();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     sorted.dedup();

@@ -74,6 +74,13 @@ pub struct RegisterAccount {
     pub registration: B64,
 }
 
+/// Reply to [`RegisterAccount`] (`201`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registered {
+    /// The account registered.
+    pub account: AccountId,
+}
+
 /// `POST /v2/checkin`: no request signature; the heartbeat and its mode
 /// proof authenticate it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

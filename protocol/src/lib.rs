@@ -27,6 +27,7 @@ pub mod random;
 pub mod registration;
 pub mod request;
 pub mod rotation;
+pub mod routes;
 pub mod safety;
 pub mod secretbox;
 pub mod server;

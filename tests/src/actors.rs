@@ -4,17 +4,16 @@ use aman_client::api::{unix_now, ApiClient, Signer};
 use aman_client::ClientError;
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
 use aman_protocol::api::{
-    AccountStatus, AddEndpoint, CheckinReply, ContactLink, CreatePairing, EndpointAdded, HeartbeatList,
-    MailboxContents, PairingAnswer, PanicReply, Policy, PolicyReply, RegisterAccount, ServerInfo, B64,
+    AccountStatus, AddEndpoint, CheckinReply, CheckinRequest, ContactLink, CreatePairing, EndpointAdded, HeartbeatList,
+    MailboxContents, PairingAnswer, PanicRequest, Policy, RegisterAccount, ServerInfo, B64,
 };
 use aman_protocol::derive::transport_key;
 use aman_protocol::heartbeat::make_proof;
+use aman_protocol::routes::{self, NoBody};
 use aman_protocol::{
     AccountId, AlertId, EncryptionSecret, Enrollment, Heartbeat, InviteCode, MailboxId, Registration, ServerId,
     SigningKey,
 };
-use reqwest::Method;
-use serde_json::json;
 
 /// A trusted contact with one mailbox.
 pub struct Contact {
@@ -37,30 +36,29 @@ impl Contact {
 
     /// The member's latest public heartbeat, as the server relays it.
     pub async fn heartbeat(&self, api: &ApiClient) -> Result<HeartbeatList, ClientError> {
-        api.call::<(), _>(Method::GET, "/v2/mailbox/heartbeats", None, &self.signer()).await
+        api.call(&routes::Heartbeats, &NoBody, &self.signer()).await
     }
 
     /// Adds a notification endpoint.
     pub async fn add_endpoint(&self, api: &ApiClient, kind: &str, target: &str) -> Result<EndpointAdded, ClientError> {
         let body = AddEndpoint { kind: kind.into(), target: target.into() };
-        api.call(Method::POST, "/v1/mailbox/endpoints", Some(&body), &self.signer()).await
+        api.call(&routes::AddEndpoint, &body, &self.signer()).await
     }
 
     /// The mailbox's contents.
     pub async fn mailbox(&self, api: &ApiClient) -> Result<MailboxContents, ClientError> {
-        api.call::<(), _>(Method::GET, "/v1/mailbox/alerts", None, &self.signer()).await
+        api.call(&routes::MailboxAlerts::default(), &NoBody, &self.signer()).await
     }
 
     /// Long-polls the mailbox: returns when anything changed after `since`
     /// (unix ms), or after `wait` seconds.
     pub async fn poll(&self, api: &ApiClient, since: u64, wait: u64) -> Result<MailboxContents, ClientError> {
-        let path = format!("/v1/mailbox/alerts?since={since}&wait={wait}");
-        api.call::<(), _>(Method::GET, &path, None, &self.signer()).await
+        api.call(&routes::MailboxAlerts { poll: Some((since, wait)) }, &NoBody, &self.signer()).await
     }
 
     /// Acknowledges an alert.
     pub async fn ack(&self, api: &ApiClient, alert: &AlertId) -> Result<(), ClientError> {
-        api.send(Method::POST, &format!("/v1/mailbox/alerts/{alert}/ack"), Vec::new(), &self.signer()).await.map(|_| ())
+        api.call(&routes::AckAlert { alert: *alert }, &NoBody, &self.signer()).await.map(|_| ())
     }
 }
 
@@ -113,7 +111,7 @@ impl Member {
     pub async fn register(&mut self, api: &ApiClient) -> Result<(), ClientError> {
         let info = api.server_info().await?;
         let body = self.registration(&info, None)?;
-        let _: serde_json::Value = api.post_unsigned("/v2/accounts", &body, 1).await?;
+        api.call_unsigned(&routes::Register, &body, 1).await?;
         self.server = Some(info);
         Ok(())
     }
@@ -146,7 +144,7 @@ impl Member {
     pub async fn pair_contact(&mut self, api: &ApiClient, tier: u8) -> Result<(), ClientError> {
         let invite = InviteCode::generate(self.identity.verifying_key(), api.base())?;
         let create = CreatePairing { invite: invite.id, expires_at: unix_now() + 3600 };
-        let _: serde_json::Value = api.call(Method::POST, "/v1/pairings", Some(&create), &self.signer()).await?;
+        api.call(&routes::CreatePairing, &create, &self.signer()).await?;
         let c = Contact {
             server: self.server_id(),
             mailbox: MailboxId::random()?,
@@ -162,8 +160,7 @@ impl Member {
             encryption: Some(c.encryption.public()),
             enrollment: B64(e.seal(&invite, &c.identity)?),
         };
-        let body = serde_json::to_vec(&answer).map_err(|e| ClientError::State(e.to_string()))?;
-        api.send(Method::POST, &format!("/v1/pairings/{}/reply", invite.id), body, &c.signer()).await?;
+        api.call(&routes::AnswerPairing { invite: invite.id }, &answer, &c.signer()).await?;
         self.contacts.push(c);
         Ok(())
     }
@@ -178,7 +175,7 @@ impl Member {
                 .collect(),
             ..Policy::default()
         };
-        let _: PolicyReply = api.call(Method::PUT, "/v1/account/policy", Some(&policy), &self.signer()).await?;
+        api.call(&routes::SetPolicy, &policy, &self.signer()).await?;
         self.reseal("standing note")?;
         Ok(())
     }
@@ -203,12 +200,12 @@ impl Member {
     }
 
     /// The body of the next check-in (counter + 1): heartbeat and mode proof.
-    pub fn next_checkin(&mut self, every: u64, grace: u64, duress: bool, with_sealed: bool) -> serde_json::Value {
+    pub fn next_checkin(&mut self, every: u64, grace: u64, duress: bool, with_sealed: bool) -> CheckinRequest {
         self.checkin_until(unix_now() + every, grace, duress, with_sealed)
     }
 
     /// The body of the next check-in, due at `next_due`.
-    pub fn checkin_until(&mut self, next_due: u64, grace: u64, duress: bool, with_sealed: bool) -> serde_json::Value {
+    pub fn checkin_until(&mut self, next_due: u64, grace: u64, duress: bool, with_sealed: bool) -> CheckinRequest {
         if self.sealed.is_empty() {
             self.reseal("standing note").unwrap();
         }
@@ -225,11 +222,8 @@ impl Member {
         .sign(&self.identity);
         let key = if duress { &self.duress } else { &self.normal };
         let proof = make_proof(&ph, key, &transport_key(&self.identity, &self.server_id())).unwrap();
-        if with_sealed {
-            json!({ "heartbeat": B64(ph), "proof": B64(proof), "sealed_alert": B64(self.sealed.clone()) })
-        } else {
-            json!({ "heartbeat": B64(ph), "proof": B64(proof) })
-        }
+        let sealed_alert = with_sealed.then(|| B64(self.sealed.clone()));
+        CheckinRequest { heartbeat: B64(ph), proof: B64(proof), sealed_alert }
     }
 
     /// Checks in.
@@ -241,18 +235,18 @@ impl Member {
         duress: bool,
     ) -> Result<CheckinReply, ClientError> {
         let body = self.next_checkin(every, grace, duress, true);
-        api.post_unsigned("/v2/checkin", &body, 1).await
+        api.call_unsigned(&routes::Checkin, &body, 1).await
     }
 
     /// Fires a panic alert.
     pub async fn panic(&self, api: &ApiClient) -> Result<AlertId, ClientError> {
-        let r: PanicReply = api.call(Method::POST, "/v1/panic", Some(&json!({})), &self.signer()).await?;
+        let r = api.call(&routes::Panic, &PanicRequest::default(), &self.signer()).await?;
         Ok(r.alert)
     }
 
     /// The account's status.
     pub async fn status(&self, api: &ApiClient) -> Result<AccountStatus, ClientError> {
-        api.call::<(), _>(Method::GET, "/v1/account", None, &self.signer()).await
+        api.call(&routes::GetAccount, &NoBody, &self.signer()).await
     }
 }
 

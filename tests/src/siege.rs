@@ -8,7 +8,7 @@
 use crate::soak::{percentile, rss_mib};
 use crate::{Contact, Member, ServerProcess};
 use aman_client::api::{ApiClient, Signer};
-use reqwest::Method;
+use aman_protocol::routes::{self, Route};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,11 +95,15 @@ pub async fn siege(server: &ServerProcess, secs: u64) -> anyhow::Result<SiegeRep
             while !stop.load(Ordering::Relaxed) {
                 let tick = Instant::now();
                 let status = if i % 2 == 0 {
-                    let sent = http.post(format!("{url}/v2/checkin")).body("{\"heartbeat\":\"AAAA\"}").send().await;
+                    let sent = http
+                        .post(format!("{url}{}", routes::Checkin::PATH))
+                        .body("{\"heartbeat\":\"AAAA\"}")
+                        .send()
+                        .await;
                     sent.map(|r| r.status().as_u16()).unwrap_or(0)
                 } else {
                     let signer = Signer { server: server_id, caller: victims[i % victims.len()], key: &forger };
-                    match junk_api.send(Method::GET, "/v1/account", Vec::new(), &signer).await {
+                    match junk_api.call(&routes::GetAccount, &routes::NoBody, &signer).await {
                         Err(aman_client::ClientError::Server { status, .. }) => status,
                         _ => 0,
                     }

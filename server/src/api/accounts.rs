@@ -5,14 +5,13 @@ use super::{caller_key, parse_json, AppState, Confirmed, Member, Unsigned};
 use crate::error::ApiError;
 use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{
-    CheckinReply, CheckinRequest, PanicReply, PanicRequest, Policy, PolicyReply, RegisterAccount, RotateKeys,
-    SealedAlertUpdate, ServerInfo,
+    CheckinReply, CheckinRequest, PanicReply, PanicRequest, Policy, PolicyReply, RegisterAccount, Registered,
+    RotateKeys, SealedAlertUpdate, ServerInfo,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 /// `GET /v2/server`: the server id and `S_pk`. Unsigned.
 pub async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
@@ -27,11 +26,11 @@ pub async fn server_info(State(state): State<AppState>) -> Json<ServerInfo> {
 pub async fn register(
     State(state): State<AppState>,
     Unsigned(body, peer): Unsigned,
-) -> Confirmed<(StatusCode, Json<serde_json::Value>)> {
+) -> Confirmed<(StatusCode, Json<Registered>)> {
     peer.counted(&state, Ok(()))?;
     let body: RegisterAccount = parse_json(&body)?;
     let (account, durable) = state.engine.register(body.invite.as_deref(), &body.registration.0)?;
-    Ok(durable.confirmed((StatusCode::CREATED, Json(json!({ "account": account })))).await?)
+    Ok(durable.confirmed((StatusCode::CREATED, Json(Registered { account }))).await?)
 }
 
 /// `POST /v2/checkin`: no request signature (the heartbeat and its mode

@@ -10,17 +10,17 @@ mod pairing;
 mod reminders;
 
 pub use extract::{caller_key, parse_json, Contact, Member, Unsigned, Unverified};
-pub use ops::ROUTES;
 
 use crate::auth::{RateLimiter, ReplayCache};
 use crate::delivery::target::{Resolve, SystemResolver};
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::net::{Caps, Connections};
+use aman_protocol::routes::{self, Route, RouteInfo};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, on, MethodFilter};
 use axum::Router;
 use std::sync::Arc;
 
@@ -85,40 +85,70 @@ impl AppState {
     }
 }
 
-/// The router. Handlers answer only after their writes are durable.
+/// Registers each handler at its route's path and method from the route
+/// table ([`aman_protocol::routes`]): the router names no path of its own.
+macro_rules! serve {
+    ($router:expr, $($route:ty => $handler:expr,)*) => {{
+        let router = $router;
+        $(
+            debug_assert!(routes::ALL.contains(&RouteInfo::of::<$route>()), "{} is not in routes::ALL", <$route>::PATH);
+            let router = router.route(<$route>::PATH, on(method_filter(<$route>::METHOD), $handler));
+        )*
+        router
+    }};
+}
+
+/// The router. Handlers answer only after their writes are durable. Every
+/// route is one of [`aman_protocol::routes::ALL`] (the router test checks
+/// that it serves that table, no more and no less).
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/v2/server", get(accounts::server_info))
-        .route("/v2/accounts", post(accounts::register))
-        .route("/v2/checkin", post(accounts::checkin))
-        .route("/v2/account/keys", put(accounts::rotate_keys))
-        .route("/v2/account/reminders", get(reminders::show).put(reminders::set))
-        .route("/v2/account/reminders/targets", get(reminders::list_targets).post(reminders::add_target))
-        .route("/v2/account/reminders/targets/{id}", axum::routing::delete(reminders::remove_target))
-        .route("/v2/account/drills", post(drills::send))
-        .route("/v2/account/drills/latest", get(drills::latest))
-        .route("/v2/mailbox/heartbeats", get(mailbox::heartbeats))
-        .route("/v1/accounts", post(accounts::v1_retired))
-        .route("/v1/account", get(accounts::status).delete(accounts::delete))
-        .route("/v1/account/policy", put(accounts::set_policy))
-        .route("/v1/account/policy/pending", axum::routing::delete(accounts::cancel_pending_policy))
-        .route("/v1/account/sealed-alert", put(accounts::update_sealed))
-        .route("/v1/account/keys", put(accounts::v1_retired))
-        .route("/v1/checkin", post(accounts::v1_retired))
-        .route("/v1/panic", post(accounts::panic))
-        .route("/v1/pairings", post(pairing::create))
-        .route("/v1/pairings/{invite}", get(pairing::state))
-        .route("/v1/pairings/{invite}/reply", post(pairing::answer))
-        .route("/v1/mailbox/alerts", get(mailbox::alerts))
-        .route("/v1/mailbox/alerts/{alert}/ack", post(mailbox::ack))
-        .route("/v1/mailbox/alerts/{alert}/deliveries", get(mailbox::deliveries))
-        .route("/v1/mailbox/endpoints", get(mailbox::list_endpoints).post(mailbox::add_endpoint))
-        .route("/v1/mailbox/endpoints/{id}", axum::routing::delete(mailbox::remove_endpoint))
-        .route("/healthz", get(ops::healthz))
-        .route("/openapi.json", get(ops::openapi))
-        .fallback(ops::not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), count_rejections))
-        .with_state(state)
+    serve!(Router::new(),
+        routes::GetServer => accounts::server_info,
+        routes::Register => accounts::register,
+        routes::Checkin => accounts::checkin,
+        routes::RotateKeys => accounts::rotate_keys,
+        routes::GetReminders => reminders::show,
+        routes::SetReminders => reminders::set,
+        routes::ListReminderTargets => reminders::list_targets,
+        routes::AddReminderTarget => reminders::add_target,
+        routes::RemoveReminderTarget => reminders::remove_target,
+        routes::SendDrill => drills::send,
+        routes::LatestDrill => drills::latest,
+        routes::Heartbeats => mailbox::heartbeats,
+        routes::RetiredRegister => accounts::v1_retired,
+        routes::GetAccount => accounts::status,
+        routes::DeleteAccount => accounts::delete,
+        routes::SetPolicy => accounts::set_policy,
+        routes::CancelPendingPolicy => accounts::cancel_pending_policy,
+        routes::UpdateSealedAlert => accounts::update_sealed,
+        routes::RetiredRotateKeys => accounts::v1_retired,
+        routes::RetiredCheckin => accounts::v1_retired,
+        routes::Panic => accounts::panic,
+        routes::CreatePairing => pairing::create,
+        routes::GetPairing => pairing::state,
+        routes::AnswerPairing => pairing::answer,
+        routes::MailboxAlerts => mailbox::alerts,
+        routes::AckAlert => mailbox::ack,
+        routes::AlertDeliveries => mailbox::deliveries,
+        routes::ListEndpoints => mailbox::list_endpoints,
+        routes::AddEndpoint => mailbox::add_endpoint,
+        routes::RemoveEndpoint => mailbox::remove_endpoint,
+        routes::Healthz => ops::healthz,
+        routes::OpenApi => ops::openapi,
+    )
+    .fallback(ops::not_found)
+    .layer(middleware::from_fn_with_state(state.clone(), count_rejections))
+    .with_state(state)
+}
+
+/// The router's filter for a method of the table.
+fn method_filter(method: routes::Method) -> MethodFilter {
+    match method {
+        routes::Method::Get => MethodFilter::GET,
+        routes::Method::Put => MethodFilter::PUT,
+        routes::Method::Post => MethodFilter::POST,
+        routes::Method::Delete => MethodFilter::DELETE,
+    }
 }
 
 /// The metrics router, for its own listener (`metrics_listen`, loopback by

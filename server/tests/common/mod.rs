@@ -4,9 +4,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
-use aman_protocol::api::{ContactLink, CreatePairing, PairingAnswer, Policy, ServerInfo, B64};
+use aman_protocol::api::{ContactLink, CreatePairing, PairingAnswer, Policy, RegisterAccount, ServerInfo, B64};
 use aman_protocol::heartbeat::make_proof;
 use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
+use aman_protocol::routes::{self, NoBody, Route};
 use aman_protocol::{
     seal_to_server, AccountId, EncryptionSecret, Enrollment, Heartbeat, InviteCode, KeyRotation, MailboxId, ProofKey,
     Registration as Reg, RequestAuth, ServerId, SigningKey, VerifyingKey,
@@ -121,6 +122,20 @@ pub fn signed(
         .unwrap()
 }
 
+/// The bytes of route `R`'s request: its envelope as JSON, none for `NoBody`.
+pub fn body_of<R: Route>(body: &R::Request) -> Vec<u8> {
+    if R::has_body() {
+        serde_json::to_vec(body).unwrap()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Route `R`'s request, unsigned (registration, check-in).
+pub fn unsigned_route<R: Route>(route: &R, body: &R::Request) -> Request<Body> {
+    unsigned(R::METHOD.as_str(), &route.path(), body_of::<R>(body))
+}
+
 /// A request with a JSON body and no signature (registration, check-in).
 pub fn unsigned(method: &str, path: &str, body: Vec<u8>) -> Request<Body> {
     Request::builder()
@@ -153,6 +168,11 @@ pub struct TestContact {
 }
 
 impl TestContact {
+    /// Route `R`'s request, signed by this contact for its mailbox.
+    pub fn route<R: Route>(&self, route: &R, body: &R::Request, now: u64) -> Request<Body> {
+        self.request(R::METHOD.as_str(), &route.path(), body_of::<R>(body), now)
+    }
+
     /// A request signed by this contact for its mailbox.
     pub fn request(&self, method: &str, path: &str, body: Vec<u8>, now: u64) -> Request<Body> {
         signed(self.server, method, path, body, *self.mailbox.as_bytes(), &self.identity, now)
@@ -191,8 +211,8 @@ impl TestMember {
     }
 
     pub fn register_request(&self, invite: Option<&str>, _now: u64) -> Request<Body> {
-        let body = json!({ "invite": invite, "registration": B64(self.registration()) });
-        unsigned("POST", "/v2/accounts", serde_json::to_vec(&body).unwrap())
+        let body = RegisterAccount { invite: invite.map(str::to_owned), registration: B64(self.registration()) };
+        unsigned_route(&routes::Register, &body)
     }
 
     /// A rotation to these new keys (each paired with the current key of
@@ -216,6 +236,11 @@ impl TestMember {
         self.normal = normal;
         self.duress = duress;
         self.generation += 1;
+    }
+
+    /// Route `R`'s request, signed by this member.
+    pub fn route<R: Route>(&self, route: &R, body: &R::Request, now: u64) -> Request<Body> {
+        self.raw_request(R::METHOD.as_str(), &route.path(), body_of::<R>(body), now)
     }
 
     pub fn request(&self, method: &str, path: &str, body: Value, now: u64) -> Request<Body> {
@@ -273,7 +298,7 @@ impl TestMember {
 
     pub fn checkin_request(&mut self, duress: bool, every: u64, grace: u64, now: u64) -> Request<Body> {
         let body = self.checkin_body(duress, every, grace, now);
-        unsigned("POST", "/v2/checkin", serde_json::to_vec(&body).unwrap())
+        unsigned(routes::Checkin::METHOD.as_str(), routes::Checkin::PATH, serde_json::to_vec(&body).unwrap())
     }
 }
 
@@ -317,7 +342,7 @@ pub trait Api {
         let now = self.now();
         let invite = InviteCode::generate(m.identity.verifying_key(), "http://127.0.0.1").unwrap();
         let create = CreatePairing { invite: invite.id, expires_at: now + 3600 };
-        let (s, b) = self.call(m.request("POST", "/v1/pairings", serde_json::to_value(&create).unwrap(), now)).await;
+        let (s, b) = self.call(m.route(&routes::CreatePairing, &create, now)).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let c = TestContact {
             server: self.info().server_id,
@@ -336,11 +361,9 @@ pub trait Api {
             encryption: Some(c.encryption.public()),
             enrollment: B64(enrollment),
         };
-        let path = format!("/v1/pairings/{}/reply", invite.id);
-        let req = c.request("POST", &path, serde_json::to_vec(&answer).unwrap(), now);
-        let (s, b) = self.call(req).await;
+        let (s, b) = self.call(c.route(&routes::AnswerPairing { invite: invite.id }, &answer, now)).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
-        let (s, b) = self.call(m.request("GET", &format!("/v1/pairings/{}", invite.id), Value::Null, now)).await;
+        let (s, b) = self.call(m.route(&routes::GetPairing { invite: invite.id }, &NoBody, now)).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         let sealed: B64 = serde_json::from_value(b["enrollment"].clone()).unwrap();
         assert_eq!(Enrollment::open(&sealed.0, &invite).unwrap().mailbox, c.mailbox);
@@ -353,20 +376,18 @@ pub trait Api {
         let mut policy = self.policy_of(m).await;
         policy.contacts =
             m.contacts.iter().map(|c| ContactLink { mailbox: c.mailbox, tier: c.tier, active_from: None }).collect();
-        let (s, b) =
-            self.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), now)).await;
+        let (s, b) = self.call(m.route(&routes::SetPolicy, &policy, now)).await;
         assert_eq!(s, StatusCode::OK, "{b}");
     }
 
     async fn policy_of(&self, m: &TestMember) -> Policy {
-        let (s, b) = self.call(m.request("GET", "/v1/account", Value::Null, self.now())).await;
+        let (s, b) = self.call(m.route(&routes::GetAccount, &NoBody, self.now())).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         serde_json::from_value(b["policy"].clone()).unwrap()
     }
 
     async fn mailbox(&self, c: &TestContact) -> Value {
-        let req = c.request("GET", "/v1/mailbox/alerts", Vec::new(), self.now());
-        let (s, b) = self.call(req).await;
+        let (s, b) = self.call(c.route(&routes::MailboxAlerts::default(), &NoBody, self.now())).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b
     }
@@ -390,7 +411,7 @@ impl Api for TestApp {
 
 impl TestApp {
     pub async fn status_of(&self, m: &TestMember) -> Value {
-        let (s, b) = self.call(m.request("GET", "/v1/account", Value::Null, self.now())).await;
+        let (s, b) = self.call(m.route(&routes::GetAccount, &NoBody, self.now())).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b
     }

@@ -7,6 +7,7 @@
 
 use aman_client::api::{unix_now, ApiClient};
 use aman_protocol::api::B64;
+use aman_protocol::routes::{Checkin, Route};
 use aman_protocol::{AccountId, SigningKey, VerifyingKey};
 use aman_server::config::Config;
 use aman_server::engine::{seal_live, FORMAT, FORMAT_KEY};
@@ -335,7 +336,8 @@ async fn ingest(url: &str, queues: Vec<Vec<Prepared>>, workers: usize, secs: u64
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for mut shard in shards {
-        let (http, url, latencies, done) = (http.clone(), format!("{url}/v2/checkin"), latencies.clone(), done.clone());
+        let (http, url, latencies, done) =
+            (http.clone(), format!("{url}{}", Checkin::PATH), latencies.clone(), done.clone());
         set.spawn(async move {
             let mut local = Vec::new();
             'outer: while Instant::now() < stop_at {
@@ -397,7 +399,7 @@ async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) ->
         let due = start + interval * i as u32;
         tokio::time::sleep_until(due).await;
         let Ok(permit) = slots.clone().acquire_owned().await else { break };
-        let (http, url) = (http.clone(), format!("{url}/v2/checkin"));
+        let (http, url) = (http.clone(), format!("{url}{}", Checkin::PATH));
         set.spawn(async move {
             let waited = due.elapsed().as_secs_f64() * 1000.0;
             let sent = send(&http, &url, p).await.ok();
@@ -461,7 +463,7 @@ async fn alert_latency(api: &ApiClient, n: usize) -> anyhow::Result<(Vec<f64>, V
         for m in chunk.iter_mut() {
             let body = m.checkin_until(due, 1, false, true);
             let api = api.clone();
-            set.spawn(async move { api.post_unsigned::<_, serde_json::Value>("/v2/checkin", &body, 1).await });
+            set.spawn(async move { api.call_unsigned(&Checkin, &body, 1).await });
         }
         while let Some(r) = set.join_next().await {
             r??;

@@ -5,6 +5,7 @@
 
 use super::server_env;
 use aman_client::api::{ApiClient, Signer};
+use aman_protocol::routes::{AnswerPairing, Checkin, GetAccount, Healthz, NoBody, Register, Route};
 use aman_tests::{Member, ServerProcess};
 use reqwest::Method;
 use std::time::Duration;
@@ -27,7 +28,7 @@ async fn junk_and_forged_requests_from_the_members_address_do_not_stop_a_check_i
     let http = reqwest::Client::new();
     let mut slowed = 0;
     for _ in 0..1_300 {
-        let resp = http.post(format!("{}/v2/checkin", server.url)).body("{}").send().await.unwrap();
+        let resp = http.post(format!("{}{}", server.url, Checkin::PATH)).body("{}").send().await.unwrap();
         if resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
             slowed += 1;
         }
@@ -38,7 +39,7 @@ async fn junk_and_forged_requests_from_the_members_address_do_not_stop_a_check_i
     let forger = aman_protocol::SigningKey::generate().unwrap();
     let signer = Signer { server: member.server_id(), caller: *member.account.as_bytes(), key: &forger };
     for _ in 0..150 {
-        let refused = api.call::<(), serde_json::Value>(Method::GET, "/v1/account", None, &signer).await.unwrap_err();
+        let refused = api.call(&GetAccount, &NoBody, &signer).await.unwrap_err();
         assert!(matches!(refused, aman_client::ClientError::Server { status: 401 | 429, .. }), "{refused}");
     }
     // Pairing answers "signed" by a key they bring, naming the member's
@@ -51,17 +52,17 @@ async fn junk_and_forged_requests_from_the_members_address_do_not_stop_a_check_i
             "enrollment": "AAAA",
         });
         for _ in 0..30 {
-            let path = format!("/v1/pairings/{}/reply", "ab".repeat(16));
+            let path = AnswerPairing { invite: aman_protocol::InviteId::from_bytes([0xab; 16]) }.path();
             let body = serde_json::to_vec(&answer).unwrap();
             assert!(api.send(Method::POST, &path, body, &signer).await.is_err());
         }
     }
     // An old check-in of the member's, captured and replayed.
     let old = member.next_checkin(3600, 600, false, true);
-    let _: serde_json::Value = api.post_unsigned("/v2/checkin", &old, 1).await.unwrap();
+    api.call_unsigned(&Checkin, &old, 1).await.unwrap();
     member.checkin(&api, 3600, 600, false).await.unwrap();
     for _ in 0..30 {
-        let _ = http.post(format!("{}/v2/checkin", server.url)).json(&old).send().await.unwrap();
+        let _ = http.post(format!("{}{}", server.url, Checkin::PATH)).json(&old).send().await.unwrap();
     }
 
     // The member, from the same address, still checks in and presses panic.
@@ -126,9 +127,9 @@ async fn slow_connections_do_not_stop_a_check_in() {
         .await;
         assert!(closed.is_ok(), "slow connection {i} was still open {timeout_s}s (+{margin:?}) after it was opened");
     }
-    let mut served = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    let mut served = reqwest::get(format!("{}{}", server.url, Healthz::PATH)).await.unwrap();
     assert!(served.status().is_success());
-    served = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    served = reqwest::get(format!("{}{}", server.url, Healthz::PATH)).await.unwrap();
     assert!(served.status().is_success(), "the server still answers");
 }
 
@@ -139,7 +140,7 @@ async fn slow_connections_do_not_stop_a_check_in() {
 async fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
     let _shared = super::LOAD.read().await;
     let junk_from = |http: &reqwest::Client, url: &str, forwarded: &str| {
-        http.post(format!("{url}/v2/checkin")).header("x-forwarded-for", forwarded).body("{}").send()
+        http.post(format!("{url}{}", Checkin::PATH)).header("x-forwarded-for", forwarded).body("{}").send()
     };
     let status = |r: reqwest::Response| r.status().as_u16();
     let http = reqwest::Client::new();
@@ -184,7 +185,7 @@ async fn registration_floods_without_an_invite_do_not_grow_memory() {
         })
         .collect();
     let bodies = std::sync::Arc::new(bodies);
-    let url = format!("{}/v2/accounts", server.url);
+    let url = format!("{}{}", server.url, Register::PATH);
     let send = |count: usize| {
         let (bodies, url) = (bodies.clone(), url.clone());
         async move {
@@ -255,7 +256,7 @@ fn a_junk_pairing_answer_is_dropped_and_the_other_contacts_still_link() {
             "encryption": aman_protocol::EncryptionSecret::generate().unwrap().public(),
             "enrollment": aman_protocol::api::B64(junk),
         });
-        let path = format!("/v1/pairings/{id}/reply");
+        let path = AnswerPairing { invite: id }.path();
         api.send(Method::POST, &path, serde_json::to_vec(&answer).unwrap(), &signer)
             .await
             .expect("the server takes it");
@@ -314,7 +315,7 @@ async fn the_client_refuses_plain_http_to_the_network_and_redirects() {
     let member = Member::new();
     let signer =
         Signer { server: aman_protocol::ServerId::from_bytes([1; 16]), caller: [2; 16], key: &member.identity };
-    assert!(api.send(Method::GET, "/v1/account", Vec::new(), &signer).await.is_err());
+    assert!(api.call(&GetAccount, &NoBody, &signer).await.is_err());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!reached.load(std::sync::atomic::Ordering::SeqCst), "nothing went to the redirect's target");
 }

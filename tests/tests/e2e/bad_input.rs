@@ -4,6 +4,7 @@
 use super::server_env;
 use aman_client::api::{ApiClient, Signer};
 use aman_client::ClientError;
+use aman_protocol::routes::{self, Route};
 use aman_tests::{Member, ServerProcess};
 use reqwest::Method;
 use std::io::{Read, Write};
@@ -36,28 +37,32 @@ async fn malformed_requests_over_http_get_stable_codes_and_the_server_stays_up()
     m.register(&api).await.unwrap();
     let s = m.signer();
 
-    assert_eq!(refused(&api, Method::POST, "/v2/checkin", b"{oops".to_vec(), &s).await, (400, "malformed_json".into()));
     assert_eq!(
-        refused(&api, Method::POST, "/v2/checkin", br#"{"heartbeat":"@@@","proof":""}"#.to_vec(), &s).await,
+        refused(&api, Method::POST, routes::Checkin::PATH, b"{oops".to_vec(), &s).await,
+        (400, "malformed_json".into())
+    );
+    assert_eq!(
+        refused(&api, Method::POST, routes::Checkin::PATH, br#"{"heartbeat":"@@@","proof":""}"#.to_vec(), &s).await,
         (400, "bad_encoding".into())
     );
     assert_eq!(
-        refused(&api, Method::POST, "/v2/checkin", br#"{"heartbeat":"AAAA","proof":"AAAA"}"#.to_vec(), &s).await,
+        refused(&api, Method::POST, routes::Checkin::PATH, br#"{"heartbeat":"AAAA","proof":"AAAA"}"#.to_vec(), &s)
+            .await,
         (401, "unauthorized".into())
     );
     assert_eq!(
-        refused(&api, Method::POST, "/v2/checkin", vec![b'x'; 100 * 1024], &s).await,
+        refused(&api, Method::POST, routes::Checkin::PATH, vec![b'x'; 100 * 1024], &s).await,
         (413, "body_too_large".into())
     );
     // A version-1 client is told to update, not left guessing.
     assert_eq!(
-        refused(&api, Method::POST, "/v1/checkin", br#"{"checkin":"AAAA"}"#.to_vec(), &s).await,
+        refused(&api, Method::POST, routes::RetiredCheckin::PATH, br#"{"checkin":"AAAA"}"#.to_vec(), &s).await,
         (400, "protocol_v1_unsupported".into())
     );
     assert_eq!(refused(&api, Method::GET, "/v1/pairings/zz", Vec::new(), &s).await, (400, "bad_encoding".into()));
     let stranger = Member::new();
     assert_eq!(
-        refused(&api, Method::GET, "/v1/account", Vec::new(), &stranger.signer()).await,
+        refused(&api, Method::GET, routes::GetAccount::PATH, Vec::new(), &stranger.signer()).await,
         (401, "unauthorized".into())
     );
 

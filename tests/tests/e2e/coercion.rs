@@ -17,6 +17,7 @@
 
 use super::{free_port, server_env};
 use aman_client::api::ApiClient;
+use aman_protocol::routes::{Checkin, Healthz, OpenApi, Route};
 use aman_tests::{aman, binary, Member, Receiver, ServerProcess, SmtpServer};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -119,7 +120,7 @@ fn record(out: &Output, args: &[&str]) -> String {
 async fn scrape_public(url: &str) -> Vec<String> {
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
-    for (method, path) in [("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("POST", "/v2/checkin")]
+    for (method, path) in [("GET", Healthz::PATH), ("GET", "/metrics"), ("GET", OpenApi::PATH), ("POST", Checkin::PATH)]
     {
         let req = match method {
             "POST" => http.post(format!("{url}{path}")).body("{}"),

@@ -6,9 +6,9 @@
 
 use super::server_env;
 use aman_client::api::{unix_now, ApiClient};
-use aman_protocol::api::{Policy, PolicyReply};
+use aman_protocol::api::Policy;
+use aman_protocol::routes;
 use aman_tests::{binary, Member, Receiver, ServerProcess};
-use reqwest::Method;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -120,7 +120,7 @@ async fn a_shorter_schedule_holds_from_now_and_survives_a_kill_9() {
     let mut policy: Policy = m.status(&api).await.unwrap().policy;
     (policy.interval, policy.grace) = (Some(3), Some(2));
     let asked = unix_now();
-    let reply: PolicyReply = api.call(Method::PUT, "/v1/account/policy", Some(&policy), &m.signer()).await.unwrap();
+    let reply = api.call(&routes::SetPolicy, &policy, &m.signer()).await.unwrap();
     assert!(reply.applied);
     // ... and so does its deadline, not the 6 h one armed before.
     let deadline = m.status(&api).await.unwrap().deadline.unwrap();
