@@ -87,10 +87,7 @@ async fn trips_only_is_a_weakening_change_and_contacts_are_told() {
     let (s, b) = app.call(stand_down(&mut m, false, app.now())).await;
     assert_eq!(b["code"], "stand_down_refused", "{s} {b}");
     // Back to regular while it waits: the waiting change is dropped at once.
-    let mut policy = app.policy_of(&m).await;
-    policy.trips_only = false;
-    let (s, b) =
-        app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await;
+    let (s, b) = leave_trips_only(&app, &m, None).await;
     assert_eq!((s, &b["applied"]), (StatusCode::OK, &json!(true)), "{b}");
 }
 
@@ -136,19 +133,30 @@ async fn a_stand_down_disarms_and_a_duress_one_reads_the_same_and_alerts() {
     assert_eq!(writes[0], writes[1], "the same writes whichever key");
 }
 
-#[tokio::test]
-async fn leaving_trips_only_applies_at_once_and_arms_a_member_who_stood_down() {
-    let app = TestApp::new();
-    let mut m = armed_member(&app).await;
-    make_trips_only(&app, &m).await;
+/// A member whose trips only has applied, and who has stood down.
+async fn stood_down_member(app: &TestApp) -> TestMember {
+    let mut m = armed_member(app).await;
+    make_trips_only(app, &m).await;
     app.clock.advance(3601);
     app.tick();
     let (s, b) = app.call(stand_down(&mut m, false, app.now())).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let mut policy = app.policy_of(&m).await;
+    m
+}
+
+/// Leaves trips only, with a new interval if given.
+async fn leave_trips_only(app: &TestApp, m: &TestMember, interval: Option<u64>) -> (StatusCode, Value) {
+    let mut policy = app.policy_of(m).await;
     policy.trips_only = false;
-    let (s, b) =
-        app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await;
+    policy.interval = interval.or(policy.interval);
+    app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await
+}
+
+#[tokio::test]
+async fn leaving_trips_only_applies_at_once_and_arms_a_member_who_stood_down() {
+    let app = TestApp::new();
+    let m = stood_down_member(&app).await;
+    let (s, b) = leave_trips_only(&app, &m, None).await;
     assert_eq!((s, &b["applied"]), (StatusCode::OK, &json!(true)), "{b}");
     let status = app.status_of(&m).await;
     assert_eq!(status["deadline"], app.now() + 3600 + 600, "due within the interval from now: {status}");
@@ -163,18 +171,9 @@ async fn leaving_trips_only_applies_at_once_and_arms_a_member_who_stood_down() {
 #[tokio::test]
 async fn leaving_trips_only_for_a_longer_schedule_waits_and_then_arms_a_member_who_stood_down() {
     let app = TestApp::new();
-    let mut m = armed_member(&app).await;
-    make_trips_only(&app, &m).await;
-    app.clock.advance(3601);
-    app.tick();
-    let (s, b) = app.call(stand_down(&mut m, false, app.now())).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let m = stood_down_member(&app).await;
     // A longer interval than the trips-only bound: it weakens, so it waits.
-    let mut policy = app.policy_of(&m).await;
-    policy.trips_only = false;
-    policy.interval = Some(7200);
-    let (s, b) =
-        app.call(m.request("PUT", "/v1/account/policy", serde_json::to_value(&policy).unwrap(), app.now())).await;
+    let (s, b) = leave_trips_only(&app, &m, Some(7200)).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     app.clock.advance(3601);
     assert_eq!(app.tick().applied, vec![m.account]);
