@@ -75,7 +75,8 @@ pub struct AccountRecord {
     /// key (a time in clear could pin an alert to a check-in).
     #[serde(default)]
     pub note_received_sealed: Option<B64>,
-    /// The policy in force.
+    /// The policy in force (stored as a `PolicyRecord`).
+    #[serde(with = "super::policy_record::as_record")]
     pub policy: Policy,
     /// A weaker policy waiting out the cooling-off period.
     #[serde(default)]
@@ -220,7 +221,8 @@ impl AccountRecord {
 /// A weaker policy held for the cooling-off period.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingPolicy {
-    /// The policy that applies then.
+    /// The policy that applies then (stored as a `PolicyRecord`).
+    #[serde(with = "super::policy_record::as_record")]
     pub policy: Policy,
     /// When (unix seconds).
     pub effective_at: u64,
