@@ -305,11 +305,11 @@ fn render_alert(
 /// A sentence for an account-level notice, with what to do.
 fn notice_text(n: &Value) -> String {
     let member = n["member"].as_str().unwrap_or("");
-    let kind = n["kind"].as_str().unwrap_or("");
+    let kind = NoticeKind::parse(n["kind"].as_str().unwrap_or(""));
     let (what, todo) = wording::account_notice(kind);
     let mut t = format!("NOTICE: {member} {what} ({}).", format_time(n["at"].as_u64().unwrap_or(0)));
     if let Some(at) = n["effective_at"].as_u64() {
-        let applies = if kind == "contact_linked" { "They receive alerts from" } else { "It applies at" };
+        let applies = if kind == NoticeKind::ContactLinked { "They receive alerts from" } else { "It applies at" };
         t.push_str(&format!(" {applies} {}.", format_time(at)));
     }
     if let Some(safety) = n["new_contact_safety_number"].as_str() {
@@ -321,7 +321,7 @@ fn notice_text(n: &Value) -> String {
 }
 
 fn alert_text(v: &Value) -> String {
-    let (what, todo) = wording::reason(v["reason"].as_str().unwrap_or(""));
+    let (what, todo) = wording::reason(AlertReason::parse(v["reason"].as_str().unwrap_or("")));
     let (member, id) = (v["member"].as_str().unwrap_or(""), v["alert"].as_str().unwrap_or(""));
     let fired = format_time(v["fired_at"].as_u64().unwrap_or(0));
     // A drill never reads as an alert: its own first line, no "what to do".
@@ -376,7 +376,7 @@ fn alert_text(v: &Value) -> String {
             }
             None => "",
         };
-        let (what, todo) = wording::alert_notice(n["kind"].as_str().unwrap_or(""));
+        let (what, todo) = wording::alert_notice(NoticeKind::parse(n["kind"].as_str().unwrap_or("")));
         t.push_str(&format!("\n  {what} at {}{check}. {todo}", format_time(n["at"].as_u64().unwrap_or(0))));
     }
     for a in v["acks"].as_array().into_iter().flatten() {

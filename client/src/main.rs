@@ -210,8 +210,8 @@ enum ContactAction {
 
 #[derive(Debug, Subcommand)]
 enum ScheduleAction {
-    /// Set how often you check in (--every 6h, or --at 09:00,21:00) and how
-    /// much grace you get.
+    /// Set how often you check in (--every 6h, --at 09:00,21:00, or
+    /// --trips-only) and how much grace you get.
     Set {
         /// Interval, e.g. 6h.
         #[arg(long, required_unless_present_any = ["at", "trips_only"], conflicts_with_all = ["at", "trips_only"])]

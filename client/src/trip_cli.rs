@@ -28,6 +28,7 @@ pub enum TripAction {
         /// e.g. 30m.
         by: String,
     },
-    /// Back (a check-in): return to your regular schedule and standing note.
+    /// Back (a check-in): return to your regular schedule (on trips only:
+    /// to none) and your standing note.
     End,
 }

@@ -2,22 +2,24 @@
 //! words, each with a line on what to do. Most contacts are not technical;
 //! a raw label such as `policy_weakening` tells them nothing.
 
+use aman_protocol::api::{AlertReason, NoticeKind};
+
 /// A headline for an alert's reason, and what to do.
-pub fn reason(reason: &str) -> (&'static str, &'static str) {
+pub fn reason(reason: AlertReason) -> (&'static str, &'static str) {
     match reason {
-        "missed" => (
+        AlertReason::Missed => (
             "did not check in by their deadline",
             "Try to reach them now. If you cannot, follow the plan you agreed on (their note below says where they were).",
         ),
-        "duress" => (
+        AlertReason::Duress => (
             "checked in with their DURESS passphrase: someone may be forcing them",
             "Their check-in looked normal to whoever was with them. Do not call or message them in a way that could reveal this alert; follow the plan you agreed on.",
         ),
-        "panic" => (
+        AlertReason::Panic => (
             "pressed PANIC: they asked for help now",
             "Act now: follow the plan you agreed on. Their note below says what they know.",
         ),
-        "drill" => (
+        AlertReason::Drill => (
             "is testing their safety net: this is a DRILL, nothing has happened",
             "Acknowledge it with `aman alerts ack ID` to show you would have seen it.",
         ),
@@ -36,38 +38,38 @@ pub fn drill(member: &str, id: &str) -> String {
 pub const DRILL_SHOWS: &str = "Below is what you would read in a real alert.";
 
 /// A sentence for a notice attached to an alert, and what to do.
-pub fn alert_notice(kind: &str) -> (&'static str, &'static str) {
+pub fn alert_notice(kind: NoticeKind) -> (&'static str, &'static str) {
     match kind {
-        "checked_in_late" => (
+        NoticeKind::CheckedInLate => (
             "They checked in after this alert fired",
             "A check-in can be forced: confirm with them in a way only they would answer.",
         ),
-        "acknowledged" => ("Another contact acknowledged this alert", "Coordinate with the other contacts."),
+        NoticeKind::Acknowledged => ("Another contact acknowledged this alert", "Coordinate with the other contacts."),
         _ => ("The server added a note of a kind this version does not know", "Update aman."),
     }
 }
 
 /// A sentence for an account-level notice (a change to the member's
 /// protection), and what to do.
-pub fn account_notice(kind: &str) -> (&'static str, &'static str) {
+pub fn account_notice(kind: NoticeKind) -> (&'static str, &'static str) {
     match kind {
-        "policy_weakening" => (
+        NoticeKind::PolicyWeakening => (
             "asked for a change that weakens their protection (a longer schedule, checking in only on trips, a contact removed, or alerts paused)",
             "If they did not tell you about it, ask them in person: someone may be forcing them. It waits until the time shown, so there is time to act.",
         ),
-        "checkin_keys_rotation" => (
+        NoticeKind::CheckinKeysRotation => (
             "is changing the keys they check in with",
             "If they did not tell you, ask them in person: someone holding their phone could be doing this.",
         ),
-        "account_deletion" => (
+        NoticeKind::AccountDeletion => (
             "asked to delete their account: alerts stop when it applies",
             "If they did not tell you, ask them in person before that time.",
         ),
-        "contact_linked" => (
+        NoticeKind::ContactLinked => (
             "linked a new trusted contact",
             "If they did not tell you, ask them: someone holding their phone could be adding a contact of their own.",
         ),
-        "pending_change_cancelled" => ("cancelled a pending change", "Nothing to do."),
+        NoticeKind::PendingChangeCancelled => ("cancelled a pending change", "Nothing to do."),
         _ => ("made a change this version does not know", "Update aman, and ask them about it."),
     }
 }
@@ -104,11 +106,11 @@ mod tests {
         assert!(shown.ends_with("end\nنص عربي"), "{shown:?}");
         assert_eq!(printable("abcdef", 3), "abc");
     }
-    use aman_protocol::api::NoticeKind;
-
     #[test]
     fn every_kind_the_protocol_names_has_its_own_words() {
-        let unknown = account_notice("no such kind").0;
+        // Through the wire word, as a reply carries it.
+        let word = |kind: NoticeKind| NoticeKind::parse(serde_json::to_value(kind).unwrap().as_str().unwrap());
+        let unknown = account_notice(NoticeKind::parse("no such kind")).0;
         for kind in [
             NoticeKind::PolicyWeakening,
             NoticeKind::AccountDeletion,
@@ -116,15 +118,13 @@ mod tests {
             NoticeKind::ContactLinked,
             NoticeKind::PendingChangeCancelled,
         ] {
-            let label = serde_json::to_value(kind).unwrap();
-            assert_ne!(account_notice(label.as_str().unwrap()).0, unknown, "{label}");
+            assert_ne!(account_notice(word(kind)).0, unknown, "{kind}");
         }
         for kind in [NoticeKind::CheckedInLate, NoticeKind::Acknowledged] {
-            let label = serde_json::to_value(kind).unwrap();
-            assert_ne!(alert_notice(label.as_str().unwrap()).0, alert_notice("x").0, "{label}");
+            assert_ne!(alert_notice(word(kind)).0, alert_notice(NoticeKind::parse("x")).0, "{kind}");
         }
         for r in ["missed", "duress", "panic", "drill"] {
-            assert_ne!(reason(r).0, reason("x").0, "{r}");
+            assert_ne!(reason(AlertReason::parse(r)).0, reason(AlertReason::parse("x")).0, "{r}");
         }
     }
 }

@@ -174,11 +174,22 @@ pub fn server_seal(data: &[u8]) {
     assert_eq!(server().open(context, &again).expect("opens").as_slice(), sealed);
 }
 
-/// `validate_sealed` and `alert::open`, for a fixed recipient.
+/// `validate_sealed` and `alert::open`, for a fixed recipient and the
+/// member key seed 7 (so a valid seed opens all the way).
 pub fn sealed_alert(data: &[u8]) {
     let _ = validate_sealed(data);
-    let recipient = EncryptionSecret::from_bytes(zeroize::Zeroizing::new([9; 32]));
-    let _ = open(data, &recipient, &VerifyingKey([7; 32]));
+    let _ = open(data, &alert_recipient(), alert_signer());
+}
+
+/// The contact a sealed alert is opened by.
+pub fn alert_recipient() -> EncryptionSecret {
+    EncryptionSecret::from_bytes(zeroize::Zeroizing::new([9; 32]))
+}
+
+/// The member key a sealed alert is verified with.
+pub fn alert_signer() -> &'static VerifyingKey {
+    static KEY: OnceLock<VerifyingKey> = OnceLock::new();
+    KEY.get_or_init(|| key(7).verifying_key())
 }
 
 /// `InviteCode::parse`; an invite's own text form parses back to it.

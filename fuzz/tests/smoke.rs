@@ -158,6 +158,7 @@ fn the_seeds_pass_every_check() {
     assert!(RequestAuth::decode(&seeds("request")[0]).is_ok());
     assert!(server().open(b"ctx", &seeds("server_seal")[0][4..]).is_ok());
     assert!(alert::validate_sealed(&seeds("sealed_alert")[0]).is_ok());
+    assert!(alert::open(&seeds("sealed_alert")[0], &aman_fuzz::alert_recipient(), aman_fuzz::alert_signer()).is_ok());
     for text in seeds("invite") {
         assert!(InviteCode::parse(std::str::from_utf8(&text).expect("text")).is_ok());
     }

@@ -580,8 +580,7 @@ pub struct EndpointAdded {
 pub struct EndpointInfo {
     /// Id for removal.
     pub id: u8,
-    /// `webhook`, `ntfy` or `email` (a server refuses any other word,
-    /// [`ChannelKind::Unknown`], as `invalid_kind`).
+    /// `webhook`, `ntfy` or `email` (`Unknown`: a word from a newer server).
     pub kind: ChannelKind,
     /// The URL or address.
     pub target: String,

@@ -59,12 +59,40 @@ impl DecodeError {
         format!("[{}] {self}", self.code())
     }
 
-    /// The code a [`DecodeError::tagged`] message carries, found anywhere in
-    /// `text` (a JSON parser wraps the message in its own words).
+    /// The code a [`DecodeError::tagged`] message leads `text` with (a JSON
+    /// parser appends its own words after it). Only at the very start, and
+    /// only a code a decode error has: the rest of a parser's message may
+    /// quote the input, which the caller chose.
     pub fn code_in(text: &str) -> Option<ErrorCode> {
-        let start = text.find('[')? + 1;
-        let end = start + text[start..].find(']')?;
-        ErrorCode::from_code(&text[start..end])
+        let (tag, _) = text.strip_prefix('[')?.split_once(']')?;
+        let code = ErrorCode::from_code(tag)?;
+        DECODE_CODES.contains(&code).then_some(code)
+    }
+}
+
+/// Every code [`DecodeError::code`] gives.
+const DECODE_CODES: [ErrorCode; 8] = [
+    ErrorCode::Truncated,
+    ErrorCode::TrailingBytes,
+    ErrorCode::WrongLabel,
+    ErrorCode::UnknownVersion,
+    ErrorCode::TooLong,
+    ErrorCode::WrongLength,
+    ErrorCode::InvalidValue,
+    ErrorCode::BadEncoding,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_counts_only_at_the_start_and_only_for_a_decode_code() {
+        let tagged = DecodeError::WrongLength.tagged();
+        assert_eq!(DecodeError::code_in(&format!("{tagged} at line 1 column 9")), Some(ErrorCode::WrongLength));
+        assert_eq!(DecodeError::code_in("invalid type: string \"[wrong_length]\""), None, "quoted input");
+        assert_eq!(DecodeError::code_in("[internal] at line 1"), None, "not a decode code");
+        assert_eq!(DecodeError::code_in("[rate_limited]"), None);
     }
 }
 

@@ -52,7 +52,7 @@ impl Method {
     }
 }
 
-/// Who authenticates a request (PROTOCOL.md §6).
+/// Who authenticates a request (PROTOCOL.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Auth {
     /// Nobody: unsigned.
@@ -245,7 +245,7 @@ routes! {
         "Delete the account after the cooling-off period.";
     /// `PUT /v1/account/policy` (`200` applied, `202` pending).
     SetPolicy = Put "/v1/account/policy" by Member: api::Policy => api::PolicyReply,
-        "Set interval, grace, pause, contacts and escalation delays.";
+        "Set interval, grace, pause, trips only, contacts and escalation delays.";
     /// `DELETE /v1/account/policy/pending`.
     CancelPendingPolicy = Delete "/v1/account/policy/pending" by Member: NoBody => api::PolicyReply,
         "Drop the policy change waiting out its cooling-off.";

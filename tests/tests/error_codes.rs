@@ -19,10 +19,23 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The string literals of one line, roughly: what stands between pairs of
-/// double quotes outside comments.
+/// double quotes before a `//` comment (one outside quotes: a URL in a
+/// string is no comment).
 fn literals(line: &str) -> Vec<&str> {
-    let code = line.split("//").next().unwrap_or("");
-    code.split('"').skip(1).step_by(2).collect()
+    let mut quoted = false;
+    let mut end = line.len();
+    let bytes = line.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'/' if !quoted && bytes.get(i + 1) == Some(&b'/') => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    line[..end].split('"').skip(1).step_by(2).collect()
 }
 
 /// Configuration keys that happen to share a code's name (`body_timeout`
@@ -55,4 +68,5 @@ fn no_error_code_is_a_string_literal_in_the_server_or_the_client() {
 #[test]
 fn the_scan_sees_a_literal() {
     assert_eq!(literals(r#"if code == "stale_counter" { // "not_found""#), ["stale_counter"]);
+    assert_eq!(literals(r#"get("https://x", "drill_open") // "internal""#), ["https://x", "drill_open"]);
 }

@@ -14,7 +14,8 @@
 //! is; a change to these bytes is a new `format` (`engine/migrate.rs`). They
 //! hold the API's closed sets of words (`NoticeKind`, `DeliveryChannel`,
 //! `DeliveryOutcome`) as they are: the words are fixed by PROTOCOL.md. The
-//! member's [`Policy`] is still the API's envelope.
+//! member's [`Policy`] is stored as a record of its own through
+//! `policy_record::as_record`.
 
 use aman_protocol::api::{
     Ack, AlertReason, ChannelKind, DeliveryAttempt, DeliveryChannel, DeliveryOutcome, MailboxNotice, Notice,
