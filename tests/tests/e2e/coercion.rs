@@ -43,6 +43,16 @@ enum Variant {
     Duress,
     Panic,
     Missed,
+    /// Trips only: the trigger is `trip end`, a stand-down, with the normal
+    /// or the duress passphrase.
+    StandDown,
+    StandDownDuress,
+}
+
+impl Variant {
+    fn trips_only(self) -> bool {
+        matches!(self, Variant::StandDown | Variant::StandDownDuress)
+    }
 }
 
 /// Everything each observer saw in one run.
@@ -241,6 +251,7 @@ fn run(variant: Variant) -> Views {
         ("AMAN_DISPATCH_DELAY", delay.as_str()),
         RENOTIFY,
         HORIZON,
+        ("AMAN_COOLING_OFF", "1s"),
     ];
     env.retain(|(k, _)| !owned.iter().any(|(o, _)| o == k));
     let mut env: Vec<(&str, &str)> = env;
@@ -320,15 +331,35 @@ fn run(variant: Variant) -> Views {
     let note = "I went to meet K. at the old bridge.";
     captor(&mut views, normal, &["schedule", "set", "--every", every, "--grace", grace, "--note", note]);
     captor(&mut views, normal, &["checkin", "--location", "Karrada"]);
+    if variant.trips_only() {
+        // Trips only waits out the (1 s) cooling-off: until the server has
+        // applied it (asked outside the captor's record, as often as it
+        // takes), and a second more for the client's clock; then a trip,
+        // ended by the trigger.
+        captor(&mut views, normal, &["schedule", "set", "--trips-only", "--max-trip", every, "--grace", grace]);
+        // Its notice, too, has reached every channel before the trigger.
+        wait_until(Duration::from_secs(20), || {
+            let out = aman(&member, normal, &["--json", "status"]);
+            let applied = serde_json::from_slice::<Value>(&out.stdout)
+                .is_ok_and(|v| v["pending_changes"] == serde_json::json!([]));
+            applied && !webhook.hits().is_empty() && !ntfy.hits().is_empty() && !smtp.messages().is_empty()
+        });
+        std::thread::sleep(Duration::from_millis(1100));
+        captor(&mut views, normal, &["trip", "start", "--back-by", "30m"]);
+    }
     look_around(&mut views);
     views.public.extend(rt.block_on(scrape_public(&url)));
 
-    // The trigger.
+    // The trigger. What the channels had before it (trips only's notice)
+    // is not what it causes.
+    let before = [webhook.hits().len(), ntfy.hits().len(), smtp.messages().len()];
     let mut trigger = Instant::now();
     match variant {
         Variant::Normal => drop(captor(&mut views, normal, &["checkin"])),
         Variant::Duress => drop(captor(&mut views, duress, &["checkin"])),
         Variant::Panic => drop(captor(&mut views, normal, &["panic"])),
+        Variant::StandDown => drop(captor(&mut views, normal, &["trip", "end"])),
+        Variant::StandDownDuress => drop(captor(&mut views, duress, &["trip", "end"])),
         Variant::Missed => {
             let out = captor(&mut views, normal, &["--json", "checkin"]);
             let deadline = serde_json::from_slice::<Value>(&out.stdout).unwrap()["deadline"].as_u64().unwrap();
@@ -346,21 +377,22 @@ fn run(variant: Variant) -> Views {
     }
 
     // Give any alert time to reach every channel.
-    let alerted = variant != Variant::Normal;
-    wait_until(Duration::from_secs(20), || {
-        !alerted || (!webhook.hits().is_empty() && !ntfy.hits().is_empty() && !smtp.messages().is_empty())
-    });
+    let alerted = !matches!(variant, Variant::Normal | Variant::StandDown);
+    let reached = |n: usize| {
+        webhook.hits().len() >= before[0] + n
+            && ntfy.hits().len() >= before[1] + n
+            && smtp.messages().len() >= before[2] + n
+    };
+    wait_until(Duration::from_secs(20), || !alerted || reached(1));
     if !alerted {
         std::thread::sleep(Duration::from_secs(DISPATCH_DELAY_S + 2));
     }
-    let firsts = [webhook.hits().first().map(|h| h.at), ntfy.hits().first().map(|h| h.at)];
+    let firsts = [webhook.hits().get(before[0]).map(|h| h.at), ntfy.hits().get(before[1]).map(|h| h.at)];
     views.first_notification_after = firsts.into_iter().flatten().min().map(|at| at.duration_since(trigger));
     // And the re-notification nobody acknowledged, on every channel.
-    wait_until(Duration::from_secs(20), || {
-        !alerted || (webhook.hits().len() >= 2 && ntfy.hits().len() >= 2 && smtp.messages().len() >= 2)
-    });
-    for hits in [webhook.hits(), ntfy.hits()] {
-        if let [first, second, ..] = hits.as_slice() {
+    wait_until(Duration::from_secs(20), || !alerted || reached(2));
+    for (hits, skip) in [(webhook.hits(), before[0]), (ntfy.hits(), before[1])] {
+        if let [first, second, ..] = &hits[skip..] {
             views.renotified_after.push(second.at.duration_since(first.at));
         }
     }
@@ -488,6 +520,35 @@ fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_a
     assert!(duress.stored.iter().any(|f| f.starts_with("A ")), "the alert is in the database");
     for (name, v) in [("panic", &panic), ("missed", &missed)] {
         assert!(duress.stored == v.stored, "stored records, duress vs {name}:\n{}", diff(&duress.stored, &v.stored));
+    }
+}
+
+/// Trips only (issue 12): ending a trip stands down, and with the duress
+/// passphrase it is a silent alert that no observer tells from the normal
+/// stand-down, as for any check-in.
+#[test]
+fn no_observer_tells_a_duress_stand_down() {
+    let _shared = super::LOAD.blocking_read();
+    let normal = run(Variant::StandDown);
+    let duress = run(Variant::StandDownDuress);
+    assert_eq!(normal.captor.len(), duress.captor.len());
+    for (n, d) in normal.captor.iter().zip(&duress.captor) {
+        assert_eq!(n, d, "the captor's view differs");
+    }
+    assert!(normal.captor.iter().any(|c| c.contains("No check-in is due")), "{:?}", normal.captor);
+    assert_eq!(normal.public, duress.public);
+    assert_eq!((normal.other_contact_wakes, duress.other_contact_wakes), (0, 0));
+    // Every channel heard trips only's notice (it weakens protection); the
+    // normal stand-down adds nothing, the duress one an alert and its
+    // re-notification, worded as the notice was.
+    assert_eq!((normal.webhook.len(), normal.ntfy.len(), normal.mail.len()), (1, 1, 1), "a stand-down alerts nobody");
+    assert_eq!(normal.first_notification_after, None);
+    let after = duress.first_notification_after.expect("a duress stand-down alerts");
+    assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 10), "notified after {after:?}");
+    assert_eq!((duress.webhook.len(), duress.ntfy.len(), duress.mail.len()), (3, 3, 3));
+    assert!(duress.webhook.iter().all(|w| *w == normal.webhook[0]), "an alert reads as the notice did");
+    for v in [&normal, &duress] {
+        assert!(v.stored_raw_words.is_empty(), "{:?}", v.stored_raw_words);
     }
 }
 
