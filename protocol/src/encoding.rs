@@ -203,6 +203,8 @@ pub mod labels {
     pub const FINGERPRINT: &str = "aman/v1/fingerprint";
     /// HKDF info of a contact's per-membership keys.
     pub const CONTACT_KEYS: &str = "aman/v1/contact-keys";
+    /// HKDF info of the key that seals a server's backups.
+    pub const BACKUP: &str = "aman/v1/backup";
 }
 
 #[cfg(test)]
@@ -260,6 +262,7 @@ mod tests {
             labels::DURESS_TAG,
             labels::FINGERPRINT,
             labels::CONTACT_KEYS,
+            labels::BACKUP,
         ];
         for (i, a) in all.iter().enumerate() {
             assert!(

@@ -12,6 +12,7 @@
 pub mod alert;
 pub mod api;
 pub mod at_rest;
+pub mod backup;
 pub mod derive;
 pub mod duration;
 pub mod encoding;

@@ -3,6 +3,7 @@
 //! they go through a Unix socket in the data directory (mode 0600), and
 //! otherwise they open the database directly.
 
+use crate::backup::{BackupError, Summary};
 use crate::clock::Clock;
 use crate::store::{InviteRecord, Op, Stats, Store, StoreError};
 use aman_protocol::hash::sha256;
@@ -34,6 +35,8 @@ pub enum AdminRequest {
     },
     /// Counts.
     Stats,
+    /// A backup: the reply line is followed by the backup's bytes.
+    Backup,
 }
 
 /// An invite as `invite list` shows it (never the code: only its hash is stored).
@@ -72,6 +75,8 @@ pub enum AdminReply {
     },
     /// Counts.
     Stats(Stats),
+    /// The backup's bytes follow this line, up to the end of the stream.
+    BackupFollows,
     /// A failure.
     Error {
         /// What went wrong.
@@ -88,6 +93,25 @@ pub const INVITE_CODE_PREFIX: &str = "amanreg2-";
 /// Counts the armed deadlines. They are sealed at rest: a running server
 /// reads its schedule, a stopped one opens every live state with the key.
 pub type ArmedCount = Arc<dyn Fn() -> Result<u64, StoreError> + Send + Sync>;
+
+/// Writes a backup of the running server to the writer it is given
+/// (`crate::backup::write` with the server's key and format).
+pub type BackupWriter = Arc<dyn Fn(&mut dyn std::io::Write) -> Result<Summary, BackupError> + Send + Sync>;
+
+/// What the admin socket serves from.
+#[derive(Clone)]
+pub struct AdminContext {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// This server's id (written into invite codes).
+    pub server: ServerId,
+    /// Counts the armed deadlines.
+    pub armed: ArmedCount,
+    /// Writes a backup.
+    pub backup: BackupWriter,
+}
 
 /// Runs one admin request against a store and makes it durable. `server` is
 /// this server's id, written into invite codes.
@@ -140,24 +164,19 @@ pub fn execute(
             AdminReply::Revoked { revoked }
         }
         AdminRequest::Stats => AdminReply::Stats(Stats { armed_deadlines: armed()?, ..store.stats()? }),
+        AdminRequest::Backup => AdminReply::Error { message: "a backup is streamed, not answered".into() },
     };
     store.durable().wait_blocking()?;
     Ok(reply)
 }
 
 /// Serves admin requests on the socket until the listener is dropped.
-pub async fn serve_socket(
-    listener: UnixListener,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    server: ServerId,
-    armed: ArmedCount,
-) {
+pub async fn serve_socket(listener: UnixListener, context: AdminContext) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (store, clock, armed) = (store.clone(), clock.clone(), armed.clone());
+        let context = context.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
@@ -165,7 +184,9 @@ pub async fn serve_socket(
                 return;
             }
             let reply = match serde_json::from_str::<AdminRequest>(&line) {
+                Ok(AdminRequest::Backup) => return stream_backup(write, context.backup).await,
                 Ok(req) => {
+                    let AdminContext { store, clock, server, armed, .. } = context;
                     tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), server, &armed, req))
                         .await
                         .map_err(|e| e.to_string())
@@ -178,6 +199,63 @@ pub async fn serve_socket(
             text.push('\n');
             let _ = write.write_all(text.as_bytes()).await;
         });
+    }
+}
+
+/// Sends [`AdminReply::BackupFollows`], then the backup as it is written.
+/// A backup that fails stops the stream short of its last frame, which the
+/// caller detects; the reason is logged here.
+async fn stream_backup(mut write: tokio::net::unix::OwnedWriteHalf, backup: BackupWriter) {
+    let mut text = serde_json::to_string(&AdminReply::BackupFollows).unwrap_or_default();
+    text.push('\n');
+    if write.write_all(text.as_bytes()).await.is_err() {
+        return;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let job = tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter { tx, buf: Vec::with_capacity(CHANNEL_CHUNK) };
+        backup(&mut out)
+    });
+    while let Some(chunk) = rx.recv().await {
+        if write.write_all(&chunk).await.is_err() {
+            break; // the caller went away: the backup stops at its next write
+        }
+    }
+    drop(rx);
+    match job.await {
+        Ok(Ok(summary)) => {
+            let _ = write.shutdown().await;
+            tracing::info!(records = summary.records, bytes = summary.bytes, "backup sent");
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "backup failed"),
+        Err(e) => tracing::error!(error = %e, "backup task failed"),
+    }
+}
+
+/// Bytes handed from the backup's thread to the socket at a time.
+const CHANNEL_CHUNK: usize = 256 * 1024;
+
+/// A blocking writer that hands its bytes to an async task.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHANNEL_CHUNK {
+            self.flush()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHANNEL_CHUNK));
+        self.tx.blocking_send(chunk).map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
     }
 }
 

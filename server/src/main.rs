@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod backup_command;
+
 /// Aman server: watches check-in deadlines and delivers sealed alerts.
 #[derive(Debug, Parser)]
 #[command(name = "aman-server", version)]
@@ -51,6 +53,27 @@ enum Command {
     },
     /// Accounts, armed deadlines, open alerts, pending deliveries.
     Stats,
+    /// Write a consistent, encrypted backup of the database to FILE (`-`:
+    /// standard output), through the admin socket while the server runs,
+    /// from the database directly when it is stopped. The backup is sealed
+    /// with a key derived from the server key, which it does not contain:
+    /// keep a copy of the key file elsewhere. FILE must not exist.
+    Backup {
+        /// Where to write it.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the data directory (--data), which must not
+    /// exist or be empty. Needs the key of the server that made it: the
+    /// configured server key file, or --key.
+    Restore {
+        /// The backup (`-`: standard input).
+        #[arg(long)]
+        from: PathBuf,
+        /// The server key file, if not where the configuration says.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
     /// Print the configuration the server would run with (defaults, then
     /// --config, then AMAN_<KEY>, then --data), as TOML or with --json as
     /// one object; passwords are redacted. Exits 2 if it does not load.
@@ -165,6 +188,7 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
             AdminReply::Revoked { revoked } => serde_json::json!({ "revoked": revoked }),
             AdminReply::Stats(s) => serde_json::to_value(s)?,
             AdminReply::Error { message } => bail!("{message}"),
+            AdminReply::BackupFollows => bail!("unexpected backup stream"),
         };
         println!("{value}");
         return Ok(());
@@ -201,6 +225,7 @@ fn print_reply(reply: &AdminReply, json: bool) -> anyhow::Result<()> {
             println!("contact mailboxes   {}", s.mailboxes);
         }
         AdminReply::Error { message } => bail!("{message}"),
+        AdminReply::BackupFollows => bail!("unexpected backup stream"),
     }
     Ok(())
 }
@@ -232,6 +257,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Some(Command::Stats) => AdminRequest::Stats,
         Some(Command::Config) => return print_config(&load_config(&cli, None)?, cli.json),
+        Some(Command::Backup { to }) => {
+            let (config, to, json) = (load_config(&cli, None)?, to.clone(), cli.json);
+            return tokio::task::spawn_blocking(move || backup_command::backup(&config, &to, json)).await?;
+        }
+        Some(Command::Restore { from, key }) => {
+            let (config, from, key, json) = (load_config(&cli, None)?, from.clone(), key.clone(), cli.json);
+            return tokio::task::spawn_blocking(move || backup_command::restore(&config, &from, key.as_deref(), json))
+                .await?;
+        }
     };
     let reply = run_admin(load_config(&cli, None)?, req).await?;
     print_reply(&reply, cli.json)

@@ -172,12 +172,21 @@ pub async fn start_with_resolver(
         tokio::spawn(crate::delivery::worker::run(engine.clone(), resolver.clone(), stop.subscribe())),
         tokio::spawn(admin::serve_socket(
             admin_listener,
-            store.clone() as Arc<dyn Store>,
-            clock,
-            engine.server_id(),
-            {
-                let engine = engine.clone();
-                Arc::new(move || Ok(engine.armed_deadlines()))
+            admin::AdminContext {
+                store: store.clone() as Arc<dyn Store>,
+                clock,
+                server: engine.server_id(),
+                armed: {
+                    let engine = engine.clone();
+                    Arc::new(move || Ok(engine.armed_deadlines()))
+                },
+                backup: {
+                    let (engine, store) = (engine.clone(), store.clone());
+                    Arc::new(move |out| {
+                        let format = engine.stored_format()?;
+                        crate::backup::write(store.as_ref(), engine.server_key(), format, engine.clock.now(), out)
+                    })
+                },
             },
         )),
     ];

@@ -7,7 +7,7 @@
 
 use super::error::EngineError;
 use super::Engine;
-use crate::store::{Op, StoreError};
+use crate::store::{Op, Store, StoreError};
 
 /// Name of the format version in the store's metadata.
 pub const FORMAT_KEY: &str = "format";
@@ -24,14 +24,20 @@ pub const FORMAT: u8 = 2;
 /// Ops applied per write during a migration.
 const MIGRATION_BATCH: usize = 4096;
 
+/// The format version `store` records (1 when none is recorded, 0 when
+/// the value is not one byte).
+pub fn stored_format(store: &dyn Store) -> Result<u8, StoreError> {
+    Ok(match store.meta(FORMAT_KEY)? {
+        Some(v) if v.len() == 1 => v[0],
+        Some(_) => 0,
+        None => 1,
+    })
+}
+
 impl Engine {
     /// The stored format version (1 when none is recorded).
     pub fn stored_format(&self) -> Result<u8, StoreError> {
-        Ok(match self.store.meta(FORMAT_KEY)? {
-            Some(v) if v.len() == 1 => v[0],
-            Some(_) => 0,
-            None => 1,
-        })
+        stored_format(self.store.as_ref())
     }
 
     /// Brings the database to [`FORMAT`]; refuses a database written by a

@@ -32,7 +32,7 @@ pub use error::{EngineError, ErrorKind};
 pub use keys::KEY_OVERLAP;
 pub use live::{open_live, seal_live, Account};
 pub use mailbox::{SweepReport, READ_BYTES, READ_LIMIT};
-pub use migrate::{FORMAT, FORMAT_KEY};
+pub use migrate::{stored_format, FORMAT, FORMAT_KEY};
 pub use reminders::{reminder_times, ReminderTarget, MAX_REMINDER_OFFSETS, MAX_REMINDER_TARGETS};
 pub use schedule::{Schedule, TickReport};
 pub use wake::{MailboxWakes, Waiter, WaiterLimits};

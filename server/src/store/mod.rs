@@ -13,7 +13,7 @@ mod sled_store;
 use aman_protocol::{AccountId, AlertId, InviteId, MailboxId};
 pub use keys::{OutboxChannel, Purpose};
 pub use records::*;
-pub use sled_store::SledStore;
+pub use sled_store::{Import, KeyWrite, SledStore};
 use thiserror::Error;
 
 /// Storage failures. Details are logged, never sent to clients.
@@ -194,6 +194,12 @@ pub trait Store: Send + Sync + 'static {
     fn apply_ordered(&self, ops: Vec<Op>) -> Result<(), StoreError>;
     /// A ticket that resolves when everything applied so far is durable.
     fn durable(&self) -> Durable;
+    /// A consistent copy of every stored key, for a backup: `visit` gets
+    /// every key and value as read while writes go on, then every write
+    /// made during the read, in order (`None`: a removal). Replayed in that
+    /// order they give the store as it was at one moment. Writes are not
+    /// held up; one export runs at a time.
+    fn export(&self, visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>) -> Result<(), StoreError>;
 
     /// An account.
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;

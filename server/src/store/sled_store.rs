@@ -6,6 +6,8 @@ use super::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 /// sled-backed storage: one tree, one key space (see [`keys`]).
 #[derive(Debug)]
@@ -13,6 +15,29 @@ pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     commit: GroupCommit,
+    /// Writers hold it shared; an export takes it alone only to open and to
+    /// close its journal, so no write is half in and half out of one.
+    gate: RwLock<()>,
+    /// Whether an export is running: its journal then takes every write.
+    exporting: AtomicBool,
+    /// The writes made while an export reads the tree, in the order they
+    /// were applied (a write and its journal entry happen under this lock).
+    journal: Mutex<Option<Journal>>,
+    /// Writes an export's journal takes before its read holds writes off.
+    journal_max: usize,
+}
+
+/// Writes an export's journal takes, by default, before its read holds
+/// writes off.
+const JOURNAL_MAX: usize = 100_000;
+
+/// What was written while an export ran.
+#[derive(Debug, Default)]
+struct Journal {
+    /// Every write, in order.
+    writes: Vec<KeyWrite>,
+    /// The keys written.
+    keys: std::collections::HashSet<Vec<u8>>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -30,7 +55,53 @@ impl SledStore {
         let db = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open()?;
         let tree = db.open_tree("aman")?;
         let commit = GroupCommit::start(db.clone())?;
-        Ok(SledStore { db, tree, commit })
+        Ok(SledStore {
+            db,
+            tree,
+            commit,
+            gate: RwLock::new(()),
+            exporting: AtomicBool::new(false),
+            journal: Mutex::new(None),
+            journal_max: JOURNAL_MAX,
+        })
+    }
+
+    /// The same store with another bound on an export's journal (tests of
+    /// an export under more writes than it can read past).
+    pub fn with_journal_max(mut self, writes: usize) -> Self {
+        self.journal_max = writes;
+        self
+    }
+
+    /// The export's journal while one runs (the caller holds the gate
+    /// shared, so an export cannot start or end meanwhile).
+    fn journal_if_exporting(&self) -> Option<MutexGuard<'_, Option<Journal>>> {
+        self.exporting.load(Ordering::Acquire).then(|| self.lock_journal())
+    }
+
+    fn lock_journal(&self) -> MutexGuard<'_, Option<Journal>> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `write` (the tree writes `writes` describes) so that an export
+    /// running meanwhile sees it whole, in order with every other write.
+    fn gated(
+        &self,
+        writes: Vec<KeyWrite>,
+        write: impl FnOnce(&[KeyWrite]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let _open = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        match self.journal_if_exporting() {
+            Some(mut journal) => {
+                write(&writes)?;
+                if let Some(j) = journal.as_mut() {
+                    j.keys.extend(writes.iter().map(|(k, _)| k.clone()));
+                    j.writes.extend(writes);
+                }
+            }
+            None => write(&writes)?,
+        }
+        Ok(())
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -71,15 +142,58 @@ impl SledStore {
     /// Writes one raw key (`None`: removes it): for tests that lay out a
     /// database as an older version wrote it, to test its migration.
     pub fn raw_write(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
-        match value {
-            Some(v) => self.tree.insert(key, v)?,
-            None => self.tree.remove(key)?,
-        };
+        self.gated(vec![(key.to_vec(), value.map(<[u8]>::to_vec))], |w| self.insert_each(w))
+    }
+
+    fn insert_each(&self, writes: &[KeyWrite]) -> Result<(), StoreError> {
+        for (key, value) in writes {
+            match value {
+                Some(v) => self.tree.insert(key.as_slice(), v.as_slice())?,
+                None => self.tree.remove(key.as_slice())?,
+            };
+        }
         Ok(())
     }
 
     /// Flushes synchronously (shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// A new database filled by a restore: raw keys written a batch at a time,
+/// with no group commit (nothing is acknowledged), flushed and closed by
+/// [`Import::finish`], after which the directory can be opened at once.
+#[derive(Debug)]
+pub struct Import {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl Import {
+    /// Creates the database in `dir`.
+    pub fn create(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open()?;
+        let tree = db.open_tree("aman")?;
+        Ok(Import { db, tree })
+    }
+
+    /// Writes raw keys in one atomic batch (`None`: removes one).
+    pub fn write(&self, writes: &[KeyWrite]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes {
+            match value {
+                Some(v) => batch.insert(key.as_slice(), v.as_slice()),
+                None => batch.remove(key.as_slice()),
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Flushes and closes it.
+    pub fn finish(self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
     }
@@ -97,7 +211,16 @@ fn u64_in(key: &[u8], at: usize, kind: char) -> Result<u64, StoreError> {
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// A key and its new value (`None`: remove it).
-type KeyWrite = (Vec<u8>, Option<Vec<u8>>);
+pub type KeyWrite = (Vec<u8>, Option<Vec<u8>>);
+
+/// The key writes and removals of a list of ops, in order.
+fn all_writes(ops: Vec<Op>) -> Result<Vec<KeyWrite>, StoreError> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        out.extend(writes(op)?);
+    }
+    Ok(out)
+}
 
 /// The key writes and removals of one op, in order.
 fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
@@ -158,29 +281,76 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
 
 impl Store for SledStore {
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for op in ops {
-            for (key, value) in writes(op)? {
+        let all = all_writes(ops)?;
+        self.gated(all, |all| {
+            let mut batch = sled::Batch::default();
+            for (key, value) in all {
                 match value {
-                    Some(v) => batch.insert(key, v),
-                    None => batch.remove(key),
+                    Some(v) => batch.insert(key.as_slice(), v.as_slice()),
+                    None => batch.remove(key.as_slice()),
                 }
             }
-        }
-        self.tree.apply_batch(batch)?;
-        Ok(())
+            self.tree.apply_batch(batch)?;
+            Ok(())
+        })
     }
 
     fn apply_ordered(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         // Single-key writes take sled's shared lock only, so they run
         // alongside a flush; a batch takes the exclusive lock and waits.
-        for op in ops {
-            for (key, value) in writes(op)? {
-                match value {
-                    Some(v) => self.tree.insert(key, v)?,
-                    None => self.tree.remove(key)?,
-                };
+        let all = all_writes(ops)?;
+        self.gated(all, |all| self.insert_each(all))
+    }
+
+    fn export(&self, visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let end = {
+            let _closed = self.gate.write().unwrap_or_else(|e| e.into_inner());
+            let mut journal = self.lock_journal();
+            if journal.is_some() {
+                return Err(StoreError::Backend("a backup is already being taken".into()));
             }
+            *journal = Some(Journal::default());
+            self.exporting.store(true, Ordering::Release);
+            self.tree.last()?.map(|(k, _)| k)
+        };
+        // The tree is read while writes go on; each of them is also in the
+        // journal, so the tree as read followed by the journal in order is
+        // the state at the moment the journal closes. A key the journal
+        // already holds is skipped (its last journal entry decides it), and
+        // keys past the last one at the start are left to the journal. If
+        // writes come faster than the read can pass them, so that the
+        // journal outgrows JOURNAL_MAX, the read holds writes off for the
+        // rest of its way: it always ends, and the journal stays bounded.
+        let mut holding = None;
+        let read = match end {
+            None => Ok(()),
+            Some(end) => self.tree.range(..=end).try_for_each(|kv| {
+                let (k, v) = kv?;
+                if holding.is_none() {
+                    let (written, crowded) = match self.lock_journal().as_ref() {
+                        Some(j) => (j.keys.contains(k.as_ref()), j.writes.len() > self.journal_max),
+                        None => (false, false),
+                    };
+                    if crowded {
+                        holding = Some(self.gate.write().unwrap_or_else(|e| e.into_inner()));
+                    }
+                    if written {
+                        return Ok(());
+                    }
+                } else if self.lock_journal().as_ref().is_some_and(|j| j.keys.contains(k.as_ref())) {
+                    return Ok(());
+                }
+                visit(&k, Some(&v))
+            }),
+        };
+        let journal = {
+            let _closed = holding.unwrap_or_else(|| self.gate.write().unwrap_or_else(|e| e.into_inner()));
+            self.exporting.store(false, Ordering::Release);
+            self.lock_journal().take().unwrap_or_default()
+        };
+        read?;
+        for (key, value) in &journal.writes {
+            visit(key, value.as_deref())?;
         }
         Ok(())
     }
