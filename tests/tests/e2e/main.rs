@@ -37,6 +37,7 @@ mod first_contact;
 mod first_use;
 mod lifecycle;
 mod mailboxes;
+mod operating;
 mod organizer;
 mod plans;
 mod proof_of_life;
