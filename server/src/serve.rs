@@ -64,7 +64,9 @@ pub fn checked_key(config: &Config, store: &dyn Store) -> Result<aman_protocol::
     let recorded = store.meta(KEY_CHECK)?;
     if recorded.is_some() && !path.exists() {
         return Err(ServeError::Key(format!(
-            "{} is missing, and this database was written with a server key: restore that key file (see README)",
+            "{} is missing, and this database was written with a server key: restore that key file, or name \
+             it with server_key_file (under systemd the key is handed to the service as a credential, \
+             so run admin commands while the service runs, or as root with server_key_file set; see docs/operating.md)",
             path.display()
         )));
     }
