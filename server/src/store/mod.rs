@@ -195,10 +195,11 @@ pub trait Store: Send + Sync + 'static {
     /// A ticket that resolves when everything applied so far is durable.
     fn durable(&self) -> Durable;
     /// A consistent copy of every stored key, for a backup: `visit` gets
-    /// every key and value as read while writes go on, then every write
-    /// made during the read, in order (`None`: a removal). Replayed in that
-    /// order they give the store as it was at one moment. Writes are not
-    /// held up; one export runs at a time.
+    /// every key and value as read while writes go on, then each key
+    /// written during the read with its last value, in key order (`None`: a
+    /// removal). Replayed in that order they give the store as it was at
+    /// one moment. Writes are held up only if they outrun the read; one
+    /// export runs at a time.
     fn export(&self, visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>) -> Result<(), StoreError>;
 
     /// An account.

@@ -174,7 +174,9 @@ pub struct Import {
 impl Import {
     /// Creates the database in `dir`.
     pub fn create(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open()?;
+        // No background flusher thread: it would hold the database (and its
+        // lock) for a moment after `finish`, and `finish` flushes anyway.
+        let db = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).flush_every_ms(None).open()?;
         let tree = db.open_tree("aman")?;
         Ok(Import { db, tree })
     }
@@ -349,7 +351,10 @@ impl Store for SledStore {
             self.lock_journal().take().unwrap_or_default()
         };
         read?;
-        for (key, value) in &journal.writes {
+        // Each key's last write only, in key order: the end state is the
+        // same, and the backup keeps no record of the order writes came in.
+        let last: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = journal.writes.into_iter().collect();
+        for (key, value) in &last {
             visit(key, value.as_deref())?;
         }
         Ok(())
