@@ -10,8 +10,11 @@ use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::ServerId;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -111,6 +114,8 @@ pub struct AdminContext {
     pub armed: ArmedCount,
     /// Writes a backup.
     pub backup: BackupWriter,
+    /// Where a backup is spooled before it is sent (the data directory).
+    pub spool_dir: PathBuf,
 }
 
 /// Runs one admin request against a store and makes it durable. `server` is
@@ -184,7 +189,7 @@ pub async fn serve_socket(listener: UnixListener, context: AdminContext) {
                 return;
             }
             let reply = match serde_json::from_str::<AdminRequest>(&line) {
-                Ok(AdminRequest::Backup) => return stream_backup(write, context.backup).await,
+                Ok(AdminRequest::Backup) => return stream_backup(write, context.backup, context.spool_dir).await,
                 Ok(req) => {
                     let AdminContext { store, clock, server, armed, .. } = context;
                     tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), server, &armed, req))
@@ -202,61 +207,90 @@ pub async fn serve_socket(listener: UnixListener, context: AdminContext) {
     }
 }
 
-/// Sends [`AdminReply::BackupFollows`], then the backup as it is written.
-/// A backup that fails stops the stream short of its last frame, which the
-/// caller detects; the reason is logged here.
-async fn stream_backup(mut write: tokio::net::unix::OwnedWriteHalf, backup: BackupWriter) {
+/// Writes the backup to a spool file first, then sends
+/// [`AdminReply::BackupFollows`] and the spool. The export (which may hold
+/// writes off if they outrun it) never waits on the caller: a caller that
+/// reads slowly, or not at all, holds only its own spool. A backup that
+/// fails is answered with [`AdminReply::Error`].
+async fn stream_backup(mut write: tokio::net::unix::OwnedWriteHalf, backup: BackupWriter, spool_dir: PathBuf) {
+    let spooled = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, Summary), BackupError> {
+        let mut spool = spool_file(&spool_dir)?;
+        let summary = {
+            let mut out = std::io::BufWriter::new(&mut spool);
+            let summary = backup(&mut out)?;
+            out.flush()?;
+            summary
+        };
+        spool.seek(std::io::SeekFrom::Start(0))?;
+        Ok((spool, summary))
+    })
+    .await;
+    let (spool, summary) = match spooled {
+        Ok(Ok(done)) => done,
+        failed => {
+            let message = match failed {
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+                Ok(Ok(_)) => String::new(),
+            };
+            tracing::error!(error = %message, "backup failed");
+            let mut text = serde_json::to_string(&AdminReply::Error { message }).unwrap_or_default();
+            text.push('\n');
+            let _ = write.write_all(text.as_bytes()).await;
+            return;
+        }
+    };
     let mut text = serde_json::to_string(&AdminReply::BackupFollows).unwrap_or_default();
     text.push('\n');
-    if write.write_all(text.as_bytes()).await.is_err() {
-        return;
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
-    let job = tokio::task::spawn_blocking(move || {
-        let mut out = ChannelWriter { tx, buf: Vec::with_capacity(CHANNEL_CHUNK) };
-        backup(&mut out)
+    // A blocking thread reads the spool into a short queue; it ends when the
+    // spool is sent or the queue is dropped (the caller went away or timed out).
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut spool = spool;
+        loop {
+            let mut chunk = vec![0u8; SEND_CHUNK];
+            let read = spool.read(&mut chunk).map(|n| {
+                chunk.truncate(n);
+                chunk
+            });
+            let end = matches!(&read, Ok(c) if c.is_empty()) || read.is_err();
+            if tx.blocking_send(read).is_err() || end {
+                return;
+            }
+        }
     });
-    while let Some(chunk) = rx.recv().await {
-        if write.write_all(&chunk).await.is_err() {
-            break; // the caller went away: the backup stops at its next write
+    let sent = async {
+        write.write_all(text.as_bytes()).await?;
+        while let Some(chunk) = rx.recv().await {
+            let chunk = chunk?;
+            if chunk.is_empty() {
+                break;
+            }
+            write.write_all(&chunk).await?;
         }
-    }
-    drop(rx);
-    match job.await {
-        Ok(Ok(summary)) => {
-            let _ = write.shutdown().await;
-            tracing::info!(records = summary.records, bytes = summary.bytes, "backup sent");
-        }
-        Ok(Err(e)) => tracing::error!(error = %e, "backup failed"),
-        Err(e) => tracing::error!(error = %e, "backup task failed"),
+        write.shutdown().await
+    };
+    match tokio::time::timeout(BACKUP_SEND_TIMEOUT, sent).await {
+        Ok(Ok(())) => tracing::info!(records = summary.records, bytes = summary.bytes, "backup sent"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "backup not delivered: the caller went away"),
+        Err(_) => tracing::warn!("backup not delivered: the caller stopped reading"),
     }
 }
 
-/// Bytes handed from the backup's thread to the socket at a time.
-const CHANNEL_CHUNK: usize = 256 * 1024;
+/// Bytes read from the spool at a time.
+const SEND_CHUNK: usize = 256 * 1024;
 
-/// A blocking writer that hands its bytes to an async task.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
-    buf: Vec<u8>,
-}
+/// How long a caller may take to read a spooled backup.
+const BACKUP_SEND_TIMEOUT: Duration = Duration::from_secs(3600);
 
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= CHANNEL_CHUNK {
-            self.flush()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHANNEL_CHUNK));
-        self.tx.blocking_send(chunk).map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-    }
+/// An unnamed file in `dir` (created 0600 and unlinked at once, so a crash
+/// leaves nothing and no other process can open it by name).
+fn spool_file(dir: &Path) -> std::io::Result<std::fs::File> {
+    let name: [u8; 8] = random_array().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let path = dir.join(format!(".backup-spool-{}", data_encoding::HEXLOWER.encode(&name)));
+    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 /// Sends one request to a running server's socket; `None` if none is listening.
@@ -273,4 +307,50 @@ pub async fn call_socket(socket: &Path, req: &AdminRequest) -> Option<Result<Adm
     }
     .await;
     Some(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aman_protocol::backup::Header;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// The export behind a backup finishes whatever the caller does: one
+    /// that asks and never reads holds only its spool, not the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_never_reads_does_not_hold_the_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let finished = Arc::new(AtomicBool::new(false));
+        let backup: BackupWriter = {
+            let finished = finished.clone();
+            Arc::new(move |out| {
+                // Far more than a socket and a queue hold.
+                for _ in 0..160 {
+                    out.write_all(&[7u8; 128 * 1024])?;
+                }
+                finished.store(true, Ordering::SeqCst);
+                let header = Header::new(2, 0, ServerId::from_bytes([1; 16]))?;
+                Ok(Summary { header, records: 0, bytes: 160 * 128 * 1024 })
+            })
+        };
+        let (server_side, client_side) = UnixStream::pair().unwrap();
+        let (_read, write) = server_side.into_split();
+        let sending = tokio::spawn(stream_backup(write, backup, dir.path().to_owned()));
+        let start = std::time::Instant::now();
+        while !finished.load(Ordering::SeqCst) {
+            assert!(start.elapsed() < Duration::from_secs(20), "the export waits on a caller that does not read");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The spool has no name in the data directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // The caller can still read it all, reply line first.
+        let mut reader = BufReader::new(client_side);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.unwrap();
+        assert_eq!(serde_json::from_str::<AdminReply>(&line).unwrap(), AdminReply::BackupFollows);
+        let mut rest = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut rest).await.unwrap();
+        assert_eq!(rest.len(), 160 * 128 * 1024);
+        sending.await.unwrap();
+    }
 }

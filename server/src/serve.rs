@@ -189,6 +189,7 @@ pub async fn start_with_resolver(
                         crate::backup::write(store.as_ref(), engine.server_key(), format, engine.clock.now(), out)
                     })
                 },
+                spool_dir: config.data_dir.clone(),
             },
         )),
     ];
