@@ -34,10 +34,22 @@ const JOURNAL_MAX: usize = 100_000;
 /// What was written while an export ran.
 #[derive(Debug, Default)]
 struct Journal {
-    /// Every write, in order.
-    writes: Vec<KeyWrite>,
-    /// The keys written.
-    keys: std::collections::HashSet<Vec<u8>>,
+    /// The keys written (their values are read again when it closes).
+    keys: std::collections::BTreeSet<Vec<u8>>,
+}
+
+/// Closes an export's journal if the export ends early (an error, a panic
+/// in its visitor), so writes stop being journaled and the next export can run.
+struct ExportOpen<'a>(&'a SledStore);
+
+impl Drop for ExportOpen<'_> {
+    fn drop(&mut self) {
+        if self.0.exporting.load(Ordering::Acquire) {
+            let _closed = self.0.gate.write().unwrap_or_else(|e| e.into_inner());
+            self.0.exporting.store(false, Ordering::Release);
+            *self.0.lock_journal() = None;
+        }
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -75,33 +87,26 @@ impl SledStore {
 
     /// The export's journal while one runs (the caller holds the gate
     /// shared, so an export cannot start or end meanwhile).
-    fn journal_if_exporting(&self) -> Option<MutexGuard<'_, Option<Journal>>> {
-        self.exporting.load(Ordering::Acquire).then(|| self.lock_journal())
-    }
-
     fn lock_journal(&self) -> MutexGuard<'_, Option<Journal>> {
         self.journal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `write` (the tree writes `writes` describes) so that an export
-    /// running meanwhile sees it whole, in order with every other write.
+    /// running meanwhile sees it: its keys go to the export's journal,
+    /// whether or not the write succeeded in full.
     fn gated(
         &self,
         writes: Vec<KeyWrite>,
         write: impl FnOnce(&[KeyWrite]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let _open = self.gate.read().unwrap_or_else(|e| e.into_inner());
-        match self.journal_if_exporting() {
-            Some(mut journal) => {
-                write(&writes)?;
-                if let Some(j) = journal.as_mut() {
-                    j.keys.extend(writes.iter().map(|(k, _)| k.clone()));
-                    j.writes.extend(writes);
-                }
+        let result = write(&writes);
+        if self.exporting.load(Ordering::Acquire) {
+            if let Some(journal) = self.lock_journal().as_mut() {
+                journal.keys.extend(writes.into_iter().map(|(k, _)| k));
             }
-            None => write(&writes)?,
         }
-        Ok(())
+        result
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -307,54 +312,52 @@ impl Store for SledStore {
     fn export(&self, visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let end = {
             let _closed = self.gate.write().unwrap_or_else(|e| e.into_inner());
+            let end = self.tree.last()?.map(|(k, _)| k);
             let mut journal = self.lock_journal();
             if journal.is_some() {
                 return Err(StoreError::Backend("a backup is already being taken".into()));
             }
             *journal = Some(Journal::default());
             self.exporting.store(true, Ordering::Release);
-            self.tree.last()?.map(|(k, _)| k)
+            end
         };
-        // The tree is read while writes go on; each of them is also in the
-        // journal, so the tree as read followed by the journal in order is
-        // the state at the moment the journal closes. A key the journal
-        // already holds is skipped (its last journal entry decides it), and
+        let open = ExportOpen(self);
+        // The tree is read while writes go on, and every key written
+        // meanwhile is journaled; when the journal closes (writes held off
+        // for that moment) each journaled key's value is read again. So the
+        // tree as read, with the journaled keys as they are at the close, is
+        // the store at that moment. A key already journaled is skipped, and
         // keys past the last one at the start are left to the journal. If
         // writes come faster than the read can pass them, so that the
-        // journal outgrows JOURNAL_MAX, the read holds writes off for the
-        // rest of its way: it always ends, and the journal stays bounded.
+        // journal outgrows `journal_max` keys, the read holds writes off for
+        // the rest of its way: it always ends, and the journal stays bounded.
         let mut holding = None;
         let read = match end {
             None => Ok(()),
             Some(end) => self.tree.range(..=end).try_for_each(|kv| {
                 let (k, v) = kv?;
-                if holding.is_none() {
-                    let (written, crowded) = match self.lock_journal().as_ref() {
-                        Some(j) => (j.keys.contains(k.as_ref()), j.writes.len() > self.journal_max),
-                        None => (false, false),
-                    };
-                    if crowded {
-                        holding = Some(self.gate.write().unwrap_or_else(|e| e.into_inner()));
-                    }
-                    if written {
-                        return Ok(());
-                    }
-                } else if self.lock_journal().as_ref().is_some_and(|j| j.keys.contains(k.as_ref())) {
+                let (written, crowded) = match self.lock_journal().as_ref() {
+                    Some(j) => (j.keys.contains(k.as_ref()), j.keys.len() > self.journal_max),
+                    None => (false, false),
+                };
+                if crowded && holding.is_none() {
+                    holding = Some(self.gate.write().unwrap_or_else(|e| e.into_inner()));
+                }
+                if written {
                     return Ok(());
                 }
                 visit(&k, Some(&v))
             }),
         };
-        let journal = {
-            let _closed = holding.unwrap_or_else(|| self.gate.write().unwrap_or_else(|e| e.into_inner()));
-            self.exporting.store(false, Ordering::Release);
-            self.lock_journal().take().unwrap_or_default()
-        };
+        let _closed = holding.unwrap_or_else(|| self.gate.write().unwrap_or_else(|e| e.into_inner()));
+        self.exporting.store(false, Ordering::Release);
+        let journal = self.lock_journal().take().unwrap_or_default();
+        std::mem::forget(open); // closed here, under the gate
         read?;
-        // Each key's last write only, in key order: the end state is the
-        // same, and the backup keeps no record of the order writes came in.
-        let last: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = journal.writes.into_iter().collect();
-        for (key, value) in &last {
+        // In key order, with their values now: the backup keeps no record
+        // of the order writes came in.
+        for key in &journal.keys {
+            let value = self.tree.get(key)?;
             visit(key, value.as_deref())?;
         }
         Ok(())
