@@ -23,7 +23,7 @@ use aman_protocol::at_rest::ServerKey;
 use aman_protocol::backup::{frame_head, Header, Opener, Sealer, CHUNK_MAX, FRAME_HEAD, HEADER_LEN};
 use aman_protocol::{DecodeError, ServerId, ServerIdentity};
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use thiserror::Error;
 
@@ -349,10 +349,23 @@ fn parse_records(
 /// the database goes to `<data_dir>/db`, written in full under another name
 /// first, so a restore that fails leaves no database a server would start on.
 pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result<Summary, BackupError> {
-    if data_dir.exists() && std::fs::read_dir(data_dir)?.next().is_some() {
-        return Err(BackupError::NotEmpty(data_dir.display().to_string()));
-    }
-    std::fs::create_dir_all(data_dir)?;
+    // An existing directory (systemd's StateDirectory, say) must be a real,
+    // empty directory; what is restored into it is given its owner, so the
+    // service that owns it can open the database a root restore wrote.
+    let owner = match std::fs::symlink_metadata(data_dir) {
+        Ok(meta) if !meta.is_dir() => return Err(BackupError::NotEmpty(data_dir.display().to_string())),
+        Ok(meta) => {
+            if std::fs::read_dir(data_dir)?.next().is_some() {
+                return Err(BackupError::NotEmpty(data_dir.display().to_string()));
+            }
+            Some((meta.uid(), meta.gid()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir)?;
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
     let partial = data_dir.join("db.restoring");
     let written = (|| {
@@ -367,6 +380,9 @@ pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result
         })?;
         import.write(&batch)?;
         import.finish()?;
+        if let Some((uid, gid)) = owner {
+            give_to(&partial, uid, gid)?;
+        }
         Ok::<_, BackupError>(summary)
     })();
     match written {
@@ -380,4 +396,19 @@ pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result
             Err(e)
         }
     }
+}
+
+/// Gives `path` and everything under it to `uid`:`gid`, if they are not
+/// already theirs (never following a symbolic link).
+fn give_to(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.uid() != uid || meta.gid() != gid {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            give_to(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }

@@ -10,11 +10,10 @@ use aman_server::clock::{Clock, SystemClock};
 use aman_server::config::Config;
 use aman_server::engine::stored_format;
 use aman_server::keyfile;
-use aman_server::serve::checked_key;
 use aman_server::store::SledStore;
 use anyhow::{bail, Context};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -34,7 +33,7 @@ pub fn backup(config: &Config, to: &Path, json: bool) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    let written = out.commit()?;
+    let written = out.commit()?; // (a failed commit removes what it wrote)
     let key = config.key_file();
     if json {
         let mut value = serde_json::json!({
@@ -55,8 +54,9 @@ pub fn backup(config: &Config, to: &Path, json: bool) -> anyhow::Result<()> {
             written.is_none(),
             &format!(
                 "Backup written to {place}: {} bytes{records}, server {}, storage format {}, taken {}.\n\
-                 It is sealed with the server key and does not contain it: keep a copy of {} \
-                 somewhere else, or this backup cannot be restored.",
+                 It is sealed with the server key and does not contain it: keep a copy of the \
+                 server key ({}, or the file your service manager hands the server) somewhere \
+                 else, or this backup cannot be restored.",
                 summary.bytes,
                 summary.header.server,
                 summary.header.format,
@@ -92,13 +92,15 @@ fn from_running(stream: UnixStream, out: &mut Output) -> anyhow::Result<Summary>
         Ok(aman_server::admin::AdminReply::Error { message }) => bail!("{message}"),
         _ => bail!("the server did not answer with a backup (is it an older version?)"),
     }
-    let mut tee = Tee { inner: reader, out };
-    backup::check_framing(&mut tee).map_err(|e| match e {
-        backup::BackupError::CutShort(_) => {
-            anyhow::anyhow!(
-                "the server stopped sending the backup before its end (see the server's log); nothing was kept"
-            )
-        }
+    let mut tee = Tee { inner: reader, out, write_failed: None };
+    let checked = backup::check_framing(&mut tee);
+    if let Some(e) = tee.write_failed {
+        return Err(anyhow::Error::new(e).context("writing the backup"));
+    }
+    checked.map_err(|e| match e {
+        backup::BackupError::CutShort(_) => anyhow::anyhow!(
+            "the server stopped sending the backup before its end (see the server's log); nothing was kept"
+        ),
         other => other.into(),
     })
 }
@@ -109,36 +111,94 @@ fn from_stopped(config: &Config, out: &mut Output) -> anyhow::Result<Summary> {
     if !db.exists() {
         bail!("no database at {} (pass --data or --config for the server's data directory)", db.display());
     }
-    let store = SledStore::open(&db).context("opening the database (is a server running without its admin socket?)")?;
-    let key = checked_key(config, &store)?;
-    let format = stored_format(&store)?;
-    Ok(backup::write(&store, &key, format, SystemClock.now(), out)?)
+    let key_path = config.key_file();
+    let key = keyfile::load(&key_path).with_context(|| {
+        format!(
+            "reading the server key {} (set server_key_file, or run this while the server runs)",
+            key_path.display()
+        )
+    })?;
+    // Written to an unnamed spool first, so the database (which a server
+    // restarting meanwhile waits for) is closed before a slow output is.
+    let mut spool = tempfile_in(&config.data_dir)?;
+    let summary = {
+        let store =
+            SledStore::open(&db).context("opening the database (is a server running without its admin socket?)")?;
+        check_key(&store, &key, &key_path)?;
+        let format = stored_format(&store)?;
+        let mut buffered = std::io::BufWriter::new(&mut spool);
+        let summary = backup::write(&store, &key, format, SystemClock.now(), &mut buffered)?;
+        buffered.flush()?;
+        summary
+    };
+    spool.seek(std::io::SeekFrom::Start(0))?;
+    std::io::copy(&mut spool, out).context("writing the backup")?;
+    Ok(summary)
 }
 
-/// A reader that writes what it reads.
+/// Refuses a key that is not the one the database was written with.
+fn check_key(store: &SledStore, key: &aman_protocol::at_rest::ServerKey, path: &Path) -> anyhow::Result<()> {
+    use aman_server::store::Store;
+    let recorded = store.meta(aman_server::serve::KEY_CHECK)?;
+    if recorded.is_some_and(|r| r != key.tag(aman_server::serve::KEY_CHECK_LABEL, &[])) {
+        bail!("{} is not the key this database was written with", path.display());
+    }
+    Ok(())
+}
+
+/// An unnamed file in `dir`.
+fn tempfile_in(dir: &Path) -> anyhow::Result<File> {
+    let name: [u8; 8] = aman_protocol::random::random_array().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let path = dir.join(format!(".backup-spool-{}", data_encoding::HEXLOWER.encode(&name)));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating a spool file in {}", dir.display()))?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
+/// A reader that writes what it reads, keeping a failure to write apart
+/// from one to read (a full disk is not the server's fault).
 struct Tee<'a, R> {
     inner: R,
     out: &'a mut Output,
+    write_failed: Option<std::io::Error>,
 }
 
 impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.out.write_all(&buf[..n])?;
+        if let Err(e) = self.out.write_all(&buf[..n]) {
+            let kind = e.kind();
+            self.write_failed = Some(e);
+            return Err(kind.into());
+        }
         Ok(n)
     }
 }
 
 /// The backup's destination.
 enum Output {
-    Stdout(std::io::Stdout),
-    File { file: std::io::BufWriter<File>, partial: PathBuf, target: PathBuf },
+    /// Standard output, through its own descriptor: Rust's `Stdout` treats
+    /// a closed one as a sink, and a backup that went nowhere must fail.
+    Stdout(File),
+    File {
+        file: std::io::BufWriter<File>,
+        partial: PathBuf,
+        target: PathBuf,
+    },
 }
 
 impl Output {
     fn open(to: &Path) -> anyhow::Result<Self> {
         if to == Path::new("-") {
-            return Ok(Output::Stdout(std::io::stdout()));
+            use std::os::fd::AsFd;
+            let fd = std::io::stdout().as_fd().try_clone_to_owned().context("standard output is closed")?;
+            return Ok(Output::Stdout(File::from(fd)));
         }
         if to.exists() {
             bail!("{} exists: a backup never replaces a file; choose a new name", to.display());
@@ -164,11 +224,17 @@ impl Output {
                 Ok(None)
             }
             Output::File { file, partial, target } => {
-                let file = file.into_inner().map_err(|e| e.into_error())?;
-                file.sync_all()?;
-                std::fs::rename(&partial, &target)?;
-                let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                File::open(dir)?.sync_all()?;
+                let kept = (|| -> std::io::Result<()> {
+                    let file = file.into_inner().map_err(|e| e.into_error())?;
+                    file.sync_all()?;
+                    std::fs::rename(&partial, &target)?;
+                    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    File::open(dir)?.sync_all()
+                })();
+                if let Err(e) = kept {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(anyhow::Error::new(e).context(format!("writing {}", target.display())));
+                }
                 Ok(Some(target))
             }
         }
@@ -240,14 +306,23 @@ pub fn restore(config: &Config, from: &Path, key: Option<&Path>, json: bool) -> 
     );
     if key_elsewhere {
         println!(
-            "Before starting the server, put the key file {} at {} (or set server_key_file).",
-            key_path.display(),
-            configured.display()
+            "Without further settings the server reads its key from {}: before starting it, copy {} there, \
+             or point server_key_file at where you keep it (a service under systemd gets it as a credential \
+             instead; see docs/operating.md).",
+            configured.display(),
+            key_path.display()
         );
     }
+    let age = SystemClock.now().saturating_sub(summary.header.created);
     println!(
-        "When it starts, deadlines that passed since the backup was taken move to start-up plus outage_grace, \
-         once; check-ins and changes made after the backup are not in it, so tell members to check in again."
+        "The backup is {} old. The server will be as it was then: check-ins, alerts (duress alerts too), \
+         acknowledgements, contacts, key rotations, revoked invites and deleted accounts since then are \
+         undone. Revoke those invites and delete those accounts again, and tell members to check in and to \
+         check their contacts and keys.",
+        aman_protocol::duration::format_duration(age)
+    );
+    println!(
+        "When it starts, deadlines that passed since the backup was taken move to start-up plus outage_grace, once."
     );
     Ok(())
 }

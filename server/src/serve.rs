@@ -53,7 +53,8 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
 
 /// Name of the server key's check value in the store's metadata.
 pub const KEY_CHECK: &str = "key_check";
-const KEY_CHECK_LABEL: &str = "aman/v1/key-check";
+/// The label of the key check's tag.
+pub const KEY_CHECK_LABEL: &str = "aman/v1/key-check";
 
 /// Loads the server key (creating it for a new database) and checks it
 /// against the database. A missing or different key would silently make

@@ -192,3 +192,45 @@ fn a_backup_under_more_writes_than_its_journal_holds_still_ends_consistent() {
     let dir = tempfile::tempdir().unwrap();
     backups_while_writes_go_on(SledStore::open(&dir.path().join("db")).unwrap().with_journal_max(200), 3, None);
 }
+
+/// A restore into an existing empty directory (systemd's StateDirectory)
+/// gives the database to that directory's owner, so the service can open
+/// what root restored; a symbolic link in its place is refused.
+#[test]
+fn a_restore_gives_the_database_to_the_directory_owner_and_refuses_a_link() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(&dir.path().join("db"), 10);
+    let k = key(1);
+    let bytes = backup_of(&store, &k);
+
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    assert!(matches!(restore(&bytes, &k, &link), Err(BackupError::NotEmpty(_))));
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+
+    let service = dir.path().join("state");
+    std::fs::create_dir(&service).unwrap();
+    let me = std::fs::metadata(&service).unwrap().uid();
+    if me != 0 {
+        eprintln!("not root: the change of owner is not tested here");
+        return;
+    }
+    std::os::unix::fs::chown(&service, Some(65534), Some(65534)).unwrap();
+    restore(&bytes, &k, &service).unwrap();
+    let mut owners = Vec::new();
+    let mut stack = vec![service.join("db")];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        owners.push((p.clone(), meta.uid(), meta.gid()));
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    assert!(owners.len() > 2, "{owners:?}");
+    for (path, uid, gid) in owners {
+        assert_eq!((uid, gid), (65534, 65534), "{} is not the directory owner's", path.display());
+    }
+}
