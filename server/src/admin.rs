@@ -116,6 +116,8 @@ pub struct AdminContext {
     pub backup: BackupWriter,
     /// Where a backup is spooled before it is sent (the data directory).
     pub spool_dir: PathBuf,
+    /// One backup is taken and sent at a time.
+    pub sending: Arc<tokio::sync::Semaphore>,
 }
 
 /// Runs one admin request against a store and makes it durable. `server` is
@@ -189,7 +191,13 @@ pub async fn serve_socket(listener: UnixListener, context: AdminContext) {
                 return;
             }
             let reply = match serde_json::from_str::<AdminRequest>(&line) {
-                Ok(AdminRequest::Backup) => return stream_backup(write, context.backup, context.spool_dir).await,
+                Ok(AdminRequest::Backup) => match context.sending.clone().try_acquire_owned() {
+                    // One spool at a time: callers that never read cannot pile them up.
+                    Ok(_one) => return stream_backup(write, context.backup, context.spool_dir).await,
+                    Err(_) => AdminReply::Error {
+                        message: "a backup is already being taken or sent; try again when it ends".into(),
+                    },
+                },
                 Ok(req) => {
                     let AdminContext { store, clock, server, armed, .. } = context;
                     tokio::task::spawn_blocking(move || execute(store.as_ref(), clock.as_ref(), server, &armed, req))
@@ -259,29 +267,34 @@ async fn stream_backup(mut write: tokio::net::unix::OwnedWriteHalf, backup: Back
             }
         }
     });
+    // Each write must make progress within the idle timeout: a slow
+    // caller is fine, one that stopped reading lets go of its spool.
+    let idle = |e: tokio::time::error::Elapsed| std::io::Error::new(std::io::ErrorKind::TimedOut, e);
     let sent = async {
-        write.write_all(text.as_bytes()).await?;
+        tokio::time::timeout(BACKUP_IDLE_TIMEOUT, write.write_all(text.as_bytes())).await.map_err(idle)??;
         while let Some(chunk) = rx.recv().await {
             let chunk = chunk?;
             if chunk.is_empty() {
                 break;
             }
-            write.write_all(&chunk).await?;
+            tokio::time::timeout(BACKUP_IDLE_TIMEOUT, write.write_all(&chunk)).await.map_err(idle)??;
         }
         write.shutdown().await
     };
-    match tokio::time::timeout(BACKUP_SEND_TIMEOUT, sent).await {
-        Ok(Ok(())) => tracing::info!(records = summary.records, bytes = summary.bytes, "backup sent"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "backup not delivered: the caller went away"),
-        Err(_) => tracing::warn!("backup not delivered: the caller stopped reading"),
+    match sent.await {
+        Ok(()) => tracing::info!(records = summary.records, bytes = summary.bytes, "backup sent"),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            tracing::warn!("backup not delivered: the caller stopped reading")
+        }
+        Err(e) => tracing::warn!(error = %e, "backup not delivered: the caller went away"),
     }
 }
 
 /// Bytes read from the spool at a time.
 const SEND_CHUNK: usize = 256 * 1024;
 
-/// How long a caller may take to read a spooled backup.
-const BACKUP_SEND_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How long a caller may go without reading any of a spooled backup.
+const BACKUP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An unnamed file in `dir` (created 0600 and unlinked at once, so a crash
 /// leaves nothing and no other process can open it by name).

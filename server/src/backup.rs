@@ -6,8 +6,13 @@
 //! ```text
 //! put    = 0x01 | key length u16 | key | value length u32 | value
 //! remove = 0x02 | key length u16 | key
+//! pad    = 0x04 | length u32 | zeros
 //! end    = 0x03 | records before it u64
 //! ```
+//!
+//! One pad record before the end brings the record stream to a whole
+//! number of 64 KiB chunks, so a backup's size tells the database's size
+//! only to 64 KiB (one revoked invite does not change it).
 //!
 //! Every stored key and value as read, then the writes made while it was
 //! read ([`Store::export`]), then the end record. A backup with no end
@@ -30,6 +35,7 @@ use thiserror::Error;
 const PUT: u8 = 1;
 const REMOVE: u8 = 2;
 const END: u8 = 3;
+const PAD: u8 = 4;
 
 /// Keys and values written to the new database per batch on restore.
 const RESTORE_BATCH: usize = 4096;
@@ -106,8 +112,13 @@ pub fn write(
     out: &mut dyn Write,
 ) -> Result<Summary, BackupError> {
     let header = Header::new(format, now, ServerIdentity::derive(key).id())?;
-    let mut sink =
-        FrameSink { out, sealer: Sealer::new(key, &header), buf: Vec::with_capacity(2 * CHUNK_MAX), bytes: 0 };
+    let mut sink = FrameSink {
+        out,
+        sealer: Sealer::new(key, &header),
+        buf: Vec::with_capacity(2 * CHUNK_MAX),
+        bytes: 0,
+        plain: 0,
+    };
     sink.write_raw(&header.encode())?;
     let mut records = 0u64;
     let mut failed: Option<BackupError> = None;
@@ -123,6 +134,11 @@ pub fn write(
             Ok(())
         })
         .map_err(|e| failed.take().unwrap_or(BackupError::Store(e)))?;
+    let fill = (CHUNK_MAX - (sink.plain + 5 + 9) % CHUNK_MAX) % CHUNK_MAX;
+    let mut pad = vec![0u8; 5 + fill];
+    pad[0] = PAD;
+    pad[1..5].copy_from_slice(&(fill as u32).to_be_bytes());
+    sink.push(&pad)?;
     let mut end = vec![END];
     end.extend_from_slice(&records.to_be_bytes());
     sink.push(&end)?;
@@ -150,6 +166,8 @@ struct FrameSink<'a> {
     sealer: Sealer,
     buf: Vec<u8>,
     bytes: u64,
+    /// Plaintext bytes pushed.
+    plain: usize,
 }
 
 impl FrameSink<'_> {
@@ -161,6 +179,7 @@ impl FrameSink<'_> {
 
     fn push(&mut self, record: &[u8]) -> Result<(), BackupError> {
         self.buf.extend_from_slice(record);
+        self.plain += record.len();
         while self.buf.len() > CHUNK_MAX {
             let frame = self.sealer.frame(&self.buf[..CHUNK_MAX], false)?;
             self.write_raw(&frame)?;
@@ -330,6 +349,14 @@ fn parse_records(
             .transpose()
             .map_err(Some)?,
             END => take(&mut rest, 8).map(|c| (Some(u64::from_be_bytes(be(c))), 9)),
+            PAD => match take(&mut rest, 4).map(|l| u32::from_be_bytes(be(l)) as usize) {
+                None => None,
+                Some(len) => match take(&mut rest, len) {
+                    None => None,
+                    Some(zeros) if zeros.iter().all(|b| *b == 0) => Some((None, 1 + 4 + len)),
+                    Some(_) => return Err(None),
+                },
+            },
             _ => return Err(None),
         };
         match parsed {

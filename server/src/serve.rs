@@ -191,6 +191,7 @@ pub async fn start_with_resolver(
                     })
                 },
                 spool_dir: config.data_dir.clone(),
+                sending: Arc::new(tokio::sync::Semaphore::new(1)),
             },
         )),
     ];

@@ -234,3 +234,23 @@ fn a_restore_gives_the_database_to_the_directory_owner_and_refuses_a_link() {
         assert_eq!((uid, gid), (65534, 65534), "{} is not the directory owner's", path.display());
     }
 }
+
+/// A backup's size tells the database's only to 64 KiB: a value a byte
+/// shorter, or a key fewer, gives a backup of the same size.
+#[test]
+fn a_backup_size_tells_the_database_size_only_to_64_kib() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(&dir.path().join("db"), 300);
+    let k = key(1);
+    let sizes: Vec<usize> = [Some(&b"revoked: false"[..]), Some(b"revoked: true"), None]
+        .into_iter()
+        .map(|invite| {
+            store.raw_write(b"invite", invite).unwrap();
+            backup_of(&store, &k).len()
+        })
+        .collect();
+    assert_eq!(sizes[0], sizes[1]);
+    assert_eq!(sizes[1], sizes[2]);
+    let frame = aman_protocol::backup::FRAME_HEAD + aman_protocol::backup::CHUNK_MAX + aman_protocol::backup::TAG_LEN;
+    assert_eq!((sizes[0] - aman_protocol::backup::HEADER_LEN) % frame, 0, "whole frames only: {sizes:?}");
+}
