@@ -319,6 +319,14 @@ async fn check_records(server: &Server, fx: &Fixture, clients: &Clients, deadlin
             .map(|c| (mailbox_id(&c["mailbox"]), u8::try_from(u64_of(&c["tier"])).unwrap()))
             .collect();
         assert_eq!(linked, want_linked, "{name}'s contacts");
+        // Every mailbox its pairings made (linked or not), counted against its pairing cap.
+        let made: BTreeSet<MailboxId> = account.mailboxes.iter().copied().collect();
+        let want_made: BTreeSet<MailboxId> = map(&m["contacts"])
+            .values()
+            .filter_map(|c| c["memberships"].get(name.as_str()))
+            .map(|accepted| mailbox_id(&accepted["mailbox"]))
+            .collect();
+        assert_eq!(made, want_made, "{name}'s mailboxes");
         // Through the API, signed with the key in the member's keystore.
         let (s, got) = server.call(&routes::GetAccount, &NoBody, *id.as_bytes(), identity).await;
         assert_eq!(s, 200, "{name}'s status: {got}");
@@ -327,15 +335,26 @@ async fn check_records(server: &Server, fx: &Fixture, clients: &Clients, deadlin
         assert_eq!(got["next_due"], status["next_due"], "{name}");
         assert_eq!(opt_u64(&got["deadline"]), deadline, "{name}");
         assert_subset(&status["pending_changes"], &got["pending"], &format!("{name}'s waiting changes"));
-        // The note the member's client holds is the one sealed on the server,
-        // for every linked contact, signed by the member.
+        // The member's sealed note opens for every linked contact, signed by
+        // the member: the words of the alert that carried it (the one with
+        // its sequence number) if one did, else the note the member's client
+        // keeps.
         let sealed = store.sealed(&id).unwrap().unwrap_or_else(|| panic!("{name}'s sealed note"));
+        let carried: Vec<&Value> =
+            map(&m["contacts"]).values().flat_map(|c| arr(&c["alerts"])).filter(|a| a["member"] == *name).collect();
         for c in arr(&want["contacts"]) {
             let keys = clients.keys(str_of(&c["label"]), name);
             let body = open_alert(&sealed, &keys.encryption, &identity.verifying_key())
                 .unwrap_or_else(|e| panic!("{name}'s note does not open for {}: {e}", c["label"]));
-            assert_eq!(body.note, str_of(&want["schedule_show"]["note"]), "{name}'s note");
             assert_eq!(body.account, id);
+            assert!(carried.iter().all(|a| u64_of(&a["sequence"]) <= body.sequence), "{name}'s note is the latest");
+            match carried.iter().find(|a| u64_of(&a["sequence"]) == body.sequence) {
+                Some(alert) => {
+                    assert_eq!(body.note, str_of(&alert["note"]), "{name}'s note");
+                    assert_eq!(body.location, str_of(&alert["location"]), "{name}'s location");
+                }
+                None => assert_eq!(body.note, str_of(&want["schedule_show"]["note"]), "{name}'s note"),
+            }
         }
         store.note_history(&id).unwrap();
     }
@@ -804,6 +823,11 @@ async fn a_format_1_deadline_that_fell_while_the_server_was_down_gets_the_outage
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_format_2_directory_written_by_0_3_opens_without_migration_and_every_record_reads_back() {
+    assert_eq!(
+        FORMAT, 2,
+        "this build writes a new format: format2/ is now the previous release's fixture; make this a migration \
+         test and add format{FORMAT}/ (server/tests/fixtures/README.md)"
+    );
     let fx = unpack("format2");
     assert_eq!(stored_format(&fx.data), Some(vec![2]), "format2/ was not written by a format-2 server");
     let before = records(&fx.data);
