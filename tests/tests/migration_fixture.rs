@@ -28,7 +28,7 @@ use aman_server::clock::ManualClock;
 use aman_server::config::{Config, Registration as RegistrationMode};
 use aman_server::engine::{open_live, FORMAT, FORMAT_KEY};
 use aman_server::serve::{self, RunningServer};
-use aman_server::store::{keys, SledStore, Store};
+use aman_server::store::{keys, SignalSlot, SledStore, Store};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -250,17 +250,9 @@ impl Clients {
     }
 }
 
-/// What the armed members' deadlines should read after this start.
-#[derive(Clone, Copy)]
-enum Deadlines {
-    /// As the old server recorded them (the start came before them).
-    AsRecorded,
-    /// Moved by the outage rule to this time (they fell while the server was down).
-    MovedTo(u64),
-}
-
 /// Every check that the records named in the manifest read back.
-async fn check_records(server: &Server, fx: &Fixture, clients: &Clients, deadlines: Deadlines) {
+/// Run before any armed deadline: the outage rule moves none.
+async fn check_records(server: &Server, fx: &Fixture, clients: &Clients) {
     let m = &fx.manifest;
     let store = server.store();
     let engine = server.engine();
@@ -301,12 +293,9 @@ async fn check_records(server: &Server, fx: &Fixture, clients: &Clients, deadlin
         let account = engine.account(&id).unwrap().unwrap_or_else(|| panic!("{name}'s account"));
         assert_eq!(account.live.counter, u64_of(&status["counter"]), "{name}'s counter");
         assert_eq!(account.live.next_due, opt_u64(&status["next_due"]), "{name}'s next due time");
-        let deadline = opt_u64(&status["deadline"]).map(|at| match deadlines {
-            Deadlines::AsRecorded => at,
-            Deadlines::MovedTo(to) => to,
-        });
+        let deadline = opt_u64(&status["deadline"]);
         assert_eq!(account.live.deadline, deadline, "{name}'s deadline");
-        assert_eq!(account.live.outage_extended, matches!(deadlines, Deadlines::MovedTo(_)) && deadline.is_some());
+        assert!(!account.live.outage_extended, "{name}'s deadline was not moved");
         assert!(account.live.last_heartbeat.is_some(), "{name}'s latest heartbeat");
         armed += usize::from(deadline.is_some());
         // The schedule in force: the last one the server applied.
@@ -353,12 +342,27 @@ async fn check_records(server: &Server, fx: &Fixture, clients: &Clients, deadlin
                     assert_eq!(body.note, str_of(&alert["note"]), "{name}'s note");
                     assert_eq!(body.location, str_of(&alert["location"]), "{name}'s location");
                 }
-                None => assert_eq!(body.note, str_of(&want["schedule_show"]["note"]), "{name}'s note"),
+                // Not shown to any contact yet (an alert still waiting to be
+                // dispatched, or a check-in's): the note the client keeps, or
+                // for a panic the note the member gave it (0.3 appends it to
+                // the kept one).
+                None => {
+                    let kept = str_of(&want["schedule_show"]["note"]);
+                    let panic_note = want.get("panic_note").and_then(Value::as_str);
+                    assert!(
+                        body.note == kept || panic_note.is_some_and(|p| body.note.ends_with(p)),
+                        "{name}'s note: {:?}, kept {kept:?}, panic {panic_note:?}",
+                        body.note
+                    );
+                }
             }
         }
         store.note_history(&id).unwrap();
     }
     assert_eq!(armed as u64, u64_of(&m["stats"]["armed_deadlines"]), "the manifest's armed members");
+
+    let (rami, rami_key) = clients.member("rami");
+    let rami_id = rami;
 
     // Mailboxes, their alerts and channels, as each contact's client reads them.
     let mut alerts_seen = BTreeSet::new();
@@ -415,7 +419,7 @@ async fn check_records(server: &Server, fx: &Fixture, clients: &Clients, deadlin
                     let note = open_alert(&sealed.0, &keys.encryption, &membership.member)
                         .unwrap_or_else(|e| panic!("{what}: an earlier note does not open: {e}"));
                     let words = (note.note, note.location);
-                    if !shown.contains(&words) && !(words.0.is_empty() && words.1.is_empty()) {
+                    if !(shown.contains(&words) || words.0.is_empty() && words.1.is_empty()) {
                         shown.push(words.clone());
                         earlier.push((words, u64_of(&n["received_at"])));
                     }
@@ -493,14 +497,68 @@ async fn check_records(server: &Server, fx: &Fixture, clients: &Clients, deadlin
             assert_eq!(got, want, "{contact}'s channels for {member}");
         }
     }
-    let summaries = store.alert_summaries().unwrap();
-    assert_eq!(summaries.len(), alerts_seen.len(), "every alert is in some contact's mailbox");
+    // An alert made just before the old server stopped, not dispatched yet:
+    // nobody has seen it; it waits in the dispatch queue, its sealed note
+    // readable by the member's contacts.
+    let mut waiting = BTreeSet::new();
+    for (name, want) in members {
+        let Some(panic) = want.get("panic") else { continue };
+        let id = alert_id(&panic["alert"]);
+        if alerts_seen.contains(&id) {
+            continue;
+        }
+        waiting.insert(id);
+        let record = store.alert(&id).unwrap().unwrap_or_else(|| panic!("{name}'s waiting alert"));
+        assert!(record.acks.is_empty() && !record.dispatched, "{name}'s waiting alert");
+        assert_eq!(engine.alert_meta(&id, &record).unwrap().reason.as_str(), "panic");
+        let (_, identity) = clients.member(name);
+        for c in arr(&want["contacts"]) {
+            let keys = clients.keys(str_of(&c["label"]), name);
+            let body = open_alert(&record.sealed_alert.0, &keys.encryption, &identity.verifying_key()).unwrap();
+            assert!(body.note.ends_with(str_of(&want["panic_note"])), "{name}'s waiting alert: {:?}", body.note);
+        }
+        open += 1;
+    }
+    let dispatches = store.dispatches().unwrap();
+    assert_eq!(dispatches.iter().map(|(_, a)| *a).collect::<BTreeSet<_>>(), waiting, "the dispatch queue");
+    let (stopping, stopped) = (u64_of(&m["stopping_at"]), u64_of(&m["stopped_at"]));
+    for (at, _) in &dispatches {
+        assert!(*at > stopped && *at <= stopping + 7200, "dispatched at {at}: within the old dispatch delay");
+    }
+    let summaries: BTreeSet<AlertId> = store.alert_summaries().unwrap().into_iter().map(|(a, ..)| a).collect();
+    assert_eq!(summaries, alerts_seen.union(&waiting).copied().collect(), "every alert");
     assert_eq!(open, u64_of(&m["stats"]["open_alerts"]), "the unacknowledged alerts");
+
+    // An escalation 0.2 had scheduled a day after it told the first tier
+    // (sami's panic, for carol in tier 2).
+    let escalations = store.escalations().unwrap();
+    let sami_panic = alert_id(&members["sami"]["panic"]["alert"]);
+    assert_eq!(escalations.iter().map(|(_, a)| *a).collect::<Vec<_>>(), vec![sami_panic], "escalations");
+    let fired = u64_of(
+        &arr(&m["contacts"]["alice"]["alerts"])
+            .iter()
+            .find(|a| a["alert"] == members["sami"]["panic"]["alert"])
+            .unwrap()["fired_at"],
+    );
+    assert!((fired + 86_400..=fired + 86_402).contains(&escalations[0].0), "escalation at {}", escalations[0].0);
+
+    // The signal of rami's last check-in, read by the scheduler when due
+    // (within the old dispatch delay): 0.2 keyed it in clear by due time,
+    // account and counter.
+    let signals = store.signals().unwrap();
+    assert_eq!(signals.len(), 1, "{signals:?}");
+    match signals[0] {
+        SignalSlot::Legacy { due, account, counter } => {
+            assert_eq!((account, counter), (rami_id, u64_of(&members["rami"]["status"]["counter"])));
+            assert!(due > stopped && due <= stopping + 7200, "signal due at {due}");
+        }
+        SignalSlot::Id(_) => assert!(!str_of(&m["made_by"]).contains("0.2.0"), "0.2 keyed its signals in clear"),
+    }
+    assert!(store.signal(&signals[0]).unwrap().is_some());
     let acked = alert_id(&m["acknowledged"]["acknowledged"]);
     assert!(!store.alert(&acked).unwrap().unwrap().acks.is_empty(), "the acknowledged alert");
 
     // The pairings: one answered and never completed, one never answered.
-    let (rami, rami_key) = clients.member("rami");
     for (which, answered) in [("answered_not_completed", true), ("unanswered", false)] {
         let want = &m["pairings"][which];
         let invite = InviteCode::parse(str_of(&want["code"])).unwrap().id;
@@ -679,6 +737,21 @@ fn records(data: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     open_store(data).raw_entries().unwrap().into_iter().filter(|(k, _)| k[0] != keys::prefix::META).collect()
 }
 
+/// Asserts two snapshots of [`records`] are the same, naming the keys that differ.
+fn assert_same_records(before: &[(Vec<u8>, Vec<u8>)], after: &[(Vec<u8>, Vec<u8>)], what: &str) {
+    let old: BTreeMap<_, _> = before.iter().cloned().collect();
+    let new: BTreeMap<_, _> = after.iter().cloned().collect();
+    let changed: Vec<String> = old
+        .keys()
+        .chain(new.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| old.get(*k) != new.get(*k))
+        .map(|k| format!("{:?} {}", char::from(k[0]), hex(k)))
+        .collect();
+    assert!(changed.is_empty(), "{what}: {} key(s) written or removed: {changed:#?}", changed.len());
+}
+
 fn stored_format(data: &Path) -> Option<Vec<u8>> {
     open_store(data).meta(FORMAT_KEY).unwrap()
 }
@@ -735,7 +808,7 @@ async fn a_format_1_directory_written_by_0_2_is_migrated_and_every_record_reads_
 
     // Ten minutes after 0.2 stopped, before any armed deadline.
     let server = Server::start(&fx.data, stopped + 600).await;
-    check_records(&server, &fx, &clients, Deadlines::AsRecorded).await;
+    check_records(&server, &fx, &clients).await;
     server.stop().await;
     let counts = decode_every_key(&fx.data);
     eprintln!("after the migration: {counts:?}");
@@ -746,9 +819,9 @@ async fn a_format_1_directory_written_by_0_2_is_migrated_and_every_record_reads_
     assert_eq!(stored_format(&fx.data), Some(vec![FORMAT]));
     let server = Server::start(&fx.data, stopped + 660).await;
     assert_eq!(server.engine().stored_format().unwrap(), FORMAT);
-    check_records(&server, &fx, &clients, Deadlines::AsRecorded).await;
+    check_records(&server, &fx, &clients).await;
     server.stop().await;
-    assert!(records(&fx.data) == migrated, "the second start rewrote records");
+    assert_same_records(&migrated, &records(&fx.data), "the second start rewrote records");
 
     // And the invite 0.2 left unused still registers a member.
     let server = Server::start(&fx.data, stopped + 720).await;
@@ -771,6 +844,45 @@ async fn a_format_1_deadline_that_fell_while_the_server_was_down_gets_the_outage
     let server = Server::start(&fx.data, start).await;
     assert_eq!(server.store().meta(FORMAT_KEY).unwrap(), Some(vec![FORMAT]));
     assert_eq!(server.engine().armed_deadlines(), u64_of(&fx.manifest["stats"]["armed_deadlines"]));
+    // What 0.2 left queued came due during the outage too: the first tick
+    // reads rami's check-in signal, dispatches rami's panic, escalates
+    // sami's panic to carol, and applies the waiting changes (noor's
+    // longer interval, rami's new keys). None of it makes an alert.
+    let noor = account_id(&members["noor"]["account"]);
+    let rami = account_id(&members["rami"]["account"]);
+    let started = Instant::now();
+    loop {
+        let store = server.store();
+        let (n, r) =
+            (server.engine().account(&noor).unwrap().unwrap(), server.engine().account(&rami).unwrap().unwrap());
+        let settled = store.signals().unwrap().is_empty()
+            && store.dispatches().unwrap().is_empty()
+            && store.escalations().unwrap().is_empty()
+            && n.pending_policy.is_none()
+            && r.pending_keys.is_none();
+        if settled {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "what 0.2 left queued was never done");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (n, r) = (server.engine().account(&noor).unwrap().unwrap(), server.engine().account(&rami).unwrap().unwrap());
+    let waiting = &members["noor"]["schedule"][1];
+    assert_eq!(n.policy.interval, Some(u64_of(&waiting["every"])), "noor's waiting interval applied");
+    assert_eq!(n.policy.grace, Some(u64_of(&waiting["grace"])));
+    assert_eq!(r.key_generation, 1, "rami's waiting keys took over");
+    assert_eq!(server.store().alert_summaries().unwrap().len() as u64, u64_of(&fx.manifest["stats"]["alerts"]));
+    // carol now holds rami's panic (dispatched) and sami's (escalated).
+    for member in ["rami", "sami"] {
+        let keys = clients.keys("carol", member);
+        let mailbox = clients.membership("carol", member).mailbox;
+        let (s, got) =
+            server.call(&routes::MailboxAlerts::default(), &NoBody, *mailbox.as_bytes(), &keys.identity).await;
+        assert_eq!(s, 200, "{got}");
+        let ids: Vec<&Value> = arr(&got["alerts"]).iter().map(|a| &a["alert"]).collect();
+        assert!(ids.contains(&&members[member]["panic"]["alert"]), "carol's mailbox for {member}: {got}");
+    }
+    // And the deadlines, after all that, are where the outage rule put them.
     for (name, m) in members {
         let (id, identity) = clients.member(name);
         let live = server.engine().account(&id).unwrap().unwrap().live;
@@ -781,24 +893,6 @@ async fn a_format_1_deadline_that_fell_while_the_server_was_down_gets_the_outage
         let (s, got) = server.call(&routes::GetAccount, &NoBody, *id.as_bytes(), identity).await;
         assert_eq!(s, 200, "{got}");
         assert_eq!(opt_u64(&got["deadline"]), armed.then_some(moved), "{name}'s deadline through the API");
-    }
-    // The changes 0.2 kept waiting came due during the outage: the first
-    // tick applies them (noor's longer interval, rami's new keys).
-    let noor = account_id(&members["noor"]["account"]);
-    let rami = account_id(&members["rami"]["account"]);
-    let waiting = &members["noor"]["schedule"][1];
-    let started = Instant::now();
-    loop {
-        let (n, r) =
-            (server.engine().account(&noor).unwrap().unwrap(), server.engine().account(&rami).unwrap().unwrap());
-        if n.pending_policy.is_none() && r.pending_keys.is_none() {
-            assert_eq!(n.policy.interval, Some(u64_of(&waiting["every"])), "noor's waiting interval applied");
-            assert_eq!(n.policy.grace, Some(u64_of(&waiting["grace"])));
-            assert_eq!(r.key_generation, 1, "rami's waiting keys took over");
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "the waiting changes never applied");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.stop().await;
     decode_every_key(&fx.data);
@@ -813,6 +907,8 @@ async fn a_format_1_deadline_that_fell_while_the_server_was_down_gets_the_outage
     // The moved deadlines fire when they come, saying the server had been down.
     let fired = server.engine().tick(moved).fired;
     assert_eq!(fired.len(), manifest_deadlines(&fx).len(), "{fired:?}");
+    let alerts = server.store().alert_summaries().unwrap().len();
+    assert_eq!(alerts as u64, u64_of(&fx.manifest["stats"]["alerts"]) + fired.len() as u64);
     for alert in &fired {
         let record = server.store().alert(alert).unwrap().unwrap();
         let meta = server.engine().alert_meta(alert, &record).unwrap();
@@ -836,10 +932,10 @@ async fn a_format_2_directory_written_by_0_3_opens_without_migration_and_every_r
     assert!(manifest_deadlines(&fx).iter().all(|d| *d > stopped + 600), "a deadline would fall in the outage");
 
     let server = Server::start(&fx.data, stopped + 600).await;
-    check_records(&server, &fx, &clients, Deadlines::AsRecorded).await;
+    check_records(&server, &fx, &clients).await;
     server.stop().await;
     decode_every_key(&fx.data);
-    assert!(records(&fx.data) == before, "opening a format-2 directory rewrote records");
+    assert_same_records(&before, &records(&fx.data), "opening a format-2 directory rewrote records");
 
     let server = Server::start(&fx.data, stopped + 660).await;
     unused_invite_registers(&server, &fx).await;
