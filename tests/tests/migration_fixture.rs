@@ -783,6 +783,14 @@ async fn unused_invite_registers(server: &Server, fx: &Fixture) {
     assert_eq!(server.store().stats().unwrap().accounts, u64_of(&fx.manifest["stats"]["accounts"]) + 1);
 }
 
+/// Every alert id the manifest names (seen by a contact, or a member's panic).
+fn seen_alerts(fx: &Fixture) -> BTreeSet<AlertId> {
+    let m = &fx.manifest;
+    let seen = map(&m["contacts"]).values().flat_map(|c| arr(&c["alerts"])).map(|a| alert_id(&a["alert"]));
+    let panics = map(&m["members"]).values().filter_map(|v| v.get("panic")).map(|p| alert_id(&p["alert"]));
+    seen.chain(panics).collect()
+}
+
 fn manifest_deadlines(fx: &Fixture) -> Vec<u64> {
     map(&fx.manifest["members"]).values().filter_map(|m| opt_u64(&m["status"]["deadline"])).collect()
 }
@@ -871,16 +879,48 @@ async fn a_format_1_deadline_that_fell_while_the_server_was_down_gets_the_outage
     assert_eq!(n.policy.interval, Some(u64_of(&waiting["every"])), "noor's waiting interval applied");
     assert_eq!(n.policy.grace, Some(u64_of(&waiting["grace"])));
     assert_eq!(r.key_generation, 1, "rami's waiting keys took over");
-    assert_eq!(server.store().alert_summaries().unwrap().len() as u64, u64_of(&fx.manifest["stats"]["alerts"]));
-    // carol now holds rami's panic (dispatched) and sami's (escalated).
+    // rami's last check-in was made under duress: reading its signal makes
+    // the one new alert, a duress alert carrying the note that check-in
+    // sealed (since replaced by the panic's), for carol at once.
+    let before: BTreeSet<AlertId> = seen_alerts(&fx);
+    let now: Vec<AlertId> = server.store().alert_summaries().unwrap().into_iter().map(|(a, ..)| a).collect();
+    let made: Vec<AlertId> = now.iter().filter(|a| !before.contains(a)).copied().collect();
+    assert_eq!(now.len() as u64, u64_of(&fx.manifest["stats"]["alerts"]) + 1, "one alert made: {made:?}");
+    let duress = &fx.manifest["duress_signal_not_yet_read"];
+    let made = made[0];
+    let record = server.store().alert(&made).unwrap().unwrap();
+    let meta = server.engine().alert_meta(&made, &record).unwrap();
+    assert_eq!((meta.reason.as_str(), record.account), ("duress", rami));
+    // carol now holds it, rami's panic (dispatched) and sami's alerts (escalated to her tier).
     for member in ["rami", "sami"] {
         let keys = clients.keys("carol", member);
-        let mailbox = clients.membership("carol", member).mailbox;
-        let (s, got) =
-            server.call(&routes::MailboxAlerts::default(), &NoBody, *mailbox.as_bytes(), &keys.identity).await;
+        let membership = clients.membership("carol", member);
+        let (s, got) = server
+            .call(&routes::MailboxAlerts::default(), &NoBody, *membership.mailbox.as_bytes(), &keys.identity)
+            .await;
         assert_eq!(s, 200, "{got}");
-        let ids: Vec<&Value> = arr(&got["alerts"]).iter().map(|a| &a["alert"]).collect();
-        assert!(ids.contains(&&members[member]["panic"]["alert"]), "carol's mailbox for {member}: {got}");
+        let ids: BTreeSet<&str> = arr(&got["alerts"]).iter().map(|a| str_of(&a["alert"])).collect();
+        let mut want: BTreeSet<String> = arr(&fx.manifest["contacts"]["carol"]["alerts"])
+            .iter()
+            .chain(arr(&fx.manifest["contacts"]["alice"]["alerts"]))
+            .filter(|a| a["member"] == member)
+            .map(|a| str_of(&a["alert"]).to_owned())
+            .collect();
+        if let Some(panic) = members[member].get("panic") {
+            want.insert(str_of(&panic["alert"]).to_owned());
+        }
+        if member == "rami" {
+            want.insert(made.to_string());
+            let alert = arr(&got["alerts"]).iter().find(|a| a["alert"] == made.to_string()).unwrap();
+            assert_eq!(alert["reason"], "duress");
+            let sealed: B64 = serde_json::from_value(alert["sealed_alert"].clone()).unwrap();
+            let body = open_alert(&sealed.0, &keys.encryption, &membership.member).unwrap();
+            assert_eq!(
+                (body.note.as_str(), body.location.as_str()),
+                (str_of(&duress["note"]), str_of(&duress["location"]))
+            );
+        }
+        assert_eq!(ids, want.iter().map(String::as_str).collect(), "carol's mailbox for {member}");
     }
     // And the deadlines, after all that, are where the outage rule put them.
     for (name, m) in members {
@@ -908,7 +948,7 @@ async fn a_format_1_deadline_that_fell_while_the_server_was_down_gets_the_outage
     let fired = server.engine().tick(moved).fired;
     assert_eq!(fired.len(), manifest_deadlines(&fx).len(), "{fired:?}");
     let alerts = server.store().alert_summaries().unwrap().len();
-    assert_eq!(alerts as u64, u64_of(&fx.manifest["stats"]["alerts"]) + fired.len() as u64);
+    assert_eq!(alerts as u64, u64_of(&fx.manifest["stats"]["alerts"]) + 1 + fired.len() as u64);
     for alert in &fired {
         let record = server.store().alert(alert).unwrap().unwrap();
         let meta = server.engine().alert_meta(alert, &record).unwrap();
