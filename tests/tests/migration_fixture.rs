@@ -616,6 +616,12 @@ fn decode_every_key(data: &Path) -> BTreeMap<char, usize> {
             keys::prefix::ACCOUNT => {
                 let id = AccountId::from_bytes(id16(k, 1));
                 store.account(&id).unwrap_or_else(|e| fail(k, &e)).unwrap();
+                // What a check-in changes lives sealed in `t` now: nothing
+                // of it is left in clear in the record.
+                let record: Value = serde_json::from_slice(v).unwrap();
+                for field in ["counter", "next_due", "deadline", "last_heartbeat", "alert_open", "outage_extended"] {
+                    assert!(record.get(field).is_none(), "{field} left in clear in {id}'s record");
+                }
             }
             keys::prefix::LIVE => {
                 let id = AccountId::from_bytes(id16(k, 1));
