@@ -40,6 +40,9 @@ const PAD: u8 = 4;
 /// Keys and values written to the new database per batch on restore.
 const RESTORE_BATCH: usize = 4096;
 
+/// What [`read`] hands each record to (`None`: a removal).
+pub type RecordVisit<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), BackupError> + 'a;
+
 /// What a backup holds, as its writer or its restore saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -265,11 +268,7 @@ fn expect_end_of_input(input: &mut dyn Read, at: u64) -> Result<(), BackupError>
 /// returns `Ok`: a backup that is cut short or damaged further on fails
 /// after some records were visited, so a caller writes them where a
 /// failure can be thrown away whole.
-pub fn read(
-    key: &ServerKey,
-    input: &mut dyn Read,
-    visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), BackupError>,
-) -> Result<Summary, BackupError> {
+pub fn read(key: &ServerKey, input: &mut dyn Read, visit: &mut RecordVisit<'_>) -> Result<Summary, BackupError> {
     let header = read_header(input)?;
     let own = ServerIdentity::derive(key).id();
     if header.server != own {
@@ -313,10 +312,7 @@ pub fn read(
 /// Parses the complete records at the start of `buf`, visiting each: how
 /// many bytes they took, and the end record's count if it was reached
 /// (nothing may follow it). `Err(None)`: bytes no writer makes.
-fn parse_records(
-    buf: &[u8],
-    visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), BackupError>,
-) -> Result<(usize, Option<u64>), Option<BackupError>> {
+fn parse_records(buf: &[u8], visit: &mut RecordVisit<'_>) -> Result<(usize, Option<u64>), Option<BackupError>> {
     fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         let (head, tail) = rest.split_at_checked(n)?;
         *rest = tail;

@@ -2,6 +2,8 @@
 //! damaged, cut short or opened with the wrong key, and restored only into
 //! an empty directory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aman_protocol::at_rest::ServerKey;
 use aman_server::backup::{self, BackupError};
 use aman_server::store::SledStore;

@@ -183,6 +183,9 @@ impl SignalSlot {
 pub type Durable = commit::Ticket;
 pub use commit::Confirmed;
 
+/// What [`Store::export`] hands each key and value to (`None`: a removal).
+pub type ExportVisit<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError> + 'a;
+
 /// The storage backend.
 pub trait Store: Send + Sync + 'static {
     /// Applies `ops` atomically (all or nothing).
@@ -200,7 +203,7 @@ pub trait Store: Send + Sync + 'static {
     /// removal). Replayed in that order they give the store as it was at
     /// one moment. Writes are held up only if they outrun the read; one
     /// export runs at a time.
-    fn export(&self, visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    fn export(&self, visit: &mut ExportVisit<'_>) -> Result<(), StoreError>;
 
     /// An account.
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;

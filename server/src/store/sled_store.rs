@@ -309,7 +309,7 @@ impl Store for SledStore {
         self.gated(all, |all| self.insert_each(all))
     }
 
-    fn export(&self, visit: &mut dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn export(&self, visit: &mut ExportVisit<'_>) -> Result<(), StoreError> {
         let end = {
             let _closed = self.gate.write().unwrap_or_else(|e| e.into_inner());
             let end = self.tree.last()?.map(|(k, _)| k);
