@@ -54,8 +54,14 @@ impl Engine {
             self.seal_live_states()?;
         }
         if found < FORMAT {
+            // A database with no format and no account is a new one, not 0.2's.
+            let new = found == 1 && self.store.account_ids()?.is_empty() && self.store.mailboxes()?.is_empty();
             self.commit(vec![Op::PutMeta(FORMAT_KEY, vec![FORMAT])])?.wait_blocking()?;
-            tracing::info!(from = found, to = FORMAT, "database format migrated");
+            if new {
+                tracing::info!(format = FORMAT, "new database");
+            } else {
+                tracing::info!(from = found, to = FORMAT, "database format migrated");
+            }
         }
         Ok(found)
     }
