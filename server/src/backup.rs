@@ -14,8 +14,9 @@
 //! number of 64 KiB chunks, so a backup's size tells the database's size
 //! only to 64 KiB (one revoked invite does not change it).
 //!
-//! Every stored key and value as read, then the writes made while it was
-//! read ([`Store::export`]), then the end record. A backup with no end
+//! Every stored key and value as read, then each key written meanwhile with
+//! its value when the read closed, in key order ([`Store::export`]), then
+//! the pad and the end record. A backup with no end
 //! record, anything after it, or no last frame is refused whole: a restore
 //! either gives the database as it was at one moment or writes nothing.
 //!
