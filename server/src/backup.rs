@@ -91,7 +91,7 @@ pub enum BackupError {
     #[error("the backup is damaged or was changed (at byte {0})")]
     Damaged(u64),
     /// The stream ended before its last frame or end record.
-    #[error("the backup is cut short (it ends at byte {0} without its last frame): it cannot be restored")]
+    #[error("the backup is cut short (its frame at byte {0} is incomplete or missing, and its last frame never came): it cannot be restored")]
     CutShort(u64),
     /// The data directory for a restore is in use.
     #[error("{0} is not empty: restore into a new or empty directory")]
@@ -417,6 +417,9 @@ pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
+            if owner.is_none() {
+                let _ = std::fs::remove_dir(data_dir); // made here, and empty again
+            }
             Err(e)
         }
     }

@@ -293,8 +293,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            // A configuration that does not load is a usage error, as a bad flag is.
-            if e.downcast_ref::<ConfigError>().is_some() {
+            // A configuration that does not load is a usage error, as a bad flag
+            // is; so are a missing or wrong key and a newer database (exit 2:
+            // the unit's RestartPreventExitStatus stops restarting).
+            let for_the_organizer = e.downcast_ref::<serve::ServeError>().is_some_and(|s| s.needs_the_organizer());
+            if e.downcast_ref::<ConfigError>().is_some() || for_the_organizer {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

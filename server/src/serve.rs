@@ -44,6 +44,24 @@ pub enum ServeError {
     /// The server key file is missing or does not belong to this database.
     #[error("server key: {0}")]
     Key(String),
+    /// A newer server wrote the database.
+    #[error("the database has format {found}, and this server reads up to {reads}: run the newer server, or restore a backup taken before the upgrade")]
+    NewerFormat {
+        /// The database's.
+        found: u8,
+        /// This build's.
+        reads: u8,
+    },
+}
+
+impl ServeError {
+    /// Whether starting again cannot help until the organizer acts (a
+    /// missing or wrong key, a database from a newer server): the binary
+    /// exits 2 for these, as for a configuration it refuses, so a service
+    /// manager stops restarting it.
+    pub fn needs_the_organizer(&self) -> bool {
+        matches!(self, ServeError::Key(_) | ServeError::NewerFormat { .. })
+    }
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -66,8 +84,8 @@ pub fn checked_key(config: &Config, store: &dyn Store) -> Result<aman_protocol::
     if recorded.is_some() && !path.exists() {
         return Err(ServeError::Key(format!(
             "{} is missing, and this database was written with a server key: restore that key file, or name \
-             it with server_key_file (under systemd the key is handed to the service as a credential, \
-             so run admin commands while the service runs, or as root with server_key_file set; see docs/operating.md)",
+             it with server_key_file (under systemd the key is handed to the service as a credential: \
+             run admin commands while the service runs, or see docs/operating.md)",
             path.display()
         )));
     }
@@ -127,6 +145,10 @@ pub async fn start_with_resolver(
     let key = checked_key(&config, store.as_ref())?;
     let config = Arc::new(config);
     let engine = Engine::new_deferred(store.clone(), clock.clone(), config.clone(), key);
+    let found = engine.stored_format()?;
+    if found > crate::engine::FORMAT {
+        return Err(ServeError::NewerFormat { found, reads: crate::engine::FORMAT });
+    }
     let migrating = engine.clone();
     tokio::task::spawn_blocking(move || migrating.migrate())
         .await

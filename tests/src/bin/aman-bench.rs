@@ -50,6 +50,17 @@ struct Args {
     /// refusals, latency and server RSS.
     #[arg(long, value_name = "SECS")]
     availability_soak: Option<u64>,
+    /// Run only the backup soak: `aman-server backup --to FILE` back to
+    /// back for this many seconds, between a window of as many seconds
+    /// before and after, while members check in at --paced-rate (default
+    /// 500/s): check-in latency in each window, each backup's time and
+    /// size, server RSS and CPU. --quick: 20,000 accounts, else 1,000,000.
+    #[arg(long, value_name = "SECS")]
+    backup_soak: Option<u64>,
+    /// Where the backup soak's backups are written (default: beside the
+    /// data directory, on its disk); each is removed once measured.
+    #[arg(long, value_name = "DIR")]
+    backup_to: Option<std::path::PathBuf>,
     /// Internal: run the bare baseline server on this address and data directory.
     #[arg(long, num_args = 2, value_names = ["ADDR", "DIR"], hide = true)]
     baseline_server: Option<Vec<String>>,
@@ -222,8 +233,9 @@ fn verify_rate(secs: f64) -> f64 {
 }
 
 /// Writes `count` accounts with far-future armed deadlines straight into
-/// the store, in the current format, sealed under the key the server will use.
-fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
+/// the store, in the current format, sealed under the key the server will
+/// use, each with a stored sealed note of `note_bytes` (none if 0).
+fn populate(data: &Path, count: usize, note_bytes: usize) -> anyhow::Result<()> {
     let store = SledStore::open(&data.join("db"))?;
     let config = Config::load(None, Vec::new(), &[("data_dir", data.display().to_string())])?;
     let key = aman_server::serve::checked_key(&config, &store)?;
@@ -242,6 +254,10 @@ fn populate(data: &Path, count: usize) -> anyhow::Result<()> {
             LiveState { counter: 1, next_due: Some(deadline - 60), deadline: Some(deadline), ..LiveState::default() };
         ops.push(Op::PutLive(id, seal_live(&key, &id, &live)?));
         ops.push(Op::PutAccount(id, record));
+        if note_bytes > 0 {
+            // Never opened (the deadlines are far off): only its size counts.
+            ops.push(Op::PutSealed(id, id.as_bytes().iter().copied().cycle().take(note_bytes).collect()));
+        }
         if ops.len() >= 20_000 {
             store.apply(std::mem::take(&mut ops))?;
         }
@@ -267,6 +283,24 @@ async fn wait_for_db_lock(file: &Path) -> anyhow::Result<()> {
             bail!("the populated database is still locked");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the server's schedule mirror (loaded in the background)
+/// holds `armed` deadlines.
+async fn wait_schedule_loaded(metrics_addr: &str, armed: usize) -> anyhow::Result<()> {
+    let metrics_url = format!("http://{metrics_addr}/metrics");
+    loop {
+        let text = reqwest::get(&metrics_url).await?.text().await?;
+        let armed_now = text
+            .lines()
+            .find_map(|l| l.strip_prefix("aman_armed_deadlines "))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if armed_now >= armed {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -507,7 +541,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     say(&format!("writing {} armed deadlines…", mode.armed));
     let populate_dir = data.clone();
     let armed = mode.armed;
-    tokio::task::spawn_blocking(move || populate(&populate_dir, armed)).await??;
+    tokio::task::spawn_blocking(move || populate(&populate_dir, armed, 0)).await??;
     wait_for_db_lock(&data.join("db").join("db")).await?;
 
     say("starting aman-server…");
@@ -531,19 +565,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     }
     let startup_s = started.elapsed().as_secs_f64();
     // The schedule mirror loads in the background; memory is read once it is full.
-    let metrics_url = format!("http://{metrics_addr}/metrics");
-    loop {
-        let text = reqwest::get(&metrics_url).await?.text().await?;
-        let armed_now = text
-            .lines()
-            .find_map(|l| l.strip_prefix("aman_armed_deadlines "))
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        if armed_now >= mode.armed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_schedule_loaded(&metrics_addr, mode.armed).await?;
     let schedule_loaded_s = started.elapsed().as_secs_f64();
     let rss = rss_mib(server.pid());
 
@@ -684,6 +706,503 @@ async fn siege(secs: u64) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// `--backup-soak SECS`: what taking backups costs the members. A server
+/// with many accounts, each with a sealed note; members check in at a fixed
+/// rate; check-in latency is compared across a window before any backup, a
+/// window of `aman-server backup --to FILE` runs back to back (the real
+/// command against the running server), and a window after.
+mod backup_soak {
+    use super::*;
+    use aman_tests::soak::raise_open_file_limit;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::AtomicBool;
+
+    /// The database and the members checking in.
+    struct Size {
+        accounts: usize,
+        note_bytes: usize,
+        members: usize,
+    }
+
+    const QUICK: Size = Size { accounts: 20_000, note_bytes: 1_024, members: 1_000 };
+    const FULL: Size = Size { accounts: 1_000_000, note_bytes: 1_024, members: 2_000 };
+
+    /// Check-ins per second unless --paced-rate says otherwise.
+    const RATE: usize = 500;
+
+    /// Seconds of load before the before-window (connections warming up).
+    const WARM_UP: f64 = 2.0;
+
+    /// One check-in: when it was due to be sent (seconds since the load
+    /// began), its latency from then (ms), and whether it was accepted.
+    #[derive(Debug, Clone, Copy)]
+    struct Sample {
+        due_s: f64,
+        ms: f64,
+        ok: bool,
+    }
+
+    /// One `aman-server backup` run, in seconds since the load began.
+    #[derive(Debug, Clone, Copy)]
+    struct BackupRun {
+        start: f64,
+        /// The first byte reached `FILE.partial`: the server had read the
+        /// store and spooled the backup (it sends nothing before).
+        first_byte: f64,
+        /// The last byte reached it: what follows is the command's fsync
+        /// and rename.
+        last_byte: f64,
+        exit: f64,
+        bytes: u64,
+    }
+
+    impl BackupRun {
+        fn phase(&self, t: f64) -> Phase {
+            if t < self.first_byte {
+                Phase::Export
+            } else if t <= self.last_byte {
+                Phase::Send
+            } else if t <= self.exit {
+                Phase::Sync
+            } else {
+                Phase::Exited
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Phase {
+        /// The server reads the store, seals and spools it (its export).
+        Export,
+        /// The server sends the spool; the command writes `FILE.partial`.
+        Send,
+        /// The command's fsync and rename.
+        Sync,
+        /// The command has exited (the next one is starting).
+        Exited,
+    }
+
+    const PHASES: [(Phase, &str); 4] =
+        [(Phase::Export, "export"), (Phase::Send, "send"), (Phase::Sync, "sync"), (Phase::Exited, "exited")];
+
+    fn phase_name(phase: Phase) -> &'static str {
+        PHASES.iter().find(|(p, _)| *p == phase).map_or("", |(_, n)| n)
+    }
+
+    /// The server's CPU time (user + system), in seconds.
+    fn cpu_secs(pid: u32) -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                // Fields after the command name: state is field 3, utime 14, stime 15.
+                let fields: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+                let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+                Some(ticks / 100.0)
+            })
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Bytes the server has sent to the disk (written, less what was
+    /// thrown away before it got there: a spool closed unflushed), MiB.
+    fn written_mib(pid: u32) -> f64 {
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let field = |name: &str| {
+            io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(f64::NAN)
+        };
+        (field("write_bytes:") - field("cancelled_write_bytes:")) / 1_048_576.0
+    }
+
+    fn dir_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+    }
+
+    /// Runs `aman-server --data DATA backup --to FILE` against the running
+    /// server, watching `FILE.partial` grow, and removes the backup after.
+    fn one_backup(bin: &Path, data: &Path, file: &Path, t0: Instant) -> anyhow::Result<BackupRun> {
+        let mut partial = file.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let start = t0.elapsed().as_secs_f64();
+        let mut child = Command::new(bin)
+            .arg("--data")
+            .arg(data)
+            .args(["--json", "backup", "--to"])
+            .arg(file)
+            .env("AMAN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let (mut first_byte, mut last_byte, mut size) = (None, start, 0u64);
+        loop {
+            if child.try_wait()?.is_some() {
+                break;
+            }
+            let now_size = std::fs::metadata(&partial).map_or(size, |m| m.len());
+            if now_size > size {
+                let now = t0.elapsed().as_secs_f64();
+                first_byte.get_or_insert(now);
+                last_byte = now;
+                size = now_size;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let exit = t0.elapsed().as_secs_f64();
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!("aman-server backup failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).context("aman-server backup --json")?;
+        let bytes = reply["bytes"].as_u64().context("no size in the backup's report")?;
+        std::fs::remove_file(file)?;
+        Ok(BackupRun { start, first_byte: first_byte.unwrap_or(last_byte), last_byte, exit, bytes })
+    }
+
+    /// Signs check-ins just ahead of the pacer, the members in turn, until
+    /// the pacer stops taking them.
+    fn produce(mut members: Vec<Member>, tx: tokio::sync::mpsc::Sender<Prepared>) {
+        loop {
+            for m in members.iter_mut() {
+                let body = serde_json::to_vec(&m.next_checkin(3600, 600, false, false)).unwrap_or_default();
+                if tx.blocking_send(Prepared { body }).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends check-ins open loop at `rate` until `stop`, at most 1,024 in
+    /// flight; each latency counts from the moment it was due to be sent.
+    async fn pace(
+        url: String,
+        rate: usize,
+        mut bodies: tokio::sync::mpsc::Receiver<Prepared>,
+        stop: Arc<AtomicBool>,
+        t0: tokio::time::Instant,
+    ) -> anyhow::Result<Vec<Sample>> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let url = format!("{url}{}", Checkin::PATH);
+        let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let slots = Arc::new(tokio::sync::Semaphore::new(1024));
+        let mut set = tokio::task::JoinSet::new();
+        let mut i = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let due = t0 + Duration::from_secs_f64(i as f64 / rate as f64);
+            i += 1;
+            tokio::time::sleep_until(due).await;
+            let Some(p) = bodies.recv().await else { break };
+            let Ok(permit) = slots.clone().acquire_owned().await else { break };
+            let (http, url, samples) = (http.clone(), url.clone(), samples.clone());
+            set.spawn(async move {
+                let sent = http.post(&url).header("content-type", "application/json").body(p.body).send().await;
+                let ok = match sent {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                drop(permit);
+                let sample = Sample { due_s: (due - t0).as_secs_f64(), ms: due.elapsed().as_secs_f64() * 1000.0, ok };
+                samples.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
+            });
+            while set.try_join_next().is_some() {}
+        }
+        while set.join_next().await.is_some() {}
+        let mut out = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
+        out.sort_by(|a, b| a.due_s.total_cmp(&b.due_s));
+        Ok(out)
+    }
+
+    /// Latency figures of the check-ins due in `[from, to)`.
+    fn window(samples: &[Sample], from: f64, to: f64) -> (Vec<f64>, usize) {
+        let inside: Vec<&Sample> = samples.iter().filter(|s| s.due_s >= from && s.due_s < to).collect();
+        let errors = inside.iter().filter(|s| !s.ok).count();
+        (sorted(inside.iter().map(|s| s.ms).collect()), errors)
+    }
+
+    fn latency_json(lat: &[f64], errors: usize) -> serde_json::Value {
+        json!({
+            "checkins": lat.len(),
+            "errors": errors,
+            "p50_ms": round3(percentile(lat, 0.50)),
+            "p99_ms": round3(percentile(lat, 0.99)),
+            "p999_ms": round3(percentile(lat, 0.999)),
+            "max_ms": round3(lat.last().copied().unwrap_or(f64::NAN)),
+        })
+    }
+
+    fn round3(x: f64) -> f64 {
+        (x * 1000.0).round() / 1000.0
+    }
+
+    fn median(v: &[f64]) -> f64 {
+        percentile(&sorted(v.to_vec()), 0.5)
+    }
+
+    /// Usage sampled once a second: (seconds since the load began, RSS MiB).
+    async fn sample_rss(pid: u32, stop: Arc<AtomicBool>, t0: tokio::time::Instant) -> Vec<(f64, f64)> {
+        let mut out = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            out.push((t0.elapsed().as_secs_f64(), rss_mib(pid)));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        out
+    }
+
+    pub async fn run(args: &Args, secs: u64) -> anyhow::Result<serde_json::Value> {
+        let size = if args.quick { QUICK } else { FULL };
+        let rate = args.paced_rate.unwrap_or(RATE).max(1);
+        let during_secs = secs.max(1) as f64;
+        let side_secs = (during_secs / 2.0).max(5.0);
+        let say = |s: &str| {
+            if !args.json {
+                eprintln!("{s}");
+            }
+        };
+        raise_open_file_limit(4_096).map_err(anyhow::Error::msg)?;
+        let bin = aman_tests::binary("aman-server");
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("server");
+        say(&format!("writing {} accounts with a {}-byte sealed note each…", size.accounts, size.note_bytes));
+        let (populate_dir, accounts, note_bytes) = (data.clone(), size.accounts, size.note_bytes);
+        tokio::task::spawn_blocking(move || populate(&populate_dir, accounts, note_bytes)).await??;
+        wait_for_db_lock(&data.join("db").join("db")).await?;
+
+        say("starting aman-server…");
+        let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
+        let mut env = vec![("AMAN_METRICS_LISTEN", metrics_addr.as_str())];
+        env.extend_from_slice(BENCH_SERVER);
+        // Each backup's "backup sent" line (its record count) goes to stderr.
+        env.push(("AMAN_LOG", "aman_server::admin=info,warn"));
+        let server = ServerProcess::start(&data, "127.0.0.1:0", &env);
+        let pid = server.pid();
+        let api = ApiClient::new(&server.url, None, Duration::from_secs(30))?;
+        while api.health().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        wait_schedule_loaded(&metrics_addr, size.accounts).await?;
+        say(&format!("registering {} members…", size.members));
+        let ms = members(&api, size.members).await?;
+        let db_mib = dir_bytes(&data.join("db")) as f64 / 1_048_576.0;
+
+        say(&format!(
+            "check-ins at {rate}/s: {side_secs:.0} s before, {during_secs:.0} s of back-to-back backups, {side_secs:.0} s after…"
+        ));
+        let (tx, rx) = tokio::sync::mpsc::channel(rate.max(64));
+        let producer = std::thread::spawn(move || produce(ms, tx));
+        let stop = Arc::new(AtomicBool::new(false));
+        let t0 = tokio::time::Instant::now();
+        let pacer = tokio::spawn(pace(server.url.clone(), rate, rx, stop.clone(), t0));
+        let rss_samples = tokio::spawn(sample_rss(pid, stop.clone(), t0));
+        let elapsed = || t0.elapsed().as_secs_f64();
+        let at = |t: f64| t0 + Duration::from_secs_f64(t);
+
+        tokio::time::sleep_until(at(WARM_UP)).await;
+        let (cpu0, written0) = (cpu_secs(pid), written_mib(pid));
+        tokio::time::sleep_until(at(WARM_UP + side_secs)).await;
+        let during_start = elapsed();
+        let (cpu1, written1) = (cpu_secs(pid), written_mib(pid));
+        let backups_dir = tempfile::tempdir_in(args.backup_to.as_deref().unwrap_or(dir.path()))?;
+        let backups = backups_dir.path().to_owned();
+        let mut runs: Vec<BackupRun> = Vec::new();
+        while elapsed() - during_start < during_secs {
+            let (bin, data, file) = (bin.clone(), data.clone(), backups.join(format!("{}.aman", runs.len())));
+            let t0_std = Instant::now() - t0.elapsed();
+            let r = tokio::task::spawn_blocking(move || one_backup(&bin, &data, &file, t0_std)).await??;
+            say(&format!(
+                "backup {}: {:.2} s ({:.2} s export, {:.2} s send, {:.2} s sync), {:.1} MiB",
+                runs.len() + 1,
+                r.exit - r.start,
+                r.first_byte - r.start,
+                r.last_byte - r.first_byte,
+                r.exit - r.last_byte,
+                r.bytes as f64 / 1_048_576.0
+            ));
+            runs.push(r);
+        }
+        let during_end = elapsed();
+        let (cpu2, written2) = (cpu_secs(pid), written_mib(pid));
+        tokio::time::sleep_until(at(during_end + side_secs)).await;
+        let (cpu3, written3) = (cpu_secs(pid), written_mib(pid));
+        let rss_end = rss_mib(pid);
+        stop.store(true, Ordering::Relaxed);
+        let samples = pacer.await??;
+        let rss = rss_samples.await?;
+        let _ = producer.join();
+        server.stop();
+
+        // The three windows, by when each check-in was due.
+        let bounds = [
+            ("before", WARM_UP, during_start, cpu1 - cpu0, written1 - written0),
+            ("during", during_start, during_end, cpu2 - cpu1, written2 - written1),
+            ("after", during_end, during_end + side_secs, cpu3 - cpu2, written3 - written2),
+        ];
+        let mut windows = serde_json::Map::new();
+        let mut p = std::collections::HashMap::new();
+        for (name, from, to, cpu, written) in bounds {
+            let (lat, errors) = window(&samples, from, to);
+            let mut w = latency_json(&lat, errors);
+            w["secs"] = json!(round3(to - from));
+            w["server_cpu_cores"] = json!(round3(cpu / (to - from)));
+            w["server_disk_write_mib"] = json!(written.round());
+            let rss_max = rss.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, r)| *r).fold(f64::NAN, f64::max);
+            w["rss_max_mib"] = json!(rss_max);
+            p.insert(name, (percentile(&lat, 0.5), percentile(&lat, 0.99), lat.last().copied().unwrap_or(f64::NAN)));
+            windows.insert(name.to_owned(), w);
+        }
+
+        // Where in each backup the during-window's check-ins were due.
+        let run_of = |t: f64| runs.iter().rposition(|r| r.start <= t).map(|i| (i, runs[i]));
+        let mut phases = serde_json::Map::new();
+        for (phase, name) in PHASES {
+            let lat: Vec<f64> = samples
+                .iter()
+                .filter(|s| s.due_s >= during_start && s.due_s < during_end)
+                .filter(|s| run_of(s.due_s).is_some_and(|(_, r)| r.phase(s.due_s) == phase))
+                .map(|s| s.ms)
+                .collect();
+            let errors = samples
+                .iter()
+                .filter(|s| s.due_s >= during_start && s.due_s < during_end && !s.ok)
+                .filter(|s| run_of(s.due_s).is_some_and(|(_, r)| r.phase(s.due_s) == phase))
+                .count();
+            phases.insert(name.to_owned(), latency_json(&sorted(lat), errors));
+        }
+        let mut worst: Vec<&Sample> =
+            samples.iter().filter(|s| s.due_s >= during_start && s.due_s < during_end).collect();
+        worst.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        let worst: Vec<serde_json::Value> = worst
+            .iter()
+            .take(5)
+            .filter_map(|s| {
+                let (i, r) = run_of(s.due_s)?;
+                let done = s.due_s + s.ms / 1000.0;
+                Some(json!({
+                    "due_s": round3(s.due_s),
+                    "ms": round3(s.ms),
+                    "ok": s.ok,
+                    "backup": i + 1,
+                    "due_in": phase_name(r.phase(s.due_s)),
+                    "done_in": phase_name(r.phase(done)),
+                    "done_s_after_sync_start": round3(done - r.last_byte),
+                    "done_s_after_exit": round3(done - r.exit),
+                }))
+            })
+            .collect();
+
+        // The slowest check-in due while each backup ran, and the phase of
+        // that backup in which it was answered: where the stalls end.
+        let worst_of = |r: &BackupRun| {
+            samples.iter().filter(|s| s.due_s >= r.start && s.due_s < r.exit).max_by(|a, b| a.ms.total_cmp(&b.ms))
+        };
+        let mut stalls_end = serde_json::Map::new();
+        for (phase, name) in PHASES {
+            let n =
+                runs.iter().filter(|r| worst_of(r).is_some_and(|s| r.phase(s.due_s + s.ms / 1000.0) == phase)).count();
+            stalls_end.insert(name.to_owned(), json!(n));
+        }
+        let worst_each = sorted(runs.iter().filter_map(|r| worst_of(r).map(|s| s.ms)).collect());
+        let mib = |b: u64| b as f64 / 1_048_576.0;
+        let per_run: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                let during_export = samples.iter().filter(|s| s.due_s >= r.start && s.due_s < r.first_byte).count();
+                let worst = worst_of(r);
+                json!({
+                    "worst_ms": round3(worst.map_or(f64::NAN, |s| s.ms)),
+                    "worst_done_in": worst.map_or("", |s| phase_name(r.phase(s.due_s + s.ms / 1000.0))),
+                    "total_s": round3(r.exit - r.start),
+                    "export_s": round3(r.first_byte - r.start),
+                    "send_s": round3(r.last_byte - r.first_byte),
+                    "sync_s": round3(r.exit - r.last_byte),
+                    "mib": round3(mib(r.bytes)),
+                    "checkins_during_export": during_export,
+                })
+            })
+            .collect();
+        let totals: Vec<f64> = runs.iter().map(|r| r.exit - r.start).collect();
+        let exports: Vec<f64> = runs.iter().map(|r| r.first_byte - r.start).collect();
+        let backup_mib = runs.last().map_or(f64::NAN, |r| mib(r.bytes));
+        let (before, during, after) = (p["before"], p["during"], p["after"]);
+        let ratio = |a: f64, b: f64| round3(a / b);
+        let rss_start = rss.first().map_or(f64::NAN, |(_, r)| *r);
+        let rss_max = rss.iter().map(|(_, r)| *r).fold(f64::NAN, f64::max);
+        let v = json!({
+            "mode": if args.quick { "backup-soak quick" } else { "backup-soak full" },
+            "accounts": size.accounts,
+            "note_bytes": size.note_bytes,
+            "members_checking_in": size.members,
+            "rate_per_s": rate,
+            "db_mib": round3(db_mib),
+            "windows": windows,
+            "p50_during_vs_before": ratio(during.0, before.0),
+            "p99_during_vs_before": ratio(during.1, before.1),
+            "max_during_vs_before": ratio(during.2, before.2),
+            "p99_after_vs_before": ratio(after.1, before.1),
+            "backups": runs.len(),
+            "backup_mib": round3(backup_mib),
+            "backup_s_median": round3(median(&totals)),
+            "backup_s_max": round3(totals.iter().copied().fold(f64::NAN, f64::max)),
+            "backup_mib_per_s": round3(backup_mib / median(&totals)),
+            "export_s_median": round3(median(&exports)),
+            "export_mib_per_s": round3(backup_mib / median(&exports)),
+            "during_by_phase": phases,
+            "worst_per_backup_p50_ms": round3(percentile(&worst_each, 0.5)),
+            "worst_per_backup_answered_in": stalls_end,
+            "worst_during": worst,
+            "each_backup": per_run,
+            "rss_start_mib": rss_start,
+            "rss_max_mib": rss_max,
+            "rss_end_mib": rss_end,
+        });
+        if !args.json {
+            let w = |name: &str| {
+                let x = &v["windows"][name];
+                format!(
+                    "{name:>6}: {} check-ins ({} refused), p50 {} ms, p99 {} ms, max {} ms; server {} cores, RSS max {} MiB",
+                    x["checkins"], x["errors"], x["p50_ms"], x["p99_ms"], x["max_ms"], x["server_cpu_cores"], x["rss_max_mib"]
+                )
+            };
+            eprintln!("\n{} accounts, database {:.0} MiB, check-ins at {rate}/s", size.accounts, db_mib);
+            for name in ["before", "during", "after"] {
+                eprintln!("{}", w(name));
+            }
+            eprintln!(
+                "during ÷ before: p50 {}, p99 {}, max {}",
+                v["p50_during_vs_before"], v["p99_during_vs_before"], v["max_during_vs_before"]
+            );
+            eprintln!(
+                "slowest check-in of each backup: median {} ms; answered in {}",
+                v["worst_per_backup_p50_ms"], v["worst_per_backup_answered_in"]
+            );
+            eprintln!(
+                "{} backups of {:.1} MiB: median {:.2} s ({:.1} MiB/s), export median {:.2} s ({:.1} MiB/s)",
+                runs.len(),
+                backup_mib,
+                median(&totals),
+                backup_mib / median(&totals),
+                median(&exports),
+                backup_mib / median(&exports)
+            );
+            for (_, name) in PHASES {
+                let x = &v["during_by_phase"][name];
+                eprintln!(
+                    "  due in {name:>6}: {} check-ins, p99 {} ms, max {} ms",
+                    x["checkins"], x["p99_ms"], x["max_ms"]
+                );
+            }
+        }
+        Ok(v)
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(b) = &args.baseline_server {
@@ -702,10 +1221,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match (args.mailbox_soak, args.availability_soak) {
-        (Some(secs), _) => rt.block_on(soak(secs)),
-        (None, Some(secs)) => rt.block_on(siege(secs)),
-        (None, None) => rt.block_on(run(&args)),
+    let result = match (args.mailbox_soak, args.availability_soak, args.backup_soak) {
+        (Some(secs), _, _) => rt.block_on(soak(secs)),
+        (None, Some(secs), _) => rt.block_on(siege(secs)),
+        (None, None, Some(secs)) => rt.block_on(backup_soak::run(&args, secs)),
+        (None, None, None) => rt.block_on(run(&args)),
     };
     match result {
         Ok(v) => {

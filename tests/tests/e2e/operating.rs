@@ -190,3 +190,35 @@ async fn a_backup_under_load_survives_a_kill_9_and_restores_with_the_outage_rule
     assert!(alerts[0].reason == AlertReason::Missed, "{:?}", alerts[0].reason);
     assert!(unix_now() >= moved, "it fired at the moved deadline, not before");
 }
+
+/// A server that cannot start until the organizer acts (its key file gone,
+/// or another key in its place) exits 2, as for a configuration it refuses,
+/// so the unit's `RestartPreventExitStatus=2` stops restarting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_wrong_key_exits_2_so_the_service_stops_restarting() {
+    let _shared = super::LOAD.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let server = ServerProcess::start(&data, "127.0.0.1:0", &server_env(&[]));
+    let mut m = Member::new();
+    m.register(&api(&server.url)).await.unwrap();
+    drop(server.stop());
+    let key = dir.path().join("server.key");
+    let kept = std::fs::read(&key).unwrap();
+    let serve = || admin(&data, &["serve", "--listen", "127.0.0.1:0"]);
+
+    std::fs::remove_file(&key).unwrap();
+    let out = serve();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is missing"));
+    assert!(!key.exists(), "no new key was made for a database that had one");
+
+    std::fs::write(&key, [9u8; 32]).unwrap();
+    let out = serve();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not the key"));
+
+    std::fs::write(&key, kept).unwrap();
+    let server = ServerProcess::start(&data, "127.0.0.1:0", &server_env(&[]));
+    m.status(&api(&server.url)).await.unwrap();
+}
