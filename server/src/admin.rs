@@ -3,15 +3,14 @@
 //! they go through a Unix socket in the data directory (mode 0600), and
 //! otherwise they open the database directly.
 
-use crate::backup::{BackupError, Summary};
+use crate::backup::{BackupError, Spool, Summary};
 use crate::clock::Clock;
 use crate::store::{InviteRecord, Op, Stats, Store, StoreError};
 use aman_protocol::hash::sha256;
 use aman_protocol::random::random_array;
 use aman_protocol::ServerId;
 use serde::{Deserialize, Serialize};
-use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,14 +221,9 @@ pub async fn serve_socket(listener: UnixListener, context: AdminContext) {
 /// fails is answered with [`AdminReply::Error`].
 async fn stream_backup(mut write: tokio::net::unix::OwnedWriteHalf, backup: BackupWriter, spool_dir: PathBuf) {
     let spooled = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, Summary), BackupError> {
-        let mut spool = spool_file(&spool_dir)?;
-        let summary = {
-            let mut out = std::io::BufWriter::new(&mut spool);
-            let summary = backup(&mut out)?;
-            out.flush()?;
-            summary
-        };
-        spool.seek(std::io::SeekFrom::Start(0))?;
+        let mut spool = std::io::BufWriter::new(Spool::create(&spool_dir)?);
+        let summary = backup(&mut spool)?;
+        let spool = spool.into_inner().map_err(|e| e.into_error())?.rewind()?;
         Ok((spool, summary))
     })
     .await;
@@ -290,21 +284,12 @@ async fn stream_backup(mut write: tokio::net::unix::OwnedWriteHalf, backup: Back
     }
 }
 
-/// Bytes read from the spool at a time.
-const SEND_CHUNK: usize = 256 * 1024;
+/// Bytes read from the spool, and sent, at a time.
+const SEND_CHUNK: usize = 64 * 1024;
 
-/// How long a caller may go without reading any of a spooled backup.
-const BACKUP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// An unnamed file in `dir` (created 0600 and unlinked at once, so a crash
-/// leaves nothing and no other process can open it by name).
-fn spool_file(dir: &Path) -> std::io::Result<std::fs::File> {
-    let name: [u8; 8] = random_array().map_err(|e| std::io::Error::other(e.to_string()))?;
-    let path = dir.join(format!(".backup-spool-{}", data_encoding::HEXLOWER.encode(&name)));
-    let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
-}
+/// How long one chunk may take to send: a caller reading at 600 bytes a
+/// second keeps its backup; one that stopped reading lets go of its spool.
+const BACKUP_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Sends one request to a running server's socket; `None` if none is listening.
 pub async fn call_socket(socket: &Path, req: &AdminRequest) -> Option<Result<AdminReply, String>> {

@@ -96,6 +96,9 @@ pub enum BackupError {
     /// The data directory for a restore is in use.
     #[error("{0} is not empty: restore into a new or empty directory")]
     NotEmpty(String),
+    /// The data directory for a restore belongs to another user.
+    #[error("{0} belongs to another user: restore into a directory that does not exist yet (move the old one aside), as the user the server runs as, or as root and then give it to that user (chown -R)")]
+    NotYours(String),
     /// A stored key too long for the record format (never made by this server).
     #[error("a stored key is too long to back up")]
     KeyTooLong,
@@ -374,19 +377,22 @@ fn parse_records(buf: &[u8], visit: &mut RecordVisit<'_>) -> Result<(usize, Opti
 /// first, so a restore that fails leaves no database a server would start on.
 pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result<Summary, BackupError> {
     // An existing directory (systemd's StateDirectory, say) must be a real,
-    // empty directory; what is restored into it is given its owner, so the
-    // service that owns it can open the database a root restore wrote.
-    let owner = match std::fs::symlink_metadata(data_dir) {
+    // empty directory of whoever restores: writing as root into a directory
+    // another user owns would let that user redirect what root writes.
+    let made = match std::fs::symlink_metadata(data_dir) {
         Ok(meta) if !meta.is_dir() => return Err(BackupError::NotEmpty(data_dir.display().to_string())),
         Ok(meta) => {
             if std::fs::read_dir(data_dir)?.next().is_some() {
                 return Err(BackupError::NotEmpty(data_dir.display().to_string()));
             }
-            Some((meta.uid(), meta.gid()))
+            if meta.uid() != rustix::process::geteuid().as_raw() {
+                return Err(BackupError::NotYours(data_dir.display().to_string()));
+            }
+            false
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir)?;
-            None
+            true
         }
         Err(e) => return Err(e.into()),
     };
@@ -404,9 +410,6 @@ pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result
         })?;
         import.write(&batch)?;
         import.finish()?;
-        if let Some((uid, gid)) = owner {
-            give_to(&partial, uid, gid)?;
-        }
         Ok::<_, BackupError>(summary)
     })();
     match written {
@@ -417,7 +420,7 @@ pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
-            if owner.is_none() {
+            if made {
                 let _ = std::fs::remove_dir(data_dir); // made here, and empty again
             }
             Err(e)
@@ -425,17 +428,76 @@ pub fn restore(key: &ServerKey, input: &mut dyn Read, data_dir: &Path) -> Result
     }
 }
 
-/// Gives `path` and everything under it to `uid`:`gid`, if they are not
-/// already theirs (never following a symbolic link).
-fn give_to(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if meta.uid() != uid || meta.gid() != gid {
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+/// Free space a spool leaves on its file system: the database beside it
+/// must never be the one to meet a full disk (sled keeps failing until it
+/// is reopened).
+pub const SPOOL_RESERVE: u64 = 64 * 1024 * 1024;
+
+/// How much a spool writes between two looks at the free space.
+const SPOOL_CHECK_EVERY: u64 = 4 * 1024 * 1024;
+
+/// An unnamed file in `dir` (created 0600 and unlinked at once, so a crash
+/// leaves nothing and no other process can open it by name) that a backup
+/// is written to before it is sent or copied out. It refuses to write once
+/// the file system would keep less than [`SPOOL_RESERVE`] free.
+#[derive(Debug)]
+pub struct Spool {
+    file: std::fs::File,
+    dir: std::path::PathBuf,
+    unchecked: u64,
+}
+
+impl Spool {
+    /// A new spool in `dir`.
+    pub fn create(dir: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let name: [u8; 8] = aman_protocol::random::random_array().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let path = dir.join(format!(".backup-spool-{}", data_encoding::HEXLOWER.encode(&name)));
+        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+        std::fs::remove_file(&path)?;
+        let spool = Spool { file, dir: dir.to_owned(), unchecked: 0 };
+        spool.check_room(0)?;
+        Ok(spool)
     }
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path)? {
-            give_to(&entry?.path(), uid, gid)?;
+
+    fn check_room(&self, more: u64) -> std::io::Result<()> {
+        let fs = rustix::fs::statvfs(&self.dir).map_err(std::io::Error::from)?;
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if free < SPOOL_RESERVE.saturating_add(more) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!(
+                    "{} has {} MiB free: a backup is written there first and must leave {} MiB for the database",
+                    self.dir.display(),
+                    free / (1024 * 1024),
+                    SPOOL_RESERVE / (1024 * 1024)
+                ),
+            ));
         }
+        Ok(())
     }
-    Ok(())
+
+    /// The spool read from its start.
+    pub fn rewind(mut self) -> std::io::Result<std::fs::File> {
+        use std::io::Seek;
+        self.file.flush()?;
+        self.file.seek(std::io::SeekFrom::Start(0))?;
+        Ok(self.file)
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.unchecked >= SPOOL_CHECK_EVERY {
+            self.check_room(SPOOL_CHECK_EVERY)?;
+            self.unchecked = 0;
+        }
+        let n = self.file.write(buf)?;
+        self.unchecked += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }

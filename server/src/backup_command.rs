@@ -5,7 +5,7 @@
 //! complete backup.
 
 use aman_protocol::duration::format_utc;
-use aman_server::backup::{self, Summary};
+use aman_server::backup::{self, Spool, Summary};
 use aman_server::clock::{Clock, SystemClock};
 use aman_server::config::Config;
 use aman_server::engine::stored_format;
@@ -13,8 +13,8 @@ use aman_server::keyfile;
 use aman_server::store::SledStore;
 use anyhow::{bail, Context};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,11 @@ pub fn backup(config: &Config, to: &Path, json: bool) -> anyhow::Result<()> {
     let result = match UnixStream::connect(config.admin_socket()) {
         Ok(stream) => from_running(stream, &mut out),
         // No server answers (none runs, or a stale socket of one that died).
-        Err(_) => from_stopped(config, &mut out),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            from_stopped(config, &mut out)
+        }
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("reaching the running server at {}", config.admin_socket().display()))),
     };
     let summary = match result {
         Ok(summary) => summary,
@@ -120,18 +124,15 @@ fn from_stopped(config: &Config, out: &mut Output) -> anyhow::Result<Summary> {
     })?;
     // Written to an unnamed spool first, so the database (which a server
     // restarting meanwhile waits for) is closed before a slow output is.
-    let mut spool = tempfile_in(&config.data_dir)?;
+    let mut spool = std::io::BufWriter::new(Spool::create(&config.data_dir)?);
     let summary = {
         let store =
             SledStore::open(&db).context("opening the database (is a server running without its admin socket?)")?;
         check_key(&store, &key, &key_path)?;
         let format = stored_format(&store)?;
-        let mut buffered = std::io::BufWriter::new(&mut spool);
-        let summary = backup::write(&store, &key, format, SystemClock.now(), &mut buffered)?;
-        buffered.flush()?;
-        summary
+        backup::write(&store, &key, format, SystemClock.now(), &mut spool)?
     };
-    spool.seek(std::io::SeekFrom::Start(0))?;
+    let mut spool = spool.into_inner().map_err(|e| e.into_error())?.rewind()?;
     std::io::copy(&mut spool, out).context("writing the backup")?;
     Ok(summary)
 }
@@ -144,21 +145,6 @@ fn check_key(store: &SledStore, key: &aman_protocol::at_rest::ServerKey, path: &
         bail!("{} is not the key this database was written with", path.display());
     }
     Ok(())
-}
-
-/// An unnamed file in `dir`.
-fn tempfile_in(dir: &Path) -> anyhow::Result<File> {
-    let name: [u8; 8] = aman_protocol::random::random_array().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let path = dir.join(format!(".backup-spool-{}", data_encoding::HEXLOWER.encode(&name)));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("creating a spool file in {}", dir.display()))?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
 }
 
 /// A reader that writes what it reads, keeping a failure to write apart
@@ -198,7 +184,18 @@ impl Output {
         if to == Path::new("-") {
             use std::os::fd::AsFd;
             let fd = std::io::stdout().as_fd().try_clone_to_owned().context("standard output is closed")?;
-            return Ok(Output::Stdout(File::from(fd)));
+            let file = File::from(fd);
+            // A closed standard output is reopened on /dev/null at start-up:
+            // a backup sent there would go nowhere, and say it went.
+            let null = std::fs::metadata("/dev/null").ok().map(|m| std::os::unix::fs::MetadataExt::rdev(&m));
+            let ours = file.metadata()?;
+            if ours.file_type().is_char_device() && Some(std::os::unix::fs::MetadataExt::rdev(&ours)) == null {
+                bail!("standard output is /dev/null (or was closed): the backup would go nowhere");
+            }
+            if std::io::IsTerminal::is_terminal(&file) {
+                bail!("standard output is a terminal: send the backup to a file or a pipe");
+            }
+            return Ok(Output::Stdout(file));
         }
         if to.exists() {
             bail!("{} exists: a backup never replaces a file; choose a new name", to.display());

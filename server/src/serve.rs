@@ -44,7 +44,8 @@ pub enum ServeError {
     /// The server key file is missing or does not belong to this database.
     #[error("server key: {0}")]
     Key(String),
-    /// A newer server wrote the database.
+    /// A newer server wrote the database (or its format value is not one
+    /// any server writes: 0).
     #[error("the database has format {found}, and this server reads up to {reads}: run the newer server, or restore a backup taken before the upgrade")]
     NewerFormat {
         /// The database's.
@@ -142,13 +143,15 @@ pub async fn start_with_resolver(
     let opening = std::time::Instant::now();
     let store = Arc::new(SledStore::open(&config.db_dir())?);
     tracing::info!(opened_ms = opening.elapsed().as_millis(), "store opened");
+    // A newer (or unreadable) format is refused before anything is written,
+    // the key check among it.
+    let found = crate::engine::stored_format(store.as_ref())?;
+    if found == 0 || found > crate::engine::FORMAT {
+        return Err(ServeError::NewerFormat { found, reads: crate::engine::FORMAT });
+    }
     let key = checked_key(&config, store.as_ref())?;
     let config = Arc::new(config);
     let engine = Engine::new_deferred(store.clone(), clock.clone(), config.clone(), key);
-    let found = engine.stored_format()?;
-    if found > crate::engine::FORMAT {
-        return Err(ServeError::NewerFormat { found, reads: crate::engine::FORMAT });
-    }
     let migrating = engine.clone();
     tokio::task::spawn_blocking(move || migrating.migrate())
         .await

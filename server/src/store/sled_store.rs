@@ -92,21 +92,22 @@ impl SledStore {
     }
 
     /// Runs `write` (the tree writes `writes` describes) so that an export
-    /// running meanwhile sees it: its keys go to the export's journal,
-    /// whether or not the write succeeded in full.
+    /// running meanwhile sees it: its keys go to the export's journal
+    /// first, whether or not the write then succeeds in full.
     fn gated(
         &self,
         writes: Vec<KeyWrite>,
         write: impl FnOnce(&[KeyWrite]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let _open = self.gate.read().unwrap_or_else(|e| e.into_inner());
-        let result = write(&writes);
+        // Journaled before the write: a write that fails or panics part way
+        // has its keys read again at the close all the same.
         if self.exporting.load(Ordering::Acquire) {
             if let Some(journal) = self.lock_journal().as_mut() {
-                journal.keys.extend(writes.into_iter().map(|(k, _)| k));
+                journal.keys.extend(writes.iter().map(|(k, _)| k.clone()));
             }
         }
-        result
+        write(&writes)
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
