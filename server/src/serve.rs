@@ -142,6 +142,12 @@ pub async fn start_with_resolver(
         .map_err(io("securing the data directory"))?;
     let opening = std::time::Instant::now();
     let store = Arc::new(SledStore::open(&config.db_dir())?);
+    store.on_flush_failure(|error| {
+        // sled fails every write from now until it is reopened: stop, so the
+        // service manager starts a server that can write again.
+        tracing::error!(%error, "the database cannot write (disk full?); exiting so a restart reopens it");
+        std::process::exit(1);
+    });
     tracing::info!(opened_ms = opening.elapsed().as_millis(), "store opened");
     // A newer (or unreadable) format is refused before anything is written,
     // the key check among it.

@@ -7,7 +7,7 @@
 //! after its batch is applied, so the flush that answers it covers its write.
 
 use super::StoreError;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use tokio::sync::oneshot;
 
@@ -115,17 +115,39 @@ impl<T> Confirmed<T> {
 #[derive(Debug, Clone)]
 pub struct GroupCommit {
     tx: mpsc::Sender<Waiter>,
+    on_failure: Arc<OnFailure>,
+}
+
+/// What runs when a flush fails (after its waiters are told).
+#[derive(Default)]
+struct OnFailure(std::sync::OnceLock<Box<dyn Fn(&str) + Send + Sync>>);
+
+impl std::fmt::Debug for OnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "OnFailure(set)" } else { "OnFailure(unset)" })
+    }
 }
 
 impl GroupCommit {
     /// Starts the flusher thread for `db`.
     pub fn start(db: sled::Db) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Waiter>();
+        let on_failure = Arc::new(OnFailure::default());
+        let hook = on_failure.clone();
         thread::Builder::new()
             .name("aman-flusher".into())
-            .spawn(move || flusher(db, rx))
+            .spawn(move || flusher(db, rx, hook))
             .map_err(|e| StoreError::Backend(format!("spawn flusher: {e}")))?;
-        Ok(GroupCommit { tx })
+        Ok(GroupCommit { tx, on_failure })
+    }
+
+    /// Runs `f` with the error whenever a flush fails, after the writers
+    /// waiting on it were told (so none of them acknowledges). The server
+    /// exits there: sled 0.34 keeps failing every write after an I/O error
+    /// until it is reopened, so a server that went on would refuse every
+    /// check-in while it still looked alive. Set once.
+    pub fn on_failure(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        let _ = self.on_failure.0.set(Box::new(f));
     }
 
     /// A ticket for everything applied before this call.
@@ -157,7 +179,7 @@ fn park_on<F: std::future::Future>(future: F) -> F::Output {
     }
 }
 
-fn flusher(db: sled::Db, rx: mpsc::Receiver<Waiter>) {
+fn flusher(db: sled::Db, rx: mpsc::Receiver<Waiter>, on_failure: Arc<OnFailure>) {
     while let Ok(first) = rx.recv() {
         let mut waiters = vec![first];
         waiters.extend(rx.try_iter());
@@ -165,6 +187,9 @@ fn flusher(db: sled::Db, rx: mpsc::Receiver<Waiter>) {
         for w in waiters {
             // A waiter that gave up (its request was cancelled) is fine to skip.
             let _ = w.send(result.clone());
+        }
+        if let (Err(e), Some(f)) = (&result, on_failure.0.get()) {
+            f(e);
         }
     }
 }

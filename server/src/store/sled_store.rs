@@ -161,6 +161,11 @@ impl SledStore {
         Ok(())
     }
 
+    /// Runs `f` whenever a flush fails ([`GroupCommit::on_failure`]).
+    pub fn on_flush_failure(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        self.commit.on_failure(f);
+    }
+
     /// Flushes synchronously (shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
