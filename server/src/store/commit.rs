@@ -118,9 +118,12 @@ pub struct GroupCommit {
     on_failure: Arc<OnFailure>,
 }
 
+/// A function run with a flush's error.
+type FailureHook = Box<dyn Fn(&str) + Send + Sync>;
+
 /// What runs when a flush fails (after its waiters are told).
 #[derive(Default)]
-struct OnFailure(std::sync::OnceLock<Box<dyn Fn(&str) + Send + Sync>>);
+struct OnFailure(std::sync::OnceLock<FailureHook>);
 
 impl std::fmt::Debug for OnFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
