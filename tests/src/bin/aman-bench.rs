@@ -755,6 +755,8 @@ mod backup_soak {
         last_byte: f64,
         exit: f64,
         bytes: u64,
+        /// The server's RSS just after (MiB).
+        rss_mib: f64,
     }
 
     impl BackupRun {
@@ -803,14 +805,25 @@ mod backup_soak {
             .unwrap_or(f64::NAN)
     }
 
-    /// Bytes the server has sent to the disk (written, less what was
-    /// thrown away before it got there: a spool closed unflushed), MiB.
-    fn written_mib(pid: u32) -> f64 {
-        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-        let field = |name: &str| {
-            io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(f64::NAN)
-        };
-        (field("write_bytes:") - field("cancelled_write_bytes:")) / 1_048_576.0
+    /// MiB written to the block device that holds `path`, by anyone (the
+    /// server's flushes, its spool's writeback, the command's file),
+    /// from `/proc/diskstats`.
+    fn device_written_mib(path: &Path) -> f64 {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(dev) = std::fs::metadata(path).map(|m| m.dev()) else { return f64::NAN };
+        let (major, minor) = (rustix::fs::major(dev).to_string(), rustix::fs::minor(dev).to_string());
+        std::fs::read_to_string("/proc/diskstats")
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    // major minor name, then reads (4 fields), then writes: sectors written is the 10th.
+                    (f.first() == Some(&major.as_str()) && f.get(1) == Some(&minor.as_str()))
+                        .then(|| f.get(9).and_then(|v| v.parse::<f64>().ok()))
+                        .flatten()
+                })
+            })
+            .map_or(f64::NAN, |sectors| sectors * 512.0 / 1_048_576.0)
     }
 
     fn dir_bytes(dir: &Path) -> u64 {
@@ -864,7 +877,7 @@ mod backup_soak {
         let reply: serde_json::Value = serde_json::from_slice(&out.stdout).context("aman-server backup --json")?;
         let bytes = reply["bytes"].as_u64().context("no size in the backup's report")?;
         std::fs::remove_file(file)?;
-        Ok(BackupRun { start, first_byte: first_byte.unwrap_or(last_byte), last_byte, exit, bytes })
+        Ok(BackupRun { start, first_byte: first_byte.unwrap_or(last_byte), last_byte, exit, bytes, rss_mib: f64::NAN })
     }
 
     /// Signs check-ins just ahead of the pacer, the members in turn, until
@@ -1005,32 +1018,34 @@ mod backup_soak {
         let at = |t: f64| t0 + Duration::from_secs_f64(t);
 
         tokio::time::sleep_until(at(WARM_UP)).await;
-        let (cpu0, written0) = (cpu_secs(pid), written_mib(pid));
+        let (cpu0, written0) = (cpu_secs(pid), device_written_mib(&data));
         tokio::time::sleep_until(at(WARM_UP + side_secs)).await;
         let during_start = elapsed();
-        let (cpu1, written1) = (cpu_secs(pid), written_mib(pid));
+        let (cpu1, written1) = (cpu_secs(pid), device_written_mib(&data));
         let backups_dir = tempfile::tempdir_in(args.backup_to.as_deref().unwrap_or(dir.path()))?;
         let backups = backups_dir.path().to_owned();
         let mut runs: Vec<BackupRun> = Vec::new();
         while elapsed() - during_start < during_secs {
             let (bin, data, file) = (bin.clone(), data.clone(), backups.join(format!("{}.aman", runs.len())));
             let t0_std = Instant::now() - t0.elapsed();
-            let r = tokio::task::spawn_blocking(move || one_backup(&bin, &data, &file, t0_std)).await??;
+            let mut r = tokio::task::spawn_blocking(move || one_backup(&bin, &data, &file, t0_std)).await??;
+            r.rss_mib = rss_mib(pid);
             say(&format!(
-                "backup {}: {:.2} s ({:.2} s export, {:.2} s send, {:.2} s sync), {:.1} MiB",
+                "backup {}: {:.2} s ({:.2} s export, {:.2} s send, {:.2} s sync), {:.1} MiB; server RSS {:.0} MiB",
                 runs.len() + 1,
                 r.exit - r.start,
                 r.first_byte - r.start,
                 r.last_byte - r.first_byte,
                 r.exit - r.last_byte,
-                r.bytes as f64 / 1_048_576.0
+                r.bytes as f64 / 1_048_576.0,
+                r.rss_mib
             ));
             runs.push(r);
         }
         let during_end = elapsed();
-        let (cpu2, written2) = (cpu_secs(pid), written_mib(pid));
+        let (cpu2, written2) = (cpu_secs(pid), device_written_mib(&data));
         tokio::time::sleep_until(at(during_end + side_secs)).await;
-        let (cpu3, written3) = (cpu_secs(pid), written_mib(pid));
+        let (cpu3, written3) = (cpu_secs(pid), device_written_mib(&data));
         let rss_end = rss_mib(pid);
         stop.store(true, Ordering::Relaxed);
         let samples = pacer.await??;
@@ -1051,7 +1066,7 @@ mod backup_soak {
             let mut w = latency_json(&lat, errors);
             w["secs"] = json!(round3(to - from));
             w["server_cpu_cores"] = json!(round3(cpu / (to - from)));
-            w["server_disk_write_mib"] = json!(written.round());
+            w["data_disk_write_mib_per_s"] = json!(round3(written / (to - from)));
             let rss_max = rss.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, r)| *r).fold(f64::NAN, f64::max);
             w["rss_max_mib"] = json!(rss_max);
             p.insert(name, (percentile(&lat, 0.5), percentile(&lat, 0.99), lat.last().copied().unwrap_or(f64::NAN)));
@@ -1108,6 +1123,17 @@ mod backup_soak {
                 runs.iter().filter(|r| worst_of(r).is_some_and(|s| r.phase(s.due_s + s.ms / 1000.0) == phase)).count();
             stalls_end.insert(name.to_owned(), json!(n));
         }
+        // The slowest check-in due in the last second of each export (when
+        // the journal closes and its keys are read again under the gate),
+        // and when it was answered, from the export's end.
+        let export_end = |r: &BackupRun| {
+            samples
+                .iter()
+                .filter(|s| s.due_s >= r.first_byte - 1.0 && s.due_s < r.first_byte)
+                .max_by(|a, b| a.ms.total_cmp(&b.ms))
+                .map_or((f64::NAN, f64::NAN), |s| (s.ms, s.due_s + s.ms / 1000.0 - r.first_byte))
+        };
+        let export_ends = sorted(runs.iter().map(|r| export_end(r).0).collect());
         let worst_each = sorted(runs.iter().filter_map(|r| worst_of(r).map(|s| s.ms)).collect());
         let mib = |b: u64| b as f64 / 1_048_576.0;
         let per_run: Vec<serde_json::Value> = runs
@@ -1115,7 +1141,10 @@ mod backup_soak {
             .map(|r| {
                 let during_export = samples.iter().filter(|s| s.due_s >= r.start && s.due_s < r.first_byte).count();
                 let worst = worst_of(r);
+                let (end_ms, end_answered) = export_end(r);
                 json!({
+                    "export_end_worst_ms": round3(end_ms),
+                    "export_end_worst_answered_s_after_export_end": round3(end_answered),
                     "worst_ms": round3(worst.map_or(f64::NAN, |s| s.ms)),
                     "worst_done_in": worst.map_or("", |s| phase_name(r.phase(s.due_s + s.ms / 1000.0))),
                     "total_s": round3(r.exit - r.start),
@@ -1123,6 +1152,7 @@ mod backup_soak {
                     "send_s": round3(r.last_byte - r.first_byte),
                     "sync_s": round3(r.exit - r.last_byte),
                     "mib": round3(mib(r.bytes)),
+                    "rss_after_mib": round3(r.rss_mib),
                     "checkins_during_export": during_export,
                 })
             })
@@ -1156,6 +1186,8 @@ mod backup_soak {
             "during_by_phase": phases,
             "worst_per_backup_p50_ms": round3(percentile(&worst_each, 0.5)),
             "worst_per_backup_answered_in": stalls_end,
+            "export_end_worst_p50_ms": round3(percentile(&export_ends, 0.5)),
+            "export_end_worst_max_ms": round3(export_ends.last().copied().unwrap_or(f64::NAN)),
             "worst_during": worst,
             "each_backup": per_run,
             "rss_start_mib": rss_start,
@@ -1166,8 +1198,15 @@ mod backup_soak {
             let w = |name: &str| {
                 let x = &v["windows"][name];
                 format!(
-                    "{name:>6}: {} check-ins ({} refused), p50 {} ms, p99 {} ms, max {} ms; server {} cores, RSS max {} MiB",
-                    x["checkins"], x["errors"], x["p50_ms"], x["p99_ms"], x["max_ms"], x["server_cpu_cores"], x["rss_max_mib"]
+                    "{name:>6}: {} check-ins ({} refused), p50 {} ms, p99 {} ms, max {} ms; server {} cores, RSS max {} MiB; data disk written {} MiB/s",
+                    x["checkins"],
+                    x["errors"],
+                    x["p50_ms"],
+                    x["p99_ms"],
+                    x["max_ms"],
+                    x["server_cpu_cores"],
+                    x["rss_max_mib"],
+                    x["data_disk_write_mib_per_s"]
                 )
             };
             eprintln!("\n{} accounts, database {:.0} MiB, check-ins at {rate}/s", size.accounts, db_mib);
@@ -1181,6 +1220,10 @@ mod backup_soak {
             eprintln!(
                 "slowest check-in of each backup: median {} ms; answered in {}",
                 v["worst_per_backup_p50_ms"], v["worst_per_backup_answered_in"]
+            );
+            eprintln!(
+                "slowest check-in due in an export's last second: median {} ms, max {} ms",
+                v["export_end_worst_p50_ms"], v["export_end_worst_max_ms"]
             );
             eprintln!(
                 "{} backups of {:.1} MiB: median {:.2} s ({:.1} MiB/s), export median {:.2} s ({:.1} MiB/s)",
