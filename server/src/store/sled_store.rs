@@ -194,14 +194,7 @@ impl Import {
 
     /// Writes raw keys in one atomic batch (`None`: removes one).
     pub fn write(&self, writes: &[KeyWrite]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (key, value) in writes {
-            match value {
-                Some(v) => batch.insert(key.as_slice(), v.as_slice()),
-                None => batch.remove(key.as_slice()),
-            }
-        }
-        self.tree.apply_batch(batch)?;
+        self.tree.apply_batch(batch_of(writes))?;
         Ok(())
     }
 
@@ -225,6 +218,18 @@ pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// A key and its new value (`None`: remove it).
 pub type KeyWrite = (Vec<u8>, Option<Vec<u8>>);
+
+/// One atomic sled batch of key writes (a later write of a key wins).
+fn batch_of(writes: &[KeyWrite]) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes {
+        match value {
+            Some(v) => batch.insert(key.as_slice(), v.as_slice()),
+            None => batch.remove(key.as_slice()),
+        }
+    }
+    batch
+}
 
 /// The key writes and removals of a list of ops, in order.
 fn all_writes(ops: Vec<Op>) -> Result<Vec<KeyWrite>, StoreError> {
@@ -296,14 +301,7 @@ impl Store for SledStore {
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         let all = all_writes(ops)?;
         self.gated(all, |all| {
-            let mut batch = sled::Batch::default();
-            for (key, value) in all {
-                match value {
-                    Some(v) => batch.insert(key.as_slice(), v.as_slice()),
-                    None => batch.remove(key.as_slice()),
-                }
-            }
-            self.tree.apply_batch(batch)?;
+            self.tree.apply_batch(batch_of(all))?;
             Ok(())
         })
     }
