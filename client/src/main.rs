@@ -11,7 +11,7 @@ use aman_client::api::PlainHttp;
 use aman_client::context::{Ctx, Report};
 use aman_client::settings::{self, Change};
 use aman_client::state::{FixedTimes, Vault};
-use aman_client::{contact, member, trip, when, ClientError};
+use aman_client::{contact, i18n, member, trip, when, ClientError};
 use aman_protocol::api::ChannelKind;
 use aman_protocol::duration::parse_duration;
 use clap::{Parser, Subcommand};
@@ -51,6 +51,10 @@ struct Cli {
     /// .onion address (the network can then read and change everything).
     #[arg(long, global = true)]
     insecure_http: bool,
+    /// The language of every message: `en` or `ar` (default: the locale's,
+    /// from LC_ALL, LC_MESSAGES or LANG; English for any other).
+    #[arg(long, global = true, value_name = "LANG", env = "AMAN_LANG")]
+    lang: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -141,6 +145,16 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: Option<ConfigAction>,
+    },
+    /// A web interface on this machine, in your browser: the page comes
+    /// from this program, never from a server.
+    Ui {
+        /// Where to listen: loopback only (default: 127.0.0.1 on a free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Print the address instead of opening a browser.
+        #[arg(long)]
+        no_open: bool,
     },
 }
 
@@ -520,6 +534,10 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 settings::configure(&mut open()?.0, change)?
             }
         }
+        Command::Ui { listen, no_open } => {
+            aman_client::ui::run(ctx, *listen, !*no_open).await?;
+            return Ok(None);
+        }
     };
     Ok(Some(report))
 }
@@ -541,6 +559,17 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    let lang = match cli.lang.as_deref() {
+        None => i18n::Lang::from_environment(),
+        Some(code) => match i18n::Lang::parse(code) {
+            Some(lang) => lang,
+            None => {
+                eprintln!("error: --lang {code}: this version speaks en and ar");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    i18n::choose(lang);
     let home = cli.home.clone().unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("aman"));
     let plain_http = if cli.insecure_http { PlainHttp::Anywhere } else { PlainHttp::LoopbackAndOnion };
     let ca_pem = match cli.ca_file.as_deref().map(prompt::read_ca).transpose() {
