@@ -67,6 +67,9 @@ pub(super) async fn swap_token(ui: &Ui, presented: &str) -> Response<Body> {
     };
     *token = None;
     *ui.session.lock().await = Some(session.clone());
+    if let Some(page) = &ui.opener_page {
+        let _ = std::fs::remove_file(page);
+    }
     let mut response = respond(303, "text/plain", Bytes::new());
     if let (Ok(cookie), Ok(location)) = (
         hyper::header::HeaderValue::from_str(&guard::session_cookie(&session)),

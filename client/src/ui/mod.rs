@@ -55,6 +55,8 @@ pub(crate) struct Ui {
     pub session: Mutex<Option<String>>,
     /// The opened keystore, if any.
     pub opened: Mutex<Option<Opened>>,
+    /// The file that led the browser here, removed once the token is used.
+    pub opener_page: Option<std::path::PathBuf>,
 }
 
 mod bytes_body {
@@ -83,18 +85,17 @@ pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool) -> Result<(), Client
         SocketAddr::V6(_) => format!("[::1]:{}", local.port()),
     };
     let url = format!("http://{host}/?t={token}");
+    println!("{}", crate::t!("ui-started", url = url.as_str()));
+    println!("{}", crate::t!("ui-stop-hint"));
+    let opener_page = if open { open_browser(&ctx.home, &url) } else { None };
     let ui = Rc::new(Ui {
         ctx: ctx.clone(),
         hosts: guard::allowed_hosts(local.port()),
         token: Mutex::new(Some(token)),
         session: Mutex::new(None),
         opened: Mutex::new(None),
+        opener_page,
     });
-    println!("{}", crate::t!("ui-started", url = url.as_str()));
-    println!("{}", crate::t!("ui-stop-hint"));
-    if open {
-        open_browser(&url);
-    }
     let local_set = tokio::task::LocalSet::new();
     local_set
         .run_until(async move {
@@ -132,21 +133,37 @@ pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool) -> Result<(), Client
 }
 
 /// Asks the desktop to open `url` in the default browser; if it cannot,
-/// the printed address is there to copy.
-fn open_browser(url: &str) {
-    let opener = if cfg!(target_os = "macos") {
-        ("open", vec![url])
-    } else if cfg!(target_os = "windows") {
-        ("cmd", vec!["/C", "start", "", url])
-    } else {
-        ("xdg-open", vec![url])
+/// the printed address is there to copy. The browser is handed a file
+/// (readable by this user only) that redirects to `url`, not `url` itself:
+/// a command line is visible to every user of the machine, and the address
+/// holds the one-time token. The file is removed once the token is used.
+fn open_browser(home: &std::path::Path, url: &str) -> Option<std::path::PathBuf> {
+    let page = home.join("ui-open.html");
+    let html = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={url}\"><a href=\"{url}\">Aman</a>\n"
+    );
+    let written = {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(&page);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&page)
+            .and_then(|mut f| f.write_all(html.as_bytes()))
+            .is_ok()
     };
-    let _ = std::process::Command::new(opener.0)
-        .args(opener.1)
+    let target = if written { format!("file://{}", page.display()) } else { url.to_owned() };
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let _ = std::process::Command::new(opener)
+        .arg(&target)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
+    written.then_some(page)
 }
 
 /// One request: the guard's checks, then the page or the API.
