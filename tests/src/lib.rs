@@ -2,12 +2,14 @@
 //!
 //! Harness for end-to-end scenarios, crash runs and benchmarks: the real
 //! `aman-server` and `aman` binaries as child processes, a webhook receiver,
-//! and members and contacts that speak the protocol through the client
-//! library.
+//! members and contacts that speak the protocol through the client
+//! library, and a headless Chromium for the local web interface
+//! ([`browser`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod actors;
+pub mod browser;
 pub mod cli;
 pub mod process;
 pub mod receiver;
