@@ -271,7 +271,7 @@ function renderAlert(a) {
   const card = el('article', { class: 'card alert ' + (drill ? 'drill' : 'reason-' + clean(a.reason)), 'data-alert': clean(a.alert) });
   const label = el('span', { class: 'label', text: drill ? t('ui-drill-label') : t('ui-alert-label') });
   const headline = drill ? t('ui-drill-headline') : clean(a.headline);
-  card.append(el('h3', {}, label, ' ', el('bdi', { text: clean(a.member) }), ' ', headline));
+  card.append(el('h3', {}, label, ' ', el('bdi', { text: clean(a.member) }), ' ', el('span', { class: 'headline', text: headline })));
   card.append(el('p', { class: 'meta' }, t('ui-fired-at') + ' ', el('span', { class: 'clock', text: fmtTime(a.fired_at) })));
   if (a.server_was_down) card.append(el('p', { text: t('ui-server-was-down') }));
   if (!drill && a.todo) card.append(el('p', { class: 'todo' }, el('strong', { text: t('ui-what-to-do') + ': ' }), clean(a.todo)));

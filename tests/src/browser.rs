@@ -226,6 +226,11 @@ fn chromium_args(options: &Options, profile: &Path) -> Vec<String> {
         "--disable-dev-shm-usage",
         "--force-color-profile=srgb",
         "--disable-lcd-text",
+        // Re-rasterising only what changed can anti-alias a rounded corner
+        // next to it differently from a full raster: screens that are the
+        // same must be drawn the same way.
+        "--disable-partial-raster",
+        "--num-raster-threads=1",
         // Loopback only.
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
         "--proxy-server=http://127.0.0.1:9",

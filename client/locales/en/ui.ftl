@@ -2,7 +2,7 @@
 # string of the page (ids starting ui-, handed to the page whole).
 # A {$name} in a string the page uses is filled in by the page.
 
-ui-started = The Aman interface is running. Open this address in your browser (it works once, on this machine only): {$url}
+ui-started = The Aman interface is running. Open this address in your browser (it works once, on this machine only):
 ui-stop-hint = Press Ctrl+C here to stop it. Nothing is shown to anyone who does not have that address.
 ui-error-not-loopback = --listen {$address}: the interface listens only on this machine (127.0.0.1 or [::1])
 ui-error-too-large = That is too much text.

@@ -85,7 +85,10 @@ pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool) -> Result<(), Client
         SocketAddr::V6(_) => format!("[::1]:{}", local.port()),
     };
     let url = format!("http://{host}/?t={token}");
-    println!("{}", crate::t!("ui-started", url = url.as_str()));
+    // The address on a line of its own, outside any translation: nothing
+    // (such as a bidi isolation mark) may stick to it when it is copied.
+    println!("{}", crate::t!("ui-started"));
+    println!("{url}");
     println!("{}", crate::t!("ui-stop-hint"));
     let opener_page = if open { open_browser(&ctx.home, &url) } else { None };
     let ui = Rc::new(Ui {

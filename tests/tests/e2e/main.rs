@@ -25,6 +25,9 @@
 //!   contacts with every alert.
 //! - `proof_of_life`: a server killed or tampered with stops alerting; the
 //!   contact client warns from the member's own signed heartbeat.
+//! - `ui`: `aman ui` in headless Chromium: a member's check-ins and trip, a
+//!   duress check-in's page pixel-identical to a normal one's, a contact's
+//!   alert, acknowledgement and the Arabic page; the interface's guard.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,6 +46,7 @@ mod plans;
 mod proof_of_life;
 mod reminders;
 mod trips;
+mod ui;
 
 /// Settings for a server that tests can drive quickly.
 pub const FAST_SERVER: &[(&str, &str)] = &[

@@ -1,0 +1,417 @@
+//! `aman ui` (issue 14): the local web interface in a real browser
+//! (Debian's headless Chromium), against real servers on 127.0.0.1.
+//!
+//! - a member checks in and starts a trip through the page; after a duress
+//!   check-in the page is pixel for pixel what it is after a normal one
+//!   (clocks masked), while the contacts get the duress alert;
+//! - a contact reads a missed check-in's alert with its note and its age,
+//!   acknowledges it, and the other contact, on the Arabic page, sees the
+//!   acknowledgement; the Arabic page is right to left with every string
+//!   translated;
+//! - the guard: no token, a used token, a foreign `Host` or `Origin`, a
+//!   form body, a listen address off loopback: each refused.
+//!
+//! Screenshots are written to `$AMAN_SCREENSHOTS` when it is set (the
+//! README's come from `AMAN_SCREENSHOTS=docs/ui cargo test -p aman-tests
+//! --test e2e ui::`), else to a temporary directory.
+
+use super::pass::{ALICE, DURESS, MEMBER_PASSES, NORMAL};
+use super::{aman_json as json, ok, server_env};
+use aman_tests::browser::{self, Browser, Options};
+use aman_tests::{aman, spawn_aman, ServerProcess};
+use serde_json::Value;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
+
+const BASHIR: &str = "bashir-pass-lantern\n";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A running `aman ui` and the one-time address it printed.
+struct Ui {
+    child: Child,
+    url: String,
+    /// Kept open: `aman` must not write to a closed pipe.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Ui {
+    fn start(home: &Path, lang: &str) -> Ui {
+        let mut child = spawn_aman(home, "", &["--lang", lang, "ui", "--no-open"], &[]);
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut printed = String::new();
+        let url = loop {
+            let mut line = String::new();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "aman ui printed no address: {printed}");
+            if line.starts_with("http://") {
+                break line.trim_end().to_owned();
+            }
+            printed.push_str(&line);
+        };
+        Ui { url, child, _stdout: stdout }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    fn origin(&self) -> String {
+        self.url.split("/?").next().unwrap().to_owned()
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> (PathBuf, Option<tempfile::TempDir>) {
+    match std::env::var_os("AMAN_SCREENSHOTS") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            (dir, None)
+        }
+        None => {
+            let tmp = tempfile::tempdir().unwrap();
+            (tmp.path().to_owned(), Some(tmp))
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+/// Opens the page and unlocks it with `passphrase`.
+async fn open(b: &Browser, ui: &Ui, passphrase: &str) {
+    b.goto(&ui.url).await.unwrap();
+    let field = b.wait_for("#unlock-passphrase", WAIT).await.unwrap();
+    field.send_keys(passphrase.trim_end()).await.unwrap();
+    b.find("#unlock-form button[type=submit]").await.unwrap().click().await.unwrap();
+    b.wait_until("return document.getElementById('screen-unlock').hidden", WAIT).await.unwrap();
+}
+
+/// Checks in through the page and waits until the page has settled.
+async fn check_in(b: &Browser, passphrase: &str) {
+    b.exec("document.getElementById('result').textContent = ''", &[]).await.unwrap();
+    b.find("#checkin-passphrase").await.unwrap().send_keys(passphrase.trim_end()).await.unwrap();
+    b.find("#checkin-form button[type=submit]").await.unwrap().click().await.unwrap();
+    b.wait_for_text("#result", "Checked in.", WAIT).await.unwrap();
+    settle(b).await;
+}
+
+/// Waits until the deadline card shows a deadline and nothing is loading.
+async fn settle(b: &Browser) {
+    b.wait_until(
+        "return document.getElementById('deadline-at').textContent.length > 3 \
+         && !document.getElementById('result').textContent.includes('…')",
+        WAIT,
+    )
+    .await
+    .unwrap();
+    // The status refresh after an action is a second request: let it land.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_checks_in_and_starts_a_trip_in_the_page_and_a_duress_check_in_looks_the_same() {
+    if !browser::available_or_skip() {
+        return;
+    }
+    let _shared = super::LOAD.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (shots, _keep) = screenshots();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let (member, alice) = (dir.path().join("member"), dir.path().join("alice"));
+    let url = server.url.clone();
+    let (m, a) = (member.clone(), alice.clone());
+    blocking(move || {
+        ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]));
+        let code = json(&m, NORMAL, &["contact", "invite", "--label", "Alice"])["code"].as_str().unwrap().to_owned();
+        ok(&aman(&a, ALICE, &["contact", "accept", &code, "--label", "Noor"]));
+        json(&m, NORMAL, &["contact", "list"]);
+        json(&m, NORMAL, &["schedule", "set", "--every", "6h", "--grace", "30m", "--note", "Going to the square"]);
+    })
+    .await;
+
+    let ui = Ui::start(&member, "en");
+    let b = Browser::start(Options::phone("en")).await.unwrap();
+    open(&b, &ui, NORMAL).await;
+    b.wait_for_text("#contacts-state", "Linked contacts", WAIT).await.unwrap();
+
+    check_in(&b, NORMAL).await;
+    let normal = b.screenshot_masked(&[".clock"]).await.unwrap();
+    browser::save_png(shots.join("member-en.png"), &b.screenshot().await.unwrap()).unwrap();
+    check_in(&b, DURESS).await;
+    let duress = b.screenshot_masked(&[".clock"]).await.unwrap();
+    if let Some(diff) = browser::pixel_diff(&normal, &duress).unwrap() {
+        browser::save_png(shots.join("normal.png"), &normal).unwrap();
+        browser::save_png(shots.join("duress.png"), &duress).unwrap();
+        browser::save_png(shots.join("difference.png"), &browser::diff_png(&normal, &duress).unwrap()).unwrap();
+        panic!("the page after a duress check-in differs from after a normal one: {diff} (see {})", shots.display());
+    }
+    // It was a duress check-in all the same: the contact is alerted.
+    let a = alice.clone();
+    let duress_alert = blocking(move || {
+        let start = std::time::Instant::now();
+        loop {
+            let alerts = json(&a, ALICE, &["alerts"]);
+            if let Some(found) = alerts["alerts"].as_array().unwrap().iter().find(|x| x["reason"] == "duress") {
+                return Some(found.clone());
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    })
+    .await;
+    assert!(duress_alert.is_some(), "the duress check-in made through the page alerted the contact");
+
+    // A trip, back in two hours by this machine's clock.
+    b.exec(
+        "const d = new Date(Date.now() + 2 * 3600 * 1000); \
+         document.getElementById('trip-back-by').value = \
+           String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');",
+        &[],
+    )
+    .await
+    .unwrap();
+    b.find("#trip-note").await.unwrap().send_keys("Meeting at the café on Rasheed Street").await.unwrap();
+    b.find("#trip-form button[type=submit]").await.unwrap().click().await.unwrap();
+    b.wait_for_text("#result", "Trip started.", WAIT).await.unwrap();
+    b.wait_until("return !document.getElementById('trip-actions').hidden", WAIT).await.unwrap();
+    settle(&b).await;
+    let on_trip = b.screenshot_masked(&[".clock"]).await.unwrap();
+    assert!(
+        browser::pixel_diff(&duress, &on_trip).unwrap().is_some(),
+        "a trip changes the page: the comparison can fail"
+    );
+    b.exec("document.getElementById('deadline-card').scrollIntoView()", &[]).await.unwrap();
+    browser::save_png(shots.join("member-trip-en.png"), &b.screenshot().await.unwrap()).unwrap();
+    let m = member.clone();
+    let status = blocking(move || json(&m, NORMAL, &["status"])).await;
+    assert!(status["trip"]["back_by"].as_u64().is_some(), "the server has the trip: {status}");
+
+    // Panic asks first; cancelling sends nothing.
+    b.find("#panic-button").await.unwrap().click().await.unwrap();
+    b.wait_until("return document.getElementById('panic-dialog').open", WAIT).await.unwrap();
+    browser::save_png(shots.join("member-panic-confirm-en.png"), &b.screenshot().await.unwrap()).unwrap();
+    b.find("#panic-cancel").await.unwrap().click().await.unwrap();
+    b.wait_until("return !document.getElementById('panic-dialog').open", WAIT).await.unwrap();
+
+    // Contacts with their safety numbers.
+    b.find("#nav [data-screen=contacts]").await.unwrap().click().await.unwrap();
+    b.wait_for_text("#contacts-list", "Alice", WAIT).await.unwrap();
+    let m = member.clone();
+    let listed = blocking(move || json(&m, NORMAL, &["contact", "list"])).await;
+    let number = listed["contacts"][0]["safety_number"].as_str().unwrap().to_owned();
+    let shown = b.find("#contacts-list").await.unwrap().text().await.unwrap().replace(' ', "");
+    assert!(shown.contains(&number), "the safety number is shown: {shown}");
+    b.exec("window.scrollTo(0, 0)", &[]).await.unwrap();
+    browser::save_png(shots.join("member-contacts-en.png"), &b.screenshot().await.unwrap()).unwrap();
+    b.quit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_reads_a_missed_check_in_in_the_page_acknowledges_it_and_the_other_sees_it_in_arabic() {
+    if !browser::available_or_skip() {
+        return;
+    }
+    let _shared = super::LOAD.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (shots, _keep) = screenshots();
+    let server =
+        ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[("AMAN_COOLING_OFF", "1s")]));
+    let (member, alice, bashir) = (dir.path().join("member"), dir.path().join("alice"), dir.path().join("bashir"));
+    let url = server.url.clone();
+    let (m, a, bb) = (member.clone(), alice.clone(), bashir.clone());
+    blocking(move || {
+        ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]));
+        for (label, home, pass) in [("Alice", &a, ALICE), ("Bashir", &bb, BASHIR)] {
+            let code = json(&m, NORMAL, &["contact", "invite", "--label", label])["code"].as_str().unwrap().to_owned();
+            ok(&aman(home, pass, &["contact", "accept", &code, "--label", "Noor"]));
+            json(&m, NORMAL, &["contact", "list"]);
+        }
+        std::thread::sleep(Duration::from_millis(1500)); // past the cooling-off for the second contact
+        json(&m, NORMAL, &["schedule", "set", "--every", "2s", "--grace", "1s"]);
+        json(
+            &m,
+            NORMAL,
+            &[
+                "checkin",
+                "--note",
+                "Going to the protest at Tahrir Square with Sara",
+                "--location",
+                "Tahrir Square, Baghdad",
+            ],
+        );
+    })
+    .await;
+    // Noor checks in no more: the deadline passes and the server alerts.
+
+    let alice_ui = Ui::start(&alice, "en");
+    let bashir_ui = Ui::start(&bashir, "ar");
+    let (a_browser, b_browser) =
+        tokio::join!(Browser::start(Options::phone("en")), Browser::start(Options::phone("ar")));
+    let (a_browser, b_browser) = (a_browser.unwrap(), b_browser.unwrap());
+    open(&a_browser, &alice_ui, ALICE).await;
+    open(&b_browser, &bashir_ui, BASHIR).await;
+
+    let card = a_browser.wait_for_text("#alerts", "did not check in by their deadline", Duration::from_secs(40)).await;
+    let card = card.unwrap().text().await.unwrap();
+    assert!(card.contains("Noor"), "{card}");
+    assert!(card.contains("Going to the protest at Tahrir Square with Sara"), "the note: {card}");
+    assert!(card.contains("Tahrir Square, Baghdad"), "the location: {card}");
+    assert!(card.contains("written"), "the note's age: {card}");
+    browser::save_png(shots.join("contact-alert-en.png"), &a_browser.screenshot().await.unwrap()).unwrap();
+    // The map is opt-in: no link to a map site until asked.
+    assert!(a_browser.try_find("#alerts a[href*=openstreetmap]").await.unwrap().is_none());
+    a_browser.find("#alerts .map button").await.unwrap().click().await.unwrap();
+    a_browser.wait_for("#alerts a[href*=openstreetmap]", WAIT).await.unwrap();
+
+    a_browser.find("#alerts .ack-button").await.unwrap().click().await.unwrap();
+    a_browser.wait_for_text("#alerts", "Acknowledged by you", WAIT).await.unwrap();
+
+    // Bashir's page, in Arabic, learns of it by itself (it polls).
+    let acked = b_browser.wait_for_text("#alerts .ack", "Alice", Duration::from_secs(40)).await.unwrap();
+    let acked = acked.text().await.unwrap();
+    assert!(acked.contains("أكّد"), "the acknowledgement in Arabic: {acked}");
+    let dir_attr = b_browser.exec("return document.documentElement.dir", &[]).await.unwrap();
+    assert_eq!(dir_attr, "rtl");
+    let lang_attr = b_browser.exec("return document.documentElement.lang", &[]).await.unwrap();
+    assert_eq!(lang_attr, "ar");
+    let headline = b_browser.find("#alerts .headline").await.unwrap().text().await.unwrap();
+    assert!(headline.chars().any(|c| ('\u{0600}'..='\u{06ff}').contains(&c)), "the headline is Arabic: {headline}");
+    // No string of the interface is left in English: with what the member
+    // wrote (in <bdi>), times and safety numbers taken out, no Latin word
+    // is left on the page; and no string the page was given is empty.
+    let untranslated = b_browser
+        .exec(
+            "const out = []; \
+             for (const e of document.querySelectorAll('[data-t]')) { \
+               if (e.textContent.trim() === '') out.push(e.dataset.t + ': empty'); \
+             } \
+             const copy = document.querySelector('main').cloneNode(true); \
+             for (const e of copy.querySelectorAll('bdi, .clock, code, [hidden], details:not([open]) > :not(summary)')) e.remove(); \
+             for (const w of copy.textContent.match(/[A-Za-z]{3,}/g) || []) out.push(w); \
+             return out;",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(untranslated, Value::Array(vec![]), "strings left in English on the Arabic page");
+    browser::save_png(shots.join("contact-alert-ar.png"), &b_browser.screenshot().await.unwrap()).unwrap();
+    a_browser.quit().await.unwrap();
+    b_browser.quit().await.unwrap();
+}
+
+/// One request to the interface, as a browser (or a web page's script,
+/// or a rebinding name) would send it.
+async fn request(
+    origin: &str,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> reqwest::Response {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut r = client.request(method, format!("{origin}{path}"));
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    if let Some(b) = body {
+        r = r.body(b.to_owned());
+    }
+    r.send().await.unwrap()
+}
+
+async fn code_of(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interface_refuses_whoever_lacks_its_token_our_host_or_our_origin() {
+    let _shared = super::LOAD.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let member = dir.path().join("member");
+    let (m, url) = (member.clone(), server.url.clone());
+    blocking(move || ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]))).await;
+    let ui = Ui::start(&member, "en");
+    let origin = ui.origin();
+    let token_path = ui.url.strip_prefix(&origin).unwrap().to_owned();
+    let host = origin.strip_prefix("http://").unwrap().to_owned();
+    use reqwest::Method;
+
+    // Nothing without the session: not the page, not the API.
+    for path in ["/", "/app.js", "/api/state", "/api/member/status"] {
+        assert_eq!(code_of(request(&origin, Method::GET, path, &[], None).await).await, (401, "no_session".into()));
+    }
+    let wrong = request(&origin, Method::GET, "/?t=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &[], None).await;
+    assert_eq!(code_of(wrong).await, (401, "bad_token".into()));
+    // A rebinding name pointing at 127.0.0.1 never gets in, even with the token.
+    let rebound = request(&origin, Method::GET, &token_path, &[("host", &format!("evil.example:{}", 1))], None).await;
+    assert_eq!(code_of(rebound).await, (403, "bad_host".into()));
+    let rebound = request(&origin, Method::GET, &token_path, &[("host", "attacker.example")], None).await;
+    assert_eq!(code_of(rebound).await, (403, "bad_host".into()));
+
+    // The token, once: a cookie for the session, and the address without it.
+    let first = request(&origin, Method::GET, &token_path, &[], None).await;
+    assert_eq!(first.status().as_u16(), 303);
+    assert_eq!(first.headers()["location"], "/");
+    let set_cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let again = request(&origin, Method::GET, &token_path, &[], None).await;
+    assert_eq!(code_of(again).await, (401, "bad_token".into()), "the token works once");
+
+    // With the session: the page, with its policy; every asset from here.
+    let page = request(&origin, Method::GET, "/", &[("cookie", &cookie)], None).await;
+    assert_eq!(page.status().as_u16(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from elsewhere");
+    let js = request(&origin, Method::GET, "/app.js", &[("cookie", &cookie)], None).await.text().await.unwrap();
+    let outside: Vec<&str> = js.matches("https://").collect();
+    assert_eq!(outside.len(), 1, "the script names one outside address: the opt-in map link");
+
+    // A session cookie on a foreign Host (rebinding after the cookie was set).
+    let foreign =
+        request(&origin, Method::GET, "/api/state", &[("cookie", &cookie), ("host", "evil.example")], None).await;
+    assert_eq!(code_of(foreign).await, (403, "bad_host".into()));
+    // Changes need our Origin and a JSON body: a web page elsewhere, or a
+    // form, cannot send them.
+    let unlock = r#"{"passphrase":"n0rmal-river-lamp"}"#;
+    let json_ct = ("content-type", "application/json");
+    let cases: [(&[(&str, &str)], (u16, &str)); 4] = [
+        (&[json_ct], (403, "bad_origin")),
+        (&[json_ct, ("origin", "http://evil.example")], (403, "bad_origin")),
+        (&[json_ct, ("origin", "null")], (403, "bad_origin")),
+        (&[("content-type", "text/plain"), ("origin", &origin)], (403, "not_json")),
+    ];
+    for (headers, expected) in cases {
+        let mut h = vec![("cookie", cookie.as_str())];
+        h.extend_from_slice(headers);
+        let got = code_of(request(&origin, Method::POST, "/api/unlock", &h, Some(unlock)).await).await;
+        assert_eq!((got.0, got.1.as_str()), expected, "{headers:?}");
+    }
+    let state = request(&origin, Method::GET, "/api/state", &[("cookie", &cookie)], None).await;
+    assert_eq!(state.json::<Value>().await.unwrap()["unlocked"], false, "none of those unlocked anything");
+    let h = [("cookie", cookie.as_str()), json_ct, ("origin", origin.as_str())];
+    let unlocked = request(&origin, Method::POST, "/api/unlock", &h, Some(unlock)).await;
+    assert_eq!(unlocked.status().as_u16(), 200);
+    let h = [("cookie", cookie.as_str()), ("host", host.as_str())];
+    let status = request(&origin, Method::GET, "/api/member/status", &h, None).await;
+    assert_eq!(status.status().as_u16(), 200);
+
+    // It listens on loopback only.
+    let out = aman(&member, "", &["ui", "--no-open", "--listen", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only on this machine"), "{out:?}");
+}
