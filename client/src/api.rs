@@ -2,6 +2,7 @@
 //! idempotent reads, and tells "unreachable" apart from "refused".
 
 use crate::error::ClientError;
+use crate::t;
 use aman_protocol::api::{ErrorBody, ServerInfo};
 use aman_protocol::request::{HEADER_CALLER, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME};
 use aman_protocol::routes::{self, NoBody, Route};
@@ -52,17 +53,14 @@ pub enum PlainHttp {
 /// whoever answers stand in for it).
 pub fn check_server_url(base: &str, plain: PlainHttp, proxy: Option<&str>) -> Result<(), ClientError> {
     if !base.contains("://") {
-        return Err(ClientError::State(format!(
-            "the server address `{base}` has no scheme: write it as https://{base} (or http://… for a .onion address)"
-        )));
+        return Err(ClientError::State(t!("common-server-no-scheme", address = base)));
     }
-    let url = reqwest::Url::parse(base).map_err(|e| ClientError::State(format!("server URL {base}: {e}")))?;
+    let url = reqwest::Url::parse(base)
+        .map_err(|e| ClientError::State(t!("common-server-url-invalid", address = base, error = e.to_string())))?;
     let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
     let host = host.trim_end_matches('.').to_owned(); // `x.onion.` is `x.onion`
     if host.ends_with(".onion") && !proxy.is_some_and(|p| p.starts_with("socks5h://")) {
-        return Err(ClientError::State(format!(
-            "{host} is a Tor address: pass --proxy socks5h://127.0.0.1:9050 (with Tor running) to reach it"
-        )));
+        return Err(ClientError::State(t!("common-onion-needs-tor", host = &host)));
     }
     match url.scheme() {
         "https" => Ok(()),
@@ -71,12 +69,10 @@ pub fn check_server_url(base: &str, plain: PlainHttp, proxy: Option<&str>) -> Re
             if loopback || host.ends_with(".onion") || plain == PlainHttp::Anywhere {
                 Ok(())
             } else {
-                Err(ClientError::State(format!(
-                    "refusing plain http:// to {host}: anyone on the network could read and change what is sent. Use the server's https:// address or its .onion address (through Tor), or pass --insecure-http if you accept that risk"
-                )))
+                Err(ClientError::State(t!("common-plain-http-refused", host = &host)))
             }
         }
-        other => Err(ClientError::State(format!("server URL {base}: `{other}` is not http or https"))),
+        other => Err(ClientError::State(t!("common-server-url-bad-scheme", address = base, scheme = other))),
     }
 }
 
@@ -88,9 +84,7 @@ pub fn check_proxy_url(proxy: &str) -> Result<(), ClientError> {
     let host_given = reqwest::Url::parse(proxy).ok().is_some_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
     match scheme.as_deref() {
         Some("socks5h" | "socks5" | "http" | "https") if host_given => Ok(()),
-        _ => Err(ClientError::State(format!(
-            "--proxy {proxy}: not a proxy URL; for Tor write socks5h://127.0.0.1:9050 (socks5, http and https proxies work too)"
-        ))),
+        _ => Err(ClientError::State(t!("common-proxy-invalid", proxy = proxy))),
     }
 }
 
@@ -141,7 +135,8 @@ impl ApiClient {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder.build().map_err(|e| ClientError::State(format!("http client: {e}")))?;
+        let http =
+            builder.build().map_err(|e| ClientError::State(t!("common-http-client-error", error = e.to_string())))?;
         Ok(ApiClient { http, base: base.trim_end_matches('/').to_owned(), proxy: proxy.map(str::to_owned) })
     }
 
@@ -253,24 +248,18 @@ impl ApiClient {
                 Err(e) => last = Some(self.unreachable(&e)),
             }
         }
-        Err(last.unwrap_or_else(|| ClientError::State("no attempt made".into())))
+        Err(last.unwrap_or_else(|| ClientError::State(t!("common-no-attempt"))))
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {
         let reason = if e.is_timeout() {
-            "timed out".to_owned()
+            t!("common-reason-timed-out")
         } else if is_certificate_error(e) {
-            format!(
-                "its certificate is not trusted ({}); for a server with a private certificate authority, pass --ca-file at `aman init` or use `aman config set-ca`",
-                root_cause(e)
-            )
+            t!("common-reason-certificate", cause = root_cause(e))
         } else if e.is_connect() {
             match &self.proxy {
-                Some(proxy) => format!(
-                    "connection through the proxy {} failed: is the proxy (Tor) running, and is its address right? Nothing was sent without it",
-                    without_credentials(proxy)
-                ),
-                None => "connection failed".to_owned(),
+                Some(proxy) => t!("common-reason-proxy-failed", proxy = without_credentials(proxy)),
+                None => t!("common-reason-connection-failed"),
             }
         } else {
             root_cause(e)
@@ -291,7 +280,7 @@ impl ApiClient {
         } else {
             Err(ClientError::Unreachable {
                 url: self.base.clone(),
-                reason: format!("health check answered {}", resp.status()),
+                reason: t!("common-reason-health-check", status = resp.status().to_string()),
             })
         }
     }
@@ -313,9 +302,9 @@ pub fn without_credentials(proxy: &str) -> String {
 /// none would otherwise leave the server untrusted with no word why.
 pub fn parse_ca(pem: &str) -> Result<Vec<reqwest::Certificate>, ClientError> {
     let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-        .map_err(|e| ClientError::State(format!("the CA file is not PEM certificates: {e}")))?;
+        .map_err(|e| ClientError::State(t!("common-ca-not-pem", error = e.to_string())))?;
     if certs.is_empty() {
-        return Err(ClientError::State("the CA file holds no certificate (-----BEGIN CERTIFICATE-----)".into()));
+        return Err(ClientError::State(t!("common-ca-empty")));
     }
     Ok(certs)
 }
@@ -355,7 +344,7 @@ fn encode<R: Route>(body: &R::Request) -> Result<Vec<u8>, ClientError> {
 
 fn parse_reply<R: DeserializeOwned>(reply: Vec<u8>) -> Result<R, ClientError> {
     let reply = if reply.is_empty() { b"null".to_vec() } else { reply };
-    serde_json::from_slice(&reply).map_err(|e| ClientError::State(format!("unexpected reply from the server: {e}")))
+    serde_json::from_slice(&reply).map_err(|e| ClientError::State(t!("common-unexpected-reply", error = e.to_string())))
 }
 
 #[cfg(test)]

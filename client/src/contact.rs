@@ -6,7 +6,8 @@ use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::proof_of_life;
 use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
-use crate::wording;
+use crate::t;
+use crate::wording::{self, said, Said};
 use aman_protocol::api::{
     AddEndpoint, AlertReason, ChannelKind, MailboxAlert, MailboxContents, NoticeKind, PairingAnswer, B64,
 };
@@ -28,7 +29,7 @@ pub async fn accept(
     share_channels: bool,
 ) -> Result<Report, ClientError> {
     let invite =
-        InviteCode::parse(code).map_err(|e| ClientError::State(format!("that is not a valid invite code: {e}")))?;
+        InviteCode::parse(code).map_err(|e| ClientError::State(t!("contact-invalid-invite", error = e.to_string())))?;
     if vault.secrets.contact_identity.is_none() {
         vault.secrets.contact_identity = Some(SigningKey::generate()?);
         vault.secrets.contact_encryption = Some(EncryptionSecret::generate()?);
@@ -36,7 +37,7 @@ pub async fn accept(
     let book = vault.book.contact.get_or_insert_with(ContactBook::default);
     let label = label.map(str::to_owned).unwrap_or_else(|| format!("member-{}", book.memberships.len() + 1));
     if book.memberships.iter().any(|m| m.label == label) {
-        return Err(ClientError::State(format!("a member is already labelled `{label}`")));
+        return Err(ClientError::State(t!("contact-label-taken", label = &label)));
     }
     let (_, master_identity, master_encryption) = vault.contact()?;
     let mailbox = MailboxId::random()?;
@@ -81,23 +82,19 @@ pub async fn accept(
         Report { json: json!([]), text: String::new() }
     };
     let mut text = format!(
-        "You are now a trusted contact of {label}.\nSafety number (compare it with theirs in person):\n{}",
+        "{}\n{}\n{}",
+        t!("contact-accepted", member = &label),
+        t!("contact-safety-number-heading"),
         aman_protocol::safety::format_groups(&safety)
     );
     text.push_str(&channels.text);
     match made {
-        Some(false) => text.push_str(
-            "\nThis keystore has one passphrase. (A duress passphrase matters to members, whose check-in with it silently alerts their contacts; for you it would only open this keystore too. Make one with `--duress-passphrase` if you want it.)",
-        ),
-        Some(true) => text.push_str(
-            "\nYour duress passphrase opens this keystore too. It sends nothing: as a contact you have no check-ins.",
-        ),
+        Some(false) => text.push_str(&format!("\n{}", t!("contact-one-passphrase"))),
+        Some(true) => text.push_str(&format!("\n{}", t!("contact-duress-opens-too"))),
         None => {}
     }
     if vault.book.contact.as_ref().is_some_and(|b| b.notify.is_empty()) {
-        text.push_str(
-            "\nNothing will wake you when an alert comes: add a channel (`aman notify add ntfy URL`, `webhook URL` or `email ADDRESS`), or keep `aman alerts watch` running.",
-        );
+        text.push_str(&format!("\n{}", t!("contact-nothing-wakes-you")));
     }
     Ok(Report {
         json: json!({ "label": label, "mailbox": mailbox, "safety_number": safety, "channels": channels.json }),
@@ -123,19 +120,30 @@ async fn add_channels_to(ctx: &Ctx, vault: &mut Vault, m: &Membership) -> Result
         match client.call(&routes::AddEndpoint, &body, &sign).await {
             Ok(endpoint) => {
                 added.push((entry.id, endpoint.id));
-                text.push_str(&format!("\nYour {} channel {} now covers {} too.", entry.kind, entry.target, m.label));
+                text.push_str(&format!(
+                    "\n{}",
+                    t!(
+                        "contact-channel-covers",
+                        kind = entry.kind.to_string(),
+                        target = &entry.target,
+                        member = &m.label
+                    )
+                ));
                 if let Some(secret) = &endpoint.secret {
-                    text.push_str(&format!(
-                        "\nWebhook signing secret for {} (shown once; requests carry an HMAC-SHA256 signature with it): {secret}",
-                        m.label
-                    ));
+                    text.push_str(&format!("\n{}", t!("contact-webhook-secret", member = &m.label, secret = secret)));
                 }
                 rows.push(json!({ "id": entry.id, "added": true, "secret": endpoint.secret }));
             }
             Err(e) => {
                 text.push_str(&format!(
-                    "\nWARNING: your {} channel {} could not be added for {} ({e}): it will not wake you for them.",
-                    entry.kind, entry.target, m.label
+                    "\n{}",
+                    t!(
+                        "contact-channel-failed",
+                        kind = entry.kind.to_string(),
+                        target = &entry.target,
+                        member = &m.label,
+                        error = e.to_string()
+                    )
                 ));
                 rows.push(json!({ "id": entry.id, "added": false, "error": e.to_string() }));
             }
@@ -205,24 +213,21 @@ fn render_alert(
     cx: &EncryptionSecret,
     pol: Option<&ProofOfLife>,
     newest_before: u64,
-) -> Value {
-    let mut warnings = Vec::new();
+) -> Rendered {
+    let mut warnings: Vec<Said> = Vec::new();
     let mut roster = Vec::new();
     let mut plan = None;
     let (note, location, sequence, written_at) = if a.sealed_alert.0.is_empty() {
-        warnings.push("the member had not sealed a note".to_owned());
+        warnings.push(said!(t!("contact-warning-no-note")));
         (None, None, None, None)
     } else {
         match open(&a.sealed_alert.0, cx, &m.member) {
             Ok(body) => {
                 if body.account != a.account {
-                    warnings.push("the sealed note names another account: do not trust it".to_owned());
+                    warnings.push(said!(t!("contact-warning-other-account")));
                 }
                 if body.sequence < newest_before {
-                    warnings.push(
-                        "this note is older than the note of an earlier alert: the server may be showing an old note"
-                            .to_owned(),
-                    );
+                    warnings.push(said!(t!("contact-warning-older-than-earlier")));
                 }
                 let vouched = pol.map(|p| p.sealed_hash.clone());
                 let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&a.sealed_alert.0));
@@ -234,29 +239,25 @@ fn render_alert(
                     vouched.as_deref() != Some(&this) && body.created < p.signed_at && a.fired_at > p.signed_at
                 };
                 if let Some(p) = pol.filter(stale) {
-                    warnings.push(format!(
-                        "this note was written {} and is older than the member's latest check-in ({}), which vouched for another note",
-                        format_time(body.created),
-                        format_time(p.signed_at)
-                    ));
+                    let (written, checkin) = (format_time(body.created), format_time(p.signed_at));
+                    warnings.push(said!(t!("contact-warning-stale-note", written = &written, checkin = &checkin)));
                 }
                 roster = body.contacts.clone();
                 plan = (!body.plan.is_empty()).then(|| body.plan.clone());
                 (Some(body.note.clone()), Some(body.location.clone()), Some(body.sequence), Some(body.created))
             }
             Err(aman_protocol::Error::BadSignature) => {
-                warnings.push("the note is NOT signed by the member: it may be forged".to_owned());
+                warnings.push(said!(t!("contact-warning-forged")));
                 (None, None, None, None)
             }
             Err(_) => {
-                warnings.push("the note could not be decrypted with your key".to_owned());
+                warnings.push(said!(t!("contact-warning-undecryptable")));
                 (None, None, None, None)
             }
         }
     };
     if a.deadline.is_some_and(|d| a.fired_at < d) {
-        warnings
-            .push("the server says this alert fired before the deadline it was for: do not trust its times".to_owned());
+        warnings.push(said!(t!("contact-warning-fired-early")));
     }
     let notices: Vec<Value> = a
         .notices
@@ -282,7 +283,7 @@ fn render_alert(
                     .iter()
                     .find(|(mailbox, _)| *mailbox == k.mailbox)
                     .map(|(_, name)| name.clone())
-                    .unwrap_or_else(|| "another contact".to_owned())
+                    .unwrap_or_else(|| ANOTHER_CONTACT.to_owned())
             };
             json!({ "by": by, "at": k.at })
         })
@@ -293,110 +294,146 @@ fn render_alert(
         cx,
         (note.as_deref().unwrap_or(""), location.as_deref().unwrap_or(""), plan.as_deref().unwrap_or("")),
     );
-    json!({
+    let json = json!({
         "alert": a.alert, "member": m.label, "reason": a.reason, "drill": a.reason == AlertReason::Drill, "fired_at": a.fired_at,
         "deadline": a.deadline, "server_was_down": a.server_was_down,
         "note": note, "location": location, "plan": plan, "sequence": sequence, "note_written_at": written_at,
         "note_received_at": a.note_received_at, "earlier_notes": earlier,
-        "notices": notices, "acks": acks, "warnings": warnings,
-    })
+        "notices": notices, "acks": acks, "warnings": warnings.iter().map(|w| w.json.clone()).collect::<Vec<_>>(),
+    });
+    Rendered { json, warnings: warnings.into_iter().map(|w| w.text).collect() }
+}
+
+/// An alert, decrypted and verified: its JSON (in English, for scripts), and
+/// its warnings in this process's language, for [`alert_text`].
+struct Rendered {
+    json: Value,
+    warnings: Vec<String>,
 }
 
 /// A sentence for an account-level notice, with what to do.
 fn notice_text(n: &Value) -> String {
-    let member = n["member"].as_str().unwrap_or("");
+    // What a member or a server wrote is made printable before it goes into
+    // a message (whose own isolation marks must stay).
+    let member = wording::printable(n["member"].as_str().unwrap_or(""), usize::MAX);
     let kind = NoticeKind::parse(n["kind"].as_str().unwrap_or(""));
     let (what, todo) = wording::account_notice(kind);
-    let mut t = format!("NOTICE: {member} {what} ({}).", format_time(n["at"].as_u64().unwrap_or(0)));
+    let at = format_time(n["at"].as_u64().unwrap_or(0));
+    let mut out = t!("contact-notice-line", member = &member, what = &what, at = &at);
     if let Some(at) = n["effective_at"].as_u64() {
-        let applies = if kind == NoticeKind::ContactLinked { "They receive alerts from" } else { "It applies at" };
-        t.push_str(&format!(" {applies} {}.", format_time(at)));
+        let at = format_time(at);
+        let applies = if kind == NoticeKind::ContactLinked {
+            t!("contact-notice-receives-from", at = &at)
+        } else {
+            t!("contact-notice-applies-at", at = &at)
+        };
+        out.push_str(&format!(" {applies}"));
     }
     if let Some(safety) = n["new_contact_safety_number"].as_str() {
         let prefix: String = safety.chars().take(10).collect();
-        t.push_str(&format!(" The new contact's safety number begins {prefix}."));
+        let prefix = wording::printable(&prefix, usize::MAX);
+        out.push_str(&format!(" {}", t!("contact-notice-safety-number", prefix = &prefix)));
     }
-    t.push_str(&format!("\n  What to do: {todo}"));
-    wording::printable(&t, usize::MAX)
+    out.push_str(&format!("\n  {}", t!("contact-what-to-do", todo = &todo)));
+    out
 }
 
-fn alert_text(v: &Value) -> String {
+/// What `by` says in an acknowledgement's JSON when the member's roster
+/// does not name who acknowledged.
+const ANOTHER_CONTACT: &str = "another contact";
+
+fn alert_text(r: &Rendered) -> String {
+    let v = &r.json;
+    // Notes, locations and names are the member's words, relayed by a
+    // server: each is made printable before it goes into a message (whose
+    // own isolation marks must stay).
+    let p = |s: &str| wording::printable(s, usize::MAX);
     let (what, todo) = wording::reason(AlertReason::parse(v["reason"].as_str().unwrap_or("")));
-    let (member, id) = (v["member"].as_str().unwrap_or(""), v["alert"].as_str().unwrap_or(""));
+    let (member, id) = (p(v["member"].as_str().unwrap_or("")), p(v["alert"].as_str().unwrap_or("")));
     let fired = format_time(v["fired_at"].as_u64().unwrap_or(0));
     // A drill never reads as an alert: its own first line, no "what to do".
-    let mut t = if v["drill"] == true {
-        format!("{} (drill {id}, {fired}).\n  {}", wording::drill(member, id), wording::DRILL_SHOWS)
+    let mut out = if v["drill"] == true {
+        format!(
+            "{} {}\n  {}",
+            wording::drill(&member, &id),
+            t!("contact-drill-ref", id = &id, fired = &fired),
+            wording::drill_shows()
+        )
     } else {
-        format!("ALERT: {member} {what} (alert {id}, {fired}).")
+        t!("contact-alert-line", member = &member, what = &what, id = &id, fired = &fired)
     };
     if v["server_was_down"] == true {
-        t.push_str(" The server had been down before this deadline.");
+        out.push_str(&format!(" {}", t!("contact-server-was-down")));
     }
     if v["drill"] != true {
-        t.push_str(&format!("\n  What to do: {todo}"));
+        out.push_str(&format!("\n  {}", t!("contact-what-to-do", todo = &todo)));
     }
     let written = v["note_written_at"].as_u64().map(format_time);
     if let Some(n) = v["note"].as_str() {
-        let n = if n.is_empty() { "(empty)" } else { n };
-        match &written {
-            Some(at) => t.push_str(&format!("\n  Note (written {at}): {n}")),
-            None => t.push_str(&format!("\n  Note: {n}")),
-        }
+        let n = if n.is_empty() { t!("contact-note-empty") } else { p(n) };
+        let line = match &written {
+            Some(at) => t!("contact-note-written", written = at, note = &n),
+            None => t!("contact-note", note = &n),
+        };
+        out.push_str(&format!("\n  {line}"));
     }
     if let Some(l) = v["location"].as_str().filter(|l| !l.is_empty()) {
-        match &written {
-            Some(at) => t.push_str(&format!("\n  Location (written {at}): {l}")),
-            None => t.push_str(&format!("\n  Location: {l}")),
-        }
+        let l = p(l);
+        let line = match &written {
+            Some(at) => t!("contact-location-written", written = at, location = &l),
+            None => t!("contact-location", location = &l),
+        };
+        out.push_str(&format!("\n  {line}"));
     }
-    if let Some(p) = v["plan"].as_str() {
-        t.push_str(&format!("\n  Their plan:\n{}", indent(p)));
+    if let Some(plan) = v["plan"].as_str() {
+        out.push_str(&format!("\n  {}\n{}", t!("contact-their-plan"), p(&indent(plan))));
     }
     for n in v["earlier_notes"].as_array().into_iter().flatten() {
         let when = format_time(n["received_at"].as_u64().unwrap_or(0));
         if n["readable"] == true {
             let written = format_time(n["written_at"].as_u64().unwrap_or(0));
-            t.push_str(&format!("\n  Earlier note (written {written}): {}", n["note"].as_str().unwrap_or("")));
+            let note = p(n["note"].as_str().unwrap_or(""));
+            out.push_str(&format!("\n  {}", t!("contact-earlier-note-written", written = &written, note = &note)));
             if let Some(l) = n["location"].as_str().filter(|l| !l.is_empty()) {
-                t.push_str(&format!("\n    Location (written {written}): {l}"));
+                let l = p(l);
+                out.push_str(&format!("\n    {}", t!("contact-location-written", written = &written, location = &l)));
             }
-            if let Some(p) = n["plan"].as_str() {
-                t.push_str(&format!("\n    Their plan then:\n{}", indent(p)));
+            if let Some(plan) = n["plan"].as_str() {
+                out.push_str(&format!("\n    {}\n{}", t!("contact-their-plan-then"), p(&indent(plan))));
             }
         } else {
-            t.push_str(&format!("\n  Earlier note (received {when}): sealed so that you cannot open it"));
+            out.push_str(&format!("\n  {}", t!("contact-earlier-note-sealed", received = &when)));
         }
     }
     for n in v["notices"].as_array().into_iter().flatten() {
         let check = match n["verified"].as_bool() {
-            Some(true) => " (verified: the member's device signed a check-in after the alert)",
-            Some(false) => {
-                " (UNVERIFIED: no check-in signed by the member's device since the alert; the server's word only)"
-            }
-            None => "",
+            Some(true) => format!(" {}", t!("contact-notice-verified")),
+            Some(false) => format!(" {}", t!("contact-notice-unverified")),
+            None => String::new(),
         };
         let (what, todo) = wording::alert_notice(NoticeKind::parse(n["kind"].as_str().unwrap_or("")));
-        t.push_str(&format!("\n  {what} at {}{check}. {todo}", format_time(n["at"].as_u64().unwrap_or(0))));
+        let at = format_time(n["at"].as_u64().unwrap_or(0));
+        out.push_str(&format!(
+            "\n  {}",
+            t!("contact-alert-notice-line", what = &what, at = &at, check = &check, todo = &todo)
+        ));
     }
     for a in v["acks"].as_array().into_iter().flatten() {
         let by = a["by"].as_str().unwrap_or("");
         let at = format_time(a["at"].as_u64().unwrap_or(0));
         if by == "you" {
-            t.push_str(&format!("\n  Acknowledged by you at {at}"));
+            out.push_str(&format!("\n  {}", t!("contact-acked-by-you", at = &at)));
         } else {
             // Who acknowledged is the server's word (the name is the member's
             // own, sealed; the mailbox it is matched to is not signed).
-            t.push_str(&format!(
-                "\n  Acknowledged by {by} at {at}, the server says: check with them before you stand down"
-            ));
+            let by = if by == ANOTHER_CONTACT { t!("contact-another-contact") } else { p(by) };
+            out.push_str(&format!("\n  {}", t!("contact-acked-by", by = &by, at = &at)));
         }
     }
-    for w in v["warnings"].as_array().into_iter().flatten() {
-        t.push_str(&format!("\n  WARNING: {}", w.as_str().unwrap_or("")));
+    for w in &r.warnings {
+        out.push_str(&format!("\n  {}", t!("contact-alert-warning", warning = w)));
     }
-    // Notes, locations and names are the member's words, relayed by a server.
-    wording::printable(&t, usize::MAX)
+    out
 }
 
 /// The member's plan, each line indented under its heading.
@@ -469,7 +506,7 @@ fn take_heartbeat(
     m: &Membership,
     ph: Option<&[u8]>,
     now: u64,
-) -> (Option<ProofOfLife>, Option<AccountId>, Option<&'static str>) {
+) -> (Option<ProofOfLife>, Option<AccountId>, Option<Said>) {
     let Some(ph) = ph else { return (m.proof_of_life.clone(), None, None) };
     match proof_of_life::judge(&m.member, m.account, m.server_id, m.proof_of_life.as_ref(), ph, now) {
         Ok((pol, account)) => (Some(pol), Some(account), None),
@@ -496,21 +533,19 @@ fn unconfirmed_entry(m: &Membership, pol: &ProofOfLife, reachable: bool) -> Valu
 fn unconfirmed_text(v: &Value) -> String {
     let member = v["member"].as_str().unwrap_or("");
     let server = if v["server_reachable"] == true {
-        "the server has not confirmed an alert"
+        t!("contact-unconfirmed-not-confirmed")
     } else {
-        "the server could not confirm an alert (it cannot be reached, or refused to answer)"
+        t!("contact-unconfirmed-cannot-confirm")
     };
     // A stand-down said nothing was due; it vouches for no longer than the
     // longest schedule any server allows.
+    let at = format_time(v["deadline"].as_u64().unwrap_or(0));
     let deadline = match v["stood_down"] == true {
-        true => "they said no check-in was due (between trips), but that vouches for them only until",
-        false => "their deadline was",
+        true => t!("contact-unconfirmed-stood-down", at = &at),
+        false => t!("contact-unconfirmed-deadline", at = &at),
     };
-    format!(
-        "WARNING: no sign of life from {member} since {}; {deadline} {} and {server}. Try to reach {member} now, and follow your plan if you cannot.",
-        format_time(v["last_sign_of_life"].as_u64().unwrap_or(0)),
-        format_time(v["deadline"].as_u64().unwrap_or(0)),
-    )
+    let since = format_time(v["last_sign_of_life"].as_u64().unwrap_or(0));
+    t!("contact-unconfirmed", member = member, since = &since, deadline = &deadline, server = &server)
 }
 
 /// `aman alerts [--all]`: recent or unacknowledged alerts (all with `--all`).
@@ -520,6 +555,8 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     let mut notices = Vec::new();
     let mut unconfirmed = Vec::new();
     let mut ignored = Vec::new();
+    let mut ignored_text = Vec::new();
+    let mut alert_texts = Vec::new();
     let mut learnt = Vec::new();
     let mut proofs = Vec::new();
     let mut kept = Vec::new();
@@ -547,7 +584,8 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         };
         let (pol, account, why) = take_heartbeat(m, reached.as_ref().and_then(|(_, ph)| ph.as_deref()), now);
         if let Some(why) = why {
-            ignored.push(json!({ "member": m.label, "why": why }));
+            ignored.push(json!({ "member": m.label, "why": why.json }));
+            ignored_text.push(t!("contact-heartbeat-ignored", member = &m.label, why = &why.text));
         }
         if let (Some(p), Some(a)) = (&pol, account) {
             proofs.push((m.mailbox, p.clone(), a));
@@ -573,12 +611,13 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         let mut sequences = Vec::new();
         for a in &contents.alerts {
             let v = render_alert(m, a, &keys.encryption, pol.as_ref(), newest_sequence_before(&sequences, a.fired_at));
-            if let Some(seq) = v["sequence"].as_u64() {
+            if let Some(seq) = v.json["sequence"].as_u64() {
                 learnt.push((m.mailbox, a.account, seq));
                 sequences.push((a.fired_at, seq));
             }
             if all || a.acks.is_empty() || a.fired_at >= week_ago {
-                alerts.push(v);
+                alert_texts.push(alert_text(&v));
+                alerts.push(v.json);
             }
         }
         for n in contents.notices {
@@ -606,19 +645,13 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         vault.save()?;
     }
     let mut text: Vec<String> = unconfirmed.iter().map(unconfirmed_text).collect();
-    text.extend(alerts.iter().map(alert_text));
+    text.extend(alert_texts);
     for n in &notices {
         text.push(notice_text(n));
     }
-    for i in &ignored {
-        text.push(format!(
-            "NOTE: a heartbeat relayed for {} was ignored ({}).",
-            i["member"].as_str().unwrap_or(""),
-            i["why"].as_str().unwrap_or("")
-        ));
-    }
+    text.extend(ignored_text);
     if alerts.is_empty() && unconfirmed.is_empty() {
-        text.insert(0, "No alerts.".into());
+        text.insert(0, t!("contact-no-alerts"));
     }
     let report = Report {
         json: json!({ "alerts": alerts, "notices": notices, "unconfirmed": unconfirmed, "ignored_heartbeats": ignored }),
@@ -690,7 +723,7 @@ pub async fn watch(
     let mut backoff = Duration::from_secs(5);
     let mut last_said = tokio::time::Instant::now();
     let mut last_checked: Option<u64> = None;
-    say(&format!("Watching {n} member(s) for alerts and notices. Leave this running."));
+    say(&t!("contact-watch-start", count = n));
     loop {
         let mut any_unreachable = false;
         for (i, m) in book.memberships.iter().enumerate() {
@@ -740,13 +773,13 @@ pub async fn watch(
                         seen.insert(a.alert, digest);
                         let before = newest_sequence_before(&sequences[i], a.fired_at);
                         let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref(), before);
-                        if let Some(seq) = v["sequence"].as_u64() {
+                        if let Some(seq) = v.json["sequence"].as_u64() {
                             sequences[i].push((a.fired_at, seq));
                         }
                         if !first || a.updated_ms >= started_ms {
                             // Only what arrives from now on.
                             let text = alert_text(&v);
-                            events.push((v, text));
+                            events.push((v.json, text));
                         }
                     }
                     for notice in &contents.notices {
@@ -769,17 +802,16 @@ pub async fn watch(
                 Err(e) => {
                     any_unreachable = true;
                     if was_reachable {
-                        say(&format!(
-                            "Cannot reach {}'s server ({}). Still watching: trying again, and warning you if their deadline passes.",
-                            m.label,
-                            wording::printable(&e.to_string(), 200)
-                        ));
+                        // The error's own words from a server were made printable
+                        // when it was made; its isolation marks stay.
+                        let error = wording::printable_message(&e.to_string(), 200);
+                        say(&t!("contact-watch-unreachable", member = &m.label, error = &error));
                     }
                     false
                 }
             };
             if reachable[i] && !was_reachable {
-                say(&format!("{}'s server answers again.", m.label));
+                say(&t!("contact-watch-back", member = &m.label));
             }
             if let Some(p) = proofs[i].as_ref().filter(|p| proof_of_life::overdue(p, unix_now())) {
                 let covered = alerts_seen[i].iter().any(|(at, d)| proof_of_life::alert_covers(p, *at, *d));
@@ -800,11 +832,11 @@ pub async fn watch(
         }
         if last_said.elapsed() >= status_every {
             last_said = tokio::time::Instant::now();
-            let when = last_checked.map(format_time).unwrap_or_else(|| "never".to_owned());
+            let when = last_checked.map(format_time).unwrap_or_else(|| t!("contact-watch-never"));
             let down = reachable.iter().filter(|r| !**r).count();
-            let mut text = format!("Still watching {n} member(s); last checked {when}.");
+            let mut text = t!("contact-watch-still", count = n, when = &when);
             if down > 0 {
-                text.push_str(&format!(" {down} server(s) cannot be reached now."));
+                text.push_str(&format!(" {}", t!("contact-watch-down", count = down)));
             }
             say(&text);
         }
@@ -846,7 +878,7 @@ async fn alert_by_prefix(
     let (book, _, _) = vault.contact()?;
     let prefix = prefix.trim().to_ascii_lowercase();
     if prefix.len() < 4 {
-        return Err(ClientError::State("give at least the first 4 characters of the alert id".into()));
+        return Err(ClientError::State(t!("contact-prefix-too-short")));
     }
     let mut found: Vec<(aman_protocol::AlertId, usize)> = Vec::new();
     let mut unread = None;
@@ -871,14 +903,13 @@ async fn alert_by_prefix(
         [one] => Ok(*one),
         [] => match unread {
             Some(e) => Err(e),
-            None => {
-                Err(ClientError::State(format!("no alert id starts with `{prefix}` (`aman alerts --all` lists them)")))
-            }
+            None => Err(ClientError::State(t!("contact-prefix-none", prefix = &prefix))),
         },
-        many => Err(ClientError::State(format!(
-            "`{prefix}` is the start of {} alert ids ({}): give more of it",
-            many.len(),
-            many.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(", ")
+        many => Err(ClientError::State(t!(
+            "contact-prefix-ambiguous",
+            prefix = &prefix,
+            count = many.len(),
+            ids = many.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(", ")
         ))),
     }
 }
@@ -905,14 +936,14 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
             Ok(_) => {
                 return Ok(Report {
                     json: json!({ "acknowledged": id, "member": m.label }),
-                    text: format!("Acknowledged. Escalation stops, and {}'s other contacts are told.", m.label),
+                    text: t!("contact-acked", member = &m.label),
                 })
             }
             Err(ClientError::Server { status: 404, .. }) => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(ClientError::State(format!("no alert {id} in your mailboxes")))
+    Err(ClientError::State(t!("contact-no-such-alert", id = id.to_string())))
 }
 
 /// `aman notify add KIND TARGET`: adds the channel to every mailbox.
@@ -935,14 +966,10 @@ pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target:
         b.notify.push(NotifyEntry { id, kind, target: target.to_owned(), endpoints });
     }
     vault.save()?;
-    let mut text =
-        format!("Added {kind} notification {id}. Notifications say only that something is waiting (an alert, or news about a member): run `aman alerts`.");
+    let mut text = t!("contact-notify-added", kind = kind.to_string(), id = id.to_string());
     for s in &secrets {
-        text.push_str(&format!(
-            "\nWebhook signing secret for {} (shown once; requests carry an HMAC-SHA256 signature with it): {}",
-            s["member"].as_str().unwrap_or(""),
-            s["secret"].as_str().unwrap_or("")
-        ));
+        let (member, secret) = (s["member"].as_str().unwrap_or(""), s["secret"].as_str().unwrap_or(""));
+        text.push_str(&format!("\n{}", t!("contact-webhook-secret", member = member, secret = secret)));
     }
     Ok(Report { json: json!({ "id": id, "kind": kind, "secrets": secrets }), text })
 }
@@ -953,7 +980,7 @@ pub fn notify_list(vault: &Vault) -> Result<Report, ClientError> {
     let list: Vec<Value> =
         book.notify.iter().map(|n| json!({ "id": n.id, "kind": n.kind, "target": n.target })).collect();
     let text = if list.is_empty() {
-        "No notification channels. Add one with `aman notify add webhook URL | ntfy URL | email ADDRESS`.".to_owned()
+        t!("contact-notify-none")
     } else {
         let members = book.memberships.len();
         book.notify
@@ -962,9 +989,9 @@ pub fn notify_list(vault: &Vault) -> Result<Report, ClientError> {
                 let covered =
                     book.memberships.iter().filter(|m| n.endpoints.iter().any(|(mb, _)| *mb == m.mailbox)).count();
                 let cover = if covered == members {
-                    format!("wakes you for all {members} member(s)")
+                    t!("contact-notify-covers-all", count = members)
                 } else {
-                    format!("wakes you for {covered} of {members} member(s)")
+                    t!("contact-notify-covers-some", covered = covered, count = members)
                 };
                 format!("{}  {}  {}  {cover}", n.id, n.kind, n.target)
             })
@@ -981,7 +1008,7 @@ pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Repo
         .notify
         .iter()
         .find(|n| n.id == id)
-        .ok_or_else(|| ClientError::State(format!("no notification channel {id}")))?;
+        .ok_or_else(|| ClientError::State(t!("contact-no-such-channel", id = id.to_string())))?;
     for (mailbox, endpoint) in &entry.endpoints {
         if let Some(m) = book.memberships.iter().find(|m| m.mailbox == *mailbox) {
             let client = ctx.client(&m.server)?;
@@ -997,7 +1024,7 @@ pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Repo
         b.notify.retain(|n| n.id != id);
     }
     vault.save()?;
-    Ok(Report { json: json!({ "removed": id }), text: format!("Removed notification channel {id}.") })
+    Ok(Report { json: json!({ "removed": id }), text: t!("contact-notify-removed", id = id.to_string()) })
 }
 
 /// `aman verify`: every safety number this keystore knows.
@@ -1007,17 +1034,19 @@ pub fn verify(vault: &Vault) -> Report {
     if let Some(b) = &vault.book.member {
         for c in &b.contacts {
             rows.push(json!({ "role": "member", "with": c.label, "safety_number": c.safety_number }));
-            text.push(format!("your contact {}: {}", c.label, aman_protocol::safety::format_groups(&c.safety_number)));
+            let number = aman_protocol::safety::format_groups(&c.safety_number);
+            text.push(t!("contact-verify-your-contact", label = &c.label, number = &number));
         }
     }
     if let Some(b) = &vault.book.contact {
         for m in &b.memberships {
             rows.push(json!({ "role": "contact", "with": m.label, "safety_number": m.safety_number }));
-            text.push(format!("member {}: {}", m.label, aman_protocol::safety::format_groups(&m.safety_number)));
+            let number = aman_protocol::safety::format_groups(&m.safety_number);
+            text.push(t!("contact-verify-member", label = &m.label, number = &number));
         }
     }
     if text.is_empty() {
-        text.push("No paired keys yet.".into());
+        text.push(t!("contact-verify-none"));
     }
     Report { json: json!({ "safety_numbers": rows }), text: text.join("\n") }
 }
@@ -1080,15 +1109,15 @@ mod tests {
         let before =
             ProofOfLife { counter: 3, signed_at: 900, deadline: 5000, stood_down: false, sealed_hash: String::new() };
         let v = render_alert(&m, &alert, &cx, Some(&before), 0);
-        assert_eq!(v["notices"][0]["verified"], false);
+        assert_eq!(v.json["notices"][0]["verified"], false);
         assert!(alert_text(&v).contains("UNVERIFIED"), "{}", alert_text(&v));
         let v = render_alert(&m, &alert, &cx, None, 0);
-        assert_eq!(v["notices"][0]["verified"], false);
+        assert_eq!(v.json["notices"][0]["verified"], false);
         // A heartbeat signed after the alert backs it.
         let after =
             ProofOfLife { counter: 4, signed_at: 5100, deadline: 9000, stood_down: false, sealed_hash: String::new() };
         let v = render_alert(&m, &alert, &cx, Some(&after), 0);
-        assert_eq!(v["notices"][0]["verified"], true);
+        assert_eq!(v.json["notices"][0]["verified"], true);
         assert!(alert_text(&v).contains("verified: the member's device signed"));
     }
 
@@ -1098,20 +1127,42 @@ mod tests {
         let this = data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&alert.sealed_alert.0));
         let vouched = ProofOfLife { counter: 3, signed_at: 4000, deadline: 5000, stood_down: false, sealed_hash: this };
         let v = render_alert(&m, &alert, &cx, Some(&vouched), 0);
-        assert_eq!(v["note_written_at"], 1000);
-        assert_eq!(v["warnings"], json!([]), "the note the member last vouched for");
+        assert_eq!(v.json["note_written_at"], 1000);
+        assert_eq!(v.json["warnings"], json!([]), "the note the member last vouched for");
         assert!(alert_text(&v).contains("(written 1970-01-01 00:16:40 UTC)"));
         let other = ProofOfLife { sealed_hash: "00".repeat(32), ..vouched };
         let v = render_alert(&m, &alert, &cx, Some(&other), 0);
-        assert!(v["warnings"][0].as_str().unwrap().contains("older than the member's latest check-in"), "{v}");
+        assert!(
+            v.json["warnings"][0].as_str().unwrap().contains("older than the member's latest check-in"),
+            "{}",
+            v.json
+        );
         // An alert that fired before that check-in rightly carries an older note.
         let later = ProofOfLife { signed_at: 6000, ..other.clone() };
         let v = render_alert(&m, &alert, &cx, Some(&later), 0);
-        assert_eq!(v["warnings"], json!([]), "{v}");
+        assert_eq!(v.json["warnings"], json!([]), "{}", v.json);
         // A note older than an earlier alert's is flagged; one as new is not.
         let v = render_alert(&m, &alert, &cx, Some(&vouched), 2);
-        assert!(v["warnings"][0].as_str().unwrap().contains("older than the note of an earlier alert"), "{v}");
-        assert_eq!(render_alert(&m, &alert, &cx, Some(&vouched), 1)["warnings"], json!([]));
+        assert!(
+            v.json["warnings"][0].as_str().unwrap().contains("older than the note of an earlier alert"),
+            "{}",
+            v.json
+        );
+        assert_eq!(render_alert(&m, &alert, &cx, Some(&vouched), 1).json["warnings"], json!([]));
+    }
+
+    #[test]
+    fn counts_read_in_english_as_before_and_in_arabic_by_its_plural_rules() {
+        use crate::i18n::{message_in, Arg, Lang};
+        let en = message_in(Lang::En, "contact-watch-start", &[("count", Arg::Count(1))]);
+        assert_eq!(en, "Watching 1 member(s) for alerts and notices. Leave this running.");
+        let forms: std::collections::BTreeSet<String> = [0u64, 1, 2, 5, 11, 100]
+            .iter()
+            .map(|n| message_in(Lang::Ar, "contact-watch-start", &[("count", Arg::Count(*n))]))
+            .collect();
+        assert_eq!(forms.len(), 6, "{forms:?}");
+        let down = |n| message_in(Lang::En, "contact-watch-down", &[("count", Arg::Count(n))]);
+        assert_eq!(down(3), "3 server(s) cannot be reached now.");
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Client errors. Each maps to an exit code in the CLI.
 
-use thiserror::Error;
+use crate::t;
 
 /// What can go wrong in the client.
-#[derive(Debug, Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
     /// The server could not be reached at all.
-    #[error("cannot reach the Aman server at {url}: {reason}")]
     Unreachable {
         /// The server URL.
         url: String,
@@ -15,7 +14,6 @@ pub enum ClientError {
         reason: String,
     },
     /// The server answered with an error.
-    #[error("the server refused: {message} ({code}, HTTP {status})")]
     Server {
         /// HTTP status.
         status: u16,
@@ -25,20 +23,15 @@ pub enum ClientError {
         message: String,
     },
     /// Neither keystore slot opened with the passphrase.
-    #[error("wrong passphrase")]
     WrongPassphrase,
     /// The keystore file is damaged or from another program.
-    #[error("keystore: {0}")]
     Keystore(String),
     /// The local state does not allow this (not a member, no contacts, ...).
-    #[error("{0}")]
     State(String),
     /// A protocol failure (bad code, forged alert, ...).
-    #[error("{0}")]
-    Protocol(#[from] aman_protocol::Error),
+    Protocol(aman_protocol::Error),
     /// Part of the work was done and reported, and part failed (a server
     /// could not be reached): the report is still shown, then the failure.
-    #[error("{cause}")]
     Degraded {
         /// What could be worked out anyway.
         report: Box<crate::context::Report>,
@@ -46,13 +39,48 @@ pub enum ClientError {
         cause: Box<ClientError>,
     },
     /// File I/O.
-    #[error("{context}: {source}")]
     Io {
         /// What we were doing.
         context: String,
         /// Why it failed.
         source: std::io::Error,
     },
+}
+
+/// The message a person reads, in this process's language.
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Unreachable { url, reason } => {
+                f.write_str(&t!("common-error-unreachable", url = url, reason = reason))
+            }
+            ClientError::Server { status, code, message } => {
+                f.write_str(&t!("common-error-server", message = message, code = code, status = status.to_string()))
+            }
+            ClientError::WrongPassphrase => f.write_str(&t!("common-error-wrong-passphrase")),
+            ClientError::Keystore(detail) => f.write_str(&t!("common-error-keystore", detail = detail)),
+            ClientError::State(message) => f.write_str(message),
+            ClientError::Protocol(e) => write!(f, "{e}"),
+            ClientError::Degraded { cause, .. } => write!(f, "{cause}"),
+            ClientError::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Protocol(e) => Some(e),
+            ClientError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<aman_protocol::Error> for ClientError {
+    fn from(e: aman_protocol::Error) -> Self {
+        ClientError::Protocol(e)
+    }
 }
 
 impl ClientError {

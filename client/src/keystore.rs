@@ -17,6 +17,7 @@
 //! program that unlocked does not know either: it signs with the key it got.
 
 use crate::error::ClientError;
+use crate::t;
 use aman_protocol::encoding::{Reader, Writer};
 use aman_protocol::random::{fill_random, random_array};
 use aman_protocol::secretbox;
@@ -66,7 +67,7 @@ impl KdfParams {
 
     fn derive(&self, passphrase: &[u8], salt: &[u8; 16]) -> Result<Zeroizing<[u8; 32]>, ClientError> {
         let params = Params::new(self.m_cost_kib, self.t_cost, self.p_cost, Some(32))
-            .map_err(|e| ClientError::Keystore(format!("argon2 parameters: {e}")))?;
+            .map_err(|e| ClientError::Keystore(t!("common-keystore-kdf-parameters", error = e.to_string())))?;
         let mut out = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
             .hash_password_into(passphrase, salt, out.as_mut())
@@ -119,7 +120,7 @@ pub fn create(
     duress_seed: &[u8; 32],
 ) -> Result<Unlocked, ClientError> {
     if normal_pass == duress_pass {
-        return Err(ClientError::State("the duress passphrase must differ from the normal one".into()));
+        return Err(ClientError::State(t!("common-duress-must-differ")));
     }
     let params = KdfParams::default_for_new();
     let data_key = Zeroizing::new(random_array::<32>()?);
@@ -143,10 +144,11 @@ fn shuffled(a: [u8; SLOT_LEN], b: [u8; SLOT_LEN]) -> Result<[[u8; SLOT_LEN]; 2],
 
 /// Reads a keystore file and unlocks it, returning the slot and the state plaintext.
 pub fn unlock(path: &Path, passphrase: &[u8]) -> Result<(Unlocked, Zeroizing<Vec<u8>>), ClientError> {
-    let bytes = std::fs::read(path).map_err(ClientError::io(format!("reading {}", path.display())))?;
-    let corrupt = |_| ClientError::Keystore("the file is damaged or not an Aman keystore".into());
+    let bytes =
+        std::fs::read(path).map_err(ClientError::io(t!("common-io-reading", path = path.display().to_string())))?;
+    let corrupt = |_| ClientError::Keystore(t!("common-keystore-damaged"));
     let mut r = Reader::new(&bytes, LABEL).map_err(corrupt)?;
-    let to_u32 = |v: u64| u32::try_from(v).map_err(|_| ClientError::Keystore("bad parameters".into()));
+    let to_u32 = |v: u64| u32::try_from(v).map_err(|_| ClientError::Keystore(t!("common-keystore-bad-parameters")));
     let params = KdfParams {
         m_cost_kib: to_u32(r.u64().map_err(corrupt)?)?,
         t_cost: to_u32(r.u64().map_err(corrupt)?)?,
@@ -181,12 +183,16 @@ pub fn unlock(path: &Path, passphrase: &[u8]) -> Result<(Unlocked, Zeroizing<Vec
     let next_at = u64::from_be_bytes(at);
     let next = if next_at == 0 { None } else { Some((SigningKey::from_seed(next_seed)?, next_at)) };
     let state = secretbox::open(&data_key, &header, state_box)
-        .map_err(|_| ClientError::Keystore("state does not decrypt".into()))?;
+        .map_err(|_| ClientError::Keystore(t!("common-keystore-state-undecryptable")))?;
     let len = u32::from_be_bytes(
-        state.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| ClientError::Keystore("short state".into()))?,
+        state
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ClientError::Keystore(t!("common-keystore-short-state")))?,
     ) as usize;
-    let body =
-        Zeroizing::new(state.get(4..4 + len).ok_or_else(|| ClientError::Keystore("bad state length".into()))?.to_vec());
+    let body = Zeroizing::new(
+        state.get(4..4 + len).ok_or_else(|| ClientError::Keystore(t!("common-keystore-bad-state-length")))?.to_vec(),
+    );
     Ok((Unlocked { data_key, checkin_key: SigningKey::from_seed(seed)?, next, params, slots }, body))
 }
 
@@ -224,7 +230,7 @@ pub fn stage_rotation(
     let (b, _) = unlock(path, pass_b)?;
     let (key_a, key_b) = (a.checkin_key_at(now), b.checkin_key_at(now));
     if key_a.verifying_key() == key_b.verifying_key() || *a.data_key != *b.data_key {
-        return Err(ClientError::State("the two passphrases must be your normal and your duress passphrase".into()));
+        return Err(ClientError::State(t!("common-passphrases-not-a-pair")));
     }
     let slot_a = seal_slot(&a.params, pass_a, &a.data_key, &key_a.seed_bytes(), Some((next_a, at)))?;
     let slot_b = seal_slot(&a.params, pass_b, &a.data_key, &key_b.seed_bytes(), Some((next_b, at)))?;
@@ -271,8 +277,9 @@ impl Unlocked {
 
 /// temp file in the same directory (mode 0600), fsync, rename, fsync the directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
-    let dir = path.parent().ok_or_else(|| ClientError::State("keystore path has no directory".into()))?;
-    std::fs::create_dir_all(dir).map_err(ClientError::io(format!("creating {}", dir.display())))?;
+    let dir = path.parent().ok_or_else(|| ClientError::State(t!("common-keystore-no-directory")))?;
+    std::fs::create_dir_all(dir)
+        .map_err(ClientError::io(t!("common-io-creating", path = dir.display().to_string())))?;
     let suffix: [u8; 6] = random_array()?;
     let tmp = dir.join(format!(".keystore-{}.tmp", data_encoding::HEXLOWER.encode(&suffix)));
     let result = (|| {
@@ -285,7 +292,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(ClientError::io(format!("writing {}", path.display())))
+    result.map_err(ClientError::io(t!("common-io-writing", path = path.display().to_string())))
 }
 
 #[cfg(test)]

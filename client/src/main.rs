@@ -315,7 +315,7 @@ enum NotifyAction {
 
 fn duration(flag: &str, text: &str) -> Result<u64, ClientError> {
     parse_duration(text)
-        .map_err(|_| ClientError::State(format!("{flag}: `{text}` is not a duration (like 30s, 10m, 6h, 1d)")))
+        .map_err(|_| ClientError::State(aman_client::t!("common-not-a-duration", flag = flag, text = text)))
 }
 
 async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
@@ -323,7 +323,7 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
     // Unlocks the keystore, and reaches servers the way it says (a stored
     // proxy, a private CA) unless this command says otherwise.
     let open = || -> Result<(Vault, Ctx), ClientError> {
-        let p = pass.read("Passphrase: ")?;
+        let p = pass.read(&format!("{}: ", aman_client::t!("common-prompt-passphrase")))?;
         let vault = Vault::open(&ctx.home, p.as_bytes())?;
         let ctx = ctx.with_stored(&vault.book.settings);
         Ok((vault, ctx))
@@ -375,7 +375,9 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                         let (_, tz) = when::zone(tz.as_deref())?;
                         (when::interval_for(&times), member::Cadence::At(FixedTimes { times, tz }))
                     }
-                    (None, None, false) => return Err(ClientError::State("give --every, --at or --trips-only".into())),
+                    (None, None, false) => {
+                        return Err(ClientError::State(aman_client::t!("common-schedule-needs-cadence")))
+                    }
                 };
                 let (mut vault, ctx) = open()?;
                 let note = prompt::text(note, note_file, "note")?;
@@ -507,8 +509,8 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
         Command::Verify => contact::verify(&open()?.0),
         Command::Key { action: KeyAction::Rotate } => {
             // Either order: each new key inherits the role of the key it replaces.
-            let a = pass.read("One passphrase: ")?;
-            let b = pass.read("The other passphrase: ")?;
+            let a = pass.read(&format!("{}: ", aman_client::t!("common-prompt-one-passphrase")))?;
+            let b = pass.read(&format!("{}: ", aman_client::t!("common-prompt-other-passphrase")))?;
             let stored = Vault::open(&ctx.home, a.as_bytes())?.book.settings;
             member::rotate_keys(&ctx.with_stored(&stored), &ctx.home, a.as_bytes(), b.as_bytes()).await?
         }
@@ -523,10 +525,10 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             if settings::needs_both(&change) {
                 // Either order, as for `key rotate`; a keystore with no member
                 // account (a contact's, whose second slot may be random) needs one.
-                let a = pass.read("One passphrase: ")?;
+                let a = pass.read(&format!("{}: ", aman_client::t!("common-prompt-one-passphrase")))?;
                 let mut vault = Vault::open(&ctx.home, a.as_bytes())?;
                 if vault.book.member.is_some() {
-                    let b = pass.read("The other passphrase: ")?;
+                    let b = pass.read(&format!("{}: ", aman_client::t!("common-prompt-other-passphrase")))?;
                     settings::check_both(&vault, &Vault::open(&ctx.home, b.as_bytes())?)?;
                 }
                 settings::configure(&mut vault, change)?
@@ -575,7 +577,7 @@ fn main() -> ExitCode {
     let ca_pem = match cli.ca_file.as_deref().map(prompt::read_ca).transpose() {
         Ok(pem) => pem,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", aman_client::t!("common-error-line", message = e.to_string()));
             return ExitCode::FAILURE;
         }
     };
@@ -584,7 +586,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", aman_client::t!("common-error-line", message = e.to_string()));
             return ExitCode::FAILURE;
         }
     };
@@ -619,10 +621,12 @@ fn main() -> ExitCode {
                 ClientError::Unreachable { url, reason } => (
                     3,
                     format!(
-                        "Cannot reach the Aman server at {url} ({reason}).\nYou are NOT protected until the server is reached: the request did not complete. Check your connection (or Tor) and try again."
+                        "{}\n{}",
+                        aman_client::t!("common-unreachable-cannot-reach", url = url, reason = reason),
+                        aman_client::t!("common-unreachable-not-protected")
                     ),
                 ),
-                other => (1, format!("error: {other}")),
+                other => (1, aman_client::t!("common-error-line", message = other.to_string())),
             };
             if cli.json {
                 println!("{}", json!({ "error": { "code": error_code(&e), "message": message } }));

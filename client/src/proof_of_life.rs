@@ -8,6 +8,7 @@
 //! says so itself, whether or not the server answers.
 
 use crate::state::ProofOfLife;
+use crate::wording::{said, Said};
 use aman_protocol::{AccountId, Heartbeat, ServerId, VerifyingKey};
 
 /// The longest interval a heartbeat may announce: the server default's
@@ -36,7 +37,8 @@ fn alarm_slack() -> u64 {
 pub const CLOCK_SLACK: u64 = 300;
 
 /// Judges a relayed heartbeat. Returns the proof of life to keep (and the
-/// account it names), or why it was ignored.
+/// account it names), or why it was ignored (in English for the JSON and
+/// in the chosen language for the terminal).
 pub fn judge(
     member: &VerifyingKey,
     account: Option<AccountId>,
@@ -44,27 +46,27 @@ pub fn judge(
     newest: Option<&ProofOfLife>,
     ph: &[u8],
     now: u64,
-) -> Result<(ProofOfLife, AccountId), &'static str> {
-    let hb = Heartbeat::verify(ph, member).map_err(|_| "not signed by the member")?;
+) -> Result<(ProofOfLife, AccountId), Said> {
+    let hb = Heartbeat::verify(ph, member).map_err(|_| said!(t!("contact-heartbeat-not-signed")))?;
     if account.is_some_and(|a| a != hb.account) {
-        return Err("names another account");
+        return Err(said!(t!("contact-heartbeat-other-account")));
     }
     // The membership's own server: a heartbeat made for another server and
     // relayed here is not what this server saw.
     if server.is_some_and(|s| s != hb.server) {
-        return Err("made for another server");
+        return Err(said!(t!("contact-heartbeat-other-server")));
     }
     // An equal counter is the same round seen at another server: nothing new.
     if newest.is_some_and(|p| hb.counter <= p.counter) {
-        return Err("not newer than the one already seen");
+        return Err(said!(t!("contact-heartbeat-not-newer")));
     }
     // The counter rises once per check-in: a leap would make every later
     // genuine heartbeat look old.
     if newest.is_some_and(|p| hb.counter - p.counter > MAX_COUNTER_STEP) {
-        return Err("its counter leaps too far ahead");
+        return Err(said!(t!("contact-heartbeat-counter-leap")));
     }
     if hb.client_time > now.saturating_add(FUTURE_SLACK) {
-        return Err("signed in the future");
+        return Err(said!(t!("contact-heartbeat-future")));
     }
     // A stand-down (trips only, back from a trip) announces no deadline.
     // It is trusted no further than any heartbeat: a contact cannot check
@@ -76,7 +78,7 @@ pub fn judge(
             || hb.next_due > hb.client_time.saturating_add(MAX_INTERVAL)
             || hb.grace > MAX_GRACE)
     {
-        return Err("announces a schedule no server accepts");
+        return Err(said!(t!("contact-heartbeat-bad-schedule")));
     }
     let pol = ProofOfLife {
         counter: hb.counter,

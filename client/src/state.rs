@@ -4,6 +4,7 @@
 
 use crate::error::ClientError;
 use crate::keystore::{self, Unlocked};
+use crate::t;
 use aman_protocol::api::ChannelKind;
 use aman_protocol::{
     AccountId, EncryptionPublic, EncryptionSecret, InviteId, MailboxId, ServerId, SigningKey, VerifyingKey,
@@ -361,7 +362,7 @@ impl Secrets {
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, ClientError> {
-        let bad = || ClientError::Keystore("damaged secrets".into());
+        let bad = || ClientError::Keystore(t!("common-keystore-damaged-secrets"));
         let b = bytes.get(..SECRETS_LEN).ok_or_else(bad)?;
         let seed = |range: std::ops::Range<usize>| -> Result<Zeroizing<[u8; 32]>, ClientError> {
             let mut s = Zeroizing::new([0u8; 32]);
@@ -403,7 +404,7 @@ impl Vault {
     ) -> Result<Self, ClientError> {
         let path = Self::path_in(home);
         if path.exists() {
-            return Err(ClientError::State(format!("a keystore already exists at {}", path.display())));
+            return Err(ClientError::State(t!("common-keystore-exists", path = path.display().to_string())));
         }
         let slot = keystore::create(normal_pass, duress_pass, normal_seed, duress_seed)?;
         Ok(Vault { path, slot, secrets: Secrets::default(), book: Book::default() })
@@ -413,15 +414,12 @@ impl Vault {
     pub fn open(home: &Path, passphrase: &[u8]) -> Result<Self, ClientError> {
         let path = Self::path_in(home);
         if !path.exists() {
-            return Err(ClientError::State(format!(
-                "no keystore at {} (run `aman init` or `aman contact accept` first)",
-                path.display()
-            )));
+            return Err(ClientError::State(t!("common-keystore-missing", path = path.display().to_string())));
         }
         let (slot, plain) = keystore::unlock(&path, passphrase)?;
         let secrets = Secrets::decode(&plain)?;
-        let book =
-            serde_json::from_slice(&plain[SECRETS_LEN..]).map_err(|e| ClientError::Keystore(format!("state: {e}")))?;
+        let book = serde_json::from_slice(&plain[SECRETS_LEN..])
+            .map_err(|e| ClientError::Keystore(t!("common-keystore-state-unreadable", error = e.to_string())))?;
         Ok(Vault { path, slot, secrets, book })
     }
 
@@ -449,9 +447,7 @@ impl Vault {
         let (book, _) = self.member()?;
         match (book.server_id, book.server_key) {
             (Some(id), Some(key)) => Ok((id, key)),
-            _ => Err(ClientError::State(
-                "this account was made by aman 0.1 and its server now speaks protocol version 2: make a new account with `aman init` (your contacts pair again)".into(),
-            )),
+            _ => Err(ClientError::State(t!("common-account-too-old"))),
         }
     }
 
@@ -459,7 +455,7 @@ impl Vault {
     pub fn member(&self) -> Result<(&MemberBook, &SigningKey), ClientError> {
         match (&self.book.member, &self.secrets.identity) {
             (Some(b), Some(k)) => Ok((b, k)),
-            _ => Err(ClientError::State("this keystore has no member account (run `aman init`)".into())),
+            _ => Err(ClientError::State(t!("common-not-a-member"))),
         }
     }
 
@@ -482,9 +478,7 @@ impl Vault {
     pub fn contact(&self) -> Result<(&ContactBook, &SigningKey, &EncryptionSecret), ClientError> {
         match (&self.book.contact, &self.secrets.contact_identity, &self.secrets.contact_encryption) {
             (Some(b), Some(i), Some(e)) => Ok((b, i, e)),
-            _ => Err(ClientError::State(
-                "this keystore is not a trusted contact of anyone (run `aman contact accept`)".into(),
-            )),
+            _ => Err(ClientError::State(t!("common-not-a-contact"))),
         }
     }
 }
