@@ -463,12 +463,14 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 aman_client::plan::set(&ctx, &mut vault, &plan).await?
             }
             plan_cli::PlanAction::Show => aman_client::plan::show(&open()?.0)?,
-            plan_cli::PlanAction::Template { lang } => {
-                let text = aman_client::plan::template((*lang).into());
-                Report {
-                    json: json!({ "lang": format!("{lang:?}").to_lowercase(), "plan": text }),
-                    text: text.to_owned(),
-                }
+            plan_cli::PlanAction::Template => {
+                // The template is written in the language of every message.
+                let lang = match i18n::lang() {
+                    i18n::Lang::En => aman_client::plan::Lang::En,
+                    i18n::Lang::Ar => aman_client::plan::Lang::Ar,
+                };
+                let text = aman_client::plan::template(lang);
+                Report { json: json!({ "lang": i18n::lang().code(), "plan": text }), text: text.to_owned() }
             }
         },
         Command::Alerts { all, action } => match action {

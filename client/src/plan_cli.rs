@@ -1,7 +1,6 @@
 //! `aman plan`: the member's response plan, sealed to the contacts with the note.
 
-use aman_client::plan::Lang;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use std::path::PathBuf;
 
 /// `aman plan …`.
@@ -15,28 +14,8 @@ pub enum PlanAction {
     },
     /// Print your plan.
     Show,
-    /// Print a starting plan drawn from published guidance for human-rights defenders.
-    Template {
-        /// Its language.
-        #[arg(long, value_enum, default_value_t = TemplateLang::En)]
-        lang: TemplateLang,
-    },
-}
-
-/// The languages a template is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TemplateLang {
-    /// English.
-    En,
-    /// Arabic (Modern Standard Arabic).
-    Ar,
-}
-
-impl From<TemplateLang> for Lang {
-    fn from(lang: TemplateLang) -> Lang {
-        match lang {
-            TemplateLang::En => Lang::En,
-            TemplateLang::Ar => Lang::Ar,
-        }
-    }
+    /// Print a starting plan drawn from published guidance for human-rights
+    /// defenders, in the language of every message (`--lang en|ar`, or the
+    /// locale's).
+    Template,
 }

@@ -17,6 +17,16 @@ function t(id, args) {
   return text.replace(/\{\$(\w+)\}/g, (m, name) => (args && name in args ? String(args[name]) : m));
 }
 
+// A string of the page as nodes: each {$name} replaced by args[name], a
+// node (such as a <bdi> holding a name someone wrote) or text.
+function tNodes(id, args) {
+  const text = Object.prototype.hasOwnProperty.call(STRINGS, id) ? STRINGS[id] : id;
+  return text.split(/(\{\$\w+\})/).map((part) => {
+    const m = /^\{\$(\w+)\}$/.exec(part);
+    return m && args && m[1] in args ? args[m[1]] : part;
+  });
+}
+
 // What a member or a server wrote, made safe to show: control characters
 // and bidi overrides (which could make one line read as another) become ?,
 // as on the terminal. It is always set as text, never as HTML.
@@ -298,7 +308,7 @@ function renderAlert(a) {
       mine = true;
       card.append(el('p', { class: 'ack' }, t('ui-acked-by-you') + ' ', el('span', { class: 'clock', text: fmtTime(k.at) })));
     } else {
-      card.append(el('p', { class: 'ack' }, t('ui-acked-by', { name: clean(k.by) }) + ' ', el('span', { class: 'clock', text: fmtTime(k.at) })));
+      card.append(el('p', { class: 'ack' }, ...tNodes('ui-acked-by', { name: el('bdi', { text: clean(k.by) }) }), ' ', el('span', { class: 'clock', text: fmtTime(k.at) })));
     }
   }
   for (const w of a.warnings || []) card.append(el('p', { class: 'warning', text: t('ui-warning') + ': ' + clean(w) }));
@@ -327,7 +337,11 @@ async function refreshInbox() {
   for (const u of j.unconfirmed || []) {
     const id = u.server_reachable ? 'ui-unconfirmed' : 'ui-unconfirmed-unreachable';
     box.append(el('p', { class: 'card warning unconfirmed', role: 'alert' },
-      t(id, { member: clean(u.member), since: fmtTime(u.last_sign_of_life), deadline: fmtTime(u.deadline) })));
+      ...tNodes(id, {
+        member: el('bdi', { text: clean(u.member) }),
+        since: el('span', { class: 'clock', text: fmtTime(u.last_sign_of_life) }),
+        deadline: el('span', { class: 'clock', text: fmtTime(u.deadline) }),
+      })));
   }
   const alerts = $('alerts');
   alerts.textContent = '';
