@@ -56,17 +56,33 @@ pub struct Report {
     pub text: String,
 }
 
-/// Formats a unix time as `YYYY-MM-DD HH:MM:SS UTC` (shared with the server's admin commands).
-pub use aman_protocol::duration::format_utc as format_time;
+/// Formats a unix time in this device's time zone (`TZ`, else the system's;
+/// UTC where it has none), as `YYYY-MM-DD HH:MM:SS ZONE`: `2026-11-27
+/// 12:00:00 +03` in Baghdad, `2026-11-27 09:00:00 UTC` where the clock is UTC.
+pub fn format_time(unix_time: u64) -> String {
+    format_time_in(unix_time, &jiff::tz::TimeZone::system())
+}
+
+/// [`format_time`] in a given zone.
+pub fn format_time_in(unix_time: u64, tz: &jiff::tz::TimeZone) -> String {
+    match i64::try_from(unix_time).ok().and_then(|s| jiff::Timestamp::from_second(s).ok()) {
+        Some(ts) => ts.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        None => aman_protocol::duration::format_utc(unix_time),
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn formats_times() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(1_800_000_000), "2027-01-15 08:00:00 UTC");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00 UTC");
+    fn formats_times_in_the_devices_zone() {
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(format_time_in(0, &utc), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_time_in(1_800_000_000, &utc), "2027-01-15 08:00:00 UTC");
+        assert_eq!(format_time_in(951_782_400, &utc), "2000-02-29 00:00:00 UTC");
+        let baghdad = jiff::tz::TimeZone::get("Asia/Baghdad").unwrap();
+        assert_eq!(format_time_in(1_800_000_000, &baghdad), "2027-01-15 11:00:00 +03");
+        assert_eq!(format_time_in(u64::MAX, &utc), aman_protocol::duration::format_utc(u64::MAX));
     }
 }

@@ -25,6 +25,8 @@ pub fn spawn_aman(home: &Path, stdin: &str, args: &[&str], env: &[(&str, &str)])
         .arg("--passphrase-stdin")
         .args(args)
         .env("AMAN_INSECURE_TEST_KDF", "1")
+        // Times are printed in the device's zone: the tests compare them in UTC.
+        .env("TZ", "UTC")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

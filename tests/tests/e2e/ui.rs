@@ -415,3 +415,35 @@ async fn the_interface_refuses_whoever_lacks_its_token_our_host_or_our_origin() 
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only on this machine"), "{out:?}");
 }
+
+#[test]
+fn the_command_line_speaks_arabic_when_asked_and_its_json_does_not_change() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let member = dir.path().join("member");
+    ok(&aman(&member, MEMBER_PASSES, &["init", "--server", &server.url]));
+    let arabic = |c: char| ('\u{0600}'..='\u{06ff}').contains(&c);
+    let english = String::from_utf8(ok_output(aman(&member, NORMAL, &["--lang", "en", "status"]))).unwrap();
+    assert!(english.contains("is reachable") && !english.chars().any(arabic), "{english}");
+    let by_flag = String::from_utf8(ok_output(aman(&member, NORMAL, &["--lang", "ar", "status"]))).unwrap();
+    assert!(by_flag.chars().any(arabic) && !by_flag.contains("is reachable"), "{by_flag}");
+    let by_locale = aman_tests::aman_env(&member, NORMAL, &["status"], &[("LANG", "ar_IQ.UTF-8"), ("LC_ALL", "")]);
+    let by_locale = String::from_utf8(ok_output(by_locale)).unwrap();
+    assert!(by_locale.chars().any(arabic), "the locale chooses Arabic: {by_locale}");
+    // --json is for programs: the same keys and values in every language
+    // (the server's time aside).
+    let mut en = json(&member, NORMAL, &["--lang", "en", "status"]);
+    let mut ar = json(&member, NORMAL, &["--lang", "ar", "status"]);
+    for v in [&mut en, &mut ar] {
+        v["server_time"] = Value::Null;
+    }
+    assert_eq!(en, ar);
+    let unknown = aman(&member, NORMAL, &["--lang", "fr", "status"]);
+    assert_eq!(unknown.status.code(), Some(2), "an unknown language is a usage error");
+}
+
+fn ok_output(out: std::process::Output) -> Vec<u8> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
