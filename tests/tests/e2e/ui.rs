@@ -389,7 +389,8 @@ async fn the_interface_refuses_whoever_lacks_its_token_our_host_or_our_origin() 
     // form, cannot send them.
     let unlock = r#"{"passphrase":"n0rmal-river-lamp"}"#;
     let json_ct = ("content-type", "application/json");
-    let cases: [(&[(&str, &str)], (u16, &str)); 4] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], (u16, &'a str));
+    let cases: [Case; 4] = [
         (&[json_ct], (403, "bad_origin")),
         (&[json_ct, ("origin", "http://evil.example")], (403, "bad_origin")),
         (&[json_ct, ("origin", "null")], (403, "bad_origin")),
