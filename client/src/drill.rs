@@ -13,6 +13,7 @@ use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::member::{complete_pairings, reseal, signer, unchanged_seal};
 use crate::state::Vault;
+use crate::wording::printable;
 use aman_protocol::api::ErrorCode;
 use aman_protocol::api::{ChannelOutcome, SealedAlertUpdate, B64};
 use aman_protocol::routes::{self, NoBody};
@@ -25,10 +26,7 @@ pub async fn send(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let linked = complete_pairings(ctx, vault).await?.linked;
     let (book, key) = vault.member()?;
     if book.linked_contacts() == 0 {
-        return Err(ClientError::State(
-            "no contact is linked: there is nobody to drill. Invite one with `aman contact invite --label NAME`."
-                .into(),
-        ));
+        return Err(ClientError::State(crate::t!("member-drill-nobody")));
     }
     let client = ctx.client(&book.server)?;
     if unchanged_seal(book).is_none() {
@@ -48,13 +46,8 @@ pub async fn send(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
         other => other?,
     };
     let contacts = book.linked_contacts();
-    let mut text: Vec<String> = linked
-        .iter()
-        .map(|l| format!("{l} accepted your invite and is now linked (compare safety numbers: `aman verify`)."))
-        .collect();
-    text.push(format!(
-        "Drill sent to your {contacts} contact(s): after the server's dispatch delay (under a minute by default) it reaches each one's mailbox and every channel, marked as a drill, with the note and plan they would read in an alert. Ask them to acknowledge it; `aman drill status` shows how it went."
-    ));
+    let mut text: Vec<String> = linked.iter().map(|l| crate::t!("member-contact-linked", label = l)).collect();
+    text.push(crate::t!("member-drill-sent", count = contacts));
     Ok(Report { json: json!({ "drill": reply.drill, "contacts": contacts, "linked": linked }), text: text.join("\n") })
 }
 
@@ -69,13 +62,10 @@ async fn drill_open(ctx: &Ctx, vault: &Vault) -> String {
         status.drill?.window_closes
     }
     .await;
-    let until = match closes {
-        Some(at) => format!("until {}", format_time(at)),
-        None => "until a day after it reaches your contacts".to_owned(),
-    };
-    format!(
-        "Your latest drill is still open ({until}): one drill at a time, so that drills cannot be used to flood your contacts. `aman drill status` shows how it is going; send the next one after that."
-    )
+    match closes {
+        Some(at) => crate::t!("member-drill-open-until", time = format_time(at)),
+        None => crate::t!("member-drill-open-a-day"),
+    }
 }
 
 /// A day number (days since 1970-01-01) as `YYYY-MM-DD`.
@@ -84,11 +74,11 @@ fn day(d: u64) -> String {
     t.get(..10).unwrap_or(&t).to_owned()
 }
 
-fn outcome(o: ChannelOutcome) -> &'static str {
+fn outcome(o: ChannelOutcome) -> String {
     match o {
-        ChannelOutcome::Delivered => "delivered",
-        ChannelOutcome::Failed => "failed",
-        ChannelOutcome::Pending => "not tried yet",
+        ChannelOutcome::Delivered => crate::t!("member-drill-delivered"),
+        ChannelOutcome::Failed => crate::t!("member-drill-failed"),
+        ChannelOutcome::Pending => crate::t!("member-drill-not-tried"),
     }
 }
 
@@ -98,27 +88,15 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     let client = ctx.client(&book.server)?;
     let reply = client.call(&routes::LatestDrill, &NoBody, &signer(book, key)?).await?;
     let Some(d) = reply.drill else {
-        return Ok(Report {
-            json: json!({ "drill": null }),
-            text: "No drill yet: `aman drill` sends one to every contact.".into(),
-        });
+        return Ok(Report { json: json!({ "drill": null }), text: crate::t!("member-no-drill") });
     };
     let mut contacts = Vec::new();
-    let mut lines = vec![format!("Drill {} sent {}.", d.drill, format_time(d.sent_at))];
+    let mut lines = vec![crate::t!("member-drill-sent-at", drill = d.drill.to_string(), time = format_time(d.sent_at))];
     let now = unix_now();
     match d.window_closes {
-        None => lines.push(format!(
-            "Your contacts have not been told yet: the server waits a random dispatch delay first (now {}).",
-            format_time(now)
-        )),
-        Some(at) if at <= now => lines.push(format!(
-            "Its window closed {}: this is how it stood then; nothing after it is shown.",
-            format_time(at)
-        )),
-        Some(at) => lines.push(format!(
-            "Its window is open until {}: what your contacts do until then is shown, nothing after it.",
-            format_time(at)
-        )),
+        None => lines.push(crate::t!("member-drill-not-told", now = format_time(now))),
+        Some(at) if at <= now => lines.push(crate::t!("member-drill-window-closed", time = format_time(at))),
+        Some(at) => lines.push(crate::t!("member-drill-window-open", time = format_time(at))),
     }
     for c in &d.contacts {
         let label = book
@@ -126,7 +104,7 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
             .iter()
             .find(|e| e.mailbox == c.mailbox)
             .map(|e| e.label.clone())
-            .unwrap_or_else(|| "a contact no longer linked".to_owned());
+            .unwrap_or_else(|| crate::t!("member-drill-unlinked-contact"));
         let channels: Vec<Value> =
             c.channels.iter().map(|ch| json!({ "kind": ch.kind, "outcome": ch.outcome })).collect();
         contacts.push(json!({
@@ -134,28 +112,35 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
             "acknowledged": c.acknowledged_at.is_some(), "acknowledged_at": c.acknowledged_at,
             "channels": channels, "first_fetch_day": c.first_fetch_day.map(day),
         }));
-        let mut parts = vec![if c.in_mailbox { "in their mailbox" } else { "not in their mailbox yet" }.to_owned()];
+        let mut parts = vec![if c.in_mailbox {
+            crate::t!("member-drill-in-mailbox")
+        } else {
+            crate::t!("member-drill-not-in-mailbox")
+        }];
         parts.push(match c.acknowledged_at {
-            Some(at) => format!("acknowledged {}", format_time(at)),
-            None => "NOT acknowledged".to_owned(),
+            Some(at) => crate::t!("member-drill-acknowledged", time = format_time(at)),
+            None => crate::t!("member-drill-not-acknowledged"),
         });
         if c.channels.is_empty() {
-            parts.push("no channel (nothing wakes them: they see it only when they run `aman alerts`)".to_owned());
+            parts.push(crate::t!("member-drill-no-channel"));
         }
         for ch in &c.channels {
-            parts.push(format!("{} {}", ch.kind, outcome(ch.outcome)));
+            parts.push(format!("{} {}", printable(&ch.kind.to_string(), usize::MAX), outcome(ch.outcome)));
         }
         parts.push(match c.first_fetch_day {
-            Some(d) => format!("their client fetched it on {}", day(d)),
-            None => "their client did not fetch it in its window".to_owned(),
+            Some(d) => crate::t!("member-drill-fetched", day = day(d)),
+            None => crate::t!("member-drill-not-fetched"),
         });
-        lines.push(format!("  {label}: {}.", parts.join("; ")));
+        // What the server or the member wrote is made safe to print; the
+        // messages around it are the program's own (and an Arabic one keeps
+        // its isolation marks).
+        lines.push(format!("  {}: {}.", printable(&label, usize::MAX), parts.join("; ")));
     }
     Ok(Report {
         json: json!({
             "drill": d.drill, "sent_at": d.sent_at, "dispatched": d.dispatched,
             "window_closes": d.window_closes, "contacts": contacts,
         }),
-        text: crate::wording::printable(&lines.join("\n"), usize::MAX),
+        text: lines.join("\n"),
     })
 }

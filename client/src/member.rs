@@ -34,11 +34,7 @@ pub const MAX_COUNTER_CATCH_UP: u64 = 1 << 32;
 pub const INVITE_LIFETIME: u64 = 7 * 86_400;
 
 pub(crate) fn signer<'a>(book: &MemberBook, key: &'a SigningKey) -> Result<Signer<'a>, ClientError> {
-    let server = book.server_id.ok_or_else(|| {
-        ClientError::State(
-            "this account was made by aman 0.1 and its server now speaks protocol version 2: make a new account with `aman init`".into(),
-        )
-    })?;
+    let server = book.server_id.ok_or_else(|| ClientError::State(crate::t!("member-old-account")))?;
     Ok(Signer { server, caller: *book.account.as_bytes(), key })
 }
 
@@ -101,8 +97,10 @@ pub async fn init(
     Ok(Report {
         json: json!({ "account": account, "server": client.base() }),
         text: format!(
-            "Account created on {}.\nNo contact is linked yet: nobody will be alerted until one is.\nNext: `aman contact invite --label NAME` for each trusted contact, then `aman schedule set --every 6h --grace 30m`.",
-            client.base()
+            "{}\n{}\n{}",
+            crate::t!("member-init-created", server = client.base()),
+            crate::t!("member-init-no-contact"),
+            crate::t!("member-init-next")
         ),
     })
 }
@@ -113,9 +111,7 @@ pub async fn init(
 /// in for it at `init` and read which passphrase is which.
 pub fn check_server(info: &ServerInfo, invite: Option<&str>) -> Result<(), ClientError> {
     if aman_protocol::server::server_id(&info.server_key) != info.server_id {
-        return Err(ClientError::State(
-            "the server's id does not match its key: something is wrong, do not register here".into(),
-        ));
+        return Err(ClientError::State(crate::t!("member-server-id-mismatch")));
     }
     let Some(rest) = invite.and_then(|code| code.trim().strip_prefix("amanreg2-")) else {
         return Ok(());
@@ -124,11 +120,9 @@ pub fn check_server(info: &ServerInfo, invite: Option<&str>) -> Result<(), Clien
         .rsplit('-')
         .next()
         .and_then(|id| id.parse().ok())
-        .ok_or_else(|| ClientError::State("the invite code is damaged: ask the organizer for it again".into()))?;
+        .ok_or_else(|| ClientError::State(crate::t!("member-invite-damaged")))?;
     if named != info.server_id {
-        return Err(ClientError::State(
-            "this is not the server the invite was made for: someone may be between you and it. Do not continue; tell the organizer.".into(),
-        ));
+        return Err(ClientError::State(crate::t!("member-wrong-server")));
     }
     Ok(())
 }
@@ -136,12 +130,12 @@ pub fn check_server(info: &ServerInfo, invite: Option<&str>) -> Result<(), Clien
 /// `aman contact invite`.
 pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8) -> Result<Report, ClientError> {
     if !(1..=9).contains(&tier) {
-        return Err(ClientError::State("--tier runs from 1 to 9".into()));
+        return Err(ClientError::State(crate::t!("member-tier-range")));
     }
     let news = complete_quietly(ctx, vault).await;
     let (book, key) = vault.member()?;
     if book.contacts.iter().any(|c| c.label == label) || book.pending.iter().any(|p| p.label == label) {
-        return Err(ClientError::State(format!("a contact is already labelled `{label}`")));
+        return Err(ClientError::State(crate::t!("member-label-taken", label = label)));
     }
     let code = InviteCode::generate(key.verifying_key(), &book.server)?;
     let expires_at = unix_now() + INVITE_LIFETIME;
@@ -163,8 +157,10 @@ pub async fn invite_contact(ctx: &Ctx, vault: &mut Vault, label: &str, tier: u8)
     let report = Report {
         json: json!({ "code": text.as_str(), "label": label, "tier": tier, "expires_at": expires_at }),
         text: format!(
-            "Give this code to {label} in person or over a channel you trust (valid 7 days):\n{}\n{label} is linked, and alerted, once they accept it and you next use aman. Your contacts read the names you give each other (they tell who acknowledged an alert).",
-            text.as_str()
+            "{}\n{}\n{}",
+            crate::t!("member-invite-give", label = label),
+            text.as_str(),
+            crate::t!("member-invite-linked-once", label = label)
         ),
     };
     let (book, _) = vault.member()?;
@@ -328,9 +324,11 @@ pub async fn complete_pairings(ctx: &Ctx, vault: &mut Vault) -> Result<Pairings,
         let raw = Zeroizing::new(
             data_encoding::HEXLOWER
                 .decode(p.secret.as_bytes())
-                .map_err(|_| ClientError::Keystore("bad invite secret".into()))?,
+                .map_err(|_| ClientError::Keystore(crate::t!("member-bad-invite-secret")))?,
         );
-        secret.copy_from_slice(raw.get(..32).ok_or_else(|| ClientError::Keystore("bad invite secret".into()))?);
+        secret.copy_from_slice(
+            raw.get(..32).ok_or_else(|| ClientError::Keystore(crate::t!("member-bad-invite-secret")))?,
+        );
         let invite = InviteCode::from_parts(p.id, secret, key.verifying_key(), &book.server)?;
         let e = match Enrollment::open(&enrollment.0, &invite) {
             Ok(e) => e,
@@ -379,14 +377,10 @@ async fn complete_quietly(ctx: &Ctx, vault: &mut Vault) -> Vec<String> {
     let mut lines = Vec::new();
     if let Ok(p) = complete_pairings(ctx, vault).await {
         for label in &p.linked {
-            lines.push(format!(
-                "{label} accepted your invite and is now linked (compare safety numbers: `aman verify`)."
-            ));
+            lines.push(crate::t!("member-contact-linked", label = label));
         }
         for label in &p.forged {
-            lines.push(format!(
-                "The invite for {label} was answered by someone who does not hold it: it was dropped. Invite {label} again."
-            ));
+            lines.push(crate::t!("member-invite-forged", label = label));
         }
     }
     lines
@@ -413,9 +407,6 @@ async fn after_alerting(ctx: &Ctx, vault: &mut Vault) -> Vec<String> {
 
 /// The warning every command that arms or checks in gives while no
 /// contact is linked.
-pub const NO_CONTACT: &str =
-    "WARNING: no contact is linked: nobody will be alerted. Invite one with `aman contact invite --label NAME`; an invited contact is linked once they accept.";
-
 fn no_contact_warning(book: &MemberBook) -> Option<String> {
     if book.linked_contacts() > 0 {
         return None;
@@ -423,9 +414,9 @@ fn no_contact_warning(book: &MemberBook) -> Option<String> {
     let waiting = if book.pending.is_empty() {
         String::new()
     } else {
-        format!(" ({} invited, not yet accepted)", book.pending.len())
+        format!(" {}", crate::t!("member-invited-not-accepted", count = book.pending.len()))
     };
-    Some(format!("{NO_CONTACT}{waiting}"))
+    Some(format!("{}{waiting}", crate::t!("member-no-contact-warning")))
 }
 
 /// Puts the lines of pairing news and the no-contact warning around a report.
@@ -449,26 +440,29 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
     let mut text = String::new();
     for c in &book.contacts {
         let state = match c.removing_at {
-            Some(at) => format!("linked until {}", format_time(at)),
-            None => "linked".to_owned(),
+            Some(at) => crate::t!("member-contact-linked-until", time = format_time(at)),
+            None => crate::t!("member-contact-state-linked"),
         };
         text.push_str(&format!(
-            "{}  tier {}  {state}  safety number {}\n",
+            "{}  {}  {state}  {}\n",
             c.label,
-            c.tier,
-            aman_protocol::safety::format_groups(&c.safety_number)
+            crate::t!("member-contact-tier", tier = c.tier.to_string()),
+            crate::t!("member-contact-safety-number", number = aman_protocol::safety::format_groups(&c.safety_number))
         ));
     }
     for p in &book.pending {
-        text.push_str(&format!("{}  tier {}  invited, waiting for them to accept\n", p.label, p.tier));
-    }
-    for label in &forged {
         text.push_str(&format!(
-            "{label}  the invite was answered by someone who does not hold it (not {label}): it was dropped. Invite {label} again, and pass the new code only to them.\n"
+            "{}  {}  {}\n",
+            p.label,
+            crate::t!("member-contact-tier", tier = p.tier.to_string()),
+            crate::t!("member-contact-invited-waiting")
         ));
     }
+    for label in &forged {
+        text.push_str(&format!("{label}  {}\n", crate::t!("member-contact-list-forged", label = label)));
+    }
     if text.is_empty() {
-        text = "No contacts yet. `aman contact invite --label NAME` makes an invite code.\n".into();
+        text = format!("{}\n", crate::t!("member-no-contacts"));
     }
     let contacts: Vec<_> = book
         .contacts
@@ -483,7 +477,7 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
 pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
     if !book.contacts.iter().any(|c| c.label == label) {
-        return Err(ClientError::State(format!("no contact labelled `{label}`")));
+        return Err(ClientError::State(crate::t!("member-no-such-contact", label = label)));
     }
     let mut updated = book.clone();
     updated.promote_pending_schedule(unix_now());
@@ -511,10 +505,7 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     vault.save()?;
     Ok(Report {
         json: json!({ "removed": label, "applied": reply.applied, "effective_at": reply.effective_at }),
-        text: format!(
-            "{label} will be removed at {}. Until then they still receive alerts, and every contact has been told.",
-            format_time(reply.effective_at)
-        ),
+        text: crate::t!("member-contact-removed-at", label = label, time = format_time(reply.effective_at)),
     })
 }
 
@@ -610,17 +601,14 @@ pub async fn set_schedule(
     }
     vault.book.member = Some(updated);
     vault.save()?;
-    let when = if reply.applied {
-        "now".to_owned()
+    let applies = if reply.applied {
+        crate::t!("member-schedule-applies-now")
     } else {
-        format!(
-            "at {} (it weakens your protection, so it waits; your contacts were told). Until then the old schedule holds",
-            format_time(reply.effective_at)
-        )
+        crate::t!("member-schedule-applies-at", time = format_time(reply.effective_at))
     };
     let mut text = format!(
-        "Schedule: {}. Applies {when}.{}",
-        describe_schedule(every, grace, &cadence),
+        "{} {applies}{}",
+        crate::t!("member-schedule", schedule = describe_schedule(every, grace, &cadence)),
         waiting::kept_sentence(&kept)
     );
     // A shorter schedule moves an armed deadline up at once: say where it is now.
@@ -629,7 +617,12 @@ pub async fn set_schedule(
         let (book, key) = vault.member()?;
         if let Ok(s) = client.call(&routes::GetAccount, &NoBody, &signer(book, key)?).await {
             if let (Some(due), Some(d)) = (s.next_due, s.deadline) {
-                text.push_str(&format!("\nNext check-in due by {}; alert at {}.", format_time(due), format_time(d)));
+                text.push('\n');
+                text.push_str(&crate::t!(
+                    "member-schedule-next-due",
+                    due = format_time(due),
+                    deadline = format_time(d)
+                ));
             }
             deadline = s.deadline;
             let mut updated = book.clone();
@@ -638,7 +631,8 @@ pub async fn set_schedule(
             vault.save()?;
         }
     }
-    text.push_str("\nCheck in with `aman checkin`: nothing checks in for you.");
+    text.push('\n');
+    text.push_str(&crate::t!("member-schedule-check-in-yourself"));
     let report = Report {
         json: json!({
             "every": every, "grace": grace, "trips_only": cadence == Cadence::TripsOnly,
@@ -678,22 +672,17 @@ pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<R
     vault.book.member = Some(updated);
     vault.save()?;
     let end = match until {
-        Some(u) => format!("until {} (you are due then, plus your grace)", format_time(u)),
-        None => "until you run `aman schedule resume`".to_owned(),
+        Some(u) => crate::t!("member-pause-until-time", time = format_time(u)),
+        None => crate::t!("member-pause-until-resume"),
     };
-    let when = if reply.applied {
-        "now".to_owned()
+    let applies = if reply.applied {
+        crate::t!("member-pause-applies-now")
     } else {
-        format!(
-            "at {} (it weakens your protection, so it waits; your contacts were told)",
-            format_time(reply.effective_at)
-        )
+        crate::t!("member-pause-applies-at", time = format_time(reply.effective_at))
     };
     let report = Report {
         json: json!({ "paused": true, "until": until, "applied": reply.applied, "effective_at": reply.effective_at }),
-        text: format!(
-            "Pause {end}: no alert for a missed check-in. It applies {when}; until then your schedule holds."
-        ),
+        text: format!("{end} {applies}"),
     };
     let (book, _) = vault.member()?;
     Ok(frame(report, &news, book))
@@ -717,7 +706,7 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         let _: PolicyReply = client.call(&routes::CancelPendingPolicy, &NoBody, &sign).await?;
         dropped = true;
         if book.pending_schedule.take().is_some() {
-            also = " The schedule change that was waiting with it is dropped too.".to_owned();
+            also = format!(" {}", crate::t!("member-resume-schedule-dropped"));
         }
     } else {
         let mut wanted = policy_from(&book);
@@ -737,7 +726,7 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     })
     .await?;
     also.push_str(&waiting::kept_sentence(&kept));
-    report.text = format!("Pause over: your schedule is back.{also}\n{}", report.text);
+    report.text = format!("{}{also}\n{}", crate::t!("member-resume-over"), report.text);
     report.json["resumed"] = json!(true);
     Ok(report)
 }
@@ -748,13 +737,10 @@ fn describe_schedule(every: u64, grace: u64, cadence: &Cadence) -> String {
     match cadence {
         Cadence::At(f) => {
             let times: Vec<String> = f.times.iter().map(|(h, m)| format!("{h:02}:{m:02}")).collect();
-            format!("check in at {} ({}), alert after {grace} more", times.join(", "), f.tz)
+            crate::t!("member-schedule-at", times = times.join(", "), tz = &f.tz, grace = &grace)
         }
-        Cadence::Every => format!("check in every {}, alert after {grace} more", format_duration(every)),
-        Cadence::TripsOnly => format!(
-            "trips only: no check-in is due between trips, a trip lasts at most {}, alert {grace} after its return time",
-            format_duration(every)
-        ),
+        Cadence::Every => crate::t!("member-schedule-every", every = format_duration(every), grace = &grace),
+        Cadence::TripsOnly => crate::t!("member-schedule-trips-only", max = format_duration(every), grace = &grace),
     }
 }
 
@@ -777,32 +763,29 @@ pub fn show_schedule(vault: &Vault, from: Option<u64>) -> Result<Report, ClientE
     let mut book = book.clone();
     book.promote_pending_schedule(unix_now());
     let (Some(every), Some(grace)) = (book.every, book.grace) else {
-        return Ok(Report {
-            json: json!({ "every": null, "grace": null }),
-            text: "No schedule set: `aman schedule set --every 6h --grace 30m` (or `--at 09:00,21:00`).".into(),
-        });
+        return Ok(Report { json: json!({ "every": null, "grace": null }), text: crate::t!("member-no-schedule") });
     };
     let cadence = Cadence::of(&book);
-    let mut text = format!("Schedule: {}.", describe_schedule(every, grace, &cadence));
+    let mut text = crate::t!("member-schedule", schedule = describe_schedule(every, grace, &cadence));
     let mut dues = Vec::new();
     if cadence == Cadence::TripsOnly {
-        text.push_str("\n`aman trip start --back-by 18:00` starts one; `aman trip end` when you are back.");
+        text.push('\n');
+        text.push_str(&crate::t!("member-schedule-trip-hint"));
     } else {
         let mut t = from.unwrap_or_else(unix_now);
         for _ in 0..4 {
             t = regular_due(every, book.at.as_ref(), t)?;
             dues.push(t);
         }
-        text.push_str("\nChecking in now (or at the time given), the next check-ins are due by:");
+        text.push('\n');
+        text.push_str(&crate::t!("member-schedule-next-dues"));
         for d in &dues {
             text.push_str(&format!("\n  {}", format_time(*d)));
         }
     }
     if let Some(trip) = &book.trip {
-        text.push_str(&format!(
-            "\nOn a trip: back by {} (`aman trip end` returns to this schedule).",
-            format_time(trip.back_by)
-        ));
+        text.push('\n');
+        text.push_str(&crate::t!("member-schedule-on-trip", time = format_time(trip.back_by)));
     }
     Ok(Report {
         json: json!({
@@ -839,7 +822,7 @@ pub async fn checkin(
     })
     .await?;
     if ended {
-        report.text = format!("Your trip's return time had passed: this check-in ends it.\n{}", report.text);
+        report.text = format!("{}\n{}", crate::t!("member-checkin-trip-ended"), report.text);
         report.json["trip_ended"] = json!(true);
     }
     Ok(report)
@@ -876,7 +859,7 @@ pub async fn checkin_with(
     updated.promote_pending_schedule(unix_now());
     updated.promote_removals(unix_now());
     let (Some(mut every), Some(regular_grace)) = (updated.every, updated.grace) else {
-        return Err(ClientError::State("no schedule yet: run `aman schedule set --every 6h --grace 30m` first".into()));
+        return Err(ClientError::State(crate::t!("member-no-schedule-yet")));
     };
     let client = ctx.client(&book.server)?;
     let sign = signer(book, key)?;
@@ -945,9 +928,10 @@ pub async fn checkin_with(
                 // contacts see: a server that names an absurd one is not
                 // followed (contacts would then refuse every later heartbeat).
                 if status.counter.saturating_sub(counter) > MAX_COUNTER_CATCH_UP {
-                    return Err(ClientError::State(format!(
-                        "the server reports check-in counter {}, far beyond this device's {}: refusing to follow it",
-                        status.counter, counter
+                    return Err(ClientError::State(crate::t!(
+                        "member-counter-far",
+                        server = status.counter.to_string(),
+                        device = counter.to_string()
                     )));
                 }
                 counter = status.counter.max(counter) + 1;
@@ -967,7 +951,7 @@ pub async fn checkin_with(
                 // tick): check in on the schedule it holds, and keep trips
                 // only waiting. (A refused duress stand-down has alerted.)
                 let (Some(e), Some(g)) = (book.every, book.grace) else {
-                    return Err(ClientError::State("no schedule yet".into()));
+                    return Err(ClientError::State(crate::t!("member-no-schedule-short")));
                 };
                 (every, grace, stand_down) = (e, g, false);
                 updated.every = book.every;
@@ -983,11 +967,12 @@ pub async fn checkin_with(
             Err(e) => return Err(e),
         }
     }
-    let reply = reply.ok_or_else(|| ClientError::State("the server kept refusing the check-in counter".into()))?;
+    let reply = reply.ok_or_else(|| ClientError::State(crate::t!("member-counter-refused")))?;
     if reply.counter != counter {
-        return Err(ClientError::State(format!(
-            "the server answered for check-in counter {} instead of {counter}",
-            reply.counter
+        return Err(ClientError::State(crate::t!(
+            "member-counter-mismatch",
+            got = reply.counter.to_string(),
+            sent = counter.to_string()
         )));
     }
     updated.counter = reply.counter;
@@ -998,7 +983,7 @@ pub async fn checkin_with(
     vault.save()?;
     news.extend(after_alerting(ctx, vault).await);
     let (book, _) = vault.member()?;
-    let who = if book.linked_contacts() > 0 { "your contacts are alerted" } else { "the alert would go" };
+    let who = if book.linked_contacts() > 0 { "linked" } else { "none" };
     // "In" counted from the time the heartbeat was signed (its next due
     // time less the check-in's own time is what was asked for): what is
     // printed does not depend on how long the reply and saving took.
@@ -1007,23 +992,22 @@ pub async fn checkin_with(
         Due::Regular if book.at.is_none() => Some(every),
         Due::Regular => None,
     };
-    let until = match asked {
-        Some(every) => format!(" (in {})", format_duration(every)),
-        None => String::new(),
-    };
-    let mut text = match armed {
-        Some((next_due, deadline)) => format!(
-            "Checked in. Next check-in due by {}{until}; {who} at {} if you have not checked in.",
-            format_time(next_due),
-            format_time(deadline)
+    let mut text = match (armed, asked) {
+        (Some((next_due, deadline)), Some(every)) => crate::t!(
+            "member-checked-in-every",
+            due = format_time(next_due),
+            every = format_duration(every),
+            who = who,
+            deadline = format_time(deadline)
         ),
-        None => "Checked in. No check-in is due until your next trip (`aman trip start --back-by 18:00`).".to_owned(),
+        (Some((next_due, deadline)), None) => {
+            crate::t!("member-checked-in", due = format_time(next_due), who = who, deadline = format_time(deadline))
+        }
+        (None, _) => crate::t!("member-checked-in-trips-only"),
     };
     if let Some(trip) = &book.trip {
-        text.push_str(&format!(
-            "\nOn a trip: back by {}. `aman trip extend 30m` gives more time; `aman trip end` when you are back.",
-            format_time(trip.back_by)
-        ));
+        text.push('\n');
+        text.push_str(&on_trip_line(trip.back_by));
     }
     let report = Report {
         json: json!({
@@ -1034,6 +1018,11 @@ pub async fn checkin_with(
         text,
     };
     Ok(frame(report, &news, book))
+}
+
+/// The line a check-in adds while a trip is under way.
+pub(crate) fn on_trip_line(back_by: u64) -> String {
+    format!("{} {}", crate::t!("member-on-trip-back-by", time = format_time(back_by)), crate::t!("member-trip-hint"))
 }
 
 /// `aman key rotate`: new check-in keys for both passphrases, typed in
@@ -1055,7 +1044,7 @@ pub async fn rotate_keys(
     let (old_a, staged_a) = crate::keystore::slot_rotation_keys(&path, pass_a, now)?;
     let (old_b, staged_b) = crate::keystore::slot_rotation_keys(&path, pass_b, now)?;
     if old_a.verifying_key() == old_b.verifying_key() {
-        return Err(ClientError::State("type both passphrases: the normal and the duress one, in any order".into()));
+        return Err(ClientError::State(crate::t!("member-rotate-both")));
     }
     let (server_id, server_key) = vault.member_server()?;
     let (book, key) = vault.member()?;
@@ -1088,10 +1077,7 @@ pub async fn rotate_keys(
     stage(reply.effective_at)?;
     Ok(Report {
         json: json!({ "rotated": true, "effective_at": reply.effective_at }),
-        text: format!(
-            "New check-in keys take over at {} (after the server's cooling-off period; your contacts were told). Both passphrases stay the same.",
-            format_time(reply.effective_at)
-        ),
+        text: crate::t!("member-rotate-done", time = format_time(reply.effective_at)),
     })
 }
 
@@ -1128,7 +1114,7 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
     let (book, _) = vault.member()?;
     let report = Report {
         json: json!({ "alert": reply.alert }),
-        text: format!("Panic alert {} sent to your contacts.", reply.alert),
+        text: crate::t!("member-panic-sent", alert = reply.alert.to_string()),
     };
     Ok(frame(report, &news, book))
 }
@@ -1166,52 +1152,59 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     vault.book.member = Some(updated);
     vault.save()?;
     let (book, _) = vault.member()?;
-    let route = match &ctx.proxy {
-        Some(p) => format!(" through the proxy {}", crate::api::without_credentials(p)),
-        None => String::new(),
+    let mut text = match &ctx.proxy {
+        Some(p) => crate::t!(
+            "member-status-reachable-proxy",
+            server = &book.server,
+            proxy = crate::api::without_credentials(p)
+        ),
+        None => crate::t!("member-status-reachable", server = &book.server),
     };
-    let mut text = format!("Server {} is reachable{route}.\n", book.server);
+    text.push('\n');
     match s.deadline {
-        Some(d) => text.push_str(&format!(
-            "Next check-in due by {}; alert at {} ({} left).\n",
-            s.next_due.map(format_time).unwrap_or_default(),
-            format_time(d),
-            format_duration(d.saturating_sub(s.server_time))
+        Some(d) => text.push_str(&crate::t!(
+            "member-status-next-due",
+            due = s.next_due.map(format_time).unwrap_or_default(),
+            deadline = format_time(d),
+            left = format_duration(d.saturating_sub(s.server_time))
         )),
-        None if s.policy.trips_only => text
-            .push_str("No check-in is due: trips only, and no trip under way (`aman trip start --back-by 18:00`).\n"),
-        None => text.push_str("Not armed: check in to arm the switch.\n"),
+        None if s.policy.trips_only => text.push_str(&crate::t!("member-status-trips-only")),
+        None => text.push_str(&crate::t!("member-status-not-armed")),
     }
+    text.push('\n');
     if let Some(p) = book.pause {
-        let end = p.until.map(|u| format!(" until {}", format_time(u))).unwrap_or_default();
-        let from = if p.effective_at > s.server_time {
-            format!(" from {}", format_time(p.effective_at))
-        } else {
-            String::new()
-        };
-        text.push_str(&format!(
-            "Paused{from}{end}: no alert for a missed check-in (`aman schedule resume` ends it).\n"
-        ));
+        let until = p.until.map(format_time);
+        let from = (p.effective_at > s.server_time).then(|| format_time(p.effective_at));
+        text.push_str(&match (from, until) {
+            (None, None) => crate::t!("member-status-paused"),
+            (None, Some(until)) => crate::t!("member-status-paused-until", until = until),
+            (Some(from), None) => crate::t!("member-status-paused-from", from = from),
+            (Some(from), Some(until)) => crate::t!("member-status-paused-from-until", from = from, until = until),
+        });
+        text.push('\n');
     }
     if let Some(trip) = &book.trip {
-        text.push_str(&format!(
-            "On a trip: back by {} ({} left); `aman trip end` when you are back.\n",
-            format_time(trip.back_by),
-            format_duration(trip.back_by.saturating_sub(s.server_time))
+        text.push_str(&crate::t!(
+            "member-status-on-trip",
+            time = format_time(trip.back_by),
+            left = format_duration(trip.back_by.saturating_sub(s.server_time))
         ));
+        text.push('\n');
     }
-    text.push_str(&format!("{} linked contact(s), {} invited.\n", book.contacts.len(), book.pending.len()));
+    text.push_str(&contacts_line(book));
+    text.push('\n');
     for p in &s.pending {
         let what = match p.kind() {
-            Some(PendingKind::PolicyWeakening) => "A change weakening your protection",
-            Some(PendingKind::CheckinKeysRotation) => "New check-in keys",
-            Some(PendingKind::AccountDeletion) => "Deleting this account",
-            None => "A change this version of aman does not know",
+            Some(PendingKind::PolicyWeakening) => crate::t!("member-pending-weakening"),
+            Some(PendingKind::CheckinKeysRotation) => crate::t!("member-pending-keys"),
+            Some(PendingKind::AccountDeletion) => crate::t!("member-pending-deletion"),
+            None => crate::t!("member-pending-unknown"),
         };
         match p.effective_at() {
-            Some(at) => text.push_str(&format!("{what} applies at {}.\n", format_time(at))),
-            None => text.push_str(&format!("{what} is waiting.\n")),
+            Some(at) => text.push_str(&crate::t!("member-pending-applies-at", what = what, time = format_time(at))),
+            None => text.push_str(&crate::t!("member-pending-waiting", what = what)),
         }
+        text.push('\n');
     }
     let report = Report {
         json: json!({
@@ -1227,21 +1220,29 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     Ok(frame(report, &news, book))
 }
 
+/// "2 linked contact(s), 1 invited."
+fn contacts_line(book: &MemberBook) -> String {
+    crate::t!("member-status-contacts", linked = book.contacts.len(), invited = book.pending.len())
+}
+
 /// What `status` shows without the server: the deadline it last reported.
 fn last_known_report(book: &MemberBook) -> Report {
-    let mut text = format!("Server {} cannot be reached.\n", book.server);
+    let mut text = crate::t!("member-status-unreachable", server = &book.server);
+    text.push('\n');
     match book.last_known {
-        Some(LastKnown { at, next_due, deadline: Some(d) }) => text.push_str(&format!(
-            "Last known (as the server said at {}): next check-in due by {}; alert at {}{}.\n",
-            format_time(at),
-            next_due.map(format_time).unwrap_or_default(),
-            format_time(d),
-            if d <= unix_now() { ", which has passed" } else { "" }
-        )),
-        Some(_) => text.push_str("Last known: not armed.\n"),
-        None => text.push_str("Nothing is known yet of the server's deadline.\n"),
+        Some(LastKnown { at, next_due, deadline: Some(d) }) => {
+            let (at, due, deadline) = (format_time(at), next_due.map(format_time).unwrap_or_default(), format_time(d));
+            text.push_str(&if d <= unix_now() {
+                crate::t!("member-status-last-known-passed", at = at, due = due, deadline = deadline)
+            } else {
+                crate::t!("member-status-last-known", at = at, due = due, deadline = deadline)
+            });
+        }
+        Some(_) => text.push_str(&crate::t!("member-status-last-known-not-armed")),
+        None => text.push_str(&crate::t!("member-status-nothing-known")),
     }
-    text.push_str(&format!("{} linked contact(s), {} invited.", book.contacts.len(), book.pending.len()));
+    text.push('\n');
+    text.push_str(&contacts_line(book));
     let last = book.last_known;
     Report {
         json: json!({
@@ -1269,6 +1270,52 @@ mod tests {
         assert!(note.starts_with("بب"), "the standing note is cut from its end");
         assert_eq!(with_panic_words("", "help", 0), "PANIC (1970-01-01 00:00:00 UTC): help");
         assert!(with_panic_words("", &"w".repeat(limit), 0).len() <= limit);
+    }
+
+    /// The messages built from pieces read as they did in English, and every
+    /// Arabic form is whole (a select or variable Fluent could not resolve
+    /// shows as `{`).
+    #[test]
+    fn composed_messages_read_the_same_in_english_and_whole_in_arabic() {
+        use crate::i18n::{message_in, Arg, Lang};
+        let checked_in = |lang, who: &'static str| {
+            message_in(
+                lang,
+                "member-checked-in-every",
+                &[
+                    ("due", Arg::from("D")),
+                    ("every", Arg::from("6h")),
+                    ("who", Arg::from(who)),
+                    ("deadline", Arg::from("X")),
+                ],
+            )
+        };
+        assert_eq!(
+            checked_in(Lang::En, "linked"),
+            "Checked in. Next check-in due by D (in 6h); your contacts are alerted at X if you have not checked in."
+        );
+        assert_eq!(
+            checked_in(Lang::En, "none"),
+            "Checked in. Next check-in due by D (in 6h); the alert would go at X if you have not checked in."
+        );
+        assert_ne!(checked_in(Lang::Ar, "linked"), checked_in(Lang::Ar, "none"));
+        let contacts = |lang, linked: u64, invited: u64| {
+            message_in(
+                lang,
+                "member-status-contacts",
+                &[("linked", Arg::Count(linked)), ("invited", Arg::Count(invited))],
+            )
+        };
+        assert_eq!(contacts(Lang::En, 1, 0), "1 linked contact(s), 0 invited.");
+        assert_eq!(contacts(Lang::En, 3, 12), "3 linked contact(s), 12 invited.");
+        for n in [0, 1, 2, 3, 11, 100] {
+            let ar = contacts(Lang::Ar, n, n);
+            assert!(!ar.contains('{') && ar.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)), "{ar}");
+        }
+        let drill = message_in(Lang::En, "member-drill-sent", &[("count", Arg::Count(1))]);
+        assert!(drill.starts_with("Drill sent to your 1 contact(s): after"), "{drill}");
+        let waiting = message_in(Lang::En, "member-invited-not-accepted", &[("count", Arg::Count(2))]);
+        assert_eq!(waiting, "(2 invited, not yet accepted)");
     }
 
     #[test]

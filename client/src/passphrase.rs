@@ -16,20 +16,23 @@ const MIN_SCORE: Score = Score::Two;
 /// silent alert (or the other way round).
 const MIN_EDITS: usize = 3;
 
-/// Refuses a new passphrase the strength estimator rates very weak, saying why.
+/// Refuses a new passphrase the strength estimator rates very weak, saying
+/// why. `which` names it as the person reads it ("passphrase", "duress
+/// passphrase", in the interface's language). The estimator's own warning
+/// and suggestions come in English.
 pub fn check_strength(which: &str, passphrase: &str, context: &[&str]) -> Result<(), ClientError> {
     let estimate = zxcvbn::zxcvbn(passphrase, context);
     if estimate.score() >= MIN_SCORE {
         return Ok(());
     }
-    let mut sentences = vec![format!("the {which} is too easy to guess")];
+    let mut sentences = vec![crate::t!("member-passphrase-too-easy", which = which)];
     if let Some(feedback) = estimate.feedback() {
         if let Some(warning) = feedback.warning() {
             sentences[0].push_str(&format!(" ({})", warning.to_string().trim_end_matches('.')));
         }
         sentences.extend(feedback.suggestions().iter().map(|s| s.to_string().trim_end_matches('.').to_owned()));
     }
-    sentences.push("Several unrelated words, in any language, make a strong one".to_owned());
+    sentences.push(crate::t!("member-passphrase-advice"));
     Err(ClientError::State(format!("{}.", sentences.join(". "))))
 }
 
@@ -40,9 +43,7 @@ pub fn check_pair(normal: &str, duress: &str) -> Result<(), ClientError> {
         Zeroizing::new(lower.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>())
     };
     if edit_distance(&fold(normal), &fold(duress)) < MIN_EDITS {
-        return Err(ClientError::State(
-            "the duress passphrase is too close to the normal one: a typo could then send a silent alert. Choose one that differs in more than a few letters.".into(),
-        ));
+        return Err(ClientError::State(crate::t!("member-duress-too-close")));
     }
     Ok(())
 }

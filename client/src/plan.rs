@@ -87,14 +87,15 @@ const TEMPLATE_AR: &str = "\
 /// (an empty plan removes it). Every later seal carries it.
 pub async fn set(ctx: &Ctx, vault: &mut Vault, plan: &str) -> Result<Report, ClientError> {
     if plan.len() > MAX_PLAN_LEN {
-        return Err(ClientError::State(format!(
-            "the plan is {} bytes; it can hold at most {MAX_PLAN_LEN} (about half as many Arabic letters)",
-            plan.len()
+        return Err(ClientError::State(crate::t!(
+            "member-plan-too-long",
+            bytes = plan.len().to_string(),
+            max = MAX_PLAN_LEN.to_string()
         )));
     }
     let linked = complete_pairings(ctx, vault).await?.linked;
     let Some(book) = vault.book.member.as_mut() else {
-        return Err(ClientError::State("this keystore has no member account (run `aman init`)".into()));
+        return Err(ClientError::State(crate::t!("member-no-account")));
     };
     book.plan = plan.to_owned();
     // Kept first: should sending fail, the next check-in seals it (the
@@ -111,17 +112,12 @@ pub async fn set(ctx: &Ctx, vault: &mut Vault, plan: &str) -> Result<Report, Cli
         vault.book.member = Some(updated);
         vault.save()?;
     }
-    let mut text: Vec<String> = linked
-        .iter()
-        .map(|l| format!("{l} accepted your invite and is now linked (compare safety numbers: `aman verify`)."))
-        .collect();
+    let mut text: Vec<String> = linked.iter().map(|l| crate::t!("member-contact-linked", label = l)).collect();
     text.push(match (plan.is_empty(), contacts) {
-        (true, 0) => "Your plan is removed.".to_owned(),
-        (true, _) => "Your plan is removed: your contacts' next alert or drill carries none.".to_owned(),
-        (false, 0) => "Your plan is kept. No contact is linked yet: it is sealed to your contacts once one is.".to_owned(),
-        (false, n) => format!(
-            "Your plan is sealed to your {n} contact(s): they read it with every alert and drill (`aman drill` shows them)."
-        ),
+        (true, 0) => crate::t!("member-plan-removed"),
+        (true, _) => crate::t!("member-plan-removed-linked"),
+        (false, 0) => crate::t!("member-plan-kept"),
+        (false, n) => crate::t!("member-plan-sealed", count = n),
     });
     Ok(Report {
         json: json!({ "plan_bytes": plan.len(), "sealed_to": contacts, "linked": linked }),
@@ -135,7 +131,7 @@ pub fn show(vault: &Vault) -> Result<Report, ClientError> {
     let plan = (!book.plan.is_empty()).then(|| book.plan.clone());
     let text = match &plan {
         Some(p) => crate::wording::printable(p, usize::MAX),
-        None => "No plan is set. `aman plan template --lang en` (or `ar`) prints a starting point; `aman plan set --file PATH` seals yours to your contacts.".to_owned(),
+        None => crate::t!("member-no-plan"),
     };
     Ok(Report { json: json!({ "plan": plan }), text })
 }

@@ -18,15 +18,10 @@ pub async fn add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target: &str) 
     let client = ctx.client(&book.server)?;
     let body = AddEndpoint { kind, target: target.to_owned() };
     let added = client.call(&routes::AddReminderTarget, &body, &signer(book, key)?).await?;
-    let mut text = format!(
-        "Added {} reminder target {}. Set when you are reminded with `aman remind set --before 30m,5m`.",
-        kind.as_str(),
-        added.id
-    );
+    let mut text = crate::t!("member-remind-added", kind = kind.as_str(), id = added.id.to_string());
     if let Some(secret) = &added.secret {
-        text.push_str(&format!(
-            "\nWebhook signing secret (shown once; requests carry an HMAC-SHA256 signature with it): {secret}"
-        ));
+        text.push('\n');
+        text.push_str(&crate::t!("member-remind-secret", secret = secret));
     }
     Ok(Report { json: json!({ "id": added.id, "kind": kind.as_str(), "secret": added.secret }), text })
 }
@@ -38,14 +33,13 @@ pub async fn list(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     let r = client.call(&routes::GetReminders, &NoBody, &signer(book, key)?).await?;
     let mut lines = Vec::new();
     if r.before.is_empty() {
-        lines.push("No reminder times: set them with `aman remind set --before 30m,5m`.".to_owned());
+        lines.push(crate::t!("member-remind-no-times"));
     } else {
         let before: Vec<String> = r.before.iter().map(|b| format_duration(*b)).collect();
-        lines.push(format!("Reminded {} before each check-in is due and before the grace ends.", before.join(", ")));
+        lines.push(crate::t!("member-remind-before", before = before.join(", ")));
     }
     if r.targets.is_empty() {
-        lines
-            .push("No reminder targets: add one with `aman remind add ntfy URL | webhook URL | email ADDRESS`.".into());
+        lines.push(crate::t!("member-remind-no-targets"));
     }
     for t in &r.targets {
         lines.push(format!("{}  {}  {}", t.id, t.kind, crate::wording::printable(&t.target, 512)));
@@ -59,7 +53,7 @@ pub async fn remove(ctx: &Ctx, vault: &mut Vault, id: u8) -> Result<Report, Clie
     let (book, key) = vault.member()?;
     let client = ctx.client(&book.server)?;
     client.call(&routes::RemoveReminderTarget { id }, &NoBody, &signer(book, key)?).await?;
-    Ok(Report { json: json!({ "removed": id }), text: format!("Removed reminder target {id}.") })
+    Ok(Report { json: json!({ "removed": id }), text: crate::t!("member-remind-removed", id = id.to_string()) })
 }
 
 /// `aman remind set --before 30m,5m` (seconds; empty: no reminders).
@@ -72,10 +66,10 @@ pub async fn set(ctx: &Ctx, vault: &mut Vault, before: &[u64]) -> Result<Report,
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     sorted.dedup();
     let text = if sorted.is_empty() {
-        "Reminders off.".to_owned()
+        crate::t!("member-remind-off")
     } else {
         let shown: Vec<String> = sorted.iter().map(|b| format_duration(*b)).collect();
-        format!("You will be reminded {} before each check-in is due and before the grace ends.", shown.join(", "))
+        crate::t!("member-remind-set", before = shown.join(", "))
     };
     Ok(Report { json: json!({ "before": sorted }), text })
 }

@@ -36,9 +36,7 @@ pub fn needs_both(change: &Change) -> bool {
 pub fn check_both(a: &Vault, b: &Vault) -> Result<(), ClientError> {
     let now = crate::api::unix_now();
     if a.checkin_key(now).verifying_key() == b.checkin_key(now).verifying_key() {
-        return Err(ClientError::State(
-            "changing how this device reaches the server needs both passphrases, the normal and the duress one, in any order".into(),
-        ));
+        return Err(ClientError::State(crate::t!("member-config-needs-both")));
     }
     Ok(())
 }
@@ -66,24 +64,18 @@ pub fn configure(vault: &mut Vault, change: Change) -> Result<Report, ClientErro
 /// The stored settings, as text and JSON.
 pub fn show(settings: &DeviceSettings) -> Report {
     let proxy = match &settings.proxy {
-        Some(p) if p.starts_with("socks5://") => format!(
-            "Proxy: {} (every request goes through it, but server names are looked up by this device: use socks5h:// for Tor)",
-            crate::api::without_credentials(p)
-        ),
-        Some(p) => format!(
-            "Proxy: {} (every request goes through it; none is made without it)",
-            crate::api::without_credentials(p)
-        ),
-        None => "Proxy: none (requests go directly to the server)".to_owned(),
+        Some(p) if p.starts_with("socks5://") => {
+            crate::t!("member-config-proxy-socks5", proxy = crate::api::without_credentials(p))
+        }
+        Some(p) => crate::t!("member-config-proxy", proxy = crate::api::without_credentials(p)),
+        None => crate::t!("member-config-no-proxy"),
     };
     let ca = match &settings.ca_pem {
-        Some(_) => "Certificate authority: a private one is trusted besides the public ones",
-        None => "Certificate authority: the public ones only",
+        Some(_) => crate::t!("member-config-private-ca"),
+        None => crate::t!("member-config-public-ca"),
     };
     Report {
         json: json!({ "proxy": settings.proxy.as_deref().map(crate::api::without_credentials), "private_ca": settings.ca_pem.is_some() }),
-        text: format!(
-            "{proxy}\n{ca}\n(--proxy or AMAN_PROXY on one command overrides the stored proxy for that command.)"
-        ),
+        text: format!("{proxy}\n{ca}\n{}", crate::t!("member-config-override")),
     }
 }

@@ -6,7 +6,7 @@
 use crate::api::unix_now;
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
-use crate::member::{checkin_with, Due};
+use crate::member::{checkin_with, on_trip_line, Due};
 use crate::state::{Trip, Vault};
 use aman_protocol::duration::format_duration;
 
@@ -15,25 +15,23 @@ use aman_protocol::duration::format_duration;
 fn check_bounds(vault: &Vault, back_by: u64, grace: u64, now: u64) -> Result<(), ClientError> {
     let (every, regular_grace) = schedule_in_force(vault, now)?;
     let (Some(every), Some(regular_grace)) = (every, regular_grace) else {
-        return Err(ClientError::State(
-            "set a schedule first (`aman schedule set --every 6h --grace 30m`, or `--trips-only --max-trip 12h --grace 30m` for none between trips): it is what `aman trip end` returns to, and it bounds how long a trip may last".into(),
-        ));
+        return Err(ClientError::State(crate::t!("member-trip-no-schedule")));
     };
     if back_by <= now {
-        return Err(ClientError::State(format!("{} has already passed", format_time(back_by))));
+        return Err(ClientError::State(crate::t!("member-trip-passed", time = format_time(back_by))));
     }
     if back_by - now > every {
-        return Err(ClientError::State(format!(
-            "a trip can last at most your schedule's interval ({}); this one would last {}. Extend it later with `aman trip extend`, or set a longer schedule",
-            format_duration(every),
-            format_duration(back_by - now)
+        return Err(ClientError::State(crate::t!(
+            "member-trip-too-long",
+            max = format_duration(every),
+            length = format_duration(back_by - now)
         )));
     }
     if grace > regular_grace {
-        return Err(ClientError::State(format!(
-            "--grace {} is longer than your schedule's ({}); the server would refuse it",
-            format_duration(grace),
-            format_duration(regular_grace)
+        return Err(ClientError::State(crate::t!(
+            "member-trip-grace-too-long",
+            grace = format_duration(grace),
+            schedule = format_duration(regular_grace)
         )));
     }
     Ok(())
@@ -72,7 +70,12 @@ pub async fn start(
         Ok(())
     })
     .await?;
-    Ok(trip_report(report, "Trip started", back_by, now))
+    let first = crate::t!(
+        "member-trip-started",
+        time = format_time(back_by),
+        left = format_duration(back_by.saturating_sub(now))
+    );
+    Ok(trip_report(report, first, back_by))
 }
 
 /// `aman trip extend DUR`: the return time moves on by `by` (from now, if
@@ -90,7 +93,12 @@ pub async fn extend(ctx: &Ctx, vault: &mut Vault, by: u64) -> Result<Report, Cli
         Ok(())
     })
     .await?;
-    Ok(trip_report(report, "Trip extended", back_by, now))
+    let first = crate::t!(
+        "member-trip-extended",
+        time = format_time(back_by),
+        left = format_duration(back_by.saturating_sub(now))
+    );
+    Ok(trip_report(report, first, back_by))
 }
 
 /// `aman trip end`: a check-in that returns to the regular schedule (or,
@@ -112,11 +120,11 @@ pub async fn end(
     })
     .await?;
     // Trips only: the check-in's own line says that nothing is due now.
-    let back_to = match vault.member()?.0.trips_only {
-        true => "",
-        false => " back to your regular schedule.",
+    let ended = match vault.member()?.0.trips_only {
+        true => crate::t!("member-trip-ended"),
+        false => crate::t!("member-trip-ended-back"),
     };
-    report.text = format!("Trip ended.{back_to}\n{}", report.text);
+    report.text = format!("{ended}\n{}", report.text);
     report.json["trip_ended"] = serde_json::json!(true);
     Ok(report)
 }
@@ -130,20 +138,16 @@ fn schedule_in_force(vault: &Vault, now: u64) -> Result<(Option<u64>, Option<u64
 }
 
 fn no_trip() -> ClientError {
-    ClientError::State("no trip under way (`aman trip start --back-by 18:00` starts one)".into())
+    ClientError::State(crate::t!("member-no-trip"))
 }
 
-/// `now` is when the command began: what is printed does not depend on how
-/// long the check-in took.
-fn trip_report(mut report: Report, what: &str, back_by: u64, now: u64) -> Report {
-    let left = back_by.saturating_sub(now);
-    let first = format!("{what}: back by {} (in {}).", format_time(back_by), format_duration(left));
+/// `first` says the trip's return time, counted from when the command
+/// began: what is printed does not depend on how long the check-in took.
+fn trip_report(mut report: Report, first: String, back_by: u64) -> Report {
     // The check-in's own lines say when the contacts are alerted; its trip
     // line would repeat this one.
-    let lines: Vec<&str> = report.text.lines().filter(|l| !l.starts_with("On a trip:")).collect();
-    report.text = format!(
-        "{first}\n{}\n`aman trip extend 30m` gives more time; `aman trip end` when you are back.",
-        lines.join("\n")
-    );
+    let trip_line = on_trip_line(back_by);
+    let lines: Vec<&str> = report.text.lines().filter(|l| *l != trip_line).collect();
+    report.text = format!("{first}\n{}\n{}", lines.join("\n"), crate::t!("member-trip-hint"));
     report
 }

@@ -57,9 +57,6 @@ pub fn drop_removals(book: &mut MemberBook, now: u64) -> Vec<String> {
 pub fn kept_sentence(kept: &[String]) -> String {
     match kept {
         [] => String::new(),
-        labels => format!(
-            " Removing {} waited with it and is dropped too: run `aman contact remove` again if you still want it.",
-            labels.join(", ")
-        ),
+        labels => format!(" {}", crate::t!("member-removal-dropped", labels = labels.join(", "))),
     }
 }

@@ -17,9 +17,7 @@ pub type ClockTime = (i8, i8);
 pub fn zone(name: Option<&str>) -> Result<(TimeZone, String), ClientError> {
     match name {
         Some(n) => {
-            let tz = TimeZone::get(n).map_err(|_| {
-                ClientError::State(format!("`{n}` is not a time zone name (write it like Asia/Baghdad or UTC)"))
-            })?;
+            let tz = TimeZone::get(n).map_err(|_| ClientError::State(crate::t!("member-not-a-zone", zone = n)))?;
             Ok((tz, n.to_owned()))
         }
         None => {
@@ -43,15 +41,14 @@ pub fn parse_clock(text: &str) -> Option<ClockTime> {
 pub fn parse_clock_list(text: &str) -> Result<Vec<ClockTime>, ClientError> {
     let mut times = Vec::new();
     for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-        let t = parse_clock(part).ok_or_else(|| {
-            ClientError::State(format!("--at: `{}` is not a time of day (write times like 09:00,21:00)", part.trim()))
-        })?;
+        let t = parse_clock(part)
+            .ok_or_else(|| ClientError::State(crate::t!("member-at-not-a-time", time = part.trim())))?;
         if !times.contains(&t) {
             times.push(t);
         }
     }
     if times.is_empty() {
-        return Err(ClientError::State("--at: give at least one time of day, like 09:00".into()));
+        return Err(ClientError::State(crate::t!("member-at-empty")));
     }
     times.sort_unstable();
     Ok(times)
@@ -63,7 +60,7 @@ fn unix(ts: Timestamp) -> u64 {
 
 fn timestamp(now: u64) -> Result<Timestamp, ClientError> {
     Timestamp::from_second(i64::try_from(now).unwrap_or(i64::MAX))
-        .map_err(|e| ClientError::State(format!("the clock reads an impossible time: {e}")))
+        .map_err(|e| ClientError::State(crate::t!("member-clock-impossible", error = e.to_string())))
 }
 
 /// Each `times` occurrence on the days around `now` (the day before to
@@ -76,7 +73,7 @@ fn occurrences(times: &[ClockTime], tz: &TimeZone, now: u64) -> Result<Vec<u64>,
     for offset in -1i64..=3 {
         let day: Date = today
             .checked_add(jiff::Span::new().days(offset))
-            .map_err(|e| ClientError::State(format!("a date out of range: {e}")))?;
+            .map_err(|e| ClientError::State(crate::t!("member-date-out-of-range", error = e.to_string())))?;
         for (h, m) in times {
             let time = Time::new(*h, *m, 0, 0).map_err(|e| ClientError::State(e.to_string()))?;
             let civil = DateTime::from_parts(day, time);
@@ -95,7 +92,7 @@ pub fn next_at(times: &[ClockTime], tz: &TimeZone, now: u64, ahead: u64) -> Resu
     occurrences(times, tz, now)?
         .into_iter()
         .find(|t| *t > now.saturating_add(ahead))
-        .ok_or_else(|| ClientError::State("no check-in time in the next days".into()))
+        .ok_or_else(|| ClientError::State(crate::t!("member-no-checkin-time")))
 }
 
 /// How early a check-in may come and still count for the next listed
@@ -143,9 +140,7 @@ pub fn parse_back_by(text: &str, tz: &TimeZone, now: u64) -> Result<u64, ClientE
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Ok(unix(ts));
     }
-    Err(ClientError::State(format!(
-        "`{text}` is not a time: write it like 18:00 (the next 18:00 where you are), 2h30m, or 2026-11-28T18:00:00+03:00"
-    )))
+    Err(ClientError::State(crate::t!("member-not-a-back-by", text = text)))
 }
 
 /// `unix` as a time of day in `tz`, with the zone: `18:00 (Asia/Baghdad)`,
