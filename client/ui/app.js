@@ -36,6 +36,15 @@ function clean(text) {
 
 const $ = (id) => document.getElementById(id);
 
+// A report's text into `target`: what sits between backticks is a command
+// to type, shown as code, left to right, in any language.
+function showText(target, text) {
+  target.textContent = '';
+  String(clean(text)).split('`').forEach((part, i) => {
+    target.append(i % 2 ? el('code', { dir: 'ltr', text: part }) : part);
+  });
+}
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -160,7 +169,7 @@ function tick() {
 function showReport(data) {
   const text = (data && data.text) || '';
   $('last-report').hidden = !text;
-  $('last-report-text').textContent = clean(text);
+  showText($('last-report-text'), text);
 }
 
 async function refreshMember() {
@@ -232,9 +241,9 @@ async function refreshContacts() {
     list.append(li);
   }
   const rem = await api('GET', '/api/member/reminders');
-  $('reminders').textContent = rem.status === 200 ? clean(rem.data.text) : explain(rem);
+  showText($('reminders'), rem.status === 200 ? rem.data.text : explain(rem));
   const drill = await api('GET', '/api/member/drill');
-  $('drill-status').textContent = drill.status === 200 ? clean(drill.data.text) : explain(drill);
+  showText($('drill-status'), drill.status === 200 ? drill.data.text : explain(drill));
 }
 
 async function refreshSafety() {
@@ -416,7 +425,7 @@ document.addEventListener('DOMContentLoaded', async () => {
 
   $('drill-send').addEventListener('click', async () => {
     const reply = await api('POST', '/api/member/drill', {});
-    $('drill-status').textContent = reply.status === 200 ? t('ui-drill-sent') + '\n' + clean(reply.data.text) : explain(reply);
+    showText($('drill-status'), reply.status === 200 ? t('ui-drill-sent') + '\n' + reply.data.text : explain(reply));
   });
 
   $('notify-enable').addEventListener('click', async () => {

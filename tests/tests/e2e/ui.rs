@@ -83,6 +83,27 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
+/// No string of the interface is left in English on an Arabic page: with
+/// what people wrote (in `<bdi>`), times and safety numbers taken out, no
+/// Latin word is left on the screen shown; and no string is empty.
+async fn assert_translated(b: &Browser) {
+    let untranslated = b
+        .exec(
+            "const out = []; \
+             for (const e of document.querySelectorAll('[data-t]')) { \
+               if (e.textContent.trim() === '') out.push(e.dataset.t + ': empty'); \
+             } \
+             const copy = document.querySelector('main').cloneNode(true); \
+             for (const e of copy.querySelectorAll('bdi, .clock, code, [hidden], details:not([open]) > :not(summary)')) e.remove(); \
+             for (const w of copy.textContent.match(/[A-Za-z]{3,}/g) || []) out.push(w); \
+             return out;",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(untranslated, Value::Array(vec![]), "strings left in English on the Arabic page");
+}
+
 /// Opens the page and unlocks it with `passphrase`.
 async fn open(b: &Browser, ui: &Ui, passphrase: &str) {
     b.goto(&ui.url).await.unwrap();
@@ -212,6 +233,22 @@ async fn a_member_checks_in_and_starts_a_trip_in_the_page_and_a_duress_check_in_
     b.exec("window.scrollTo(0, 0)", &[]).await.unwrap();
     browser::save_png(shots.join("member-contacts-en.png"), &b.screenshot().await.unwrap()).unwrap();
     b.quit().await.unwrap();
+    drop(ui);
+
+    // The same member's screens in Arabic, right to left, every string translated.
+    let ui = Ui::start(&member, "ar");
+    let b = Browser::start(Options::phone("ar")).await.unwrap();
+    open(&b, &ui, NORMAL).await;
+    b.wait_until("return document.getElementById('deadline-at').textContent.length > 3", WAIT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(b.exec("return document.documentElement.dir", &[]).await.unwrap(), "rtl");
+    assert_translated(&b).await;
+    browser::save_png(shots.join("member-ar.png"), &b.screenshot().await.unwrap()).unwrap();
+    b.find("#nav [data-screen=contacts]").await.unwrap().click().await.unwrap();
+    b.wait_for_text("#contacts-list", "Alice", WAIT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_translated(&b).await;
+    b.quit().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,24 +321,7 @@ async fn a_contact_reads_a_missed_check_in_in_the_page_acknowledges_it_and_the_o
     assert_eq!(lang_attr, "ar");
     let headline = b_browser.find("#alerts .headline").await.unwrap().text().await.unwrap();
     assert!(headline.chars().any(|c| ('\u{0600}'..='\u{06ff}').contains(&c)), "the headline is Arabic: {headline}");
-    // No string of the interface is left in English: with what the member
-    // wrote (in <bdi>), times and safety numbers taken out, no Latin word
-    // is left on the page; and no string the page was given is empty.
-    let untranslated = b_browser
-        .exec(
-            "const out = []; \
-             for (const e of document.querySelectorAll('[data-t]')) { \
-               if (e.textContent.trim() === '') out.push(e.dataset.t + ': empty'); \
-             } \
-             const copy = document.querySelector('main').cloneNode(true); \
-             for (const e of copy.querySelectorAll('bdi, .clock, code, [hidden], details:not([open]) > :not(summary)')) e.remove(); \
-             for (const w of copy.textContent.match(/[A-Za-z]{3,}/g) || []) out.push(w); \
-             return out;",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(untranslated, Value::Array(vec![]), "strings left in English on the Arabic page");
+    assert_translated(&b_browser).await;
     browser::save_png(shots.join("contact-alert-ar.png"), &b_browser.screenshot().await.unwrap()).unwrap();
     a_browser.quit().await.unwrap();
     b_browser.quit().await.unwrap();
