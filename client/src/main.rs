@@ -155,6 +155,11 @@ enum Command {
         /// Print the address instead of opening a browser.
         #[arg(long)]
         no_open: bool,
+        /// Close the keystore after this long without use (the inbox
+        /// refreshing itself does not count); `0`: never, for a computer
+        /// only you use, to keep watching for alerts.
+        #[arg(long, default_value = "10m", value_name = "DUR")]
+        idle_lock: String,
     },
 }
 
@@ -538,8 +543,10 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 settings::configure(&mut open()?.0, change)?
             }
         }
-        Command::Ui { listen, no_open } => {
-            aman_client::ui::run(ctx, *listen, !*no_open).await?;
+        Command::Ui { listen, no_open, idle_lock } => {
+            let idle = duration("--idle-lock", idle_lock)?;
+            let idle = (idle > 0).then(|| Duration::from_secs(idle));
+            aman_client::ui::run(ctx, *listen, !*no_open, idle).await?;
             return Ok(None);
         }
     };

@@ -27,11 +27,18 @@ function tNodes(id, args) {
   });
 }
 
-// What a member or a server wrote, made safe to show: control characters
-// and bidi overrides (which could make one line read as another) become ?,
-// as on the terminal. It is always set as text, never as HTML.
+// What a member, a contact or a server wrote, made safe to show: control
+// characters and every bidi control (which could make one line read as
+// another) become ?, as on the terminal. Always set as text, never as HTML.
 function clean(text) {
-  return String(text == null ? '' : text).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
+  return String(text == null ? '' : text).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
+}
+
+// This program's own text (a report, in Arabic with Fluent's isolation
+// marks around what it quotes): controls and overrides go, isolates stay.
+// What it quotes was cleaned before it was quoted.
+function cleanOurs(text) {
+  return String(text == null ? '' : text).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/g, '?');
 }
 
 const $ = (id) => document.getElementById(id);
@@ -40,7 +47,7 @@ const $ = (id) => document.getElementById(id);
 // to type, shown as code, left to right, in any language.
 function showText(target, text) {
   target.textContent = '';
-  String(clean(text)).split('`').forEach((part, i) => {
+  String(cleanOurs(text)).split('`').forEach((part, i) => {
     target.append(i % 2 ? el('code', { dir: 'ltr', text: part }) : part);
   });
 }
@@ -58,10 +65,13 @@ function el(tag, attrs, ...children) {
 
 function fmtTime(unix) {
   if (unix == null) return '';
+  // A server can send any number: one no date can hold shows as ?.
+  if (typeof unix !== 'number' || !Number.isFinite(unix) || unix < 0 || unix > 253402300799) return '?';
   return new Intl.DateTimeFormat(LANG, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(unix * 1000));
 }
 
 function fmtAge(unix) {
+  if (typeof unix !== 'number' || !Number.isFinite(unix) || unix < 0 || unix > 253402300799) return '?';
   const seconds = Math.round(unix - Date.now() / 1000);
   const rtf = new Intl.RelativeTimeFormat(LANG, { numeric: 'auto' });
   const abs = Math.abs(seconds);
@@ -85,8 +95,25 @@ function translatePage() {
   for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.dataset.t);
 }
 
-async function api(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: {} };
+// The session secret, swapped for the one-time token in the address's
+// fragment, kept for this tab only (sessionStorage is per origin: this port).
+const SESSION_KEY = 'aman-session';
+
+async function startSession() {
+  const hash = location.hash;
+  if (hash.startsWith('#t=')) {
+    history.replaceState(null, '', '/');
+    const reply = await api('POST', '/api/session', { token: hash.slice(3) });
+    if (reply.status === 200 && reply.data.session) sessionStorage.setItem(SESSION_KEY, reply.data.session);
+  }
+  return sessionStorage.getItem(SESSION_KEY) !== null;
+}
+
+async function api(method, path, body, background) {
+  const init = { method, credentials: 'omit', cache: 'no-store', headers: {} };
+  const session = sessionStorage.getItem(SESSION_KEY);
+  if (session) init.headers['x-aman-session'] = session;
+  if (background) init.headers['x-aman-background'] = '1';
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -113,9 +140,10 @@ function banner(text) {
 function explain(reply) {
   const err = (reply.data && reply.data.error) || {};
   if (reply.status === 401 && err.code === 'locked') {
-    showUnlock(t('ui-error-locked'));
+    wipe();
     return '';
   }
+  if (reply.status === 401 && err.code === 'no_session') return t('ui-refused-session');
   if (err.code === 'wrong_passphrase') return t('ui-wrong-passphrase');
   if (err.code === 'server_unreachable') return t('ui-unreachable');
   if (reply.status === 409) return t('ui-server-said', { message: clean(err.message) });
@@ -124,6 +152,13 @@ function explain(reply) {
 
 let roles = null;
 let current = null;
+
+// Locked: start the page again, so that nothing read while it was open
+// stays in it.
+function wipe() {
+  if (roles !== null) location.replace('/');
+  else showUnlock(t('ui-error-locked'));
+}
 
 function showScreen(name) {
   current = name;
@@ -335,9 +370,9 @@ function renderAlert(a) {
   return card;
 }
 
-async function refreshInbox() {
+async function refreshInbox(background) {
   if (!roles || !roles.contact) return;
-  const reply = await api('GET', '/api/contact/alerts');
+  const reply = await api('GET', '/api/contact/alerts', undefined, background);
   if (reply.status !== 200) { const m = explain(reply); if (m) banner(m); return; }
   banner(reply.data.error ? explain({ status: 200, data: { error: reply.data.error } }) : '');
   const j = reply.data.json || {};
@@ -358,7 +393,8 @@ async function refreshInbox() {
   if (!list.length && !(j.unconfirmed || []).length) alerts.append(el('p', { class: 'card', text: t('ui-inbox-none') }));
   let fresh = false;
   for (const a of list.slice().reverse()) {
-    alerts.append(renderAlert(a));
+    // One alert a server made unreadable does not hide the others.
+    try { alerts.append(renderAlert(a)); } catch (e) { alerts.append(el('p', { class: 'card warning', text: t('ui-error', { message: clean(a.alert) }) })); }
     if (!seenAlerts.has(a.alert)) { seenAlerts.add(a.alert); fresh = true; }
   }
   const notices = $('notices');
@@ -372,9 +408,19 @@ async function refreshInbox() {
   firstInbox = false;
 }
 
+// The inbox refreshes itself (each poll after the last one ended), and a
+// locked keystore is noticed: neither counts as using the page.
 function startPolling() {
   if (pollTimer) return;
-  pollTimer = setInterval(() => { if (roles && roles.contact) refreshInbox(); }, POLL_MS);
+  const poll = async () => {
+    if (roles && roles.contact) await refreshInbox(true);
+    else if (roles) {
+      const state = await api('GET', '/api/state', undefined, true);
+      if (state.status === 200 && !state.data.unlocked) wipe();
+    }
+    pollTimer = setTimeout(poll, POLL_MS);
+  };
+  pollTimer = setTimeout(poll, POLL_MS);
 }
 
 // ---- wiring ----
@@ -382,7 +428,7 @@ function startPolling() {
 document.addEventListener('DOMContentLoaded', async () => {
   translatePage();
   for (const b of document.querySelectorAll('#nav [data-screen]')) b.addEventListener('click', () => showScreen(b.dataset.screen));
-  $('lock').addEventListener('click', async () => { await api('POST', '/api/lock', {}); showUnlock(''); });
+  $('lock').addEventListener('click', async () => { await api('POST', '/api/lock', {}); location.replace('/'); });
 
   $('unlock-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -407,13 +453,17 @@ document.addEventListener('DOMContentLoaded', async () => {
 
   $('trip-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const body = { back_by: $('trip-back-by').value, grace: $('trip-grace').value, note: $('trip-note').value };
+    const field = $('trip-passphrase');
+    const body = { passphrase: field.value, back_by: $('trip-back-by').value, grace: $('trip-grace').value, note: $('trip-note').value };
+    field.value = '';
     if (await memberAction('/api/member/trip/start', body, t('ui-trip-started'))) $('trip-note').value = '';
   });
+  // Extending or ending a trip is a check-in: it takes the passphrase.
+  const tripPassphrase = () => { const f = $('trip-actions-passphrase'); const v = f.value; f.value = ''; return v; };
   for (const b of document.querySelectorAll('#trip-actions .extend')) {
-    b.addEventListener('click', () => memberAction('/api/member/trip/extend', { by: b.dataset.by }, t('ui-trip-extended')));
+    b.addEventListener('click', () => memberAction('/api/member/trip/extend', { passphrase: tripPassphrase(), by: b.dataset.by }, t('ui-trip-extended')));
   }
-  $('trip-end').addEventListener('click', () => memberAction('/api/member/trip/end', {}, t('ui-trip-ended')));
+  $('trip-end').addEventListener('click', () => memberAction('/api/member/trip/end', { passphrase: tripPassphrase() }, t('ui-trip-ended')));
 
   const dialog = $('panic-dialog');
   $('panic-button').addEventListener('click', () => dialog.showModal());
@@ -435,6 +485,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   });
 
   setInterval(tick, 1000);
+  if (!(await startSession())) { banner(t('ui-refused-session')); return; }
   const state = await api('GET', '/api/state');
   if (state.status === 200 && state.data.unlocked) { afterUnlock(state.data.roles); startPolling(); }
   else if (state.status === 200) showUnlock('');

@@ -55,6 +55,7 @@ ui-trip-grace = وقت إضافي بعد ذلك
 ui-trip-grace-default = كما يقول جدولك
 ui-trip-start = ابدأ الرحلة
 ui-trip-started = بدأت الرحلة.
+ui-trip-passphrase = عبارة المرور (تمديد الرحلة أو إنهاؤها تأكيد سلامة)
 ui-trip-extend = مدّد بمقدار
 ui-trip-extended = تم تمديد الرحلة.
 ui-trip-end = لقد عدت: أنهِ الرحلة

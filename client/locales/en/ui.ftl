@@ -57,6 +57,7 @@ ui-trip-grace = Extra time after that
 ui-trip-grace-default = As your schedule says
 ui-trip-start = Start the trip
 ui-trip-started = Trip started.
+ui-trip-passphrase = Passphrase (extending or ending a trip is a check-in)
 ui-trip-extend = Extend by
 ui-trip-extended = Trip extended.
 ui-trip-end = I am back: end the trip

@@ -6,7 +6,7 @@
 
 use super::assets::Asset;
 use super::guard::{self, Refusal};
-use super::{bytes_body::Body, Opened, Ui, IDLE_LOCK};
+use super::{bytes_body::Body, lock, FileStamp, Opened, Ui};
 use crate::context::{Ctx, Report};
 use crate::error::ClientError;
 use crate::i18n;
@@ -17,7 +17,7 @@ use hyper::body::Bytes;
 use hyper::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 use zeroize::Zeroizing;
 
 fn respond(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
@@ -39,10 +39,12 @@ pub(super) fn error(status: u16, code: &str, message: &str) -> Response<Body> {
     json_response(status, &json!({ "error": { "code": code, "message": message } }))
 }
 
-/// A request the guard refused.
+/// A request the guard refused. A foreign `Host` gets an empty answer: a
+/// page reaching us through a rebinding name must not learn that this is
+/// Aman (nor in which language).
 pub(super) fn refused(refusal: Refusal) -> Response<Body> {
     let message = match refusal {
-        Refusal::BadHost => crate::t!("ui-refused-host"),
+        Refusal::BadHost => return respond(refusal.status(), "text/plain", Bytes::new()),
         Refusal::NoSession | Refusal::BadToken => crate::t!("ui-refused-session"),
         Refusal::BadOrigin | Refusal::NotJson => crate::t!("ui-refused-origin"),
     };
@@ -54,11 +56,17 @@ pub(super) fn asset(asset: Asset) -> Response<Body> {
     respond(200, asset.content_type, asset.body)
 }
 
+#[derive(Deserialize)]
+struct TokenForm {
+    token: String,
+}
+
 /// The one-time token: the first request that presents it gets the session
-/// cookie and is sent on to the page without the token in its address.
-pub(super) async fn swap_token(ui: &Ui, presented: &str) -> Response<Body> {
-    let mut token = ui.token.lock().await;
-    let valid = token.as_deref().is_some_and(|expected| guard::same_secret(presented, expected));
+/// secret; the token is then gone.
+pub(super) fn swap_token(ui: &Ui, body: &Bytes) -> Response<Body> {
+    let Some(form) = parse::<TokenForm>(body) else { return bad_request() };
+    let mut token = lock(&ui.token);
+    let valid = token.as_deref().is_some_and(|expected| guard::same_secret(&form.token, expected));
     if !valid {
         return refused(Refusal::BadToken);
     }
@@ -66,27 +74,15 @@ pub(super) async fn swap_token(ui: &Ui, presented: &str) -> Response<Body> {
         return error(500, "error", "no randomness");
     };
     *token = None;
-    *ui.session.lock().await = Some(session.clone());
+    *lock(&ui.session) = Some(session.clone());
     if let Some(page) = &ui.opener_page {
         let _ = std::fs::remove_file(page);
     }
-    let mut response = respond(303, "text/plain", Bytes::new());
-    if let (Ok(cookie), Ok(location)) = (
-        hyper::header::HeaderValue::from_str(&guard::session_cookie(&session)),
-        hyper::header::HeaderValue::from_str("/"),
-    ) {
-        response.headers_mut().insert(hyper::header::SET_COOKIE, cookie);
-        response.headers_mut().insert(hyper::header::LOCATION, location);
-    }
-    response
+    json_response(200, &json!({ "session": session }))
 }
 
-/// Closes the keystore once it has been idle for [`IDLE_LOCK`].
-pub(super) async fn lock_if_idle(ui: &Ui) {
-    let mut opened = ui.opened.lock().await;
-    if opened.as_ref().is_some_and(|o| o.used.elapsed() >= IDLE_LOCK) {
-        *opened = None;
-    }
+fn locked() -> Response<Body> {
+    error(401, "locked", &crate::t!("ui-error-locked"))
 }
 
 fn client_error(e: ClientError) -> Response<Body> {
@@ -125,12 +121,12 @@ fn done(result: Result<Report, ClientError>) -> Response<Body> {
 
 #[derive(Deserialize)]
 struct Passphrase {
-    passphrase: String,
+    passphrase: Zeroizing<String>,
 }
 
 #[derive(Deserialize)]
 struct CheckinForm {
-    passphrase: String,
+    passphrase: Zeroizing<String>,
     #[serde(default)]
     note: Option<String>,
     #[serde(default)]
@@ -139,6 +135,7 @@ struct CheckinForm {
 
 #[derive(Deserialize)]
 struct TripForm {
+    passphrase: Zeroizing<String>,
     back_by: String,
     #[serde(default)]
     grace: Option<String>,
@@ -150,6 +147,7 @@ struct TripForm {
 
 #[derive(Deserialize)]
 struct ExtendForm {
+    passphrase: Zeroizing<String>,
     by: String,
 }
 
@@ -179,8 +177,7 @@ fn given(text: &Option<String>) -> Option<&str> {
 
 /// Opens the keystore with a passphrase, off the async thread (Argon2
 /// takes a second on purpose).
-async fn open_vault(ctx: &Ctx, passphrase: String) -> Result<(Vault, Ctx), ClientError> {
-    let passphrase = Zeroizing::new(passphrase);
+async fn open_vault(ctx: &Ctx, passphrase: Zeroizing<String>) -> Result<(Vault, Ctx), ClientError> {
     let home = ctx.home.clone();
     let vault = tokio::task::spawn_blocking(move || Vault::open(&home, passphrase.as_bytes()))
         .await
@@ -198,111 +195,186 @@ fn parse_duration(flag: &str, text: &str) -> Result<u64, ClientError> {
         .map_err(|_| ClientError::State(crate::t!("ui-error-duration", field = flag, text = text)))
 }
 
-/// The API's routes. Each needs the keystore opened but `state`, `unlock`
-/// and `lock`.
+/// Opens the keystore with `passphrase` as the session's, one attempt at a
+/// time; a wrong passphrase costs a second more.
+async fn open_session(ui: &Ui, passphrase: Zeroizing<String>) -> Result<Opened, ClientError> {
+    let _one_at_a_time = ui.unlocking.lock().await;
+    let epoch = ui.epoch.load(Ordering::SeqCst);
+    match open_vault(&ui.ctx, passphrase.clone()).await {
+        Ok((vault, ctx)) => {
+            let stamp = FileStamp::of(vault.path());
+            Ok(Opened { vault, ctx, passphrase, stamp, epoch })
+        }
+        Err(e) => {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            Err(e)
+        }
+    }
+}
+
+/// Reads the keystore again if another `aman` command changed it since this
+/// process read or wrote it: the page must never save an old copy over it.
+async fn refresh(ui: &Ui, opened: &mut Opened) -> Result<(), ClientError> {
+    if FileStamp::of(opened.vault.path()) == opened.stamp {
+        return Ok(());
+    }
+    let again = open_session(ui, opened.passphrase.clone()).await?;
+    opened.vault = again.vault;
+    opened.ctx = again.ctx;
+    opened.stamp = again.stamp;
+    Ok(())
+}
+
+/// The actions that are check-ins: each opens the keystore with the
+/// passphrase typed for it, which decides its mode, as on the command line.
+enum CheckinAction {
+    Checkin { note: Option<String>, location: Option<String> },
+    TripStart { back_by: String, grace: Option<String>, note: Option<String>, location: Option<String> },
+    TripExtend { by: String },
+    TripEnd,
+}
+
+type ParsedCheckin = Result<(Zeroizing<String>, CheckinAction), Box<Response<Body>>>;
+
+/// The check-in a POST to `path` asks for, if it is one.
+fn checkin_action(path: &str, body: &Bytes) -> Option<ParsedCheckin> {
+    let parsed = match path {
+        "/api/member/checkin" => parse::<CheckinForm>(body)
+            .map(|f| (f.passphrase, CheckinAction::Checkin { note: f.note, location: f.location })),
+        "/api/member/trip/start" => parse::<TripForm>(body).map(|f| {
+            let action =
+                CheckinAction::TripStart { back_by: f.back_by, grace: f.grace, note: f.note, location: f.location };
+            (f.passphrase, action)
+        }),
+        "/api/member/trip/extend" => {
+            parse::<ExtendForm>(body).map(|f| (f.passphrase, CheckinAction::TripExtend { by: f.by }))
+        }
+        "/api/member/trip/end" => parse::<Passphrase>(body).map(|f| (f.passphrase, CheckinAction::TripEnd)),
+        _ => return None,
+    };
+    Some(parsed.ok_or_else(|| Box::new(bad_request())))
+}
+
+async fn run_checkin(ctx: &Ctx, vault: &mut Vault, action: CheckinAction) -> Result<Report, ClientError> {
+    match action {
+        CheckinAction::Checkin { note, location } => member::checkin(ctx, vault, given(&note), given(&location)).await,
+        CheckinAction::TripStart { back_by, grace, note, location } => {
+            let (zone, _) = when::zone(None)?;
+            let back_by = when::parse_back_by(back_by.trim(), &zone, crate::api::unix_now())?;
+            let grace = given(&grace).map(|g| parse_duration("grace", g)).transpose()?;
+            trip::start(ctx, vault, back_by, grace, given(&note), given(&location)).await
+        }
+        CheckinAction::TripExtend { by } => trip::extend(ctx, vault, parse_duration("by", &by)?).await,
+        CheckinAction::TripEnd => trip::end(ctx, vault, None, None).await,
+    }
+}
+
+/// The API's routes. Each but `state`, `unlock` and `lock` needs the
+/// keystore opened.
 pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) -> Response<Body> {
     let lang = i18n::lang();
     match (method, path) {
         (&Method::GET, "/api/state") => {
-            let opened = ui.opened.lock().await;
+            let roles = lock(&ui.roles).clone();
             return json_response(
                 200,
                 &json!({
-                    "lang": lang.code(), "dir": lang.dir(), "unlocked": opened.is_some(),
-                    "roles": opened.as_ref().map(|o| roles(&o.vault)),
-                    "idle_lock_s": IDLE_LOCK.as_secs(),
+                    "lang": lang.code(), "dir": lang.dir(), "unlocked": roles.is_some(), "roles": roles,
+                    "idle_lock_s": ui.idle_lock.map(|d| d.as_secs()),
                 }),
             );
         }
         (&Method::POST, "/api/unlock") => {
             let Some(form) = parse::<Passphrase>(body) else { return bad_request() };
-            return match open_vault(&ui.ctx, form.passphrase).await {
-                Ok((vault, ctx)) => {
-                    let r = roles(&vault);
-                    *ui.opened.lock().await = Some(Opened { vault, ctx, used: Instant::now() });
+            return match open_session(ui, form.passphrase).await {
+                Ok(opened) => {
+                    let r = roles(&opened.vault);
+                    let mut guard = ui.opened.lock().await;
+                    *guard = Some(opened);
+                    *lock(&ui.roles) = Some(r.clone());
                     json_response(200, &json!({ "roles": r }))
                 }
                 Err(e) => client_error(e),
             };
         }
         (&Method::POST, "/api/lock") => {
-            *ui.opened.lock().await = None;
+            ui.lock();
             return json_response(200, &json!({}));
         }
         _ => {}
     }
 
-    // A check-in opens the keystore again with the passphrase typed for it:
-    // that passphrase, not the one that unlocked the page, decides what the
-    // check-in is, as on the command line.
-    if (method, path) == (&Method::POST, "/api/member/checkin") {
-        let Some(form) = parse::<CheckinForm>(body) else { return bad_request() };
-        let mut opened = ui.opened.lock().await;
-        if opened.is_none() {
-            return error(401, "locked", &crate::t!("ui-error-locked"));
+    let mut guard = ui.opened.lock().await;
+    let epoch = ui.epoch.load(Ordering::SeqCst);
+    if guard.as_ref().is_some_and(|o| o.epoch != epoch) {
+        *guard = None;
+    }
+    let Some(opened) = guard.as_mut() else { return locked() };
+
+    if method == Method::POST {
+        if let Some(action) = checkin_action(path, body) {
+            let (passphrase, action) = match action {
+                Ok(a) => a,
+                Err(response) => return *response,
+            };
+            // The session becomes the slot this passphrase opens, as the
+            // command line's next command would.
+            let mut fresh = match open_session(ui, passphrase).await {
+                Ok(o) => o,
+                Err(e) => return client_error(e),
+            };
+            fresh.epoch = opened.epoch;
+            let result = run_checkin(&fresh.ctx, &mut fresh.vault, action).await;
+            fresh.stamp = FileStamp::of(fresh.vault.path());
+            *opened = fresh;
+            let response = done(result);
+            close_if_locked(ui, &mut guard, epoch);
+            return response;
         }
-        let (mut vault, ctx) = match open_vault(&ui.ctx, form.passphrase.clone()).await {
-            Ok(v) => v,
-            Err(e) => return client_error(e),
-        };
-        let result = member::checkin(&ctx, &mut vault, given(&form.note), given(&form.location)).await;
-        *opened = Some(Opened { vault, ctx, used: Instant::now() });
-        return done(result);
     }
 
-    let mut guard = ui.opened.lock().await;
-    let Some(opened) = guard.as_mut() else {
-        return error(401, "locked", &crate::t!("ui-error-locked"));
-    };
-    opened.used = Instant::now();
+    if let Err(e) = refresh(ui, opened).await {
+        return client_error(e);
+    }
     let (vault, ctx) = (&mut opened.vault, &opened.ctx);
-    match (method, path) {
+    let response = match (method, path) {
         (&Method::GET, "/api/member/status") => done(member::status(ctx, vault).await),
         (&Method::GET, "/api/member/contacts") => done(member::list_contacts(ctx, vault).await),
         (&Method::GET, "/api/member/reminders") => done(remind::list(ctx, vault).await),
         (&Method::GET, "/api/member/drill") => done(drill::status(ctx, vault).await),
         (&Method::POST, "/api/member/drill") => done(drill::send(ctx, vault).await),
-        (&Method::POST, "/api/member/trip/start") => {
-            let Some(form) = parse::<TripForm>(body) else { return bad_request() };
-            let result = async {
-                let (zone, _) = when::zone(None)?;
-                let back_by = when::parse_back_by(form.back_by.trim(), &zone, crate::api::unix_now())?;
-                let grace = given(&form.grace).map(|g| parse_duration("grace", g)).transpose()?;
-                trip::start(ctx, vault, back_by, grace, given(&form.note), given(&form.location)).await
+        (&Method::POST, "/api/member/panic") => match parse::<PanicForm>(body) {
+            Some(form) => done(member::panic(ctx, vault, given(&form.note)).await),
+            None => bad_request(),
+        },
+        (&Method::GET, "/api/contact/alerts") => match contact::list_alerts(ctx, vault, false).await {
+            Ok(mut report) => {
+                explain_alerts(&mut report.json);
+                json_response(200, &report_json(&report))
             }
-            .await;
-            done(result)
-        }
-        (&Method::POST, "/api/member/trip/extend") => {
-            let Some(form) = parse::<ExtendForm>(body) else { return bad_request() };
-            let result = async { trip::extend(ctx, vault, parse_duration("by", &form.by)?).await }.await;
-            done(result)
-        }
-        (&Method::POST, "/api/member/trip/end") => done(trip::end(ctx, vault, None, None).await),
-        (&Method::POST, "/api/member/panic") => {
-            let Some(form) = parse::<PanicForm>(body) else { return bad_request() };
-            done(member::panic(ctx, vault, given(&form.note)).await)
-        }
-        (&Method::GET, "/api/contact/alerts") => {
-            let result = contact::list_alerts(ctx, vault, false).await;
-            match result {
-                Ok(mut report) => {
-                    explain_alerts(&mut report.json);
-                    json_response(200, &report_json(&report))
-                }
-                Err(ClientError::Degraded { mut report, cause }) => {
-                    explain_alerts(&mut report.json);
-                    client_error(ClientError::Degraded { report, cause })
-                }
-                Err(e) => client_error(e),
+            Err(ClientError::Degraded { mut report, cause }) => {
+                explain_alerts(&mut report.json);
+                client_error(ClientError::Degraded { report, cause })
             }
-        }
-        (&Method::POST, "/api/contact/ack") => {
-            let Some(form) = parse::<AckForm>(body) else { return bad_request() };
-            done(contact::ack(ctx, vault, form.id.trim()).await)
-        }
+            Err(e) => client_error(e),
+        },
+        (&Method::POST, "/api/contact/ack") => match parse::<AckForm>(body) {
+            Some(form) => done(contact::ack(ctx, vault, form.id.trim()).await),
+            None => bad_request(),
+        },
         (&Method::GET, "/api/safety-numbers") => done(Ok(contact::verify(vault))),
         _ => error(404, "not_found", &crate::t!("ui-error-not-found")),
+    };
+    opened.stamp = FileStamp::of(opened.vault.path());
+    close_if_locked(ui, &mut guard, epoch);
+    response
+}
+
+/// A lock that came while a command waited on a server closes the keystore
+/// as soon as the command ends.
+fn close_if_locked(ui: &Ui, opened: &mut Option<Opened>, epoch: u64) {
+    if ui.epoch.load(Ordering::SeqCst) != epoch {
+        *opened = None;
     }
 }
 

@@ -3,27 +3,32 @@
 //! parts, so that each refusal is unit-tested.
 //!
 //! The interface listens on loopback, but any web page the user opens can
-//! make the browser send requests there, and a rebinding DNS name can point
-//! at 127.0.0.1. So, like a local admin interface:
+//! make the browser send requests there, a rebinding DNS name can point at
+//! 127.0.0.1, and another program on this machine can connect. So, like a
+//! local admin interface:
 //! - `Host` must name the loopback address and port we listen on (a
-//!   rebinding name never passes);
-//! - a one-time token, printed by `aman ui`, is swapped for a session
-//!   cookie (`HttpOnly`, `SameSite=Strict`); every other request needs the
-//!   cookie, compared in constant time;
-//! - a request that changes anything (POST) must carry our own `Origin`
-//!   and a JSON body, which a cross-site form cannot send.
+//!   rebinding name never passes, and learns nothing: the refusal is empty);
+//! - the address `aman ui` prints carries a one-time token in its fragment
+//!   (`/#t=…`, which a browser never sends); the page posts it once for a
+//!   session secret, which it keeps in `sessionStorage` (this origin, this
+//!   port, this tab) and sends as `X-Aman-Session` with every API request.
+//!   Not a cookie: a cookie would go to every port of 127.0.0.1. A page
+//!   elsewhere cannot set that header without a CORS preflight, which is
+//!   never granted;
+//! - a request that changes anything (POST) must also carry our own
+//!   `Origin` and a JSON body, which a cross-site form cannot send.
 
 use subtle::ConstantTimeEq;
 
-/// The cookie that carries the session.
-pub const COOKIE: &str = "aman_ui";
+/// The header that carries the session secret.
+pub const SESSION_HEADER: &str = "x-aman-session";
 
 /// Why a request is refused: a stable code for the page and the tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// `Host` is not our loopback address and port (DNS rebinding).
     BadHost,
-    /// No session cookie, or not ours.
+    /// No session secret, or not ours.
     NoSession,
     /// The one-time token is wrong or was used already.
     BadToken,
@@ -88,19 +93,17 @@ pub fn check_json(content_type: Option<&str>) -> Result<(), Refusal> {
     }
 }
 
-/// The session id a `Cookie` header carries, if any.
-pub fn session_from_cookies(cookie_header: Option<&str>) -> Option<&str> {
-    cookie_header?.split(';').map(str::trim).find_map(|pair| pair.strip_prefix(COOKIE)?.strip_prefix('='))
+/// Whether the session header carries the session secret.
+pub fn check_session(presented: Option<&str>, expected: Option<&str>) -> Result<(), Refusal> {
+    match (presented, expected) {
+        (Some(p), Some(e)) if same_secret(p, e) => Ok(()),
+        _ => Err(Refusal::NoSession),
+    }
 }
 
 /// Whether `presented` is `expected`, in constant time for equal lengths.
 pub fn same_secret(presented: &str, expected: &str) -> bool {
     presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
-}
-
-/// The `Set-Cookie` value that starts a session.
-pub fn session_cookie(session: &str) -> String {
-    format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/")
 }
 
 /// Headers every answer carries: nothing from elsewhere may load, run,
@@ -156,12 +159,11 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cookie_is_found_among_others() {
-        assert_eq!(session_from_cookies(Some("a=1; aman_ui=abc; b=2")), Some("abc"));
-        assert_eq!(session_from_cookies(Some("aman_ui_other=abc")), None);
-        assert_eq!(session_from_cookies(None), None);
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abd", "abc"));
-        assert!(!same_secret("ab", "abc"));
+    fn only_the_session_secret_passes() {
+        assert_eq!(check_session(Some("abc"), Some("abc")), Ok(()));
+        assert_eq!(check_session(Some("abd"), Some("abc")), Err(Refusal::NoSession));
+        assert_eq!(check_session(Some("ab"), Some("abc")), Err(Refusal::NoSession));
+        assert_eq!(check_session(None, Some("abc")), Err(Refusal::NoSession));
+        assert_eq!(check_session(Some("abc"), None), Err(Refusal::NoSession), "before the token was used");
     }
 }

@@ -8,11 +8,15 @@
 //! the same library functions. So whatever the CLI shows the same after a
 //! duress and a normal unlock, the page shows the same too.
 //!
-//! The passphrase is typed into the page and sent once to this process,
-//! which opens the keystore with it and keeps the opened keystore in memory
-//! (as `aman alerts watch` does) until the page locks it, it is idle for
-//! [`IDLE_LOCK`], or the process ends. Neither the page nor this process
-//! writes it anywhere.
+//! The passphrase is typed into the page and posted to this process, which
+//! opens the keystore with it and keeps both in memory (as `aman alerts
+//! watch` keeps the keystore) until the page locks it, nobody has used the
+//! page for the idle time, or the process ends: the passphrase is kept to
+//! read the keystore again when another `aman` command changed it, so that
+//! the page never writes an old copy over what that command saved. Every
+//! action that is a check-in (checking in, a trip's start, extension and
+//! end) takes a passphrase of its own, as on the command line. Neither the
+//! page nor this process writes a passphrase anywhere.
 
 mod api;
 pub mod assets;
@@ -26,21 +30,48 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
-
-/// An opened keystore is closed after this long without a request.
-pub const IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
+use zeroize::Zeroizing;
 
 /// The largest request body the interface reads.
 const MAX_BODY: usize = 64 * 1024;
 
-/// An opened keystore and when it was last used.
+/// Connections served at once (a browser opens a handful).
+const MAX_CONNECTIONS: usize = 32;
+
+/// How the keystore file looked when this process last read or wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    len: u64,
+    modified_ns: i128,
+    inode: u64,
+}
+
+impl FileStamp {
+    pub(crate) fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            len: m.len(),
+            modified_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            inode: m.ino(),
+        })
+    }
+}
+
+/// An opened keystore, the passphrase that opened it, and what it was
+/// opened from.
 pub(crate) struct Opened {
     pub vault: Vault,
     pub ctx: Ctx,
-    pub used: Instant,
+    pub passphrase: Zeroizing<String>,
+    pub stamp: Option<FileStamp>,
+    /// The lock epoch it was opened in: a lock since then closes it.
+    pub epoch: u64,
 }
 
 /// What the interface keeps while it runs.
@@ -49,14 +80,49 @@ pub(crate) struct Ui {
     pub ctx: Ctx,
     /// The names the browser may use for us.
     pub hosts: Vec<String>,
+    /// Close the keystore after this long without the person using the page
+    /// (the inbox's own polling does not count); `None`: never.
+    pub idle_lock: Option<Duration>,
     /// The one-time token, until it is swapped for a session.
-    pub token: Mutex<Option<String>>,
-    /// The session cookie's value, once the token was used.
-    pub session: Mutex<Option<String>>,
-    /// The opened keystore, if any.
-    pub opened: Mutex<Option<Opened>>,
+    pub token: std::sync::Mutex<Option<String>>,
+    /// The session secret, once the token was used.
+    pub session: std::sync::Mutex<Option<String>>,
+    /// The opened keystore, if any (held across a command's requests).
+    pub opened: tokio::sync::Mutex<Option<Opened>>,
+    /// Bumped by every lock: whatever was opened before is closed, also
+    /// when a command holding it is still waiting on a server.
+    pub epoch: AtomicU64,
+    /// What `/api/state` says of the opened keystore, answered without
+    /// waiting on `opened`.
+    pub roles: std::sync::Mutex<Option<serde_json::Value>>,
+    /// When the person last used the page.
+    pub last_use: std::sync::Mutex<Instant>,
+    /// One passphrase tried at a time (each costs an Argon2 run).
+    pub unlocking: tokio::sync::Mutex<()>,
     /// The file that led the browser here, removed once the token is used.
-    pub opener_page: Option<std::path::PathBuf>,
+    pub opener_page: Option<PathBuf>,
+}
+
+impl Ui {
+    /// Closes the opened keystore now, or as soon as the command holding it
+    /// ends.
+    pub(crate) fn lock(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        *lock(&self.roles) = None;
+        if let Ok(mut opened) = self.opened.try_lock() {
+            *opened = None;
+        }
+    }
+
+    /// Whether the page has gone unused for the idle time.
+    pub(crate) fn idle(&self) -> bool {
+        self.idle_lock.is_some_and(|limit| lock(&self.last_use).elapsed() >= limit)
+    }
+}
+
+/// A std mutex's guard, also after a panic elsewhere poisoned it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 mod bytes_body {
@@ -71,8 +137,9 @@ fn random_secret() -> Result<String, ClientError> {
 
 /// Serves the interface on `listen` (loopback only) until interrupted,
 /// printing its address with the one-time token, and opening the browser
-/// on it when `open` is set.
-pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool) -> Result<(), ClientError> {
+/// on it when `open` is set. The keystore closes after `idle_lock` without
+/// use (`None`: never).
+pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool, idle_lock: Option<Duration>) -> Result<(), ClientError> {
     if !listen.ip().is_loopback() {
         return Err(ClientError::State(crate::t!("ui-error-not-loopback", address = listen.to_string())));
     }
@@ -84,7 +151,8 @@ pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool) -> Result<(), Client
         SocketAddr::V4(_) => format!("127.0.0.1:{}", local.port()),
         SocketAddr::V6(_) => format!("[::1]:{}", local.port()),
     };
-    let url = format!("http://{host}/?t={token}");
+    // The token in the fragment: a browser keeps it to itself.
+    let url = format!("http://{host}/#t={token}");
     // The address on a line of its own, outside any translation: nothing
     // (such as a bidi isolation mark) may stick to it when it is copied.
     println!("{}", crate::t!("ui-started"));
@@ -94,53 +162,71 @@ pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool) -> Result<(), Client
     let ui = Rc::new(Ui {
         ctx: ctx.clone(),
         hosts: guard::allowed_hosts(local.port()),
-        token: Mutex::new(Some(token)),
-        session: Mutex::new(None),
-        opened: Mutex::new(None),
+        idle_lock,
+        token: std::sync::Mutex::new(Some(token)),
+        session: std::sync::Mutex::new(None),
+        opened: tokio::sync::Mutex::new(None),
+        epoch: AtomicU64::new(0),
+        roles: std::sync::Mutex::new(None),
+        last_use: std::sync::Mutex::new(Instant::now()),
+        unlocking: tokio::sync::Mutex::new(()),
         opener_page,
     });
     let local_set = tokio::task::LocalSet::new();
-    local_set
-        .run_until(async move {
-            let idle = ui.clone();
-            tokio::task::spawn_local(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(15)).await;
-                    api::lock_if_idle(&idle).await;
-                }
-            });
+    let served = ui.clone();
+    let serving = local_set.run_until(async move {
+        let idle = served.clone();
+        tokio::task::spawn_local(async move {
             loop {
-                let (stream, _) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(_) => {
-                        // Out of descriptors and the like: wait, then go on.
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let ui = ui.clone();
-                tokio::task::spawn_local(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let ui = ui.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handle(&ui, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .header_read_timeout(Duration::from_secs(10))
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if idle.idle() && lock(&idle.roles).is_some() {
+                    idle.lock();
+                }
             }
-        })
-        .await
+        });
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let Ok(permit) = slots.clone().acquire_owned().await else { break };
+            let (stream, _) = match listener.accept().await {
+                Ok(c) => c,
+                Err(_) => {
+                    // Out of descriptors and the like: wait, then go on.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let ui = served.clone();
+            tokio::task::spawn_local(async move {
+                let _permit = permit;
+                let service = hyper::service::service_fn(move |req| {
+                    let ui = ui.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(&ui, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .header_read_timeout(Duration::from_secs(10))
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    tokio::select! {
+        () = serving => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    if let Some(page) = &ui.opener_page {
+        let _ = std::fs::remove_file(page);
+    }
+    Ok(())
 }
 
 /// Asks the desktop to open `url` in the default browser; if it cannot,
 /// the printed address is there to copy. The browser is handed a file
 /// (readable by this user only) that redirects to `url`, not `url` itself:
 /// a command line is visible to every user of the machine, and the address
-/// holds the one-time token. The file is removed once the token is used.
-fn open_browser(home: &std::path::Path, url: &str) -> Option<std::path::PathBuf> {
+/// holds the one-time token. The file is removed once the token is used,
+/// and when `aman ui` ends.
+fn open_browser(home: &Path, url: &str) -> Option<PathBuf> {
     let page = home.join("ui-open.html");
     let html = format!(
         "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
@@ -171,36 +257,23 @@ fn open_browser(home: &std::path::Path, url: &str) -> Option<std::path::PathBuf>
 
 /// One request: the guard's checks, then the page or the API.
 async fn handle(ui: &Ui, req: Request<Incoming>) -> Response<Body> {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let headers = req.headers().clone();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if let Err(refusal) = guard::check_host(header("host").as_deref(), &ui.hosts) {
         return api::refused(refusal);
     }
     let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or("").to_owned();
     let method = req.method().clone();
 
-    // The one-time token: swapped for the session cookie, then gone.
-    if method == hyper::Method::GET && path == "/" {
-        if let Some(presented) = query.split('&').find_map(|p| p.strip_prefix("t=")) {
-            return api::swap_token(ui, presented).await;
-        }
-    }
-    let session_ok = {
-        let session = ui.session.lock().await;
-        match (session.as_deref(), guard::session_from_cookies(header("cookie").as_deref())) {
-            (Some(expected), Some(presented)) => guard::same_secret(presented, expected),
-            _ => false,
-        }
-    };
-    if !session_ok {
-        return api::refused(guard::Refusal::NoSession);
-    }
+    // The page itself holds nothing of the user's: it is served to whoever
+    // names our host (a page elsewhere cannot read it: no CORS).
     if method == hyper::Method::GET {
         if let Some(asset) = assets::get(&path) {
             return api::asset(asset);
         }
     }
-    if method == hyper::Method::POST {
+    let post = method == hyper::Method::POST;
+    if post {
         if let Err(refusal) = guard::check_origin(header("origin").as_deref(), &ui.hosts) {
             return api::refused(refusal);
         }
@@ -208,7 +281,7 @@ async fn handle(ui: &Ui, req: Request<Incoming>) -> Response<Body> {
             return api::refused(refusal);
         }
     }
-    let body = if method == hyper::Method::POST {
+    let body = if post {
         use http_body_util::BodyExt;
         match http_body_util::Limited::new(req.into_body(), MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -217,5 +290,20 @@ async fn handle(ui: &Ui, req: Request<Incoming>) -> Response<Body> {
     } else {
         hyper::body::Bytes::new()
     };
+    // The one-time token, posted by the page from its address's fragment.
+    if post && path == "/api/session" {
+        return api::swap_token(ui, &body);
+    }
+    let expected = lock(&ui.session).clone();
+    if let Err(refusal) = guard::check_session(header(guard::SESSION_HEADER).as_deref(), expected.as_deref()) {
+        return api::refused(refusal);
+    }
+    if ui.idle() && lock(&ui.roles).is_some() {
+        ui.lock();
+    }
+    // The inbox's own polling says so; anything else is the person.
+    if header("x-aman-background").is_none() {
+        *lock(&ui.last_use) = Instant::now();
+    }
     api::route(ui, &method, &path, &body).await
 }

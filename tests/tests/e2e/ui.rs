@@ -54,7 +54,7 @@ impl Ui {
 
     /// `http://127.0.0.1:PORT`.
     fn origin(&self) -> String {
-        self.url.split("/?").next().unwrap().to_owned()
+        self.url.split("/#").next().unwrap().to_owned()
     }
 }
 
@@ -122,6 +122,39 @@ async fn check_in(b: &Browser, passphrase: &str) {
     settle(b).await;
 }
 
+/// Each of the member's screens, clocks masked, scrolled to the top and to
+/// the bottom, ending back on the first.
+async fn every_screen(b: &Browser) -> Vec<(&'static str, Vec<u8>)> {
+    let mut shots = Vec::new();
+    for (screen, ready) in [("contacts", "#drill-status"), ("safety", "#safety-list li"), ("member", "#deadline-at")] {
+        b.find(&format!("#nav [data-screen={screen}]")).await.unwrap().click().await.unwrap();
+        b.wait_for(ready, WAIT).await.unwrap();
+        b.wait_until(&format!("return document.querySelector('{ready}').textContent.length > 2"), WAIT).await.unwrap();
+        if screen == "member" {
+            settle(b).await;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        for (end, script) in
+            [("top", "window.scrollTo(0, 0)"), ("bottom", "window.scrollTo(0, document.body.scrollHeight)")]
+        {
+            b.exec(script, &[]).await.unwrap();
+            let name = match (screen, end) {
+                ("contacts", "top") => "contacts-top",
+                ("contacts", _) => "contacts-bottom",
+                ("safety", "top") => "safety-top",
+                ("safety", _) => "safety-bottom",
+                (_, "top") => "member-top",
+                _ => "member-bottom",
+            };
+            shots.push((name, b.screenshot_masked(&[".clock"]).await.unwrap()));
+        }
+    }
+    // The member's screen first, at its top, as the check-in left it.
+    shots.rotate_right(2);
+    b.exec("window.scrollTo(0, 0)", &[]).await.unwrap();
+    shots
+}
+
 /// Waits until the deadline card shows a deadline and nothing is loading.
 async fn settle(b: &Browser) {
     b.wait_until(
@@ -161,17 +194,25 @@ async fn a_member_checks_in_and_starts_a_trip_in_the_page_and_a_duress_check_in_
     open(&b, &ui, NORMAL).await;
     b.wait_for_text("#contacts-state", "Linked contacts", WAIT).await.unwrap();
 
+    // Every screen after a normal check-in, then after a duress one.
     check_in(&b, NORMAL).await;
-    let normal = b.screenshot_masked(&[".clock"]).await.unwrap();
+    let normal = every_screen(&b).await;
     browser::save_png(shots.join("member-en.png"), &b.screenshot().await.unwrap()).unwrap();
     check_in(&b, DURESS).await;
-    let duress = b.screenshot_masked(&[".clock"]).await.unwrap();
-    if let Some(diff) = browser::pixel_diff(&normal, &duress).unwrap() {
-        browser::save_png(shots.join("normal.png"), &normal).unwrap();
-        browser::save_png(shots.join("duress.png"), &duress).unwrap();
-        browser::save_png(shots.join("difference.png"), &browser::diff_png(&normal, &duress).unwrap()).unwrap();
-        panic!("the page after a duress check-in differs from after a normal one: {diff} (see {})", shots.display());
+    let duress_screens = every_screen(&b).await;
+    for ((name, normal), (_, duress)) in normal.iter().zip(&duress_screens) {
+        if let Some(diff) = browser::pixel_diff(normal, duress).unwrap() {
+            browser::save_png(shots.join(format!("{name}-normal.png")), normal).unwrap();
+            browser::save_png(shots.join(format!("{name}-duress.png")), duress).unwrap();
+            let picture = browser::diff_png(normal, duress).unwrap();
+            browser::save_png(shots.join(format!("{name}-difference.png")), &picture).unwrap();
+            panic!(
+                "the {name} screen after a duress check-in differs from after a normal one: {diff} (see {})",
+                shots.display()
+            );
+        }
     }
+    let duress = duress_screens[0].1.clone();
     // It was a duress check-in all the same: the contact is alerted.
     let a = alice.clone();
     let duress_alert = blocking(move || {
@@ -200,6 +241,7 @@ async fn a_member_checks_in_and_starts_a_trip_in_the_page_and_a_duress_check_in_
     .await
     .unwrap();
     b.find("#trip-note").await.unwrap().send_keys("Meeting at the café on Rasheed Street").await.unwrap();
+    b.find("#trip-passphrase").await.unwrap().send_keys(NORMAL.trim_end()).await.unwrap();
     b.find("#trip-form button[type=submit]").await.unwrap().click().await.unwrap();
     b.wait_for_text("#result", "Trip started.", WAIT).await.unwrap();
     b.wait_until("return !document.getElementById('trip-actions').hidden", WAIT).await.unwrap();
@@ -213,7 +255,13 @@ async fn a_member_checks_in_and_starts_a_trip_in_the_page_and_a_duress_check_in_
     browser::save_png(shots.join("member-trip-en.png"), &b.screenshot().await.unwrap()).unwrap();
     let m = member.clone();
     let status = blocking(move || json(&m, NORMAL, &["status"])).await;
-    assert!(status["trip"]["back_by"].as_u64().is_some(), "the server has the trip: {status}");
+    let back_by = status["trip"]["back_by"].as_u64().expect("the server has the trip");
+    b.find("#trip-actions-passphrase").await.unwrap().send_keys(NORMAL.trim_end()).await.unwrap();
+    b.find("#trip-actions .extend[data-by='1h']").await.unwrap().click().await.unwrap();
+    b.wait_for_text("#result", "Trip extended.", WAIT).await.unwrap();
+    let m = member.clone();
+    let status = blocking(move || json(&m, NORMAL, &["status"])).await;
+    assert_eq!(status["trip"]["back_by"].as_u64(), Some(back_by + 3600), "extended by an hour: {status}");
 
     // Panic asks first; cancelling sends nothing.
     b.find("#panic-button").await.unwrap().click().await.unwrap();
@@ -221,6 +269,14 @@ async fn a_member_checks_in_and_starts_a_trip_in_the_page_and_a_duress_check_in_
     browser::save_png(shots.join("member-panic-confirm-en.png"), &b.screenshot().await.unwrap()).unwrap();
     b.find("#panic-cancel").await.unwrap().click().await.unwrap();
     b.wait_until("return !document.getElementById('panic-dialog').open", WAIT).await.unwrap();
+
+    b.find("#trip-actions-passphrase").await.unwrap().send_keys(NORMAL.trim_end()).await.unwrap();
+    b.find("#trip-end").await.unwrap().click().await.unwrap();
+    b.wait_for_text("#result", "Trip ended.", WAIT).await.unwrap();
+    b.wait_until("return !document.getElementById('trip-form').hidden", WAIT).await.unwrap();
+    let m = member.clone();
+    let status = blocking(move || json(&m, NORMAL, &["status"])).await;
+    assert!(status["trip"].is_null(), "the trip is over: {status}");
 
     // Contacts with their safety numbers.
     b.find("#nav [data-screen=contacts]").await.unwrap().click().await.unwrap();
@@ -363,73 +419,142 @@ async fn the_interface_refuses_whoever_lacks_its_token_our_host_or_our_origin() 
     blocking(move || ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]))).await;
     let ui = Ui::start(&member, "en");
     let origin = ui.origin();
-    let token_path = ui.url.strip_prefix(&origin).unwrap().to_owned();
+    let token = ui.url.split("#t=").nth(1).unwrap().to_owned();
     let host = origin.strip_prefix("http://").unwrap().to_owned();
+    let port = host.rsplit(':').next().unwrap().to_owned();
     use reqwest::Method;
+    let json_ct = ("content-type", "application/json");
+    let ours = ("origin", origin.as_str());
 
-    // Nothing without the session: not the page, not the API.
-    for path in ["/", "/app.js", "/api/state", "/api/member/status"] {
+    // The page holds nothing of the user's; the API answers nothing without
+    // the session.
+    for path in ["/api/state", "/api/member/status", "/api/contact/alerts"] {
         assert_eq!(code_of(request(&origin, Method::GET, path, &[], None).await).await, (401, "no_session".into()));
     }
-    let wrong = request(&origin, Method::GET, "/?t=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &[], None).await;
+    let wrong = request(&origin, Method::POST, "/api/session", &[json_ct, ours], Some(r#"{"token":"AAAA"}"#)).await;
     assert_eq!(code_of(wrong).await, (401, "bad_token".into()));
-    // A rebinding name pointing at 127.0.0.1 never gets in, even with the token.
-    let rebound = request(&origin, Method::GET, &token_path, &[("host", &format!("evil.example:{}", 1))], None).await;
-    assert_eq!(code_of(rebound).await, (403, "bad_host".into()));
-    let rebound = request(&origin, Method::GET, &token_path, &[("host", "attacker.example")], None).await;
-    assert_eq!(code_of(rebound).await, (403, "bad_host".into()));
+    // A rebinding name pointing at 127.0.0.1, on our very port, never gets
+    // in, even with the token, and learns nothing: not even that this is Aman.
+    let rebound_host = format!("evil.example:{port}");
+    let body = format!(r#"{{"token":"{token}"}}"#);
+    for path in ["/", "/app.js", "/api/session"] {
+        let rebound =
+            request(&origin, Method::POST, path, &[("host", &rebound_host), json_ct, ours], Some(&body)).await;
+        assert_eq!(rebound.status().as_u16(), 403, "{path}");
+        assert_eq!(rebound.text().await.unwrap(), "", "a foreign Host learns nothing");
+        let rebound = request(&origin, Method::GET, path, &[("host", &rebound_host)], None).await;
+        assert_eq!((rebound.status().as_u16(), rebound.text().await.unwrap()), (403, String::new()), "{path}");
+    }
+    // The token is posted by our page only: our Origin, a JSON body.
+    let cases = [
+        (vec![json_ct], (403, "bad_origin")),
+        (vec![json_ct, ("origin", "http://evil.example")], (403, "bad_origin")),
+        (vec![json_ct, ("origin", "null")], (403, "bad_origin")),
+        (vec![json_ct, ("origin", "http://127.0.0.1:1")], (403, "bad_origin")),
+        (vec![("content-type", "text/plain"), ours], (403, "not_json")),
+    ];
+    for (headers, expected) in &cases {
+        let got = code_of(request(&origin, Method::POST, "/api/session", headers, Some(&body)).await).await;
+        assert_eq!((got.0, got.1.as_str()), *expected, "{headers:?}");
+    }
 
-    // The token, once: a cookie for the session, and the address without it.
-    let first = request(&origin, Method::GET, &token_path, &[], None).await;
-    assert_eq!(first.status().as_u16(), 303);
-    assert_eq!(first.headers()["location"], "/");
-    let set_cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let again = request(&origin, Method::GET, &token_path, &[], None).await;
+    // The token, once, for the session secret.
+    let first = request(&origin, Method::POST, "/api/session", &[json_ct, ours], Some(&body)).await;
+    assert_eq!(first.status().as_u16(), 200);
+    assert!(first.headers().get("set-cookie").is_none(), "no cookie: it would reach every port of 127.0.0.1");
+    let session = first.json::<Value>().await.unwrap()["session"].as_str().unwrap().to_owned();
+    let again = request(&origin, Method::POST, "/api/session", &[json_ct, ours], Some(&body)).await;
     assert_eq!(code_of(again).await, (401, "bad_token".into()), "the token works once");
+    let with = ("x-aman-session", session.as_str());
+    let wrong_session = "A".repeat(session.len());
+    let state = request(&origin, Method::GET, "/api/state", &[("x-aman-session", &wrong_session)], None).await;
+    assert_eq!(code_of(state).await, (401, "no_session".into()));
 
-    // With the session: the page, with its policy; every asset from here.
-    let page = request(&origin, Method::GET, "/", &[("cookie", &cookie)], None).await;
+    // The page and its policy: nothing loads from elsewhere.
+    let page = request(&origin, Method::GET, "/", &[], None).await;
     assert_eq!(page.status().as_u16(), 200);
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
-    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("connect-src 'self'"), "{csp}");
     let html = page.text().await.unwrap();
     assert!(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from elsewhere");
-    let js = request(&origin, Method::GET, "/app.js", &[("cookie", &cookie)], None).await.text().await.unwrap();
-    let outside: Vec<&str> = js.matches("https://").collect();
-    assert_eq!(outside.len(), 1, "the script names one outside address: the opt-in map link");
+    let js = request(&origin, Method::GET, "/app.js", &[], None).await.text().await.unwrap();
+    assert_eq!(js.matches("https://").count(), 1, "the script names one outside address: the opt-in map link");
 
-    // A session cookie on a foreign Host (rebinding after the cookie was set).
-    let foreign =
-        request(&origin, Method::GET, "/api/state", &[("cookie", &cookie), ("host", "evil.example")], None).await;
-    assert_eq!(code_of(foreign).await, (403, "bad_host".into()));
-    // Changes need our Origin and a JSON body: a web page elsewhere, or a
-    // form, cannot send them.
+    // A session secret on a foreign Host (rebinding after the page loaded).
+    let foreign = request(&origin, Method::GET, "/api/state", &[with, ("host", "evil.example")], None).await;
+    assert_eq!(foreign.status().as_u16(), 403);
+    // Changes need our Origin and a JSON body besides the session.
     let unlock = r#"{"passphrase":"n0rmal-river-lamp"}"#;
-    let json_ct = ("content-type", "application/json");
-    type Case<'a> = (&'a [(&'a str, &'a str)], (u16, &'a str));
-    let cases: [Case; 4] = [
-        (&[json_ct], (403, "bad_origin")),
-        (&[json_ct, ("origin", "http://evil.example")], (403, "bad_origin")),
-        (&[json_ct, ("origin", "null")], (403, "bad_origin")),
-        (&[("content-type", "text/plain"), ("origin", &origin)], (403, "not_json")),
-    ];
-    for (headers, expected) in cases {
-        let mut h = vec![("cookie", cookie.as_str())];
+    for (headers, expected) in &cases {
+        let mut h = vec![with];
         h.extend_from_slice(headers);
         let got = code_of(request(&origin, Method::POST, "/api/unlock", &h, Some(unlock)).await).await;
-        assert_eq!((got.0, got.1.as_str()), expected, "{headers:?}");
+        assert_eq!((got.0, got.1.as_str()), *expected, "{headers:?}");
     }
-    let state = request(&origin, Method::GET, "/api/state", &[("cookie", &cookie)], None).await;
+    let state = request(&origin, Method::GET, "/api/state", &[with], None).await;
     assert_eq!(state.json::<Value>().await.unwrap()["unlocked"], false, "none of those unlocked anything");
-    let h = [("cookie", cookie.as_str()), json_ct, ("origin", origin.as_str())];
-    let unlocked = request(&origin, Method::POST, "/api/unlock", &h, Some(unlock)).await;
+    let guess = r#"{"passphrase":"guess"}"#;
+    let wrong = request(&origin, Method::POST, "/api/unlock", &[with, json_ct, ours], Some(guess)).await;
+    assert_eq!(code_of(wrong).await, (401, "wrong_passphrase".into()));
+    let unlocked = request(&origin, Method::POST, "/api/unlock", &[with, json_ct, ours], Some(unlock)).await;
     assert_eq!(unlocked.status().as_u16(), 200);
-    let h = [("cookie", cookie.as_str()), ("host", host.as_str())];
-    let status = request(&origin, Method::GET, "/api/member/status", &h, None).await;
+    let status = request(&origin, Method::GET, "/api/member/status", &[with, ("host", host.as_str())], None).await;
     assert_eq!(status.status().as_u16(), 200);
+
+    // What is a check-in takes a passphrase of its own: the open keystore
+    // is not enough, and a wrong one does nothing.
+    let post = |path: &'static str, body: String| {
+        let (origin, session) = (origin.clone(), session.clone());
+        async move {
+            let h = [
+                ("x-aman-session", session.as_str()),
+                ("content-type", "application/json"),
+                ("origin", origin.as_str()),
+            ];
+            code_of(request(&origin, Method::POST, path, &h, Some(&body)).await).await
+        }
+    };
+    for (path, body) in [
+        ("/api/member/checkin", "{}".to_owned()),
+        ("/api/member/trip/start", r#"{"back_by":"23:00"}"#.to_owned()),
+        ("/api/member/trip/extend", r#"{"by":"2h"}"#.to_owned()),
+        ("/api/member/trip/end", "{}".to_owned()),
+    ] {
+        assert_eq!(post(path, body).await, (400, "bad_request".into()), "{path} without a passphrase");
+    }
+    for (path, body) in [
+        ("/api/member/checkin", r#"{"passphrase":"guess"}"#),
+        ("/api/member/trip/start", r#"{"passphrase":"guess","back_by":"23:00"}"#),
+        ("/api/member/trip/extend", r#"{"passphrase":"guess","by":"2h"}"#),
+        ("/api/member/trip/end", r#"{"passphrase":"guess"}"#),
+    ] {
+        assert_eq!(post(path, body.to_owned()).await, (401, "wrong_passphrase".into()), "{path}");
+    }
+    let m = member.clone();
+    let status = blocking(move || json(&m, NORMAL, &["status"])).await;
+    assert_eq!(status["counter"], 0, "none of those checked in: {status}");
+
+    // The page never writes an old copy of the keystore over what another
+    // aman command saved meanwhile.
+    let m = member.clone();
+    blocking(move || json(&m, NORMAL, &["contact", "invite", "--label", "Bashir"])).await;
+    let h = [with];
+    assert_eq!(request(&origin, Method::GET, "/api/member/status", &h, None).await.status().as_u16(), 200);
+    assert_eq!(request(&origin, Method::GET, "/api/member/contacts", &h, None).await.status().as_u16(), 200);
+    let m = member.clone();
+    let listed = blocking(move || json(&m, NORMAL, &["contact", "list"])).await;
+    assert_eq!(listed["contacts"][0]["label"], "Bashir", "the invite made on the command line is kept: {listed}");
+
+    // Lock closes it: nothing answers until the passphrase again.
+    let locked = request(&origin, Method::POST, "/api/lock", &[with, json_ct, ours], Some("{}")).await;
+    assert_eq!(locked.status().as_u16(), 200);
+    assert_eq!(
+        code_of(request(&origin, Method::GET, "/api/member/status", &h, None).await).await,
+        (401, "locked".into())
+    );
+    let state = request(&origin, Method::GET, "/api/state", &h, None).await;
+    assert_eq!(state.json::<Value>().await.unwrap()["unlocked"], false);
 
     // It listens on loopback only.
     let out = aman(&member, "", &["ui", "--no-open", "--listen", "0.0.0.0:0"]);
