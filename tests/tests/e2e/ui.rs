@@ -52,6 +52,41 @@ impl Ui {
         Ui { url, child, _stdout: stdout }
     }
 
+    /// `aman ui` as a person starts it: it opens the browser itself, here a
+    /// stand-in `xdg-open` that notes what it was handed (the file that
+    /// leads the browser to the address), which the test's browser then opens.
+    fn start_opening(home: &Path, lang: &str, bin: &Path) -> Ui {
+        let opened = bin.join("opened");
+        let script = bin.join("xdg-open");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\nprintf '%s' \"$1\" > {}.tmp && mv {0}.tmp {0}\n", opened.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let mut child = spawn_aman(home, "", &["--lang", lang, "ui"], &[("PATH", &path)]);
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let start = std::time::Instant::now();
+        let url = loop {
+            if let Ok(url) = std::fs::read_to_string(&opened) {
+                break url;
+            }
+            assert!(start.elapsed() < WAIT, "aman ui opened no browser");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(url.starts_with("file://"), "the browser is handed a file, not the token's address: {url}");
+        let page = url.strip_prefix("file://").unwrap();
+        let text = std::fs::read_to_string(page).unwrap();
+        assert!(text.contains("#t="), "{text}");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(page).unwrap().mode() & 0o777, 0o600, "only its user reads it");
+        Ui { url, child, _stdout: stdout }
+    }
+
     /// `http://127.0.0.1:PORT`.
     fn origin(&self) -> String {
         self.url.split("/#").next().unwrap().to_owned()
@@ -155,6 +190,41 @@ async fn every_screen(b: &Browser) -> Vec<(&'static str, Vec<u8>)> {
     shots
 }
 
+/// What the page's API answers for each of the member's screens, as the
+/// page asks for it, with every number (times, counters) masked.
+async fn api_view(b: &Browser) -> Vec<String> {
+    let answers = b
+        .exec_async(
+            "const done = arguments[arguments.length - 1]; \
+             const h = { 'x-aman-session': sessionStorage.getItem('aman-session') }; \
+             const paths = ['/api/state', '/api/member/status', '/api/member/contacts', '/api/member/drill', \
+                            '/api/member/reminders', '/api/safety-numbers']; \
+             Promise.all(paths.map((p) => fetch(p, { headers: h }).then((r) => r.text().then((t) => r.status + ' ' + p + ' ' + t)))) \
+               .then(done);",
+            &[],
+        )
+        .await
+        .unwrap();
+    let digits = |text: &str| {
+        let mut out = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                if !out.ends_with('#') {
+                    out.push('#');
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let answers: Vec<String> = answers.as_array().unwrap().iter().map(|a| digits(a.as_str().unwrap())).collect();
+    for a in &answers {
+        assert!(a.starts_with("# /api/") && a.len() > 40, "an answer: {a}");
+    }
+    answers
+}
+
 /// Waits until the deadline card shows a deadline and nothing is loading.
 async fn settle(b: &Browser) {
     b.wait_until(
@@ -189,17 +259,23 @@ async fn a_member_checks_in_and_starts_a_trip_in_the_page_and_a_duress_check_in_
     })
     .await;
 
-    let ui = Ui::start(&member, "en");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let ui = Ui::start_opening(&member, "en", &bin);
     let b = Browser::start(Options::phone("en")).await.unwrap();
     open(&b, &ui, NORMAL).await;
     b.wait_for_text("#contacts-state", "Linked contacts", WAIT).await.unwrap();
+    let page = ui.url.strip_prefix("file://").unwrap().to_owned();
+    assert!(!Path::new(&page).exists(), "the file that led the browser here is gone once its token was used");
 
     // Every screen after a normal check-in, then after a duress one.
     check_in(&b, NORMAL).await;
     let normal = every_screen(&b).await;
+    let normal_api = api_view(&b).await;
     browser::save_png(shots.join("member-en.png"), &b.screenshot().await.unwrap()).unwrap();
     check_in(&b, DURESS).await;
     let duress_screens = every_screen(&b).await;
+    assert_eq!(normal_api, api_view(&b).await, "what the page's API answers differs after a duress check-in");
     for ((name, normal), (_, duress)) in normal.iter().zip(&duress_screens) {
         if let Some(diff) = browser::pixel_diff(normal, duress).unwrap() {
             browser::save_png(shots.join(format!("{name}-normal.png")), normal).unwrap();
