@@ -258,14 +258,19 @@ function groups(number) {
   return String(number || '').replace(/\s+/g, '').replace(/(.{5})(?=.)/g, '$1 ');
 }
 
-async function refreshContacts() {
-  const list = $('contacts-list');
-  const reply = await api('GET', '/api/member/contacts');
+// Fills the list `id` with a row for each item of the report's `key` array.
+async function fillList(id, path, key, emptyId, row) {
+  const list = $(id);
+  const reply = await api('GET', path);
   list.textContent = '';
   if (reply.status !== 200) { list.append(el('li', { text: explain(reply) })); return; }
-  const contacts = (reply.data.json && reply.data.json.contacts) || [];
-  if (!contacts.length) list.append(el('li', { text: t('ui-contacts-none') }));
-  for (const c of contacts) {
+  const items = (reply.data.json && reply.data.json[key]) || [];
+  if (!items.length) list.append(el('li', { text: t(emptyId) }));
+  for (const item of items) list.append(row(item));
+}
+
+async function refreshContacts() {
+  await fillList('contacts-list', '/api/member/contacts', 'contacts', 'ui-contacts-none', (c) => {
     const li = el('li', {}, el('strong', {}, el('bdi', { text: clean(c.label) })),
       ' · ' + t('ui-contacts-tier') + ' ' + new Intl.NumberFormat(LANG).format(c.tier));
     if (c.state === 'invited') li.append(el('p', { text: t('ui-contacts-invited') }));
@@ -273,8 +278,8 @@ async function refreshContacts() {
       if (c.removing_at) li.append(el('p', {}, t('ui-contacts-removing') + ' ', el('span', { class: 'clock', text: fmtTime(c.removing_at) })));
       li.append(el('p', {}, t('ui-safety-number') + ': ', el('code', { dir: 'ltr', text: groups(c.safety_number) })));
     }
-    list.append(li);
-  }
+    return li;
+  });
   const rem = await api('GET', '/api/member/reminders');
   showText($('reminders'), rem.status === 200 ? rem.data.text : explain(rem));
   const drill = await api('GET', '/api/member/drill');
@@ -282,17 +287,11 @@ async function refreshContacts() {
 }
 
 async function refreshSafety() {
-  const list = $('safety-list');
-  const reply = await api('GET', '/api/safety-numbers');
-  list.textContent = '';
-  if (reply.status !== 200) { list.append(el('li', { text: explain(reply) })); return; }
-  const rows = (reply.data.json && reply.data.json.safety_numbers) || [];
-  if (!rows.length) list.append(el('li', { text: t('ui-safety-none') }));
-  for (const r of rows) {
+  await fillList('safety-list', '/api/safety-numbers', 'safety_numbers', 'ui-safety-none', (r) => {
     const who = r.role === 'member' ? t('ui-safety-your-contact') : t('ui-safety-member');
-    list.append(el('li', {}, who + ' ', el('strong', {}, el('bdi', { text: clean(r.with) })), ': ',
-      el('code', { dir: 'ltr', text: groups(r.safety_number) })));
-  }
+    return el('li', {}, who + ' ', el('strong', {}, el('bdi', { text: clean(r.with) })), ': ',
+      el('code', { dir: 'ltr', text: groups(r.safety_number) }));
+  });
 }
 
 // ---- contact: the inbox ----
