@@ -79,10 +79,15 @@ mod tests {
         let ids: std::collections::BTreeSet<String> =
             i18n::messages_with_prefix(Lang::En, "ui-").into_iter().map(|(id, _)| id).collect();
         let mut missing = Vec::new();
-        for (source, opener) in [(INDEX, "data-t=\""), (SCRIPT, "t('"), (INDEX, "data-t-placeholder=\"")] {
-            for piece in source.split(opener).skip(1) {
-                let id = piece.split(['"', '\'']).next().unwrap_or("");
-                if !ids.contains(id) {
+        for (source, opener) in [(INDEX, "data-t=\""), (SCRIPT, "t('"), (SCRIPT, "tNodes('")] {
+            let mut rest = source;
+            while let Some(at) = rest.find(opener) {
+                // `split(` and the like end the same way: only a call that
+                // begins a word is ours.
+                let starts_word = !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
+                rest = &rest[at + opener.len()..];
+                let id = rest.split(['"', '\'']).next().unwrap_or("");
+                if starts_word && !ids.contains(id) {
                     missing.push(id.to_owned());
                 }
             }
