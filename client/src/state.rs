@@ -386,6 +386,32 @@ pub struct Vault {
     pub secrets: Secrets,
     /// Address books.
     pub book: Book,
+    /// When set, how the file looked when this copy was read: `save`
+    /// refuses to write over a file another `aman` changed since (a process
+    /// that keeps a keystore open, `aman ui`, sets it).
+    guard: std::cell::Cell<Option<FileStamp>>,
+}
+
+/// How a file looked: its length, modification time and inode. Another
+/// write (an atomic rename among them) changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    len: u64,
+    modified_ns: i128,
+    inode: u64,
+}
+
+impl FileStamp {
+    /// How the file at `path` looks now, if it is there.
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            len: m.len(),
+            modified_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            inode: m.ino(),
+        })
+    }
 }
 
 impl Vault {
@@ -407,7 +433,7 @@ impl Vault {
             return Err(ClientError::State(t!("common-keystore-exists", path = path.display().to_string())));
         }
         let slot = keystore::create(normal_pass, duress_pass, normal_seed, duress_seed)?;
-        Ok(Vault { path, slot, secrets: Secrets::default(), book: Book::default() })
+        Ok(Vault { path, slot, secrets: Secrets::default(), book: Book::default(), guard: Default::default() })
     }
 
     /// Unlocks the keystore in `home` with a passphrase.
@@ -420,7 +446,7 @@ impl Vault {
         let secrets = Secrets::decode(&plain)?;
         let book = serde_json::from_slice(&plain[SECRETS_LEN..])
             .map_err(|e| ClientError::Keystore(t!("common-keystore-state-unreadable", error = e.to_string())))?;
-        Ok(Vault { path, slot, secrets, book })
+        Ok(Vault { path, slot, secrets, book, guard: Default::default() })
     }
 
     /// The check-in key this passphrase unlocked, as in force at `now`.
@@ -435,10 +461,36 @@ impl Vault {
 
     /// Writes everything back atomically.
     pub fn save(&self) -> Result<(), ClientError> {
+        if let Some(read_as) = self.guard.get() {
+            if FileStamp::of(&self.path) != Some(read_as) {
+                return Err(ClientError::State(t!("common-keystore-changed")));
+            }
+        }
         let mut plain = self.secrets.encode();
         let json = Zeroizing::new(serde_json::to_vec(&self.book).map_err(|e| ClientError::State(e.to_string()))?);
         plain.extend_from_slice(&json);
-        self.slot.save(&self.path, &plain)
+        self.slot.save(&self.path, &plain)?;
+        if self.guard.get().is_some() {
+            self.guard.set(FileStamp::of(&self.path));
+        }
+        Ok(())
+    }
+
+    /// Opens the keystore as [`Vault::open`] does, guarded: this copy will
+    /// never be saved over a file another `aman` wrote after it was read.
+    /// The file is looked at before it is read, so a write in between makes
+    /// a save refuse rather than slip through.
+    pub fn open_guarded(home: &Path, passphrase: &[u8]) -> Result<Self, ClientError> {
+        let before = FileStamp::of(&Self::path_in(home));
+        let vault = Self::open(home, passphrase)?;
+        vault.guard.set(before);
+        Ok(vault)
+    }
+
+    /// Whether the file still looks as this guarded copy last read or wrote
+    /// it (false for an unguarded copy).
+    pub fn unchanged_on_disk(&self) -> bool {
+        self.guard.get().is_some_and(|g| FileStamp::of(&self.path) == Some(g))
     }
 
     /// The server a member book talks to: its id and key, or a clear error
@@ -480,5 +532,41 @@ impl Vault {
             (Some(b), Some(i), Some(e)) => Ok((b, i, e)),
             _ => Err(ClientError::State(t!("common-not-a-contact"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guarded copy never saves over what another process wrote after the
+    /// copy was read; an unguarded one (the CLI, which reads and writes in
+    /// one command) saves as before.
+    #[test]
+    fn a_guarded_copy_does_not_save_over_a_newer_file() {
+        std::env::set_var("AMAN_INSECURE_TEST_KDF", "1");
+        let dir = tempfile::tempdir().unwrap();
+        let made = Vault::create(dir.path(), b"normal pass", b"duress pass", &[1; 32], &[2; 32]).unwrap();
+        made.save().unwrap();
+        let mut ui = Vault::open_guarded(dir.path(), b"normal pass").unwrap();
+        assert!(ui.unchanged_on_disk());
+        // Another aman command stores a proxy meanwhile.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let mut cli = Vault::open(dir.path(), b"duress pass").unwrap();
+        cli.book.settings.proxy = Some("socks5h://127.0.0.1:9050".into());
+        cli.save().unwrap();
+        assert!(!ui.unchanged_on_disk());
+        ui.book.settings.ca_pem = Some("old copy".into());
+        assert!(matches!(ui.save(), Err(ClientError::State(_))), "the old copy is not written");
+        let now = Vault::open(dir.path(), b"normal pass").unwrap();
+        assert_eq!(now.book.settings.proxy.as_deref(), Some("socks5h://127.0.0.1:9050"), "the proxy is kept");
+        // Read again, the copy saves, and its own save keeps it current.
+        let mut ui = Vault::open_guarded(dir.path(), b"normal pass").unwrap();
+        ui.book.settings.ca_pem = Some("new".into());
+        ui.save().unwrap();
+        assert!(ui.unchanged_on_disk());
+        ui.save().unwrap();
+        // The unguarded copy of before still saves (the CLI's behaviour).
+        cli.save().unwrap();
     }
 }

@@ -484,6 +484,14 @@ document.addEventListener('DOMContentLoaded', async () => {
   });
 
   setInterval(tick, 1000);
+  // Leaving the page (closing the tab, reloading) locks the keystore: a tab
+  // the browser restores later finds it closed.
+  window.addEventListener('pagehide', () => {
+    const session = sessionStorage.getItem(SESSION_KEY);
+    if (!session || roles === null) return;
+    fetch('/api/lock', { method: 'POST', keepalive: true, credentials: 'omit',
+      headers: { 'content-type': 'application/json', 'x-aman-session': session }, body: '{}' });
+  });
   if (!(await startSession())) { banner(t('ui-refused-session')); return; }
   const state = await api('GET', '/api/state');
   if (state.status === 200 && state.data.unlocked) { afterUnlock(state.data.roles); startPolling(); }

@@ -6,7 +6,7 @@
 
 use super::assets::Asset;
 use super::guard::{self, Refusal};
-use super::{bytes_body::Body, lock, FileStamp, Opened, Ui};
+use super::{bytes_body::Body, lock, Opened, Ui};
 use crate::context::{Ctx, Report};
 use crate::error::ClientError;
 use crate::i18n;
@@ -179,7 +179,7 @@ fn given(text: &Option<String>) -> Option<&str> {
 /// takes a second on purpose).
 async fn open_vault(ctx: &Ctx, passphrase: Zeroizing<String>) -> Result<(Vault, Ctx), ClientError> {
     let home = ctx.home.clone();
-    let vault = tokio::task::spawn_blocking(move || Vault::open(&home, passphrase.as_bytes()))
+    let vault = tokio::task::spawn_blocking(move || Vault::open_guarded(&home, passphrase.as_bytes()))
         .await
         .map_err(|e| ClientError::State(e.to_string()))??;
     let ctx = ctx.with_stored(&vault.book.settings);
@@ -201,10 +201,7 @@ async fn open_session(ui: &Ui, passphrase: Zeroizing<String>) -> Result<Opened, 
     let _one_at_a_time = ui.unlocking.lock().await;
     let epoch = ui.epoch.load(Ordering::SeqCst);
     match open_vault(&ui.ctx, passphrase.clone()).await {
-        Ok((vault, ctx)) => {
-            let stamp = FileStamp::of(vault.path());
-            Ok(Opened { vault, ctx, passphrase, stamp, epoch })
-        }
+        Ok((vault, ctx)) => Ok(Opened { vault, ctx, passphrase, epoch }),
         Err(e) => {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             Err(e)
@@ -214,14 +211,15 @@ async fn open_session(ui: &Ui, passphrase: Zeroizing<String>) -> Result<Opened, 
 
 /// Reads the keystore again if another `aman` command changed it since this
 /// process read or wrote it: the page must never save an old copy over it.
+/// (Every copy is guarded besides: a save refuses to write over a file
+/// changed after the copy was read, also while a command waited on a server.)
 async fn refresh(ui: &Ui, opened: &mut Opened) -> Result<(), ClientError> {
-    if FileStamp::of(opened.vault.path()) == opened.stamp {
+    if opened.vault.unchanged_on_disk() {
         return Ok(());
     }
     let again = open_session(ui, opened.passphrase.clone()).await?;
     opened.vault = again.vault;
     opened.ctx = again.ctx;
-    opened.stamp = again.stamp;
     Ok(())
 }
 
@@ -290,6 +288,10 @@ pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) ->
                 Ok(opened) => {
                     let r = roles(&opened.vault);
                     let mut guard = ui.opened.lock().await;
+                    // A lock while this waited wins.
+                    if ui.epoch.load(Ordering::SeqCst) != opened.epoch {
+                        return locked();
+                    }
                     *guard = Some(opened);
                     *lock(&ui.roles) = Some(r.clone());
                     json_response(200, &json!({ "roles": r }))
@@ -308,6 +310,7 @@ pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) ->
     let epoch = ui.epoch.load(Ordering::SeqCst);
     if guard.as_ref().is_some_and(|o| o.epoch != epoch) {
         *guard = None;
+        *lock(&ui.roles) = None;
     }
     let Some(opened) = guard.as_mut() else { return locked() };
 
@@ -325,7 +328,6 @@ pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) ->
             };
             fresh.epoch = opened.epoch;
             let result = run_checkin(&fresh.ctx, &mut fresh.vault, action).await;
-            fresh.stamp = FileStamp::of(fresh.vault.path());
             *opened = fresh;
             let response = done(result);
             close_if_locked(ui, &mut guard, epoch);
@@ -365,7 +367,6 @@ pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) ->
         (&Method::GET, "/api/safety-numbers") => done(Ok(contact::verify(vault))),
         _ => error(404, "not_found", &crate::t!("ui-error-not-found")),
     };
-    opened.stamp = FileStamp::of(opened.vault.path());
     close_if_locked(ui, &mut guard, epoch);
     response
 }
@@ -375,6 +376,7 @@ pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) ->
 fn close_if_locked(ui: &Ui, opened: &mut Option<Opened>, epoch: u64) {
     if ui.epoch.load(Ordering::SeqCst) != epoch {
         *opened = None;
+        *lock(&ui.roles) = None;
     }
 }
 

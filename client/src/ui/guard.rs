@@ -6,7 +6,7 @@
 //! make the browser send requests there, a rebinding DNS name can point at
 //! 127.0.0.1, and another program on this machine can connect. So, like a
 //! local admin interface:
-//! - `Host` must name the loopback address and port we listen on (a
+//! - `Host` must be the loopback address and port we listen on, as printed (a
 //!   rebinding name never passes, and learns nothing: the refusal is empty);
 //! - the address `aman ui` prints carries a one-time token in its fragment
 //!   (`/#t=…`, which a browser never sends); the page posts it once for a
@@ -57,12 +57,6 @@ impl Refusal {
             Refusal::NoSession | Refusal::BadToken => 401,
         }
     }
-}
-
-/// The names the browser may use for us: `127.0.0.1:PORT`, `localhost:PORT`
-/// and `[::1]:PORT`, whichever loopback address we listen on.
-pub fn allowed_hosts(port: u16) -> Vec<String> {
-    vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")]
 }
 
 /// Whether a `Host` header names us.
@@ -128,11 +122,19 @@ mod tests {
 
     #[test]
     fn only_our_loopback_host_and_port_pass() {
-        let allowed = allowed_hosts(8123);
+        // Only the address bound: `localhost` may name another user's
+        // listener on [::1] at the same port.
+        let allowed = vec!["127.0.0.1:8123".to_owned()];
         assert_eq!(check_host(Some("127.0.0.1:8123"), &allowed), Ok(()));
-        assert_eq!(check_host(Some("LOCALHOST:8123"), &allowed), Ok(()));
-        assert_eq!(check_host(Some("[::1]:8123"), &allowed), Ok(()));
-        for bad in ["127.0.0.1:8124", "evil.example:8123", "127.0.0.1", "127.0.0.1:8123.evil.example", ""] {
+        for bad in [
+            "localhost:8123",
+            "[::1]:8123",
+            "127.0.0.1:8124",
+            "evil.example:8123",
+            "127.0.0.1",
+            "127.0.0.1:8123.evil.example",
+            "",
+        ] {
             assert_eq!(check_host(Some(bad), &allowed), Err(Refusal::BadHost), "{bad}");
         }
         assert_eq!(check_host(None, &allowed), Err(Refusal::BadHost));
@@ -140,7 +142,7 @@ mod tests {
 
     #[test]
     fn only_our_origin_passes() {
-        let allowed = allowed_hosts(8123);
+        let allowed = vec!["127.0.0.1:8123".to_owned()];
         assert_eq!(check_origin(Some("http://127.0.0.1:8123"), &allowed), Ok(()));
         for bad in ["https://127.0.0.1:8123", "http://evil.example", "null", "http://127.0.0.1:8123/x"] {
             assert_eq!(check_origin(Some(bad), &allowed), Err(Refusal::BadOrigin), "{bad}");

@@ -43,33 +43,12 @@ const MAX_BODY: usize = 64 * 1024;
 /// Connections served at once (a browser opens a handful).
 const MAX_CONNECTIONS: usize = 32;
 
-/// How the keystore file looked when this process last read or wrote it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileStamp {
-    len: u64,
-    modified_ns: i128,
-    inode: u64,
-}
-
-impl FileStamp {
-    pub(crate) fn of(path: &Path) -> Option<FileStamp> {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(path).ok()?;
-        Some(FileStamp {
-            len: m.len(),
-            modified_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-            inode: m.ino(),
-        })
-    }
-}
-
 /// An opened keystore, the passphrase that opened it, and what it was
 /// opened from.
 pub(crate) struct Opened {
     pub vault: Vault,
     pub ctx: Ctx,
     pub passphrase: Zeroizing<String>,
-    pub stamp: Option<FileStamp>,
     /// The lock epoch it was opened in: a lock since then closes it.
     pub epoch: u64,
 }
@@ -161,7 +140,7 @@ pub async fn run(ctx: &Ctx, listen: SocketAddr, open: bool, idle_lock: Option<Du
     let opener_page = if open { open_browser(&ctx.home, &url) } else { None };
     let ui = Rc::new(Ui {
         ctx: ctx.clone(),
-        hosts: guard::allowed_hosts(local.port()),
+        hosts: vec![host.clone()],
         idle_lock,
         token: std::sync::Mutex::new(Some(token)),
         session: std::sync::Mutex::new(None),
@@ -244,7 +223,12 @@ fn open_browser(home: &Path, url: &str) -> Option<PathBuf> {
             .and_then(|mut f| f.write_all(html.as_bytes()))
             .is_ok()
     };
-    let target = if written { format!("file://{}", page.display()) } else { url.to_owned() };
+    if !written {
+        // Never the address itself: a command line is seen by every user.
+        // It is printed; the person opens it.
+        return None;
+    }
+    let target = format!("file://{}", page.display());
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     let _ = std::process::Command::new(opener)
         .arg(&target)
@@ -283,9 +267,12 @@ async fn handle(ui: &Ui, req: Request<Incoming>) -> Response<Body> {
     }
     let body = if post {
         use http_body_util::BodyExt;
-        match http_body_util::Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return api::error(413, "body_too_large", &crate::t!("ui-error-too-large")),
+        let read = http_body_util::Limited::new(req.into_body(), MAX_BODY).collect();
+        match tokio::time::timeout(Duration::from_secs(10), read).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(_)) => return api::error(413, "body_too_large", &crate::t!("ui-error-too-large")),
+            // A body that never comes must not hold one of the few connections.
+            Err(_) => return api::error(408, "body_timeout", &crate::t!("ui-error-bad-request")),
         }
     } else {
         hyper::body::Bytes::new()

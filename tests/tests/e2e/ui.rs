@@ -669,3 +669,51 @@ fn ok_output(out: std::process::Output) -> Vec<u8> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
+
+/// A request of the page's that waits on a stalled server does not write
+/// its old copy of the keystore over what the command line saved meanwhile
+/// (a stored Tor proxy dropped would send the next commands direct).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_never_saves_an_old_keystore_over_a_command_run_meanwhile() {
+    let _shared = super::LOAD.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let member = dir.path().join("member");
+    let (m, url) = (member.clone(), server.url.clone());
+    blocking(move || ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]))).await;
+    let ui = Ui::start(&member, "en");
+    let origin = ui.origin();
+    let token = ui.url.split("#t=").nth(1).unwrap().to_owned();
+    use reqwest::Method;
+    let (json_ct, ours) = (("content-type", "application/json"), ("origin", origin.as_str()));
+    let body = format!(r#"{{"token":"{token}"}}"#);
+    let reply = request(&origin, Method::POST, "/api/session", &[json_ct, ours], Some(&body)).await;
+    let session = reply.json::<Value>().await.unwrap()["session"].as_str().unwrap().to_owned();
+    let with = ("x-aman-session", session.as_str());
+    let unlock = r#"{"passphrase":"n0rmal-river-lamp"}"#;
+    assert_eq!(request(&origin, Method::POST, "/api/unlock", &[with, json_ct, ours], Some(unlock)).await.status(), 200);
+
+    // The server stalls; the page asks for the status, which waits.
+    let pid = server.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let (o, s) = (origin.clone(), session.clone());
+    let waiting = tokio::spawn(async move {
+        request(&o, Method::GET, "/api/member/status", &[("x-aman-session", s.as_str())], None).await.status()
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Meanwhile the member stores a proxy on the command line (both passphrases).
+    let m = member.clone();
+    let set = blocking(move || {
+        aman(&m, "n0rmal-river-lamp\ndur3ss-cloud-fig\n", &["config", "set-proxy", "socks5h://127.0.0.1:9050"])
+    })
+    .await;
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let _ = waiting.await.unwrap();
+    // The page goes on: its next request reads the keystore again (and
+    // would reach the server through the proxy now).
+    let _ = request(&origin, Method::GET, "/api/member/contacts", &[with], None).await;
+    let m = member.clone();
+    let shown = blocking(move || json(&m, NORMAL, &["config", "show"])).await;
+    assert_eq!(shown["proxy"], "socks5h://127.0.0.1:9050", "the command line's proxy is kept: {shown}");
+}
