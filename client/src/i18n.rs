@@ -77,12 +77,14 @@ fn sources(lang: Lang) -> &'static [&'static str] {
             include_str!("../locales/en/member.ftl"),
             include_str!("../locales/en/contact.ftl"),
             include_str!("../locales/en/ui.ftl"),
+            include_str!("../locales/en/help.ftl"),
         ],
         Lang::Ar => &[
             include_str!("../locales/ar/common.ftl"),
             include_str!("../locales/ar/member.ftl"),
             include_str!("../locales/ar/contact.ftl"),
             include_str!("../locales/ar/ui.ftl"),
+            include_str!("../locales/ar/help.ftl"),
         ],
     }
 }

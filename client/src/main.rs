@@ -2,6 +2,7 @@
 //! over the aman-client library.
 
 mod drill_cli;
+mod help;
 mod plan_cli;
 mod prompt;
 mod remind_cli;
@@ -14,7 +15,7 @@ use aman_client::state::{FixedTimes, Vault};
 use aman_client::{contact, i18n, member, trip, when, ClientError};
 use aman_protocol::api::ChannelKind;
 use aman_protocol::duration::parse_duration;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use prompt::{Passphrases, TextSource};
 use serde_json::json;
 use std::path::PathBuf;
@@ -563,24 +564,23 @@ fn error_code(e: &ClientError) -> &str {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The language is chosen before parsing, from the same `--lang` and
+    // $AMAN_LANG clap reads (else the locale), so that `--help` is in it.
+    let requested = help::requested_lang(std::env::args_os(), std::env::var_os("AMAN_LANG"));
+    i18n::choose(requested.as_deref().and_then(i18n::Lang::parse).unwrap_or_else(i18n::Lang::from_environment));
+    let cli = match help::localized(Cli::command()).try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    let lang = match cli.lang.as_deref() {
-        None => i18n::Lang::from_environment(),
-        Some(code) => match i18n::Lang::parse(code) {
-            Some(lang) => lang,
-            None => {
-                eprintln!("error: --lang {code}: this version speaks en and ar");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    i18n::choose(lang);
+    if let Some(code) = cli.lang.as_deref() {
+        if i18n::Lang::parse(code).is_none() {
+            eprintln!("error: --lang {code}: this version speaks en and ar");
+            return ExitCode::from(2);
+        }
+    }
     let home = cli.home.clone().unwrap_or_else(|| dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("aman"));
     let plain_http = if cli.insecure_http { PlainHttp::Anywhere } else { PlainHttp::LoopbackAndOnion };
     let ca_pem = match cli.ca_file.as_deref().map(prompt::read_ca).transpose() {
