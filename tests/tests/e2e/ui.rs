@@ -479,6 +479,18 @@ async fn request(
     r.send().await.unwrap()
 }
 
+/// A server, a member registered there and `aman ui` on the member's
+/// keystore (the directory and the server live as long as the test holds them).
+async fn member_with_ui() -> (tempfile::TempDir, ServerProcess, PathBuf, Ui) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
+    let member = dir.path().join("member");
+    let (m, url) = (member.clone(), server.url.clone());
+    blocking(move || ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]))).await;
+    let ui = Ui::start(&member, "en");
+    (dir, server, member, ui)
+}
+
 async fn code_of(r: reqwest::Response) -> (u16, String) {
     let status = r.status().as_u16();
     let v: Value = r.json().await.unwrap_or(Value::Null);
@@ -488,12 +500,7 @@ async fn code_of(r: reqwest::Response) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_interface_refuses_whoever_lacks_its_token_our_host_or_our_origin() {
     let _shared = super::LOAD.read().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
-    let member = dir.path().join("member");
-    let (m, url) = (member.clone(), server.url.clone());
-    blocking(move || ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]))).await;
-    let ui = Ui::start(&member, "en");
+    let (_dir, _server, member, ui) = member_with_ui().await;
     let origin = ui.origin();
     let token = ui.url.split("#t=").nth(1).unwrap().to_owned();
     let host = origin.strip_prefix("http://").unwrap().to_owned();
@@ -676,12 +683,7 @@ fn ok_output(out: std::process::Output) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_never_saves_an_old_keystore_over_a_command_run_meanwhile() {
     let _shared = super::LOAD.read().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &server_env(&[]));
-    let member = dir.path().join("member");
-    let (m, url) = (member.clone(), server.url.clone());
-    blocking(move || ok(&aman(&m, MEMBER_PASSES, &["init", "--server", &url]))).await;
-    let ui = Ui::start(&member, "en");
+    let (_dir, server, member, ui) = member_with_ui().await;
     let origin = ui.origin();
     let token = ui.url.split("#t=").nth(1).unwrap().to_owned();
     use reqwest::Method;
