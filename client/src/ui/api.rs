@@ -12,7 +12,7 @@ use crate::error::ClientError;
 use crate::i18n;
 use crate::state::Vault;
 use crate::{contact, drill, member, remind, trip, when};
-use aman_protocol::api::{AlertReason, NoticeKind};
+use aman_protocol::api::{AlertReason, ErrorCode, NoticeKind};
 use hyper::body::Bytes;
 use hyper::{Method, Response, StatusCode};
 use serde::Deserialize;
@@ -365,7 +365,7 @@ pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) ->
             None => bad_request(),
         },
         (&Method::GET, "/api/safety-numbers") => done(Ok(contact::verify(vault))),
-        _ => error(404, "not_found", &crate::t!("ui-error-not-found")),
+        _ => error(404, ErrorCode::NotFound.as_str(), &crate::t!("ui-error-not-found")),
     };
     close_if_locked(ui, &mut guard, epoch);
     response

@@ -25,6 +25,7 @@ pub mod guard;
 use crate::context::Ctx;
 use crate::error::ClientError;
 use crate::state::Vault;
+use aman_protocol::api::ErrorCode;
 use bytes_body::Body;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -270,9 +271,9 @@ async fn handle(ui: &Ui, req: Request<Incoming>) -> Response<Body> {
         let read = http_body_util::Limited::new(req.into_body(), MAX_BODY).collect();
         match tokio::time::timeout(Duration::from_secs(10), read).await {
             Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(_)) => return api::error(413, "body_too_large", &crate::t!("ui-error-too-large")),
+            Ok(Err(_)) => return api::error(413, ErrorCode::BodyTooLarge.as_str(), &crate::t!("ui-error-too-large")),
             // A body that never comes must not hold one of the few connections.
-            Err(_) => return api::error(408, "body_timeout", &crate::t!("ui-error-bad-request")),
+            Err(_) => return api::error(408, ErrorCode::BodyTimeout.as_str(), &crate::t!("ui-error-bad-request")),
         }
     } else {
         hyper::body::Bytes::new()
