@@ -89,4 +89,16 @@ impl ClientError {
         let context = context.into();
         move |source| ClientError::Io { context, source }
     }
+
+    /// The stable code a program reads (`--json`, the web interface):
+    /// `server_unreachable`, `wrong_passphrase`, the server's own code, or
+    /// `error`.
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Unreachable { .. } => "server_unreachable",
+            ClientError::Server { code, .. } => code,
+            ClientError::WrongPassphrase => "wrong_passphrase",
+            _ => "error",
+        }
+    }
 }

@@ -63,13 +63,13 @@ fn walk(
     headings: &[(&str, &'static str)],
 ) -> Command {
     let place = if path.is_empty() { "aman".to_owned() } else { path.join("-") };
+    // A text clap wrote itself has its own id; any other is named by its place.
+    let mut swap = |english: String, id: String| text(auto_id(&english).unwrap_or(&id), &english);
     if let Some(about) = cmd.get_about().map(ToString::to_string) {
-        let id = auto_id(&about).map_or_else(|| format!("help-cmd-{place}"), str::to_owned);
-        cmd = cmd.about(text(&id, &about));
+        cmd = cmd.about(swap(about, format!("help-cmd-{place}")));
     }
     if let Some(long) = cmd.get_long_about().map(ToString::to_string) {
-        let id = auto_id(&long).map_or_else(|| format!("help-cmd-{place}-long"), str::to_owned);
-        cmd = cmd.long_about(text(&id, &long));
+        cmd = cmd.long_about(swap(long, format!("help-cmd-{place}-long")));
     }
     // Each argument, by its own id (a global one by the root's: it is the same).
     let args: Vec<Arg> = cmd.get_arguments().cloned().collect();
@@ -78,12 +78,10 @@ fn walk(
         let name = arg.get_id().as_str().replace('_', "-");
         let mut new = arg.clone();
         if let Some(help) = arg.get_help().map(ToString::to_string) {
-            let id = auto_id(&help).map_or_else(|| format!("help-arg-{owner}-{name}"), str::to_owned);
-            new = new.help(text(&id, &help));
+            new = new.help(swap(help, format!("help-arg-{owner}-{name}")));
         }
         if let Some(long) = arg.get_long_help().map(ToString::to_string) {
-            let id = auto_id(&long).map_or_else(|| format!("help-arg-{owner}-{name}-long"), str::to_owned);
-            new = new.long_help(text(&id, &long));
+            new = new.long_help(swap(long, format!("help-arg-{owner}-{name}-long")));
         }
         if let Some(heading) = localized_heading(headings, if arg.is_positional() { "Arguments" } else { "Options" }) {
             new = new.help_heading(heading);

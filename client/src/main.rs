@@ -554,15 +554,6 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
     Ok(Some(report))
 }
 
-fn error_code(e: &ClientError) -> &str {
-    match e {
-        ClientError::Unreachable { .. } => "server_unreachable",
-        ClientError::Server { code, .. } => code,
-        ClientError::WrongPassphrase => "wrong_passphrase",
-        _ => "error",
-    }
-}
-
 fn main() -> ExitCode {
     // The language is chosen before parsing, from the same `--lang` and
     // $AMAN_LANG clap reads (else the locale), so that `--help` is in it.
@@ -613,7 +604,7 @@ fn main() -> ExitCode {
             // What could be worked out without the server is shown first.
             if cli.json {
                 let mut out = report.json.clone();
-                out["error"] = json!({ "code": error_code(&cause), "message": cause.to_string() });
+                out["error"] = json!({ "code": cause.code(), "message": cause.to_string() });
                 println!("{out}");
             } else {
                 println!("{}", report.text);
@@ -638,7 +629,7 @@ fn main() -> ExitCode {
                 other => (1, aman_client::t!("common-error-line", message = other.to_string())),
             };
             if cli.json {
-                println!("{}", json!({ "error": { "code": error_code(&e), "message": message } }));
+                println!("{}", json!({ "error": { "code": e.code(), "message": message } }));
             }
             eprintln!("{message}");
             ExitCode::from(code)

@@ -89,22 +89,13 @@ fn client_error(e: ClientError) -> Response<Body> {
     match e {
         ClientError::Degraded { report, cause } => {
             let mut out = report_json(&report);
-            out["error"] = json!({ "code": code_of(&cause), "message": cause.to_string() });
+            out["error"] = json!({ "code": cause.code(), "message": cause.to_string() });
             json_response(200, &out)
         }
-        ClientError::WrongPassphrase => error(401, "wrong_passphrase", &e.to_string()),
-        ClientError::Unreachable { .. } => error(503, "server_unreachable", &e.to_string()),
-        ClientError::Server { ref code, .. } => error(409, &code.clone(), &e.to_string()),
-        other => error(400, "error", &other.to_string()),
-    }
-}
-
-fn code_of(e: &ClientError) -> String {
-    match e {
-        ClientError::Unreachable { .. } => "server_unreachable".into(),
-        ClientError::Server { code, .. } => code.clone(),
-        ClientError::WrongPassphrase => "wrong_passphrase".into(),
-        _ => "error".into(),
+        ClientError::WrongPassphrase => error(401, e.code(), &e.to_string()),
+        ClientError::Unreachable { .. } => error(503, e.code(), &e.to_string()),
+        ClientError::Server { .. } => error(409, e.code(), &e.to_string()),
+        other => error(400, other.code(), &other.to_string()),
     }
 }
 
