@@ -16,14 +16,12 @@
 //! encryption), padded to a size bucket, and encrypted with XChaCha20-Poly1305
 //! under `K` with the whole header as AAD.
 
-use crate::encoding::{labels, Reader, Writer};
+use crate::encoding::{labels, Reader, Writer, VERSION};
+use crate::envelope::{self, Format, TAG_LEN};
 use crate::error::{DecodeError, Error};
-use crate::hash::{hkdf_sha256, sha256};
+use crate::hash::sha256;
 use crate::ids::{AccountId, MailboxId};
-use crate::keys::{split_signature, EncryptionPublic, EncryptionSecret, SigningKey, VerifyingKey, SIGNATURE_LEN};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use zeroize::Zeroizing;
+use crate::keys::{EncryptionPublic, EncryptionSecret, SigningKey, VerifyingKey};
 
 /// Most recipients one sealed alert can have.
 pub const MAX_RECIPIENTS: usize = 16;
@@ -39,17 +37,11 @@ pub const MAX_CONTACT_NAME_LEN: usize = 64;
 /// Longest response plan, in bytes of UTF-8.
 pub const MAX_PLAN_LEN: usize = 4096;
 /// Largest sealed alert this format can produce.
-pub const MAX_SEALED_LEN: usize = labels::ALERT.len() + 2 + 24 + 8 + MAX_RECIPIENTS * STANZA_LEN + 16384 + TAG_LEN;
+pub const MAX_SEALED_LEN: usize = FORMAT.header_len(MAX_RECIPIENTS) + 16384 + TAG_LEN;
 
 /// The tag byte before a response plan in a body (after the roster), so
 /// that whatever trailing part comes later can be told from it.
 const PLAN_TAG: u8 = 1;
-
-const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
-const WRAPPED_LEN: usize = 32 + TAG_LEN;
-const STANZA_LEN: usize = 32 + WRAPPED_LEN;
-const HEADER_FIXED_LEN: usize = labels::ALERT.len() + 2 + NONCE_LEN + 8;
 
 /// What the member wants contacts to read when the alert fires.
 #[derive(Clone, PartialEq, Eq)]
@@ -166,47 +158,18 @@ impl AlertBody {
     }
 }
 
-fn signature_message(header: &[u8], body: &[u8]) -> Vec<u8> {
-    Writer::new(labels::ALERT_SIGNATURE).fixed(&sha256(header)).var(body).finish()
-}
-
-fn wrap_key(shared: &[u8; 32], ephemeral: &EncryptionPublic, recipient: &EncryptionPublic) -> Zeroizing<[u8; 32]> {
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(ephemeral.as_bytes());
-    salt[32..].copy_from_slice(recipient.as_bytes());
-    hkdf_sha256::<32>(&salt, shared, labels::X25519_WRAP.as_bytes())
-}
-
-/// A parsed (not yet opened) sealed alert.
-struct Parsed<'a> {
-    header: &'a [u8],
-    nonce: [u8; NONCE_LEN],
-    stanzas: Vec<([u8; 32], [u8; WRAPPED_LEN])>,
-    ciphertext: &'a [u8],
-}
-
-fn parse(sealed: &[u8]) -> Result<Parsed<'_>, DecodeError> {
-    let mut r = Reader::new(sealed, labels::ALERT)?;
-    let nonce = r.fixed()?;
-    let count = r.u64()?;
-    if count == 0 || count > MAX_RECIPIENTS as u64 {
-        return Err(DecodeError::InvalidValue);
-    }
-    let mut stanzas = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        stanzas.push((r.fixed()?, r.fixed()?));
-    }
-    let ciphertext = r.rest();
-    if !PAD_BUCKETS.iter().any(|b| b + TAG_LEN == ciphertext.len()) {
-        return Err(DecodeError::InvalidValue);
-    }
-    let header_len = HEADER_FIXED_LEN + stanzas.len() * STANZA_LEN;
-    Ok(Parsed { header: &sealed[..header_len], nonce, stanzas, ciphertext })
-}
+/// The labels and sizes of a sealed alert.
+const FORMAT: Format = Format {
+    header: labels::ALERT,
+    signature: labels::ALERT_SIGNATURE,
+    version: VERSION,
+    buckets: &PAD_BUCKETS,
+    max_recipients: MAX_RECIPIENTS,
+};
 
 /// Checks that `sealed` is structurally a sealed alert (what the server can check).
 pub fn validate_sealed(sealed: &[u8]) -> Result<(), DecodeError> {
-    parse(sealed).map(|_| ())
+    envelope::parse(&FORMAT, sealed).map(|_| ())
 }
 
 /// SHA-256 of a sealed alert, as carried in a check-in.
@@ -229,46 +192,7 @@ pub(crate) fn seal_with(
     if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
         return Err(Error::InvalidArgument("1 to 16 recipients"));
     }
-    let body_bytes = body.encode()?;
-    let mut payload_key = Zeroizing::new([0u8; 32]);
-    entropy(payload_key.as_mut())?;
-    let mut nonce = [0u8; NONCE_LEN];
-    entropy(&mut nonce)?;
-
-    let mut header = Writer::new(labels::ALERT).fixed(&nonce).u64(recipients.len() as u64);
-    for recipient in recipients {
-        let mut eph_bytes = Zeroizing::new([0u8; 32]);
-        entropy(eph_bytes.as_mut())?;
-        let ephemeral = EncryptionSecret::from_bytes(eph_bytes);
-        let shared = ephemeral.diffie_hellman(recipient)?;
-        let key = wrap_key(&shared, &ephemeral.public(), recipient);
-        // Each wrap key is used exactly once (fresh ephemeral), so a zero nonce is safe, as in age.
-        let wrapped = XChaCha20Poly1305::new(key.as_ref().into())
-            .encrypt(&XNonce::default(), Payload { msg: payload_key.as_ref(), aad: labels::X25519_WRAP.as_bytes() })
-            .map_err(|_| Error::InvalidArgument("key wrap"))?;
-        header = header.fixed(ephemeral.public().as_bytes()).fixed(&wrapped);
-    }
-    let header = header.finish();
-
-    let signature = identity.sign(&signature_message(&header, &body_bytes));
-    let content_len = 4 + body_bytes.len() + SIGNATURE_LEN;
-    let bucket = PAD_BUCKETS
-        .iter()
-        .copied()
-        .find(|b| *b >= content_len)
-        .ok_or(Error::InvalidArgument("alert body too large"))?;
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(bucket));
-    plaintext.extend_from_slice(&(body_bytes.len() as u32).to_be_bytes());
-    plaintext.extend_from_slice(&body_bytes);
-    plaintext.extend_from_slice(&signature.0);
-    plaintext.resize(bucket, 0);
-
-    let ciphertext = XChaCha20Poly1305::new(payload_key.as_ref().into())
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext.as_slice(), aad: &header })
-        .map_err(|_| Error::InvalidArgument("payload encryption"))?;
-    let mut sealed = header;
-    sealed.extend_from_slice(&ciphertext);
-    Ok(sealed)
+    envelope::seal_with(&FORMAT, &body.encode()?, identity, recipients, entropy)
 }
 
 /// Opens a sealed alert with a contact's encryption key and checks the
@@ -276,49 +200,14 @@ pub(crate) fn seal_with(
 /// matched. Any decryption problem is [`Error::DecryptionFailed`]; a body that
 /// decrypts but is not signed by `member` is [`Error::BadSignature`].
 pub fn open(sealed: &[u8], recipient: &EncryptionSecret, member: &VerifyingKey) -> Result<AlertBody, Error> {
-    let parsed = parse(sealed).map_err(|_| Error::DecryptionFailed)?;
-    let mut payload_key: Option<Zeroizing<[u8; 32]>> = None;
-    for (eph, wrapped) in &parsed.stanzas {
-        let ephemeral = EncryptionPublic(*eph);
-        let Ok(shared) = recipient.diffie_hellman(&ephemeral) else {
-            continue;
-        };
-        let key = wrap_key(&shared, &ephemeral, &recipient.public());
-        let unwrapped = XChaCha20Poly1305::new(key.as_ref().into())
-            .decrypt(&XNonce::default(), Payload { msg: wrapped, aad: labels::X25519_WRAP.as_bytes() });
-        if let Ok(k) = unwrapped {
-            let k = Zeroizing::new(k);
-            if payload_key.is_none() && k.len() == 32 {
-                let mut arr = Zeroizing::new([0u8; 32]);
-                arr.copy_from_slice(&k);
-                payload_key = Some(arr);
-            }
-        }
-    }
-    let payload_key = payload_key.ok_or(Error::DecryptionFailed)?;
-    let plaintext = Zeroizing::new(
-        XChaCha20Poly1305::new(payload_key.as_ref().into())
-            .decrypt(XNonce::from_slice(&parsed.nonce), Payload { msg: parsed.ciphertext, aad: parsed.header })
-            .map_err(|_| Error::DecryptionFailed)?,
-    );
-    let (len_bytes, rest) = plaintext.split_at_checked(4).ok_or(Error::DecryptionFailed)?;
-    let mut len = [0u8; 4];
-    len.copy_from_slice(len_bytes);
-    let body_len = u32::from_be_bytes(len) as usize;
-    let signed_len = body_len.checked_add(SIGNATURE_LEN).ok_or(Error::DecryptionFailed)?;
-    let (signed, padding) = rest.split_at_checked(signed_len).ok_or(Error::DecryptionFailed)?;
-    if padding.iter().any(|b| *b != 0) {
-        return Err(Error::DecryptionFailed);
-    }
-    let (body_bytes, signature) = split_signature(signed).map_err(|_| Error::DecryptionFailed)?;
-    member.verify(&signature_message(parsed.header, body_bytes), &signature)?;
-    let body = AlertBody::decode(body_bytes).map_err(|_| Error::DecryptionFailed)?;
-    Ok(body)
+    let body = envelope::open(&FORMAT, sealed, recipient, member)?;
+    AlertBody::decode(&body).map_err(|_| Error::DecryptionFailed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zeroize::Zeroizing;
 
     pub(crate) fn body() -> AlertBody {
         AlertBody {

@@ -34,7 +34,8 @@ impl Writer {
         Self::versioned(label, VERSION_2)
     }
 
-    fn versioned(label: &str, version: u8) -> Self {
+    /// Starts an encoding of either version (for code shared by formats of both).
+    pub(crate) fn versioned(label: &str, version: u8) -> Self {
         let mut buf = Vec::with_capacity(label.len() + 2 + 128);
         buf.extend_from_slice(label.as_bytes());
         buf.push(0);
@@ -88,7 +89,8 @@ impl<'a> Reader<'a> {
         Self::versioned(input, label, VERSION_2)
     }
 
-    fn versioned(input: &'a [u8], label: &str, expected: u8) -> Result<Self, DecodeError> {
+    /// Checks the label, separator and version `expected` (for code shared by formats of both).
+    pub(crate) fn versioned(input: &'a [u8], label: &str, expected: u8) -> Result<Self, DecodeError> {
         let label = label.as_bytes();
         let header_len = label.len() + 1;
         let Some(head) = input.get(..header_len) else {
@@ -205,6 +207,12 @@ pub mod labels {
     pub const CONTACT_KEYS: &str = "aman/v1/contact-keys";
     /// HKDF info of the key that seals a server's backups.
     pub const BACKUP: &str = "aman/v1/backup";
+    /// A sealed server directory's header, also its AAD (version 2).
+    pub const DIRECTORY: &str = "aman/v2/sealed-directory";
+    /// The plaintext body inside a sealed server directory (version 2).
+    pub const DIRECTORY_BODY: &str = "aman/v2/directory";
+    /// What the member identity signs for a server directory body (version 2).
+    pub const DIRECTORY_SIGNATURE: &str = "aman/v2/directory-sig";
 }
 
 #[cfg(test)]
@@ -263,6 +271,9 @@ mod tests {
             labels::FINGERPRINT,
             labels::CONTACT_KEYS,
             labels::BACKUP,
+            labels::DIRECTORY,
+            labels::DIRECTORY_BODY,
+            labels::DIRECTORY_SIGNATURE,
         ];
         for (i, a) in all.iter().enumerate() {
             assert!(

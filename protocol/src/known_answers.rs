@@ -200,6 +200,30 @@ fn kat_sealed_alert() {
 }
 
 #[test]
+fn kat_server_directory() {
+    use crate::directory::{self, ServerDirectory};
+    use crate::ids::ServerId;
+    let dir = ServerDirectory {
+        account: account(),
+        sequence: 3,
+        created: 1_800_000_000,
+        servers: vec![
+            (server().id(), "https://aman.example.org".into()),
+            (ServerId::from_bytes([0x22; 16]), "http://aman2.example.onion".into()),
+        ],
+    };
+    let recipients = [enc(4).public(), enc(5).public()];
+    let sealed = directory::seal_with(&dir, &key(1), &recipients, &mut counter_entropy()).unwrap();
+    check("directory.sealed.sha256", &hex(&sha256(&sealed)));
+    check("directory.sealed.len", &sealed.len().to_string());
+    check("directory.sealed.head", &hex(&sealed[..200]));
+    // Frozen bytes must keep opening for both recipients.
+    for r in [enc(4), enc(5)] {
+        assert_eq!(directory::open(&sealed, &r, &key(1).verifying_key()).unwrap(), dir);
+    }
+}
+
+#[test]
 fn kat_invite_and_enrollment() {
     let invite = InviteCode::from_parts(
         InviteId::from_bytes([0x33; 16]),
