@@ -34,6 +34,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("request", request),
     ("server_seal", server_seal),
     ("sealed_alert", sealed_alert),
+    ("directory", directory),
     ("invite", invite),
     ("enrollment", enrollment),
 ];
@@ -179,6 +180,22 @@ pub fn server_seal(data: &[u8]) {
 pub fn sealed_alert(data: &[u8]) {
     let _ = validate_sealed(data);
     let _ = open(data, &alert_recipient(), alert_signer());
+}
+
+/// `directory::validate_sealed` and `directory::open` (with the sealed
+/// alert target's keys): whatever opens passed the server's structural
+/// check too, and keeps the format's bounds.
+pub fn directory(data: &[u8]) {
+    use aman_protocol::directory::{self, MAX_SERVERS, MAX_URL_LEN};
+    let valid = directory::validate_sealed(data).is_ok();
+    if let Ok(dir) = directory::open(data, &alert_recipient(), alert_signer()) {
+        assert!(valid, "an opened directory passes validate_sealed");
+        assert!((1..=MAX_SERVERS).contains(&dir.servers.len()));
+        for (i, (id, url)) in dir.servers.iter().enumerate() {
+            assert!((1..=MAX_URL_LEN).contains(&url.len()));
+            assert!(dir.servers[..i].iter().all(|(other, _)| other != id), "no server id twice");
+        }
+    }
 }
 
 /// The contact a sealed alert is opened by.

@@ -63,6 +63,19 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             let recipient = EncryptionSecret::from_bytes(zeroize::Zeroizing::new([9; 32])).public();
             vec![seal(&body, &key(7), &[recipient]).expect("seal")]
         }
+        "directory" => {
+            let dir = aman_protocol::directory::ServerDirectory {
+                account: AccountId::from_bytes([0x11; 16]),
+                sequence: 3,
+                created: 1_800_000_000,
+                servers: vec![
+                    (aman_fuzz::server().id(), "https://aman.example.org".into()),
+                    (aman_protocol::ServerId::from_bytes([0x22; 16]), "http://aman2.example.onion".into()),
+                ],
+            };
+            let recipient = EncryptionSecret::from_bytes(zeroize::Zeroizing::new([9; 32])).public();
+            vec![aman_protocol::directory::seal(&dir, &key(7), &[recipient]).expect("seal")]
+        }
         "invite" => vec![fixed_invite().to_text().as_bytes().to_vec(), frozen_text("invite.text").into()],
         "enrollment" => {
             let enrollment = Enrollment {
@@ -159,6 +172,9 @@ fn the_seeds_pass_every_check() {
     assert!(server().open(b"ctx", &seeds("server_seal")[0][4..]).is_ok());
     assert!(alert::validate_sealed(&seeds("sealed_alert")[0]).is_ok());
     assert!(alert::open(&seeds("sealed_alert")[0], &aman_fuzz::alert_recipient(), aman_fuzz::alert_signer()).is_ok());
+    let dir = &seeds("directory")[0];
+    assert!(aman_protocol::directory::validate_sealed(dir).is_ok());
+    assert!(aman_protocol::directory::open(dir, &aman_fuzz::alert_recipient(), aman_fuzz::alert_signer()).is_ok());
     for text in seeds("invite") {
         assert!(InviteCode::parse(std::str::from_utf8(&text).expect("text")).is_ok());
     }
@@ -182,4 +198,4 @@ macro_rules! smoke {
     };
 }
 
-smoke!(heartbeat, proof, registration, key_rotation, request, server_seal, sealed_alert, invite, enrollment);
+smoke!(heartbeat, proof, registration, key_rotation, request, server_seal, sealed_alert, directory, invite, enrollment);
