@@ -4,6 +4,7 @@
 use crate::api::{unix_now, ApiClient, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
+use crate::member_servers;
 use crate::proof_of_life;
 use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
 use crate::t;
@@ -69,6 +70,9 @@ pub async fn accept(
         server_id: Some(server_id),
         proof_of_life: None,
         history: Vec::new(),
+        mirrors: Vec::new(),
+        directory_sequence: 0,
+        unreachable_since: None,
     };
     if let Some(b) = vault.book.contact.as_mut() {
         b.memberships.push(membership.clone());
@@ -549,7 +553,12 @@ fn unconfirmed_text(v: &Value) -> String {
 }
 
 /// `aman alerts [--all]`: recent or unacknowledged alerts (all with `--all`).
+/// A member with several servers is read on each: an alert that several
+/// fired is shown once, naming them, and an acknowledgement made on one is
+/// made on the others; a server that cannot be read is named while another
+/// still relays the member's heartbeats.
 pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Report, ClientError> {
+    let learnt_servers = member_servers::learn_all(ctx, vault).await.unwrap_or_default();
     let (book, _, _) = vault.contact()?;
     let mut alerts = Vec::new();
     let mut notices = Vec::new();
@@ -560,70 +569,150 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     let mut learnt = Vec::new();
     let mut proofs = Vec::new();
     let mut kept = Vec::new();
+    let mut servers_down = Vec::new();
+    let mut down_text = Vec::new();
     let mut failed = None;
+    let mut partly = false;
     let now = unix_now();
     let week_ago = now.saturating_sub(7 * 86_400);
     for m in &book.memberships {
-        let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
         // Whatever one server does (unreachable, refusing, answering
         // nonsense), the others are still read and this member's own
         // deadline still judged from what this device verified before.
-        let reached = match fetch_all(&client, m, &keys.identity).await {
-            Ok(contents) => match fetch_heartbeat(&client, m, &keys.identity).await {
-                Ok(ph) => Some((contents, ph)),
+        let mut pol = m.proof_of_life.clone();
+        let mut account = None;
+        let mut read = Vec::new();
+        let mut first_failure = None;
+        for feed in m.feeds() {
+            let client = ctx.client(&feed.server)?;
+            let reached = match fetch_all(&client, &feed, &keys.identity).await {
+                Ok(contents) => match fetch_heartbeat(&client, &feed, &keys.identity).await {
+                    Ok(ph) => Some((contents, ph)),
+                    Err(e) => {
+                        first_failure.get_or_insert(e);
+                        Some((contents, None))
+                    }
+                },
                 Err(e) => {
-                    failed.get_or_insert(e);
-                    Some((contents, None))
+                    first_failure.get_or_insert(e);
+                    None
                 }
-            },
-            Err(e) => {
-                failed.get_or_insert(e);
-                None
+            };
+            // Each server's heartbeat names that server; the newest verified wins.
+            let current = Membership { proof_of_life: pol.clone(), ..feed.clone() };
+            let (p, a, why) = take_heartbeat(&current, reached.as_ref().and_then(|(_, ph)| ph.as_deref()), now);
+            if let Some(why) = why {
+                ignored.push(json!({ "member": m.label, "server": feed.server, "why": why.json }));
+                ignored_text.push(t!("contact-heartbeat-ignored", member = &m.label, why = &why.text));
             }
-        };
-        let (pol, account, why) = take_heartbeat(m, reached.as_ref().and_then(|(_, ph)| ph.as_deref()), now);
-        if let Some(why) = why {
-            ignored.push(json!({ "member": m.label, "why": why.json }));
-            ignored_text.push(t!("contact-heartbeat-ignored", member = &m.label, why = &why.text));
+            pol = p;
+            account = account.or(a);
+            read.push((feed, reached.map(|(contents, _)| contents)));
         }
         if let (Some(p), Some(a)) = (&pol, account) {
             proofs.push((m.mailbox, p.clone(), a));
         }
-        let Some((mut contents, _)) = reached else {
+        let reached_any = read.iter().any(|(_, c)| c.is_some());
+        for (feed, contents) in &read {
+            kept.push((m.mailbox, feed.server.clone(), None, contents.is_some()));
+            if contents.is_none() && reached_any {
+                // Down here, read through another: say which, and how fresh
+                // the member's own heartbeat is.
+                partly = true;
+                let fresh = pol.as_ref().map(|p| p.signed_at);
+                servers_down.push(json!({ "member": m.label, "server": feed.server, "last_heartbeat": fresh }));
+                down_text.push(match fresh {
+                    Some(at) => {
+                        t!("contact-server-down-fresh", member = &m.label, server = &feed.server, at = format_time(at))
+                    }
+                    None => t!("contact-server-down", member = &m.label, server = &feed.server),
+                });
+            }
+        }
+        if !reached_any {
+            if let Some(e) = first_failure {
+                failed.get_or_insert(e);
+            }
             if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
                 unconfirmed.push(unconfirmed_entry(m, p, false));
             }
             continue;
-        };
-        let history = merge_history(&m.history, &contents.alerts);
-        contents.alerts = history.clone();
-        kept.push((m.mailbox, history));
+        }
+        // Each server's alerts, kept as before; then one event per alert
+        // that several servers fired.
+        let mut copies = Vec::new();
+        for (feed, contents) in read {
+            let history = match contents {
+                Some(c) => {
+                    for n in &c.notices {
+                        notices.push(notice_entry(m, &n.notice));
+                    }
+                    let h = merge_history(&feed.history, &c.alerts);
+                    kept.push((m.mailbox, feed.server.clone(), Some(h.clone()), true));
+                    h
+                }
+                None => feed.history.clone(),
+            };
+            copies.extend(history.into_iter().map(|a| (feed.server.clone(), a)));
+        }
+        let mut events = member_servers::events(copies);
+        let acked_now = acknowledge_everywhere(ctx, m, &keys.identity, &events).await;
+        for (_, c) in events.iter_mut().flat_map(|e| e.copies.iter_mut()).filter(|(_, c)| acked_now.contains(&c.alert))
+        {
+            c.acks.push(aman_protocol::api::Ack { mailbox: m.mailbox, at: now });
+        }
         if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
             // A drill never stands for an alert.
-            let real = contents.alerts.iter().filter(|a| a.reason != AlertReason::Drill);
+            let real = events.iter().map(|e| &e.copies[0].1).filter(|a| a.reason != AlertReason::Drill);
             if !real.into_iter().any(|a| proof_of_life::alert_covers(p, a.fired_at, a.deadline)) {
                 unconfirmed.push(unconfirmed_entry(m, p, true));
             }
         }
-        // In firing order (the history is kept so), each judged against
-        // the notes of the alerts before it.
+        // In firing order, each judged against the notes of the alerts before it.
         let mut sequences = Vec::new();
-        for a in &contents.alerts {
-            let v = render_alert(m, a, &keys.encryption, pol.as_ref(), newest_sequence_before(&sequences, a.fired_at));
+        for e in &events {
+            let a = e.shown();
+            let mut v =
+                render_alert(m, &a, &keys.encryption, pol.as_ref(), newest_sequence_before(&sequences, a.fired_at));
             if let Some(seq) = v.json["sequence"].as_u64() {
                 learnt.push((m.mailbox, a.account, seq));
                 sequences.push((a.fired_at, seq));
             }
+            if !m.mirrors.is_empty() {
+                v.json["servers"] = json!(e.servers());
+                v.json["copies"] = Value::Array(
+                    e.copies
+                        .iter()
+                        .map(|(server, c)| {
+                            let acked = c.acks.iter().any(|k| k.mailbox == m.mailbox);
+                            json!({ "server": server, "alert": c.alert, "acknowledged_by_me": acked })
+                        })
+                        .collect(),
+                );
+            }
             if all || a.acks.is_empty() || a.fired_at >= week_ago {
-                alert_texts.push(alert_text(&v));
+                let mut text = alert_text(&v);
+                if !m.mirrors.is_empty() {
+                    text.push_str(&format!("\n    {}", t!("contact-alert-servers", servers = e.servers().join(", "))));
+                }
+                alert_texts.push(text);
                 alerts.push(v.json);
             }
         }
-        for n in contents.notices {
-            notices.push(notice_entry(m, &n.notice));
-        }
     }
+    // Each member's servers, for a member with more than one.
+    let member_servers = book.memberships.iter().any(|m| !m.mirrors.is_empty()).then(|| {
+        Value::Array(
+            book.memberships
+                .iter()
+                .map(|m| {
+                    let servers: Vec<String> = m.feeds().into_iter().map(|f| f.server).collect();
+                    json!({ "member": m.label, "servers": servers })
+                })
+                .collect(),
+        )
+    });
     if let Some(b) = vault.book.contact.as_mut() {
         for (mailbox, account, seq) in learnt {
             if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
@@ -637,30 +726,75 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                 m.proof_of_life = Some(pol);
             }
         }
-        for (mailbox, history) in kept {
+        for (mailbox, server, history, reached) in kept {
             if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
-                m.history = history;
+                m.absorb(&server, history, reached, now);
             }
         }
         vault.save()?;
     }
-    let mut text: Vec<String> = unconfirmed.iter().map(unconfirmed_text).collect();
+    let mut text: Vec<String> = learnt_servers;
+    text.extend(unconfirmed.iter().map(unconfirmed_text));
     text.extend(alert_texts);
     for n in &notices {
         text.push(notice_text(n));
     }
+    text.extend(down_text);
     text.extend(ignored_text);
     if alerts.is_empty() && unconfirmed.is_empty() {
         text.insert(0, t!("contact-no-alerts"));
     }
-    let report = Report {
-        json: json!({ "alerts": alerts, "notices": notices, "unconfirmed": unconfirmed, "ignored_heartbeats": ignored }),
-        text: text.join("\n"),
-    };
+    let mut json =
+        json!({ "alerts": alerts, "notices": notices, "unconfirmed": unconfirmed, "ignored_heartbeats": ignored });
+    if let Some(servers) = member_servers {
+        json["member_servers"] = servers;
+    }
+    if !servers_down.is_empty() {
+        json["servers_down"] = json!(servers_down);
+    }
+    let report = Report { json, text: text.join("\n") };
     match failed {
         Some(cause) => Err(ClientError::Degraded { report: Box::new(report), cause: Box::new(cause) }),
+        None if partly => Err(ClientError::Partly { report: Box::new(report) }),
         None => Ok(report),
     }
+}
+
+/// An acknowledgement made on one server is made on every server that
+/// fired the same event, so that escalation stops everywhere (a server
+/// that cannot be reached now gets it the next time the alerts are read).
+async fn acknowledge_everywhere(
+    ctx: &Ctx,
+    m: &Membership,
+    key: &SigningKey,
+    events: &[member_servers::Event],
+) -> Vec<aman_protocol::AlertId> {
+    let mut done = Vec::new();
+    for e in events.iter().filter(|e| e.copies.len() > 1) {
+        if !e.copies.iter().any(|(_, a)| a.acks.iter().any(|k| k.mailbox == m.mailbox)) {
+            continue;
+        }
+        for (server, a) in e.copies.iter().filter(|(_, a)| !a.acks.iter().any(|k| k.mailbox == m.mailbox)) {
+            if ack_on(ctx, m, server, key, a.alert).await.is_ok() {
+                done.push(a.alert);
+            }
+        }
+    }
+    done
+}
+
+/// Acknowledges one alert on one of the member's servers.
+async fn ack_on(
+    ctx: &Ctx,
+    m: &Membership,
+    server: &str,
+    key: &SigningKey,
+    alert: aman_protocol::AlertId,
+) -> Result<(), ClientError> {
+    let feed = m.feeds().into_iter().find(|f| f.server == server).unwrap_or_else(|| m.clone());
+    let client = ctx.client(&feed.server)?;
+    client.call(&routes::AckAlert { alert }, &NoBody, &signer_for(&client, &feed, key).await?).await?;
+    Ok(())
 }
 
 /// The longest wait between two tries at a server that cannot be reached.
@@ -883,14 +1017,17 @@ async fn alert_by_prefix(
     let mut found: Vec<(aman_protocol::AlertId, usize)> = Vec::new();
     let mut unread = None;
     for (i, m) in book.memberships.iter().enumerate() {
-        let mut ids: Vec<aman_protocol::AlertId> = m.history.iter().map(|a| a.alert).collect();
-        let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
-        // A server that cannot be read now does not stop the others'.
-        match fetch_all(&client, m, &keys.identity).await {
-            Ok(contents) => ids.extend(contents.alerts.iter().map(|a| a.alert)),
-            Err(e) => {
-                unread.get_or_insert(e);
+        let mut ids: Vec<aman_protocol::AlertId> = Vec::new();
+        for feed in m.feeds() {
+            ids.extend(feed.history.iter().map(|a| a.alert));
+            let client = ctx.client(&feed.server)?;
+            // A server that cannot be read now does not stop the others'.
+            match fetch_all(&client, &feed, &keys.identity).await {
+                Ok(contents) => ids.extend(contents.alerts.iter().map(|a| a.alert)),
+                Err(e) => {
+                    unread.get_or_insert(e);
+                }
             }
         }
         for id in ids {
@@ -926,24 +1063,64 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
             (id, Some(i))
         }
     };
+    let mut unreached = None;
     for (_, m) in book.memberships.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
-        let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
-        match client
-            .call(&routes::AckAlert { alert: id }, &NoBody, &signer_for(&client, m, &keys.identity).await?)
-            .await
-        {
-            Ok(_) => {
-                return Ok(Report {
-                    json: json!({ "acknowledged": id, "member": m.label }),
-                    text: t!("contact-acked", member = &m.label),
-                })
+        for feed in m.feeds() {
+            let client = ctx.client(&feed.server)?;
+            match client
+                .call(&routes::AckAlert { alert: id }, &NoBody, &signer_for(&client, &feed, &keys.identity).await?)
+                .await
+            {
+                Ok(_) => {
+                    // The same event on the member's other servers: escalation
+                    // stops there too.
+                    let also = ack_siblings(ctx, m, &feed, id, &keys.identity).await;
+                    return Ok(Report {
+                        json: json!({ "acknowledged": id, "member": m.label, "also_acknowledged": also }),
+                        text: t!("contact-acked", member = &m.label),
+                    });
+                }
+                Err(ClientError::Server { status: 404, .. }) => continue,
+                // Another of the member's servers may hold it.
+                Err(e @ ClientError::Unreachable { .. }) if !m.mirrors.is_empty() => {
+                    unreached.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
             }
-            Err(ClientError::Server { status: 404, .. }) => continue,
-            Err(e) => return Err(e),
         }
     }
-    Err(ClientError::State(t!("contact-no-such-alert", id = id.to_string())))
+    Err(unreached.unwrap_or_else(|| ClientError::State(t!("contact-no-such-alert", id = id.to_string()))))
+}
+
+/// After `acked` was acknowledged through `feed`: acknowledges the same
+/// event on the member's other servers (see [`member_servers::same_event`]);
+/// returns the alert ids acknowledged there. A server that cannot be
+/// reached gets it when the alerts are next read.
+async fn ack_siblings(
+    ctx: &Ctx,
+    m: &Membership,
+    feed: &Membership,
+    acked: aman_protocol::AlertId,
+    key: &SigningKey,
+) -> Vec<aman_protocol::AlertId> {
+    let mut done = Vec::new();
+    if m.mirrors.is_empty() {
+        return done;
+    }
+    let Ok(client) = ctx.client(&feed.server) else { return done };
+    let Ok(here) = fetch_all(&client, feed, key).await else { return done };
+    let Some(this) = here.alerts.iter().find(|a| a.alert == acked) else { return done };
+    for other in m.feeds().into_iter().filter(|f| f.server != feed.server) {
+        let Ok(client) = ctx.client(&other.server) else { continue };
+        let Ok(there) = fetch_all(&client, &other, key).await else { continue };
+        for a in there.alerts.iter().filter(|a| member_servers::same_event(this, a)) {
+            if ack_on(ctx, m, &other.server, key, a.alert).await.is_ok() {
+                done.push(a.alert);
+            }
+        }
+    }
+    done
 }
 
 /// `aman notify add KIND TARGET`: adds the channel to every mailbox.
@@ -1084,6 +1261,9 @@ mod tests {
             server_id: None,
             proof_of_life: None,
             history: Vec::new(),
+            mirrors: Vec::new(),
+            directory_sequence: 0,
+            unreachable_since: None,
         };
         let alert = MailboxAlert {
             alert: AlertId::from_bytes([3; 16]),

@@ -38,6 +38,12 @@ pub enum ClientError {
         /// What failed.
         cause: Box<ClientError>,
     },
+    /// A request that goes to each of the member's servers was taken by
+    /// some and not by others: the report says which (exit code 4).
+    Partly {
+        /// What was done, with a line for each server that did not take it.
+        report: Box<crate::context::Report>,
+    },
     /// File I/O.
     Io {
         /// What we were doing.
@@ -62,6 +68,7 @@ impl std::fmt::Display for ClientError {
             ClientError::State(message) => f.write_str(message),
             ClientError::Protocol(e) => write!(f, "{e}"),
             ClientError::Degraded { cause, .. } => write!(f, "{cause}"),
+            ClientError::Partly { report } => f.write_str(&report.text),
             ClientError::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
@@ -98,6 +105,7 @@ impl ClientError {
             ClientError::Unreachable { .. } => "server_unreachable",
             ClientError::Server { code, .. } => code,
             ClientError::WrongPassphrase => "wrong_passphrase",
+            ClientError::Partly { .. } => "servers_partly_reached",
             _ => "error",
         }
     }

@@ -12,7 +12,7 @@ use aman_client::api::PlainHttp;
 use aman_client::context::{Ctx, Report};
 use aman_client::settings::{self, Change};
 use aman_client::state::{FixedTimes, Vault};
-use aman_client::{contact, i18n, member, trip, when, ClientError};
+use aman_client::{contact, i18n, member, servers, trip, when, ClientError};
 use aman_protocol::api::ChannelKind;
 use aman_protocol::duration::parse_duration;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -147,6 +147,11 @@ enum Command {
         #[command(subcommand)]
         action: Option<ConfigAction>,
     },
+    /// Your servers: add another (run by another organizer), list them, remove one.
+    Server {
+        #[command(subcommand)]
+        action: ServerAction,
+    },
     /// A web interface on this machine, in your browser: the page comes
     /// from this program, never from a server.
     Ui {
@@ -182,6 +187,26 @@ enum ConfigAction {
     },
     /// Trust only the public certificate authorities again.
     ClearCa,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServerAction {
+    /// Register your account with another server too (asks both
+    /// passphrases, normal first, as `init` does).
+    Add {
+        /// The server, e.g. `https://aman.example.net`
+        url: String,
+        /// The registration invite from its organizer.
+        #[arg(long)]
+        invite: Option<String>,
+    },
+    /// Each server, whether it answers, and your deadline there.
+    List,
+    /// Stop using a server (after its cooling-off; your contacts are told).
+    Remove {
+        /// The server's URL, as `server list` shows it.
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -515,6 +540,23 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             }
         },
         Command::Verify => contact::verify(&open()?.0),
+        Command::Server { action } => match action {
+            ServerAction::Add { url, invite } => {
+                let n = pass.read(&format!("{}: ", aman_client::t!("common-prompt-normal-existing")))?;
+                let d = pass.read(&format!("{}: ", aman_client::t!("common-prompt-duress-existing")))?;
+                let stored = Vault::open(&ctx.home, n.as_bytes())?.book.settings;
+                servers::add(&ctx.with_stored(&stored), &ctx.home, url, invite.as_deref(), n.as_bytes(), d.as_bytes())
+                    .await?
+            }
+            ServerAction::List => {
+                let (mut vault, ctx) = open()?;
+                servers::list(&ctx, &mut vault).await?
+            }
+            ServerAction::Remove { url } => {
+                let (mut vault, ctx) = open()?;
+                servers::remove(&ctx, &mut vault, url).await?
+            }
+        },
         Command::Key { action: KeyAction::Rotate } => {
             // Either order: each new key inherits the role of the key it replaces.
             let a = pass.read(&format!("{}: ", aman_client::t!("common-prompt-one-passphrase")))?;
@@ -600,6 +642,16 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,
+        // Taken by some of the member's servers, not all: the report names
+        // those that did not take it.
+        Err(ClientError::Partly { report }) => {
+            if cli.json {
+                println!("{}", report.json);
+            } else {
+                println!("{}", report.text);
+            }
+            ExitCode::from(4)
+        }
         Err(ClientError::Degraded { report, cause }) => {
             // What could be worked out without the server is shown first.
             if cli.json {

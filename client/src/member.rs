@@ -1,9 +1,13 @@
 //! What a member does: create the account, invite contacts, set the
 //! schedule, check in, panic, see status.
 
+use crate::api::ApiClient;
 use crate::api::{unix_now, Signer};
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
+use crate::fanout;
+use crate::servers;
+use crate::state::ServerRef;
 use crate::state::{ContactEntry, FixedTimes, LastKnown, MemberBook, PendingInvite, PendingSchedule, SealedRef, Vault};
 use crate::waiting;
 use aman_protocol::alert::{seal, sealed_hash, AlertBody};
@@ -91,6 +95,10 @@ pub async fn init(
         trip: None,
         plan: String::new(),
         pause: None,
+        mirrors: Vec::new(),
+        unreachable_since: None,
+        sealed_bytes: None,
+        directory_sequence: 0,
     });
     vault.secrets.identity = Some(identity);
     vault.save()?;
@@ -270,6 +278,7 @@ pub(crate) fn reseal(book: &mut MemberBook, key: &SigningKey) -> Result<Vec<u8>,
         digest: seal_digest(book),
         alert_hash: data_encoding::HEXLOWER.encode(&sealed_hash(&sealed)),
     });
+    book.sealed_bytes = Some(data_encoding::BASE64.encode(&sealed));
     Ok(sealed)
 }
 
@@ -362,10 +371,25 @@ pub async fn complete_pairings(ctx: &Ctx, vault: &mut Vault) -> Result<Pairings,
         // and re-seal the standing note so the new contacts can read it.
         let _: PolicyReply = client.call(&routes::SetPolicy, &policy_from(&updated), &sign).await?;
         let sealed = reseal(&mut updated, key)?;
-        client.call(&routes::UpdateSealedAlert, &SealedAlertUpdate { sealed_alert: B64(sealed) }, &sign).await?;
+        client
+            .call(&routes::UpdateSealedAlert, &SealedAlertUpdate { sealed_alert: B64(sealed.clone()) }, &sign)
+            .await?;
+        // The other servers: the new mailboxes, the policy, the note.
+        let body = SealedAlertUpdate { sealed_alert: B64(sealed) };
+        let _ = fanout::everywhere(ctx, fanout::mirrors(&updated), |server, client| {
+            let (body, updated) = (&body, &updated);
+            async move { client.call(&routes::UpdateSealedAlert, body, &fanout::signer_at(updated, &server, key)).await }
+        })
+        .await;
     }
     vault.book.member = Some(updated);
     vault.save()?;
+    if !completed.is_empty() && vault.member().is_ok_and(|(b, _)| !b.mirrors.is_empty()) {
+        // Told of every server, and registered on each (a mirror that
+        // cannot be reached now is brought up to date at the next check-in).
+        let _ = servers::sync_mirrors(ctx, vault).await;
+        let _ = servers::publish_directory(ctx, vault).await;
+    }
     Ok(Pairings { linked: completed.into_iter().map(|c| c.label).collect(), forged })
 }
 
@@ -473,6 +497,24 @@ pub async fn list_contacts(ctx: &Ctx, vault: &mut Vault) -> Result<Report, Clien
     Ok(Report { json: json!({ "contacts": contacts, "dropped_invites": forged }), text: text.trim_end().to_owned() })
 }
 
+/// `text` with `lines` after it, a line each.
+fn with_lines(mut text: String, lines: &[String]) -> String {
+    for line in lines {
+        text.push('\n');
+        text.push_str(line);
+    }
+    text
+}
+
+/// The policy the first server holds now: a weaker schedule or a removal
+/// whose cooling-off has passed counts as applied.
+pub(crate) fn policy_in_force(book: &MemberBook) -> Policy {
+    let mut book = book.clone();
+    book.promote_pending_schedule(unix_now());
+    book.promote_removals(unix_now());
+    policy_from(&book)
+}
+
 /// `aman contact remove LABEL`: a weakening change, held for the cooling-off period.
 pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result<Report, ClientError> {
     let (book, key) = vault.member()?;
@@ -489,7 +531,7 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     let now = unix_now();
     let mut policy = policy_from(&updated);
     waiting::carry(&mut policy, &updated, now);
-    let reply: PolicyReply = client.call(&routes::SetPolicy, &policy, &signer(book, key)?).await?;
+    let (reply, mirrored) = servers::set_policy_everywhere(ctx, &client, book, key, &policy).await?;
     if !reply.applied {
         // Held for the cooling-off: keep sealing to them until it applies;
         // what waited with it now waits as long.
@@ -505,7 +547,10 @@ pub async fn remove_contact(ctx: &Ctx, vault: &mut Vault, label: &str) -> Result
     vault.save()?;
     Ok(Report {
         json: json!({ "removed": label, "applied": reply.applied, "effective_at": reply.effective_at }),
-        text: crate::t!("member-contact-removed-at", label = label, time = format_time(reply.effective_at)),
+        text: with_lines(
+            crate::t!("member-contact-removed-at", label = label, time = format_time(reply.effective_at)),
+            &mirrored,
+        ),
     })
 }
 
@@ -567,7 +612,7 @@ pub async fn set_schedule(
         && pending_pause.is_none();
     let mut kept = Vec::new();
     if in_force.pending_schedule.is_some() && asks_what_holds {
-        let _: PolicyReply = client.call(&routes::CancelPendingPolicy, &NoBody, &signer(book, key)?).await?;
+        servers::cancel_pending_everywhere(ctx, &client, book, key).await?;
         kept = waiting::drop_removals(&mut updated, now);
     }
     let mut wanted = updated.clone();
@@ -582,7 +627,7 @@ pub async fn set_schedule(
         policy.paused = true;
         policy.paused_until = p.until;
     }
-    let reply: PolicyReply = client.call(&routes::SetPolicy, &policy, &signer(book, key)?).await?;
+    let (reply, mirrored) = servers::set_policy_everywhere(ctx, &client, book, key, &policy).await?;
     if !reply.applied {
         waiting::retime(&mut updated, reply.effective_at, now);
     }
@@ -633,6 +678,7 @@ pub async fn set_schedule(
     }
     text.push('\n');
     text.push_str(&crate::t!("member-schedule-check-in-yourself"));
+    text = with_lines(text, &mirrored);
     let report = Report {
         json: json!({
             "every": every, "grace": grace, "trips_only": cadence == Cadence::TripsOnly,
@@ -662,7 +708,7 @@ pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<R
     waiting::carry(&mut wanted, &book, now);
     (wanted.paused, wanted.paused_until) = (true, until);
     let client = ctx.client(&book.server)?;
-    let reply: PolicyReply = client.call(&routes::SetPolicy, &wanted, &signer(&book, key)?).await?;
+    let (reply, mirrored) = servers::set_policy_everywhere(ctx, &client, &book, key, &wanted).await?;
     let mut updated = book.clone();
     if !reply.applied {
         waiting::retime(&mut updated, reply.effective_at, now);
@@ -682,7 +728,7 @@ pub async fn pause(ctx: &Ctx, vault: &mut Vault, until: Option<u64>) -> Result<R
     };
     let report = Report {
         json: json!({ "paused": true, "until": until, "applied": reply.applied, "effective_at": reply.effective_at }),
-        text: format!("{end} {applies}"),
+        text: with_lines(format!("{end} {applies}"), &mirrored),
     };
     let (book, _) = vault.member()?;
     Ok(frame(report, &news, book))
@@ -696,14 +742,13 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     let mut book = book.clone();
     book.promote_pending_schedule(unix_now());
     let client = ctx.client(&book.server)?;
-    let sign = signer(&book, key)?;
     let mut also = String::new();
     let mut dropped = false;
     if book.pause.is_some_and(|p| p.effective_at > unix_now()) {
         // Still waiting out its cooling-off: drop it (with the schedule
         // change and removals that wait with it) rather than send a policy
         // that the server would take for a contacts-only change.
-        let _: PolicyReply = client.call(&routes::CancelPendingPolicy, &NoBody, &sign).await?;
+        servers::cancel_pending_everywhere(ctx, &client, &book, key).await?;
         dropped = true;
         if book.pending_schedule.take().is_some() {
             also = format!(" {}", crate::t!("member-resume-schedule-dropped"));
@@ -712,7 +757,8 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         let mut wanted = policy_from(&book);
         wanted.paused = false;
         wanted.paused_until = None;
-        let _: PolicyReply = client.call(&routes::SetPolicy, &wanted, &sign).await?;
+        // The check-in below says which servers it did not reach.
+        let _ = servers::set_policy_everywhere(ctx, &client, &book, key, &wanted).await?;
     }
     let pending = book.pending_schedule.clone();
     let mut kept = Vec::new();
@@ -854,6 +900,9 @@ pub async fn checkin_with(
     adjust: impl FnOnce(&mut MemberBook) -> Result<(), ClientError>,
 ) -> Result<Report, ClientError> {
     let mut news = before_alerting(ctx, vault).await;
+    if vault.member().is_ok_and(|(b, _)| !b.mirrors.is_empty()) {
+        news.extend(servers::sync_mirrors(ctx, vault).await);
+    }
     let (book, key) = vault.member()?;
     let mut updated = book.clone();
     updated.promote_pending_schedule(unix_now());
@@ -861,8 +910,6 @@ pub async fn checkin_with(
     let (Some(mut every), Some(regular_grace)) = (updated.every, updated.grace) else {
         return Err(ClientError::State(crate::t!("member-no-schedule-yet")));
     };
-    let client = ctx.client(&book.server)?;
-    let sign = signer(book, key)?;
     adjust(&mut updated)?;
     // A plain check-in during a trip keeps the trip's return time.
     let due = match (due, &updated.trip) {
@@ -874,111 +921,83 @@ pub async fn checkin_with(
     // Trips only, with no trip under way: the heartbeat stands down (a
     // next due time and grace of 0), and nothing is armed.
     let mut stand_down = matches!(due, Due::Regular) && updated.trips_only;
-    let mut grace = match due {
+    let grace = match due {
         Due::Until { grace, .. } => grace,
         Due::Regular if stand_down => 0,
         Due::Regular => regular_grace,
     };
-    // Re-seal only when the words or the recipients changed.
-    let (mut alert_hash, mut sealed) = match unchanged_seal(&updated) {
-        Some(hash) => (hash, None),
-        None => {
+    // Re-seal only when the words or the recipients changed; the bytes on
+    // record go to a server that lacks them, so every server holds the same.
+    let (alert_hash, sealed, send_sealed) = match (unchanged_seal(&updated), sealed_on_record(&updated)) {
+        (Some(hash), Some(bytes)) => (hash, bytes, false),
+        _ => {
             let s = reseal(&mut updated, key)?;
-            (sealed_hash(&s), Some(s))
+            (sealed_hash(&s), s, true)
         }
     };
-    let (server_id, _) = vault.member_server()?;
-    let transport = transport_key(key, &server_id);
-    let mut counter = updated.counter + 1;
-    let mut reply: Option<CheckinReply> = None;
-    // Retries: the server already has this counter (an earlier reply was
-    // lost), or holds another sealed alert than the one we last sent. A
-    // heartbeat the server already accepted is answered again the same, so
-    // sending it again when the network failed is safe.
-    for _ in 0..3 {
-        let now = unix_now();
-        let heartbeat = Heartbeat {
-            server: server_id,
-            account: updated.account,
-            counter,
-            client_time: now,
-            next_due: match due {
-                Due::Until { next_due, .. } => next_due,
-                Due::Regular if stand_down => 0,
-                Due::Regular => regular_due(every, updated.at.as_ref(), now)?,
-            },
-            grace,
-            sealed_hash: alert_hash,
-        }
-        .sign(key);
-        let proof = make_proof(&heartbeat, vault.checkin_key(now), &transport)?;
-        let body = CheckinRequest {
-            heartbeat: B64(heartbeat),
-            proof: B64(proof),
-            sealed_alert: sealed.as_ref().map(|s| B64(s.clone())),
-        };
-        match client.call_unsigned(&routes::Checkin, &body, 3).await {
-            Ok(r) => {
-                reply = Some(r);
-                break;
-            }
-            Err(ClientError::Server { code, .. }) if code == ErrorCode::StaleCounter.as_str() => {
-                let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &sign).await?;
-                // The counter is member-wide and signed into every heartbeat
-                // contacts see: a server that names an absurd one is not
-                // followed (contacts would then refuse every later heartbeat).
-                if status.counter.saturating_sub(counter) > MAX_COUNTER_CATCH_UP {
-                    return Err(ClientError::State(crate::t!(
-                        "member-counter-far",
-                        server = status.counter.to_string(),
-                        device = counter.to_string()
-                    )));
-                }
-                counter = status.counter.max(counter) + 1;
-            }
-            Err(ClientError::Server { code, .. })
-                if code == ErrorCode::AlertHashMismatch.as_str() && sealed.is_none() =>
-            {
-                let s = reseal(&mut updated, key)?;
-                alert_hash = sealed_hash(&s);
-                sealed = Some(s);
-            }
-            Err(ClientError::Server { code, .. })
-                if code == ErrorCode::StandDownRefused.as_str() && stand_down && !book.trips_only =>
-            {
-                // Trips only is waiting still at the server (its cooling-off
-                // ends by the server's clock, and is applied on its next
-                // tick): check in on the schedule it holds, and keep trips
-                // only waiting. (A refused duress stand-down has alerted.)
-                let (Some(e), Some(g)) = (book.every, book.grace) else {
-                    return Err(ClientError::State(crate::t!("member-no-schedule-short")));
-                };
-                (every, grace, stand_down) = (e, g, false);
-                updated.every = book.every;
-                updated.grace = book.grace;
-                updated.at = book.at.clone();
-                updated.trips_only = false;
-                // Kept only if the server still holds a change waiting (it
-                // may have been dropped meanwhile): else it never comes.
-                let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &sign).await?;
-                let waits = status.pending.iter().any(|p| p.kind() == Some(PendingKind::PolicyWeakening));
-                updated.pending_schedule = book.pending_schedule.clone().filter(|_| waits);
-            }
-            Err(e) => return Err(e),
+    let now = unix_now();
+    // A trips-only stand-down that a server refuses (trips only still waits
+    // there) becomes a check-in on the schedule that server holds.
+    let fallback = match (stand_down && !book.trips_only, book.every, book.grace) {
+        (true, Some(e), Some(g)) => Some((regular_due(e, book.at.as_ref(), now)?, g)),
+        _ => None,
+    };
+    let round = Round {
+        account: updated.account,
+        key,
+        checkin_key: vault.checkin_key(now),
+        counter: updated.counter + 1,
+        client_time: now,
+        next_due: match due {
+            Due::Until { next_due, .. } => next_due,
+            Due::Regular if stand_down => 0,
+            Due::Regular => regular_due(every, updated.at.as_ref(), now)?,
+        },
+        grace,
+        alert_hash,
+        sealed: &sealed,
+        send_sealed,
+        fallback,
+    };
+    // Every server at once: the check-in counts when any of them took it.
+    let answers = fanout::everywhere(ctx, fanout::servers_of(&updated)?, |server, client| {
+        let round = &round;
+        async move { checkin_at(&client, &server, round).await }
+    })
+    .await;
+    fanout::record_reach(&mut updated, &answers, unix_now());
+    let Some(lead) = answers.iter().find_map(|a| a.result.as_ref().ok()) else {
+        return Err(answers
+            .into_iter()
+            .find_map(|a| a.result.err())
+            .unwrap_or_else(|| ClientError::State(crate::t!("member-counter-refused"))));
+    };
+    let reply = lead.reply.clone();
+    if let Some(waits) = answers.iter().find_map(|a| a.result.as_ref().ok().and_then(|t| t.fell_back)) {
+        // Trips only is waiting still at the server (its cooling-off ends
+        // by the server's clock, and is applied on its next tick): the
+        // schedule it holds stays, and trips only stays waiting if the
+        // server still holds a change. (A refused duress stand-down has alerted.)
+        (every, stand_down) = (book.every.unwrap_or(every), false);
+        updated.every = book.every;
+        updated.grace = book.grace;
+        updated.at = book.at.clone();
+        updated.trips_only = false;
+        updated.pending_schedule = book.pending_schedule.clone().filter(|_| waits);
+    }
+    let at = unix_now();
+    for a in &answers {
+        let Ok(taken) = &a.result else { continue };
+        updated.counter = updated.counter.max(taken.reply.counter);
+        let armed = (!stand_down).then_some((taken.reply.next_due, taken.reply.deadline));
+        let known = Some(LastKnown { at, next_due: armed.map(|a| a.0), deadline: armed.map(|a| a.1) });
+        match updated.mirrors.iter_mut().find(|m| !a.server.first && m.url == a.server.url) {
+            Some(m) => m.last_known = known,
+            None => updated.last_known = known,
         }
     }
-    let reply = reply.ok_or_else(|| ClientError::State(crate::t!("member-counter-refused")))?;
-    if reply.counter != counter {
-        return Err(ClientError::State(crate::t!(
-            "member-counter-mismatch",
-            got = reply.counter.to_string(),
-            sent = counter.to_string()
-        )));
-    }
-    updated.counter = reply.counter;
     // A stand-down's reply names no due time (0).
     let armed = (!stand_down).then_some((reply.next_due, reply.deadline));
-    updated.last_known = Some(LastKnown { at: unix_now(), next_due: armed.map(|a| a.0), deadline: armed.map(|a| a.1) });
     vault.book.member = Some(updated);
     vault.save()?;
     news.extend(after_alerting(ctx, vault).await);
@@ -1009,7 +1028,7 @@ pub async fn checkin_with(
         text.push('\n');
         text.push_str(&on_trip_line(trip.back_by));
     }
-    let report = Report {
+    let mut report = Report {
         json: json!({
             "checked_in": true, "counter": reply.counter,
             "next_due": armed.map(|a| a.0), "deadline": armed.map(|a| a.1),
@@ -1017,7 +1036,146 @@ pub async fn checkin_with(
         }),
         text,
     };
-    Ok(frame(report, &news, book))
+    servers_part(&mut report, &answers, book);
+    finish_partly(frame(report, &news, book), &answers)
+}
+
+/// Adds to a report what each server did with a request that went to all
+/// of them, and the warning for servers down longer than
+/// [`SERVER_DOWN_WARNING`] (a member with one server sees nothing new).
+pub(crate) fn servers_part<T>(report: &mut Report, answers: &[fanout::Answer<T>], book: &MemberBook) {
+    if answers.len() > 1 || answers.iter().any(|a| a.result.is_err()) {
+        report.json["servers"] = fanout::servers_json(answers);
+    }
+    let mut lines = fanout::not_taken_lines(answers);
+    lines.extend(long_down_lines(book, unix_now()));
+    for line in lines {
+        report.text.push('\n');
+        report.text.push_str(&line);
+    }
+}
+
+/// A request taken by some servers but not all: the report, with exit
+/// code 4 (`ClientError::Partly`); by all: the report.
+pub(crate) fn finish_partly<T>(mut report: Report, answers: &[fanout::Answer<T>]) -> Result<Report, ClientError> {
+    if answers.iter().any(|a| a.result.is_err()) {
+        report.json["warning_servers"] = json!("not_all_servers_took_it");
+        return Err(ClientError::Partly { report: Box::new(report) });
+    }
+    Ok(report)
+}
+
+/// How long a server may go unanswered before every check-in and `aman
+/// status` say so, so that the member can add another.
+pub const SERVER_DOWN_WARNING: u64 = 6 * 3600;
+
+/// The warnings for servers that have not answered for longer than
+/// [`SERVER_DOWN_WARNING`].
+pub fn long_down_lines(book: &MemberBook, now: u64) -> Vec<String> {
+    book.unreachable()
+        .into_iter()
+        .filter(|(_, since)| now.saturating_sub(*since) > SERVER_DOWN_WARNING)
+        .map(|(url, since)| crate::t!("member-server-down-long", server = url, since = format_time(since)))
+        .collect()
+}
+
+/// What one server is sent in a check-in round: the same for every server
+/// but the server id the heartbeat names (and the key its proof is under).
+struct Round<'a> {
+    account: AccountId,
+    key: &'a SigningKey,
+    checkin_key: &'a SigningKey,
+    counter: u64,
+    client_time: u64,
+    next_due: u64,
+    grace: u64,
+    alert_hash: [u8; 32],
+    sealed: &'a [u8],
+    send_sealed: bool,
+    fallback: Option<(u64, u64)>,
+}
+
+/// What a server that took a check-in answered.
+struct Taken {
+    reply: CheckinReply,
+    /// It refused a stand-down and took a check-in on its schedule instead;
+    /// whether it still holds a change waiting.
+    fell_back: Option<bool>,
+}
+
+/// One server's check-in, with the retries of §5.1: a counter it is ahead
+/// of (another device, a lost reply), a sealed note it lacks, a stand-down
+/// it does not allow yet. A heartbeat the server already accepted is
+/// answered again the same, so sending it again when the network failed is safe.
+async fn checkin_at(client: &ApiClient, server: &ServerRef, r: &Round<'_>) -> Result<Taken, ClientError> {
+    let sign = Signer { server: server.id, caller: *r.account.as_bytes(), key: r.key };
+    let transport = transport_key(r.key, &server.id);
+    let (mut counter, mut send_sealed) = (r.counter, r.send_sealed);
+    let (mut next_due, mut grace, mut fell_back) = (r.next_due, r.grace, None);
+    for _ in 0..3 {
+        let heartbeat = Heartbeat {
+            server: server.id,
+            account: r.account,
+            counter,
+            client_time: r.client_time,
+            next_due,
+            grace,
+            sealed_hash: r.alert_hash,
+        }
+        .sign(r.key);
+        let proof = make_proof(&heartbeat, r.checkin_key, &transport)?;
+        let body = CheckinRequest {
+            heartbeat: B64(heartbeat),
+            proof: B64(proof),
+            sealed_alert: send_sealed.then(|| B64(r.sealed.to_vec())),
+        };
+        match client.call_unsigned(&routes::Checkin, &body, 3).await {
+            Ok(reply) if reply.counter == counter => return Ok(Taken { reply, fell_back }),
+            Ok(reply) => {
+                return Err(ClientError::State(crate::t!(
+                    "member-counter-mismatch",
+                    got = reply.counter.to_string(),
+                    sent = counter.to_string()
+                )))
+            }
+            Err(ClientError::Server { code, .. }) if code == ErrorCode::StaleCounter.as_str() => {
+                let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &sign).await?;
+                // The counter is member-wide and signed into every heartbeat
+                // contacts see: a server that names an absurd one is not
+                // followed (contacts would then refuse every later heartbeat).
+                if status.counter.saturating_sub(counter) > MAX_COUNTER_CATCH_UP {
+                    return Err(ClientError::State(crate::t!(
+                        "member-counter-far",
+                        server = status.counter.to_string(),
+                        device = counter.to_string()
+                    )));
+                }
+                counter = status.counter.max(counter) + 1;
+            }
+            Err(ClientError::Server { code, .. }) if code == ErrorCode::AlertHashMismatch.as_str() && !send_sealed => {
+                send_sealed = true;
+            }
+            Err(ClientError::Server { code, .. })
+                if code == ErrorCode::StandDownRefused.as_str() && fell_back.is_none() && r.fallback.is_some() =>
+            {
+                (next_due, grace) = r.fallback.unwrap_or((next_due, grace));
+                // Kept only if the server still holds a change waiting (it
+                // may have been dropped meanwhile): else it never comes.
+                let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &sign).await?;
+                fell_back = Some(status.pending.iter().any(|p| p.kind() == Some(PendingKind::PolicyWeakening)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ClientError::State(crate::t!("member-counter-refused")))
+}
+
+/// The sealed alert on record, when the book holds its bytes and they are
+/// the ones its hash names.
+fn sealed_on_record(book: &MemberBook) -> Option<Vec<u8>> {
+    let bytes = data_encoding::BASE64.decode(book.sealed_bytes.as_ref()?.as_bytes()).ok()?;
+    let named = book.sealed.as_ref()?.alert_hash.as_str();
+    (data_encoding::HEXLOWER.encode(&sealed_hash(&bytes)) == named).then_some(bytes)
 }
 
 /// The line a check-in adds while a trip is under way.
@@ -1048,6 +1206,12 @@ pub async fn rotate_keys(
     }
     let (server_id, server_key) = vault.member_server()?;
     let (book, key) = vault.member()?;
+    // Each server keeps its own key generation and cooling-off: until a
+    // rotation goes to each of them, one with several servers is refused
+    // rather than leave a server with keys that no longer sign.
+    if !book.mirrors.is_empty() {
+        return Err(ClientError::State(crate::t!("member-rotate-mirrors")));
+    }
     let client = ctx.client(&book.server)?;
     let status: AccountStatus = client.call(&routes::GetAccount, &NoBody, &signer(book, key)?).await?;
     // Keys staged by a rotation whose answer never came are sent again: the
@@ -1105,18 +1269,36 @@ pub async fn panic(ctx: &Ctx, vault: &mut Vault, note: Option<&str>) -> Result<R
             None => reseal(&mut updated, key).ok().map(B64),
         },
     };
-    let client = ctx.client(&book.server)?;
     let body = PanicRequest { sealed_alert: sealed };
-    let reply: PanicReply = client.call(&routes::Panic, &body, &signer(book, key)?).await?;
+    // Every server alerts: whichever of them can still reach the contacts.
+    let answers = fanout::everywhere(ctx, fanout::servers_of(&updated)?, |server, client| {
+        let (body, updated) = (&body, &updated);
+        async move {
+            let reply: PanicReply =
+                client.call(&routes::Panic, body, &fanout::signer_at(updated, &server, key)).await?;
+            Ok(reply)
+        }
+    })
+    .await;
+    fanout::record_reach(&mut updated, &answers, unix_now());
+    let Some(reply) = answers.iter().find_map(|a| a.result.as_ref().ok()).cloned() else {
+        vault.book.member = Some(updated);
+        vault.save()?;
+        return Err(answers
+            .into_iter()
+            .find_map(|a| a.result.err())
+            .unwrap_or_else(|| ClientError::State(crate::t!("member-old-account"))));
+    };
     vault.book.member = Some(updated);
     vault.save()?;
     news.extend(after_alerting(ctx, vault).await);
     let (book, _) = vault.member()?;
-    let report = Report {
+    let mut report = Report {
         json: json!({ "alert": reply.alert }),
         text: crate::t!("member-panic-sent", alert = reply.alert.to_string()),
     };
-    Ok(frame(report, &news, book))
+    servers_part(&mut report, &answers, book);
+    finish_partly(frame(report, &news, book), &answers)
 }
 
 /// The standing note with a panic's words after it, marked with the time,

@@ -112,6 +112,62 @@ pub struct MemberBook {
     /// (after the server's cooling-off), until `until` or until resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<Pause>,
+    /// The other servers the account is registered with (`aman server
+    /// add`): every check-in, trip, panic and note goes to each of them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MirrorServer>,
+    /// Since when `server` (the first) could not be reached, if it could not last time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<u64>,
+    /// The sealed alert on record (base64), kept to send again, byte for
+    /// byte, to a server that lacks it: every server must hold the same
+    /// sealed note, so that contacts can tell its alerts for one event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_bytes: Option<String>,
+    /// The sequence of the server directory last sealed to the contacts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub directory_sequence: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Another server a member's account is registered with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MirrorServer {
+    /// Its URL.
+    pub url: String,
+    /// Its id (a check-in names it, so it cannot be replayed elsewhere).
+    pub server_id: ServerId,
+    /// `S_pk`, the registration was sealed to.
+    pub server_key: EncryptionPublic,
+    /// The deadline it last reported.
+    #[serde(default)]
+    pub last_known: Option<LastKnown>,
+    /// Since when it could not be reached, if it could not last time.
+    #[serde(default)]
+    pub unreachable_since: Option<u64>,
+    /// `aman server remove`: the server deletes the account at this time
+    /// (its cooling-off), and this device stops using it then.
+    #[serde(default)]
+    pub removing_at: Option<u64>,
+    /// Contacts' mailboxes registered there.
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxId>,
+}
+
+/// One server of a member, as the member's commands address it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRef {
+    /// Its URL.
+    pub url: String,
+    /// Its id.
+    pub id: ServerId,
+    /// Its key.
+    pub key: EncryptionPublic,
+    /// The first server (`init`'s), or a mirror.
+    pub first: bool,
 }
 
 /// A pause of the switch.
@@ -172,6 +228,47 @@ pub struct PendingSchedule {
 }
 
 impl MemberBook {
+    /// Every server the account is registered with, the first one first
+    /// (a book made before protocol version 2 names no server id: none).
+    pub fn servers(&self) -> Vec<ServerRef> {
+        let mut out = Vec::new();
+        if let (Some(id), Some(key)) = (self.server_id, self.server_key) {
+            out.push(ServerRef { url: self.server.clone(), id, key, first: true });
+        }
+        out.extend(self.mirrors.iter().map(|m| ServerRef {
+            url: m.url.clone(),
+            id: m.server_id,
+            key: m.server_key,
+            first: false,
+        }));
+        out
+    }
+
+    /// Records whether a server answered: since when it has not.
+    pub fn mark_reached(&mut self, url: &str, reached: bool, now: u64) {
+        let since = if url == self.server {
+            &mut self.unreachable_since
+        } else if let Some(m) = self.mirrors.iter_mut().find(|m| m.url == url) {
+            &mut m.unreachable_since
+        } else {
+            return;
+        };
+        match reached {
+            true => *since = None,
+            false => {
+                since.get_or_insert(now);
+            }
+        }
+    }
+
+    /// Since when each server has not answered, for those that did not last time.
+    pub fn unreachable(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> =
+            self.unreachable_since.map(|s| (self.server.clone(), s)).into_iter().collect();
+        out.extend(self.mirrors.iter().filter_map(|m| m.unreachable_since.map(|s| (m.url.clone(), s))));
+        out
+    }
+
     /// Contacts the server alerts now (a contact being removed still counts
     /// until its removal applies).
     pub fn linked_contacts(&self) -> usize {
@@ -238,6 +335,76 @@ pub struct Membership {
     /// them.
     #[serde(default)]
     pub history: Vec<aman_protocol::api::MailboxAlert>,
+    /// The member's other servers, learnt from the directory the member
+    /// sealed to its contacts: the same mailbox and keys on each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MemberMirror>,
+    /// The sequence of the newest directory taken.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub directory_sequence: u64,
+    /// Since when `server` has not answered, if it did not last time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<u64>,
+}
+
+/// Another server of a member's, as a contact reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberMirror {
+    /// Its URL.
+    pub server: String,
+    /// Its id.
+    pub server_id: ServerId,
+    /// The alerts read there (as [`Membership::history`]).
+    #[serde(default)]
+    pub history: Vec<aman_protocol::api::MailboxAlert>,
+    /// Since when it has not answered, if it did not last time.
+    #[serde(default)]
+    pub unreachable_since: Option<u64>,
+}
+
+impl Membership {
+    /// One view of this membership per server of the member, the first one
+    /// first: each names that server, its id and the alerts read there.
+    pub fn feeds(&self) -> Vec<Membership> {
+        let mut out = vec![Membership { mirrors: Vec::new(), ..self.clone() }];
+        for mirror in &self.mirrors {
+            out.push(Membership {
+                server: mirror.server.clone(),
+                server_id: Some(mirror.server_id),
+                history: mirror.history.clone(),
+                unreachable_since: mirror.unreachable_since,
+                mirrors: Vec::new(),
+                ..self.clone()
+            });
+        }
+        out
+    }
+
+    /// Keeps what was read through one feed: its history and whether it answered.
+    pub fn absorb(
+        &mut self,
+        server: &str,
+        history: Option<Vec<aman_protocol::api::MailboxAlert>>,
+        reached: bool,
+        now: u64,
+    ) {
+        let (kept, since) = if server == self.server {
+            (&mut self.history, &mut self.unreachable_since)
+        } else if let Some(m) = self.mirrors.iter_mut().find(|m| m.server == server) {
+            (&mut m.history, &mut m.unreachable_since)
+        } else {
+            return;
+        };
+        if let Some(h) = history {
+            *kept = h;
+        }
+        match reached {
+            true => *since = None,
+            false => {
+                since.get_or_insert(now);
+            }
+        }
+    }
 }
 
 /// Alerts a contact's keystore keeps per member.

@@ -73,3 +73,5 @@ common-prompt-other-passphrase = عبارة المرور الأخرى
 common-not-a-duration = { $flag }: `{ $text }` ليست مدة (مثل 30s أو 10m أو 6h أو 1d)
 common-schedule-needs-cadence = أعطِ --every أو --at أو --trips-only
 common-keystore-changed = غيّر أمر آخر من أوامر aman مخزن المفاتيح في هذه الأثناء: لم يُحفظ شيء فوقه (حاول مرة أخرى)
+common-prompt-normal-existing = عبارة المرور العادية
+common-prompt-duress-existing = عبارة مرور الإكراه

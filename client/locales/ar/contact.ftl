@@ -181,3 +181,7 @@ contact-notify-removed = أُزيلت قناة الإشعار رقم { $id }.
 contact-verify-your-contact = جهة اتصالك { $label }: { $number }
 contact-verify-member = العضو { $label }: { $number }
 contact-verify-none = لا توجد مفاتيح مقترنة بعد.
+contact-server-learnt = يستخدم { $member } الخادم { $server } أيضًا: تُقرأ الإنذارات منه كذلك.
+contact-server-down-fresh = تعذّر الوصول إلى خادم { $member }‏ { $server }؛ وصلت أحدث نبضة من العضو (موقّعة في { $at }) عبر خادم آخر من خوادمه.
+contact-server-down = تعذّر الوصول إلى خادم { $member }‏ { $server }؛ قُرئت الخوادم الأخرى.
+contact-alert-servers = أطلقه: { $servers }

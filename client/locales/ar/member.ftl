@@ -69,7 +69,6 @@ member-resume-schedule-dropped = وأُلغي معه تغيير الجدول ا�
 ## تأكيد السلامة
 
 member-no-schedule-yet = لا جدول بعد: شغّل أولًا `aman schedule set --every 6h --grace 30m`
-member-no-schedule-short = لا جدول بعد
 member-counter-far = يذكر الخادم عدّاد تأكيد السلامة { $server }، وهو أبعد بكثير من عدّاد هذا الجهاز { $device }: لن يُتَّبع
 member-counter-refused = ظل الخادم يرفض عدّاد تأكيد السلامة
 member-counter-mismatch = ردّ الخادم على عدّاد تأكيد السلامة { $got } بدلًا من { $sent }
@@ -248,3 +247,22 @@ member-text-longer-than = حجم { $what } يتجاوز { $max } بايت
 member-text-not-utf8 = محتوى { $what } ليس نصًا بترميز UTF-8
 member-stdin-once = يمكن أن يكون `-` (المدخل القياسي) لواحد فقط من --note-file و--location-file
 member-nothing-typed = لم تكتب شيئًا: بقي محتوى { $what } كما كان.
+
+## Several servers (`aman server`)
+member-server-not-reached = تعذّر الوصول إلى { $server } ({ $reason }). لم يستلم هذا الطلب، واستلمته الخوادم الأخرى.
+member-server-refused = رفض { $server } الطلب: { $reason }. لم يستلمه، واستلمته الخوادم الأخرى.
+member-server-down-long = تحذير: لم يُجب { $server } منذ { $since }. إن كان قد توقف نهائيًا فأضف خادمًا آخر (`aman server add URL --invite CODE`).
+member-server-add-both = اكتب عبارة المرور العادية أولًا، ثم عبارة مرور الإكراه (عبارتان مختلفتان)
+member-server-too-many = { $max } خوادم على الأكثر
+member-server-add-rotating = مفاتيح تأكيد السلامة الجديدة تنتظر انقضاء فترة التهدئة (`aman key rotate`): أضف الخادم بعد أن تسري
+member-server-known = { $server } من خوادمك أصلًا
+member-server-added = سُجّلت في { $server } أيضًا. أُبلغت جهات اتصالك به (مختومًا لهم: لا يعرف أي خادم خوادمك الأخرى).
+member-server-added-no-schedule = لا جدول بعد: الأمر `aman schedule set` يضبطه على كل الخوادم.
+member-server-row-deadline = { $server }: يمكن الوصول إليه؛ تُنبَّه جهات الاتصال عبره في { $deadline }.
+member-server-row-unarmed = { $server }: يمكن الوصول إليه؛ لا موعد نهائي مفعّل فيه.
+member-server-row-down = { $server }: تعذّر الوصول إليه ({ $reason }).
+member-server-row-removing = قيد الإزالة: يتوقف في { $time }.
+member-server-remove-first = لا يمكن إزالة الخادم الأول (الذي سُجّلت فيه بالأمر init)؛ أضف الخوادم الأخرى أولًا، وأنشئ حسابًا جديدًا إن توقف نهائيًا
+member-server-unknown = { $server } ليس من خوادمك (`aman server list`)
+member-server-removing = يحذف { $server } حسابك في { $time } (فترة التهدئة؛ تُبلَّغ جهات اتصالك فيه). يستمر في استلام تأكيدات سلامتك حتى ذلك الحين.
+member-rotate-mirrors = تدوير المفاتيح مع عدة خوادم غير مدعوم بعد: أزل الخوادم الأخرى أولًا (`aman server remove URL`)

@@ -71,3 +71,5 @@ common-prompt-other-passphrase = The other passphrase
 common-not-a-duration = { $flag }: `{ $text }` is not a duration (like 30s, 10m, 6h, 1d)
 common-schedule-needs-cadence = give --every, --at or --trips-only
 common-keystore-changed = another aman command changed the keystore meanwhile: nothing was saved over it (try again)
+common-prompt-normal-existing = Your normal passphrase
+common-prompt-duress-existing = Your duress passphrase

@@ -146,3 +146,7 @@ contact-notify-removed = Removed notification channel { $id }.
 contact-verify-your-contact = your contact { $label }: { $number }
 contact-verify-member = member { $label }: { $number }
 contact-verify-none = No paired keys yet.
+contact-server-learnt = { $member } also uses { $server }: alerts from it are read too.
+contact-server-down-fresh = { $member }'s server { $server } cannot be reached; the member's newest heartbeat (signed { $at }) came through another of their servers.
+contact-server-down = { $member }'s server { $server } cannot be reached; the others were read.
+contact-alert-servers = Fired by: { $servers }

@@ -65,7 +65,6 @@ member-resume-schedule-dropped = The schedule change that was waiting with it is
 ## Check-in
 
 member-no-schedule-yet = no schedule yet: run `aman schedule set --every 6h --grace 30m` first
-member-no-schedule-short = no schedule yet
 member-counter-far = the server reports check-in counter { $server }, far beyond this device's { $device }: refusing to follow it
 member-counter-refused = the server kept refusing the check-in counter
 member-counter-mismatch = the server answered for check-in counter { $got } instead of { $sent }
@@ -228,3 +227,22 @@ member-text-longer-than = the { $what } is longer than { $max } bytes
 member-text-not-utf8 = the { $what } is not UTF-8 text
 member-stdin-once = only one of --note-file and --location-file can be `-` (stdin)
 member-nothing-typed = Nothing typed: the { $what } stays as it was.
+
+## Several servers (`aman server`)
+member-server-not-reached = Not reached: { $server } ({ $reason }). It did not take this; the others did.
+member-server-refused = Refused by { $server }: { $reason }. It did not take this; the others did.
+member-server-down-long = Warning: { $server } has not answered since { $since }. If it is gone, add another server (`aman server add URL --invite CODE`).
+member-server-add-both = type your normal passphrase first, then your duress passphrase (two different passphrases)
+member-server-too-many = at most { $max } servers
+member-server-add-rotating = new check-in keys are waiting out their cooling-off (`aman key rotate`): add the server once they apply
+member-server-known = { $server } is already one of your servers
+member-server-added = Registered with { $server } too. Your contacts are told of it (sealed to them: no server learns your other servers).
+member-server-added-no-schedule = No schedule yet: `aman schedule set` sets it on every server.
+member-server-row-deadline = { $server }: reachable; contacts are alerted there at { $deadline }.
+member-server-row-unarmed = { $server }: reachable; no deadline armed there.
+member-server-row-down = { $server }: NOT reachable ({ $reason }).
+member-server-row-removing = Being removed: it stops at { $time }.
+member-server-remove-first = the first server (the one `init` registered with) cannot be removed; add the others first, and make a new account if it is gone for good
+member-server-unknown = { $server } is not one of your servers (`aman server list`)
+member-server-removing = { $server } deletes your account at { $time } (its cooling-off; your contacts there are told). It keeps getting your check-ins until then.
+member-rotate-mirrors = key rotation with several servers is not supported yet: remove the other servers first (`aman server remove URL`)

@@ -45,6 +45,7 @@ mod organizer;
 mod plans;
 mod proof_of_life;
 mod reminders;
+mod several_servers;
 mod trips;
 mod ui;
 

@@ -1,0 +1,162 @@
+//! A contact's view of a member with several servers: which servers they
+//! are (from the directory the member sealed to its contacts, never from a
+//! server's word), and which alerts from different servers are one event.
+
+use crate::api::ApiClient;
+use crate::context::Ctx;
+use crate::error::ClientError;
+use crate::state::{MemberMirror, Membership, Vault};
+use aman_protocol::api::{AlertReason, MailboxAlert};
+use aman_protocol::routes::{self, NoBody};
+use aman_protocol::{directory, EncryptionSecret, SigningKey};
+
+/// How far apart two servers' alerts for one event may fire when they name
+/// no deadline to compare (a panic, a duress check-in): a server that was
+/// down fires late.
+pub const SAME_EVENT_WINDOW: u64 = 86_400;
+
+/// Whether alerts `a` and `b`, from two different servers, are one event:
+/// the same reason and the same sealed note, byte for byte (so the same
+/// member signature: every server holds the member's one sealed note), and
+/// the same missed deadline or fired within [`SAME_EVENT_WINDOW`] of each
+/// other. The servers' alert ids and words are not trusted for it.
+pub fn same_event(a: &MailboxAlert, b: &MailboxAlert) -> bool {
+    if a.reason != b.reason || a.sealed_alert.0 != b.sealed_alert.0 || a.reason == AlertReason::Drill {
+        return false;
+    }
+    // A server that was down fires late, for the last deadline it knew
+    // (older than the others' when it missed check-ins): the window, not
+    // the deadline, decides, unless the deadlines agree.
+    a.deadline.is_some() && a.deadline == b.deadline || a.fired_at.abs_diff(b.fired_at) <= SAME_EVENT_WINDOW
+}
+
+/// One event: the alerts each server fired for it, the earliest first.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// (server URL, that server's alert).
+    pub copies: Vec<(String, MailboxAlert)>,
+}
+
+impl Event {
+    /// The copy shown: the earliest, with every server's acknowledgements.
+    pub fn shown(&self) -> MailboxAlert {
+        let mut first = self.copies[0].1.clone();
+        for (_, other) in &self.copies[1..] {
+            for ack in &other.acks {
+                if !first.acks.iter().any(|a| a.mailbox == ack.mailbox) {
+                    first.acks.push(ack.clone());
+                }
+            }
+            first.updated_ms = first.updated_ms.max(other.updated_ms);
+        }
+        first
+    }
+
+    /// The servers that fired it.
+    pub fn servers(&self) -> Vec<String> {
+        self.copies.iter().map(|(s, _)| s.clone()).collect()
+    }
+}
+
+/// Groups alerts read from a member's servers into events, in firing order:
+/// an alert joins the earliest event with the same note, reason and
+/// deadline that has no copy from its server yet.
+pub fn events(mut alerts: Vec<(String, MailboxAlert)>) -> Vec<Event> {
+    alerts.sort_by_key(|(_, a)| (a.fired_at, a.updated_ms));
+    let mut out: Vec<Event> = Vec::new();
+    for (server, alert) in alerts {
+        let joined =
+            out.iter_mut().find(|e| !e.copies.iter().any(|(s, _)| *s == server) && same_event(&e.copies[0].1, &alert));
+        match joined {
+            Some(e) => e.copies.push((server, alert)),
+            None => out.push(Event { copies: vec![(server, alert)] }),
+        }
+    }
+    out
+}
+
+/// Reads the member's sealed directory from each server of the membership
+/// and takes the newest that opens with this membership's key and verifies
+/// with the member's `ID` (for this account): the servers it names become
+/// the membership's mirrors (each asked for its id, which must be the one
+/// the directory names). Returns the servers added and removed.
+pub async fn learn_servers(
+    ctx: &Ctx,
+    m: &Membership,
+    key: &SigningKey,
+    cx: &EncryptionSecret,
+) -> Option<(Vec<MemberMirror>, u64)> {
+    let mut newest: Option<directory::ServerDirectory> = None;
+    for feed in m.feeds() {
+        let Ok(client) = ctx.client(&feed.server) else { continue };
+        let Some(id) = feed.server_id else { continue };
+        let sign = crate::api::Signer { server: id, caller: *m.mailbox.as_bytes(), key };
+        let Ok(reply) = client.call(&routes::GetDirectory, &NoBody, &sign).await else { continue };
+        let Some(sealed) = reply.directory else { continue };
+        let Ok(dir) = directory::open(&sealed.0, cx, &m.member) else { continue };
+        if m.account.is_some_and(|a| a != dir.account) || dir.sequence <= m.directory_sequence {
+            continue;
+        }
+        if newest.as_ref().is_none_or(|n| dir.sequence > n.sequence) {
+            newest = Some(dir);
+        }
+    }
+    let dir = newest?;
+    let mut mirrors = Vec::new();
+    for (id, url) in &dir.servers {
+        if Some(*id) == m.server_id {
+            continue;
+        }
+        match m.mirrors.iter().find(|k| k.server_id == *id) {
+            Some(known) => mirrors.push(known.clone()),
+            None => {
+                // The server must be the one the member named.
+                let Ok(client) = ctx.client(url) else { continue };
+                if !answers_as(&client, id).await {
+                    continue;
+                }
+                mirrors.push(MemberMirror {
+                    server: client.base().to_owned(),
+                    server_id: *id,
+                    history: Vec::new(),
+                    unreachable_since: None,
+                });
+            }
+        }
+    }
+    Some((mirrors, dir.sequence))
+}
+
+async fn answers_as(client: &ApiClient, id: &aman_protocol::ServerId) -> bool {
+    client.server_info().await.is_ok_and(|info| info.server_id == *id)
+}
+
+/// Learns every membership's servers (see [`learn_servers`]) and keeps
+/// them; returns a line for each server learnt.
+pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, ClientError> {
+    let (book, _, _) = vault.contact()?;
+    let mut learnt = Vec::new();
+    for m in &book.memberships {
+        let keys = vault.membership_keys(m)?;
+        if let Some(found) = learn_servers(ctx, m, &keys.identity, &keys.encryption).await {
+            learnt.push((m.mailbox, m.label.clone(), found));
+        }
+    }
+    if learnt.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut lines = Vec::new();
+    if let Some(b) = vault.book.contact.as_mut() {
+        for (mailbox, label, (mirrors, sequence)) in learnt {
+            if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
+                for added in mirrors.iter().filter(|n| !m.mirrors.iter().any(|o| o.server_id == n.server_id)) {
+                    lines.push(crate::t!("contact-server-learnt", member = &label, server = &added.server));
+                }
+                m.mirrors = mirrors;
+                m.directory_sequence = sequence;
+            }
+        }
+    }
+    vault.save()?;
+    Ok(lines)
+}

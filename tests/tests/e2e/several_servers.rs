@@ -1,0 +1,243 @@
+//! A member on two servers run by different organizers: taking one down
+//! (here `kill -9`, left down) makes alerts more likely, not less. The
+//! other server alerts both contacts, each sees the event once, both are
+//! told which server is down, an acknowledgement stops escalation on both,
+//! and the member's output with one server down is the same whichever
+//! passphrase checked in.
+
+use super::pass::{DURESS, MEMBER_PASSES, NORMAL};
+use super::{free_port, server_env};
+use aman_tests::{aman, ServerProcess};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+struct Contact {
+    home: PathBuf,
+    pass: String,
+}
+
+impl Contact {
+    fn alerts_raw(&self) -> (Option<i32>, Value) {
+        let out = aman(&self.home, &format!("{}\n", self.pass), &["--json", "alerts", "--all"]);
+        (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
+    }
+
+    /// Polls `aman alerts` until `pred` holds (30 s at most).
+    fn await_view(&self, what: &str, pred: impl Fn(&Value) -> bool) -> (Option<i32>, Value) {
+        let start = Instant::now();
+        loop {
+            let (code, view) = self.alerts_raw();
+            if pred(&view) {
+                return (code, view);
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{what}: {view}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn ok(out: Output) -> Value {
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    json(&out)
+}
+
+/// The alerts of one reason in a contact's view.
+fn of_reason<'a>(view: &'a Value, reason: &str) -> Vec<&'a Value> {
+    view["alerts"].as_array().map(|a| a.iter().filter(|x| x["reason"] == reason).collect()).unwrap_or_default()
+}
+
+/// What a member's check-in printed, with what differs from one check-in to
+/// the next (times, the counter, the deadline) masked.
+fn masked(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        out.push(if c.is_ascii_digit() { '#' } else { c });
+    }
+    out
+}
+
+fn masked_json(mut v: Value) -> Value {
+    for key in ["counter", "next_due", "deadline"] {
+        if v.get(key).is_some() {
+            v[key] = Value::from("masked");
+        }
+    }
+    v
+}
+
+fn same_server(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+fn servers_of(view: &Value) -> Vec<String> {
+    view["member_servers"][0]["servers"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_the_one_down() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_ESCALATION_DELAY", "6s"), ("AMAN_OUTAGE_GRACE", "2s"), ("AMAN_COOLING_OFF", "1s")]);
+    let first = ServerProcess::start(&dir.path().join("first"), &format!("127.0.0.1:{}", free_port()), &env);
+    let second = ServerProcess::start(&dir.path().join("second"), &format!("127.0.0.1:{}", free_port()), &env);
+    let member = dir.path().join("member");
+    ok(aman(&member, MEMBER_PASSES, &["init", "--server", &first.url]));
+
+    // The second server: both passphrases, normal first, as at init.
+    let added = ok(aman(&member, MEMBER_PASSES, &["--json", "server", "add", &second.url]));
+    assert!(same_server(added["added"].as_str().unwrap(), &second.url), "{added}");
+    assert_eq!(added["servers"], 2);
+
+    // Pairing once: alice (tier 1) and bashir (tier 2) get both servers.
+    let mut contacts = Vec::new();
+    for (label, tier) in [("alice", "1"), ("bashir", "2")] {
+        let code = ok(aman(&member, NORMAL, &["--json", "contact", "invite", "--label", label, "--tier", tier]))
+            ["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let c = Contact { home: dir.path().join(label), pass: format!("{label}-pass-harbor") };
+        ok(aman(
+            &c.home,
+            &format!("{}\n{label}-duress-violet\n", c.pass),
+            &["--json", "contact", "accept", &code, "--label", "Noor"],
+        ));
+        contacts.push(c);
+    }
+    let listed = ok(aman(&member, NORMAL, &["--json", "contact", "list"]));
+    assert!(listed["contacts"].as_array().unwrap().iter().all(|c| c["state"] == "linked"), "{listed}");
+    let (alice, bashir) = (&contacts[0], &contacts[1]);
+    for c in [alice, bashir] {
+        let (code, view) = c.alerts_raw();
+        assert_eq!(code, Some(0), "{view}");
+        let servers = servers_of(&view);
+        assert_eq!(servers.len(), 2, "{view}");
+        assert!(
+            servers.iter().any(|s| same_server(s, &first.url)) && servers.iter().any(|s| same_server(s, &second.url))
+        );
+    }
+    let listed = ok(aman(&member, NORMAL, &["--json", "server", "list"]));
+    assert_eq!(listed["servers"].as_array().unwrap().len(), 2, "{listed}");
+
+    // Check-ins reach both.
+    ok(aman(
+        &member,
+        NORMAL,
+        &["--json", "schedule", "set", "--every", "6s", "--grace", "2s", "--note", "Meeting at the union office"],
+    ));
+    let checked = ok(aman(&member, NORMAL, &["--json", "checkin"]));
+    let servers = checked["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "{checked}");
+    assert!(servers.iter().all(|s| s["ok"] == true), "{checked}");
+    let listed = ok(aman(&member, NORMAL, &["--json", "server", "list"]));
+    assert!(
+        listed["servers"].as_array().unwrap().iter().all(|s| s["reachable"] == true && s["deadline"].is_u64()),
+        "{listed}"
+    );
+    // Both contacts verify the heartbeat through each server; nothing is due.
+    for c in [alice, bashir] {
+        let (code, view) = c.alerts_raw();
+        assert_eq!(code, Some(0), "{view}");
+        assert_eq!(view["alerts"], serde_json::json!([]), "{view}");
+    }
+
+    // The second server dies and stays down. A check-in with either
+    // passphrase succeeds through the first, says the same, exits 4, and
+    // names the server it could not reach.
+    let second_url = second.url.clone();
+    let stopped = second.kill9();
+    let normal = aman(&member, NORMAL, &["checkin"]);
+    let duress = aman(&member, DURESS, &["checkin"]);
+    for out in [&normal, &duress] {
+        assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Checked in.") && text.contains("Not reached:") && text.contains(second_url.as_str()),
+            "{text}"
+        );
+    }
+    assert_eq!(masked(&String::from_utf8_lossy(&normal.stdout)), masked(&String::from_utf8_lossy(&duress.stdout)));
+    assert_eq!(normal.stderr, duress.stderr);
+    let normal = aman(&member, NORMAL, &["--json", "checkin"]);
+    let duress_json = aman(&member, DURESS, &["--json", "checkin"]);
+    assert_eq!(normal.status.code(), duress_json.status.code());
+    assert_eq!(
+        masked_json(json(&normal)),
+        masked_json(json(&duress_json)),
+        "the same JSON, but for times and the counter"
+    );
+    let down = json(&normal)["servers"].as_array().unwrap().iter().find(|s| s["ok"] == false).cloned().unwrap();
+    assert_eq!(down["error"], "server_unreachable");
+
+    // The duress check-ins alert through the first server: alice sees one
+    // duress event, and is told which server is down.
+    let (code, view) = alice.await_view("a duress alert", |v| !of_reason(v, "duress").is_empty());
+    assert_eq!(code, Some(4), "one of the member's servers cannot be read: {view}");
+    assert!(
+        view["servers_down"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["server"].as_str().is_some_and(|s| same_server(s, &second_url))),
+        "{view}"
+    );
+
+    // The member then misses the deadline: the first server alerts both
+    // contacts (bashir after the escalation delay), each sees it once.
+    let (_, view) = alice.await_view("a missed alert", |v| !of_reason(v, "missed").is_empty());
+    assert_eq!(of_reason(&view, "missed").len(), 1, "{view}");
+    let missed = of_reason(&view, "missed")[0].clone();
+    assert_eq!(missed["note"], "Meeting at the union office");
+    let (code, view) = bashir.await_view("the escalated missed alert", |v| !of_reason(v, "missed").is_empty());
+    assert_eq!(code, Some(4));
+    assert_eq!(of_reason(&view, "missed").len(), 1, "{view}");
+    assert!(
+        view["servers_down"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["server"].as_str().is_some_and(|s| same_server(s, &second_url))),
+        "{view}"
+    );
+
+    // Alice acknowledges it (on the first server: the second is down).
+    let id = missed["alert"].as_str().unwrap();
+    let acked = ok(aman(&alice.home, &format!("{}\n", alice.pass), &["--json", "alerts", "ack", id]));
+    assert_eq!(acked["member"], "Noor");
+
+    // The second server comes back and fires its own missed alert (the
+    // deadline it knew passed while it was down). Alice sees one event
+    // fired by both, and her client acknowledges it there too.
+    let second = stopped.restart();
+    let (code, view) = alice.await_view("the second server's copy", |v| {
+        of_reason(v, "missed").first().is_some_and(|m| m["servers"].as_array().is_some_and(|s| s.len() == 2))
+    });
+    assert_eq!(code, Some(0), "both servers answer again: {view}");
+    assert_eq!(of_reason(&view, "missed").len(), 1, "one event, whichever servers fired it: {view}");
+    let (_, view) = alice.await_view("the acknowledgement on both servers", |v| {
+        of_reason(v, "missed")[0]["copies"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|x| x["acknowledged_by_me"] == true))
+    });
+    assert_eq!(of_reason(&view, "missed")[0]["copies"].as_array().unwrap().len(), 2, "{view}");
+
+    // Escalation stopped on the second server too: past its escalation
+    // delay, bashir has no copy of its missed alert (he has the first's).
+    std::thread::sleep(Duration::from_secs(8));
+    let (code, view) = bashir.alerts_raw();
+    assert_eq!(code, Some(0), "{view}");
+    let missed = of_reason(&view, "missed");
+    assert_eq!(missed.len(), 1, "{view}");
+    let from: Vec<&str> = missed[0]["servers"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
+    assert!(from.iter().all(|s| !same_server(s, &second.url)), "the second server did not escalate: {view}");
+    drop(first);
+}
