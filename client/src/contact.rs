@@ -827,11 +827,18 @@ pub async fn watch(
 ) -> Result<(), ClientError> {
     let (book, _, _) = vault.contact()?;
     let keys = book.memberships.iter().map(|m| vault.membership_keys(m)).collect::<Result<Vec<_>, _>>()?;
-    let clients = book.memberships.iter().map(|m| ctx.client(&m.server)).collect::<Result<Vec<_>, _>>()?;
+    // One feed per server of each member (most members have one): each
+    // with its own cursor; what is judged (proof of life, what was shown)
+    // is the member's.
+    let feeds: Vec<(usize, Membership)> =
+        book.memberships.iter().enumerate().flat_map(|(i, m)| m.feeds().into_iter().map(move |f| (i, f))).collect();
+    let clients = feeds.iter().map(|(_, f)| ctx.client(&f.server)).collect::<Result<Vec<_>, _>>()?;
     let n = book.memberships.len();
-    let mut cursors: Vec<u64> = vec![0; n];
-    let mut more: Vec<bool> = vec![false; n];
-    let mut read_once: Vec<bool> = vec![false; n];
+    let nf = feeds.len();
+    let mut cursors: Vec<u64> = vec![0; nf];
+    let mut more: Vec<bool> = vec![false; nf];
+    let mut read_once: Vec<bool> = vec![false; nf];
+    let mut reachable: Vec<bool> = vec![true; nf];
     let mut proofs: Vec<Option<ProofOfLife>> = book.memberships.iter().map(|m| m.proof_of_life.clone()).collect();
     // The real alerts each member's history kept from earlier reads: an
     // alert the server has since pruned still covers a deadline, as it does
@@ -840,15 +847,23 @@ pub async fn watch(
         .memberships
         .iter()
         .map(|m| {
-            m.history.iter().filter(|a| a.reason != AlertReason::Drill).map(|a| (a.fired_at, a.deadline)).collect()
+            m.feeds()
+                .iter()
+                .flat_map(|f| f.history.iter())
+                .filter(|a| a.reason != AlertReason::Drill)
+                .map(|a| (a.fired_at, a.deadline))
+                .collect()
         })
         .collect();
     let mut sequences: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
     let mut raised: Vec<Option<u64>> = vec![None; n];
-    let mut reachable: Vec<bool> = vec![true; n];
+    // The alerts shown per member, with the server each came from: another
+    // server's copy of one of them is the same event, not news.
+    let mut shown_events: Vec<Vec<(String, MailboxAlert)>> = vec![Vec::new(); n];
     // What was already shown, by digest (bounded: a server inventing ids
     // must not grow it without end; forgetting only risks a repeat).
-    let mut seen: std::collections::HashMap<aman_protocol::AlertId, [u8; 32]> = std::collections::HashMap::new();
+    let mut seen: std::collections::HashMap<(usize, aman_protocol::AlertId), [u8; 32]> =
+        std::collections::HashMap::new();
     let mut notices_seen: std::collections::HashSet<[u8; 32]> = std::collections::HashSet::new();
     // A server first read late (it could not be reached when the watch
     // began) still shows what changed since the watch began.
@@ -860,30 +875,35 @@ pub async fn watch(
     say(&t!("contact-watch-start", count = n));
     loop {
         let mut any_unreachable = false;
-        for (i, m) in book.memberships.iter().enumerate() {
-            let client = &clients[i];
-            let first = !read_once[i];
-            let wait = if first || n > 1 || more[i] { 0 } else { 25 };
+        for (j, (i, m)) in feeds.iter().enumerate() {
+            let (i, client) = (*i, &clients[j]);
+            // A member with several servers is named with the server.
+            let who = match book.memberships[i].mirrors.is_empty() {
+                true => m.label.clone(),
+                false => format!("{} ({})", m.label, m.server),
+            };
+            let first = !read_once[j];
+            let wait = if first || nf > 1 || more[j] { 0 } else { 25 };
             let mut events = Vec::new();
             let read = if first {
                 fetch_all(client, m, &keys[i].identity).await
             } else {
-                match fetch(client, m, &keys[i].identity, cursors[i], wait).await {
+                match fetch(client, m, &keys[i].identity, cursors[j], wait).await {
                     // The server holds as many long-polls as it allows: it is
                     // there, so read without waiting (never refused) instead.
                     Err(ClientError::Server { status: 429 | 503, .. }) if wait > 0 => {
                         tokio::time::sleep(Duration::from_secs(5)).await;
-                        fetch(client, m, &keys[i].identity, cursors[i], 0).await
+                        fetch(client, m, &keys[i].identity, cursors[j], 0).await
                     }
                     other => other,
                 }
             };
-            let was_reachable = reachable[i];
-            reachable[i] = match read {
+            let was_reachable = reachable[j];
+            reachable[j] = match read {
                 Ok(contents) => {
-                    read_once[i] = true;
-                    more[i] = contents.more;
-                    cursors[i] = cursors[i].max(contents.cursor_ms);
+                    read_once[j] = true;
+                    more[j] = contents.more;
+                    cursors[j] = cursors[j].max(contents.cursor_ms);
                     let current = Membership { proof_of_life: proofs[i].clone(), ..m.clone() };
                     let ph = fetch_heartbeat(client, m, &keys[i].identity).await.ok().flatten();
                     if let (Some(p), _, _) = take_heartbeat(&current, ph.as_deref(), unix_now()) {
@@ -898,13 +918,25 @@ pub async fn watch(
                         // The same copy again (a page read twice) is not news;
                         // any change is, however close in time.
                         let digest = digest_of(a);
-                        if seen.get(&a.alert) == Some(&digest) {
+                        if seen.get(&(j, a.alert)) == Some(&digest) {
                             continue;
                         }
                         if seen.len() >= WATCH_REMEMBERED {
                             seen.clear();
                         }
-                        seen.insert(a.alert, digest);
+                        let known = seen.insert((j, a.alert), digest).is_some();
+                        // Another server's copy of an event already shown.
+                        let copy = !known
+                            && shown_events[i]
+                                .iter()
+                                .any(|(server, b)| *server != m.server && member_servers::same_event(a, b));
+                        if shown_events[i].len() >= WATCH_REMEMBERED {
+                            shown_events[i].clear();
+                        }
+                        shown_events[i].push((m.server.clone(), a.clone()));
+                        if copy {
+                            continue;
+                        }
                         let before = newest_sequence_before(&sequences[i], a.fired_at);
                         let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref(), before);
                         if let Some(seq) = v.json["sequence"].as_u64() {
@@ -920,6 +952,8 @@ pub async fn watch(
                         if notices_seen.len() >= WATCH_REMEMBERED {
                             notices_seen.clear();
                         }
+                        // Keyed by the mailbox and the notice: the same notice
+                        // from two servers of one member is shown once.
                         let key = digest_of(&(m.mailbox, &notice.notice));
                         let new_since_start = notice.notice.at.saturating_mul(1000) >= started_ms;
                         if notices_seen.insert(key) && (!first || new_since_start) {
@@ -939,19 +973,20 @@ pub async fn watch(
                         // The error's own words from a server were made printable
                         // when it was made; its isolation marks stay.
                         let error = wording::printable_message(&e.to_string(), 200);
-                        say(&t!("contact-watch-unreachable", member = &m.label, error = &error));
+                        say(&t!("contact-watch-unreachable", member = &who, error = &error));
                     }
                     false
                 }
             };
-            if reachable[i] && !was_reachable {
-                say(&t!("contact-watch-back", member = &m.label));
+            if reachable[j] && !was_reachable {
+                say(&t!("contact-watch-back", member = &who));
             }
             if let Some(p) = proofs[i].as_ref().filter(|p| proof_of_life::overdue(p, unix_now())) {
                 let covered = alerts_seen[i].iter().any(|(at, d)| proof_of_life::alert_covers(p, *at, *d));
                 if !covered && raised[i] != Some(p.deadline) {
                     raised[i] = Some(p.deadline);
-                    let v = json!({ "unconfirmed": unconfirmed_entry(m, p, reachable[i]) });
+                    let member_reachable = feeds.iter().zip(&reachable).any(|((k, _), r)| *k == i && *r);
+                    let v = json!({ "unconfirmed": unconfirmed_entry(m, p, member_reachable) });
                     let text = unconfirmed_text(&v["unconfirmed"]);
                     events.push((v, text));
                 }
@@ -982,7 +1017,7 @@ pub async fn watch(
             tokio::time::sleep(Duration::from_millis(200)).await;
         } else {
             backoff = Duration::from_secs(5);
-            if n > 1 {
+            if nf > 1 {
                 tokio::time::sleep(Duration::from_secs(5).min(status_every)).await;
             }
         }

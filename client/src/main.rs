@@ -515,7 +515,12 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
             }
             Some(AlertsAction::Watch { count, status_every }) => {
                 let every = Duration::from_secs(duration("--status-every", status_every)?.max(1));
-                let (vault, ctx) = open()?;
+                let (mut vault, ctx) = open()?;
+                // The members' servers as their directories say now (a
+                // member's server added later is read from the next watch).
+                for line in aman_client::member_servers::learn_all(&ctx, &mut vault).await.unwrap_or_default() {
+                    eprintln!("{line}");
+                }
                 let json = cli.json;
                 let emit = |v: &serde_json::Value, text: &str| {
                     if json {

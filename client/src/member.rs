@@ -1399,6 +1399,15 @@ pub async fn status(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         }),
         text: text.trim_end().to_owned(),
     };
+    // Servers that have not answered for long: time to add another.
+    let mut report = report;
+    for line in long_down_lines(book, unix_now()) {
+        report.text.push('\n');
+        report.text.push_str(&line);
+    }
+    if !book.mirrors.is_empty() {
+        report.json["servers"] = json!(book.servers().len());
+    }
     Ok(frame(report, &news, book))
 }
 

@@ -92,6 +92,9 @@ fn client_error(e: ClientError) -> Response<Body> {
             out["error"] = json!({ "code": cause.code(), "message": cause.to_string() });
             json_response(200, &out)
         }
+        // Taken by some of the member's servers: done, with a line for
+        // each server that did not take it.
+        ClientError::Partly { report } => json_response(200, &report_json(&report)),
         ClientError::WrongPassphrase => error(401, e.code(), &e.to_string()),
         ClientError::Unreachable { .. } => error(503, e.code(), &e.to_string()),
         ClientError::Server { .. } => error(409, e.code(), &e.to_string()),
@@ -348,6 +351,10 @@ pub(super) async fn route(ui: &Ui, method: &Method, path: &str, body: &Bytes) ->
             Err(ClientError::Degraded { mut report, cause }) => {
                 explain_alerts(&mut report.json);
                 client_error(ClientError::Degraded { report, cause })
+            }
+            Err(ClientError::Partly { mut report }) => {
+                explain_alerts(&mut report.json);
+                json_response(200, &report_json(&report))
             }
             Err(e) => client_error(e),
         },
