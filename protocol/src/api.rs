@@ -412,6 +412,42 @@ pub struct PairingAnswer {
     pub enrollment: B64,
 }
 
+/// `POST /v2/account/mailboxes`: the member registers, on this server, the
+/// mailbox of a contact it paired with on another of its servers (the
+/// contact keeps one mailbox id and key pair per member, the same on each
+/// of the member's servers). Signed by the member. The keys are those the
+/// member learnt in that pairing's authenticated enrollment, and the ones it
+/// seals notes to: a server that swapped them would only make its own
+/// alerts unreadable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AddMailbox {
+    /// The contact's mailbox id (the same on every server of the member).
+    pub mailbox: MailboxId,
+    /// The contact identity `CID_pk` (verifies the contact's requests here).
+    pub identity: VerifyingKey,
+    /// The contact's encryption key `CX_pk`.
+    pub encryption: EncryptionPublic,
+}
+
+/// `PUT /v2/account/directory`: the member's sealed server directory
+/// (`aman_protocol::directory`), opaque to the server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryUpdate {
+    /// The sealed directory.
+    pub directory: B64,
+}
+
+/// `GET /v2/mailbox/directory`: the sealed server directory of the member a
+/// mailbox watches over, for the contact to open with its `CX`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DirectoryReply {
+    /// The sealed directory, once the contact's cooling-off has passed and
+    /// the member has stored one; `null` otherwise.
+    pub directory: Option<B64>,
+}
+
 /// `GET /v1/pairings/{invite}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PairingState {

@@ -231,9 +231,18 @@ routes! {
     /// `GET /v2/account/drills/latest`.
     LatestDrill = Get "/v2/account/drills/latest" by Member: NoBody => api::DrillStatus,
         "The latest drill, per contact.";
+    /// `POST /v2/account/mailboxes` (`204`).
+    AddMailbox = Post "/v2/account/mailboxes" by Member: api::AddMailbox => NoBody,
+        "Register a contact's mailbox (paired on another of the member's servers) on this server.";
+    /// `PUT /v2/account/directory` (`204`).
+    PutDirectory = Put "/v2/account/directory" by Member: api::DirectoryUpdate => NoBody,
+        "Replace the member's sealed server directory.";
     /// `GET /v2/mailbox/heartbeats`.
     Heartbeats = Get "/v2/mailbox/heartbeats" by Contact: NoBody => api::HeartbeatList,
         "The member's latest public heartbeat (proof of life). Polled.";
+    /// `GET /v2/mailbox/directory`.
+    GetDirectory = Get "/v2/mailbox/directory" by Contact: NoBody => api::DirectoryReply,
+        "The member's sealed server directory.";
     /// `POST /v1/accounts`: retired, always refused.
     RetiredRegister = Post "/v1/accounts" by None: NoBody => IgnoredAny,
         "Retired: 400 protocol_v1_unsupported.";
@@ -347,7 +356,10 @@ pub const ALL: &[RouteInfo] = &[
     RouteInfo::of::<RemoveReminderTarget>(),
     RouteInfo::of::<SendDrill>(),
     RouteInfo::of::<LatestDrill>(),
+    RouteInfo::of::<AddMailbox>(),
+    RouteInfo::of::<PutDirectory>(),
     RouteInfo::of::<Heartbeats>(),
+    RouteInfo::of::<GetDirectory>(),
     RouteInfo::of::<RetiredRegister>(),
     RouteInfo::of::<GetAccount>(),
     RouteInfo::of::<DeleteAccount>(),

@@ -2,6 +2,7 @@
 //! and one module per resource.
 
 mod accounts;
+mod directory;
 mod drills;
 mod extract;
 mod mailbox;
@@ -114,7 +115,10 @@ pub fn app(state: AppState) -> Router {
         routes::RemoveReminderTarget => reminders::remove_target,
         routes::SendDrill => drills::send,
         routes::LatestDrill => drills::latest,
+        routes::AddMailbox => pairing::add_mailbox,
+        routes::PutDirectory => directory::put,
         routes::Heartbeats => mailbox::heartbeats,
+        routes::GetDirectory => directory::get,
         routes::RetiredRegister => accounts::v1_retired,
         routes::GetAccount => accounts::status,
         routes::DeleteAccount => accounts::delete,

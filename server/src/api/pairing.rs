@@ -2,7 +2,7 @@
 
 use super::{parse_json, AppState, Confirmed, Member, Unverified};
 use crate::error::ApiError;
-use aman_protocol::api::{CreatePairing, PairingAnswer, PairingState};
+use aman_protocol::api::{AddMailbox, CreatePairing, PairingAnswer, PairingState};
 use aman_protocol::InviteId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +17,13 @@ pub async fn create(State(state): State<AppState>, member: Member) -> Confirmed<
     let body: CreatePairing = parse_json(&member.body)?;
     let durable = state.engine.create_pairing(&member.account, body.invite, body.expires_at)?;
     Ok(durable.confirmed(StatusCode::CREATED).await?)
+}
+
+/// `POST /v2/account/mailboxes` (member): registers a contact's mailbox
+/// paired on another of the member's servers.
+pub async fn add_mailbox(State(state): State<AppState>, member: Member) -> Confirmed<StatusCode> {
+    let body: AddMailbox = parse_json(&member.body)?;
+    Ok(state.engine.add_mailbox(&member.account, &body)?.confirmed(StatusCode::NO_CONTENT).await?)
 }
 
 /// `GET /v1/pairings/{invite}` (member).

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod alerts;
+mod directory;
 mod drills;
 mod endpoints;
 mod error;

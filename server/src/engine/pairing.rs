@@ -1,12 +1,14 @@
 //! The pairing relay: the member opens a slot for an invite id, the contact
 //! posts its encrypted enrollment (registering its mailbox), the member
-//! fetches it. The server cannot read or alter the enrollment.
+//! fetches it. The server cannot read or alter the enrollment. A member on
+//! several servers registers a contact paired on one of them on the others
+//! itself (`add_mailbox`).
 
 use super::error::{EngineError, ErrorKind};
 use super::{lock, Engine};
 use crate::store::{AccountRecord, Durable, MailboxRecord, Op, PairingRecord};
 use aman_protocol::api::ErrorCode;
-use aman_protocol::api::{PairingAnswer, PairingState, B64};
+use aman_protocol::api::{AddMailbox, PairingAnswer, PairingState, B64};
 use aman_protocol::invite::ENROLLMENT_LEN;
 use aman_protocol::{AccountId, InviteId, MailboxId};
 
@@ -129,6 +131,40 @@ impl Engine {
             Op::PutPairing(*invite, pairing),
             Op::PutAccount(owner, account.record),
         ])
+    }
+
+    /// The member registers the mailbox of a contact it paired with on
+    /// another of its servers: the record a pairing answer makes (mailbox →
+    /// account, `CID_pk`, `CX_pk`), without a relay slot, and without
+    /// linking it in the policy (the member does that as for any contact).
+    /// The same mailbox with the same keys, already the caller's, changes
+    /// nothing; a mailbox id on record otherwise is a conflict.
+    pub fn add_mailbox(&self, caller: &AccountId, request: &AddMailbox) -> Result<Durable, EngineError> {
+        // As for a pairing answer: mailbox ids are taken one at a time.
+        let _one_at_a_time = lock(&self.registration);
+        let _guard = self.lock_account(caller);
+        let mut account = self.account_or_unauthorized(caller)?;
+        if let Some(existing) = self.store.mailbox(&request.mailbox)? {
+            let same = existing.account == *caller
+                && existing.identity == request.identity
+                && existing.encryption == Some(request.encryption);
+            if same {
+                // A retry: nothing to write, but the reply still waits for
+                // the flush in progress, so it never runs ahead of the first.
+                return Ok(self.store.durable());
+            }
+            return Err(EngineError::new(ErrorKind::Conflict, ErrorCode::MailboxExists, "this mailbox id is taken"));
+        }
+        self.check_mailbox_room(&account)?;
+        account.mailboxes.push(request.mailbox);
+        let mailbox = MailboxRecord {
+            identity: request.identity,
+            account: *caller,
+            encryption: Some(request.encryption),
+            created: self.clock.now(),
+            endpoints: Vec::new(),
+        };
+        self.commit(vec![Op::PutMailbox(request.mailbox, mailbox), Op::PutAccount(*caller, account.record)])
     }
 
     /// Refuses a pairing that would give the member more than

@@ -4,6 +4,7 @@
 
 use super::error::EngineError;
 use super::Engine;
+use crate::store::AccountRecord;
 use aman_protocol::api::HeartbeatList;
 use aman_protocol::MailboxId;
 
@@ -20,7 +21,15 @@ impl Engine {
         let Some(account) = self.account(&record.account)? else {
             return Ok(HeartbeatList { heartbeat: None });
         };
-        let linked = account.policy.contacts.iter().any(|c| c.mailbox == *mailbox && c.is_active(now));
+        let linked = Self::sees_member(&account.record, mailbox, now);
         Ok(HeartbeatList { heartbeat: account.live.last_heartbeat.filter(|_| linked).map(aman_protocol::api::B64) })
+    }
+
+    /// Whether a mailbox may see what the member shares with its contacts
+    /// (heartbeats, the server directory): it is linked in the policy and
+    /// its own cooling-off has passed, so a contact linked by a captor
+    /// learns nothing sooner than it could be alerted.
+    pub(super) fn sees_member(account: &AccountRecord, mailbox: &MailboxId, now: u64) -> bool {
+        account.policy.contacts.iter().any(|c| c.mailbox == *mailbox && c.is_active(now))
     }
 }

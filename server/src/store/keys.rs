@@ -64,6 +64,9 @@ pub mod prefix {
     /// and notification targets (sealed under the server key). Nothing in
     /// it changes with a check-in: reminder times live in memory only.
     pub const REMINDERS: u8 = b'r';
+    /// account id → the member's sealed server directory (PROTOCOL.md
+    /// §6.1), as the member sent it: opaque, sealed to its contacts
+    pub const DIRECTORY: u8 = b'y';
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -104,6 +107,11 @@ pub fn live(id: &AccountId) -> Vec<u8> {
 /// Key of a member's reminder settings.
 pub fn reminders(id: &AccountId) -> Vec<u8> {
     key(prefix::REMINDERS, &[id.as_bytes()])
+}
+
+/// Key of a member's sealed server directory.
+pub fn directory(id: &AccountId) -> Vec<u8> {
+    key(prefix::DIRECTORY, &[id.as_bytes()])
 }
 
 /// Key of an account's latest sealed alert.

@@ -43,7 +43,7 @@ impl From<sled::Error> for StoreError {
 pub enum Op {
     /// Insert or replace an account.
     PutAccount(AccountId, AccountRecord),
-    /// Delete an account, its live state and its sealed alert.
+    /// Delete an account, its live state, its sealed alert and directory.
     DeleteAccount(AccountId),
     /// Replace an account's sealed live state.
     PutLive(AccountId, Vec<u8>),
@@ -53,6 +53,8 @@ pub enum Op {
     DeleteLegacyDeadline(u64, AccountId),
     /// Replace an account's sealed alert.
     PutSealed(AccountId, Vec<u8>),
+    /// Replace a member's sealed server directory.
+    PutDirectory(AccountId, Vec<u8>),
     /// Insert or replace a registration invite (by code hash).
     PutInvite([u8; 32], InviteRecord),
     /// Insert or replace a mailbox.
@@ -209,6 +211,8 @@ pub trait Store: Send + Sync + 'static {
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
     /// An account's latest sealed alert.
     fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A member's sealed server directory.
+    fn directory(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
     /// An account's sealed live state.
     fn live(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
     /// Visits every account's sealed live state (the start-up scan),

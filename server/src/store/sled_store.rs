@@ -253,12 +253,14 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
                 (keys::sealed(&id), None),
                 (keys::note_history(&id), None),
                 (keys::reminders(&id), None),
+                (keys::directory(&id), None),
             ]
         }
         Op::PutLive(id, sealed) => put(keys::live(&id), sealed),
         Op::DeleteLive(id) => del(keys::live(&id)),
         Op::DeleteLegacyDeadline(at, id) => del(keys::legacy_deadline(at, &id)),
         Op::PutSealed(id, bytes) => put(keys::sealed(&id), bytes),
+        Op::PutDirectory(id, bytes) => put(keys::directory(&id), bytes),
         Op::PutInvite(hash, rec) => put(keys::invite(&hash), encode(&rec)?),
         Op::PutMailbox(id, rec) => put(keys::mailbox(&id), encode(&rec)?),
         Op::DeleteMailbox(id) => del(keys::mailbox(&id)),
@@ -391,6 +393,10 @@ impl Store for SledStore {
 
     fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.tree.get(keys::sealed(id))?.map(|v| v.to_vec()))
+    }
+
+    fn directory(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::directory(id))?.map(|v| v.to_vec()))
     }
 
     fn live(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError> {
