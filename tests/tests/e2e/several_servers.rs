@@ -117,7 +117,9 @@ fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_
     assert!(listed["contacts"].as_array().unwrap().iter().all(|c| c["state"] == "linked"), "{listed}");
     let (alice, bashir) = (&contacts[0], &contacts[1]);
     for c in [alice, bashir] {
-        let (code, view) = c.alerts_raw();
+        // (A contact linked beside another reads the member's directory once
+        // the cooling-off has passed, as it does heartbeats.)
+        let (code, view) = c.await_view("both servers", |v| servers_of(v).len() == 2);
         assert_eq!(code, Some(0), "{view}");
         let servers = servers_of(&view);
         assert_eq!(servers.len(), 2, "{view}");
