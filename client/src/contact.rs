@@ -109,8 +109,20 @@ pub async fn accept(
 /// Adds this device's notification channels to one membership's mailbox:
 /// a channel covers every member, present and future. A channel that
 /// mailbox's server refuses is reported, not fatal (the membership stands).
-async fn add_channels_to(ctx: &Ctx, vault: &mut Vault, m: &Membership) -> Result<Report, ClientError> {
-    let entries = vault.book.contact.as_ref().map(|b| b.notify.clone()).unwrap_or_default();
+pub(crate) async fn add_channels_to(ctx: &Ctx, vault: &mut Vault, m: &Membership) -> Result<Report, ClientError> {
+    // On a member's other server (`m` a feed of a mirror): the channels
+    // the contact gave this member's first server, and no others.
+    let first = vault.book.contact.as_ref().and_then(|b| b.memberships.iter().find(|x| x.mailbox == m.mailbox));
+    let mirror = first.is_some_and(|f| f.server != m.server);
+    let entries: Vec<NotifyEntry> = vault
+        .book
+        .contact
+        .as_ref()
+        .map(|b| b.notify.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| !mirror || n.endpoints.iter().any(|(mb, _)| *mb == m.mailbox))
+        .collect();
     if entries.is_empty() {
         return Ok(Report { json: json!([]), text: String::new() });
     }
@@ -156,7 +168,10 @@ async fn add_channels_to(ctx: &Ctx, vault: &mut Vault, m: &Membership) -> Result
     if let Some(b) = vault.book.contact.as_mut() {
         for (id, endpoint) in added {
             if let Some(n) = b.notify.iter_mut().find(|n| n.id == id) {
-                n.endpoints.push((m.mailbox, endpoint));
+                match mirror {
+                    true => n.mirror_endpoints.push((m.mailbox, m.server.clone(), endpoint)),
+                    false => n.endpoints.push((m.mailbox, endpoint)),
+                }
             }
         }
     }
@@ -1162,20 +1177,33 @@ async fn ack_siblings(
 pub async fn notify_add(ctx: &Ctx, vault: &mut Vault, kind: ChannelKind, target: &str) -> Result<Report, ClientError> {
     let (book, _, _) = vault.contact()?;
     let mut endpoints = Vec::new();
+    let mut mirror_endpoints = Vec::new();
     let mut secrets = Vec::new();
     for m in &book.memberships {
-        let client = ctx.client(&m.server)?;
         let keys = vault.membership_keys(m)?;
-        let body = AddEndpoint { kind, target: target.to_owned() };
-        let added = client.call(&routes::AddEndpoint, &body, &signer_for(&client, m, &keys.identity).await?).await?;
-        endpoints.push((m.mailbox, added.id));
-        if let Some(s) = added.secret {
-            secrets.push(json!({ "member": m.label, "secret": s }));
+        // Every server of the member: whichever alerts, the channel wakes.
+        for feed in m.feeds() {
+            let client = ctx.client(&feed.server)?;
+            let body = AddEndpoint { kind, target: target.to_owned() };
+            let sign = signer_for(&client, &feed, &keys.identity).await?;
+            let added = match client.call(&routes::AddEndpoint, &body, &sign).await {
+                Ok(added) => added,
+                Err(e) if feed.server == m.server => return Err(e),
+                // A mirror down now: the channel covers the member's other servers.
+                Err(_) => continue,
+            };
+            match feed.server == m.server {
+                true => endpoints.push((m.mailbox, added.id)),
+                false => mirror_endpoints.push((m.mailbox, feed.server.clone(), added.id)),
+            }
+            if let Some(s) = added.secret {
+                secrets.push(json!({ "member": m.label, "secret": s }));
+            }
         }
     }
     let id = book.notify.iter().map(|n| n.id).max().unwrap_or(0) + 1;
     if let Some(b) = vault.book.contact.as_mut() {
-        b.notify.push(NotifyEntry { id, kind, target: target.to_owned(), endpoints });
+        b.notify.push(NotifyEntry { id, kind, target: target.to_owned(), endpoints, mirror_endpoints });
     }
     vault.save()?;
     let mut text = t!("contact-notify-added", kind = kind.to_string(), id = id.to_string());
@@ -1221,15 +1249,17 @@ pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Repo
         .iter()
         .find(|n| n.id == id)
         .ok_or_else(|| ClientError::State(t!("contact-no-such-channel", id = id.to_string())))?;
-    for (mailbox, endpoint) in &entry.endpoints {
-        if let Some(m) = book.memberships.iter().find(|m| m.mailbox == *mailbox) {
-            let client = ctx.client(&m.server)?;
-            let keys = vault.membership_keys(m)?;
-            let route = routes::RemoveEndpoint { id: *endpoint };
-            match client.call(&route, &NoBody, &signer_for(&client, m, &keys.identity).await?).await {
-                Ok(_) | Err(ClientError::Server { status: 404, .. }) => {}
-                Err(e) => return Err(e),
-            }
+    let on_first = entry.endpoints.iter().map(|(mailbox, endpoint)| (*mailbox, None, *endpoint));
+    let on_mirrors = entry.mirror_endpoints.iter().map(|(mailbox, server, endpoint)| (*mailbox, Some(server), *endpoint));
+    for (mailbox, server, endpoint) in on_first.chain(on_mirrors) {
+        let Some(m) = book.memberships.iter().find(|m| m.mailbox == mailbox) else { continue };
+        let Some(feed) = m.feeds().into_iter().find(|f| server.is_none_or(|s| *s == f.server)) else { continue };
+        let client = ctx.client(&feed.server)?;
+        let keys = vault.membership_keys(m)?;
+        let route = routes::RemoveEndpoint { id: endpoint };
+        match client.call(&route, &NoBody, &signer_for(&client, &feed, &keys.identity).await?).await {
+            Ok(_) | Err(ClientError::Server { status: 404, .. }) => {}
+            Err(e) => return Err(e),
         }
     }
     if let Some(b) = vault.book.contact.as_mut() {

@@ -146,11 +146,13 @@ pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, Clie
         return Ok(Vec::new());
     }
     let mut lines = Vec::new();
+    let mut new_feeds = Vec::new();
     if let Some(b) = vault.book.contact.as_mut() {
         for (mailbox, label, (mirrors, sequence)) in learnt {
             if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
                 for added in mirrors.iter().filter(|n| !m.mirrors.iter().any(|o| o.server_id == n.server_id)) {
                     lines.push(crate::t!("contact-server-learnt", member = &label, server = &added.server));
+                    new_feeds.push((mailbox, added.server.clone()));
                 }
                 m.mirrors = mirrors;
                 m.directory_sequence = sequence;
@@ -158,5 +160,18 @@ pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, Clie
         }
     }
     vault.save()?;
+    // The contact's channels wake it for alerts from a new server too.
+    for (mailbox, server) in new_feeds {
+        let feed = vault
+            .contact()
+            .ok()
+            .and_then(|(b, _, _)| b.memberships.iter().find(|m| m.mailbox == mailbox).cloned())
+            .and_then(|m| m.feeds().into_iter().find(|f| f.server == server));
+        if let Some(feed) = feed {
+            if let Ok(report) = crate::contact::add_channels_to(ctx, vault, &feed).await {
+                lines.extend(report.text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+            }
+        }
+    }
     Ok(lines)
 }

@@ -447,6 +447,11 @@ pub struct NotifyEntry {
     pub target: String,
     /// The endpoint id in each mailbox.
     pub endpoints: Vec<(MailboxId, u8)>,
+    /// The endpoint id in each mailbox on a member's other servers
+    /// (mailbox, server URL, id): the channel wakes the contact whichever
+    /// server alerts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirror_endpoints: Vec<(MailboxId, String, u8)>,
 }
 
 /// The contact's book.

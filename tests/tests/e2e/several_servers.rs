@@ -7,7 +7,7 @@
 
 use super::pass::{DURESS, MEMBER_PASSES, NORMAL};
 use super::{free_port, server_env};
-use aman_tests::{aman, ServerProcess};
+use aman_tests::{aman, Receiver, ServerProcess};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
@@ -113,6 +113,12 @@ fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_
         ));
         contacts.push(c);
     }
+    // Alice's channel, added once: it is added on the member's other server
+    // when her client learns it.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let receiver = runtime.block_on(Receiver::start("127.0.0.1:0")).unwrap();
+    let hook = format!("{}/hook", receiver.url);
+    ok(aman(&contacts[0].home, &format!("{}\n", contacts[0].pass), &["--json", "notify", "add", "webhook", &hook]));
     let listed = ok(aman(&member, NORMAL, &["--json", "contact", "list"]));
     assert!(listed["contacts"].as_array().unwrap().iter().all(|c| c["state"] == "linked"), "{listed}");
     let (alice, bashir) = (&contacts[0], &contacts[1]);
@@ -241,5 +247,23 @@ fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_
     assert_eq!(missed.len(), 1, "{view}");
     let from: Vec<&str> = missed[0]["servers"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
     assert!(from.iter().all(|s| !same_server(s, &second.url)), "the second server did not escalate: {view}");
-    drop(first);
+
+    // Now the first server dies for good. The member checks in through the
+    // second alone, then misses again: the second alerts, and alice's
+    // channel there wakes her (nothing else is left to send it).
+    let first_url = first.url.clone();
+    let _first_gone = first.kill9();
+    let out = aman(&member, NORMAL, &["--json", "checkin"]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let took: Vec<bool> = json(&out)["servers"].as_array().unwrap().iter().map(|s| s["ok"] == true).collect();
+    assert_eq!(took, [false, true], "{}", String::from_utf8_lossy(&out.stdout));
+    let before = receiver.hits().len();
+    let hits = runtime.block_on(receiver.await_hits(Duration::from_secs(30), |h| h.len() > before));
+    assert!(hits.len() > before, "the second server woke alice through her channel");
+    let (code, view) = alice.await_view("the second server's own alert", |v| of_reason(v, "missed").len() == 2);
+    assert_eq!(code, Some(4), "{view}");
+    let newest = of_reason(&view, "missed").into_iter().max_by_key(|a| a["fired_at"].as_u64()).unwrap().clone();
+    let from: Vec<&str> = newest["servers"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
+    assert!(from.len() == 1 && same_server(from[0], &second.url), "{view}");
+    assert!(view["servers_down"].as_array().unwrap().iter().any(|d| d["server"].as_str().is_some_and(|s| same_server(s, &first_url))), "{view}");
 }
