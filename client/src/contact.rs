@@ -616,8 +616,13 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
             };
             // Each server's heartbeat names that server; the newest verified wins.
             let current = Membership { proof_of_life: pol.clone(), ..feed.clone() };
-            let (p, a, why) = take_heartbeat(&current, reached.as_ref().and_then(|(_, ph)| ph.as_deref()), now);
-            if let Some(why) = why {
+            let ph = reached.as_ref().and_then(|(_, ph)| ph.as_deref());
+            let (p, a, why) = take_heartbeat(&current, ph, now);
+            // One of several servers a check-in behind (it was down) relays
+            // an older heartbeat: expected, and ignored without a word.
+            let behind = !m.mirrors.is_empty()
+                && ph.and_then(ph_counter).is_some_and(|c| pol.as_ref().is_some_and(|p| c < p.counter));
+            if let Some(why) = why.filter(|_| !behind) {
                 ignored.push(json!({ "member": m.label, "server": feed.server, "why": why.json }));
                 ignored_text.push(t!("contact-heartbeat-ignored", member = &m.label, why = &why.text));
             }
@@ -657,12 +662,11 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         // Each server's alerts, kept as before; then one event per alert
         // that several servers fired.
         let mut copies = Vec::new();
+        let mut told = Vec::new();
         for (feed, contents) in read {
             let history = match contents {
                 Some(c) => {
-                    for n in &c.notices {
-                        notices.push(notice_entry(m, &n.notice));
-                    }
+                    told.extend(c.notices.iter().map(|n| (feed.server.clone(), n.notice.clone())));
                     let h = merge_history(&feed.history, &c.alerts);
                     kept.push((m.mailbox, feed.server.clone(), Some(h.clone()), true));
                     h
@@ -670,6 +674,9 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                 None => feed.history.clone(),
             };
             copies.extend(history.into_iter().map(|a| (feed.server.clone(), a)));
+        }
+        for n in member_servers::distinct_notices(told) {
+            notices.push(notice_entry(m, &n));
         }
         let mut events = member_servers::events(copies);
         let acked_now = acknowledge_everywhere(ctx, m, &keys.identity, &events).await;
@@ -880,6 +887,7 @@ pub async fn watch(
     let mut seen: std::collections::HashMap<(usize, aman_protocol::AlertId), [u8; 32]> =
         std::collections::HashMap::new();
     let mut notices_seen: std::collections::HashSet<[u8; 32]> = std::collections::HashSet::new();
+    let mut notices_told: Vec<Vec<(String, aman_protocol::api::Notice)>> = vec![Vec::new(); n];
     // A server first read late (it could not be reached when the watch
     // began) still shows what changed since the watch began.
     let started_ms = unix_now().saturating_mul(1000);
@@ -967,11 +975,17 @@ pub async fn watch(
                         if notices_seen.len() >= WATCH_REMEMBERED {
                             notices_seen.clear();
                         }
-                        // Keyed by the mailbox and the notice: the same notice
-                        // from two servers of one member is shown once.
                         let key = digest_of(&(m.mailbox, &notice.notice));
                         let new_since_start = notice.notice.at.saturating_mul(1000) >= started_ms;
-                        if notices_seen.insert(key) && (!first || new_since_start) {
+                        // Another server's copy of a change already told.
+                        let copy = notices_told[i]
+                            .iter()
+                            .any(|(s, n)| *s != m.server && member_servers::same_notice(n, &notice.notice));
+                        if notices_told[i].len() >= WATCH_REMEMBERED {
+                            notices_told[i].clear();
+                        }
+                        notices_told[i].push((m.server.clone(), notice.notice.clone()));
+                        if notices_seen.insert(key) && !copy && (!first || new_since_start) {
                             let v = json!({ "notice": notice_entry(m, &notice.notice) });
                             let text = notice_text(&v["notice"]);
                             events.push((v, text));
@@ -1250,7 +1264,8 @@ pub async fn notify_remove(ctx: &Ctx, vault: &mut Vault, id: u32) -> Result<Repo
         .find(|n| n.id == id)
         .ok_or_else(|| ClientError::State(t!("contact-no-such-channel", id = id.to_string())))?;
     let on_first = entry.endpoints.iter().map(|(mailbox, endpoint)| (*mailbox, None, *endpoint));
-    let on_mirrors = entry.mirror_endpoints.iter().map(|(mailbox, server, endpoint)| (*mailbox, Some(server), *endpoint));
+    let on_mirrors =
+        entry.mirror_endpoints.iter().map(|(mailbox, server, endpoint)| (*mailbox, Some(server), *endpoint));
     for (mailbox, server, endpoint) in on_first.chain(on_mirrors) {
         let Some(m) = book.memberships.iter().find(|m| m.mailbox == mailbox) else { continue };
         let Some(feed) = m.feeds().into_iter().find(|f| server.is_none_or(|s| *s == f.server)) else { continue };

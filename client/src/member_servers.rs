@@ -6,7 +6,7 @@ use crate::api::ApiClient;
 use crate::context::Ctx;
 use crate::error::ClientError;
 use crate::state::{MemberMirror, Membership, Vault};
-use aman_protocol::api::{AlertReason, MailboxAlert};
+use aman_protocol::api::{AlertReason, MailboxAlert, Notice};
 use aman_protocol::routes::{self, NoBody};
 use aman_protocol::{directory, EncryptionSecret, SigningKey};
 
@@ -28,6 +28,28 @@ pub fn same_event(a: &MailboxAlert, b: &MailboxAlert) -> bool {
     // (older than the others' when it missed check-ins): the window, not
     // the deadline, decides, unless the deadlines agree.
     a.deadline.is_some() && a.deadline == b.deadline || a.fired_at.abs_diff(b.fired_at) <= SAME_EVENT_WINDOW
+}
+
+/// Whether notices `a` and `b`, from two different servers, tell of one
+/// change: the member sends each change to every server, and each tells
+/// the contacts (a server that was down, later).
+pub fn same_notice(a: &Notice, b: &Notice) -> bool {
+    a.kind == b.kind
+        && a.contact == b.contact
+        && a.contact_encryption == b.contact_encryption
+        && a.at.abs_diff(b.at) <= SAME_EVENT_WINDOW
+}
+
+/// The notices read from a member's servers, each change once (the first
+/// server's copy, else the earliest).
+pub fn distinct_notices(notices: Vec<(String, Notice)>) -> Vec<Notice> {
+    let mut kept: Vec<(String, Notice)> = Vec::new();
+    for (server, n) in notices {
+        if !kept.iter().any(|(s, k)| *s != server && same_notice(k, &n)) {
+            kept.push((server, n));
+        }
+    }
+    kept.into_iter().map(|(_, n)| n).collect()
 }
 
 /// One event: the alerts each server fired for it, the earliest first.

@@ -231,6 +231,19 @@ fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_
     });
     assert_eq!(code, Some(0), "both servers answer again: {view}");
     assert_eq!(of_reason(&view, "missed").len(), 1, "one event, whichever servers fired it: {view}");
+    // The server that was down relays an older heartbeat: not a warning.
+    assert_eq!(view["ignored_heartbeats"], serde_json::json!([]), "{view}");
+    // Each change the member made is told once, though both servers told it.
+    let told: Vec<String> = view["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| format!("{} {}", n["kind"], n["new_contact_safety_number"]))
+        .collect();
+    let mut distinct = told.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), told.len(), "{view}");
     let (_, view) = alice.await_view("the acknowledgement on both servers", |v| {
         of_reason(v, "missed")[0]["copies"]
             .as_array()
@@ -265,5 +278,12 @@ fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_
     let newest = of_reason(&view, "missed").into_iter().max_by_key(|a| a["fired_at"].as_u64()).unwrap().clone();
     let from: Vec<&str> = newest["servers"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
     assert!(from.len() == 1 && same_server(from[0], &second.url), "{view}");
-    assert!(view["servers_down"].as_array().unwrap().iter().any(|d| d["server"].as_str().is_some_and(|s| same_server(s, &first_url))), "{view}");
+    assert!(
+        view["servers_down"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["server"].as_str().is_some_and(|s| same_server(s, &first_url))),
+        "{view}"
+    );
 }
