@@ -73,6 +73,7 @@ pub async fn accept(
         mirrors: Vec::new(),
         directory_sequence: 0,
         unreachable_since: None,
+        acked: Vec::new(),
     };
     if let Some(b) = vault.book.contact.as_mut() {
         b.memberships.push(membership.clone());
@@ -586,6 +587,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     let mut kept = Vec::new();
     let mut servers_down = Vec::new();
     let mut down_text = Vec::new();
+    let mut acked = Vec::new();
     let mut failed = None;
     let mut partly = false;
     let now = unix_now();
@@ -684,6 +686,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         {
             c.acks.push(aman_protocol::api::Ack { mailbox: m.mailbox, at: now });
         }
+        acked.extend(acked_now.into_iter().map(|a| (m.mailbox, a)));
         if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
             // A drill never stands for an alert.
             let real = events.iter().map(|e| &e.copies[0].1).filter(|a| a.reason != AlertReason::Drill);
@@ -753,6 +756,11 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                 m.absorb(&server, history, reached, now);
             }
         }
+        for (mailbox, alert) in acked {
+            if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
+                m.remember_ack(alert);
+            }
+        }
         vault.save()?;
     }
     let mut text: Vec<String> = learnt_servers;
@@ -792,14 +800,9 @@ async fn acknowledge_everywhere(
     events: &[member_servers::Event],
 ) -> Vec<aman_protocol::AlertId> {
     let mut done = Vec::new();
-    for e in events.iter().filter(|e| e.copies.len() > 1) {
-        if !e.copies.iter().any(|(_, a)| a.acks.iter().any(|k| k.mailbox == m.mailbox)) {
-            continue;
-        }
-        for (server, a) in e.copies.iter().filter(|(_, a)| !a.acks.iter().any(|k| k.mailbox == m.mailbox)) {
-            if ack_on(ctx, m, server, key, a.alert).await.is_ok() {
-                done.push(a.alert);
-            }
+    for (server, alert) in member_servers::acks_to_spread(m, events) {
+        if ack_on(ctx, m, &server, key, alert).await.is_ok() {
+            done.push(alert);
         }
     }
     done
@@ -1116,7 +1119,7 @@ async fn alert_by_prefix(
 }
 
 /// `aman alerts ack ID`: the whole id, or any unique start of it.
-pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, ClientError> {
+pub async fn ack(ctx: &Ctx, vault: &mut Vault, alert: &str) -> Result<Report, ClientError> {
     let (book, _, _) = vault.contact()?;
     // A whole id is tried on each membership's server in turn; a prefix
     // names the membership it was found in, and only its server is asked.
@@ -1128,7 +1131,8 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
         }
     };
     let mut unreached = None;
-    for (_, m) in book.memberships.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
+    let memberships = book.memberships.clone();
+    for (_, m) in memberships.iter().enumerate().filter(|(i, _)| only.is_none_or(|o| o == *i)) {
         let keys = vault.membership_keys(m)?;
         for feed in m.feeds() {
             let client = ctx.client(&feed.server)?;
@@ -1140,9 +1144,21 @@ pub async fn ack(ctx: &Ctx, vault: &Vault, alert: &str) -> Result<Report, Client
                     // The same event on the member's other servers: escalation
                     // stops there too.
                     let also = ack_siblings(ctx, m, &feed, id, &keys.identity).await;
+                    let (mailbox, label) = (m.mailbox, m.label.clone());
+                    let mine = vault
+                        .book
+                        .contact
+                        .as_mut()
+                        .and_then(|b| b.memberships.iter_mut().find(|x| x.mailbox == mailbox));
+                    if let Some(m) = mine {
+                        for a in std::iter::once(id).chain(also.iter().copied()) {
+                            m.remember_ack(a);
+                        }
+                    }
+                    vault.save()?;
                     return Ok(Report {
-                        json: json!({ "acknowledged": id, "member": m.label, "also_acknowledged": also }),
-                        text: t!("contact-acked", member = &m.label),
+                        json: json!({ "acknowledged": id, "member": label, "also_acknowledged": also }),
+                        text: t!("contact-acked", member = &label),
                     });
                 }
                 Err(ClientError::Server { status: 404, .. }) => continue,
@@ -1344,6 +1360,7 @@ mod tests {
             mirrors: Vec::new(),
             directory_sequence: 0,
             unreachable_since: None,
+            acked: Vec::new(),
         };
         let alert = MailboxAlert {
             alert: AlertId::from_bytes([3; 16]),

@@ -510,8 +510,8 @@ async fn run(cli: &Cli, ctx: &Ctx) -> Result<Option<Report>, ClientError> {
                 contact::list_alerts(&ctx, &mut vault, *all).await?
             }
             Some(AlertsAction::Ack { id }) => {
-                let (vault, ctx) = open()?;
-                contact::ack(&ctx, &vault, id).await?
+                let (mut vault, ctx) = open()?;
+                contact::ack(&ctx, &mut vault, id).await?
             }
             Some(AlertsAction::Watch { count, status_every }) => {
                 let every = Duration::from_secs(duration("--status-every", status_every)?.max(1));

@@ -97,6 +97,20 @@ pub fn events(mut alerts: Vec<(String, MailboxAlert)>) -> Vec<Event> {
     out
 }
 
+/// The copies (server, alert) to acknowledge so that an event this device
+/// acknowledged on one server is acknowledged on every server that fired
+/// it. Only an acknowledgement this device made counts (`m.acked`): a
+/// server that claims "you acknowledged" cannot stop another's escalation.
+pub fn acks_to_spread(m: &Membership, events: &[Event]) -> Vec<(String, aman_protocol::AlertId)> {
+    events
+        .iter()
+        .filter(|e| e.copies.len() > 1 && e.copies.iter().any(|(_, a)| m.acked.contains(&a.alert)))
+        .flat_map(|e| e.copies.iter())
+        .filter(|(_, a)| !a.acks.iter().any(|k| k.mailbox == m.mailbox))
+        .map(|(server, a)| (server.clone(), a.alert))
+        .collect()
+}
+
 /// Reads the member's sealed directory from each server of the membership
 /// and takes the newest that opens with this membership's key and verifies
 /// with the member's `ID` (for this account): the servers it names become
@@ -196,4 +210,74 @@ pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, Clie
         }
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aman_protocol::api::{Ack, B64};
+    use aman_protocol::{AccountId, AlertId, MailboxId};
+
+    fn alert(id: u8, reason: AlertReason, fired_at: u64, deadline: Option<u64>, note: &[u8]) -> MailboxAlert {
+        MailboxAlert {
+            alert: AlertId::from_bytes([id; 16]),
+            account: AccountId::from_bytes([1; 16]),
+            reason,
+            fired_at,
+            deadline,
+            server_was_down: false,
+            sealed_alert: B64(note.to_vec()),
+            note_received_at: None,
+            earlier_notes: Vec::new(),
+            acks: Vec::new(),
+            notices: Vec::new(),
+            updated_ms: fired_at * 1000,
+        }
+    }
+
+    fn membership() -> Membership {
+        serde_json::from_value(serde_json::json!({
+            "label": "Noor", "server": "https://a", "mailbox": MailboxId::from_bytes([7; 16]),
+            "member": aman_protocol::SigningKey::generate().unwrap().verifying_key(),
+            "safety_number": "", "mirrors": [{ "server": "https://b", "server_id": "00000000000000000000000000000000" }],
+        }))
+        .unwrap()
+    }
+
+    /// One event per alert that both servers fired for one note; never one
+    /// for two alerts of one server, nor for another note, reason or a drill.
+    #[test]
+    fn alerts_are_one_event_only_by_the_member_s_note() {
+        let a = ("https://a".to_owned(), alert(1, AlertReason::Missed, 1000, Some(990), b"note"));
+        let late = ("https://b".to_owned(), alert(2, AlertReason::Missed, 5000, Some(800), b"note"));
+        let events = events(vec![a.clone(), late.clone()]);
+        assert_eq!(events.len(), 1, "a server that was down fires late, for its older deadline");
+        assert_eq!(events[0].servers(), ["https://a", "https://b"]);
+        let other_note = ("https://b".to_owned(), alert(3, AlertReason::Missed, 1000, Some(990), b"forged"));
+        assert_eq!(super::events(vec![a.clone(), other_note]).len(), 2, "not another note");
+        let other_reason = ("https://b".to_owned(), alert(4, AlertReason::Panic, 1000, None, b"note"));
+        assert_eq!(super::events(vec![a.clone(), other_reason]).len(), 2, "not another reason");
+        let same_server = ("https://a".to_owned(), alert(5, AlertReason::Missed, 1001, Some(990), b"note"));
+        assert_eq!(super::events(vec![a.clone(), same_server]).len(), 2, "never two of one server");
+        let far =
+            ("https://b".to_owned(), alert(6, AlertReason::Missed, 1000 + 2 * SAME_EVENT_WINDOW, Some(5), b"note"));
+        assert_eq!(super::events(vec![a.clone(), far]).len(), 2, "not a day apart with other deadlines");
+        let drill_a = ("https://a".to_owned(), alert(8, AlertReason::Drill, 1000, None, b"note"));
+        let drill_b = ("https://b".to_owned(), alert(9, AlertReason::Drill, 1000, None, b"note"));
+        assert_eq!(super::events(vec![drill_a, drill_b]).len(), 2, "drills are never merged");
+    }
+
+    /// Only an acknowledgement this device made is spread to the other
+    /// servers: a server's claim that the contact acknowledged is not.
+    #[test]
+    fn only_this_device_s_acknowledgements_spread() {
+        let mut m = membership();
+        let mut claimed = alert(1, AlertReason::Missed, 1000, Some(990), b"note");
+        claimed.acks.push(Ack { mailbox: m.mailbox, at: 1001 });
+        let honest = alert(2, AlertReason::Missed, 1002, Some(990), b"note");
+        let evs = events(vec![("https://a".to_owned(), claimed.clone()), ("https://b".to_owned(), honest.clone())]);
+        assert_eq!(acks_to_spread(&m, &evs), [], "the first server's word alone");
+        m.remember_ack(claimed.alert);
+        assert_eq!(acks_to_spread(&m, &evs), [("https://b".to_owned(), honest.alert)]);
+    }
 }

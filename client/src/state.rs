@@ -345,6 +345,26 @@ pub struct Membership {
     /// Since when `server` has not answered, if it did not last time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable_since: Option<u64>,
+    /// The alerts this device acknowledged (newest last, at most
+    /// [`ACKED_KEPT`]): only these are acknowledged on the member's other
+    /// servers, so a server claiming "you acknowledged" cannot stop
+    /// another's escalation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acked: Vec<aman_protocol::AlertId>,
+}
+
+/// Acknowledgements a contact's keystore remembers per member.
+pub const ACKED_KEPT: usize = 200;
+
+impl Membership {
+    /// Remembers that this device acknowledged `alert`.
+    pub fn remember_ack(&mut self, alert: aman_protocol::AlertId) {
+        if !self.acked.contains(&alert) {
+            self.acked.push(alert);
+        }
+        let excess = self.acked.len().saturating_sub(ACKED_KEPT);
+        self.acked.drain(..excess);
+    }
 }
 
 /// Another server of a member's, as a contact reads it.
