@@ -762,7 +762,7 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
     }
     let pending = book.pending_schedule.clone();
     let mut kept = Vec::new();
-    let mut report = checkin_with(ctx, vault, Due::Regular, |b| {
+    let checked = checkin_with(ctx, vault, Due::Regular, |b| {
         b.pause = None;
         b.pending_schedule = pending;
         if dropped {
@@ -770,11 +770,13 @@ pub async fn resume(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError>
         }
         Ok(())
     })
-    .await?;
+    .await;
     also.push_str(&waiting::kept_sentence(&kept));
-    report.text = format!("{}{also}\n{}", crate::t!("member-resume-over"), report.text);
-    report.json["resumed"] = json!(true);
-    Ok(report)
+    amend(checked, |mut report| {
+        report.text = format!("{}{also}\n{}", crate::t!("member-resume-over"), report.text);
+        report.json["resumed"] = json!(true);
+        report
+    })
 }
 
 /// "every 6h", or "at 09:00, 21:00 (Asia/Baghdad)".
@@ -852,7 +854,7 @@ pub async fn checkin(
     location: Option<&str>,
 ) -> Result<Report, ClientError> {
     let mut ended = false;
-    let mut report = checkin_with(ctx, vault, Due::Regular, |book| {
+    let checked = checkin_with(ctx, vault, Due::Regular, |book| {
         // A trip whose return time has passed ends with a check-in (the
         // member is back, and late): its note gives way to the standing one.
         if let Some(trip) = book.trip.take_if(|t| t.back_by <= unix_now()) {
@@ -866,12 +868,14 @@ pub async fn checkin(
         }
         Ok(())
     })
-    .await?;
-    if ended {
-        report.text = format!("{}\n{}", crate::t!("member-checkin-trip-ended"), report.text);
-        report.json["trip_ended"] = json!(true);
-    }
-    Ok(report)
+    .await;
+    amend(checked, |mut report| {
+        if ended {
+            report.text = format!("{}\n{}", crate::t!("member-checkin-trip-ended"), report.text);
+            report.json["trip_ended"] = json!(true);
+        }
+        report
+    })
 }
 
 /// When the check-in says the next one is due.
@@ -1063,6 +1067,19 @@ pub(crate) fn finish_partly<T>(mut report: Report, answers: &[fanout::Answer<T>]
         return Err(ClientError::Partly { report: Box::new(report) });
     }
     Ok(report)
+}
+
+/// Rewrites the report of a request that went to every server, whether
+/// all of them took it or only some (`ClientError::Partly`, exit 4).
+pub(crate) fn amend(
+    result: Result<Report, ClientError>,
+    f: impl FnOnce(Report) -> Report,
+) -> Result<Report, ClientError> {
+    match result {
+        Ok(report) => Ok(f(report)),
+        Err(ClientError::Partly { report }) => Err(ClientError::Partly { report: Box::new(f(*report)) }),
+        Err(e) => Err(e),
+    }
 }
 
 /// How long a server may go unanswered before every check-in and `aman

@@ -6,7 +6,7 @@
 use crate::api::unix_now;
 use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
-use crate::member::{checkin_with, on_trip_line, Due};
+use crate::member::{amend, checkin_with, on_trip_line, Due};
 use crate::state::{Trip, Vault};
 use aman_protocol::duration::format_duration;
 
@@ -69,13 +69,13 @@ pub async fn start(
         book.trip = Some(Trip { back_by, grace, standing_note, standing_location });
         Ok(())
     })
-    .await?;
+    .await;
     let first = crate::t!(
         "member-trip-started",
         time = format_time(back_by),
         left = format_duration(back_by.saturating_sub(now))
     );
-    Ok(trip_report(report, first, back_by))
+    amend(report, |r| trip_report(r, first, back_by))
 }
 
 /// `aman trip extend DUR`: the return time moves on by `by` (from now, if
@@ -92,13 +92,13 @@ pub async fn extend(ctx: &Ctx, vault: &mut Vault, by: u64) -> Result<Report, Cli
         }
         Ok(())
     })
-    .await?;
+    .await;
     let first = crate::t!(
         "member-trip-extended",
         time = format_time(back_by),
         left = format_duration(back_by.saturating_sub(now))
     );
-    Ok(trip_report(report, first, back_by))
+    amend(report, |r| trip_report(r, first, back_by))
 }
 
 /// `aman trip end`: a check-in that returns to the regular schedule (or,
@@ -111,22 +111,24 @@ pub async fn end(
     location: Option<&str>,
 ) -> Result<Report, ClientError> {
     vault.member()?.0.trip.as_ref().ok_or_else(no_trip)?;
-    let mut report = checkin_with(ctx, vault, Due::Regular, |book| {
+    let checked = checkin_with(ctx, vault, Due::Regular, |book| {
         if let Some(t) = book.trip.take() {
             book.note = note.map(str::to_owned).unwrap_or(t.standing_note);
             book.location = location.map(str::to_owned).unwrap_or(t.standing_location);
         }
         Ok(())
     })
-    .await?;
+    .await;
     // Trips only: the check-in's own line says that nothing is due now.
     let ended = match vault.member()?.0.trips_only {
         true => crate::t!("member-trip-ended"),
         false => crate::t!("member-trip-ended-back"),
     };
-    report.text = format!("{ended}\n{}", report.text);
-    report.json["trip_ended"] = serde_json::json!(true);
-    Ok(report)
+    amend(checked, |mut report| {
+        report.text = format!("{ended}\n{}", report.text);
+        report.json["trip_ended"] = serde_json::json!(true);
+        report
+    })
 }
 
 /// The interval and grace in force at `now`: a schedule change the server
