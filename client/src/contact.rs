@@ -6,7 +6,7 @@ use crate::context::{format_time, Ctx, Report};
 use crate::error::ClientError;
 use crate::member_servers;
 use crate::proof_of_life;
-use crate::state::{ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
+use crate::state::{AckRecord, ContactBook, Membership, NotifyEntry, ProofOfLife, Vault, HISTORY_KEPT};
 use crate::t;
 use crate::wording::{self, said, Said};
 use aman_protocol::api::{
@@ -588,6 +588,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
     let mut servers_down = Vec::new();
     let mut down_text = Vec::new();
     let mut acked = Vec::new();
+    let mut forget = Vec::new();
     let mut failed = None;
     let mut partly = false;
     let now = unix_now();
@@ -611,6 +612,15 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                         Some((contents, None))
                     }
                 },
+                // A server the member's newest directory no longer lists,
+                // that no longer knows this mailbox: the member's account
+                // there is gone (after that server's cooling-off).
+                Err(ClientError::Server { status: 401, .. })
+                    if m.mirrors.iter().any(|k| k.server == feed.server && !k.listed) =>
+                {
+                    forget.push((m.mailbox, feed.server.clone()));
+                    continue;
+                }
                 Err(e) => {
                     first_failure.get_or_insert(e);
                     None
@@ -682,11 +692,14 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         }
         let mut events = member_servers::events(copies);
         let acked_now = acknowledge_everywhere(ctx, m, &keys.identity, &events).await;
-        for (_, c) in events.iter_mut().flat_map(|e| e.copies.iter_mut()).filter(|(_, c)| acked_now.contains(&c.alert))
+        for (_, c) in events
+            .iter_mut()
+            .flat_map(|e| e.copies.iter_mut())
+            .filter(|(_, c)| acked_now.iter().any(|r| r.alert == c.alert))
         {
             c.acks.push(aman_protocol::api::Ack { mailbox: m.mailbox, at: now });
         }
-        acked.extend(acked_now.into_iter().map(|a| (m.mailbox, a)));
+        acked.extend(acked_now.into_iter().map(|record| (m.mailbox, record)));
         if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
             // A drill never stands for an alert.
             let real = events.iter().map(|e| &e.copies[0].1).filter(|a| a.reason != AlertReason::Drill);
@@ -697,7 +710,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         // In firing order, each judged against the notes of the alerts before it.
         let mut sequences = Vec::new();
         for e in &events {
-            let a = e.shown();
+            let a = e.shown(&m.server);
             let mut v =
                 render_alert(m, &a, &keys.encryption, pol.as_ref(), newest_sequence_before(&sequences, a.fired_at));
             if let Some(seq) = v.json["sequence"].as_u64() {
@@ -733,7 +746,13 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                 .iter()
                 .map(|m| {
                     let servers: Vec<String> = m.feeds().into_iter().map(|f| f.server).collect();
-                    json!({ "member": m.label, "servers": servers })
+                    let waiting: Vec<Value> = m
+                        .mirrors
+                        .iter()
+                        .filter(|k| !k.in_use(now))
+                        .map(|k| json!({ "server": k.server, "from": k.listed_at.saturating_add(crate::state::new_server_wait()) }))
+                        .collect();
+                    json!({ "member": m.label, "servers": servers, "waiting": waiting })
                 })
                 .collect(),
         )
@@ -756,9 +775,14 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                 m.absorb(&server, history, reached, now);
             }
         }
-        for (mailbox, alert) in acked {
+        for (mailbox, record) in acked {
             if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
-                m.remember_ack(alert);
+                m.remember_ack(record);
+            }
+        }
+        for (mailbox, server) in forget {
+            if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
+                m.mirrors.retain(|k| k.server != server);
             }
         }
         vault.save()?;
@@ -798,11 +822,11 @@ async fn acknowledge_everywhere(
     m: &Membership,
     key: &SigningKey,
     events: &[member_servers::Event],
-) -> Vec<aman_protocol::AlertId> {
+) -> Vec<AckRecord> {
     let mut done = Vec::new();
     for (server, alert) in member_servers::acks_to_spread(m, events) {
-        if ack_on(ctx, m, &server, key, alert).await.is_ok() {
-            done.push(alert);
+        if ack_on(ctx, m, &server, key, alert.alert).await.is_ok() {
+            done.push(AckRecord::of(&server, &alert));
         }
     }
     done
@@ -884,7 +908,8 @@ pub async fn watch(
     let mut raised: Vec<Option<u64>> = vec![None; n];
     // The alerts shown per member, with the server each came from: another
     // server's copy of one of them is the same event, not news.
-    let mut shown_events: Vec<Vec<(String, MailboxAlert)>> = vec![Vec::new(); n];
+    let mut shown_events: Vec<Vec<member_servers::Event>> = vec![Vec::new(); n];
+    let mut copy_ids: std::collections::HashSet<(usize, aman_protocol::AlertId)> = std::collections::HashSet::new();
     // What was already shown, by digest (bounded: a server inventing ids
     // must not grow it without end; forgetting only risks a repeat).
     let mut seen: std::collections::HashMap<(usize, aman_protocol::AlertId), [u8; 32]> =
@@ -951,17 +976,29 @@ pub async fn watch(
                             seen.clear();
                         }
                         let known = seen.insert((j, a.alert), digest).is_some();
-                        // Another server's copy of an event already shown.
-                        let copy = !known
-                            && shown_events[i]
-                                .iter()
-                                .any(|(server, b)| *server != m.server && member_servers::same_event(a, b));
-                        if shown_events[i].len() >= WATCH_REMEMBERED {
-                            shown_events[i].clear();
-                        }
-                        shown_events[i].push((m.server.clone(), a.clone()));
-                        if copy {
+                        // Another server's copy of an event already shown is
+                        // not news, nor are its changes: one event holds at
+                        // most one copy per server, as for `aman alerts`.
+                        if known && copy_ids.contains(&(j, a.alert)) {
                             continue;
+                        }
+                        if !known {
+                            if shown_events[i].len() >= WATCH_REMEMBERED {
+                                shown_events[i].clear();
+                            }
+                            let joined = shown_events[i].iter_mut().find(|e| {
+                                !e.copies.iter().any(|(s, _)| *s == m.server)
+                                    && member_servers::same_event(&e.copies[0].1, a)
+                            });
+                            match joined {
+                                Some(e) => {
+                                    e.copies.push((m.server.clone(), a.clone()));
+                                    copy_ids.insert((j, a.alert));
+                                    continue;
+                                }
+                                None => shown_events[i]
+                                    .push(member_servers::Event { copies: vec![(m.server.clone(), a.clone())] }),
+                            }
                         }
                         let before = newest_sequence_before(&sequences[i], a.fired_at);
                         let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref(), before);
@@ -1143,7 +1180,9 @@ pub async fn ack(ctx: &Ctx, vault: &mut Vault, alert: &str) -> Result<Report, Cl
                 Ok(_) => {
                     // The same event on the member's other servers: escalation
                     // stops there too.
-                    let also = ack_siblings(ctx, m, &feed, id, &keys.identity).await;
+                    let records = ack_siblings(ctx, m, &feed, id, &keys.identity).await;
+                    let also: Vec<aman_protocol::AlertId> =
+                        records.iter().filter(|r| r.alert != id || r.server != feed.server).map(|r| r.alert).collect();
                     let (mailbox, label) = (m.mailbox, m.label.clone());
                     let mine = vault
                         .book
@@ -1151,8 +1190,8 @@ pub async fn ack(ctx: &Ctx, vault: &mut Vault, alert: &str) -> Result<Report, Cl
                         .as_mut()
                         .and_then(|b| b.memberships.iter_mut().find(|x| x.mailbox == mailbox));
                     if let Some(m) = mine {
-                        for a in std::iter::once(id).chain(also.iter().copied()) {
-                            m.remember_ack(a);
+                        for record in records {
+                            m.remember_ack(record);
                         }
                     }
                     vault.save()?;
@@ -1173,31 +1212,39 @@ pub async fn ack(ctx: &Ctx, vault: &mut Vault, alert: &str) -> Result<Report, Cl
     Err(unreached.unwrap_or_else(|| ClientError::State(t!("contact-no-such-alert", id = id.to_string()))))
 }
 
-/// After `acked` was acknowledged through `feed`: acknowledges the same
-/// event on the member's other servers (see [`member_servers::same_event`]);
-/// returns the alert ids acknowledged there. A server that cannot be
-/// reached gets it when the alerts are next read.
+/// After `acked` was acknowledged through `feed`: acknowledges the other
+/// copies of the same event (the one group [`member_servers::events`] puts
+/// it in: at most one copy per server) on the member's other servers, and
+/// returns the record of each copy acknowledged, `acked` among them (none
+/// for a member with one server). A server that cannot be reached gets it
+/// when the alerts are next read.
 async fn ack_siblings(
     ctx: &Ctx,
     m: &Membership,
     feed: &Membership,
     acked: aman_protocol::AlertId,
     key: &SigningKey,
-) -> Vec<aman_protocol::AlertId> {
+) -> Vec<AckRecord> {
     let mut done = Vec::new();
     if m.mirrors.is_empty() {
         return done;
     }
-    let Ok(client) = ctx.client(&feed.server) else { return done };
-    let Ok(here) = fetch_all(&client, feed, key).await else { return done };
-    let Some(this) = here.alerts.iter().find(|a| a.alert == acked) else { return done };
-    for other in m.feeds().into_iter().filter(|f| f.server != feed.server) {
-        let Ok(client) = ctx.client(&other.server) else { continue };
-        let Ok(there) = fetch_all(&client, &other, key).await else { continue };
-        for a in there.alerts.iter().filter(|a| member_servers::same_event(this, a)) {
-            if ack_on(ctx, m, &other.server, key, a.alert).await.is_ok() {
-                done.push(a.alert);
-            }
+    let mut copies = Vec::new();
+    for f in m.feeds() {
+        let Ok(client) = ctx.client(&f.server) else { continue };
+        let Ok(read) = fetch_all(&client, &f, key).await else { continue };
+        copies.extend(read.alerts.into_iter().map(|a| (f.server.clone(), a)));
+    }
+    let events = member_servers::events(copies);
+    let Some(event) = events.iter().find(|e| e.copies.iter().any(|(s, a)| *s == feed.server && a.alert == acked))
+    else {
+        return done;
+    };
+    for (server, a) in &event.copies {
+        if *server == feed.server && a.alert == acked {
+            done.push(AckRecord::of(server, a));
+        } else if !a.acks.iter().any(|k| k.mailbox == m.mailbox) && ack_on(ctx, m, server, key, a.alert).await.is_ok() {
+            done.push(AckRecord::of(server, a));
         }
     }
     done

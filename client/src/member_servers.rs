@@ -2,13 +2,14 @@
 //! are (from the directory the member sealed to its contacts, never from a
 //! server's word), and which alerts from different servers are one event.
 
+use crate::api::unix_now;
 use crate::api::ApiClient;
 use crate::context::Ctx;
 use crate::error::ClientError;
-use crate::state::{MemberMirror, Membership, Vault};
+use crate::state::{new_server_wait, AckRecord, MemberMirror, Membership, Vault};
 use aman_protocol::api::{AlertReason, MailboxAlert, Notice};
 use aman_protocol::routes::{self, NoBody};
-use aman_protocol::{directory, EncryptionSecret, SigningKey};
+use aman_protocol::{directory, EncryptionSecret, MailboxId, SigningKey};
 
 /// How far apart two servers' alerts for one event may fire when they name
 /// no deadline to compare (a panic, a duress check-in): a server that was
@@ -60,18 +61,35 @@ pub struct Event {
 }
 
 impl Event {
-    /// The copy shown: the earliest, with every server's acknowledgements.
-    pub fn shown(&self) -> MailboxAlert {
-        let mut first = self.copies[0].1.clone();
-        for (_, other) in &self.copies[1..] {
+    /// The copy shown: the first server's if it fired it, else the earliest
+    /// (a server cannot make its own copy the one shown by naming an
+    /// earlier time); with the acknowledgements, earlier notes and notices
+    /// of every copy, so that no server can hide what another shows.
+    pub fn shown(&self, first_server: &str) -> MailboxAlert {
+        let lead = self.copies.iter().find(|(s, _)| s == first_server).unwrap_or(&self.copies[0]);
+        let mut shown = lead.1.clone();
+        for (_, other) in &self.copies {
             for ack in &other.acks {
-                if !first.acks.iter().any(|a| a.mailbox == ack.mailbox) {
-                    first.acks.push(ack.clone());
+                if !shown.acks.iter().any(|a| a.mailbox == ack.mailbox) {
+                    shown.acks.push(ack.clone());
                 }
             }
-            first.updated_ms = first.updated_ms.max(other.updated_ms);
+            for note in &other.earlier_notes {
+                if !shown.earlier_notes.iter().any(|n| n.sealed_alert.0 == note.sealed_alert.0) {
+                    shown.earlier_notes.push(note.clone());
+                }
+            }
+            for notice in &other.notices {
+                if !shown.notices.iter().any(|n| n.kind == notice.kind && n.at.abs_diff(notice.at) <= SAME_EVENT_WINDOW)
+                {
+                    shown.notices.push(notice.clone());
+                }
+            }
+            shown.updated_ms = shown.updated_ms.max(other.updated_ms);
         }
-        first
+        shown.earlier_notes.sort_by_key(|n| std::cmp::Reverse(n.received_at));
+        shown.notices.sort_by_key(|n| n.at);
+        shown
     }
 
     /// The servers that fired it.
@@ -99,23 +117,34 @@ pub fn events(mut alerts: Vec<(String, MailboxAlert)>) -> Vec<Event> {
 
 /// The copies (server, alert) to acknowledge so that an event this device
 /// acknowledged on one server is acknowledged on every server that fired
-/// it. Only an acknowledgement this device made counts (`m.acked`): a
-/// server that claims "you acknowledged" cannot stop another's escalation.
-pub fn acks_to_spread(m: &Membership, events: &[Event]) -> Vec<(String, aman_protocol::AlertId)> {
+/// it. Only an acknowledgement this device made counts (`m.acked`, each
+/// matched by server, id, firing time and note): a server that claims "you
+/// acknowledged", or gives a new alert an old one's id, cannot stop
+/// another's escalation.
+pub fn acks_to_spread(m: &Membership, events: &[Event]) -> Vec<(String, MailboxAlert)> {
     events
         .iter()
-        .filter(|e| e.copies.len() > 1 && e.copies.iter().any(|(_, a)| m.acked.contains(&a.alert)))
+        .filter(|e| e.copies.len() > 1 && e.copies.iter().any(|(s, a)| m.acked.contains(&AckRecord::of(s, a))))
         .flat_map(|e| e.copies.iter())
         .filter(|(_, a)| !a.acks.iter().any(|k| k.mailbox == m.mailbox))
-        .map(|(server, a)| (server.clone(), a.alert))
+        .cloned()
         .collect()
 }
 
+/// How far one directory's sequence may pass the newest taken: a captor
+/// holding `ID` cannot spend the sequence numbers in one step and so
+/// shut out every later directory of the member's.
+pub const MAX_DIRECTORY_STEP: u64 = 1 << 20;
+
 /// Reads the member's sealed directory from each server of the membership
-/// and takes the newest that opens with this membership's key and verifies
-/// with the member's `ID` (for this account): the servers it names become
-/// the membership's mirrors (each asked for its id, which must be the one
-/// the directory names). Returns the servers added and removed.
+/// and takes the newest that opens with this membership's key, verifies
+/// with the member's `ID` and names the member's account. Each server it
+/// lists for the first time, once it answers the id the directory names,
+/// is added, to be read after [`new_server_wait`]. A directory never takes
+/// a server away by itself: one it no longer lists is marked so, and
+/// forgotten only when it also no longer knows this mailbox (or was never
+/// in use). Returns the membership's servers and the sequence taken (the
+/// old one while a new server could not be checked, so it is tried again).
 pub async fn learn_servers(
     ctx: &Ctx,
     m: &Membership,
@@ -130,37 +159,49 @@ pub async fn learn_servers(
         let Ok(reply) = client.call(&routes::GetDirectory, &NoBody, &sign).await else { continue };
         let Some(sealed) = reply.directory else { continue };
         let Ok(dir) = directory::open(&sealed.0, cx, &m.member) else { continue };
-        if m.account.is_some_and(|a| a != dir.account) || dir.sequence <= m.directory_sequence {
-            continue;
-        }
-        if newest.as_ref().is_none_or(|n| dir.sequence > n.sequence) {
+        let fresh = dir.sequence > m.directory_sequence
+            && dir.sequence - m.directory_sequence <= MAX_DIRECTORY_STEP
+            && m.account.is_none_or(|a| a == dir.account);
+        if fresh && newest.as_ref().is_none_or(|n| dir.sequence > n.sequence) {
             newest = Some(dir);
         }
     }
     let dir = newest?;
-    let mut mirrors = Vec::new();
+    let now = unix_now();
+    let mut mirrors = m.mirrors.clone();
+    for known in &mut mirrors {
+        known.listed = dir.servers.iter().any(|(id, _)| *id == known.server_id);
+    }
+    let mut complete = true;
     for (id, url) in &dir.servers {
-        if Some(*id) == m.server_id {
+        if Some(*id) == m.server_id || mirrors.iter().any(|k| k.server_id == *id) {
             continue;
         }
-        match m.mirrors.iter().find(|k| k.server_id == *id) {
-            Some(known) => mirrors.push(known.clone()),
-            None => {
-                // The server must be the one the member named.
-                let Ok(client) = ctx.client(url) else { continue };
-                if !answers_as(&client, id).await {
-                    continue;
-                }
-                mirrors.push(MemberMirror {
-                    server: client.base().to_owned(),
-                    server_id: *id,
-                    history: Vec::new(),
-                    unreachable_since: None,
-                });
-            }
+        if mirrors.len() + 1 >= directory::MAX_SERVERS {
+            break;
         }
+        // The server must be the one the member named.
+        let answered = match ctx.client(url) {
+            Ok(client) => answers_as(&client, id).await.then(|| client.base().to_owned()),
+            Err(_) => None,
+        };
+        let Some(server) = answered else {
+            complete = false;
+            continue;
+        };
+        mirrors.push(MemberMirror {
+            server,
+            server_id: *id,
+            history: Vec::new(),
+            unreachable_since: None,
+            listed_at: now,
+            listed: true,
+            channels_added: false,
+        });
     }
-    Some((mirrors, dir.sequence))
+    // One taken back while it waited: the member changed its mind.
+    mirrors.retain(|k| k.listed || k.in_use(now));
+    Some((mirrors, if complete { dir.sequence } else { m.directory_sequence }))
 }
 
 async fn answers_as(client: &ApiClient, id: &aman_protocol::ServerId) -> bool {
@@ -168,7 +209,9 @@ async fn answers_as(client: &ApiClient, id: &aman_protocol::ServerId) -> bool {
 }
 
 /// Learns every membership's servers (see [`learn_servers`]) and keeps
-/// them; returns a line for each server learnt.
+/// them, then gives the contact's channels to each server that came into
+/// use; returns a line for each server listed for the first time and each
+/// channel added.
 pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, ClientError> {
     let (book, _, _) = vault.contact()?;
     let mut learnt = Vec::new();
@@ -178,37 +221,52 @@ pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, Clie
             learnt.push((m.mailbox, m.label.clone(), found));
         }
     }
-    if learnt.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut lines = Vec::new();
-    let mut new_feeds = Vec::new();
     if let Some(b) = vault.book.contact.as_mut() {
         for (mailbox, label, (mirrors, sequence)) in learnt {
             if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
                 for added in mirrors.iter().filter(|n| !m.mirrors.iter().any(|o| o.server_id == n.server_id)) {
-                    lines.push(crate::t!("contact-server-learnt", member = &label, server = &added.server));
-                    new_feeds.push((mailbox, added.server.clone()));
+                    let from = crate::context::format_time(added.listed_at.saturating_add(new_server_wait()));
+                    lines.push(crate::t!(
+                        "contact-server-listed",
+                        member = &label,
+                        server = &added.server,
+                        from = from
+                    ));
                 }
                 m.mirrors = mirrors;
                 m.directory_sequence = sequence;
             }
         }
     }
-    vault.save()?;
-    // The contact's channels wake it for alerts from a new server too.
-    for (mailbox, server) in new_feeds {
+    // The contact's channels wake it for alerts from a server in use.
+    let now = unix_now();
+    let due: Vec<(MailboxId, String)> = vault
+        .book
+        .contact
+        .iter()
+        .flat_map(|b| b.memberships.iter())
+        .flat_map(|m| {
+            m.mirrors.iter().filter(|k| k.in_use(now) && !k.channels_added).map(|k| (m.mailbox, k.server.clone()))
+        })
+        .collect();
+    for (mailbox, server) in due {
         let feed = vault
             .contact()
             .ok()
             .and_then(|(b, _, _)| b.memberships.iter().find(|m| m.mailbox == mailbox).cloned())
             .and_then(|m| m.feeds().into_iter().find(|f| f.server == server));
-        if let Some(feed) = feed {
-            if let Ok(report) = crate::contact::add_channels_to(ctx, vault, &feed).await {
-                lines.extend(report.text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        let Some(feed) = feed else { continue };
+        if let Ok(report) = crate::contact::add_channels_to(ctx, vault, &feed).await {
+            lines.extend(report.text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+            let mine =
+                vault.book.contact.as_mut().and_then(|b| b.memberships.iter_mut().find(|m| m.mailbox == mailbox));
+            if let Some(k) = mine.and_then(|m| m.mirrors.iter_mut().find(|k| k.server == server)) {
+                k.channels_added = true;
             }
         }
     }
+    vault.save()?;
     Ok(lines)
 }
 
@@ -267,6 +325,24 @@ mod tests {
         assert_eq!(super::events(vec![drill_a, drill_b]).len(), 2, "drills are never merged");
     }
 
+    /// The copy shown is the first server's whatever time another names,
+    /// and every copy's earlier notes and acknowledgements are shown.
+    #[test]
+    fn no_server_hides_what_another_shows() {
+        let mut honest = alert(1, AlertReason::Missed, 1000, Some(990), b"note");
+        honest
+            .earlier_notes
+            .push(aman_protocol::api::ReceivedNote { received_at: 900, sealed_alert: B64(b"words".to_vec()) });
+        let mut early = alert(2, AlertReason::Missed, 10, Some(990), b"note");
+        early.acks.push(Ack { mailbox: MailboxId::from_bytes([9; 16]), at: 20 });
+        let evs = events(vec![("https://b".to_owned(), early), ("https://a".to_owned(), honest.clone())]);
+        assert_eq!(evs.len(), 1);
+        let shown = evs[0].shown("https://a");
+        assert_eq!(shown.alert, honest.alert, "the first server's copy");
+        assert_eq!(shown.earlier_notes.len(), 1, "its earlier notes are not hidden");
+        assert_eq!(shown.acks.len(), 1, "and the other's acknowledgement is shown");
+    }
+
     /// Only an acknowledgement this device made is spread to the other
     /// servers: a server's claim that the contact acknowledged is not.
     #[test]
@@ -276,8 +352,14 @@ mod tests {
         claimed.acks.push(Ack { mailbox: m.mailbox, at: 1001 });
         let honest = alert(2, AlertReason::Missed, 1002, Some(990), b"note");
         let evs = events(vec![("https://a".to_owned(), claimed.clone()), ("https://b".to_owned(), honest.clone())]);
-        assert_eq!(acks_to_spread(&m, &evs), [], "the first server's word alone");
-        m.remember_ack(claimed.alert);
-        assert_eq!(acks_to_spread(&m, &evs), [("https://b".to_owned(), honest.alert)]);
+        assert!(acks_to_spread(&m, &evs).is_empty(), "the first server's word alone");
+        // An id this device acknowledged before, given to a new alert.
+        let mut reused = claimed.clone();
+        reused.fired_at = 500;
+        m.remember_ack(AckRecord::of("https://a", &reused));
+        assert!(acks_to_spread(&m, &evs).is_empty(), "an old acknowledgement's id on a new alert");
+        m.remember_ack(AckRecord::of("https://a", &claimed));
+        let spread: Vec<_> = acks_to_spread(&m, &evs).into_iter().map(|(s, a)| (s, a.alert)).collect();
+        assert_eq!(spread, [("https://b".to_owned(), honest.alert)]);
     }
 }

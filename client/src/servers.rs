@@ -205,22 +205,37 @@ pub async fn sync_mirrors(ctx: &Ctx, vault: &mut Vault) -> Vec<String> {
         let (wanted, updated, policy) = (&wanted, &updated, &policy);
         async move {
             let sign = signer_at(updated, &server, key);
+            // A mailbox id someone else took there first (409) leaves that
+            // contact out on that server, and the others in: the policy is
+            // sent with those registered, and the member is told.
+            let mut registered = Vec::new();
+            let mut taken = Vec::new();
             for c in wanted {
                 let body = AddMailbox { mailbox: c.mailbox, identity: c.identity, encryption: c.encryption };
-                client.call(&routes::AddMailbox, &body, &sign).await?;
+                match client.call(&routes::AddMailbox, &body, &sign).await {
+                    Ok(_) => registered.push(c.mailbox),
+                    Err(ClientError::Server { status: 409, .. }) => taken.push(c.label.clone()),
+                    Err(e) => return Err(e),
+                }
             }
-            let _: PolicyReply = client.call(&routes::SetPolicy, policy, &sign).await?;
-            Ok(())
+            let mut policy = policy.clone();
+            policy.contacts.retain(|l| registered.contains(&l.mailbox));
+            let _: PolicyReply = client.call(&routes::SetPolicy, &policy, &sign).await?;
+            Ok((registered, taken))
         }
     })
     .await;
-    for a in answers.iter().filter(|a| a.result.is_ok()) {
+    let mut lines = fanout::mirror_warnings(&answers);
+    for a in &answers {
+        let Ok((registered, taken)) = &a.result else { continue };
         if let Some(m) = updated.mirrors.iter_mut().find(|m| m.url == a.server.url) {
-            m.mailboxes = wanted.iter().map(|c| c.mailbox).collect();
+            m.mailboxes = registered.clone();
+        }
+        for label in taken {
+            lines.push(crate::t!("member-server-mailbox-taken", server = &a.server.url, label = label));
         }
     }
     fanout::record_reach(&mut updated, &answers, now);
-    let lines = fanout::mirror_warnings(&answers);
     vault.book.member = Some(updated);
     if vault.save().is_err() {
         return lines;

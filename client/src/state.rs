@@ -345,22 +345,49 @@ pub struct Membership {
     /// Since when `server` has not answered, if it did not last time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable_since: Option<u64>,
-    /// The alerts this device acknowledged (newest last, at most
-    /// [`ACKED_KEPT`]): only these are acknowledged on the member's other
-    /// servers, so a server claiming "you acknowledged" cannot stop
-    /// another's escalation.
+    /// The alerts this device acknowledged on a member with several servers
+    /// (newest last, at most [`ACKED_KEPT`]): only an event holding one of
+    /// these is acknowledged on the member's other servers, so a server
+    /// claiming "you acknowledged" cannot stop another's escalation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub acked: Vec<aman_protocol::AlertId>,
+    pub acked: Vec<AckRecord>,
+}
+
+/// An alert this device acknowledged, as the server showed it then: its id
+/// alone would not do (a server chooses its ids, and could give a new
+/// alert the id of one acknowledged before).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AckRecord {
+    /// The server it was acknowledged on.
+    pub server: String,
+    /// Its id there.
+    pub alert: aman_protocol::AlertId,
+    /// When it fired.
+    pub fired_at: u64,
+    /// SHA-256 (hex) of its sealed note.
+    pub note: String,
+}
+
+impl AckRecord {
+    /// The record of `alert`, read from `server`.
+    pub fn of(server: &str, alert: &aman_protocol::api::MailboxAlert) -> AckRecord {
+        AckRecord {
+            server: server.to_owned(),
+            alert: alert.alert,
+            fired_at: alert.fired_at,
+            note: data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&alert.sealed_alert.0)),
+        }
+    }
 }
 
 /// Acknowledgements a contact's keystore remembers per member.
 pub const ACKED_KEPT: usize = 200;
 
 impl Membership {
-    /// Remembers that this device acknowledged `alert`.
-    pub fn remember_ack(&mut self, alert: aman_protocol::AlertId) {
-        if !self.acked.contains(&alert) {
-            self.acked.push(alert);
+    /// Remembers that this device acknowledged `record`.
+    pub fn remember_ack(&mut self, record: AckRecord) {
+        if !self.acked.contains(&record) {
+            self.acked.push(record);
         }
         let excess = self.acked.len().saturating_sub(ACKED_KEPT);
         self.acked.drain(..excess);
@@ -380,14 +407,48 @@ pub struct MemberMirror {
     /// Since when it has not answered, if it did not last time.
     #[serde(default)]
     pub unreachable_since: Option<u64>,
+    /// When a directory first listed it: it is read from
+    /// [`new_server_wait`] later (a server the member adds is announced to
+    /// the contacts first, as a contact the member links is).
+    #[serde(default)]
+    pub listed_at: u64,
+    /// Whether the newest directory lists it. One that no longer does is
+    /// still read until it no longer knows this mailbox (the account's
+    /// deletion waits out that server's cooling-off, and its contacts are
+    /// told there): a directory alone never takes a server away.
+    #[serde(default = "yes")]
+    pub listed: bool,
+    /// The contact's channels were added there (once it came into use).
+    #[serde(default)]
+    pub channels_added: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How long after a directory lists a server a contact's client starts
+/// reading it and gives it its channels: a day, or `AMAN_NEW_SERVER_WAIT`
+/// seconds (for tests).
+pub fn new_server_wait() -> u64 {
+    std::env::var("AMAN_NEW_SERVER_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(86_400)
+}
+
+impl MemberMirror {
+    /// Whether its wait is over at `now`.
+    pub fn in_use(&self, now: u64) -> bool {
+        now >= self.listed_at.saturating_add(new_server_wait())
+    }
 }
 
 impl Membership {
-    /// One view of this membership per server of the member, the first one
-    /// first: each names that server, its id and the alerts read there.
+    /// One view of this membership per server of the member in use (the
+    /// first one first): each names that server, its id and the alerts read
+    /// there.
     pub fn feeds(&self) -> Vec<Membership> {
         let mut out = vec![Membership { mirrors: Vec::new(), ..self.clone() }];
-        for mirror in &self.mirrors {
+        let now = crate::api::unix_now();
+        for mirror in self.mirrors.iter().filter(|m| m.in_use(now)) {
             out.push(Membership {
                 server: mirror.server.clone(),
                 server_id: Some(mirror.server_id),

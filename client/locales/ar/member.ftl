@@ -266,3 +266,4 @@ member-server-remove-first = لا يمكن إزالة الخادم الأول (�
 member-server-unknown = { $server } ليس من خوادمك (`aman server list`)
 member-server-removing = يحذف { $server } حسابك في { $time } (فترة التهدئة؛ تُبلَّغ جهات اتصالك فيه). يستمر في استلام تأكيدات سلامتك حتى ذلك الحين.
 member-rotate-mirrors = تدوير المفاتيح مع عدة خوادم غير مدعوم بعد: أزل الخوادم الأخرى أولًا (`aman server remove URL`)
+member-server-mailbox-taken = لا ينبّه { $server } جهة الاتصال { $label }: معرّف صندوقها محجوز هناك لشخص آخر. اطلب منها الاقتران من جديد (`aman contact invite`).

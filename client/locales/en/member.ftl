@@ -246,3 +246,4 @@ member-server-remove-first = the first server (the one `init` registered with) c
 member-server-unknown = { $server } is not one of your servers (`aman server list`)
 member-server-removing = { $server } deletes your account at { $time } (its cooling-off; your contacts there are told). It keeps getting your check-ins until then.
 member-rotate-mirrors = key rotation with several servers is not supported yet: remove the other servers first (`aman server remove URL`)
+member-server-mailbox-taken = { $server } does not alert { $label }: their mailbox id is taken there by someone else. Ask them to pair again (`aman contact invite`).

@@ -7,7 +7,7 @@
 
 use super::pass::{DURESS, MEMBER_PASSES, NORMAL};
 use super::{free_port, server_env};
-use aman_tests::{aman, Receiver, ServerProcess};
+use aman_tests::{aman, aman_env, Receiver, ServerProcess};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Output;
@@ -19,8 +19,14 @@ struct Contact {
 }
 
 impl Contact {
+    /// `aman alerts`, with the wait before a newly listed server is read cut to nothing.
     fn alerts_raw(&self) -> (Option<i32>, Value) {
-        let out = aman(&self.home, &format!("{}\n", self.pass), &["--json", "alerts", "--all"]);
+        self.alerts_with_wait("0")
+    }
+
+    fn alerts_with_wait(&self, wait: &str) -> (Option<i32>, Value) {
+        let env = [("AMAN_NEW_SERVER_WAIT", wait)];
+        let out = aman_env(&self.home, &format!("{}\n", self.pass), &["--json", "alerts", "--all"], &env);
         (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
     }
 
@@ -122,6 +128,20 @@ fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_
     let listed = ok(aman(&member, NORMAL, &["--json", "contact", "list"]));
     assert!(listed["contacts"].as_array().unwrap().iter().all(|c| c["state"] == "linked"), "{listed}");
     let (alice, bashir) = (&contacts[0], &contacts[1]);
+    // A server the member's directory names for the first time is announced,
+    // and read only after a wait (a day by default): a server added against
+    // the member's will is noticed before it learns anything of the contact.
+    let start = Instant::now();
+    let waiting = loop {
+        let (_, view) = bashir.alerts_with_wait("3600");
+        if view["member_servers"][0]["waiting"].as_array().is_some_and(|w| !w.is_empty()) {
+            break view;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no server waiting: {view}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(servers_of(&waiting).len(), 1, "only the first server is read meanwhile: {waiting}");
+    assert!(same_server(waiting["member_servers"][0]["waiting"][0]["server"].as_str().unwrap(), &second.url));
     for c in [alice, bashir] {
         // (A contact linked beside another reads the member's directory once
         // the cooling-off has passed, as it does heartbeats.)
