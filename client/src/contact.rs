@@ -1241,9 +1241,9 @@ async fn ack_siblings(
         return done;
     };
     for (server, a) in &event.copies {
-        if *server == feed.server && a.alert == acked {
-            done.push(AckRecord::of(server, a));
-        } else if !a.acks.iter().any(|k| k.mailbox == m.mailbox) && ack_on(ctx, m, server, key, a.alert).await.is_ok() {
+        let this_one = *server == feed.server && a.alert == acked;
+        let mine_already = a.acks.iter().any(|k| k.mailbox == m.mailbox);
+        if this_one || (!mine_already && ack_on(ctx, m, server, key, a.alert).await.is_ok()) {
             done.push(AckRecord::of(server, a));
         }
     }
