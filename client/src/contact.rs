@@ -613,8 +613,8 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                     }
                 },
                 // A server the member's newest directory no longer lists,
-                // that no longer knows this mailbox: the member's account
-                // there is gone (after that server's cooling-off).
+                // that no longer knows this mailbox (its retention sweep
+                // removed it after the account's deletion).
                 Err(ClientError::Server { status: 401, .. })
                     if m.mirrors.iter().any(|k| k.server == feed.server && !k.listed) =>
                 {
@@ -679,6 +679,17 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
             let history = match contents {
                 Some(c) => {
                     told.extend(c.notices.iter().map(|n| (feed.server.clone(), n.notice.clone())));
+                    // A server the member's newest directory no longer lists,
+                    // that says the member's account there is deleted (after
+                    // its cooling-off, every contact told): read no more.
+                    let unlisted = m.mirrors.iter().any(|k| k.server == feed.server && !k.listed);
+                    let deleted = c.notices.iter().any(|n| {
+                        n.notice.kind == NoticeKind::AccountDeletion
+                            && n.notice.effective_at.is_some_and(|at| at <= now)
+                    });
+                    if unlisted && deleted {
+                        forget.push((m.mailbox, feed.server.clone()));
+                    }
                     let h = merge_history(&feed.history, &c.alerts);
                     kept.push((m.mailbox, feed.server.clone(), Some(h.clone()), true));
                     h

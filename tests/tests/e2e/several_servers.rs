@@ -335,3 +335,62 @@ fn with_one_of_two_servers_killed_the_other_alerts_every_contact_once_and_names_
     assert!(from.len() == 1 && same_server(from[0], &second.url), "{view}");
     assert!(names_down(&view, &first_url), "{view}");
 }
+
+/// `aman server remove`: the server holds the deletion for its cooling-off
+/// and tells the contacts there; after it, the member's device forgets the
+/// server and the contacts' clients stop reading it (it no longer knows
+/// their mailboxes, and the member's newest directory no longer lists it).
+#[test]
+fn a_removed_server_is_dropped_after_its_cooling_off_by_the_member_and_the_contacts() {
+    let _shared = super::LOAD.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let env = server_env(&[("AMAN_COOLING_OFF", "2s")]);
+    let first = ServerProcess::start(&dir.path().join("first"), "127.0.0.1:0", &env);
+    let second = ServerProcess::start(&dir.path().join("second"), "127.0.0.1:0", &env);
+    let member = dir.path().join("member");
+    ok(aman(&member, MEMBER_PASSES, &["init", "--server", &first.url]));
+    ok(aman(&member, MEMBER_PASSES, &["--json", "server", "add", &second.url]));
+    let code = ok(aman(&member, NORMAL, &["--json", "contact", "invite", "--label", "alice"]))["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alice = Contact { home: dir.path().join("alice"), pass: "alice-pass-harbor".into() };
+    ok(aman(
+        &alice.home,
+        "alice-pass-harbor\nalice-duress-violet\n",
+        &["--json", "contact", "accept", &code, "--label", "Noor"],
+    ));
+    ok(aman(&member, NORMAL, &["--json", "contact", "list"]));
+    ok(aman(&member, NORMAL, &["--json", "schedule", "set", "--every", "1h", "--grace", "10m"]));
+    ok(aman(&member, NORMAL, &["--json", "checkin"]));
+    alice.await_view("both servers", |v| servers_of(v).len() == 2);
+
+    // The first server cannot be removed; the second can, after its cooling-off.
+    let refused = aman(&member, NORMAL, &["--json", "server", "remove", &first.url]);
+    assert_eq!(refused.status.code(), Some(1));
+    let removing = ok(aman(&member, NORMAL, &["--json", "server", "remove", &second.url]));
+    let effective_at = removing["effective_at"].as_u64().unwrap();
+    let listed = ok(aman(&member, NORMAL, &["--json", "server", "list"]));
+    let row = listed["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| same_server(s["server"].as_str().unwrap(), &second.url))
+        .cloned();
+    assert_eq!(row.unwrap()["removing_at"], effective_at, "{listed}");
+    // Until then it keeps getting the check-ins.
+    let checked = ok(aman(&member, NORMAL, &["--json", "checkin"]));
+    assert_eq!(checked["servers"].as_array().unwrap().len(), 2, "{checked}");
+
+    // After it: the member's device forgets it at the next check-in and tells
+    // the contacts; their clients stop reading it.
+    let now = aman_client::api::unix_now();
+    std::thread::sleep(Duration::from_secs(effective_at.saturating_sub(now) + 3));
+    let checked = ok(aman(&member, NORMAL, &["--json", "checkin"]));
+    assert!(checked.get("servers").is_none(), "one server left: {checked}");
+    let listed = ok(aman(&member, NORMAL, &["--json", "server", "list"]));
+    assert_eq!(listed["servers"].as_array().unwrap().len(), 1, "{listed}");
+    let (code, view) =
+        alice.await_view("the second server dropped", |v| v["member_servers"].is_null() || servers_of(v).len() == 1);
+    assert_eq!(code, Some(0), "nothing is down: {view}");
+}
