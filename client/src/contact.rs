@@ -72,6 +72,7 @@ pub async fn accept(
         history: Vec::new(),
         mirrors: Vec::new(),
         directory_sequence: 0,
+        directory_created: 0,
         unreachable_since: None,
         acked: Vec::new(),
     };
@@ -701,7 +702,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         for n in member_servers::distinct_notices(told) {
             notices.push(notice_entry(m, &n));
         }
-        let mut events = member_servers::events(copies);
+        let mut events = member_servers::events(copies, now);
         let acked_now = acknowledge_everywhere(ctx, m, &keys.identity, &events).await;
         for (_, c) in events
             .iter_mut()
@@ -713,7 +714,10 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         acked.extend(acked_now.into_iter().map(|record| (m.mailbox, record)));
         if let Some(p) = pol.as_ref().filter(|p| proof_of_life::overdue(p, now)) {
             // A drill never stands for an alert.
-            let real = events.iter().map(|e| &e.copies[0].1).filter(|a| a.reason != AlertReason::Drill);
+            let real = events
+                .iter()
+                .flat_map(|e| e.copies.iter().map(|(_, a)| a))
+                .filter(|a| a.reason != AlertReason::Drill && member_servers::plausible(a, now));
             if !real.into_iter().any(|a| proof_of_life::alert_covers(p, a.fired_at, a.deadline)) {
                 unconfirmed.push(unconfirmed_entry(m, p, true));
             }
@@ -721,7 +725,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         // In firing order, each judged against the notes of the alerts before it.
         let mut sequences = Vec::new();
         for e in &events {
-            let a = e.shown(&m.server);
+            let a = e.shown(&m.server, m.mailbox);
             let mut v =
                 render_alert(m, &a, &keys.encryption, pol.as_ref(), newest_sequence_before(&sequences, a.fired_at));
             if let Some(seq) = v.json["sequence"].as_u64() {
@@ -760,7 +764,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
                     let waiting: Vec<Value> = m
                         .mirrors
                         .iter()
-                        .filter(|k| !k.in_use(now))
+                        .filter(|k| !k.waited(now))
                         .map(|k| json!({ "server": k.server, "from": k.listed_at.saturating_add(crate::state::new_server_wait()) }))
                         .collect();
                     json!({ "member": m.label, "servers": servers, "waiting": waiting })
@@ -851,7 +855,11 @@ async fn ack_on(
     key: &SigningKey,
     alert: aman_protocol::AlertId,
 ) -> Result<(), ClientError> {
-    let feed = m.feeds().into_iter().find(|f| f.server == server).unwrap_or_else(|| m.clone());
+    let feed = m
+        .feeds()
+        .into_iter()
+        .find(|f| f.server == server)
+        .ok_or_else(|| ClientError::State(t!("contact-no-such-alert", id = alert.to_string())))?;
     let client = ctx.client(&feed.server)?;
     client.call(&routes::AckAlert { alert }, &NoBody, &signer_for(&client, &feed, key).await?).await?;
     Ok(())
@@ -973,8 +981,19 @@ pub async fn watch(
                     }
                     let mut alerts = contents.alerts.clone();
                     alerts.sort_by_key(|a| a.fired_at);
+                    let now = unix_now();
+                    let from_first = m.server == book.memberships[i].server;
                     for a in &alerts {
-                        if a.reason != AlertReason::Drill && !alerts_seen[i].contains(&(a.fired_at, a.deadline)) {
+                        // Times in the future are a server's invention: they
+                        // neither cover a deadline nor group with a real alert.
+                        let plausible = member_servers::plausible(a, now);
+                        if a.reason != AlertReason::Drill
+                            && plausible
+                            && !alerts_seen[i].contains(&(a.fired_at, a.deadline))
+                        {
+                            if alerts_seen[i].len() >= WATCH_REMEMBERED {
+                                alerts_seen[i].remove(0);
+                            }
                             alerts_seen[i].push((a.fired_at, a.deadline));
                         }
                         // The same copy again (a page read twice) is not news;
@@ -997,16 +1016,25 @@ pub async fn watch(
                             if shown_events[i].len() >= WATCH_REMEMBERED {
                                 shown_events[i].clear();
                             }
+                            if copy_ids.len() >= WATCH_REMEMBERED {
+                                copy_ids.clear();
+                            }
                             let joined = shown_events[i].iter_mut().find(|e| {
-                                !e.copies.iter().any(|(s, _)| *s == m.server)
+                                plausible
+                                    && member_servers::plausible(&e.copies[0].1, now)
+                                    && !e.copies.iter().any(|(s, _)| *s == m.server)
                                     && member_servers::same_event(&e.copies[0].1, a)
                             });
                             match joined {
-                                Some(e) => {
+                                // Another server's copy of an event shown. The
+                                // first server's own copy is always shown: a
+                                // mirror cannot swallow it with one made up.
+                                Some(e) if !from_first => {
                                     e.copies.push((m.server.clone(), a.clone()));
                                     copy_ids.insert((j, a.alert));
                                     continue;
                                 }
+                                Some(e) => e.copies.push((m.server.clone(), a.clone())),
                                 None => shown_events[i]
                                     .push(member_servers::Event { copies: vec![(m.server.clone(), a.clone())] }),
                             }
@@ -1028,10 +1056,12 @@ pub async fn watch(
                         }
                         let key = digest_of(&(m.mailbox, &notice.notice));
                         let new_since_start = notice.notice.at.saturating_mul(1000) >= started_ms;
-                        // Another server's copy of a change already told.
-                        let copy = notices_told[i]
-                            .iter()
-                            .any(|(s, n)| *s != m.server && member_servers::same_notice(n, &notice.notice));
+                        // Another server's copy of a change already told
+                        // (the first server's own notices are always told).
+                        let copy = !from_first
+                            && notices_told[i]
+                                .iter()
+                                .any(|(s, n)| *s != m.server && member_servers::same_notice(n, &notice.notice));
                         if notices_told[i].len() >= WATCH_REMEMBERED {
                             notices_told[i].clear();
                         }
@@ -1246,15 +1276,21 @@ async fn ack_siblings(
         let Ok(read) = fetch_all(&client, &f, key).await else { continue };
         copies.extend(read.alerts.into_iter().map(|a| (f.server.clone(), a)));
     }
-    let events = member_servers::events(copies);
+    let events = member_servers::events(copies.clone(), unix_now());
     let Some(event) = events.iter().find(|e| e.copies.iter().any(|(s, a)| *s == feed.server && a.alert == acked))
     else {
         return done;
     };
-    for (server, a) in &event.copies {
-        let this_one = *server == feed.server && a.alert == acked;
+    let Some((_, this)) = event.copies.iter().find(|(s, a)| *s == feed.server && a.alert == acked) else {
+        return done;
+    };
+    done.push(AckRecord::of(&feed.server, this));
+    for (server, a) in event.copies.iter().filter(|(s, _)| *s != feed.server) {
+        // Only the other server's closest match, and only when this is its
+        // closest too: a server cannot steer the acknowledgement elsewhere.
+        let matched = member_servers::matched(&copies, &feed.server, this, server, a);
         let mine_already = a.acks.iter().any(|k| k.mailbox == m.mailbox);
-        if this_one || (!mine_already && ack_on(ctx, m, server, key, a.alert).await.is_ok()) {
+        if matched && !mine_already && ack_on(ctx, m, server, key, a.alert).await.is_ok() {
             done.push(AckRecord::of(server, a));
         }
     }
@@ -1417,6 +1453,7 @@ mod tests {
             history: Vec::new(),
             mirrors: Vec::new(),
             directory_sequence: 0,
+            directory_created: 0,
             unreachable_since: None,
             acked: Vec::new(),
         };

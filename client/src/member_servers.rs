@@ -63,13 +63,17 @@ pub struct Event {
 impl Event {
     /// The copy shown: the first server's if it fired it, else the earliest
     /// (a server cannot make its own copy the one shown by naming an
-    /// earlier time); with the acknowledgements, earlier notes and notices
-    /// of every copy, so that no server can hide what another shows.
-    pub fn shown(&self, first_server: &str) -> MailboxAlert {
+    /// earlier time); with the other contacts' acknowledgements, the earlier
+    /// notes and the notices of every copy, so that no server can hide what
+    /// another shows.
+    pub fn shown(&self, first_server: &str, mine: MailboxId) -> MailboxAlert {
         let lead = self.copies.iter().find(|(s, _)| s == first_server).unwrap_or(&self.copies[0]);
         let mut shown = lead.1.clone();
         for (_, other) in &self.copies {
-            for ack in &other.acks {
+            // This contact's own acknowledgement is the shown copy's word
+            // (each copy's is in `copies`): another server cannot make the
+            // shown one read "acknowledged by you".
+            for ack in other.acks.iter().filter(|a| a.mailbox != mine) {
                 if !shown.acks.iter().any(|a| a.mailbox == ack.mailbox) {
                     shown.acks.push(ack.clone());
                 }
@@ -98,15 +102,31 @@ impl Event {
     }
 }
 
+/// How far ahead of this device's clock an alert's firing time or deadline
+/// may be and still be grouped with another server's: beyond, it is a
+/// server's invention (made to swallow a real alert to come), shown alone.
+pub const FUTURE_SLACK: u64 = 600;
+
+/// Whether an alert's times are ones a server could have seen by `now`.
+pub fn plausible(a: &MailboxAlert, now: u64) -> bool {
+    let limit = now.saturating_add(FUTURE_SLACK);
+    a.fired_at <= limit && a.deadline.is_none_or(|d| d <= limit)
+}
+
 /// Groups alerts read from a member's servers into events, in firing order:
 /// an alert joins the earliest event with the same note, reason and
-/// deadline that has no copy from its server yet.
-pub fn events(mut alerts: Vec<(String, MailboxAlert)>) -> Vec<Event> {
+/// deadline that has no copy from its server yet. An alert with times in
+/// the future is an event of its own.
+pub fn events(mut alerts: Vec<(String, MailboxAlert)>, now: u64) -> Vec<Event> {
     alerts.sort_by_key(|(_, a)| (a.fired_at, a.updated_ms));
     let mut out: Vec<Event> = Vec::new();
     for (server, alert) in alerts {
-        let joined =
-            out.iter_mut().find(|e| !e.copies.iter().any(|(s, _)| *s == server) && same_event(&e.copies[0].1, &alert));
+        let joined = out.iter_mut().find(|e| {
+            plausible(&alert, now)
+                && plausible(&e.copies[0].1, now)
+                && !e.copies.iter().any(|(s, _)| *s == server)
+                && same_event(&e.copies[0].1, &alert)
+        });
         match joined {
             Some(e) => e.copies.push((server, alert)),
             None => out.push(Event { copies: vec![(server, alert)] }),
@@ -115,42 +135,80 @@ pub fn events(mut alerts: Vec<(String, MailboxAlert)>) -> Vec<Event> {
     out
 }
 
+/// The alert of `server`'s, among `pool`, that is the same event as `to`
+/// and fired closest to it: none when two are as close (ambiguous).
+fn closest<'a>(pool: &'a [(String, MailboxAlert)], server: &str, to: &MailboxAlert) -> Option<&'a MailboxAlert> {
+    let mut best: Option<(&MailboxAlert, u64)> = None;
+    let mut tied = false;
+    for (_, a) in pool.iter().filter(|(s, a)| s == server && same_event(a, to)) {
+        let gap = a.fired_at.abs_diff(to.fired_at);
+        match best {
+            Some((_, g)) if gap > g => {}
+            Some((_, g)) if gap == g => tied = true,
+            _ => (best, tied) = (Some((a, gap)), false),
+        }
+    }
+    best.filter(|_| !tied).map(|(a, _)| a)
+}
+
+/// Whether an acknowledgement of `r` (on `r_server`) may be made on `c`
+/// (on `c_server`): each is the other's closest match on its server, so a
+/// server cannot steer one acknowledgement to another event, by sending an
+/// alert of its own or by holding one back.
+pub fn matched(
+    pool: &[(String, MailboxAlert)],
+    r_server: &str,
+    r: &MailboxAlert,
+    c_server: &str,
+    c: &MailboxAlert,
+) -> bool {
+    closest(pool, c_server, r).is_some_and(|x| x.alert == c.alert)
+        && closest(pool, r_server, c).is_some_and(|x| x.alert == r.alert)
+}
+
 /// The copies (server, alert) to acknowledge so that an event this device
 /// acknowledged on one server is acknowledged on every server that fired
 /// it. Only an acknowledgement this device made counts (`m.acked`, each
 /// matched by server, id, firing time and note): a server that claims "you
 /// acknowledged", or gives a new alert an old one's id, cannot stop
-/// another's escalation.
+/// another's escalation; and only to a copy [`matched`] with it.
 pub fn acks_to_spread(m: &Membership, events: &[Event]) -> Vec<(String, MailboxAlert)> {
-    events
-        .iter()
-        .filter(|e| e.copies.len() > 1 && e.copies.iter().any(|(s, a)| m.acked.contains(&AckRecord::of(s, a))))
-        .flat_map(|e| e.copies.iter())
-        .filter(|(_, a)| !a.acks.iter().any(|k| k.mailbox == m.mailbox))
-        .cloned()
-        .collect()
+    let pool: Vec<(String, MailboxAlert)> = events.iter().flat_map(|e| e.copies.iter().cloned()).collect();
+    let mut out = Vec::new();
+    for e in events.iter().filter(|e| e.copies.len() > 1) {
+        let recorded: Vec<&(String, MailboxAlert)> =
+            e.copies.iter().filter(|(s, a)| m.acked.contains(&AckRecord::of(s, a))).collect();
+        for (server, c) in e.copies.iter().filter(|(_, a)| !a.acks.iter().any(|k| k.mailbox == m.mailbox)) {
+            if recorded.iter().any(|(rs, r)| rs != server && matched(&pool, rs, r, server, c)) {
+                out.push((server.clone(), c.clone()));
+            }
+        }
+    }
+    out
 }
 
-/// How far one directory's sequence may pass the newest taken: a captor
-/// holding `ID` cannot spend the sequence numbers in one step and so
-/// shut out every later directory of the member's.
-pub const MAX_DIRECTORY_STEP: u64 = 1 << 20;
+/// How far ahead of this device's clock a directory may be dated: a captor
+/// holding `ID` cannot date one far ahead to shut out the member's later
+/// ones (directories are ordered by date, then sequence).
+pub const DIRECTORY_FUTURE_SLACK: u64 = 600;
 
 /// Reads the member's sealed directory from each server of the membership
-/// and takes the newest that opens with this membership's key, verifies
-/// with the member's `ID` and names the member's account. Each server it
-/// lists for the first time, once it answers the id the directory names,
-/// is added, to be read after [`new_server_wait`]. A directory never takes
-/// a server away by itself: one it no longer lists is marked so, and
-/// forgotten only when it also no longer knows this mailbox (or was never
-/// in use). Returns the membership's servers and the sequence taken (the
-/// old one while a new server could not be checked, so it is tried again).
+/// and takes the newest (by the member's date, then sequence) that opens
+/// with this membership's key, verifies with the member's `ID`, names the
+/// member's account and is dated no later than [`DIRECTORY_FUTURE_SLACK`]
+/// ahead. Each server it lists for the first time is added, waiting: this
+/// device does not connect to it before [`new_server_wait`] has passed
+/// (then [`learn_all`] asks it its id). A directory never takes a server
+/// away by itself: one it no longer lists is marked so, and forgotten only
+/// if it was still waiting, or once it tells of the account's deletion.
+/// Returns the membership's servers and the directory's date and sequence.
 pub async fn learn_servers(
     ctx: &Ctx,
     m: &Membership,
     key: &SigningKey,
     cx: &EncryptionSecret,
-) -> Option<(Vec<MemberMirror>, u64)> {
+) -> Option<(Vec<MemberMirror>, u64, u64)> {
+    let now = unix_now();
     let mut newest: Option<directory::ServerDirectory> = None;
     for feed in m.feeds() {
         let Ok(client) = ctx.client(&feed.server) else { continue };
@@ -159,20 +217,19 @@ pub async fn learn_servers(
         let Ok(reply) = client.call(&routes::GetDirectory, &NoBody, &sign).await else { continue };
         let Some(sealed) = reply.directory else { continue };
         let Ok(dir) = directory::open(&sealed.0, cx, &m.member) else { continue };
-        let fresh = dir.sequence > m.directory_sequence
-            && dir.sequence - m.directory_sequence <= MAX_DIRECTORY_STEP
+        let order = (dir.created, dir.sequence);
+        let fresh = order > (m.directory_created, m.directory_sequence)
+            && dir.created <= now.saturating_add(DIRECTORY_FUTURE_SLACK)
             && m.account.is_none_or(|a| a == dir.account);
-        if fresh && newest.as_ref().is_none_or(|n| dir.sequence > n.sequence) {
+        if fresh && newest.as_ref().is_none_or(|n| order > (n.created, n.sequence)) {
             newest = Some(dir);
         }
     }
     let dir = newest?;
-    let now = unix_now();
     let mut mirrors = m.mirrors.clone();
     for known in &mut mirrors {
         known.listed = dir.servers.iter().any(|(id, _)| *id == known.server_id);
     }
-    let mut complete = true;
     for (id, url) in &dir.servers {
         if Some(*id) == m.server_id || mirrors.iter().any(|k| k.server_id == *id) {
             continue;
@@ -180,28 +237,20 @@ pub async fn learn_servers(
         if mirrors.len() + 1 >= directory::MAX_SERVERS {
             break;
         }
-        // The server must be the one the member named.
-        let answered = match ctx.client(url) {
-            Ok(client) => answers_as(&client, id).await.then(|| client.base().to_owned()),
-            Err(_) => None,
-        };
-        let Some(server) = answered else {
-            complete = false;
-            continue;
-        };
         mirrors.push(MemberMirror {
-            server,
+            server: url.trim_end_matches('/').to_owned(),
             server_id: *id,
             history: Vec::new(),
             unreachable_since: None,
             listed_at: now,
             listed: true,
+            verified: false,
             channels_added: false,
         });
     }
-    // One taken back while it waited: the member changed its mind.
+    // One taken back before it was ever read: the member changed its mind.
     mirrors.retain(|k| k.listed || k.in_use(now));
-    Some((mirrors, if complete { dir.sequence } else { m.directory_sequence }))
+    Some((mirrors, dir.created, dir.sequence))
 }
 
 async fn answers_as(client: &ApiClient, id: &aman_protocol::ServerId) -> bool {
@@ -209,9 +258,9 @@ async fn answers_as(client: &ApiClient, id: &aman_protocol::ServerId) -> bool {
 }
 
 /// Learns every membership's servers (see [`learn_servers`]) and keeps
-/// them, then gives the contact's channels to each server that came into
-/// use; returns a line for each server listed for the first time and each
-/// channel added.
+/// them, asks each whose wait is over its id, then gives the contact's
+/// channels to each server that came into use; returns a line for each
+/// server listed for the first time and each channel added.
 pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, ClientError> {
     let (book, _, _) = vault.contact()?;
     let mut learnt = Vec::new();
@@ -223,7 +272,7 @@ pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, Clie
     }
     let mut lines = Vec::new();
     if let Some(b) = vault.book.contact.as_mut() {
-        for (mailbox, label, (mirrors, sequence)) in learnt {
+        for (mailbox, label, (mirrors, created, sequence)) in learnt {
             if let Some(m) = b.memberships.iter_mut().find(|m| m.mailbox == mailbox) {
                 for added in mirrors.iter().filter(|n| !m.mirrors.iter().any(|o| o.server_id == n.server_id)) {
                     let from = crate::context::format_time(added.listed_at.saturating_add(new_server_wait()));
@@ -235,12 +284,37 @@ pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, Clie
                     ));
                 }
                 m.mirrors = mirrors;
-                m.directory_sequence = sequence;
+                (m.directory_created, m.directory_sequence) = (created, sequence);
             }
         }
     }
-    // The contact's channels wake it for alerts from a server in use.
+    // A server whose wait is over is asked its id, which must be the one
+    // the member's directory names; only then is it read.
     let now = unix_now();
+    let unchecked: Vec<(MailboxId, String, aman_protocol::ServerId)> = vault
+        .book
+        .contact
+        .iter()
+        .flat_map(|b| b.memberships.iter())
+        .flat_map(|m| {
+            m.mirrors
+                .iter()
+                .filter(|k| k.waited(now) && !k.verified)
+                .map(|k| (m.mailbox, k.server.clone(), k.server_id))
+        })
+        .collect();
+    for (mailbox, server, id) in unchecked {
+        let answered = match ctx.client(&server) {
+            Ok(client) => answers_as(&client, &id).await,
+            Err(_) => false,
+        };
+        let mine = vault.book.contact.as_mut().and_then(|b| b.memberships.iter_mut().find(|m| m.mailbox == mailbox));
+        if let Some(k) = mine.and_then(|m| m.mirrors.iter_mut().find(|k| k.server == server)) {
+            k.verified = answered;
+        }
+    }
+    // The contact's channels wake it for alerts from a server in use.
+
     let due: Vec<(MailboxId, String)> = vault
         .book
         .contact
@@ -293,6 +367,8 @@ mod tests {
         }
     }
 
+    const NOW: u64 = 1_000_000;
+
     fn membership() -> Membership {
         serde_json::from_value(serde_json::json!({
             "label": "Noor", "server": "https://a", "mailbox": MailboxId::from_bytes([7; 16]),
@@ -308,21 +384,21 @@ mod tests {
     fn alerts_are_one_event_only_by_the_member_s_note() {
         let a = ("https://a".to_owned(), alert(1, AlertReason::Missed, 1000, Some(990), b"note"));
         let late = ("https://b".to_owned(), alert(2, AlertReason::Missed, 5000, Some(800), b"note"));
-        let events = events(vec![a.clone(), late.clone()]);
+        let events = events(vec![a.clone(), late.clone()], NOW);
         assert_eq!(events.len(), 1, "a server that was down fires late, for its older deadline");
         assert_eq!(events[0].servers(), ["https://a", "https://b"]);
         let other_note = ("https://b".to_owned(), alert(3, AlertReason::Missed, 1000, Some(990), b"forged"));
-        assert_eq!(super::events(vec![a.clone(), other_note]).len(), 2, "not another note");
+        assert_eq!(super::events(vec![a.clone(), other_note], NOW).len(), 2, "not another note");
         let other_reason = ("https://b".to_owned(), alert(4, AlertReason::Panic, 1000, None, b"note"));
-        assert_eq!(super::events(vec![a.clone(), other_reason]).len(), 2, "not another reason");
+        assert_eq!(super::events(vec![a.clone(), other_reason], NOW).len(), 2, "not another reason");
         let same_server = ("https://a".to_owned(), alert(5, AlertReason::Missed, 1001, Some(990), b"note"));
-        assert_eq!(super::events(vec![a.clone(), same_server]).len(), 2, "never two of one server");
+        assert_eq!(super::events(vec![a.clone(), same_server], NOW).len(), 2, "never two of one server");
         let far =
             ("https://b".to_owned(), alert(6, AlertReason::Missed, 1000 + 2 * SAME_EVENT_WINDOW, Some(5), b"note"));
-        assert_eq!(super::events(vec![a.clone(), far]).len(), 2, "not a day apart with other deadlines");
+        assert_eq!(super::events(vec![a.clone(), far], NOW).len(), 2, "not a day apart with other deadlines");
         let drill_a = ("https://a".to_owned(), alert(8, AlertReason::Drill, 1000, None, b"note"));
         let drill_b = ("https://b".to_owned(), alert(9, AlertReason::Drill, 1000, None, b"note"));
-        assert_eq!(super::events(vec![drill_a, drill_b]).len(), 2, "drills are never merged");
+        assert_eq!(super::events(vec![drill_a, drill_b], NOW).len(), 2, "drills are never merged");
     }
 
     /// The copy shown is the first server's whatever time another names,
@@ -335,9 +411,9 @@ mod tests {
             .push(aman_protocol::api::ReceivedNote { received_at: 900, sealed_alert: B64(b"words".to_vec()) });
         let mut early = alert(2, AlertReason::Missed, 10, Some(990), b"note");
         early.acks.push(Ack { mailbox: MailboxId::from_bytes([9; 16]), at: 20 });
-        let evs = events(vec![("https://b".to_owned(), early), ("https://a".to_owned(), honest.clone())]);
+        let evs = events(vec![("https://b".to_owned(), early), ("https://a".to_owned(), honest.clone())], NOW);
         assert_eq!(evs.len(), 1);
-        let shown = evs[0].shown("https://a");
+        let shown = evs[0].shown("https://a", MailboxId::from_bytes([7; 16]));
         assert_eq!(shown.alert, honest.alert, "the first server's copy");
         assert_eq!(shown.earlier_notes.len(), 1, "its earlier notes are not hidden");
         assert_eq!(shown.acks.len(), 1, "and the other's acknowledgement is shown");
@@ -351,7 +427,8 @@ mod tests {
         let mut claimed = alert(1, AlertReason::Missed, 1000, Some(990), b"note");
         claimed.acks.push(Ack { mailbox: m.mailbox, at: 1001 });
         let honest = alert(2, AlertReason::Missed, 1002, Some(990), b"note");
-        let evs = events(vec![("https://a".to_owned(), claimed.clone()), ("https://b".to_owned(), honest.clone())]);
+        let evs =
+            events(vec![("https://a".to_owned(), claimed.clone()), ("https://b".to_owned(), honest.clone())], NOW);
         assert!(acks_to_spread(&m, &evs).is_empty(), "the first server's word alone");
         // An id this device acknowledged before, given to a new alert.
         let mut reused = claimed.clone();
@@ -361,5 +438,58 @@ mod tests {
         m.remember_ack(AckRecord::of("https://a", &claimed));
         let spread: Vec<_> = acks_to_spread(&m, &evs).into_iter().map(|(s, a)| (s, a.alert)).collect();
         assert_eq!(spread, [("https://b".to_owned(), honest.alert)]);
+    }
+
+    fn at(server: &str, a: &MailboxAlert) -> (String, MailboxAlert) {
+        (server.to_owned(), a.clone())
+    }
+
+    /// An acknowledgement spreads only to the other server's closest match,
+    /// when it is the closest the other way too: neither an outage nor a
+    /// server's made-up or withheld alert steers it to another event.
+    #[test]
+    fn an_acknowledgement_is_not_steered_to_another_event() {
+        let mine = membership().mailbox;
+        let acked = |a: &MailboxAlert| {
+            let mut a = a.clone();
+            a.acks.push(Ack { mailbox: mine, at: a.fired_at + 1 });
+            a
+        };
+        // The first server was down for the first panic: the contact
+        // acknowledged the second server's. A second panic, the same note,
+        // fires on both.
+        let b1 = acked(&alert(1, AlertReason::Panic, 1000, None, b"note"));
+        let a2 = alert(2, AlertReason::Panic, 5000, None, b"note");
+        let b2 = alert(3, AlertReason::Panic, 5001, None, b"note");
+        let mut m = membership();
+        m.remember_ack(AckRecord::of("https://b", &b1));
+        let evs = events(vec![at("https://b", &b1), at("https://a", &a2), at("https://b", &b2)], NOW);
+        assert!(acks_to_spread(&m, &evs).is_empty(), "the second panic is not acknowledged: {evs:?}");
+
+        // Both fired the first, acknowledged on both; the second server
+        // withholds its copy of the second and makes one up before the first.
+        let a1 = acked(&alert(4, AlertReason::Panic, 1000, None, b"note"));
+        let b1 = acked(&alert(5, AlertReason::Panic, 1001, None, b"note"));
+        let made_up = alert(6, AlertReason::Panic, 990, None, b"note");
+        let a2 = alert(7, AlertReason::Panic, 5000, None, b"note");
+        let mut m = membership();
+        m.remember_ack(AckRecord::of("https://a", &a1));
+        m.remember_ack(AckRecord::of("https://b", &b1));
+        let evs = events(
+            vec![at("https://a", &a1), at("https://b", &b1), at("https://b", &made_up), at("https://a", &a2)],
+            NOW,
+        );
+        assert!(acks_to_spread(&m, &evs).iter().all(|(_, a)| a.alert != a2.alert), "{evs:?}");
+
+        // An alert dated in the future is shown alone, never grouped.
+        let future = alert(8, AlertReason::Panic, NOW + 3600, None, b"note");
+        let evs = events(vec![at("https://b", &future), at("https://a", &a2)], NOW);
+        assert_eq!(evs.len(), 2);
+
+        // Another server's claim that this contact acknowledged is not shown
+        // on the first server's copy.
+        let evs = events(vec![at("https://a", &a2), at("https://b", &acked(&b2))], NOW);
+        assert_eq!(evs.len(), 1);
+        assert!(evs[0].shown("https://a", mine).acks.is_empty());
     }
 }

@@ -342,6 +342,10 @@ pub struct Membership {
     /// The sequence of the newest directory taken.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub directory_sequence: u64,
+    /// When the member's device made it (its clock): directories are
+    /// ordered by this, then by sequence.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub directory_created: u64,
     /// Since when `server` has not answered, if it did not last time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable_since: Option<u64>,
@@ -418,6 +422,10 @@ pub struct MemberMirror {
     /// told there): a directory alone never takes a server away.
     #[serde(default = "yes")]
     pub listed: bool,
+    /// It answered the id the directory names (asked only once its wait
+    /// is over: before, this device does not connect to it at all).
+    #[serde(default)]
+    pub verified: bool,
     /// The contact's channels were added there (once it came into use).
     #[serde(default)]
     pub channels_added: bool,
@@ -436,8 +444,14 @@ pub fn new_server_wait() -> u64 {
 
 impl MemberMirror {
     /// Whether its wait is over at `now`.
-    pub fn in_use(&self, now: u64) -> bool {
+    pub fn waited(&self, now: u64) -> bool {
         now >= self.listed_at.saturating_add(new_server_wait())
+    }
+
+    /// Whether it is read at `now`: its wait is over and it answered the id
+    /// the directory names.
+    pub fn in_use(&self, now: u64) -> bool {
+        self.waited(now) && self.verified
     }
 }
 
