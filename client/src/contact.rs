@@ -702,7 +702,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         for n in member_servers::distinct_notices(told) {
             notices.push(notice_entry(m, &n));
         }
-        let mut events = member_servers::events(copies, now);
+        let mut events = member_servers::events(copies, now, pol.as_ref().map(|p| p.signed_at));
         let acked_now = acknowledge_everywhere(ctx, m, &keys.identity, &events).await;
         for (_, c) in events
             .iter_mut()
@@ -841,7 +841,7 @@ async fn acknowledge_everywhere(
     let mut done = Vec::new();
     for (server, alert) in member_servers::acks_to_spread(m, events) {
         if ack_on(ctx, m, &server, key, alert.alert).await.is_ok() {
-            done.push(AckRecord::of(&server, &alert));
+            done.push(AckRecord::of(&server, &alert, unix_now()));
         }
     }
     done
@@ -918,7 +918,7 @@ pub async fn watch(
             m.feeds()
                 .iter()
                 .flat_map(|f| f.history.iter())
-                .filter(|a| a.reason != AlertReason::Drill)
+                .filter(|a| a.reason != AlertReason::Drill && member_servers::plausible(a, unix_now()))
                 .map(|a| (a.fired_at, a.deadline))
                 .collect()
         })
@@ -983,6 +983,7 @@ pub async fn watch(
                     alerts.sort_by_key(|a| a.fired_at);
                     let now = unix_now();
                     let from_first = m.server == book.memberships[i].server;
+                    let alive_at = proofs[i].as_ref().map(|p| p.signed_at);
                     for a in &alerts {
                         // Times in the future are a server's invention: they
                         // neither cover a deadline nor group with a real alert.
@@ -1023,7 +1024,7 @@ pub async fn watch(
                                 plausible
                                     && member_servers::plausible(&e.copies[0].1, now)
                                     && !e.copies.iter().any(|(s, _)| *s == m.server)
-                                    && member_servers::same_event(&e.copies[0].1, a)
+                                    && member_servers::same_event(&e.copies[0].1, a, alive_at)
                             });
                             match joined {
                                 // Another server's copy of an event shown. The
@@ -1276,7 +1277,9 @@ async fn ack_siblings(
         let Ok(read) = fetch_all(&client, &f, key).await else { continue };
         copies.extend(read.alerts.into_iter().map(|a| (f.server.clone(), a)));
     }
-    let events = member_servers::events(copies.clone(), unix_now());
+    let alive_at = m.proof_of_life.as_ref().map(|p| p.signed_at);
+    let now = unix_now();
+    let events = member_servers::events(copies.clone(), now, alive_at);
     let Some(event) = events.iter().find(|e| e.copies.iter().any(|(s, a)| *s == feed.server && a.alert == acked))
     else {
         return done;
@@ -1284,14 +1287,14 @@ async fn ack_siblings(
     let Some((_, this)) = event.copies.iter().find(|(s, a)| *s == feed.server && a.alert == acked) else {
         return done;
     };
-    done.push(AckRecord::of(&feed.server, this));
+    done.push(AckRecord::of(&feed.server, this, now));
     for (server, a) in event.copies.iter().filter(|(s, _)| *s != feed.server) {
         // Only the other server's closest match, and only when this is its
         // closest too: a server cannot steer the acknowledgement elsewhere.
-        let matched = member_servers::matched(&copies, &feed.server, this, server, a);
+        let matched = member_servers::matched(&copies, (&feed.server, this), (server, a), alive_at);
         let mine_already = a.acks.iter().any(|k| k.mailbox == m.mailbox);
         if matched && !mine_already && ack_on(ctx, m, server, key, a.alert).await.is_ok() {
-            done.push(AckRecord::of(server, a));
+            done.push(AckRecord::of(server, a, now));
         }
     }
     done

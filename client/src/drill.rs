@@ -32,8 +32,9 @@ pub async fn send(ctx: &Ctx, vault: &mut Vault) -> Result<Report, ClientError> {
     if unchanged_seal(book).is_none() {
         let mut updated = book.clone();
         let sealed = reseal(&mut updated, key)?;
-        let body = SealedAlertUpdate { sealed_alert: B64(sealed) };
+        let body = SealedAlertUpdate { sealed_alert: B64(sealed.clone()) };
         client.call(&routes::UpdateSealedAlert, &body, &signer(&updated, key)?).await?;
+        let _ = crate::servers::mirror_sealed(ctx, &updated, key, &sealed).await;
         vault.book.member = Some(updated);
         vault.save()?;
     }

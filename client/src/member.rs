@@ -374,13 +374,8 @@ pub async fn complete_pairings(ctx: &Ctx, vault: &mut Vault) -> Result<Pairings,
         client
             .call(&routes::UpdateSealedAlert, &SealedAlertUpdate { sealed_alert: B64(sealed.clone()) }, &sign)
             .await?;
-        // The other servers: the new mailboxes, the policy, the note.
-        let body = SealedAlertUpdate { sealed_alert: B64(sealed) };
-        let _ = fanout::everywhere(ctx, fanout::mirrors(&updated), |server, client| {
-            let (body, updated) = (&body, &updated);
-            async move { client.call(&routes::UpdateSealedAlert, body, &fanout::signer_at(updated, &server, key)).await }
-        })
-        .await;
+        // The other servers: the note now, the mailboxes and policy below.
+        let _ = servers::mirror_sealed(ctx, &updated, key, &sealed).await;
     }
     vault.book.member = Some(updated);
     vault.save()?;
@@ -1467,6 +1462,29 @@ mod tests {
     use super::*;
     use aman_protocol::at_rest::ServerKey;
     use aman_protocol::ServerIdentity;
+
+    /// A server that has not answered for longer than the grace is named in
+    /// a warning (and one down for less is not): the member can add another.
+    #[test]
+    fn a_server_down_long_is_warned_of() {
+        let server = ServerIdentity::derive(&ServerKey::generate().unwrap());
+        let mut book: MemberBook = serde_json::from_value(json!({
+            "server": "https://first.example", "account": AccountId::from_bytes([1; 16]), "name": null,
+            "counter": 0, "sequence": 0, "every": 3600, "grace": 600, "note": "", "location": "",
+            "contacts": [], "pending": [],
+            "mirrors": [{ "url": "https://second.example", "server_id": server.id(), "server_key": server.public() }],
+        }))
+        .unwrap();
+        let now = 1_000_000;
+        book.mark_reached("https://second.example", false, now - SERVER_DOWN_WARNING - 1);
+        book.mark_reached("https://first.example", false, now - 60);
+        let lines = long_down_lines(&book, now);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("https://second.example"));
+        // It answers again: no warning.
+        book.mark_reached("https://second.example", true, now);
+        assert!(long_down_lines(&book, now).is_empty());
+    }
 
     #[test]
     fn a_panics_words_always_fit_and_are_kept_whole() {

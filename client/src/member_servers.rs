@@ -19,16 +19,31 @@ pub const SAME_EVENT_WINDOW: u64 = 86_400;
 /// Whether alerts `a` and `b`, from two different servers, are one event:
 /// the same reason and the same sealed note, byte for byte (so the same
 /// member signature: every server holds the member's one sealed note), and
-/// the same missed deadline or fired within [`SAME_EVENT_WINDOW`] of each
-/// other. The servers' alert ids and words are not trusted for it.
-pub fn same_event(a: &MailboxAlert, b: &MailboxAlert) -> bool {
+/// either the same missed deadline, or fired within [`SAME_EVENT_WINDOW`]
+/// of each other with nothing to tell them apart: neither deadline (a panic,
+/// a duress check-in), or the later one for an older deadline from a server
+/// that was down (it fires late, for the last deadline it knew). Never when
+/// the member signed a heartbeat between them (`alive_at`, the newest this
+/// device verified): the member was alive after the first. The servers'
+/// alert ids and words are not trusted for it.
+pub fn same_event(a: &MailboxAlert, b: &MailboxAlert, alive_at: Option<u64>) -> bool {
     if a.reason != b.reason || a.sealed_alert.0 != b.sealed_alert.0 || a.reason == AlertReason::Drill {
         return false;
     }
-    // A server that was down fires late, for the last deadline it knew
-    // (older than the others' when it missed check-ins): the window, not
-    // the deadline, decides, unless the deadlines agree.
-    a.deadline.is_some() && a.deadline == b.deadline || a.fired_at.abs_diff(b.fired_at) <= SAME_EVENT_WINDOW
+    if a.deadline.is_some() && a.deadline == b.deadline {
+        return true;
+    }
+    let (early, late) = if a.fired_at <= b.fired_at { (a, b) } else { (b, a) };
+    if late.fired_at - early.fired_at > SAME_EVENT_WINDOW
+        || alive_at.is_some_and(|t| early.fired_at < t && t < late.fired_at)
+    {
+        return false;
+    }
+    match (early.deadline, late.deadline) {
+        (None, None) => true,
+        (Some(newer), Some(older)) => older < newer && late.server_was_down,
+        _ => false,
+    }
 }
 
 /// Whether notices `a` and `b`, from two different servers, tell of one
@@ -117,7 +132,7 @@ pub fn plausible(a: &MailboxAlert, now: u64) -> bool {
 /// an alert joins the earliest event with the same note, reason and
 /// deadline that has no copy from its server yet. An alert with times in
 /// the future is an event of its own.
-pub fn events(mut alerts: Vec<(String, MailboxAlert)>, now: u64) -> Vec<Event> {
+pub fn events(mut alerts: Vec<(String, MailboxAlert)>, now: u64, alive_at: Option<u64>) -> Vec<Event> {
     alerts.sort_by_key(|(_, a)| (a.fired_at, a.updated_ms));
     let mut out: Vec<Event> = Vec::new();
     for (server, alert) in alerts {
@@ -125,7 +140,7 @@ pub fn events(mut alerts: Vec<(String, MailboxAlert)>, now: u64) -> Vec<Event> {
             plausible(&alert, now)
                 && plausible(&e.copies[0].1, now)
                 && !e.copies.iter().any(|(s, _)| *s == server)
-                && same_event(&e.copies[0].1, &alert)
+                && same_event(&e.copies[0].1, &alert, alive_at)
         });
         match joined {
             Some(e) => e.copies.push((server, alert)),
@@ -137,10 +152,15 @@ pub fn events(mut alerts: Vec<(String, MailboxAlert)>, now: u64) -> Vec<Event> {
 
 /// The alert of `server`'s, among `pool`, that is the same event as `to`
 /// and fired closest to it: none when two are as close (ambiguous).
-fn closest<'a>(pool: &'a [(String, MailboxAlert)], server: &str, to: &MailboxAlert) -> Option<&'a MailboxAlert> {
+fn closest<'a>(
+    pool: &'a [(String, MailboxAlert)],
+    server: &str,
+    to: &MailboxAlert,
+    alive_at: Option<u64>,
+) -> Option<&'a MailboxAlert> {
     let mut best: Option<(&MailboxAlert, u64)> = None;
     let mut tied = false;
-    for (_, a) in pool.iter().filter(|(s, a)| s == server && same_event(a, to)) {
+    for (_, a) in pool.iter().filter(|(s, a)| s == server && same_event(a, to, alive_at)) {
         let gap = a.fired_at.abs_diff(to.fired_at);
         match best {
             Some((_, g)) if gap > g => {}
@@ -157,13 +177,12 @@ fn closest<'a>(pool: &'a [(String, MailboxAlert)], server: &str, to: &MailboxAle
 /// alert of its own or by holding one back.
 pub fn matched(
     pool: &[(String, MailboxAlert)],
-    r_server: &str,
-    r: &MailboxAlert,
-    c_server: &str,
-    c: &MailboxAlert,
+    (r_server, r): (&str, &MailboxAlert),
+    (c_server, c): (&str, &MailboxAlert),
+    alive_at: Option<u64>,
 ) -> bool {
-    closest(pool, c_server, r).is_some_and(|x| x.alert == c.alert)
-        && closest(pool, r_server, c).is_some_and(|x| x.alert == r.alert)
+    closest(pool, c_server, r, alive_at).is_some_and(|x| x.alert == c.alert)
+        && closest(pool, r_server, c, alive_at).is_some_and(|x| x.alert == r.alert)
 }
 
 /// The copies (server, alert) to acknowledge so that an event this device
@@ -173,18 +192,33 @@ pub fn matched(
 /// acknowledged", or gives a new alert an old one's id, cannot stop
 /// another's escalation; and only to a copy [`matched`] with it.
 pub fn acks_to_spread(m: &Membership, events: &[Event]) -> Vec<(String, MailboxAlert)> {
+    let alive_at = m.proof_of_life.as_ref().map(|p| p.signed_at);
     let pool: Vec<(String, MailboxAlert)> = events.iter().flat_map(|e| e.copies.iter().cloned()).collect();
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.copies.len() > 1) {
-        let recorded: Vec<&(String, MailboxAlert)> =
-            e.copies.iter().filter(|(s, a)| m.acked.contains(&AckRecord::of(s, a))).collect();
+        let recorded: Vec<(&AckRecord, &(String, MailboxAlert))> = e
+            .copies
+            .iter()
+            .filter_map(|copy| m.acked.iter().find(|r| r.is_of(&copy.0, &copy.1)).map(|r| (r, copy)))
+            .collect();
         for (server, c) in e.copies.iter().filter(|(_, a)| !a.acks.iter().any(|k| k.mailbox == m.mailbox)) {
-            if recorded.iter().any(|(rs, r)| rs != server && matched(&pool, rs, r, server, c)) {
+            let spread = recorded.iter().any(|(record, (rs, r))| {
+                rs != server && matched(&pool, (rs, r), (server, c), alive_at) && after_ack_only_if_late(record, r, c)
+            });
+            if spread {
                 out.push((server.clone(), c.clone()));
             }
         }
     }
     out
+}
+
+/// A copy that fired after the acknowledgement was made (a minute's slack
+/// for clocks) takes it only as a server that was down firing late for a
+/// deadline no newer than the acknowledged one's: a later alert is news.
+fn after_ack_only_if_late(record: &AckRecord, acked: &MailboxAlert, c: &MailboxAlert) -> bool {
+    c.fired_at <= record.at.saturating_add(60)
+        || c.server_was_down && c.deadline.is_some() && acked.deadline.is_some_and(|d| c.deadline <= Some(d))
 }
 
 /// How far ahead of this device's clock a directory may be dated: a captor
@@ -231,14 +265,22 @@ pub async fn learn_servers(
         known.listed = dir.servers.iter().any(|(id, _)| *id == known.server_id);
     }
     for (id, url) in &dir.servers {
-        if Some(*id) == m.server_id || mirrors.iter().any(|k| k.server_id == *id) {
+        let url = url.trim_end_matches('/');
+        // A server is known by its id and its address together: an entry
+        // naming a known server's address with another id (or a known id at
+        // another address) could only shadow the server already read.
+        let known_url = |u: &str| u.trim_end_matches('/') == url;
+        if Some(*id) == m.server_id
+            || known_url(&m.server)
+            || mirrors.iter().any(|k| k.server_id == *id || known_url(&k.server))
+        {
             continue;
         }
         if mirrors.len() + 1 >= directory::MAX_SERVERS {
             break;
         }
         mirrors.push(MemberMirror {
-            server: url.trim_end_matches('/').to_owned(),
+            server: url.to_owned(),
             server_id: *id,
             history: Vec::new(),
             unreachable_since: None,
@@ -309,7 +351,7 @@ pub async fn learn_all(ctx: &Ctx, vault: &mut Vault) -> Result<Vec<String>, Clie
             Err(_) => false,
         };
         let mine = vault.book.contact.as_mut().and_then(|b| b.memberships.iter_mut().find(|m| m.mailbox == mailbox));
-        if let Some(k) = mine.and_then(|m| m.mirrors.iter_mut().find(|k| k.server == server)) {
+        if let Some(k) = mine.and_then(|m| m.mirrors.iter_mut().find(|k| k.server == server && k.server_id == id)) {
             k.verified = answered;
         }
     }
@@ -383,22 +425,32 @@ mod tests {
     #[test]
     fn alerts_are_one_event_only_by_the_member_s_note() {
         let a = ("https://a".to_owned(), alert(1, AlertReason::Missed, 1000, Some(990), b"note"));
-        let late = ("https://b".to_owned(), alert(2, AlertReason::Missed, 5000, Some(800), b"note"));
-        let events = events(vec![a.clone(), late.clone()], NOW);
+        let mut late = ("https://b".to_owned(), alert(2, AlertReason::Missed, 5000, Some(800), b"note"));
+        assert_eq!(events(vec![a.clone(), late.clone()], NOW, None).len(), 2, "another deadline, fired on time");
+        late.1.server_was_down = true;
+        assert_eq!(
+            events(vec![a.clone(), late.clone()], NOW, Some(3000)).len(),
+            2,
+            "the member signed a heartbeat between them"
+        );
+        let newer = ("https://b".to_owned(), alert(12, AlertReason::Missed, 5000, Some(2000), b"note"));
+        let newer = (newer.0, MailboxAlert { server_was_down: true, ..newer.1 });
+        assert_eq!(events(vec![a.clone(), newer], NOW, None).len(), 2, "a later alert for a newer deadline is news");
+        let events = events(vec![a.clone(), late.clone()], NOW, None);
         assert_eq!(events.len(), 1, "a server that was down fires late, for its older deadline");
         assert_eq!(events[0].servers(), ["https://a", "https://b"]);
         let other_note = ("https://b".to_owned(), alert(3, AlertReason::Missed, 1000, Some(990), b"forged"));
-        assert_eq!(super::events(vec![a.clone(), other_note], NOW).len(), 2, "not another note");
+        assert_eq!(super::events(vec![a.clone(), other_note], NOW, None).len(), 2, "not another note");
         let other_reason = ("https://b".to_owned(), alert(4, AlertReason::Panic, 1000, None, b"note"));
-        assert_eq!(super::events(vec![a.clone(), other_reason], NOW).len(), 2, "not another reason");
+        assert_eq!(super::events(vec![a.clone(), other_reason], NOW, None).len(), 2, "not another reason");
         let same_server = ("https://a".to_owned(), alert(5, AlertReason::Missed, 1001, Some(990), b"note"));
-        assert_eq!(super::events(vec![a.clone(), same_server], NOW).len(), 2, "never two of one server");
+        assert_eq!(super::events(vec![a.clone(), same_server], NOW, None).len(), 2, "never two of one server");
         let far =
             ("https://b".to_owned(), alert(6, AlertReason::Missed, 1000 + 2 * SAME_EVENT_WINDOW, Some(5), b"note"));
-        assert_eq!(super::events(vec![a.clone(), far], NOW).len(), 2, "not a day apart with other deadlines");
+        assert_eq!(super::events(vec![a.clone(), far], NOW, None).len(), 2, "not a day apart with other deadlines");
         let drill_a = ("https://a".to_owned(), alert(8, AlertReason::Drill, 1000, None, b"note"));
         let drill_b = ("https://b".to_owned(), alert(9, AlertReason::Drill, 1000, None, b"note"));
-        assert_eq!(super::events(vec![drill_a, drill_b], NOW).len(), 2, "drills are never merged");
+        assert_eq!(super::events(vec![drill_a, drill_b], NOW, None).len(), 2, "drills are never merged");
     }
 
     /// The copy shown is the first server's whatever time another names,
@@ -411,7 +463,7 @@ mod tests {
             .push(aman_protocol::api::ReceivedNote { received_at: 900, sealed_alert: B64(b"words".to_vec()) });
         let mut early = alert(2, AlertReason::Missed, 10, Some(990), b"note");
         early.acks.push(Ack { mailbox: MailboxId::from_bytes([9; 16]), at: 20 });
-        let evs = events(vec![("https://b".to_owned(), early), ("https://a".to_owned(), honest.clone())], NOW);
+        let evs = events(vec![("https://b".to_owned(), early), ("https://a".to_owned(), honest.clone())], NOW, None);
         assert_eq!(evs.len(), 1);
         let shown = evs[0].shown("https://a", MailboxId::from_bytes([7; 16]));
         assert_eq!(shown.alert, honest.alert, "the first server's copy");
@@ -427,15 +479,18 @@ mod tests {
         let mut claimed = alert(1, AlertReason::Missed, 1000, Some(990), b"note");
         claimed.acks.push(Ack { mailbox: m.mailbox, at: 1001 });
         let honest = alert(2, AlertReason::Missed, 1002, Some(990), b"note");
-        let evs =
-            events(vec![("https://a".to_owned(), claimed.clone()), ("https://b".to_owned(), honest.clone())], NOW);
+        let evs = events(
+            vec![("https://a".to_owned(), claimed.clone()), ("https://b".to_owned(), honest.clone())],
+            NOW,
+            None,
+        );
         assert!(acks_to_spread(&m, &evs).is_empty(), "the first server's word alone");
         // An id this device acknowledged before, given to a new alert.
         let mut reused = claimed.clone();
         reused.fired_at = 500;
-        m.remember_ack(AckRecord::of("https://a", &reused));
+        m.remember_ack(AckRecord::of("https://a", &reused, 1001));
         assert!(acks_to_spread(&m, &evs).is_empty(), "an old acknowledgement's id on a new alert");
-        m.remember_ack(AckRecord::of("https://a", &claimed));
+        m.remember_ack(AckRecord::of("https://a", &claimed, 1001));
         let spread: Vec<_> = acks_to_spread(&m, &evs).into_iter().map(|(s, a)| (s, a.alert)).collect();
         assert_eq!(spread, [("https://b".to_owned(), honest.alert)]);
     }
@@ -462,8 +517,8 @@ mod tests {
         let a2 = alert(2, AlertReason::Panic, 5000, None, b"note");
         let b2 = alert(3, AlertReason::Panic, 5001, None, b"note");
         let mut m = membership();
-        m.remember_ack(AckRecord::of("https://b", &b1));
-        let evs = events(vec![at("https://b", &b1), at("https://a", &a2), at("https://b", &b2)], NOW);
+        m.remember_ack(AckRecord::of("https://b", &b1, 1002));
+        let evs = events(vec![at("https://b", &b1), at("https://a", &a2), at("https://b", &b2)], NOW, None);
         assert!(acks_to_spread(&m, &evs).is_empty(), "the second panic is not acknowledged: {evs:?}");
 
         // Both fired the first, acknowledged on both; the second server
@@ -473,22 +528,34 @@ mod tests {
         let made_up = alert(6, AlertReason::Panic, 990, None, b"note");
         let a2 = alert(7, AlertReason::Panic, 5000, None, b"note");
         let mut m = membership();
-        m.remember_ack(AckRecord::of("https://a", &a1));
-        m.remember_ack(AckRecord::of("https://b", &b1));
+        m.remember_ack(AckRecord::of("https://a", &a1, 1002));
+        m.remember_ack(AckRecord::of("https://b", &b1, 1002));
         let evs = events(
             vec![at("https://a", &a1), at("https://b", &b1), at("https://b", &made_up), at("https://a", &a2)],
             NOW,
+            None,
         );
         assert!(acks_to_spread(&m, &evs).iter().all(|(_, a)| a.alert != a2.alert), "{evs:?}");
 
+        // A made-up alert for a deadline to come, acknowledged when shown;
+        // the real alert for that deadline fires later on the other server:
+        // it is news, and the acknowledgement does not reach it.
+        let fake = acked(&alert(9, AlertReason::Missed, 2000, Some(6000), b"note"));
+        let real = alert(10, AlertReason::Missed, 6001, Some(6000), b"note");
+        let mut m = membership();
+        m.remember_ack(AckRecord::of("https://a", &fake, 2100));
+        let evs = events(vec![at("https://a", &fake), at("https://b", &real)], NOW, None);
+        assert_eq!(evs.len(), 1, "the same deadline");
+        assert!(acks_to_spread(&m, &evs).is_empty(), "fired after the acknowledgement: {evs:?}");
+
         // An alert dated in the future is shown alone, never grouped.
         let future = alert(8, AlertReason::Panic, NOW + 3600, None, b"note");
-        let evs = events(vec![at("https://b", &future), at("https://a", &a2)], NOW);
+        let evs = events(vec![at("https://b", &future), at("https://a", &a2)], NOW, None);
         assert_eq!(evs.len(), 2);
 
         // Another server's claim that this contact acknowledged is not shown
         // on the first server's copy.
-        let evs = events(vec![at("https://a", &a2), at("https://b", &acked(&b2))], NOW);
+        let evs = events(vec![at("https://a", &a2), at("https://b", &acked(&b2))], NOW, None);
         assert_eq!(evs.len(), 1);
         assert!(evs[0].shown("https://a", mine).acks.is_empty());
     }

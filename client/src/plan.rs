@@ -107,8 +107,9 @@ pub async fn set(ctx: &Ctx, vault: &mut Vault, plan: &str) -> Result<Report, Cli
         let mut updated = book.clone();
         let sealed = reseal(&mut updated, key)?;
         let client = ctx.client(&updated.server)?;
-        let body = SealedAlertUpdate { sealed_alert: B64(sealed) };
+        let body = SealedAlertUpdate { sealed_alert: B64(sealed.clone()) };
         client.call(&routes::UpdateSealedAlert, &body, &signer(&updated, key)?).await?;
+        let _ = crate::servers::mirror_sealed(ctx, &updated, key, &sealed).await;
         vault.book.member = Some(updated);
         vault.save()?;
     }

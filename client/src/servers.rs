@@ -279,6 +279,19 @@ pub async fn set_policy_everywhere(
     Ok((reply, mirror_policy(ctx, book, key, policy).await))
 }
 
+/// `PUT /v1/account/sealed-alert` with `sealed` on every mirror (the first
+/// server took it already): every server holds the same note. A mirror
+/// that misses it gets it with the next check-in (`alert_hash_mismatch`).
+pub async fn mirror_sealed(ctx: &Ctx, book: &MemberBook, key: &SigningKey, sealed: &[u8]) -> Vec<String> {
+    let body = aman_protocol::api::SealedAlertUpdate { sealed_alert: B64(sealed.to_vec()) };
+    let answers = fanout::everywhere(ctx, fanout::mirrors(book), |server, client| {
+        let body = &body;
+        async move { client.call(&routes::UpdateSealedAlert, body, &signer_at(book, &server, key)).await }
+    })
+    .await;
+    fanout::mirror_warnings(&answers)
+}
+
 /// `DELETE /v1/account/policy/pending` on the first server, then on every mirror.
 pub async fn cancel_pending_everywhere(
     ctx: &Ctx,

@@ -370,17 +370,33 @@ pub struct AckRecord {
     pub fired_at: u64,
     /// SHA-256 (hex) of its sealed note.
     pub note: String,
+    /// When this device acknowledged it (its clock).
+    #[serde(default)]
+    pub at: u64,
 }
 
 impl AckRecord {
-    /// The record of `alert`, read from `server`.
-    pub fn of(server: &str, alert: &aman_protocol::api::MailboxAlert) -> AckRecord {
+    /// The record of `alert`, read from `server`, acknowledged at `at`.
+    pub fn of(server: &str, alert: &aman_protocol::api::MailboxAlert, at: u64) -> AckRecord {
         AckRecord {
             server: server.to_owned(),
             alert: alert.alert,
             fired_at: alert.fired_at,
-            note: data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&alert.sealed_alert.0)),
+            note: Self::note_of(alert),
+            at,
         }
+    }
+
+    /// Whether this records `alert` as read from `server`.
+    pub fn is_of(&self, server: &str, alert: &aman_protocol::api::MailboxAlert) -> bool {
+        self.server == server
+            && self.alert == alert.alert
+            && self.fired_at == alert.fired_at
+            && self.note == Self::note_of(alert)
+    }
+
+    fn note_of(alert: &aman_protocol::api::MailboxAlert) -> String {
+        data_encoding::HEXLOWER.encode(&aman_protocol::alert::sealed_hash(&alert.sealed_alert.0))
     }
 }
 
@@ -390,7 +406,11 @@ pub const ACKED_KEPT: usize = 200;
 impl Membership {
     /// Remembers that this device acknowledged `record`.
     pub fn remember_ack(&mut self, record: AckRecord) {
-        if !self.acked.contains(&record) {
+        if !self
+            .acked
+            .iter()
+            .any(|r| r.server == record.server && r.alert == record.alert && r.fired_at == record.fired_at)
+        {
             self.acked.push(record);
         }
         let excess = self.acked.len().saturating_sub(ACKED_KEPT);
