@@ -725,7 +725,7 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         // In firing order, each judged against the notes of the alerts before it.
         let mut sequences = Vec::new();
         for e in &events {
-            let a = e.shown(&m.server, m.mailbox);
+            let a = e.shown(&m.server, m.mailbox, (!m.mirrors.is_empty()).then_some(m.acked.as_slice()));
             let mut v =
                 render_alert(m, &a, &keys.encryption, pol.as_ref(), newest_sequence_before(&sequences, a.fired_at));
             if let Some(seq) = v.json["sequence"].as_u64() {
@@ -1041,6 +1041,14 @@ pub async fn watch(
                             }
                         }
                         let before = newest_sequence_before(&sequences[i], a.fired_at);
+                        // For a member with several servers, "acknowledged by
+                        // you" only from this device's records, as `aman alerts`.
+                        let mut a = a.clone();
+                        let member = &book.memberships[i];
+                        if !member.mirrors.is_empty() && !member.acked.iter().any(|r| r.is_of(&m.server, &a)) {
+                            a.acks.retain(|k| k.mailbox != m.mailbox);
+                        }
+                        let a = &a;
                         let v = render_alert(m, a, &keys[i].encryption, proofs[i].as_ref(), before);
                         if let Some(seq) = v.json["sequence"].as_u64() {
                             sequences[i].push((a.fired_at, seq));

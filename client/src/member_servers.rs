@@ -20,12 +20,11 @@ pub const SAME_EVENT_WINDOW: u64 = 86_400;
 /// the same reason and the same sealed note, byte for byte (so the same
 /// member signature: every server holds the member's one sealed note), and
 /// either the same missed deadline, or fired within [`SAME_EVENT_WINDOW`]
-/// of each other with nothing to tell them apart: neither deadline (a panic,
-/// a duress check-in), or the later one for an older deadline from a server
-/// that was down (it fires late, for the last deadline it knew). Never when
-/// the member signed a heartbeat between them (`alive_at`, the newest this
-/// device verified): the member was alive after the first. The servers'
-/// alert ids and words are not trusted for it.
+/// of each other with nothing to tell them apart: neither has a deadline (a
+/// panic, a duress check-in), or the later one comes from a server that was
+/// down (it fires late, for its deadline moved past its restart). Then
+/// never when the member signed a heartbeat between them (`alive_at`, the
+/// newest this device verified): the member was alive after the first.
 pub fn same_event(a: &MailboxAlert, b: &MailboxAlert, alive_at: Option<u64>) -> bool {
     if a.reason != b.reason || a.sealed_alert.0 != b.sealed_alert.0 || a.reason == AlertReason::Drill {
         return false;
@@ -41,7 +40,11 @@ pub fn same_event(a: &MailboxAlert, b: &MailboxAlert, alive_at: Option<u64>) -> 
     }
     match (early.deadline, late.deadline) {
         (None, None) => true,
-        (Some(newer), Some(older)) => older < newer && late.server_was_down,
+        // A server that was down fires late, for the deadline it knew moved
+        // past its restart (§9): the deadlines differ, and only its word
+        // that it was down (and the window, and no heartbeat between) ties
+        // the two.
+        (Some(_), Some(_)) => late.server_was_down,
         _ => false,
     }
 }
@@ -81,9 +84,15 @@ impl Event {
     /// earlier time); with the other contacts' acknowledgements, the earlier
     /// notes and the notices of every copy, so that no server can hide what
     /// another shows.
-    pub fn shown(&self, first_server: &str, mine: MailboxId) -> MailboxAlert {
+    pub fn shown(&self, first_server: &str, mine: MailboxId, acked: Option<&[AckRecord]>) -> MailboxAlert {
         let lead = self.copies.iter().find(|(s, _)| s == first_server).unwrap_or(&self.copies[0]);
         let mut shown = lead.1.clone();
+        // For a member with several servers, "acknowledged by you" only when
+        // this device made it (`acked`): no server's word makes another's
+        // real alert look handled. (With one server, its word is all there is.)
+        if acked.is_some_and(|records| !self.acked_here(records)) {
+            shown.acks.retain(|a| a.mailbox != mine);
+        }
         for (_, other) in &self.copies {
             // This contact's own acknowledgement is the shown copy's word
             // (each copy's is in `copies`): another server cannot make the
@@ -109,6 +118,11 @@ impl Event {
         shown.earlier_notes.sort_by_key(|n| std::cmp::Reverse(n.received_at));
         shown.notices.sort_by_key(|n| n.at);
         shown
+    }
+
+    /// Whether this device acknowledged one of its copies (its own records).
+    pub fn acked_here(&self, acked: &[AckRecord]) -> bool {
+        self.copies.iter().any(|(s, a)| acked.iter().any(|r| r.is_of(s, a)))
     }
 
     /// The servers that fired it.
@@ -214,11 +228,10 @@ pub fn acks_to_spread(m: &Membership, events: &[Event]) -> Vec<(String, MailboxA
 }
 
 /// A copy that fired after the acknowledgement was made (a minute's slack
-/// for clocks) takes it only as a server that was down firing late for a
-/// deadline no newer than the acknowledged one's: a later alert is news.
+/// for clocks) takes it only as a missed alert of a server that was down,
+/// firing late: any other later alert is news.
 fn after_ack_only_if_late(record: &AckRecord, acked: &MailboxAlert, c: &MailboxAlert) -> bool {
-    c.fired_at <= record.at.saturating_add(60)
-        || c.server_was_down && c.deadline.is_some() && acked.deadline.is_some_and(|d| c.deadline <= Some(d))
+    c.fired_at <= record.at.saturating_add(60) || c.server_was_down && c.deadline.is_some() && acked.deadline.is_some()
 }
 
 /// How far ahead of this device's clock a directory may be dated: a captor
@@ -433,9 +446,10 @@ mod tests {
             2,
             "the member signed a heartbeat between them"
         );
-        let newer = ("https://b".to_owned(), alert(12, AlertReason::Missed, 5000, Some(2000), b"note"));
-        let newer = (newer.0, MailboxAlert { server_was_down: true, ..newer.1 });
-        assert_eq!(events(vec![a.clone(), newer], NOW, None).len(), 2, "a later alert for a newer deadline is news");
+        // A server that was down fires for its deadline moved past its restart.
+        let moved = ("https://b".to_owned(), alert(12, AlertReason::Missed, 5000, Some(4990), b"note"));
+        let moved = (moved.0, MailboxAlert { server_was_down: true, ..moved.1 });
+        assert_eq!(events(vec![a.clone(), moved], NOW, None).len(), 1, "a late server's moved deadline");
         let events = events(vec![a.clone(), late.clone()], NOW, None);
         assert_eq!(events.len(), 1, "a server that was down fires late, for its older deadline");
         assert_eq!(events[0].servers(), ["https://a", "https://b"]);
@@ -465,7 +479,7 @@ mod tests {
         early.acks.push(Ack { mailbox: MailboxId::from_bytes([9; 16]), at: 20 });
         let evs = events(vec![("https://b".to_owned(), early), ("https://a".to_owned(), honest.clone())], NOW, None);
         assert_eq!(evs.len(), 1);
-        let shown = evs[0].shown("https://a", MailboxId::from_bytes([7; 16]));
+        let shown = evs[0].shown("https://a", MailboxId::from_bytes([7; 16]), Some(&[]));
         assert_eq!(shown.alert, honest.alert, "the first server's copy");
         assert_eq!(shown.earlier_notes.len(), 1, "its earlier notes are not hidden");
         assert_eq!(shown.acks.len(), 1, "and the other's acknowledgement is shown");
@@ -557,6 +571,9 @@ mod tests {
         // on the first server's copy.
         let evs = events(vec![at("https://a", &a2), at("https://b", &acked(&b2))], NOW, None);
         assert_eq!(evs.len(), 1);
-        assert!(evs[0].shown("https://a", mine).acks.is_empty());
+        assert!(evs[0].shown("https://a", mine, Some(&[])).acks.is_empty());
+        // The first server's own claim, with no record on this device, is not shown either.
+        let evs = events(vec![at("https://a", &acked(&a2)), at("https://b", &b2)], NOW, None);
+        assert!(evs[0].shown("https://a", mine, Some(&[])).acks.is_empty());
     }
 }
