@@ -648,7 +648,9 @@ pub async fn list_alerts(ctx: &Ctx, vault: &mut Vault, all: bool) -> Result<Repo
         }
         let reached_any = read.iter().any(|(_, c)| c.is_some());
         for (feed, contents) in &read {
-            kept.push((m.mailbox, feed.server.clone(), None, contents.is_some()));
+            if contents.is_none() {
+                kept.push((m.mailbox, feed.server.clone(), None, false));
+            }
             if contents.is_none() && reached_any {
                 // Down here, read through another: say which, and how fresh
                 // the member's own heartbeat is.

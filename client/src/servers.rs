@@ -255,9 +255,20 @@ pub async fn mirror_policy(
     key: &SigningKey,
     policy: &aman_protocol::api::Policy,
 ) -> Vec<String> {
+    on_mirrors(ctx, book, key, &routes::SetPolicy, policy).await
+}
+
+/// Sends `route` with `body` to every mirror at once, each signed for that
+/// server; returns a line for each mirror that did not take it.
+async fn on_mirrors<R: routes::Route>(
+    ctx: &Ctx,
+    book: &MemberBook,
+    key: &SigningKey,
+    route: &R,
+    body: &R::Request,
+) -> Vec<String> {
     let answers = fanout::everywhere(ctx, fanout::mirrors(book), |server, client| async move {
-        let _: PolicyReply = client.call(&routes::SetPolicy, policy, &signer_at(book, &server, key)).await?;
-        Ok(())
+        client.call(route, body, &signer_at(book, &server, key)).await.map(|_| ())
     })
     .await;
     fanout::mirror_warnings(&answers)
@@ -284,12 +295,7 @@ pub async fn set_policy_everywhere(
 /// that misses it gets it with the next check-in (`alert_hash_mismatch`).
 pub async fn mirror_sealed(ctx: &Ctx, book: &MemberBook, key: &SigningKey, sealed: &[u8]) -> Vec<String> {
     let body = aman_protocol::api::SealedAlertUpdate { sealed_alert: B64(sealed.to_vec()) };
-    let answers = fanout::everywhere(ctx, fanout::mirrors(book), |server, client| {
-        let body = &body;
-        async move { client.call(&routes::UpdateSealedAlert, body, &signer_at(book, &server, key)).await }
-    })
-    .await;
-    fanout::mirror_warnings(&answers)
+    on_mirrors(ctx, book, key, &routes::UpdateSealedAlert, &body).await
 }
 
 /// `DELETE /v1/account/policy/pending` on the first server, then on every mirror.
@@ -300,12 +306,7 @@ pub async fn cancel_pending_everywhere(
     key: &SigningKey,
 ) -> Result<Vec<String>, ClientError> {
     let _: PolicyReply = first.call(&routes::CancelPendingPolicy, &NoBody, &member::signer(book, key)?).await?;
-    let answers = fanout::everywhere(ctx, fanout::mirrors(book), |server, client| async move {
-        let _: PolicyReply = client.call(&routes::CancelPendingPolicy, &NoBody, &signer_at(book, &server, key)).await?;
-        Ok(())
-    })
-    .await;
-    Ok(fanout::mirror_warnings(&answers))
+    Ok(on_mirrors(ctx, book, key, &routes::CancelPendingPolicy, &NoBody).await)
 }
 
 /// Seals the list of servers to every contact and puts it on every server,
