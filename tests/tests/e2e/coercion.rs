@@ -14,11 +14,15 @@
 //! | a watcher of the server's network | connections to the receivers, and when | none after a normal check-in; never inside the request; the same delay for every kind |
 //! | webhook, ntfy and mail providers | headers and bodies of the first notification and its re-notification, ids masked; the interval | duress = panic = missed |
 //! | whoever copies the data directory | every key and value in the sled database, numbers and random bytes reduced to their shape; the raw files | duress = panic = missed; no key file, no reason in clear |
+//!
+//! The same script runs again with a second server the member added (issue
+//! 13): every observer of the first server has its twin on the second, the
+//! captor also runs `aman server list`, and the comparisons are the same.
 
 use super::{free_port, server_env};
 use aman_client::api::ApiClient;
 use aman_protocol::routes::{Checkin, Healthz, OpenApi, Route};
-use aman_tests::{aman, binary, Member, Receiver, ServerProcess, SmtpServer};
+use aman_tests::{aman, aman_env, binary, Member, Receiver, ServerProcess, SmtpServer};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +73,8 @@ struct Views {
     /// From each web channel's first notification to its re-notification.
     renotified_after: Vec<Duration>,
     stored: Vec<String>,
+    /// The second server's database, in a run with one (issue 13).
+    mirror_stored: Vec<String>,
     stored_raw_words: Vec<String>,
     key_file_in_data_dir: bool,
 }
@@ -235,7 +241,11 @@ fn wait_until(within: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn run(variant: Variant) -> Views {
+/// One run of the script. With `mirrored`, the member has added a second
+/// server (issue 13) before pairing, the contact has learnt it and added its
+/// channels there, and every observer of the first server has its twin on
+/// the second: its public listener, its providers, its data directory.
+fn run(variant: Variant, mirrored: bool) -> Views {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
@@ -258,6 +268,9 @@ fn run(variant: Variant) -> Views {
     env.extend_from_slice(&owned);
     let server = ServerProcess::start(&data, &format!("127.0.0.1:{}", free_port()), &env);
     let url = server.url.clone();
+    let mirror_data = dir.path().join("mirror");
+    let mirror = mirrored.then(|| ServerProcess::start(&mirror_data, &format!("127.0.0.1:{}", free_port()), &env));
+    let servers = if mirrored { 2 } else { 1 };
     let mut views = Views::default();
 
     // Another member and its contact, long-polling all along.
@@ -292,6 +305,10 @@ fn run(variant: Variant) -> Views {
     let duress = "duress-passphrase-jungle\n";
     let out = aman(&member, "normal-passphrase-quilt\nduress-passphrase-jungle\n", &["init", "--server", &url]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    if let Some(mirror) = &mirror {
+        let out = aman(&member, "normal-passphrase-quilt\nduress-passphrase-jungle\n", &["server", "add", &mirror.url]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     let out = aman(&member, normal, &["--json", "contact", "invite", "--label", "sara"]);
     let code = serde_json::from_slice::<Value>(&out.stdout).unwrap()["code"].as_str().unwrap().to_owned();
     let out =
@@ -312,19 +329,41 @@ fn run(variant: Variant) -> Views {
         out
     };
     let look_around = |views: &mut Views| {
-        for args in [
+        let mut commands = vec![
             &["status"][..],
             &["--json", "status"],
             &["schedule", "show"],
             &["--json", "schedule", "show"],
             &["contact", "list"],
             &["--json", "contact", "list"],
-        ] {
+        ];
+        if mirrored {
+            commands.extend([&["server", "list"][..], &["--json", "server", "list"]]);
+        }
+        for args in commands {
             captor(views, normal, args);
             captor(views, duress, args);
         }
     };
     captor(&mut views, normal, &["contact", "list"]);
+    if mirrored {
+        // Once the member's client has completed the pairing (any command
+        // does), the contact reads the member's directory of servers, and adds its
+        // channels on the second one (the wait for a newly listed server cut
+        // to nothing); one more read after that, for good measure.
+        let learnt = || {
+            let out = aman_env(
+                &contact,
+                "contact-pass-orchid\n",
+                &["--json", "alerts", "--all"],
+                &[("AMAN_NEW_SERVER_WAIT", "0")],
+            );
+            serde_json::from_slice::<Value>(&out.stdout)
+                .is_ok_and(|v| v["member_servers"][0]["servers"].as_array().is_some_and(|s| s.len() == 2))
+        };
+        wait_until(Duration::from_secs(30), learnt);
+        assert!(learnt(), "the contact learnt the member's second server");
+    }
     // A missed deadline needs a short schedule; the captor's view is compared
     // only between the normal and the duress runs, which share this one.
     let (every, grace) = if variant == Variant::Missed { ("1s", "10s") } else { ("1h", "1h") };
@@ -348,7 +387,13 @@ fn run(variant: Variant) -> Views {
         captor(&mut views, normal, &["trip", "start", "--back-by", "30m"]);
     }
     look_around(&mut views);
-    views.public.extend(rt.block_on(scrape_public(&url)));
+    let scrape = |views: &mut Views| {
+        views.public.extend(rt.block_on(scrape_public(&url)));
+        if let Some(mirror) = &mirror {
+            views.public.extend(rt.block_on(scrape_public(&mirror.url)).into_iter().map(|l| format!("mirror {l}")));
+        }
+    };
+    scrape(&mut views);
 
     // The trigger. What the channels had before it (trips only's notice)
     // is not what it causes.
@@ -372,7 +417,7 @@ fn run(variant: Variant) -> Views {
     }
     // Right after: what anyone on the network and the captor can see.
     if variant != Variant::Missed {
-        views.public.extend(rt.block_on(scrape_public(&url)));
+        scrape(&mut views);
         look_around(&mut views);
     }
 
@@ -383,29 +428,38 @@ fn run(variant: Variant) -> Views {
             && ntfy.hits().len() >= before[1] + n
             && smtp.messages().len() >= before[2] + n
     };
-    wait_until(Duration::from_secs(20), || !alerted || reached(1));
+    // Every server alerts on its own: each channel hears from each.
+    wait_until(Duration::from_secs(20), || !alerted || reached(servers));
     if !alerted {
         std::thread::sleep(Duration::from_secs(DISPATCH_DELAY_S + 2));
     }
     let firsts = [webhook.hits().get(before[0]).map(|h| h.at), ntfy.hits().get(before[1]).map(|h| h.at)];
     views.first_notification_after = firsts.into_iter().flatten().min().map(|at| at.duration_since(trigger));
     // And the re-notification nobody acknowledged, on every channel.
-    wait_until(Duration::from_secs(20), || !alerted || reached(2));
+    wait_until(Duration::from_secs(20), || !alerted || reached(2 * servers));
+    // (With two servers the channels' hits interleave: the one-server runs
+    // time the re-notification.)
     for (hits, skip) in [(webhook.hits(), before[0]), (ntfy.hits(), before[1])] {
-        if let [first, second, ..] = &hits[skip..] {
+        if let ([first, second, ..], false) = (&hits[skip..], mirrored) {
             views.renotified_after.push(second.at.duration_since(first.at));
         }
     }
     views.webhook = webhook.hits().iter().map(|h| shape_of_request(&h.headers, &h.raw)).collect();
     views.ntfy = ntfy.hits().iter().map(|h| shape_of_request(&h.headers, &h.raw)).collect();
     views.mail = smtp.messages().iter().map(|m| mask(m)).collect();
+    if mirrored {
+        // Which server's request came first is a race, not a view.
+        for seen in [&mut views.webhook, &mut views.ntfy, &mut views.mail] {
+            seen.sort();
+        }
+    }
 
     // The member carries on; the captor looks again (with the short
     // schedule of the missed run, the server stops before the next deadline).
     captor(&mut views, normal, &["checkin"]);
     if variant != Variant::Missed {
         look_around(&mut views);
-        views.public.extend(rt.block_on(scrape_public(&url)));
+        scrape(&mut views);
     }
 
     // The late check-in's wake-up is dispatched after the same delay as an alert.
@@ -415,17 +469,30 @@ fn run(variant: Variant) -> Views {
     views.other_contact_wakes = *wakes.lock().unwrap();
 
     // Every delivery recorded, then the server stops and its data directory is copied.
-    wait_until(Duration::from_secs(10), || {
-        let out =
-            Command::new(binary("aman-server")).arg("--data").arg(&data).args(["--json", "stats"]).output().unwrap();
-        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|v| v["deliveries_pending"] == 0)
-    });
+    let settled = |data: &Path| {
+        wait_until(Duration::from_secs(10), || {
+            let out =
+                Command::new(binary("aman-server")).arg("--data").arg(data).args(["--json", "stats"]).output().unwrap();
+            serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|v| v["deliveries_pending"] == 0)
+        })
+    };
+    settled(&data);
     drop(server.stop());
     let copy = dir.path().join("seized");
     copy_dir(&data, &copy);
-    views.key_file_in_data_dir = files_under(&copy).iter().any(|p| p.file_name().is_some_and(|n| n == "server.key"));
     views.stored = stored_view(&copy.join("db"));
-    for file in files_under(&copy) {
+    let mut seized = vec![copy];
+    if let Some(mirror) = mirror {
+        settled(&mirror_data);
+        drop(mirror.stop());
+        let copy = dir.path().join("seized-mirror");
+        copy_dir(&mirror_data, &copy);
+        views.mirror_stored = stored_view(&copy.join("db"));
+        seized.push(copy);
+    }
+    let files: Vec<PathBuf> = seized.iter().flat_map(|copy| files_under(copy)).collect();
+    views.key_file_in_data_dir = files.iter().any(|p| p.file_name().is_some_and(|n| n == "server.key"));
+    for file in files {
         let bytes = std::fs::read(&file).unwrap();
         // A reason as a stored value (field names such as `duress_tag` are in every account).
         for word in ["\"duress\"", "\"panic\"", "\"missed\"", "old bridge", "Karrada"] {
@@ -464,10 +531,10 @@ fn diff(a: &[String], b: &[String]) -> String {
 #[test]
 fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_alerts_reason() {
     let _shared = super::LOAD.blocking_read();
-    let normal = run(Variant::Normal);
-    let duress = run(Variant::Duress);
-    let panic = run(Variant::Panic);
-    let missed = run(Variant::Missed);
+    let normal = run(Variant::Normal, false);
+    let duress = run(Variant::Duress, false);
+    let panic = run(Variant::Panic, false);
+    let missed = run(Variant::Missed, false);
 
     // The captor, with either passphrase, over the whole sequence.
     assert_eq!(normal.captor.len(), duress.captor.len());
@@ -523,14 +590,81 @@ fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_a
     }
 }
 
+/// Several servers (issue 13): with a second server the member added, every
+/// observer of either server, and the captor with `aman server list` too,
+/// sees what it saw with one. Each server alerts for a duress check-in as for
+/// a panic or a missed deadline, and the second server's seized database no
+/// more tells an alert's reason than the first's.
+#[test]
+fn with_a_second_server_no_observer_of_either_tells_a_duress_check_in_or_an_alerts_reason() {
+    let _shared = super::LOAD.blocking_read();
+    let normal = run(Variant::Normal, true);
+    let duress = run(Variant::Duress, true);
+    let panic = run(Variant::Panic, true);
+    let missed = run(Variant::Missed, true);
+
+    // The captor, with either passphrase, over the whole sequence, which
+    // lists both servers.
+    assert_eq!(normal.captor.len(), duress.captor.len());
+    for (n, d) in normal.captor.iter().zip(&duress.captor) {
+        assert_eq!(n, d, "the captor's view differs");
+    }
+    let listed = normal.captor.iter().find(|c| c.starts_with("$ aman --json server list")).expect("server list");
+    assert_eq!(listed.matches("\"reachable\":true").count(), 2, "{listed}");
+    // Anyone who can reach either server.
+    assert_eq!(normal.public, duress.public);
+    assert!(normal.public.iter().any(|l| l.starts_with("mirror GET /metrics 404")), "{:?}", normal.public);
+    assert_eq!((normal.other_contact_wakes, duress.other_contact_wakes), (0, 0));
+
+    // The providers: nothing after a normal check-in; otherwise each server's
+    // first notification and re-notification on every channel, the same
+    // requests whatever the reason, and no reason in them.
+    assert!(normal.webhook.is_empty() && normal.ntfy.is_empty() && normal.mail.is_empty());
+    for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
+        assert_eq!((v.webhook.len(), v.ntfy.len(), v.mail.len()), (4, 4, 4), "{name}: two servers, two each");
+        let after = v.first_notification_after.unwrap_or_else(|| panic!("{name}: no notification"));
+        let min = Duration::from_millis(DISPATCH_DELAY_S * 1000 / 2);
+        assert!(after >= min.saturating_sub(Duration::from_millis(100)), "{name}: notified after {after:?}");
+        assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 10), "{name}: notified after {after:?}");
+    }
+    for (name, v) in [("panic", &panic), ("missed", &missed)] {
+        assert_eq!(duress.webhook, v.webhook, "webhook: duress vs {name}");
+        assert_eq!(duress.ntfy, v.ntfy, "ntfy: duress vs {name}");
+        assert_eq!(duress.mail, v.mail, "mail: duress vs {name}");
+    }
+    for seen in duress.webhook.iter().chain(&duress.ntfy).chain(&duress.mail) {
+        for word in ["duress", "panic", "missed", "reason"] {
+            assert!(!seen.contains(word), "a provider sees `{word}`: {seen}");
+        }
+    }
+
+    // Whoever copies either data directory.
+    for (name, v) in [("normal", &normal), ("duress", &duress), ("panic", &panic), ("missed", &missed)] {
+        assert!(!v.key_file_in_data_dir, "{name}: a server key is inside a data directory");
+        assert!(v.stored_raw_words.is_empty(), "{name}: {:?}", v.stored_raw_words);
+    }
+    let first: fn(&Views) -> Vec<String> = |v| v.stored.clone();
+    let second: fn(&Views) -> Vec<String> = |v| v.mirror_stored.clone();
+    for (server, stored) in [("first", first), ("second", second)] {
+        assert!(stored(&duress).iter().any(|f| f.starts_with("A ")), "{server}: the alert is in the database");
+        for (name, v) in [("panic", &panic), ("missed", &missed)] {
+            assert!(
+                stored(&duress) == stored(v),
+                "{server} server's records, duress vs {name}:\n{}",
+                diff(&stored(&duress), &stored(v))
+            );
+        }
+    }
+}
+
 /// Trips only (issue 12): ending a trip stands down, and with the duress
 /// passphrase it is a silent alert that no observer tells from the normal
 /// stand-down, as for any check-in.
 #[test]
 fn no_observer_tells_a_duress_stand_down() {
     let _shared = super::LOAD.blocking_read();
-    let normal = run(Variant::StandDown);
-    let duress = run(Variant::StandDownDuress);
+    let normal = run(Variant::StandDown, false);
+    let duress = run(Variant::StandDownDuress, false);
     assert_eq!(normal.captor.len(), duress.captor.len());
     for (n, d) in normal.captor.iter().zip(&duress.captor) {
         assert_eq!(n, d, "the captor's view differs");
