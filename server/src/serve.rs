@@ -111,6 +111,13 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// How often the heartbeat is written.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
+/// The least time between two scheduler ticks. With a short dispatch delay
+/// every check-in's signal falls due at once, and a tick per check-in (a
+/// blocking task, a batch of one) would cost more than the check-in itself;
+/// ticks at most this often read what fell due meanwhile in one batch.
+/// Deadlines are whole seconds, so no alert waits longer than this for it.
+pub const MIN_TICK_GAP: Duration = Duration::from_millis(20);
+
 /// A server that is running.
 #[derive(Debug)]
 pub struct RunningServer {
@@ -287,6 +294,7 @@ async fn run_scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
     }
+    let mut last_tick: Option<tokio::time::Instant> = None;
     loop {
         let now_ms = engine.clock.now_ms();
         let next = lock(&engine.schedule).next_wake();
@@ -298,6 +306,15 @@ async fn run_scheduler(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
                 _ = stop.changed() => return,
             }
         }
+        // Whatever woke it, the same least gap since the last tick: what
+        // fell due meanwhile is read in the next tick's batch.
+        if let Some(earliest) = last_tick.map(|t| t + MIN_TICK_GAP) {
+            tokio::select! {
+                _ = tokio::time::sleep_until(earliest) => {}
+                _ = stop.changed() => return,
+            }
+        }
+        last_tick = Some(tokio::time::Instant::now());
         let ticking = engine.clone();
         let now = engine.clock.now();
         if tokio::task::spawn_blocking(move || ticking.tick(now)).await.is_err() {

@@ -61,17 +61,23 @@ impl Engine {
 
     /// Opens the account's `K_tr`. An account without one (registered by a
     /// v0.1 client) cannot check in: it answers as an unknown caller.
-    pub(super) fn transport_key(&self, id: &AccountId, account: &AccountRecord) -> Result<ProofKey, EngineError> {
+    pub(super) fn transport_key(
+        &self,
+        id: &AccountId,
+        account: &AccountRecord,
+    ) -> Result<std::sync::Arc<ProofKey>, EngineError> {
         if account.transport_sealed.0.is_empty() {
             return Err(EngineError::unauthorized());
         }
-        let plain = self
-            .server_key()
-            .decrypt(&transport_context(id), &account.transport_sealed.0)
-            .map_err(|_| EngineError::internal("an account's transport key does not open"))?;
-        let bytes = <[u8; 32]>::try_from(plain.as_slice())
-            .map_err(|_| EngineError::internal("an account's transport key has the wrong length"))?;
-        Ok(ProofKey::from_bytes(Zeroizing::new(bytes)))
+        self.transport_keys.decode(id, &account.transport_sealed.0, |sealed| {
+            let plain = self
+                .server_key()
+                .decrypt(&transport_context(id), sealed)
+                .map_err(|_| EngineError::internal("an account's transport key does not open"))?;
+            let bytes = <[u8; 32]>::try_from(plain.as_slice())
+                .map_err(|_| EngineError::internal("an account's transport key has the wrong length"))?;
+            Ok(ProofKey::from_bytes(Zeroizing::new(bytes)))
+        })
     }
 
     /// Seals one generation of keys (sorted) with its duress tag.

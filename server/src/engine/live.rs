@@ -61,7 +61,7 @@ impl Engine {
     pub fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError> {
         let Some(record) = self.store.account(id)? else { return Ok(None) };
         let live = match self.store.live(id)? {
-            Some(sealed) => self.open_live(id, &sealed)?,
+            Some(sealed) => (*self.lives.decode(id, &sealed, |s| self.open_live(id, s))?).clone(),
             // Written by 0.2 and not migrated yet: the fields are in the record.
             None => LiveState::from_legacy(&record),
         };
@@ -81,7 +81,20 @@ impl Engine {
 
     /// The op that stores a live state, sealed.
     pub(super) fn live_op(&self, id: &AccountId, live: &LiveState) -> Result<Op, EngineError> {
-        Ok(Op::PutLive(*id, seal_live(self.server_key(), id, live).map_err(EngineError::internal)?))
+        let sealed = seal_live(self.server_key(), id, live).map_err(EngineError::internal)?;
+        // The next check-in reads these bytes back: it need not open them.
+        // (What it remembers is what opening them would give, which for a
+        // zero time or an empty heartbeat is not quite `live`.)
+        if let Some(as_read) = LiveState::decode(&live.encode()) {
+            self.lives.put(*id, sealed.clone(), std::sync::Arc::new(as_read));
+        }
+        Ok(Op::PutLive(*id, sealed))
+    }
+
+    /// A deleted account's opened values leave memory with it.
+    pub(super) fn forget_opened(&self, id: &AccountId) {
+        self.lives.forget(id);
+        self.transport_keys.forget(id);
     }
 
     /// The ops that store a whole account: the record and its live state.

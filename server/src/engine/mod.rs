@@ -42,9 +42,11 @@ use crate::clock::Clock;
 use crate::config::Config;
 
 use crate::metrics::Metrics;
-use crate::store::{Durable, Op, Store, StoreError};
+use crate::store::memo::Memo;
+use crate::store::{Durable, LiveState, Op, Store, StoreError};
 use aman_protocol::api::ServerInfo;
 use aman_protocol::at_rest::ServerKey;
+use aman_protocol::heartbeat::ProofKey;
 use aman_protocol::{AccountId, MailboxId, ServerId, ServerIdentity};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
@@ -90,6 +92,11 @@ pub struct Engine {
     outage: Mutex<Option<(u64, u64)>>,
     /// What a check-in for no account is checked against (made on first use).
     stand_in: std::sync::OnceLock<Option<stand_in::StandIn>>,
+    /// Live states as last opened or sealed, by their sealed bytes.
+    lives: Memo<LiveState>,
+    /// Transport keys `K_tr` as last opened, by their sealed bytes (the
+    /// server key that opens them is in memory anyway).
+    transport_keys: Memo<ProofKey>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -211,6 +218,8 @@ impl Engine {
             last_stamp: std::sync::atomic::AtomicU64::new(0),
             outage: Mutex::new(None),
             stand_in: std::sync::OnceLock::new(),
+            lives: Memo::default(),
+            transport_keys: Memo::default(),
         })
     }
 

@@ -397,6 +397,7 @@ impl Engine {
                 lock(&self.schedule).remove_deadline(id);
                 ops.push(Op::DeleteAccount(*id));
                 ops.push(Op::PutRetired(self.retired_tag(id)));
+                self.forget_opened(id);
                 tracing::info!("account deleted after cooling-off");
             } else {
                 let mut changed = false;

@@ -6,6 +6,7 @@
 
 pub mod commit;
 pub mod keys;
+pub mod memo;
 mod policy_record;
 pub mod records;
 mod sled_store;

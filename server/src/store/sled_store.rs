@@ -2,6 +2,7 @@
 
 use super::commit::{GroupCommit, Ticket};
 use super::keys::{self, prefix};
+use super::memo::Memo;
 use super::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +26,9 @@ pub struct SledStore {
     journal: Mutex<Option<Journal>>,
     /// Writes an export's journal takes before its read holds writes off.
     journal_max: usize,
+    /// Account records as last decoded, by their stored bytes (every
+    /// check-in reads its account's).
+    accounts: Memo<AccountRecord>,
 }
 
 /// Writes an export's journal takes, by default, before its read holds
@@ -75,6 +79,7 @@ impl SledStore {
             exporting: AtomicBool::new(false),
             journal: Mutex::new(None),
             journal_max: JOURNAL_MAX,
+            accounts: Memo::default(),
         })
     }
 
@@ -108,6 +113,15 @@ impl SledStore {
             }
         }
         write(&writes)
+    }
+
+    /// A deleted account's record leaves the memo with it.
+    fn forget_deleted(&self, ops: &[Op]) {
+        for op in ops {
+            if let Op::DeleteAccount(id) = op {
+                self.accounts.forget(id);
+            }
+        }
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -301,6 +315,7 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
 
 impl Store for SledStore {
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        self.forget_deleted(&ops);
         let all = all_writes(ops)?;
         self.gated(all, |all| {
             self.tree.apply_batch(batch_of(all))?;
@@ -311,6 +326,7 @@ impl Store for SledStore {
     fn apply_ordered(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         // Single-key writes take sled's shared lock only, so they run
         // alongside a flush; a batch takes the exclusive lock and waits.
+        self.forget_deleted(&ops);
         let all = all_writes(ops)?;
         self.gated(all, |all| self.insert_each(all))
     }
@@ -374,7 +390,9 @@ impl Store for SledStore {
     }
 
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        self.get(&keys::account(id))
+        let Some(stored) = self.tree.get(keys::account(id))? else { return Ok(None) };
+        let record = self.accounts.decode(id, &stored, |b| decode::<AccountRecord>(prefix::ACCOUNT, b))?;
+        Ok(Some((*record).clone()))
     }
 
     fn reminders(&self, id: &AccountId) -> Result<Option<ReminderRecord>, StoreError> {
