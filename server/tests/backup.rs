@@ -179,6 +179,7 @@ fn backups_while_writes_go_on(store: SledStore, backups: usize, pause: Option<st
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
     assert!(written > 100, "the writer wrote during the backups: {written}");
+    assert!(written < 2_000_000, "the writer was still writing when the last backup was taken");
 }
 
 #[test]

@@ -589,3 +589,69 @@ async fn a_corrupt_duress_tag_is_an_internal_error_never_a_normal_check_in() {
     assert_eq!(app.stats(), before, "nothing written");
     assert_eq!(app.tick().duress, Vec::new());
 }
+
+/// What a check-in reads through the memos (ARCHITECTURE.md, invariant 37)
+/// is exactly what decoding the stored bytes gives, after each kind of
+/// write on the way: check-ins in both modes, the scheduler reading a
+/// duress signal, a late check-in, a note replaced, a panic.
+#[tokio::test]
+async fn what_a_check_in_reads_through_the_memos_is_what_the_stored_bytes_say() {
+    use aman_server::engine::open_live;
+    use aman_server::store::{keys, AccountRecord};
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let key = aman_server::keyfile::load_or_create(&app.dir.path().join("server.key")).unwrap();
+    let check = |what: &str, account: &aman_protocol::AccountId| {
+        let read = app.engine.account(account).unwrap().unwrap();
+        let entries = app.store.raw_entries().unwrap();
+        let stored = |k: Vec<u8>| entries.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone()).unwrap();
+        let record: AccountRecord = serde_json::from_slice(&stored(keys::account(account))).unwrap();
+        let live = open_live(&key, account, &stored(keys::live(account))).unwrap();
+        assert_eq!(read.record, record, "{what}: the account record");
+        assert_eq!(read.live, live, "{what}: the live state");
+    };
+    for (duress, what) in [(false, "normal"), (true, "duress"), (false, "normal again")] {
+        let (s, _) = app.call(m.checkin_request(duress, 3600, 600, app.now())).await;
+        assert_eq!(s, StatusCode::OK, "{what}");
+        check(what, &m.account);
+        app.clock.advance(1);
+    }
+    app.tick();
+    check("after the scheduler read the duress signal", &m.account);
+    // Overdue: the deadline fires, then a late check-in.
+    app.clock.advance(3600 + 601);
+    app.tick();
+    check("after the deadline fired", &m.account);
+    let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    app.tick();
+    check("after a late check-in", &m.account);
+    m.reseal("a new note", app.now());
+    let (s, _) = app
+        .call(m.request("PUT", "/v1/account/sealed-alert", json!({ "sealed_alert": B64(m.sealed.clone()) }), app.now()))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    check("after the note was replaced", &m.account);
+    let (s, _) = app.call(m.request("POST", "/v1/panic", json!({}), app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    app.tick();
+    check("after a panic", &m.account);
+    // A second member's reads are its own.
+    let mut other = app.member().await;
+    let (s, _) = app.call(other.checkin_request(false, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    check("the other member", &other.account);
+    check("the first member still", &m.account);
+    // Bytes changed behind the memos' back (as a migration writes them) are
+    // read as they now are, never as they were remembered.
+    let mut record = app.store.account(&m.account).unwrap().unwrap();
+    record.key_generation += 7;
+    app.store.raw_write(&keys::account(&m.account), Some(&serde_json::to_vec(&record).unwrap())).unwrap();
+    let live = aman_server::store::LiveState { counter: 4242, ..Default::default() };
+    let sealed = aman_server::engine::seal_live(&key, &m.account, &live).unwrap();
+    app.store.raw_write(&keys::live(&m.account), Some(&sealed)).unwrap();
+    check("after bytes written behind the memos", &m.account);
+    let read = app.engine.account(&m.account).unwrap().unwrap();
+    assert_eq!((read.record.key_generation, read.live.counter), (record.key_generation, 4242));
+}

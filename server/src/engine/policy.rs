@@ -391,13 +391,14 @@ impl Engine {
         let guard = self.lock_account(id);
         let mut ops = vec![Op::DeleteCooling(at, *id)];
         let mut rearm = None;
+        let mut deleted = false;
         if let Some(mut account) = self.store.account(id)? {
             let due = |t: u64| t <= at;
             if account.pending_deletion.is_some_and(due) {
+                deleted = true;
                 lock(&self.schedule).remove_deadline(id);
                 ops.push(Op::DeleteAccount(*id));
                 ops.push(Op::PutRetired(self.retired_tag(id)));
-                self.forget_opened(id);
                 tracing::info!("account deleted after cooling-off");
             } else {
                 let mut changed = false;
@@ -440,6 +441,10 @@ impl Engine {
             }
         }
         let ticket = self.commit(ops)?;
+        if deleted {
+            // After the write: a read before it could have put them back.
+            self.forget_opened(id);
+        }
         if let Some(deadline) = rearm {
             // Under the account's lock, as a check-in arms its deadline.
             self.schedule_deadline(id, deadline);

@@ -42,7 +42,9 @@ impl Engine {
             StandIn::new(self).map_err(|e| tracing::error!(error = %e, "no stand-in for unknown check-ins")).ok()
         }) {
             let record = s.record.clone();
-            let live = self.open_live(&s.id, &s.live).unwrap_or_default();
+            // Through the memo, as a known account's live state is read.
+            let live = self.lives.decode(&s.id, &s.live, |l| self.open_live(&s.id, l)).map(|l| (*l).clone());
+            let live = live.unwrap_or_default();
             let account = Account { record, live };
             if let (Ok(transport), Ok(accepted)) =
                 (self.transport_key(&s.id, &account), self.accepted_keys(&s.id, &account, now))

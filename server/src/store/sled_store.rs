@@ -115,11 +115,23 @@ impl SledStore {
         write(&writes)
     }
 
-    /// A deleted account's record leaves the memo with it.
-    fn forget_deleted(&self, ops: &[Op]) {
-        for op in ops {
-            if let Op::DeleteAccount(id) = op {
-                self.accounts.forget(id);
+    /// The account records just written go into the memo as they will be
+    /// read, and deleted ones leave it. Refreshed on write, not only on
+    /// read: a record rewritten in the background (an alert fired by a
+    /// duress signal) must not make the next request's read of it slower
+    /// than a read after a normal check-in, which leaves the record as it was.
+    fn remember_written(&self, writes: &[KeyWrite]) {
+        for (key, value) in writes {
+            let id = match key.split_first() {
+                Some((&prefix::ACCOUNT, id)) => match AccountId::from_slice(id) {
+                    Ok(id) => id,
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            match value.as_deref().map(|v| (v, decode::<AccountRecord>(prefix::ACCOUNT, v))) {
+                Some((v, Ok(record))) => self.accounts.put(id, v.to_vec(), std::sync::Arc::new(record)),
+                _ => self.accounts.forget(&id),
             }
         }
     }
@@ -315,10 +327,10 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
 
 impl Store for SledStore {
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        self.forget_deleted(&ops);
         let all = all_writes(ops)?;
         self.gated(all, |all| {
             self.tree.apply_batch(batch_of(all))?;
+            self.remember_written(all);
             Ok(())
         })
     }
@@ -326,9 +338,12 @@ impl Store for SledStore {
     fn apply_ordered(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         // Single-key writes take sled's shared lock only, so they run
         // alongside a flush; a batch takes the exclusive lock and waits.
-        self.forget_deleted(&ops);
         let all = all_writes(ops)?;
-        self.gated(all, |all| self.insert_each(all))
+        self.gated(all, |all| {
+            self.insert_each(all)?;
+            self.remember_written(all);
+            Ok(())
+        })
     }
 
     fn export(&self, visit: &mut ExportVisit<'_>) -> Result<(), StoreError> {
