@@ -18,9 +18,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// their records twice in memory). When full it starts again empty.
 const MEMO_ACCOUNTS: usize = 4096;
 
-/// One memo: account → (stored bytes, what they decode to).
+/// Stored bytes and what they decode to.
+type Remembered<V> = (Vec<u8>, Arc<V>);
+
+/// One memo: account → what its stored bytes were and decode to.
 pub struct Memo<V> {
-    entries: Mutex<HashMap<AccountId, (Vec<u8>, Arc<V>)>>,
+    entries: Mutex<HashMap<AccountId, Remembered<V>>>,
 }
 
 impl<V> Default for Memo<V> {
