@@ -528,45 +528,38 @@ fn diff(a: &[String], b: &[String]) -> String {
     lines.join("\n")
 }
 
-#[test]
-fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_alerts_reason() {
-    let _shared = super::LOAD.blocking_read();
-    let normal = run(Variant::Normal, false);
-    let duress = run(Variant::Duress, false);
-    let panic = run(Variant::Panic, false);
-    let missed = run(Variant::Missed, false);
-
+/// What the one-server and the two-server scripts assert alike: the captor
+/// and the public see the same after a normal and a duress check-in, nobody
+/// else's contact is woken, nothing is sent after a normal check-in, every
+/// alert's notifications leave after the dispatch delay (never inside the
+/// request), each provider gets `per_channel` requests that are the same
+/// whatever the reason and name none, and no data directory holds a key
+/// file or a reason in clear.
+fn assert_no_observer_tells(normal: &Views, duress: &Views, panic: &Views, missed: &Views, per_channel: usize) {
     // The captor, with either passphrase, over the whole sequence.
     assert_eq!(normal.captor.len(), duress.captor.len());
     for (n, d) in normal.captor.iter().zip(&duress.captor) {
         assert_eq!(n, d, "the captor's view differs");
     }
-    // Anyone who can reach the server: the same, and no counters at all.
+    // Anyone who can reach a server.
     assert_eq!(normal.public, duress.public);
-    assert!(normal.public.iter().any(|l| l.starts_with("GET /metrics 404")), "{:?}", normal.public);
     // Another member's contact is not woken by this member's alert.
     assert_eq!((normal.other_contact_wakes, duress.other_contact_wakes), (0, 0));
 
     // The network: nothing after a normal check-in; for every kind of alert
     // the notifications leave after the dispatch delay, never inside the request.
     assert!(normal.webhook.is_empty() && normal.ntfy.is_empty() && normal.mail.is_empty());
-    for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
+    for (name, v) in [("duress", duress), ("panic", panic), ("missed", missed)] {
         let after = v.first_notification_after.unwrap_or_else(|| panic!("{name}: no notification"));
         let min = Duration::from_millis(DISPATCH_DELAY_S * 1000 / 2);
         assert!(after >= min.saturating_sub(Duration::from_millis(100)), "{name}: notified after {after:?}");
         assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 10), "{name}: notified after {after:?}");
+        let counts = (v.webhook.len(), v.ntfy.len(), v.mail.len());
+        assert_eq!(counts, (per_channel, per_channel, per_channel), "{name}: first and re-notification");
     }
 
-    // Providers: the same requests whatever the reason, and no reason in
-    // them; the re-notification too, as many and after the same interval.
-    for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
-        assert_eq!((v.webhook.len(), v.ntfy.len(), v.mail.len()), (2, 2, 2), "{name}: first and re-notification");
-        assert_eq!(v.renotified_after.len(), 2, "{name}");
-        for gap in &v.renotified_after {
-            assert!(*gap >= Duration::from_millis(2900) && *gap <= Duration::from_secs(5), "{name}: {gap:?}");
-        }
-    }
-    for (name, v) in [("panic", &panic), ("missed", &missed)] {
+    // Providers: the same requests whatever the reason, and no reason in them.
+    for (name, v) in [("panic", panic), ("missed", missed)] {
         assert_eq!(duress.webhook, v.webhook, "webhook: duress vs {name}");
         assert_eq!(duress.ntfy, v.ntfy, "ntfy: duress vs {name}");
         assert_eq!(duress.mail, v.mail, "mail: duress vs {name}");
@@ -576,18 +569,40 @@ fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_a
             assert!(!seen.contains(word), "a provider sees `{word}`: {seen}");
         }
     }
-    assert!(!duress.webhook.is_empty() && !duress.ntfy.is_empty() && !duress.mail.is_empty());
 
-    // Whoever copies the data directory: no key file in it, nothing in clear,
-    // and every record the same shape whatever the alert's reason.
-    for (name, v) in [("normal", &normal), ("duress", &duress), ("panic", &panic), ("missed", &missed)] {
-        assert!(!v.key_file_in_data_dir, "{name}: the server key is inside the data directory");
+    // Whoever copies a data directory: no key file in it, nothing in clear.
+    for (name, v) in [("normal", normal), ("duress", duress), ("panic", panic), ("missed", missed)] {
+        assert!(!v.key_file_in_data_dir, "{name}: a server key is inside a data directory");
         assert!(v.stored_raw_words.is_empty(), "{name}: {:?}", v.stored_raw_words);
     }
-    assert!(duress.stored.iter().any(|f| f.starts_with("A ")), "the alert is in the database");
-    for (name, v) in [("panic", &panic), ("missed", &missed)] {
-        assert!(duress.stored == v.stored, "stored records, duress vs {name}:\n{}", diff(&duress.stored, &v.stored));
+}
+
+/// Every stored record the same shape whatever the alert's reason.
+fn assert_stored_alike(server: &str, duress: &[String], panic: &[String], missed: &[String]) {
+    assert!(duress.iter().any(|f| f.starts_with("A ")), "{server}: the alert is in the database");
+    for (name, v) in [("panic", panic), ("missed", missed)] {
+        assert!(duress == v, "{server} server's records, duress vs {name}:\n{}", diff(duress, v));
     }
+}
+
+#[test]
+fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_alerts_reason() {
+    let _shared = super::LOAD.blocking_read();
+    let normal = run(Variant::Normal, false);
+    let duress = run(Variant::Duress, false);
+    let panic = run(Variant::Panic, false);
+    let missed = run(Variant::Missed, false);
+    assert_no_observer_tells(&normal, &duress, &panic, &missed, 2);
+    // No counters at all for anyone who can reach the server.
+    assert!(normal.public.iter().any(|l| l.starts_with("GET /metrics 404")), "{:?}", normal.public);
+    // The re-notification nobody acknowledged, after the same interval.
+    for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
+        assert_eq!(v.renotified_after.len(), 2, "{name}");
+        for gap in &v.renotified_after {
+            assert!(*gap >= Duration::from_millis(2900) && *gap <= Duration::from_secs(5), "{name}: {gap:?}");
+        }
+    }
+    assert_stored_alike("the", &duress.stored, &panic.stored, &missed.stored);
 }
 
 /// Several servers (issue 13): with a second server the member added, every
@@ -602,59 +617,15 @@ fn with_a_second_server_no_observer_of_either_tells_a_duress_check_in_or_an_aler
     let duress = run(Variant::Duress, true);
     let panic = run(Variant::Panic, true);
     let missed = run(Variant::Missed, true);
-
-    // The captor, with either passphrase, over the whole sequence, which
-    // lists both servers.
-    assert_eq!(normal.captor.len(), duress.captor.len());
-    for (n, d) in normal.captor.iter().zip(&duress.captor) {
-        assert_eq!(n, d, "the captor's view differs");
-    }
+    // Each channel hears each server's first notification and re-notification.
+    assert_no_observer_tells(&normal, &duress, &panic, &missed, 4);
+    // The captor's sequence lists both servers; the second server's public
+    // listener has no counters either.
     let listed = normal.captor.iter().find(|c| c.starts_with("$ aman --json server list")).expect("server list");
     assert_eq!(listed.matches("\"reachable\":true").count(), 2, "{listed}");
-    // Anyone who can reach either server.
-    assert_eq!(normal.public, duress.public);
     assert!(normal.public.iter().any(|l| l.starts_with("mirror GET /metrics 404")), "{:?}", normal.public);
-    assert_eq!((normal.other_contact_wakes, duress.other_contact_wakes), (0, 0));
-
-    // The providers: nothing after a normal check-in; otherwise each server's
-    // first notification and re-notification on every channel, the same
-    // requests whatever the reason, and no reason in them.
-    assert!(normal.webhook.is_empty() && normal.ntfy.is_empty() && normal.mail.is_empty());
-    for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
-        assert_eq!((v.webhook.len(), v.ntfy.len(), v.mail.len()), (4, 4, 4), "{name}: two servers, two each");
-        let after = v.first_notification_after.unwrap_or_else(|| panic!("{name}: no notification"));
-        let min = Duration::from_millis(DISPATCH_DELAY_S * 1000 / 2);
-        assert!(after >= min.saturating_sub(Duration::from_millis(100)), "{name}: notified after {after:?}");
-        assert!(after <= Duration::from_secs(DISPATCH_DELAY_S + 10), "{name}: notified after {after:?}");
-    }
-    for (name, v) in [("panic", &panic), ("missed", &missed)] {
-        assert_eq!(duress.webhook, v.webhook, "webhook: duress vs {name}");
-        assert_eq!(duress.ntfy, v.ntfy, "ntfy: duress vs {name}");
-        assert_eq!(duress.mail, v.mail, "mail: duress vs {name}");
-    }
-    for seen in duress.webhook.iter().chain(&duress.ntfy).chain(&duress.mail) {
-        for word in ["duress", "panic", "missed", "reason"] {
-            assert!(!seen.contains(word), "a provider sees `{word}`: {seen}");
-        }
-    }
-
-    // Whoever copies either data directory.
-    for (name, v) in [("normal", &normal), ("duress", &duress), ("panic", &panic), ("missed", &missed)] {
-        assert!(!v.key_file_in_data_dir, "{name}: a server key is inside a data directory");
-        assert!(v.stored_raw_words.is_empty(), "{name}: {:?}", v.stored_raw_words);
-    }
-    let first: fn(&Views) -> Vec<String> = |v| v.stored.clone();
-    let second: fn(&Views) -> Vec<String> = |v| v.mirror_stored.clone();
-    for (server, stored) in [("first", first), ("second", second)] {
-        assert!(stored(&duress).iter().any(|f| f.starts_with("A ")), "{server}: the alert is in the database");
-        for (name, v) in [("panic", &panic), ("missed", &missed)] {
-            assert!(
-                stored(&duress) == stored(v),
-                "{server} server's records, duress vs {name}:\n{}",
-                diff(&stored(&duress), &stored(v))
-            );
-        }
-    }
+    assert_stored_alike("first", &duress.stored, &panic.stored, &missed.stored);
+    assert_stored_alike("second", &duress.mirror_stored, &panic.mirror_stored, &missed.mirror_stored);
 }
 
 /// Trips only (issue 12): ending a trip stands down, and with the duress
