@@ -118,7 +118,7 @@ impl Engine {
         }
         let caller = &checkin.account;
         let _guard = self.lock_account(caller);
-        let Some(mut account) = self.account(caller)? else {
+        let Some(mut account) = self.account_for_checkin(caller)? else {
             return Err(self.refuse_unknown_checkin(ph, proof, now));
         };
         let transport = self.transport_key(caller, &account)?;

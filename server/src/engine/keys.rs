@@ -4,6 +4,7 @@
 
 use super::error::EngineError;
 use super::Engine;
+use crate::store::memo::Remember;
 use crate::store::{AccountRecord, SealedKeys};
 use aman_protocol::api::B64;
 use aman_protocol::at_rest::DURESS_TAG_LABEL;
@@ -69,7 +70,8 @@ impl Engine {
         if account.transport_sealed.0.is_empty() {
             return Err(EngineError::unauthorized());
         }
-        self.transport_keys.decode(id, &account.transport_sealed.0, |sealed| {
+        // Read only for a check-in request (and the stand-in's), under the lock.
+        self.transport_keys.decode(id, &account.transport_sealed.0, Remember::Yes, |sealed| {
             let plain = self
                 .server_key()
                 .decrypt(&transport_context(id), sealed)

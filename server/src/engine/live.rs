@@ -11,6 +11,7 @@
 
 use super::error::EngineError;
 use super::Engine;
+use crate::store::memo::Remember;
 use crate::store::{AccountRecord, LiveState, Op};
 use aman_protocol::at_rest::ServerKey;
 use aman_protocol::AccountId;
@@ -59,9 +60,23 @@ pub fn seal_live(key: &ServerKey, id: &AccountId, live: &LiveState) -> Result<Ve
 impl Engine {
     /// An account with its live state.
     pub fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError> {
-        let Some(record) = self.store.account(id)? else { return Ok(None) };
+        self.read_account(id, Remember::No)
+    }
+
+    /// An account read for a check-in request, under its lock: the one
+    /// read that may add it to the memos (`memo::Remember`).
+    pub(super) fn account_for_checkin(&self, id: &AccountId) -> Result<Option<Account>, EngineError> {
+        self.read_account(id, Remember::Yes)
+    }
+
+    fn read_account(&self, id: &AccountId, remember: Remember) -> Result<Option<Account>, EngineError> {
+        let record = match remember {
+            Remember::Yes => self.store.account_for_checkin(id)?,
+            Remember::No => self.store.account(id)?,
+        };
+        let Some(record) = record else { return Ok(None) };
         let live = match self.store.live(id)? {
-            Some(sealed) => (*self.lives.decode(id, &sealed, |s| self.open_live(id, s))?).clone(),
+            Some(sealed) => (*self.lives.decode(id, &sealed, remember, |s| self.open_live(id, s))?).clone(),
             // Written by 0.2 and not migrated yet: the fields are in the record.
             None => LiveState::from_legacy(&record),
         };
@@ -86,7 +101,7 @@ impl Engine {
         // (What it remembers is what opening them would give, which for a
         // zero time or an empty heartbeat is not quite `live`.)
         if let Some(as_read) = LiveState::decode(&live.encode()) {
-            self.lives.put(*id, sealed.clone(), std::sync::Arc::new(as_read));
+            self.lives.refresh(*id, sealed.clone(), std::sync::Arc::new(as_read));
         }
         Ok(Op::PutLive(*id, sealed))
     }

@@ -7,6 +7,7 @@
 use super::error::EngineError;
 use super::live::Account;
 use super::Engine;
+use crate::store::memo::Remember;
 use crate::store::{AccountRecord, LiveState};
 use aman_protocol::heartbeat::verify_proof;
 use aman_protocol::{AccountId, ProofKey, SigningKey};
@@ -43,7 +44,8 @@ impl Engine {
         }) {
             let record = s.record.clone();
             // Through the memo, as a known account's live state is read.
-            let live = self.lives.decode(&s.id, &s.live, |l| self.open_live(&s.id, l)).map(|l| (*l).clone());
+            let live =
+                self.lives.decode(&s.id, &s.live, Remember::Yes, |l| self.open_live(&s.id, l)).map(|l| (*l).clone());
             let live = live.unwrap_or_default();
             let account = Account { record, live };
             if let (Ok(transport), Ok(accepted)) =

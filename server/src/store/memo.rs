@@ -46,7 +46,8 @@ impl<V> Memo<V> {
         entries.get(id).filter(|(bytes, _)| bytes.as_slice() == stored).map(|(_, v)| v.clone())
     }
 
-    /// Remembers that `stored` decodes to `value`.
+    /// Remembers that `stored` decodes to `value`, making room if full.
+    /// Only a check-in request does this (see [`Remember`]).
     pub fn put(&self, id: AccountId, stored: Vec<u8>, value: Arc<V>) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MEMO_ACCOUNTS && !entries.contains_key(&id) {
@@ -55,25 +56,56 @@ impl<V> Memo<V> {
         entries.insert(id, (stored, value));
     }
 
+    /// Replaces what is remembered of an account that is in the memo (a
+    /// write the server just made); an account that is not stays out, and
+    /// nothing is evicted.
+    pub fn refresh(&self, id: AccountId, stored: Vec<u8>, value: Arc<V>) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = entries.get_mut(&id) {
+            *entry = (stored, value);
+        }
+    }
+
     /// Forgets an account (deleted: its memory goes with it).
     pub fn forget(&self, id: &AccountId) {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
     }
 
-    /// Decodes `stored` with `decode`, or answers from the memo.
+    /// Decodes `stored` with `decode`, or answers from the memo. Only
+    /// [`Remember::Yes`] puts what it decoded in the memo.
     pub fn decode<E>(
         &self,
         id: &AccountId,
         stored: &[u8],
+        remember: Remember,
         decode: impl FnOnce(&[u8]) -> Result<V, E>,
     ) -> Result<Arc<V>, E> {
         if let Some(hit) = self.get(id, stored) {
             return Ok(hit);
         }
         let value = Arc::new(decode(stored)?);
-        self.put(*id, stored.to_vec(), value.clone());
+        if remember == Remember::Yes {
+            self.put(*id, stored.to_vec(), value.clone());
+        }
         Ok(value)
     }
+}
+
+/// Whether a read may put what it decoded in a memo. Only a check-in
+/// request does (`Yes`): what is in a memo, and what a full memo evicts,
+/// then follows the check-ins that arrived (the same whichever passphrase
+/// sent them, and an unknown account's through the stand-in), never what the
+/// scheduler did later because of one (a duress alert reads and rewrites
+/// the account; a normal check-in's signal is deleted unread). Any other
+/// read, and any read by a path without the account's lock (which may hold
+/// older bytes than the memo), leaves the memo as it was (`No`); the
+/// server's own writes refresh an account already in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remember {
+    /// A check-in request, under the account's lock.
+    Yes,
+    /// Anything else.
+    No,
 }
 
 #[cfg(test)]
@@ -89,7 +121,7 @@ mod tests {
         let memo: Memo<String> = Memo::default();
         let mut decodes = 0;
         let mut read = |bytes: &[u8]| {
-            memo.decode(&id(1), bytes, |b| {
+            memo.decode(&id(1), bytes, Remember::Yes, |b| {
                 decodes += 1;
                 Ok::<_, ()>(String::from_utf8_lossy(b).into_owned())
             })
@@ -105,12 +137,27 @@ mod tests {
     #[test]
     fn a_failed_decode_is_not_remembered_and_accounts_do_not_mix() {
         let memo: Memo<u8> = Memo::default();
-        assert_eq!(memo.decode(&id(1), b"x", |_| Err::<u8, _>("corrupt")), Err("corrupt"));
+        assert_eq!(memo.decode(&id(1), b"x", Remember::Yes, |_| Err::<u8, _>("corrupt")), Err("corrupt"));
         assert!(memo.get(&id(1), b"x").is_none());
         memo.put(id(1), b"x".to_vec(), Arc::new(1));
         assert!(memo.get(&id(2), b"x").is_none(), "another account's equal bytes are not its");
         memo.forget(&id(1));
         assert!(memo.get(&id(1), b"x").is_none());
+    }
+
+    #[test]
+    fn only_a_remembering_read_adds_an_account_and_a_refresh_never_does() {
+        let memo: Memo<u8> = Memo::default();
+        assert_eq!(memo.decode(&id(1), b"x", Remember::No, |_| Ok::<u8, ()>(1)), Ok(Arc::new(1)));
+        assert!(memo.get(&id(1), b"x").is_none(), "a read that does not remember leaves no trace");
+        memo.refresh(id(1), b"x".to_vec(), Arc::new(1));
+        assert!(memo.get(&id(1), b"x").is_none(), "a write refreshes only an account already there");
+        memo.put(id(1), b"x".to_vec(), Arc::new(1));
+        memo.refresh(id(1), b"y".to_vec(), Arc::new(2));
+        assert_eq!(memo.get(&id(1), b"y"), Some(Arc::new(2)));
+        // An older read (without the lock) does not put its bytes back.
+        assert_eq!(memo.decode(&id(1), b"x", Remember::No, |_| Ok::<u8, ()>(1)), Ok(Arc::new(1)));
+        assert_eq!(memo.get(&id(1), b"y"), Some(Arc::new(2)));
     }
 
     #[test]

@@ -210,6 +210,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// An account.
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
+    /// An account, read for a check-in request under its lock: the one
+    /// read that may add it to a memo (`memo::Remember`).
+    fn account_for_checkin(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        self.account(id)
+    }
     /// An account's latest sealed alert.
     fn sealed(&self, id: &AccountId) -> Result<Option<Vec<u8>>, StoreError>;
     /// A member's sealed server directory.

@@ -2,7 +2,7 @@
 
 use super::commit::{GroupCommit, Ticket};
 use super::keys::{self, prefix};
-use super::memo::Memo;
+use super::memo::{Memo, Remember};
 use super::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -115,11 +115,19 @@ impl SledStore {
         write(&writes)
     }
 
-    /// The account records just written go into the memo as they will be
-    /// read, and deleted ones leave it. Refreshed on write, not only on
-    /// read: a record rewritten in the background (an alert fired by a
-    /// duress signal) must not make the next request's read of it slower
-    /// than a read after a normal check-in, which leaves the record as it was.
+    /// An account record, through the memo.
+    fn read_account(&self, id: &AccountId, remember: Remember) -> Result<Option<AccountRecord>, StoreError> {
+        let Some(stored) = self.tree.get(keys::account(id))? else { return Ok(None) };
+        let record = self.accounts.decode(id, &stored, remember, |b| decode::<AccountRecord>(prefix::ACCOUNT, b))?;
+        Ok(Some((*record).clone()))
+    }
+
+    /// The account records just written replace what the memo holds of
+    /// them (an account not in it stays out), and deleted ones leave it.
+    /// Refreshed on write, not only on read: a record rewritten in the
+    /// background (an alert fired by a duress signal) must not make the next
+    /// request's read of it slower than a read after a normal check-in,
+    /// which leaves the record as it was.
     fn remember_written(&self, writes: &[KeyWrite]) {
         for (key, value) in writes {
             let id = match key.split_first() {
@@ -130,7 +138,7 @@ impl SledStore {
                 _ => continue,
             };
             match value.as_deref().map(|v| (v, decode::<AccountRecord>(prefix::ACCOUNT, v))) {
-                Some((v, Ok(record))) => self.accounts.put(id, v.to_vec(), std::sync::Arc::new(record)),
+                Some((v, Ok(record))) => self.accounts.refresh(id, v.to_vec(), std::sync::Arc::new(record)),
                 _ => self.accounts.forget(&id),
             }
         }
@@ -405,9 +413,11 @@ impl Store for SledStore {
     }
 
     fn account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-        let Some(stored) = self.tree.get(keys::account(id))? else { return Ok(None) };
-        let record = self.accounts.decode(id, &stored, |b| decode::<AccountRecord>(prefix::ACCOUNT, b))?;
-        Ok(Some((*record).clone()))
+        self.read_account(id, Remember::No)
+    }
+
+    fn account_for_checkin(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        self.read_account(id, Remember::Yes)
     }
 
     fn reminders(&self, id: &AccountId) -> Result<Option<ReminderRecord>, StoreError> {
