@@ -655,3 +655,44 @@ async fn what_a_check_in_reads_through_the_memos_is_what_the_stored_bytes_say() 
     let read = app.engine.account(&m.account).unwrap().unwrap();
     assert_eq!((read.record.key_generation, read.live.counter), (record.key_generation, 4242));
 }
+
+/// What the memos hold of an account follows the check-ins that arrived,
+/// never what the scheduler did because of one: a duress signal's alert
+/// reads and rewrites the account, a normal signal is deleted, and either
+/// way an account the memos did not hold stays out and one they held is
+/// held with its current bytes (a probe's reply time tells nothing).
+#[tokio::test]
+async fn what_the_memos_hold_does_not_depend_on_how_an_account_checked_in() {
+    let mut app = TestApp::new();
+    let mut normal = app.member().await;
+    let mut duress = app.member().await;
+    app.add_contact(&mut normal, 1).await;
+    app.add_contact(&mut duress, 1).await;
+    for (m, is_duress) in [(&mut normal, false), (&mut duress, true)] {
+        let (s, _) = app.call(m.checkin_request(is_duress, 3600, 600, app.now())).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let held = |app: &TestApp, m: &TestMember| (app.store.memo_holds(&m.account), app.engine.memos_hold(&m.account));
+    let after_checkins = held(&app, &normal);
+    assert_eq!(after_checkins, ((true, true), (true, true)), "a check-in puts its account in the memos");
+    assert_eq!(held(&app, &duress), after_checkins);
+    assert_eq!(app.tick().duress.len(), 1, "the duress check-in's alert fired");
+    assert_eq!(held(&app, &normal), after_checkins, "normal, once its signal was read");
+    assert_eq!(held(&app, &duress), after_checkins, "duress, once its alert fired: held, with the bytes now stored");
+
+    // A restarted engine holds nobody; the signals read by its scheduler add nobody.
+    let (n, d) = (normal.checkin_body(false, 3600, 600, app.now()), duress.checkin_body(true, 3600, 600, app.now()));
+    for body in [n, d] {
+        let (s, _) = app.send(unsigned("POST", "/v2/checkin", serde_json::to_vec(&body).unwrap())).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    app.restart_at(app.now());
+    assert_eq!(app.tick().duress.len(), 1, "the second duress check-in's alert fired");
+    assert_eq!(app.engine.memos_hold(&normal.account), (false, false));
+    assert_eq!(
+        app.engine.memos_hold(&duress.account),
+        (false, false),
+        "the duress alert's reads and writes add nothing"
+    );
+    assert_eq!(app.store.memo_holds(&normal.account), app.store.memo_holds(&duress.account));
+}

@@ -63,6 +63,13 @@ impl Engine {
         self.read_account(id, Remember::No)
     }
 
+    /// Whether the live-state and transport-key memos hold this account
+    /// (for tests: what a memo holds must not depend on how the account
+    /// last checked in).
+    pub fn memos_hold(&self, id: &AccountId) -> (bool, bool) {
+        (self.lives.holds(id), self.transport_keys.holds(id))
+    }
+
     /// An account read for a check-in request, under its lock: the one
     /// read that may add it to the memos (`memo::Remember`).
     pub(super) fn account_for_checkin(&self, id: &AccountId) -> Result<Option<Account>, EngineError> {

@@ -66,6 +66,12 @@ impl<V> Memo<V> {
         }
     }
 
+    /// Whether the account is in the memo (a write need not decode what it
+    /// would not refresh).
+    pub fn holds(&self, id: &AccountId) -> bool {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).contains_key(id)
+    }
+
     /// Forgets an account (deleted: its memory goes with it).
     pub fn forget(&self, id: &AccountId) {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
