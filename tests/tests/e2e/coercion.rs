@@ -626,6 +626,13 @@ fn with_a_second_server_no_observer_of_either_tells_a_duress_check_in_or_an_aler
     assert!(normal.public.iter().any(|l| l.starts_with("mirror GET /metrics 404")), "{:?}", normal.public);
     assert_stored_alike("first", &duress.stored, &panic.stored, &missed.stored);
     assert_stored_alike("second", &duress.mirror_stored, &panic.mirror_stored, &missed.mirror_stored);
+    // The receivers are shared, so each server's share is read from its own
+    // delivery log: every channel's first notification and re-notification
+    // came from each server, not four from one.
+    for (server, stored) in [("first", &duress.stored), ("second", &duress.mirror_stored)] {
+        let delivered = stored.iter().filter(|r| r.starts_with("l ")).count();
+        assert!(delivered >= 6, "{server} server logged {delivered} deliveries: {stored:?}");
+    }
 }
 
 /// Trips only (issue 12): ending a trip stands down, and with the duress
