@@ -752,9 +752,11 @@ async fn an_alert_is_notified_again_every_interval_until_a_contact_acknowledges(
     let alert = live.panic(&m).await;
 
     // Three notifications on every channel, two seconds apart, each under a
-    // new idempotency key and otherwise the same.
+    // new idempotency key and otherwise the same. (At least three: on a
+    // loaded machine a fourth may land before the last channel is looked
+    // at; the gaps below are checked between every two that arrived.)
     for r in [&hook0, &hook1, &ntfy] {
-        assert_eq!(r.await_count(3, Duration::from_secs(20)).await.len(), 3);
+        assert!(r.await_count(3, Duration::from_secs(20)).await.len() >= 3);
     }
     let seen = arrivals(&hook0);
     for pair in seen.windows(2) {
