@@ -106,9 +106,12 @@ impl Engine {
         let sealed = seal_live(self.server_key(), id, live).map_err(EngineError::internal)?;
         // The next check-in reads these bytes back: it need not open them.
         // (What it remembers is what opening them would give, which for a
-        // zero time or an empty heartbeat is not quite `live`.)
-        if let Some(as_read) = LiveState::decode(&live.encode()) {
-            self.lives.refresh(*id, sealed.clone(), std::sync::Arc::new(as_read));
+        // zero time or an empty heartbeat is not quite `live`.) Only an
+        // account the memo holds is refreshed, as `remember_written` does.
+        if self.lives.holds(id) {
+            if let Some(as_read) = LiveState::decode(&live.encode()) {
+                self.lives.refresh(*id, sealed.clone(), std::sync::Arc::new(as_read));
+            }
         }
         Ok(Op::PutLive(*id, sealed))
     }
