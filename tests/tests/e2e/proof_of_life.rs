@@ -125,6 +125,15 @@ fn a_contact_catches_a_server_that_stops_alerting_and_the_warning_clears_when_it
     store.apply(vec![Op::DeleteLive(account)]).unwrap();
     store.flush().unwrap();
     drop(store);
+    // The store's flusher thread lets go of sled's lock a moment after the
+    // drop: the restarted server must not find it still held.
+    let lock = std::fs::File::open(data.join("db").join("db")).unwrap();
+    let start = Instant::now();
+    while rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the database stayed locked");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(lock);
     let server = stopped.restart();
     sleep_until(deadline + 4);
     let (code, seen, text) = alerts(&alice);
