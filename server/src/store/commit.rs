@@ -5,11 +5,22 @@
 //! flusher thread takes every writer that is waiting, calls `Db::flush()`
 //! once for all of them, and wakes them all. A writer enqueues its ticket only
 //! after its batch is applied, so the flush that answers it covers its write.
+//!
+//! Under load, flushes start at most every [`MIN_FLUSH_GAP`]: a flush costs
+//! about the same whatever it carries (sled wakes every thread of its I/O
+//! pool, writes its log buffer and syncs it), so writers that wait out the
+//! gap share one. A writer arriving after a quiet spell is flushed at once.
 
 use super::StoreError;
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// The least time between the starts of two flushes (see the module's
+/// comment). A writer waits at most this much longer for its flush; on a
+/// disk whose sync takes longer than this it never waits at all.
+pub const MIN_FLUSH_GAP: Duration = Duration::from_millis(1);
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
@@ -183,7 +194,12 @@ fn park_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 fn flusher(db: sled::Db, rx: mpsc::Receiver<Waiter>, on_failure: Arc<OnFailure>) {
+    let mut last_start: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
+        if let Some(wait) = last_start.and_then(|at| MIN_FLUSH_GAP.checked_sub(at.elapsed())) {
+            thread::sleep(wait);
+        }
+        last_start = Some(Instant::now());
         let mut waiters = vec![first];
         waiters.extend(rx.try_iter());
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
