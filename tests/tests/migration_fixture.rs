@@ -829,7 +829,7 @@ async fn a_format_1_directory_written_by_0_2_is_migrated_and_every_record_reads_
     assert!(!counts.contains_key(&'d'), "{counts:?}");
     let migrated = records(&fx.data);
 
-    // A second start finds format 2 and changes no record.
+    // A second start finds the current format and changes no record.
     assert_eq!(stored_format(&fx.data), Some(vec![FORMAT]));
     let server = Server::start(&fx.data, stopped + 660).await;
     assert_eq!(server.engine().stored_format().unwrap(), FORMAT);
@@ -964,11 +964,15 @@ async fn a_format_1_deadline_that_fell_while_the_server_was_down_gets_the_outage
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_format_2_directory_written_by_0_3_opens_without_migration_and_every_record_reads_back() {
+async fn a_format_2_directory_written_by_0_3_is_marked_format_3_without_a_record_rewritten_and_every_record_reads_back()
+{
+    // Format 3 changed only what this build writes (a check-in's signal in
+    // the live state); it reads format 2's records as they are. format3/ is
+    // made by the release that first writes format 3 (its own binaries).
     assert_eq!(
-        FORMAT, 2,
-        "this build writes a new format: format2/ is now the previous release's fixture; make this a migration \
-         test and add format{FORMAT}/ (server/tests/fixtures/README.md)"
+        FORMAT, 3,
+        "this build writes a new format: add a migration test from format 3 and, with the release, \
+         format{FORMAT}/ (server/tests/fixtures/README.md)"
     );
     let fx = unpack("format2");
     assert_eq!(stored_format(&fx.data), Some(vec![2]), "format2/ was not written by a format-2 server");

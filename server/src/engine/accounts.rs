@@ -2,6 +2,7 @@
 
 use super::error::{EngineError, ErrorKind};
 use super::live::Account;
+use super::signals::merge_signal;
 use super::{lock, Engine};
 use crate::config::Registration;
 use crate::store::{AccountRecord, Durable, InviteRecord, LiveState, Op, Reason};
@@ -151,10 +152,11 @@ impl Engine {
                 return Err(refusal);
             }
             let flags = u8::from(duress) * super::signals::DURESS;
-            let mut ops = Vec::new();
-            let due = self.signal_ops(caller, checkin.counter, flags, &checkin.sealed_hash, now, &mut ops)?;
-            self.store.apply_ordered(ops)?;
-            self.schedule_signal(due, caller, checkin.counter, flags);
+            let signal = self.new_signal(checkin.counter, flags, &checkin.sealed_hash, now)?;
+            let mut live = account.live.clone();
+            live.signal = merge_signal(live.signal, signal);
+            self.store.apply_ordered(vec![self.live_op(caller, &live)?])?;
+            self.schedule_live_signal(caller, &live.signal);
             // Start the flush without waiting for it, as for any refusal.
             drop(self.store.durable());
             return Err(refusal);
@@ -163,6 +165,10 @@ impl Engine {
         // A stand-down (trips only, back from a trip) disarms: no deadline.
         let armed = (!checkin.stands_down()).then(|| (checkin.next_due, checkin.deadline()));
         let late = account.live.alert_open;
+        // What the check-in causes (a duress alert; a late-check-in notice
+        // on the open alert) is only said in its signal: flags, not work.
+        let flags = (u8::from(duress) * super::signals::DURESS) | (u8::from(late) * super::signals::LATE);
+        let signal = self.new_signal(checkin.counter, flags, &checkin.sealed_hash, now)?;
         let live = LiveState {
             counter: checkin.counter,
             next_due: armed.map(|(due, _)| due),
@@ -170,29 +176,26 @@ impl Engine {
             outage_extended: false,
             alert_open: false,
             last_heartbeat: Some(ph.to_vec()),
+            signal: merge_signal(account.live.signal, signal),
         };
 
         // One write path for every check-in, the same ops of the same sizes
         // whichever passphrase and whether or not an alert was open: a duress
-        // or late check-in writes no alert or notice here, only its sealed
-        // signal, which every check-in writes; the scheduler reads it after
-        // the dispatch delay and only then makes the alert or the notice.
-        // The writes are ordered so that every prefix a crash can leave is
-        // safe: the sealed alert, the notes it replaces and the account
-        // record naming it; the signal; then the sealed live state, whose
-        // heartbeat makes a retry answer without writing (so the signal must
-        // already be there) and whose deadline the scheduler's in-memory
-        // index is rebuilt from. Nothing else: no index entry on disk, and
-        // nothing in clear that says when.
+        // or late check-in writes no alert or notice here, only its signal in
+        // the sealed live state, which every check-in sets; the scheduler
+        // reads it after the dispatch delay and only then makes the alert or
+        // the notice. The writes are ordered so that every prefix a crash can
+        // leave is safe: the sealed alert, the notes it replaces and the
+        // account record naming it; then the sealed live state, which holds
+        // the signal with the heartbeat (so a retry, answered without
+        // writing, always finds its signal written) and the deadline the
+        // scheduler's in-memory index is rebuilt from. Nothing else: no index
+        // entry on disk, and nothing in clear that says when.
         let mut ops = Vec::new();
         if let Some(sealed) = sealed {
             self.replace_note_ops(caller, &mut account, sealed, now, &mut ops)?;
             ops.push(Op::PutAccount(*caller, account.record));
         }
-        // What the check-in causes (a duress alert; a late-check-in notice
-        // on the open alert) is only said in its signal: flags, not work.
-        let flags = (u8::from(duress) * super::signals::DURESS) | (u8::from(late) * super::signals::LATE);
-        let signal = self.signal_ops(caller, checkin.counter, flags, &checkin.sealed_hash, now, &mut ops)?;
         ops.push(self.live_op(caller, &live)?);
         self.store.apply_ordered(ops)?;
         let ticket = self.store.durable();
@@ -200,7 +203,7 @@ impl Engine {
             Some((_, deadline)) => self.schedule_deadline(caller, deadline),
             None => self.disarm_deadline(caller),
         }
-        self.schedule_signal(signal, caller, checkin.counter, flags);
+        self.schedule_live_signal(caller, &live.signal);
         self.metrics.inc(&self.metrics.checkins);
         Ok((reply, ticket))
     }

@@ -19,7 +19,12 @@ pub const FORMAT_KEY: &str = "format";
 ///   polls read only what changed; what a check-in changes (counter,
 ///   deadline, heartbeat) moved out of the account record into a sealed
 ///   live state (`t`); the deadline index (`d`) is gone from disk.
-pub const FORMAT: u8 = 2;
+/// - 3: a check-in's signal is kept in the sealed live state (live state
+///   version 2) instead of on its own key (`S`). Nothing is rewritten:
+///   version-1 live states and stored signals are read as they are. A
+///   format-2 server must not open it: it cannot open a version-2 live
+///   state, and would leave its deadline unarmed.
+pub const FORMAT: u8 = 3;
 
 /// Ops applied per write during a migration.
 const MIGRATION_BATCH: usize = 4096;

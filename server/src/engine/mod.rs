@@ -43,7 +43,7 @@ use crate::config::Config;
 
 use crate::metrics::Metrics;
 use crate::store::memo::Memo;
-use crate::store::{Durable, LiveState, Op, Store, StoreError};
+use crate::store::{Durable, LiveState, Op, SignalSlot, Store, StoreError};
 use aman_protocol::api::ServerInfo;
 use aman_protocol::at_rest::ServerKey;
 use aman_protocol::heartbeat::ProofKey;
@@ -140,11 +140,22 @@ impl Engine {
         let mut unreadable = 0usize;
         let mut armed = Vec::new();
         self.store.scan_lives(&mut |id, sealed| match self.open_live(&id, sealed) {
-            Ok(live) => armed.extend(live.deadline.map(|at| (at, id, live.next_due))),
+            Ok(live) => {
+                armed.extend(live.deadline.map(|at| (at, id, live.next_due)));
+                // A signal not read yet (a duress or late one, say): read it
+                // when due, late or not.
+                if live.signal.flags != 0 {
+                    let entry = (id, live.signal.counter, SignalSlot::Live(id), schedule::SignalMode::Unknown);
+                    loaded.add_signal(live.signal.due, entry);
+                }
+            }
             Err(_) => unreadable += 1,
         })?;
         if unreadable > 0 {
-            tracing::error!(unreadable, "account live states that do not open: their deadlines are not armed");
+            tracing::error!(
+                unreadable,
+                "account live states that do not open: their deadlines are not armed, their signals not read"
+            );
         }
         let mut outage_failed = false;
         let now = self.clock.now();

@@ -2,23 +2,27 @@
 //! late-check-in notice) happen without the request that carried it doing
 //! anything another check-in does not.
 //!
-//! Every check-in (and every fresh one refused for what it asks) writes one
-//! signal: a fixed-size value sealed under the server key, the same size
-//! whatever it says, holding a random due time within the dispatch delay
-//! (sealed too: a time in clear would date the check-in). The scheduler reads each signal when it falls due: one that says
-//! nothing is deleted; a duress one becomes the duress alert and a late one
-//! the late-check-in notice, both dispatched at once (the signal has waited
-//! out the delay). So the request's writes, their sizes and its reply are the
-//! same whichever passphrase, and whether or not an alert was open; and so is
-//! everything stored until the signal is read.
+//! Every check-in (and every fresh one refused for what it asks) sets the
+//! signal in the account's sealed live state: a fixed-size block holding
+//! what it causes, a random due time within the dispatch delay, the time it
+//! arrived and the note it named. A signal that says nothing is replaced by
+//! the next check-in; one that says something absorbs the next ones' (their
+//! bits or'ed in, its own times and note kept), so no check-in's consequence
+//! is lost, and it is read by the scheduler when it falls due: a duress one
+//! becomes the duress alert and a late one the late-check-in notice, both
+//! dispatched at once (the signal has waited out the delay), written in one
+//! atomic write with the live state that clears it. So the request's write,
+//! its size and its reply are the same whichever passphrase, and whether or
+//! not an alert was open; and so is everything stored until the signal is
+//! read. Signals stored on their own key by earlier builds are still read
+//! and deleted.
 
 use super::error::EngineError;
 use super::live::Account;
 use super::schedule::{SignalEntry, SignalMode};
 use super::{lock, Engine};
-use crate::store::{Op, Reason, SignalSlot};
+use crate::store::{Op, PendingSignal, Reason, SignalSlot};
 use aman_protocol::alert::sealed_hash;
-use aman_protocol::random::random_array;
 use aman_protocol::{AccountId, AlertId};
 use std::collections::HashMap;
 
@@ -64,29 +68,19 @@ pub(super) struct SignalsRead {
 }
 
 impl Engine {
-    /// Adds the ops of one check-in's signal; returns its due time and
-    /// slot, to arm with [`Engine::schedule_signal`] once the ops are applied.
-    pub(super) fn signal_ops(
+    /// The signal of one check-in, with its random due time, before it is
+    /// merged into the live state's ([`merge_signal`]). Drawn the same way
+    /// whatever it says.
+    pub(super) fn new_signal(
         &self,
-        id: &AccountId,
         counter: u64,
         flags: u8,
         note_hash: &[u8; 32],
         now: u64,
-        ops: &mut Vec<Op>,
-    ) -> Result<(u64, SignalSlot), EngineError> {
+    ) -> Result<PendingSignal, EngineError> {
         let due = self.dispatch_at()?.max(now);
-        let slot = SignalSlot::Id(random_array().map_err(EngineError::internal)?);
-        let mut plain = [0u8; SIGNAL_LEN];
-        plain[0] = flags;
-        plain[1..9].copy_from_slice(&now.to_be_bytes());
-        plain[9..41].copy_from_slice(note_hash);
-        plain[41..49].copy_from_slice(&due.to_be_bytes());
-        plain[49..65].copy_from_slice(id.as_bytes());
-        plain[65..].copy_from_slice(&counter.to_be_bytes());
-        let sealed = self.server_key().encrypt(&slot.key(), &plain).map_err(EngineError::internal)?;
-        ops.push(Op::PutSignal(slot, sealed));
-        Ok((due, slot))
+        let late_received = if flags & LATE != 0 { now } else { 0 };
+        Ok(PendingSignal { flags, received: now, note_hash: *note_hash, late_received, due, counter })
     }
 
     /// Opens a stored signal; `None` if it is gone, does not open (a
@@ -127,10 +121,17 @@ impl Engine {
         Ok(Some(opened))
     }
 
-    /// Mirrors an applied signal so the scheduler reads it when due. The
-    /// mirror, in memory only, remembers the flags, so a signal that says
-    /// nothing is deleted without being read back.
-    pub(super) fn schedule_signal(&self, (due, slot): (u64, SignalSlot), id: &AccountId, counter: u64, flags: u8) {
+    /// Mirrors a live state's signal, once written, so the scheduler reads
+    /// it when due; one that says nothing is not mirrored (the next check-in
+    /// replaces it, and nothing reads it).
+    pub(super) fn schedule_live_signal(&self, id: &AccountId, signal: &PendingSignal) {
+        if signal.flags != 0 {
+            self.schedule_signal((signal.due, SignalSlot::Live(*id)), id, signal.counter, signal.flags);
+        }
+    }
+
+    /// Mirrors a stored signal so the scheduler reads it when due.
+    fn schedule_signal(&self, (due, slot): (u64, SignalSlot), id: &AccountId, counter: u64, flags: u8) {
         let earlier = {
             let mut s = lock(&self.schedule);
             let earlier = s.next_wake().is_none_or(|w| due < w);
@@ -167,7 +168,12 @@ impl Engine {
                     continue;
                 }
                 let before = accounts.get(&id).cloned();
-                let mut one = vec![Op::DeleteSignal(slot)];
+                // A signal in a live state is cleared by rewriting the live
+                // state; one on its own key is deleted.
+                let mut one = match slot {
+                    SignalSlot::Live(_) => Vec::new(),
+                    _ => vec![Op::DeleteSignal(slot)],
+                };
                 match self.read_signal(entry, now, &mut accounts, &mut one) {
                     Ok((duress, wake)) => {
                         ops.extend(one);
@@ -216,15 +222,47 @@ impl Engine {
         ops: &mut Vec<Op>,
     ) -> Result<SignalEffects, EngineError> {
         let (id, _, slot, _) = *entry;
-        // A signal that does not open (a damaged disk) cannot say what it
-        // holds; it is dropped rather than retried for ever.
-        let Some(OpenedSignal { flags, received, note_hash, account: whose, .. }) = self.open_signal(&slot)? else {
-            return Ok((None, Vec::new()));
+        let (flags, received, note_hash, late_received) = match slot {
+            SignalSlot::Live(_) => {
+                let signal = match accounts.get(&id) {
+                    Some(account) => account.live.signal,
+                    None => match self.account(&id)? {
+                        Some(account) => {
+                            let signal = account.live.signal;
+                            if signal.flags != 0 && signal.due <= now {
+                                accounts.insert(id, account);
+                            }
+                            signal
+                        }
+                        None => return Ok((None, Vec::new())), // deleted since
+                    },
+                };
+                // Read already, or replaced by one due later (mirrored on
+                // its own): nothing to do now.
+                if signal.flags == 0 || signal.due > now {
+                    return Ok((None, Vec::new()));
+                }
+                // Read now: cleared in the live state written with what it
+                // causes, in one atomic write.
+                if let Some(account) = accounts.get_mut(&id) {
+                    account.live.signal = PendingSignal::default();
+                }
+                (signal.flags, signal.received, signal.note_hash, signal.late_received)
+            }
+            _ => {
+                // A signal that does not open (a damaged disk) cannot say
+                // what it holds; it is dropped rather than retried for ever.
+                let Some(OpenedSignal { flags, received, note_hash, account: whose, .. }) = self.open_signal(&slot)?
+                else {
+                    return Ok((None, Vec::new()));
+                };
+                if whose != id {
+                    tracing::error!("a check-in signal names another account than its mirror; dropped");
+                    return Ok((None, Vec::new()));
+                }
+                (flags, received, note_hash, received)
+            }
         };
-        if whose != id {
-            tracing::error!("a check-in signal names another account than its mirror; dropped");
-            return Ok((None, Vec::new()));
-        }
         if flags == 0 {
             return Ok((None, Vec::new()));
         }
@@ -241,8 +279,8 @@ impl Engine {
             // all-clear: it may have been coerced, so the alert stays.
             // The alert it was late for: the newest that fired before it (an
             // alert that fired during the delay is not the one it answers).
-            if let Some(open) = self.alert_before(account, received)? {
-                wakes.extend(self.late_checkin_ops(&open, received, now, ops)?);
+            if let Some(open) = self.alert_before(account, late_received)? {
+                wakes.extend(self.late_checkin_ops(&open, late_received, now, ops)?);
             }
         }
         let mut duress = None;
@@ -280,4 +318,26 @@ impl Engine {
         }
         Ok(current)
     }
+}
+
+/// A check-in's signal merged into the one its live state holds: a signal
+/// that says nothing is replaced; one that says something keeps its own
+/// times, note and counter, takes the new bits, the new duress or late
+/// time it did not have, and the earlier due time. Nothing one check-in
+/// caused is lost to the next, and the merged signal is the same size.
+pub(super) fn merge_signal(held: PendingSignal, new: PendingSignal) -> PendingSignal {
+    if held.flags == 0 {
+        return new;
+    }
+    let mut merged = held;
+    merged.flags |= new.flags;
+    if held.flags & DURESS == 0 && new.flags & DURESS != 0 {
+        merged.received = new.received;
+        merged.note_hash = new.note_hash;
+    }
+    if held.flags & LATE == 0 && new.flags & LATE != 0 {
+        merged.late_received = new.late_received;
+    }
+    merged.due = held.due.min(new.due);
+    merged
 }

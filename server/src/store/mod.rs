@@ -155,7 +155,12 @@ pub struct Stats {
 /// Where a check-in signal is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SignalSlot {
-    /// A random id: the key says nothing of whose signal it is, which
+    /// In the account's sealed live state ([`LiveState::signal`]): where
+    /// every check-in keeps its signal. Read and cleared with the
+    /// account; never deleted on its own.
+    Live(AccountId),
+    /// A signal on its own key, as written before the live state held it
+    /// (still read, then deleted): a random id: the key says nothing of whose signal it is, which
     /// check-in or when it is due (all sealed inside), and two signals
     /// never share a key.
     Id([u8; 16]),
@@ -174,6 +179,7 @@ impl SignalSlot {
     /// The sled key.
     pub fn key(&self) -> Vec<u8> {
         match self {
+            SignalSlot::Live(account) => keys::live(account),
             SignalSlot::Id(id) => keys::signal(id),
             SignalSlot::Legacy { due, account, counter } => keys::legacy_signal(*due, account, *counter),
         }

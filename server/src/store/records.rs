@@ -105,9 +105,11 @@ pub struct AccountRecord {
 
 /// What every check-in changes about an account, kept apart from the
 /// account record and sealed under the server key (key `t`, context
-/// `account || "/live"`): a check-in writes only this (and its signal), and
-/// no value of it, current or old, says when a member checked in or is next
-/// due (where the write sits in sled's log is another matter: PROTOCOL.md §1).
+/// `account || "/live"`): a check-in writes only this, and no value of it,
+/// current or old, says when a member checked in or is next due, or whether
+/// a check-in was a duress or late one (where the write sits in sled's log
+/// is another matter: PROTOCOL.md §1). The scheduler's in-memory index of
+/// deadlines and of signals to read is rebuilt from these at start-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveState {
     /// Last accepted check-in counter (0 before the first).
@@ -124,15 +126,75 @@ pub struct LiveState {
     /// The latest accepted public heartbeat `PH`: the same bytes for a
     /// normal and a duress check-in, relayed to contacts as proof of life.
     pub last_heartbeat: Option<Vec<u8>>,
+    /// The check-in signal the scheduler has yet to read (PROTOCOL.md §5.4):
+    /// every check-in sets it, so it is stored whatever it says, in the same
+    /// number of bytes.
+    pub signal: PendingSignal,
+}
+
+/// What the latest check-ins cause, kept in the sealed live state until the
+/// scheduler reads it (PROTOCOL.md §5.4). A check-in replaces a signal that
+/// says nothing and merges into one that says something, so nothing a
+/// check-in caused is lost to the next. The engine gives the flags their
+/// meaning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingSignal {
+    /// What to do: duress and late bits, or'ed; 0 for nothing.
+    pub flags: u8,
+    /// When the check-in that set the duress bit arrived (without it: the
+    /// latest check-in's time).
+    pub received: u64,
+    /// The sealed note that check-in named (`sealed_hash`).
+    pub note_hash: [u8; 32],
+    /// When the check-in that set the late bit arrived (0 without it).
+    pub late_received: u64,
+    /// When the scheduler reads it: a random time within the dispatch delay.
+    pub due: u64,
+    /// The counter of the check-in it came from (the first that said
+    /// something, once merged).
+    pub counter: u64,
+}
+
+impl PendingSignal {
+    /// Its encoded size: the same whatever it says.
+    pub const LEN: usize = 1 + 8 + 32 + 8 + 8 + 8;
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(self.flags);
+        out.extend_from_slice(&self.received.to_be_bytes());
+        out.extend_from_slice(&self.note_hash);
+        out.extend_from_slice(&self.late_received.to_be_bytes());
+        out.extend_from_slice(&self.due.to_be_bytes());
+        out.extend_from_slice(&self.counter.to_be_bytes());
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        let u64_at = |i: usize| b.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+        if b.len() != Self::LEN {
+            return None;
+        }
+        Some(PendingSignal {
+            flags: *b.first()?,
+            received: u64_at(1)?,
+            note_hash: b.get(9..41)?.try_into().ok()?,
+            late_received: u64_at(41)?,
+            due: u64_at(49)?,
+            counter: u64_at(57)?,
+        })
+    }
 }
 
 impl LiveState {
-    const VERSION: u8 = 1;
-    const FIXED: usize = 1 + 8 + 8 + 8 + 1 + 2;
+    /// Version 1 (0.3) had no signal block.
+    const VERSION_1: u8 = 1;
+    const VERSION: u8 = 2;
+    const FIXED_1: usize = 1 + 8 + 8 + 8 + 1 + 2;
+    const FIXED: usize = Self::FIXED_1 + PendingSignal::LEN;
 
-    /// The binary form sealed at rest: version, counter, next due and
+    /// The binary form sealed at rest: version (2), counter, next due and
     /// deadline (u64 BE, 0 for none), flags (1: outage-extended, 2: alert
-    /// open), heartbeat length (u16 BE) and bytes.
+    /// open), heartbeat length (u16 BE), the pending signal (flags, received,
+    /// note hash, late received, due, counter: 65 bytes), then the heartbeat.
     pub fn encode(&self) -> Vec<u8> {
         let hb = self.last_heartbeat.as_deref().unwrap_or_default();
         let mut out = Vec::with_capacity(Self::FIXED + hb.len());
@@ -142,24 +204,29 @@ impl LiveState {
         out.extend_from_slice(&self.deadline.unwrap_or(0).to_be_bytes());
         out.push(u8::from(self.outage_extended) | (u8::from(self.alert_open) << 1));
         out.extend_from_slice(&u16::try_from(hb.len()).unwrap_or(0).to_be_bytes());
+        self.signal.encode_into(&mut out);
         if hb.len() <= usize::from(u16::MAX) {
             out.extend_from_slice(hb);
         }
         out
     }
 
-    /// Parses [`LiveState::encode`]; `None` for anything else.
+    /// Parses [`LiveState::encode`] (or version 1, which had no signal);
+    /// `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let u64_at = |i: usize| bytes.get(i..i + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
-        if bytes.first() != Some(&Self::VERSION) {
-            return None;
-        }
+        let (signal, hb) = match bytes.first() {
+            Some(&Self::VERSION) => {
+                (PendingSignal::decode(bytes.get(Self::FIXED_1..Self::FIXED)?)?, bytes.get(Self::FIXED..)?)
+            }
+            Some(&Self::VERSION_1) => (PendingSignal::default(), bytes.get(Self::FIXED_1..)?),
+            _ => return None,
+        };
         let flags = *bytes.get(25)?;
         if flags > 3 {
             return None;
         }
         let hb_len = usize::from(u16::from_be_bytes(bytes.get(26..28)?.try_into().ok()?));
-        let hb = bytes.get(Self::FIXED..)?;
         if hb.len() != hb_len {
             return None;
         }
@@ -171,6 +238,7 @@ impl LiveState {
             outage_extended: flags & 1 != 0,
             alert_open: flags & 2 != 0,
             last_heartbeat: (hb_len > 0).then(|| hb.to_vec()),
+            signal,
         })
     }
 
@@ -183,6 +251,7 @@ impl LiveState {
             outage_extended: old.legacy_outage_extended,
             alert_open: old.legacy_alert_open,
             last_heartbeat: old.legacy_last_heartbeat.as_ref().map(|h| h.0.clone()),
+            signal: PendingSignal::default(),
         }
     }
 }
