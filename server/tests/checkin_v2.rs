@@ -696,3 +696,50 @@ async fn what_the_memos_hold_does_not_depend_on_how_an_account_checked_in() {
     );
     assert_eq!(app.store.memo_holds(&normal.account), app.store.memo_holds(&duress.account));
 }
+
+#[tokio::test]
+async fn check_ins_within_the_delay_merge_into_one_signal_that_alerts_once_with_the_first_duress_note_and_time() {
+    let app = TestApp::with_config(|c| c.dispatch_delay = 20);
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    for _ in 0..25 {
+        app.clock.advance(1);
+        assert_eq!(app.tick().duress, Vec::new(), "a normal check-in makes no alert");
+    }
+    // Under duress, then twice more before its signal is read: a normal
+    // check-in with a new note, and a second duress one.
+    let first_note = m.sealed.clone();
+    let duress_at = app.now();
+    let before = app.store.raw_entries().unwrap();
+    let (s, _) = app.call(m.checkin_request(true, 3600, 600, duress_at)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        delta(&before, &app.store.raw_entries().unwrap()),
+        vec![(b't', 17, Some(312))],
+        "a check-in writes its live state and nothing else"
+    );
+    app.clock.advance(2);
+    m.reseal("a later note", app.now());
+    let body = serde_json::to_vec(&m.checkin_body(false, 3600, 600, app.now())).unwrap();
+    let (s, b) = app.call(unsigned("POST", "/v2/checkin", body)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    app.clock.advance(2);
+    let (s, _) = app.call(m.checkin_request(true, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let mut made = Vec::new();
+    for _ in 0..50 {
+        app.clock.advance(1);
+        made.extend(app.tick().duress);
+    }
+    assert_eq!(made.len(), 1, "one duress alert for the signals merged: {made:?}");
+    let alert = app.store.alert(&made[0]).unwrap().unwrap();
+    let meta = app.engine.alert_meta(&made[0], &alert).unwrap();
+    assert_eq!((meta.reason.as_str(), meta.fired_at), ("duress", duress_at), "the first duress check-in's time");
+    assert_eq!(alert.sealed_alert.0, first_note, "the note the first duress check-in named");
+    let live = app.engine.account(&m.account).unwrap().unwrap().live;
+    assert_eq!(live.signal, Default::default(), "read, and cleared with the alert's write");
+    assert_eq!(live.counter, m.counter, "the later check-ins stand");
+}

@@ -341,3 +341,73 @@ pub(super) fn merge_signal(held: PendingSignal, new: PendingSignal) -> PendingSi
     merged.due = held.due.min(new.due);
     merged
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(flags: u8, at: u64, note: u8, due: u64, counter: u64) -> PendingSignal {
+        let late_received = if flags & LATE != 0 { at } else { 0 };
+        PendingSignal { flags, received: at, note_hash: [note; 32], late_received, due, counter }
+    }
+
+    #[test]
+    fn a_signal_that_says_nothing_is_replaced_whatever_comes() {
+        let held = signal(0, 100, 1, 115, 7);
+        for flags in [0, DURESS, LATE, DURESS | LATE] {
+            let new = signal(flags, 110, 2, 122, 8);
+            assert_eq!(merge_signal(held, new), new, "flags {flags}");
+        }
+    }
+
+    #[test]
+    fn a_signal_that_says_something_loses_nothing_to_the_next() {
+        for held_flags in [DURESS, LATE, DURESS | LATE] {
+            for new_flags in [0, DURESS, LATE, DURESS | LATE] {
+                let (held, new) = (signal(held_flags, 100, 1, 118, 7), signal(new_flags, 110, 2, 113, 8));
+                let merged = merge_signal(held, new);
+                let what = format!("held {held_flags}, new {new_flags}");
+                assert_eq!(merged.flags, held_flags | new_flags, "{what}: every bit kept");
+                assert_eq!(merged.due, 113, "{what}: the earlier due time");
+                assert_eq!(merged.counter, 7, "{what}: the first check-in that said something");
+                // The duress alert's time and note: the first duress check-in's.
+                let duress_from = if held_flags & DURESS != 0 { held } else { new };
+                if merged.flags & DURESS != 0 {
+                    assert_eq!(
+                        (merged.received, merged.note_hash),
+                        (duress_from.received, duress_from.note_hash),
+                        "{what}"
+                    );
+                }
+                // The late notice's time: the first late check-in's.
+                let late_from = if held_flags & LATE != 0 { held } else { new };
+                if merged.flags & LATE != 0 {
+                    assert_eq!(merged.late_received, late_from.late_received, "{what}");
+                }
+            }
+        }
+        // A later due time never postpones a held one.
+        let merged = merge_signal(signal(DURESS, 100, 1, 113, 7), signal(0, 110, 2, 130, 8));
+        assert_eq!(merged.due, 113);
+    }
+
+    #[test]
+    fn a_live_state_holds_its_signal_in_the_same_number_of_bytes_whatever_it_says() {
+        use crate::store::LiveState;
+        let sizes: std::collections::BTreeSet<usize> = [0, DURESS, LATE, DURESS | LATE]
+            .into_iter()
+            .map(|flags| {
+                let live = LiveState {
+                    counter: 9,
+                    last_heartbeat: Some(vec![7; 179]),
+                    signal: signal(flags, 100, 1, 113, 9),
+                    ..LiveState::default()
+                };
+                let encoded = live.encode();
+                assert_eq!(LiveState::decode(&encoded), Some(live), "flags {flags} read back");
+                encoded.len()
+            })
+            .collect();
+        assert_eq!(sizes.len(), 1, "{sizes:?}");
+    }
+}
