@@ -512,11 +512,11 @@ async fn a_refused_duress_check_in_replayed_in_the_window_alerts_once() {
 }
 
 #[tokio::test]
-async fn a_refused_check_in_and_its_corrected_retry_keep_two_signals() {
+async fn a_refused_check_in_and_its_corrected_retry_lose_neither_signal() {
     // The client resends the same heartbeat (same counter) with the note
     // after `alert_hash_mismatch`: the refusal's signal (saying nothing)
     // must not take the accepted one's (a late check-in) with it, whichever
-    // falls due first (each draws its own delay: eight tries).
+    // due time each draws (eight tries).
     let app = TestApp::with_config(|c| c.dispatch_delay = 20);
     let tick_through = |secs: u64| {
         for _ in 0..secs {

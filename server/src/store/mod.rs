@@ -110,9 +110,8 @@ pub enum Op {
     DeleteDispatch(u64, AlertId),
     /// Replace an account's note history.
     PutNoteHistory(AccountId, Vec<StoredNote>),
-    /// A check-in's sealed signal.
-    PutSignal(SignalSlot, Vec<u8>),
-    /// Remove a check-in signal once the scheduler has read it.
+    /// Remove a check-in signal stored on its own key (format 2 and
+    /// earlier) once the scheduler has read it.
     DeleteSignal(SignalSlot),
     /// Replace a member's reminder settings.
     PutReminders(AccountId, ReminderRecord),

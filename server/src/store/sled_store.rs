@@ -337,7 +337,6 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::PutDispatch(at, alert) => put(keys::dispatch(at, &alert), Vec::new()),
         Op::DeleteDispatch(at, alert) => del(keys::dispatch(at, &alert)),
         Op::PutNoteHistory(id, notes) => put(keys::note_history(&id), encode(&notes)?),
-        Op::PutSignal(slot, sealed) => put(slot.key(), sealed),
         Op::DeleteSignal(slot) => del(slot.key()),
         Op::PutReminders(id, rec) => put(keys::reminders(&id), encode(&rec)?),
         Op::DeleteReminders(id) => del(keys::reminders(&id)),
