@@ -10,6 +10,14 @@ use aman_server::store::{SledStore, Store, StoreError};
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+
+/// mimalloc instead of glibc's malloc: a request is answered on whichever
+/// runtime thread picks it up, and its buffers are often freed on another
+/// (or on sled's I/O threads), which under glibc takes the owning arena's
+/// lock; under load that contention showed as a sixth of the server's
+/// futex calls (BENCHMARKS.md, session 12).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -717,7 +717,7 @@ async fn check_ins_within_the_delay_merge_into_one_signal_that_alerts_once_with_
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         delta(&before, &app.store.raw_entries().unwrap()),
-        vec![(b't', 17, Some(312))],
+        vec![(b't', 17, Some(320))],
         "a check-in writes its live state and nothing else"
     );
     app.clock.advance(2);
@@ -740,6 +740,20 @@ async fn check_ins_within_the_delay_merge_into_one_signal_that_alerts_once_with_
     assert_eq!((meta.reason.as_str(), meta.fired_at), ("duress", duress_at), "the first duress check-in's time");
     assert_eq!(alert.sealed_alert.0, first_note, "the note the first duress check-in named");
     let live = app.engine.account(&m.account).unwrap().unwrap().live;
-    assert_eq!(live.signal, Default::default(), "read, and cleared with the alert's write");
+    assert_eq!(live.signal.flags, 0, "read, and cleared with the alert's write");
     assert_eq!(live.counter, m.counter, "the later check-ins stand");
+}
+
+#[tokio::test]
+async fn a_duress_signal_read_in_the_same_batch_as_a_normal_one_of_the_same_account_still_alerts() {
+    // No dispatch delay: both check-ins' signals fall due in the same tick.
+    let app = TestApp::new();
+    let mut m = app.member().await;
+    app.add_contact(&mut m, 1).await;
+    let (s, _) = app.call(m.checkin_request(false, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.call(m.checkin_request(true, 3600, 600, app.now())).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(app.tick().duress.len(), 1, "the normal check-in's entry must not hide the duress one's");
+    assert_eq!(app.tick().duress.len(), 0, "and it alerts once");
 }

@@ -80,14 +80,14 @@ impl Engine {
     ) -> Result<PendingSignal, EngineError> {
         let due = self.dispatch_at()?.max(now);
         let late_received = if flags & LATE != 0 { now } else { 0 };
-        Ok(PendingSignal { flags, received: now, note_hash: *note_hash, late_received, due, counter })
+        Ok(PendingSignal { flags, received: now, note_hash: *note_hash, late_received, late_last: 0, due, counter })
     }
 
     /// Opens a stored signal; `None` if it is gone, does not open (a
     /// damaged disk) or has the wrong length.
     pub(super) fn open_signal(&self, slot: &SignalSlot) -> Result<Option<OpenedSignal>, EngineError> {
         let Some(sealed) = self.store.signal(slot)? else { return Ok(None) };
-        let Ok(plain) = self.server_key().decrypt(&slot.key(), &sealed) else {
+        let Ok(plain) = self.server_key().decrypt(&slot.key().unwrap_or_default(), &sealed) else {
             tracing::error!("a check-in signal does not open; dropped");
             return Ok(None);
         };
@@ -122,12 +122,11 @@ impl Engine {
     }
 
     /// Mirrors a live state's signal, once written, so the scheduler reads
-    /// it when due; one that says nothing is not mirrored (the next check-in
-    /// replaces it, and nothing reads it).
+    /// it when due. Every signal is mirrored, whatever it says, so the
+    /// request does the same work in every mode; one that says nothing is
+    /// dropped from the mirror when due, unread and with no write.
     pub(super) fn schedule_live_signal(&self, id: &AccountId, signal: &PendingSignal) {
-        if signal.flags != 0 {
-            self.schedule_signal((signal.due, SignalSlot::Live(*id)), id, signal.counter, signal.flags);
-        }
+        self.schedule_signal((signal.due, SignalSlot::Live(*id)), id, signal.counter, signal.flags);
     }
 
     /// Mirrors a stored signal so the scheduler reads it when due.
@@ -160,11 +159,19 @@ impl Engine {
             let mut seen = std::collections::HashSet::new();
             for (_, entry) in due {
                 let (id, _, slot, mode) = *entry;
-                if !seen.insert(slot) {
+                if mode == SignalMode::Known(0) {
+                    // Says nothing: a signal on its own key is deleted; one
+                    // in a live state is left for the next check-in to
+                    // replace (deleting its key would delete the live
+                    // state). Not marked seen: the same live state may hold
+                    // a signal that says something, mirrored in this batch
+                    // too.
+                    if !matches!(slot, SignalSlot::Live(_)) && seen.insert(slot) {
+                        ops.push(Op::DeleteSignal(slot));
+                    }
                     continue;
                 }
-                if mode == SignalMode::Known(0) {
-                    ops.push(Op::DeleteSignal(slot));
+                if !seen.insert(slot) {
                     continue;
                 }
                 let before = accounts.get(&id).cloned();
@@ -222,7 +229,7 @@ impl Engine {
         ops: &mut Vec<Op>,
     ) -> Result<SignalEffects, EngineError> {
         let (id, _, slot, _) = *entry;
-        let (flags, received, note_hash, late_received) = match slot {
+        let (flags, received, note_hash, late_times) = match slot {
             SignalSlot::Live(_) => {
                 let signal = match accounts.get(&id) {
                     Some(account) => account.live.signal,
@@ -242,12 +249,13 @@ impl Engine {
                 if signal.flags == 0 || signal.due > now {
                     return Ok((None, Vec::new()));
                 }
-                // Read now: cleared in the live state written with what it
-                // causes, in one atomic write.
+                // Read now: cleared (its flags only, so it reads like any
+                // signal that said nothing) in the live state written with
+                // what it causes, in one atomic write.
                 if let Some(account) = accounts.get_mut(&id) {
-                    account.live.signal = PendingSignal::default();
+                    account.live.signal.flags = 0;
                 }
-                (signal.flags, signal.received, signal.note_hash, signal.late_received)
+                (signal.flags, signal.received, signal.note_hash, [signal.late_received, signal.late_last])
             }
             _ => {
                 // A signal that does not open (a damaged disk) cannot say
@@ -260,7 +268,7 @@ impl Engine {
                     tracing::error!("a check-in signal names another account than its mirror; dropped");
                     return Ok((None, Vec::new()));
                 }
-                (flags, received, note_hash, received)
+                (flags, received, note_hash, [received, 0])
             }
         };
         if flags == 0 {
@@ -274,21 +282,41 @@ impl Engine {
             },
         };
         let mut wakes = Vec::new();
+        // A check-in after an alert is news for the contacts, not an
+        // all-clear: it may have been coerced, so the alert stays. The alert
+        // it was late for: the newest that fired before it (an alert that
+        // fired during the delay is not the one it answers); a later late
+        // check-in merged in may answer a newer one. Found before the duress
+        // alert is made, which must not be mistaken for one of them.
+        let mut late_for: Vec<(AlertId, u64)> = Vec::new();
         if flags & LATE != 0 {
-            // A check-in after an alert is news for the contacts, not an
-            // all-clear: it may have been coerced, so the alert stays.
-            // The alert it was late for: the newest that fired before it (an
-            // alert that fired during the delay is not the one it answers).
-            if let Some(open) = self.alert_before(account, late_received)? {
-                wakes.extend(self.late_checkin_ops(&open, late_received, now, ops)?);
+            for at in late_times.into_iter().filter(|at| *at != 0) {
+                match self.alert_before(account, at) {
+                    Ok(Some(open)) if !late_for.iter().any(|(a, _)| *a == open) => late_for.push((open, at)),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "the alert a late check-in answers cannot be read; no notice")
+                    }
+                }
             }
         }
+        // The duress alert first: nothing about a late notice may hold it up.
         let mut duress = None;
         if flags & DURESS != 0 {
             let note = self.note_named(&id, &note_hash)?;
             let (alert, at) = self.fire_ops(&id, account, Reason::Duress, None, note, received, Some(now), ops)?;
             duress = Some(alert);
             wakes.push((alert, at));
+        }
+        for (open, at) in late_for {
+            let mut notice = Vec::new();
+            match self.late_checkin_ops(&open, at, now, &mut notice) {
+                Ok(wake) => {
+                    ops.extend(notice);
+                    wakes.extend(wake);
+                }
+                Err(e) => tracing::error!(error = %e, "a late check-in's notice cannot be written; dropped"),
+            }
         }
         Ok((duress, wakes))
     }
@@ -323,7 +351,8 @@ impl Engine {
 /// A check-in's signal merged into the one its live state holds: a signal
 /// that says nothing is replaced; one that says something keeps its own
 /// times, note and counter, takes the new bits, the new duress or late
-/// time it did not have, and the earlier due time. Nothing one check-in
+/// time it did not have (or, late again, the new time as the last late
+/// one), and the earlier due time. Nothing one check-in
 /// caused is lost to the next, and the merged signal is the same size.
 pub(super) fn merge_signal(held: PendingSignal, new: PendingSignal) -> PendingSignal {
     if held.flags == 0 {
@@ -335,8 +364,12 @@ pub(super) fn merge_signal(held: PendingSignal, new: PendingSignal) -> PendingSi
         merged.received = new.received;
         merged.note_hash = new.note_hash;
     }
-    if held.flags & LATE == 0 && new.flags & LATE != 0 {
-        merged.late_received = new.late_received;
+    if new.flags & LATE != 0 {
+        if held.flags & LATE == 0 {
+            merged.late_received = new.late_received;
+        } else {
+            merged.late_last = new.late_received;
+        }
     }
     merged.due = held.due.min(new.due);
     merged
@@ -348,7 +381,7 @@ mod tests {
 
     fn signal(flags: u8, at: u64, note: u8, due: u64, counter: u64) -> PendingSignal {
         let late_received = if flags & LATE != 0 { at } else { 0 };
-        PendingSignal { flags, received: at, note_hash: [note; 32], late_received, due, counter }
+        PendingSignal { flags, received: at, note_hash: [note; 32], late_received, late_last: 0, due, counter }
     }
 
     #[test]
@@ -379,11 +412,14 @@ mod tests {
                         "{what}"
                     );
                 }
-                // The late notice's time: the first late check-in's.
+                // The late notices' times: the first late check-in's, and
+                // the last one's if it came later.
                 let late_from = if held_flags & LATE != 0 { held } else { new };
                 if merged.flags & LATE != 0 {
                     assert_eq!(merged.late_received, late_from.late_received, "{what}");
                 }
+                let last = if held_flags & LATE != 0 && new_flags & LATE != 0 { 110 } else { 0 };
+                assert_eq!(merged.late_last, last, "{what}");
             }
         }
         // A later due time never postpones a held one.

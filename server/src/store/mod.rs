@@ -175,12 +175,14 @@ pub enum SignalSlot {
 }
 
 impl SignalSlot {
-    /// The sled key.
-    pub fn key(&self) -> Vec<u8> {
+    /// The sled key of a signal stored on its own; `None` for one in a live
+    /// state, which has no key of its own (the live state's is not its: it
+    /// is never read or deleted as a signal).
+    pub fn key(&self) -> Option<Vec<u8>> {
         match self {
-            SignalSlot::Live(account) => keys::live(account),
-            SignalSlot::Id(id) => keys::signal(id),
-            SignalSlot::Legacy { due, account, counter } => keys::legacy_signal(*due, account, *counter),
+            SignalSlot::Live(_) => None,
+            SignalSlot::Id(id) => Some(keys::signal(id)),
+            SignalSlot::Legacy { due, account, counter } => Some(keys::legacy_signal(*due, account, *counter)),
         }
     }
 }

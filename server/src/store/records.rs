@@ -148,6 +148,9 @@ pub struct PendingSignal {
     pub note_hash: [u8; 32],
     /// When the check-in that set the late bit arrived (0 without it).
     pub late_received: u64,
+    /// When the last later check-in with the late bit arrived, if one was
+    /// merged in (0 otherwise): it may answer a newer alert than the first.
+    pub late_last: u64,
     /// When the scheduler reads it: a random time within the dispatch delay.
     pub due: u64,
     /// The counter of the check-in it came from (the first that said
@@ -157,13 +160,14 @@ pub struct PendingSignal {
 
 impl PendingSignal {
     /// Its encoded size: the same whatever it says.
-    pub const LEN: usize = 1 + 8 + 32 + 8 + 8 + 8;
+    pub const LEN: usize = 1 + 8 + 32 + 8 + 8 + 8 + 8;
 
     fn encode_into(&self, out: &mut Vec<u8>) {
         out.push(self.flags);
         out.extend_from_slice(&self.received.to_be_bytes());
         out.extend_from_slice(&self.note_hash);
         out.extend_from_slice(&self.late_received.to_be_bytes());
+        out.extend_from_slice(&self.late_last.to_be_bytes());
         out.extend_from_slice(&self.due.to_be_bytes());
         out.extend_from_slice(&self.counter.to_be_bytes());
     }
@@ -178,8 +182,9 @@ impl PendingSignal {
             received: u64_at(1)?,
             note_hash: b.get(9..41)?.try_into().ok()?,
             late_received: u64_at(41)?,
-            due: u64_at(49)?,
-            counter: u64_at(57)?,
+            late_last: u64_at(49)?,
+            due: u64_at(57)?,
+            counter: u64_at(65)?,
         })
     }
 }
@@ -194,7 +199,8 @@ impl LiveState {
     /// The binary form sealed at rest: version (2), counter, next due and
     /// deadline (u64 BE, 0 for none), flags (1: outage-extended, 2: alert
     /// open), heartbeat length (u16 BE), the pending signal (flags, received,
-    /// note hash, late received, due, counter: 65 bytes), then the heartbeat.
+    /// note hash, late received, last late, due, counter: 73 bytes), then the
+    /// heartbeat.
     pub fn encode(&self) -> Vec<u8> {
         let hb = self.last_heartbeat.as_deref().unwrap_or_default();
         let mut out = Vec::with_capacity(Self::FIXED + hb.len());

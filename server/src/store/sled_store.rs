@@ -337,7 +337,8 @@ fn writes(op: Op) -> Result<Vec<KeyWrite>, StoreError> {
         Op::PutDispatch(at, alert) => put(keys::dispatch(at, &alert), Vec::new()),
         Op::DeleteDispatch(at, alert) => del(keys::dispatch(at, &alert)),
         Op::PutNoteHistory(id, notes) => put(keys::note_history(&id), encode(&notes)?),
-        Op::DeleteSignal(slot) => del(slot.key()),
+        // A signal in a live state has no key: it is cleared with the live state.
+        Op::DeleteSignal(slot) => slot.key().map_or_else(Vec::new, del),
         Op::PutReminders(id, rec) => put(keys::reminders(&id), encode(&rec)?),
         Op::DeleteReminders(id) => del(keys::reminders(&id)),
     })
@@ -490,7 +491,8 @@ impl Store for SledStore {
     }
 
     fn signal(&self, slot: &SignalSlot) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(slot.key())?.map(|v| v.to_vec()))
+        let Some(key) = slot.key() else { return Ok(None) };
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
     }
 
     fn note_history(&self, id: &AccountId) -> Result<Vec<StoredNote>, StoreError> {

@@ -66,6 +66,12 @@ struct Args {
     baseline_server: Option<Vec<String>>,
 }
 
+/// The allocator aman-server uses: the baseline server (this binary, run
+/// as a child) and the load generator run on it too, so the ratio compares
+/// what each server does, not which malloc it has.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The bare baseline: axum, one Ed25519 verify, one sled insert, the same
 /// group commit. What Aman's ingest is compared against.
 mod baseline {
