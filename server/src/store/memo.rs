@@ -102,7 +102,7 @@ impl<V> Memo<V> {
 /// then follows the check-ins that arrived (the same whichever passphrase
 /// sent them, and an unknown account's through the stand-in), never what the
 /// scheduler did later because of one (a duress alert reads and rewrites
-/// the account; a normal check-in's signal is deleted unread). Any other
+/// the account; a normal check-in's signal is dropped unread). Any other
 /// read, and any read by a path without the account's lock (which may hold
 /// older bytes than the memo), leaves the memo as it was (`No`); the
 /// server's own writes refresh an account already in it.
