@@ -54,9 +54,9 @@ pub(super) struct OpenedSignal {
     pub counter: u64,
 }
 
-/// What one signal caused: the duress alert made, if any, and the
-/// dispatches to arm.
-type SignalEffects = (Option<AlertId>, Vec<(AlertId, u64)>);
+/// What one signal caused: the duress alert made, if any, the dispatches
+/// to arm, and whether its late part is left (with its bit) to try again.
+type SignalEffects = (Option<AlertId>, Vec<(AlertId, u64)>, bool);
 
 /// What reading one batch of signals did.
 #[derive(Debug, Default)]
@@ -147,6 +147,17 @@ impl Engine {
     /// One write for the batch; a signal whose reading fails is left for a
     /// retry without holding up the others.
     pub(super) fn read_signals(&self, due: &[(u64, SignalEntry)], now: u64) -> Result<SignalsRead, EngineError> {
+        // A live state's signal known to say nothing needs no lock, no read
+        // and no write: it leaves the mirror here, and the next check-in
+        // replaces it. (Every check-in is mirrored; taking their accounts'
+        // locks for nothing would hold up check-ins.)
+        let says_nothing = |(_, (_, _, slot, mode)): &&(u64, SignalEntry)| {
+            *mode == SignalMode::Known(0) && matches!(slot, SignalSlot::Live(_))
+        };
+        let due: Vec<(u64, SignalEntry)> = due.iter().filter(|e| !says_nothing(e)).copied().collect();
+        if due.is_empty() {
+            return Ok(SignalsRead::default());
+        }
         let ids: Vec<AccountId> = due.iter().map(|(_, (id, _, _, _))| *id).collect();
         let mut ops = Vec::new();
         let mut read = SignalsRead::default();
@@ -157,21 +168,16 @@ impl Engine {
             // A signal written while the store was scanned at start-up can
             // be in the mirror twice (as written and as loaded): read once.
             let mut seen = std::collections::HashSet::new();
-            for (_, entry) in due {
+            for (_, entry) in &due {
                 let (id, _, slot, mode) = *entry;
-                if mode == SignalMode::Known(0) {
-                    // Says nothing: a signal on its own key is deleted; one
-                    // in a live state is left for the next check-in to
-                    // replace (deleting its key would delete the live
-                    // state). Not marked seen: the same live state may hold
-                    // a signal that says something, mirrored in this batch
-                    // too.
-                    if !matches!(slot, SignalSlot::Live(_)) && seen.insert(slot) {
-                        ops.push(Op::DeleteSignal(slot));
-                    }
+                if !seen.insert(slot) {
                     continue;
                 }
-                if !seen.insert(slot) {
+                if mode == SignalMode::Known(0) {
+                    // A signal on its own key that says nothing: deleted.
+                    // (A live state's was filtered out above, so it cannot
+                    // mark its slot seen and hide one that says something.)
+                    ops.push(Op::DeleteSignal(slot));
                     continue;
                 }
                 let before = accounts.get(&id).cloned();
@@ -182,10 +188,14 @@ impl Engine {
                     _ => vec![Op::DeleteSignal(slot)],
                 };
                 match self.read_signal(entry, now, &mut accounts, &mut one) {
-                    Ok((duress, wake)) => {
+                    Ok((duress, wake, late_left)) => {
                         ops.extend(one);
                         read.duress.extend(duress);
                         wakes.extend(wake);
+                        if late_left {
+                            let (id, counter, slot, _) = *entry;
+                            read.failed.push((id, counter, slot, SignalMode::Known(LATE)));
+                        }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "reading a check-in signal failed; retrying");
@@ -241,13 +251,13 @@ impl Engine {
                             }
                             signal
                         }
-                        None => return Ok((None, Vec::new())), // deleted since
+                        None => return Ok((None, Vec::new(), false)), // deleted since
                     },
                 };
                 // Read already, or replaced by one due later (mirrored on
                 // its own): nothing to do now.
                 if signal.flags == 0 || signal.due > now {
-                    return Ok((None, Vec::new()));
+                    return Ok((None, Vec::new(), false));
                 }
                 // Read now: cleared (its flags only, so it reads like any
                 // signal that said nothing) in the live state written with
@@ -262,23 +272,23 @@ impl Engine {
                 // what it holds; it is dropped rather than retried for ever.
                 let Some(OpenedSignal { flags, received, note_hash, account: whose, .. }) = self.open_signal(&slot)?
                 else {
-                    return Ok((None, Vec::new()));
+                    return Ok((None, Vec::new(), false));
                 };
                 if whose != id {
                     tracing::error!("a check-in signal names another account than its mirror; dropped");
-                    return Ok((None, Vec::new()));
+                    return Ok((None, Vec::new(), false));
                 }
                 (flags, received, note_hash, [received, 0])
             }
         };
         if flags == 0 {
-            return Ok((None, Vec::new()));
+            return Ok((None, Vec::new(), false));
         }
         let account = match accounts.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => match self.account(&id)? {
                 Some(record) => v.insert(record),
-                None => return Ok((None, Vec::new())), // deleted since
+                None => return Ok((None, Vec::new(), false)), // deleted since
             },
         };
         let mut wakes = Vec::new();
@@ -288,19 +298,23 @@ impl Engine {
         // fired during the delay is not the one it answers); a later late
         // check-in merged in may answer a newer one. Found before the duress
         // alert is made, which must not be mistaken for one of them.
-        let mut late_for: Vec<(AlertId, u64)> = Vec::new();
-        if flags & LATE != 0 {
-            for at in late_times.into_iter().filter(|at| *at != 0) {
-                match self.alert_before(account, at) {
-                    Ok(Some(open)) if !late_for.iter().any(|(a, _)| *a == open) => late_for.push((open, at)),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "the alert a late check-in answers cannot be read; no notice")
-                    }
+        let late = if flags & LATE != 0 { self.late_notices(account, late_times, now) } else { Ok(Vec::new()) };
+        let late = match late {
+            Ok(late) => late,
+            // Nothing else to make: the whole signal is tried again.
+            Err(e) if flags & DURESS == 0 => return Err(e),
+            Err(e) => {
+                // The duress alert must not wait on a notice: it is made
+                // now, and the late part is left in the live state, with
+                // its bit, to try again.
+                tracing::error!(error = %e, "a late check-in's notice cannot be made; trying again");
+                if let SignalSlot::Live(_) = slot {
+                    account.live.signal.flags = LATE;
                 }
+                Vec::new()
             }
-        }
-        // The duress alert first: nothing about a late notice may hold it up.
+        };
+        let late_left = flags & LATE != 0 && account.live.signal.flags == LATE && matches!(slot, SignalSlot::Live(_));
         let mut duress = None;
         if flags & DURESS != 0 {
             let note = self.note_named(&id, &note_hash)?;
@@ -308,17 +322,36 @@ impl Engine {
             duress = Some(alert);
             wakes.push((alert, at));
         }
-        for (open, at) in late_for {
-            let mut notice = Vec::new();
-            match self.late_checkin_ops(&open, at, now, &mut notice) {
-                Ok(wake) => {
-                    ops.extend(notice);
-                    wakes.extend(wake);
-                }
-                Err(e) => tracing::error!(error = %e, "a late check-in's notice cannot be written; dropped"),
-            }
+        for (notice, wake) in late {
+            ops.extend(notice);
+            wakes.extend(wake);
         }
-        Ok((duress, wakes))
+        Ok((duress, wakes, late_left))
+    }
+
+    /// The late-check-in notices of a signal's late times, all or none: on
+    /// the newest alert that fired at or before each time (an alert that
+    /// fired during the delay is not the one it answers), once per alert.
+    /// Found before a duress alert is made, which must not be taken for one.
+    fn late_notices(
+        &self,
+        account: &Account,
+        late_times: [u64; 2],
+        now: u64,
+    ) -> Result<Vec<(Vec<Op>, Option<(AlertId, u64)>)>, EngineError> {
+        let mut answered: Vec<AlertId> = Vec::new();
+        let mut notices = Vec::new();
+        for at in late_times.into_iter().filter(|at| *at != 0) {
+            let Some(open) = self.alert_before(account, at)? else { continue };
+            if answered.contains(&open) {
+                continue;
+            }
+            answered.push(open);
+            let mut ops = Vec::new();
+            let wake = self.late_checkin_ops(&open, at, now, &mut ops)?;
+            notices.push((ops, wake));
+        }
+        Ok(notices)
     }
 
     /// The member's newest alert that fired at or before `at`.

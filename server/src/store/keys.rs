@@ -379,7 +379,8 @@ mod tests {
         assert_eq!(parse_signal(&signal(&[5; 16])), Some(SignalSlot::Id([5; 16])));
         let account = AccountId::from_bytes([3; 16]);
         let old = SignalSlot::Legacy { due: 1_800_000_000, account, counter: 9 };
-        assert_eq!(parse_signal(&old.key()), Some(old));
+        assert_eq!(parse_signal(&old.key().unwrap_or_default()), Some(old));
+        assert_eq!(SignalSlot::Live(account).key(), None, "a live state's signal has no key of its own");
     }
 
     #[test]

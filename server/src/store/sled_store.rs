@@ -68,7 +68,7 @@ impl SledStore {
     /// Opens (or creates) the database in `dir`. sled admits one process at a
     /// time; a second open fails with a clear error.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open()?;
+        let db = open_waiting_for_lock(|| sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open())?;
         let tree = db.open_tree("aman")?;
         let commit = GroupCommit::start(db.clone())?;
         Ok(SledStore {
@@ -215,6 +215,29 @@ impl SledStore {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// How long opening a database waits for another handle in this process
+/// to let go of sled's file lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens a database, trying again while sled's file lock is held: a
+/// handle this process just closed (a restore's, a store's whose flusher
+/// is finishing its last flush) lets go of it a moment after it is dropped,
+/// as sled's own I/O threads finish. A lock another process holds is still
+/// refused, after [`LOCK_WAIT`].
+fn open_waiting_for_lock(open: impl Fn() -> sled::Result<sled::Db>) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
