@@ -698,7 +698,8 @@ async fn what_the_memos_hold_does_not_depend_on_how_an_account_checked_in() {
 }
 
 #[tokio::test]
-async fn check_ins_within_the_delay_merge_into_one_signal_that_alerts_once_with_the_first_duress_note_and_time() {
+async fn check_ins_within_the_delay_merge_into_one_signal_that_alerts_once_at_the_first_duress_time_with_the_latest_duress_note(
+) {
     let app = TestApp::with_config(|c| c.dispatch_delay = 20);
     let mut m = app.member().await;
     app.add_contact(&mut m, 1).await;
@@ -709,7 +710,7 @@ async fn check_ins_within_the_delay_merge_into_one_signal_that_alerts_once_with_
         assert_eq!(app.tick().duress, Vec::new(), "a normal check-in makes no alert");
     }
     // Under duress, then twice more before its signal is read: a normal
-    // check-in with a new note, and a second duress one.
+    // check-in with a new note, and a second duress one naming it.
     let first_note = m.sealed.clone();
     let duress_at = app.now();
     let before = app.store.raw_entries().unwrap();
@@ -738,7 +739,8 @@ async fn check_ins_within_the_delay_merge_into_one_signal_that_alerts_once_with_
     let alert = app.store.alert(&made[0]).unwrap().unwrap();
     let meta = app.engine.alert_meta(&made[0], &alert).unwrap();
     assert_eq!((meta.reason.as_str(), meta.fired_at), ("duress", duress_at), "the first duress check-in's time");
-    assert_eq!(alert.sealed_alert.0, first_note, "the note the first duress check-in named");
+    assert_ne!(m.sealed, first_note);
+    assert_eq!(alert.sealed_alert.0, m.sealed, "the note the latest duress check-in named");
     let live = app.engine.account(&m.account).unwrap().unwrap().live;
     assert_eq!(live.signal.flags, 0, "read, and cleared with the alert's write");
     assert_eq!(live.counter, m.counter, "the later check-ins stand");

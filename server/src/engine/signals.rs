@@ -383,9 +383,9 @@ impl Engine {
 
 /// A check-in's signal merged into the one its live state holds: a signal
 /// that says nothing is replaced; one that says something keeps its own
-/// times, note and counter, takes the new bits, the new duress or late
-/// time it did not have (or, late again, the new time as the last late
-/// one), and the earlier due time. Nothing one check-in
+/// times and counter, takes the new bits, the new duress or late time it
+/// did not have (or, late again, the new time as the last late one), a
+/// new duress check-in's note, and the earlier due time. Nothing one check-in
 /// caused is lost to the next, and the merged signal is the same size.
 pub(super) fn merge_signal(held: PendingSignal, new: PendingSignal) -> PendingSignal {
     if held.flags == 0 {
@@ -393,8 +393,13 @@ pub(super) fn merge_signal(held: PendingSignal, new: PendingSignal) -> PendingSi
     }
     let mut merged = held;
     merged.flags |= new.flags;
-    if held.flags & DURESS == 0 && new.flags & DURESS != 0 {
-        merged.received = new.received;
+    if new.flags & DURESS != 0 {
+        // The duress alert's time is the first duress check-in's; its note
+        // the latest one a duress check-in named (where the member last said
+        // they were).
+        if held.flags & DURESS == 0 {
+            merged.received = new.received;
+        }
         merged.note_hash = new.note_hash;
     }
     if new.flags & LATE != 0 {
@@ -436,14 +441,12 @@ mod tests {
                 assert_eq!(merged.flags, held_flags | new_flags, "{what}: every bit kept");
                 assert_eq!(merged.due, 113, "{what}: the earlier due time");
                 assert_eq!(merged.counter, 7, "{what}: the first check-in that said something");
-                // The duress alert's time and note: the first duress check-in's.
-                let duress_from = if held_flags & DURESS != 0 { held } else { new };
+                // The duress alert's time: the first duress check-in's; its
+                // note: the latest duress check-in's.
+                let first = if held_flags & DURESS != 0 { held } else { new };
+                let latest = if new_flags & DURESS != 0 { new } else { held };
                 if merged.flags & DURESS != 0 {
-                    assert_eq!(
-                        (merged.received, merged.note_hash),
-                        (duress_from.received, duress_from.note_hash),
-                        "{what}"
-                    );
+                    assert_eq!((merged.received, merged.note_hash), (first.received, latest.note_hash), "{what}");
                 }
                 // The late notices' times: the first late check-in's, and
                 // the last one's if it came later.

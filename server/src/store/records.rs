@@ -144,7 +144,8 @@ pub struct PendingSignal {
     /// When the check-in that set the duress bit arrived (without it: the
     /// latest check-in's time).
     pub received: u64,
-    /// The sealed note that check-in named (`sealed_hash`).
+    /// The sealed note the latest check-in with the duress bit named
+    /// (`sealed_hash`; without the bit, the check-in's).
     pub note_hash: [u8; 32],
     /// When the check-in that set the late bit arrived (0 without it).
     pub late_received: u64,

@@ -99,14 +99,17 @@ fn a_trip_extended_with_the_duress_passphrase_prints_the_same_and_alerts() {
         let js = aman(&member, pass, &["--json", "trip", "extend", "5m"]);
         assert!(text.status.success() && js.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
         printed.push((masked(&text), masked(&js), String::from_utf8_lossy(&text.stderr).into_owned()));
-        // Each duress extension's alert comes after its own dispatch delay:
-        // wait for both (a calm member's wait sees none).
-        let expected = if pass == DURESS { 2 } else { 1 };
-        let seen =
-            await_alerts(&alice, Duration::from_secs(if pass == DURESS { 20 } else { 4 }), |a| a.len() >= expected);
+        // A duress extension's alert comes after the dispatch delay; a
+        // second made before the first's signal was read merges into it
+        // (PROTOCOL.md §5.4), so one alert or two (a calm member's wait
+        // sees none).
+        let seen = await_alerts(&alice, Duration::from_secs(if pass == DURESS { 20 } else { 4 }), |a| !a.is_empty());
         let reasons: Vec<_> = seen.iter().map(|a| a["reason"].as_str().unwrap_or("").to_owned()).collect();
         if pass == DURESS {
-            assert_eq!(reasons, ["duress", "duress"], "each duress extension alerts");
+            assert!(
+                matches!(reasons.len(), 1 | 2) && reasons.iter().all(|r| r == "duress"),
+                "the duress extensions alert: {reasons:?}"
+            );
         } else {
             assert!(reasons.is_empty(), "{reasons:?}");
         }
