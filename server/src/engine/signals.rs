@@ -58,6 +58,10 @@ pub(super) struct OpenedSignal {
 /// to arm, and whether its late part is left (with its bit) to try again.
 type SignalEffects = (Option<AlertId>, Vec<(AlertId, u64)>, bool);
 
+/// One late-check-in notice: its writes, and the dispatch to arm if its
+/// alert was already told.
+type LateNotice = (Vec<Op>, Option<(AlertId, u64)>);
+
 /// What reading one batch of signals did.
 #[derive(Debug, Default)]
 pub(super) struct SignalsRead {
@@ -338,7 +342,7 @@ impl Engine {
         account: &Account,
         late_times: [u64; 2],
         now: u64,
-    ) -> Result<Vec<(Vec<Op>, Option<(AlertId, u64)>)>, EngineError> {
+    ) -> Result<Vec<LateNotice>, EngineError> {
         let mut answered: Vec<AlertId> = Vec::new();
         let mut notices = Vec::new();
         for at in late_times.into_iter().filter(|at| *at != 0) {
