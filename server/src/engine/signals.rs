@@ -337,12 +337,7 @@ impl Engine {
     /// the newest alert that fired at or before each time (an alert that
     /// fired during the delay is not the one it answers), once per alert.
     /// Found before a duress alert is made, which must not be taken for one.
-    fn late_notices(
-        &self,
-        account: &Account,
-        late_times: [u64; 2],
-        now: u64,
-    ) -> Result<Vec<LateNotice>, EngineError> {
+    fn late_notices(&self, account: &Account, late_times: [u64; 2], now: u64) -> Result<Vec<LateNotice>, EngineError> {
         let mut answered: Vec<AlertId> = Vec::new();
         let mut notices = Vec::new();
         for at in late_times.into_iter().filter(|at| *at != 0) {
