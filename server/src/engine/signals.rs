@@ -7,7 +7,8 @@
 //! what it causes, a random due time within the dispatch delay, the time it
 //! arrived and the note it named. A signal that says nothing is replaced by
 //! the next check-in; one that says something absorbs the next ones' (their
-//! bits or'ed in, its own times and note kept), so no check-in's consequence
+//! bits or'ed in, its own times kept, a later duress check-in's note taken),
+//! so no check-in's consequence
 //! is lost, and it is read by the scheduler when it falls due: a duress one
 //! becomes the duress alert and a late one the late-check-in notice, both
 //! dispatched at once (the signal has waited out the delay), written in one
@@ -263,9 +264,9 @@ impl Engine {
                 if signal.flags == 0 || signal.due > now {
                     return Ok((None, Vec::new(), false));
                 }
-                // Read now: cleared (its flags only, so it reads like any
-                // signal that said nothing) in the live state written with
-                // what it causes, in one atomic write.
+                // Read now: cleared (its flags only: nothing is left to do)
+                // in the live state written with what it causes, in one
+                // atomic write.
                 if let Some(account) = accounts.get_mut(&id) {
                     account.live.signal.flags = 0;
                 }
