@@ -36,7 +36,8 @@ pub struct Schedule {
 /// stored signal is opened to find out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SignalMode {
-    /// Written by this process: its flags (`0`: deleted without being read).
+    /// Set in a live state by this process: its flags (`0`: dropped from the
+    /// mirror without being read).
     Known(u8),
     /// Loaded from the store at start-up: read to find out.
     Unknown,

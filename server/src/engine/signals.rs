@@ -131,15 +131,11 @@ impl Engine {
     /// request does the same work in every mode; one that says nothing is
     /// dropped from the mirror when due, unread and with no write.
     pub(super) fn schedule_live_signal(&self, id: &AccountId, signal: &PendingSignal) {
-        self.schedule_signal((signal.due, SignalSlot::Live(*id)), id, signal.counter, signal.flags);
-    }
-
-    /// Mirrors a stored signal so the scheduler reads it when due.
-    fn schedule_signal(&self, (due, slot): (u64, SignalSlot), id: &AccountId, counter: u64, flags: u8) {
         let earlier = {
             let mut s = lock(&self.schedule);
-            let earlier = s.next_wake().is_none_or(|w| due < w);
-            s.add_signal(due, (*id, counter, slot, SignalMode::Known(flags)));
+            let earlier = s.next_wake().is_none_or(|w| signal.due < w);
+            let entry = (*id, signal.counter, SignalSlot::Live(*id), SignalMode::Known(signal.flags));
+            s.add_signal(signal.due, entry);
             earlier
         };
         // Wake the scheduler only when this is now the first thing due.
@@ -152,14 +148,14 @@ impl Engine {
     /// One write for the batch; a signal whose reading fails is left for a
     /// retry without holding up the others.
     pub(super) fn read_signals(&self, due: &[(u64, SignalEntry)], now: u64) -> Result<SignalsRead, EngineError> {
-        // A live state's signal known to say nothing needs no lock, no read
-        // and no write: it leaves the mirror here, and the next check-in
-        // replaces it. (Every check-in is mirrored; taking their accounts'
-        // locks for nothing would hold up check-ins.)
-        let says_nothing = |(_, (_, _, slot, mode)): &&(u64, SignalEntry)| {
-            *mode == SignalMode::Known(0) && matches!(slot, SignalSlot::Live(_))
-        };
-        let due: Vec<(u64, SignalEntry)> = due.iter().filter(|e| !says_nothing(e)).copied().collect();
+        // A signal known to say nothing (only a live state's is known: this
+        // process wrote it) needs no lock, no read and no write: it leaves
+        // the mirror here, and the next check-in replaces it. (Every
+        // check-in is mirrored; taking their accounts' locks for nothing
+        // would hold up check-ins, and filtering here means it cannot mark
+        // its slot seen and hide an entry that says something.)
+        let due: Vec<(u64, SignalEntry)> =
+            due.iter().filter(|(_, (_, _, _, mode))| *mode != SignalMode::Known(0)).copied().collect();
         if due.is_empty() {
             return Ok(SignalsRead::default());
         }
@@ -174,15 +170,8 @@ impl Engine {
             // be in the mirror twice (as written and as loaded): read once.
             let mut seen = std::collections::HashSet::new();
             for (_, entry) in &due {
-                let (id, _, slot, mode) = *entry;
+                let (id, _, slot, _) = *entry;
                 if !seen.insert(slot) {
-                    continue;
-                }
-                if mode == SignalMode::Known(0) {
-                    // A signal on its own key that says nothing: deleted.
-                    // (A live state's was filtered out above, so it cannot
-                    // mark its slot seen and hide one that says something.)
-                    ops.push(Op::DeleteSignal(slot));
                     continue;
                 }
                 let before = accounts.get(&id).cloned();
@@ -304,22 +293,27 @@ impl Engine {
         // check-in merged in may answer a newer one. Found before the duress
         // alert is made, which must not be mistaken for one of them.
         let late = if flags & LATE != 0 { self.late_notices(account, late_times, now) } else { Ok(Vec::new()) };
+        let mut late_left = false;
         let late = match late {
             Ok(late) => late,
             // Nothing else to make: the whole signal is tried again.
             Err(e) if flags & DURESS == 0 => return Err(e),
-            Err(e) => {
+            Err(e) if matches!(slot, SignalSlot::Live(_)) => {
                 // The duress alert must not wait on a notice: it is made
                 // now, and the late part is left in the live state, with
                 // its bit, to try again.
                 tracing::error!(error = %e, "a late check-in's notice cannot be made; trying again");
-                if let SignalSlot::Live(_) = slot {
-                    account.live.signal.flags = LATE;
-                }
+                account.live.signal.flags = LATE;
+                late_left = true;
+                Vec::new()
+            }
+            // A signal on its own key is deleted once read: its late part
+            // cannot be kept, and must not hold up its duress alert.
+            Err(e) => {
+                tracing::error!(error = %e, "a late check-in's notice cannot be made; dropped");
                 Vec::new()
             }
         };
-        let late_left = flags & LATE != 0 && account.live.signal.flags == LATE && matches!(slot, SignalSlot::Live(_));
         let mut duress = None;
         if flags & DURESS != 0 {
             let note = self.note_named(&id, &note_hash)?;

@@ -220,7 +220,7 @@ impl SledStore {
 
 /// How long opening a database waits for another handle in this process
 /// to let go of sled's file lock.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens a database, trying again while sled's file lock is held: a
 /// handle this process just closed (a restore's, a store's whose flusher
