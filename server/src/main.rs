@@ -15,7 +15,10 @@ use std::path::PathBuf;
 /// runtime thread picks it up, and its buffers are often freed on another
 /// (or on sled's I/O threads), which under glibc takes the owning arena's
 /// lock; under load that contention showed as a sixth of the server's
-/// futex calls (BENCHMARKS.md, session 12).
+/// futex calls (BENCHMARKS.md, session 12). Built with `no_thp`: mimalloc
+/// otherwise asks for transparent huge pages on its eagerly committed
+/// arenas, and a server holding 2,000 long-polls then grew to twice the
+/// memory it had under glibc (start 55 MiB, peak 203; with `no_thp` 15 and 98).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
