@@ -121,46 +121,77 @@ mod baseline {
     }
 }
 
-/// Runs the baseline as a child process and drives it exactly like the
-/// ingest phase: the same accounts, the same number of check-ins each, the
-/// same workers and sharding ([`ingest`] itself). Every check-in is a new
-/// one: its message carries the account's next counter, as Aman's heartbeat
-/// does. (Until session 12 each account sent the same message every time,
-/// and sled skips an insert whose value equals the stored one, so after its
-/// first pass over the accounts the baseline wrote and flushed nothing: it
-/// measured axum, one verification and a lookup, not a durable check-in.)
-async fn baseline_rate(workers: usize, secs: u64, accounts: usize, per_account: usize) -> anyhow::Result<Phase> {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir()?;
-    let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args(["--baseline-server", "127.0.0.1:0"])
-        .arg(dir.path().join("db"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let url = line.trim().strip_prefix("baseline listening on ").context("baseline did not start")?.to_owned();
-    // Signed on both cores, as Aman's check-ins are, before the clock starts.
-    let sign = |n: usize| {
-        tokio::task::spawn_blocking(move || {
-            (0..n)
-                .map(|_| SigningKey::generate().map(|k| baseline_bodies(&k, per_account)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-    };
-    let (a, b) = (sign(accounts / 2), sign(accounts - accounts / 2));
-    let mut queues: Vec<Vec<Prepared>> = a.await??;
-    queues.extend(b.await??);
-    let phase = ingest(&format!("{url}/checkin"), queues, workers, secs).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    Ok(phase)
+/// The bare baseline, running as a child process with a database of its
+/// own, and the keys of its accounts. Dropping it stops the process; its
+/// directory goes when `dir` is dropped (after the whole run: deleting a
+/// database of that size stalls the disk for the next phase).
+struct Baseline {
+    child: std::process::Child,
+    url: String,
+    keys: Arc<Vec<SigningKey>>,
 }
 
-/// One baseline account's check-ins: public key, signature, and a 150-byte
-/// message whose first 8 bytes are the check-in's counter.
-fn baseline_bodies(key: &SigningKey, count: usize) -> Vec<Prepared> {
-    (1..=count as u64)
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Baseline {
+    fn start(dir: &Path, accounts: usize) -> anyhow::Result<Baseline> {
+        use std::io::BufRead;
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .args(["--baseline-server", "127.0.0.1:0"])
+            .arg(dir.join("db"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        // Made at once, so that an error below still stops the process.
+        let mut baseline = Baseline { child, url: String::new(), keys: Arc::new(Vec::new()) };
+        let out = baseline.child.stdout.take().context("stdout")?;
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line)?;
+        let url = line.trim().strip_prefix("baseline listening on ").context("baseline did not start")?;
+        baseline.url = format!("{url}/checkin");
+        baseline.keys = Arc::new((0..accounts).map(|_| SigningKey::generate()).collect::<Result<_, _>>()?);
+        Ok(baseline)
+    }
+
+    /// Each account's check-ins `from..from + per`, signed on both cores
+    /// (as Aman's are) before any clock starts.
+    async fn sign(&self, from: u64, per: usize) -> anyhow::Result<Vec<Vec<Prepared>>> {
+        let half = self.keys.len() / 2;
+        let sign = |range: std::ops::Range<usize>| {
+            let keys = self.keys.clone();
+            tokio::task::spawn_blocking(move || {
+                keys[range].iter().map(|k| baseline_bodies(k, from, per)).collect::<Vec<_>>()
+            })
+        };
+        let (a, b) = (sign(0..half), sign(half..self.keys.len()));
+        let mut queues = a.await?;
+        queues.extend(b.await?);
+        Ok(queues)
+    }
+}
+
+/// The baseline driven exactly like the ingest phase: the same accounts,
+/// the same number of check-ins each, the same workers and sharding
+/// ([`ingest`] itself). Every check-in is a new one: its message carries
+/// the account's next counter, as Aman's heartbeat does. (Until session 12
+/// each account sent the same message every time, and sled skips an insert
+/// whose value equals the stored one, so after its first pass over the
+/// accounts the baseline wrote and flushed nothing: it measured axum, one
+/// verification and a lookup, not a durable check-in.)
+async fn baseline_rate(baseline: &Baseline, workers: usize, secs: u64, per_account: usize) -> anyhow::Result<Phase> {
+    let queues = baseline.sign(1, per_account).await?;
+    settle().await;
+    Ok(ingest(&baseline.url, queues, workers, secs).await)
+}
+
+/// One baseline account's check-ins `from..from + count`: public key,
+/// signature, and a 150-byte message whose first 8 bytes are the counter.
+fn baseline_bodies(key: &SigningKey, from: u64, count: usize) -> Vec<Prepared> {
+    (from..from + count as u64)
         .map(|counter| {
             let mut msg = [9u8; 150];
             msg[..8].copy_from_slice(&counter.to_be_bytes());
@@ -170,6 +201,16 @@ fn baseline_bodies(key: &SigningKey, count: usize) -> Vec<Prepared> {
             Prepared { body }
         })
         .collect()
+}
+
+/// Before each timed phase: what earlier steps wrote (the million armed
+/// deadlines, the other server's check-ins) is put on disk, so that no
+/// phase's fsyncs queue behind another's write-back. Until session 13 the
+/// baseline's database was also deleted just before the paced phase, and
+/// its first two seconds read p99s of 34 and 43 ms against 5–13 ms after.
+async fn settle() {
+    let _ = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 struct Mode {
@@ -430,7 +471,11 @@ async fn ingest(url: &str, queues: Vec<Vec<Prepared>>, workers: usize, secs: u64
 }
 
 /// Open loop at a fixed rate; latency of each request.
-async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) -> Vec<f64> {
+/// An open loop at `rate` check-ins a second for `secs` to `url` (the
+/// check-in route's whole address). Its latencies (ms), each with the
+/// second of the phase it was due in: a tail that gathers in one second is a stall, one spread
+/// over all of them is the server's steady state.
+async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) -> Vec<(u64, f64)> {
     let http = reqwest::Client::new();
     let mut all: Vec<Prepared> = Vec::new();
     let mut iters: Vec<_> = queues.into_iter().map(|q| q.into_iter()).collect();
@@ -458,21 +503,28 @@ async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) ->
         let due = start + interval * i as u32;
         tokio::time::sleep_until(due).await;
         let Ok(permit) = slots.clone().acquire_owned().await else { break };
-        let (http, url) = (http.clone(), format!("{url}{}", Checkin::PATH));
+        let (http, url) = (http.clone(), url.to_owned());
         set.spawn(async move {
             let waited = due.elapsed().as_secs_f64() * 1000.0;
             let sent = send(&http, &url, p).await.ok();
             drop(permit);
-            sent.map(|ms| waited + ms)
+            sent.map(|ms| ((i / rate) as u64, waited + ms))
         });
     }
     let mut lat = Vec::new();
     while let Some(r) = set.join_next().await {
-        if let Ok(Some(ms)) = r {
-            lat.push(ms);
+        if let Ok(Some(sample)) = r {
+            lat.push(sample);
         }
     }
-    sorted(lat)
+    lat
+}
+
+/// The p99 of each second of the paced phase.
+fn p99_by_second(samples: &[(u64, f64)], secs: u64) -> Vec<f64> {
+    (0..secs)
+        .map(|s| percentile(&sorted(samples.iter().filter(|(at, _)| *at == s).map(|(_, ms)| *ms).collect()), 0.99))
+        .collect()
 }
 
 /// Latency of normal and duress check-ins, interleaved one at a time, so a
@@ -612,6 +664,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     queues.extend(b.await?);
     let paced_queues: Vec<Vec<Prepared>> = queues.iter_mut().map(|q| q.split_off(q.len() / 2)).collect();
 
+    settle().await;
     say(&format!("ingest: {} workers for {} s…", mode.concurrency, mode.ingest_secs));
     let aman = ingest(&format!("{}{}", server.url, Checkin::PATH), queues, mode.concurrency, mode.ingest_secs).await;
     let ingest_per_s = aman.rate();
@@ -619,15 +672,29 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     say("baseline: bare axum + Ed25519 + sled group commit…");
     // As many check-ins per account as the ingest phase had (the other
     // half of Aman's is kept for the paced phase).
-    let bare = baseline_rate(mode.concurrency, mode.ingest_secs, mode.ingest_accounts, mode.per_account / 2).await?;
+    let bare_dir = tempfile::tempdir()?;
+    let bare_server = Baseline::start(bare_dir.path(), mode.ingest_accounts)?;
+    let bare = baseline_rate(&bare_server, mode.concurrency, mode.ingest_secs, mode.per_account / 2).await?;
     let baseline = bare.rate();
 
     if args.paced_rate.is_none() {
         // Half of what the bare baseline did on this machine, in this run.
         mode.paced_rate = ((baseline / 2.0) as usize).max(1);
     }
+    settle().await;
     say(&format!("paced: {} check-ins/s for {} s…", mode.paced_rate, mode.paced_secs));
-    let paced_lat = paced(&server.url, paced_queues, mode.paced_rate, mode.paced_secs).await;
+    let checkin_url = format!("{}{}", server.url, Checkin::PATH);
+    let paced_samples = paced(&checkin_url, paced_queues, mode.paced_rate, mode.paced_secs).await;
+    let paced_lat = sorted(paced_samples.iter().map(|(_, ms)| *ms).collect());
+    // The same open loop against the baseline: what this machine's disk
+    // and scheduler do to a tail at this rate, whatever the server.
+    let want = (mode.paced_rate * mode.paced_secs as usize).div_ceil(mode.ingest_accounts.max(1));
+    let bare_queues = bare_server.sign(mode.per_account as u64 + 1, want).await?;
+    settle().await;
+    say("paced: the same against the baseline…");
+    let bare_paced = paced(&bare_server.url, bare_queues, mode.paced_rate, mode.paced_secs).await;
+    drop(bare_server);
+    let bare_paced_lat = sorted(bare_paced.iter().map(|(_, ms)| *ms).collect());
 
     say("duress timing: normal and duress check-ins, interleaved…");
     let (normal_lat, duress_lat) = duress_timing(&api, 200).await?;
@@ -636,6 +703,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let (mailbox, webhook) = alert_latency(&api, mode.alert_accounts).await?;
     let rss_end = rss_mib(server.pid());
     server.stop();
+    drop(bare_dir);
 
     Ok(json!({
         "mode": if args.quick { "quick" } else { "full" },
@@ -655,6 +723,10 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         "paced_requests": paced_lat.len(),
         "paced_p50_ms": percentile(&paced_lat, 0.50),
         "paced_p99_ms": percentile(&paced_lat, 0.99),
+        "paced_p99_ms_by_second": p99_by_second(&paced_samples, mode.paced_secs),
+        "baseline_paced_p50_ms": percentile(&bare_paced_lat, 0.50),
+        "baseline_paced_p99_ms": percentile(&bare_paced_lat, 0.99),
+        "baseline_paced_p99_ms_by_second": p99_by_second(&bare_paced, mode.paced_secs),
         "checkin_normal_p50_ms": percentile(&normal_lat, 0.50),
         "checkin_duress_p50_ms": percentile(&duress_lat, 0.50),
         "checkin_normal_p90_ms": percentile(&normal_lat, 0.90),
