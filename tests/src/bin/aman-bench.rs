@@ -121,10 +121,10 @@ mod baseline {
     }
 }
 
-/// The bare baseline, running as a child process with a database of its
-/// own, and the keys of its accounts. Dropping it stops the process; its
-/// directory goes when `dir` is dropped (after the whole run: deleting a
-/// database of that size stalls the disk for the next phase).
+/// The bare baseline, running as a child process on a database in the
+/// caller's directory, and the keys of its accounts. Dropping it stops the
+/// process; the caller deletes the directory after the whole run (deleting
+/// a database of that size stalls the disk for whatever phase comes next).
 struct Baseline {
     child: std::process::Child,
     url: String,
@@ -470,11 +470,10 @@ async fn ingest(url: &str, queues: Vec<Vec<Prepared>>, workers: usize, secs: u64
     Phase { done: done.load(Ordering::Relaxed), elapsed, latencies: sorted(lat) }
 }
 
-/// Open loop at a fixed rate; latency of each request.
 /// An open loop at `rate` check-ins a second for `secs` to `url` (the
 /// check-in route's whole address). Its latencies (ms), each with the
-/// second of the phase it was due in: a tail that gathers in one second is a stall, one spread
-/// over all of them is the server's steady state.
+/// second of the phase it was due in: a tail that gathers in one second is
+/// a stall, one spread over all of them is the server's steady state.
 async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) -> Vec<(u64, f64)> {
     let http = reqwest::Client::new();
     let mut all: Vec<Prepared> = Vec::new();
@@ -520,10 +519,18 @@ async fn paced(url: &str, queues: Vec<Vec<Prepared>>, rate: usize, secs: u64) ->
     lat
 }
 
+/// A paced phase's latencies alone, sorted.
+fn latencies(samples: &[(u64, f64)]) -> Vec<f64> {
+    sorted(samples.iter().map(|(_, ms)| *ms).collect())
+}
+
 /// The p99 of each second of the paced phase.
 fn p99_by_second(samples: &[(u64, f64)], secs: u64) -> Vec<f64> {
     (0..secs)
-        .map(|s| percentile(&sorted(samples.iter().filter(|(at, _)| *at == s).map(|(_, ms)| *ms).collect()), 0.99))
+        .map(|s| {
+            let second: Vec<(u64, f64)> = samples.iter().filter(|(at, _)| *at == s).copied().collect();
+            percentile(&latencies(&second), 0.99)
+        })
         .collect()
 }
 
@@ -685,7 +692,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     say(&format!("paced: {} check-ins/s for {} s…", mode.paced_rate, mode.paced_secs));
     let checkin_url = format!("{}{}", server.url, Checkin::PATH);
     let paced_samples = paced(&checkin_url, paced_queues, mode.paced_rate, mode.paced_secs).await;
-    let paced_lat = sorted(paced_samples.iter().map(|(_, ms)| *ms).collect());
+    let paced_lat = latencies(&paced_samples);
     // The same open loop against the baseline: what this machine's disk
     // and scheduler do to a tail at this rate, whatever the server.
     let want = (mode.paced_rate * mode.paced_secs as usize).div_ceil(mode.ingest_accounts.max(1));
@@ -694,7 +701,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     say("paced: the same against the baseline…");
     let bare_paced = paced(&bare_server.url, bare_queues, mode.paced_rate, mode.paced_secs).await;
     drop(bare_server);
-    let bare_paced_lat = sorted(bare_paced.iter().map(|(_, ms)| *ms).collect());
+    let bare_paced_lat = latencies(&bare_paced);
 
     say("duress timing: normal and duress check-ins, interleaved…");
     let (normal_lat, duress_lat) = duress_timing(&api, 200).await?;
