@@ -172,17 +172,26 @@ async fn webhook_failing_twice_gets_the_alert_with_one_idempotency_key() {
         assert_eq!(headers["x-aman-signature"].to_str().unwrap(), expected);
     }
     // The contact reads the log: two failures and a delivery, and no reason.
+    // (The receiver counted the third request before the server read its
+    // answer and recorded it: the log is read until it holds three.)
     let c = &m.contacts[0];
     let path = format!("/v1/mailbox/alerts/{alert}/deliveries");
-    let (s, log) = live.call(c.request("GET", &path, Vec::new(), live.clock.now())).await;
-    assert_eq!(s, StatusCode::OK);
-    let webhook: Vec<_> = log["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["channel"] == "webhook")
-        .map(|a| (a["outcome"].clone(), a["detail"].clone()))
-        .collect();
+    let started = std::time::Instant::now();
+    let webhook = loop {
+        let (s, log) = live.call(c.request("GET", &path, Vec::new(), live.clock.now())).await;
+        assert_eq!(s, StatusCode::OK);
+        let webhook: Vec<_> = log["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["channel"] == "webhook")
+            .map(|a| (a["outcome"].clone(), a["detail"].clone()))
+            .collect();
+        if webhook.len() >= 3 || started.elapsed() > Duration::from_secs(10) {
+            break webhook;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(webhook, [("failed".into(), "".into()), ("failed".into(), "".into()), ("delivered".into(), "".into())]);
     // Nothing left in the outbox but the re-notification `renotify_interval` on.
     assert_eq!(live.server.engine.store.stats().unwrap().deliveries_pending, 1);
@@ -753,7 +762,8 @@ async fn an_alert_is_notified_again_every_interval_until_a_contact_acknowledges(
     let seen = arrivals(&hook0);
     for pair in seen.windows(2) {
         let gap = pair[1].0.duration_since(pair[0].0);
-        assert!(gap >= Duration::from_millis(1900) && gap <= Duration::from_secs(4), "{gap:?}");
+        // The interval, the rounding up to a second, and the sending.
+        assert!(gap >= Duration::from_millis(1900) && gap <= Duration::from_secs(5), "{gap:?}");
     }
     let keys: std::collections::HashSet<_> = seen.iter().map(|(_, v)| v["idempotency_key"].clone()).collect();
     assert_eq!(keys.len(), seen.len(), "a re-notification has a key of its own");

@@ -34,12 +34,14 @@ use std::time::{Duration, Instant};
 /// contacts between 1 s and 2 s after it fired.
 const DISPATCH_DELAY_S: u64 = 2;
 
-/// Re-notification every 3 s within a 5 s delivery horizon: each channel
+/// Re-notification every 3 s within a 6 s delivery horizon: each channel
 /// gets its first notification and exactly one re-notification (due 3 s on,
-/// from a whole second; the next would be past the horizon), so the stored
-/// records settle the same in every run.
+/// from the whole second after the first was recorded; the next would be
+/// past the horizon), so the stored records settle the same in every run.
+/// The first may be recorded up to 2 s after its dispatch (a slow machine)
+/// and still leave room for the re-notification.
 const RENOTIFY: (&str, &str) = ("AMAN_RENOTIFY_INTERVAL", "3s");
-const HORIZON: (&str, &str) = ("AMAN_DELIVERY_HORIZON", "5s");
+const HORIZON: (&str, &str) = ("AMAN_DELIVERY_HORIZON", "6s");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
@@ -599,7 +601,8 @@ fn no_observer_tells_a_duress_check_in_and_no_provider_or_seized_disk_tells_an_a
     for (name, v) in [("duress", &duress), ("panic", &panic), ("missed", &missed)] {
         assert_eq!(v.renotified_after.len(), 2, "{name}");
         for gap in &v.renotified_after {
-            assert!(*gap >= Duration::from_millis(2900) && *gap <= Duration::from_secs(5), "{name}: {gap:?}");
+            // The interval, the rounding up to a second, and the sending.
+            assert!(*gap >= Duration::from_millis(2900) && *gap <= Duration::from_secs(6), "{name}: {gap:?}");
         }
     }
     assert_stored_alike("the", &duress.stored, &panic.stored, &missed.stored);
