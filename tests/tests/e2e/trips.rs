@@ -70,7 +70,10 @@ fn a_trip_not_ended_alerts_with_its_note_and_one_ended_does_not() {
     let status = String::from_utf8_lossy(&aman(&late, NORMAL, &["status"]).stdout).into_owned();
     assert!(status.contains("On a trip: back by"), "status shows the trip: {status}");
 
-    json(&home, NORMAL, &["trip", "start", "--back-by", "3s", "--grace", "1s", "--note", "at the market"]);
+    // (Back by 10 s: the end reaches the server first even on a slow machine.)
+    let home_trip =
+        json(&home, NORMAL, &["trip", "start", "--back-by", "10s", "--grace", "1s", "--note", "at the market"]);
+    let home_back_by = home_trip["trip"]["back_by"].as_u64().unwrap();
     let ended = json(&home, NORMAL, &["trip", "end"]);
     assert_eq!(ended["trip_ended"], true);
     assert!(ended["next_due"].as_u64().unwrap() > aman_client::api::unix_now() + 3000, "back on the 1h schedule");
@@ -80,7 +83,10 @@ fn a_trip_not_ended_alerts_with_its_note_and_one_ended_does_not() {
         seen.first().map(|a| (a["reason"].clone(), a["note"].clone())),
         Some(("missed".into(), "at the square".into()))
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // Past the ended trip's return time, its grace and a dispatch.
+    while aman_client::api::unix_now() < home_back_by + 4 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(alerts(&home_alice).is_empty(), "an ended trip alerts nobody");
     // The standing note came back with the end of the trip.
     assert_eq!(json(&home, NORMAL, &["schedule", "show"])["note"], "standing note");
@@ -147,15 +153,19 @@ fn trip_end_on_trips_only_arms_nothing_and_a_duress_end_reads_the_same_and_alert
         std::thread::sleep(Duration::from_millis(2500));
         assert_eq!(json(&member, NORMAL, &["schedule", "show"])["trips_only"], true);
 
-        json(&member, NORMAL, &["trip", "start", "--back-by", "2s", "--note", "at the square"]);
+        // (Back by 10 s: the end reaches the server first even on a slow machine.)
+        let trip = json(&member, NORMAL, &["trip", "start", "--back-by", "10s", "--note", "at the square"]);
+        let back_by = trip["trip"]["back_by"].as_u64().unwrap();
         let text = aman(&member, pass, &["trip", "end"]);
         assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
         printed.push((masked(&text), String::from_utf8_lossy(&text.stderr).into_owned()));
         let status = String::from_utf8_lossy(&aman(&member, pass, &["status"]).stdout).into_owned();
         assert!(status.contains("No check-in is due: trips only"), "{status}");
 
-        // Well past the trip's return time and grace, and the 1h the old schedule had armed.
-        std::thread::sleep(Duration::from_secs(5));
+        // Well past the trip's return time and grace (1 s), and a dispatch.
+        while aman_client::api::unix_now() < back_by + 4 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let seen = aman_tests::aman_env(&alice, ALICE, &["--json", "alerts", "--all"], &alarm);
         assert!(seen.status.success(), "{}", String::from_utf8_lossy(&seen.stderr));
         let seen: Value = serde_json::from_slice(&seen.stdout).unwrap();
@@ -227,7 +237,9 @@ fn a_pause_moves_a_deadline_to_its_end_and_resume_checks_in() {
     let env = server_env(&[("AMAN_COOLING_OFF", "1s")]);
     let server = ServerProcess::start(&dir.path().join("server"), "127.0.0.1:0", &env);
     let (member, alice) = member_with_alice(dir.path(), &server.url, "member");
-    json(&member, NORMAL, &["schedule", "set", "--every", "3s", "--grace", "1s"]);
+    // (A deadline 7 s away: the pause, with its 1 s cooling-off, is in force
+    // before it even on a slow machine.)
+    json(&member, NORMAL, &["schedule", "set", "--every", "6s", "--grace", "1s"]);
     let deadline = json(&member, NORMAL, &["checkin"])["deadline"].as_u64().unwrap();
     // Paused until 6 s after that deadline: it moves to the pause's end plus the grace.
     let until = deadline + 6;
@@ -280,11 +292,16 @@ fn resume_drops_a_pause_still_waiting_and_an_end_given_to_an_open_pause_arms_it(
     assert!(seen.iter().any(|x| x["reason"] == "missed"), "not paused after all: {seen:?}");
 
     // An open pause lets a deadline go; giving it an end arms the member at that end.
+    // (A deadline 11 s away: the pause, with its 2 s cooling-off, is in
+    // force before it even on a slow machine.)
     let (member, alice) = member_with_alice(dir.path(), &server.url, "open");
-    json(&member, NORMAL, &["schedule", "set", "--every", "3s", "--grace", "1s"]);
-    json(&member, NORMAL, &["checkin"]);
+    json(&member, NORMAL, &["schedule", "set", "--every", "10s", "--grace", "1s"]);
+    let deadline = json(&member, NORMAL, &["checkin"])["deadline"].as_u64().unwrap();
     json(&member, NORMAL, &["schedule", "pause"]);
-    std::thread::sleep(Duration::from_secs(7)); // in force, and the deadline passed unfired
+    // In force, and the deadline passed (with its dispatch) unfired.
+    while aman_client::api::unix_now() < deadline + 3 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(alerts(&alice).is_empty());
     let ended = json(&member, NORMAL, &["schedule", "pause", "--until", "2s"]);
     assert_eq!(ended["applied"], true, "an earlier end strengthens: {ended}");
