@@ -56,7 +56,7 @@ fn member_and_contacts_from_invite_to_outage() {
     let data = dir.path().join("server");
     let listen = format!("127.0.0.1:{}", free_port());
     let mut env = FAST_SERVER.to_vec();
-    env.extend_from_slice(&[("AMAN_ESCALATION_DELAY", "2s"), ("AMAN_OUTAGE_GRACE", "3s"), ("AMAN_COOLING_OFF", "1s")]);
+    env.extend_from_slice(&[("AMAN_ESCALATION_DELAY", "2s"), ("AMAN_OUTAGE_GRACE", "6s"), ("AMAN_COOLING_OFF", "1s")]);
     let server = ServerProcess::start(&data, &listen, &env);
 
     // The organizer makes an invite while the server runs (through the admin socket).
@@ -142,11 +142,15 @@ fn member_and_contacts_from_invite_to_outage() {
 
     // Outage: the server is down across a deadline. On restart the member gets
     // the outage grace, and the alert that follows says the server was down.
-    member.json(&["schedule", "set", "--every", "2s", "--grace", "1s"]);
+    // (A deadline 9 s away, so the server stops before it even on a slow
+    // machine; and it stays down until the deadline has passed.)
+    member.json(&["schedule", "set", "--every", "6s", "--grace", "3s"]);
     let before = alice.alerts().len();
-    member.json(&["checkin"]);
+    let deadline = member.json(&["checkin"])["deadline"].as_u64().unwrap();
     let stopped = server.stop();
-    std::thread::sleep(Duration::from_secs(5));
+    while aman_client::api::unix_now() <= deadline + 1 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let server = stopped.restart();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(alice.alerts().len(), before, "no backdated alert right after the restart");
