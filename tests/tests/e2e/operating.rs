@@ -80,7 +80,16 @@ async fn a_backup_under_load_survives_a_kill_9_and_restores_with_the_outage_rule
         .enumerate()
         .map(|(n, m)| tokio::spawn(load(m, api(&server.url), stop.clone(), seen[n].clone(), n)))
         .collect();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Until the load has check-ins acknowledged for most members and a
+    // panic for one (a fixed wait was too short on a stalled machine).
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let got: Vec<Acked> = seen.iter().map(|s| s.lock().unwrap().clone()).collect();
+        if got.iter().filter(|a| a.last.is_some()).count() >= 6 && got.iter().any(|a| !a.alerts.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Due in 3 s: after the backup, before the restored server starts.
     let due = late.checkin(&client, 2, 1, false).await.unwrap().deadline;
