@@ -148,9 +148,7 @@ fn member_and_contacts_from_invite_to_outage() {
     let before = alice.alerts().len();
     let deadline = member.json(&["checkin"])["deadline"].as_u64().unwrap();
     let stopped = server.stop();
-    while aman_client::api::unix_now() <= deadline + 1 {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    super::wait_until_unix(deadline + 2);
     let server = stopped.restart();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(alice.alerts().len(), before, "no backdated alert right after the restart");

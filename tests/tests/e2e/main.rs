@@ -76,6 +76,14 @@ pub fn server_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 /// its own runtime, and the guard is held across its awaits.)
 pub static LOAD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
+/// Returns once the clock reads `unix` (seconds) or later: for a test that
+/// must be past a deadline it was given, however long its commands took.
+pub fn wait_until_unix(unix: u64) {
+    while aman_client::api::unix_now() < unix {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// A port that was free a moment ago, for servers that must come back on the same address.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

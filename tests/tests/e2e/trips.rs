@@ -84,9 +84,7 @@ fn a_trip_not_ended_alerts_with_its_note_and_one_ended_does_not() {
         Some(("missed".into(), "at the square".into()))
     );
     // Past the ended trip's return time, its grace and a dispatch.
-    while aman_client::api::unix_now() < home_back_by + 4 {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    super::wait_until_unix(home_back_by + 4);
     assert!(alerts(&home_alice).is_empty(), "an ended trip alerts nobody");
     // The standing note came back with the end of the trip.
     assert_eq!(json(&home, NORMAL, &["schedule", "show"])["note"], "standing note");
@@ -163,9 +161,7 @@ fn trip_end_on_trips_only_arms_nothing_and_a_duress_end_reads_the_same_and_alert
         assert!(status.contains("No check-in is due: trips only"), "{status}");
 
         // Well past the trip's return time and grace (1 s), and a dispatch.
-        while aman_client::api::unix_now() < back_by + 4 {
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        super::wait_until_unix(back_by + 4);
         let seen = aman_tests::aman_env(&alice, ALICE, &["--json", "alerts", "--all"], &alarm);
         assert!(seen.status.success(), "{}", String::from_utf8_lossy(&seen.stderr));
         let seen: Value = serde_json::from_slice(&seen.stdout).unwrap();
@@ -250,9 +246,7 @@ fn a_pause_moves_a_deadline_to_its_end_and_resume_checks_in() {
     assert!(status.contains("Paused from"), "{status}");
     // Past the old deadline (and its dispatch): nothing.
     let start = Instant::now();
-    while aman_client::api::unix_now() < deadline + 3 {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    super::wait_until_unix(deadline + 3);
     assert!(alerts(&alice).is_empty(), "a deadline inside the pause does not fire");
     // After the pause's end and the grace, the member is missed.
     let seen = await_alerts(&alice, Duration::from_secs(20), |a| !a.is_empty());
@@ -299,9 +293,7 @@ fn resume_drops_a_pause_still_waiting_and_an_end_given_to_an_open_pause_arms_it(
     let deadline = json(&member, NORMAL, &["checkin"])["deadline"].as_u64().unwrap();
     json(&member, NORMAL, &["schedule", "pause"]);
     // In force, and the deadline passed (with its dispatch) unfired.
-    while aman_client::api::unix_now() < deadline + 3 {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    super::wait_until_unix(deadline + 3);
     assert!(alerts(&alice).is_empty());
     let ended = json(&member, NORMAL, &["schedule", "pause", "--until", "2s"]);
     assert_eq!(ended["applied"], true, "an earlier end strengthens: {ended}");
